@@ -1,0 +1,14 @@
+//! Camera sources, fragmented MP4 writing and reading, and segment files.
+//!
+//! This crate knows nothing of HTTP or of the database: it turns a camera's
+//! frames into files and tells its caller what the index must record.
+
+pub mod fmp4;
+pub mod layout;
+pub mod mp4box;
+pub mod params;
+pub mod recorder;
+pub mod recovery;
+pub mod segment;
+pub mod source;
+pub mod span;

@@ -1,0 +1,252 @@
+//! Writing one segment file: init segment, then one fragment per GOP (or per
+//! `max_fragment` of media time, whichever is shorter), hashing every byte as
+//! it is written.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::fmp4::{fragment_header, init_segment, SampleInfo, TIMESCALE};
+use crate::params::VideoParams;
+
+/// One encoded video frame as the camera sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Presentation time in 90 kHz units, increasing within one session.
+    pub pts: i64,
+    /// NAL units, each prefixed with its 4-byte big-endian length (the MP4 form).
+    pub data: Bytes,
+    /// A random access point (IDR / IRAP): a fragment or segment may start here.
+    pub is_key: bool,
+}
+
+/// Converts a duration in 90 kHz units to milliseconds, rounding down.
+pub fn ticks_to_ms(ticks: i64) -> i64 {
+    ticks.div_euclid(i64::from(TIMESCALE) / 1000)
+}
+
+/// The longest gap between two frames that is still one stream. A larger
+/// jump (or a step backwards) means the camera's clock was reset.
+pub const MAX_FRAME_GAP_TICKS: i64 = 10 * TIMESCALE as i64;
+
+/// What a frame that cannot be appended to the current segment did wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("writing {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("a segment must start with a key frame")]
+    NotKeyFrame,
+    #[error("timestamp moved from {previous} to {next} (90 kHz units)")]
+    TimestampJump { previous: i64, next: i64 },
+    #[error("frame of {0} bytes is too large for one MP4 sample")]
+    FrameTooLarge(usize),
+}
+
+/// State of the bytes already written (not the frames still buffered).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenSoFar {
+    pub bytes: u64,
+    pub frames: u64,
+    pub end_ms: i64,
+}
+
+/// A finished segment.
+#[derive(Debug)]
+pub struct SealedFile {
+    pub path: PathBuf,
+    pub file: Arc<File>,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub bytes: u64,
+    pub frames: u64,
+    pub sha256: [u8; 32],
+}
+
+/// Appends fragments to one new segment file.
+pub struct SegmentWriter {
+    path: PathBuf,
+    file: Arc<File>,
+    hasher: Sha256,
+    bytes: u64,
+    frames: u64,
+    /// Media time (90 kHz) covered by the fragments written so far.
+    written_ticks: u64,
+    sequence: u32,
+    start_pts: i64,
+    start_wall_ms: i64,
+    pending: Vec<Frame>,
+    last_duration: u32,
+    max_fragment_ticks: i64,
+    scratch: Vec<u8>,
+}
+
+impl SegmentWriter {
+    /// Creates `path` (which must not exist), writes the init segment and
+    /// makes the file and its directory entry durable.
+    pub fn create(
+        path: &Path,
+        params: &VideoParams,
+        first: Frame,
+        start_wall_ms: i64,
+        max_fragment_ticks: i64,
+        frame_ticks_hint: u32,
+    ) -> Result<Self, WriteError> {
+        if !first.is_key {
+            return Err(WriteError::NotKeyFrame);
+        }
+        let io_err = |source| WriteError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io_err)?;
+        let init = init_segment(params, start_wall_ms);
+        file.write_all(&init).map_err(io_err)?;
+        file.sync_all().map_err(io_err)?;
+        if let Some(dir) = path.parent() {
+            sync_dir(dir).map_err(|source| WriteError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(&init);
+        let start_pts = first.pts;
+        Ok(SegmentWriter {
+            path: path.to_owned(),
+            file: Arc::new(file),
+            hasher,
+            bytes: init.len() as u64,
+            frames: 0,
+            written_ticks: 0,
+            sequence: 0,
+            start_pts,
+            start_wall_ms,
+            pending: vec![first],
+            last_duration: frame_ticks_hint.max(1),
+            max_fragment_ticks,
+            scratch: Vec::new(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn file(&self) -> &Arc<File> {
+        &self.file
+    }
+    pub fn start_wall_ms(&self) -> i64 {
+        self.start_wall_ms
+    }
+    /// Presentation time of the segment's first frame.
+    pub fn start_pts(&self) -> i64 {
+        self.start_pts
+    }
+    pub fn written(&self) -> WrittenSoFar {
+        WrittenSoFar {
+            bytes: self.bytes,
+            frames: self.frames,
+            end_ms: self.start_wall_ms + ticks_to_ms(self.written_ticks as i64),
+        }
+    }
+
+    /// Adds a frame. Returns true when a fragment was written to the file.
+    pub fn push(&mut self, frame: Frame) -> Result<bool, WriteError> {
+        if frame.data.len() > u32::MAX as usize {
+            return Err(WriteError::FrameTooLarge(frame.data.len()));
+        }
+        let Some(last) = self.pending.last() else {
+            if !frame.is_key && self.frames == 0 {
+                return Err(WriteError::NotKeyFrame);
+            }
+            self.pending.push(frame);
+            return Ok(false);
+        };
+        let gap = frame.pts - last.pts;
+        if gap <= 0 || gap > MAX_FRAME_GAP_TICKS {
+            return Err(WriteError::TimestampJump {
+                previous: last.pts,
+                next: frame.pts,
+            });
+        }
+        let mut flushed = false;
+        if frame.is_key || frame.pts - self.pending[0].pts >= self.max_fragment_ticks {
+            self.flush(Some(frame.pts))?;
+            flushed = true;
+        }
+        self.pending.push(frame);
+        Ok(flushed)
+    }
+
+    /// Writes the buffered frames as one fragment. `next_pts` gives the last
+    /// frame its duration; without it the previous frame's duration is reused.
+    fn flush(&mut self, next_pts: Option<i64>) -> Result<(), WriteError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut samples = Vec::with_capacity(self.pending.len());
+        for (i, f) in self.pending.iter().enumerate() {
+            let next = self.pending.get(i + 1).map(|n| n.pts).or(next_pts);
+            let duration = match next {
+                Some(n) => u32::try_from(n - f.pts).unwrap_or(self.last_duration),
+                None => self.last_duration,
+            };
+            self.last_duration = duration;
+            samples.push(SampleInfo {
+                duration,
+                size: f.data.len() as u32,
+                is_key: f.is_key,
+            });
+        }
+        let first = &self.pending[0];
+        let base = u64::try_from(first.pts - self.start_pts).unwrap_or(0);
+        let wall = self.start_wall_ms + ticks_to_ms(first.pts - self.start_pts);
+        self.sequence += 1;
+        let header = fragment_header(self.sequence, base, wall, &samples);
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&header);
+        for f in &self.pending {
+            self.scratch.extend_from_slice(&f.data);
+        }
+        // One write per fragment; the hash covers exactly what reaches the file.
+        (&*self.file)
+            .write_all(&self.scratch)
+            .map_err(|source| WriteError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.hasher.update(&self.scratch);
+        self.bytes += self.scratch.len() as u64;
+        self.frames += samples.len() as u64;
+        self.written_ticks = base + samples.iter().map(|s| u64::from(s.duration)).sum::<u64>();
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Writes what is buffered and finishes the file. The caller makes it
+    /// durable (group commit) before recording it as sealed.
+    pub fn finish(mut self, next_pts: Option<i64>) -> Result<SealedFile, WriteError> {
+        self.flush(next_pts)?;
+        Ok(SealedFile {
+            end_ms: self.start_wall_ms + ticks_to_ms(self.written_ticks as i64),
+            path: self.path,
+            file: self.file,
+            start_ms: self.start_wall_ms,
+            bytes: self.bytes,
+            frames: self.frames,
+            sha256: self.hasher.finalize().into(),
+        })
+    }
+}
+
+/// fsyncs a directory so that a file created or removed in it survives power loss.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}

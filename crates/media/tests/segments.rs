@@ -1,0 +1,245 @@
+//! Segment files written, read back, cut short and joined — box by box.
+
+use bytes::Bytes;
+use custos_media::layout::parse_segment;
+use custos_media::params::{VideoCodec, VideoParams};
+use custos_media::recorder::{CameraRecorder, RecorderConfig, SegmentEvent};
+use custos_media::recovery::recover_file;
+use custos_media::segment::{Frame, SegmentWriter};
+use custos_media::span::{read_span_to_vec, SpanSource};
+use sha2::{Digest, Sha256};
+
+const T0: i64 = 1_764_340_000_000;
+/// 10 fps in 90 kHz units.
+const FRAME: i64 = 9000;
+
+fn params() -> VideoParams {
+    VideoParams::from_config_record(
+        VideoCodec::H264,
+        640,
+        360,
+        vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe0, 0x00],
+    )
+    .expect("params")
+}
+
+/// A frame whose payload encodes its number, so tests can find it in a file.
+fn frame(n: i64, gop: i64) -> Frame {
+    let mut data = vec![0, 0, 0, 8, 0x65];
+    data.extend_from_slice(&(n as u32).to_be_bytes());
+    data.extend_from_slice(&[0xAB; 3]);
+    data[3] = (data.len() - 4) as u8;
+    Frame {
+        pts: n * FRAME,
+        data: Bytes::from(data),
+        is_key: n % gop == 0,
+    }
+}
+
+#[test]
+fn writer_output_parses_back_with_one_fragment_per_gop() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a.mp4");
+    let mut w =
+        SegmentWriter::create(&path, &params(), frame(0, 10), T0, 90_000, 9000).expect("create");
+    for n in 1..35 {
+        w.push(frame(n, 10)).expect("push");
+    }
+    let sealed = w.finish(Some(35 * FRAME)).expect("finish");
+    let bytes = std::fs::read(&path).expect("read");
+    assert_eq!(sealed.bytes, bytes.len() as u64);
+    assert_eq!(sealed.frames, 35);
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    assert_eq!(
+        sealed.sha256, digest,
+        "hash computed while writing matches the file"
+    );
+    assert_eq!(sealed.end_ms, T0 + 3500);
+
+    let layout = parse_segment(bytes.as_slice()).expect("layout");
+    assert_eq!(layout.trailing, None);
+    assert_eq!(layout.valid_len, bytes.len() as u64);
+    let counts: Vec<u32> = layout.fragments.iter().map(|f| f.samples).collect();
+    assert_eq!(counts, vec![10, 10, 10, 5]);
+    assert!(layout.fragments.iter().all(|f| f.starts_with_key));
+    let starts: Vec<u64> = layout
+        .fragments
+        .iter()
+        .map(|f| f.base_decode_time)
+        .collect();
+    assert_eq!(starts, vec![0, 90_000, 180_000, 270_000]);
+    let walls: Vec<Option<i64>> = layout.fragments.iter().map(|f| f.wall_clock_ms).collect();
+    assert_eq!(
+        walls,
+        vec![Some(T0), Some(T0 + 1000), Some(T0 + 2000), Some(T0 + 3000)]
+    );
+    assert_eq!(
+        layout
+            .fragments
+            .iter()
+            .map(|f| f.sequence)
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+}
+
+#[test]
+fn long_gops_are_split_into_fragments_of_at_most_max_fragment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("long-gop.mp4");
+    // GOP of 40 frames (4 s) with a 1 s fragment bound.
+    let mut w =
+        SegmentWriter::create(&path, &params(), frame(0, 40), T0, 90_000, 9000).expect("create");
+    for n in 1..40 {
+        w.push(frame(n, 40)).expect("push");
+    }
+    w.finish(None).expect("finish");
+    let layout = parse_segment(std::fs::read(&path).expect("read").as_slice()).expect("layout");
+    let counts: Vec<u32> = layout.fragments.iter().map(|f| f.samples).collect();
+    assert_eq!(counts, vec![10, 10, 10, 10]);
+    let keys: Vec<bool> = layout.fragments.iter().map(|f| f.starts_with_key).collect();
+    assert_eq!(keys, vec![true, false, false, false]);
+}
+
+#[test]
+fn recovery_keeps_complete_fragments_and_cuts_the_interrupted_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("crash.mp4");
+    let mut w =
+        SegmentWriter::create(&path, &params(), frame(0, 10), T0, 90_000, 9000).expect("create");
+    for n in 1..30 {
+        w.push(frame(n, 10)).expect("push");
+    }
+    let complete = w.written();
+    assert_eq!(complete.frames, 20);
+    drop(w); // a crash: the third GOP never reached the file
+             // ...and a torn write of a fourth fragment.
+    let mut bytes = std::fs::read(&path).expect("read");
+    let len_complete = bytes.len();
+    bytes.extend_from_slice(&bytes[len_complete - 200..len_complete - 100].to_vec());
+    std::fs::write(&path, &bytes).expect("write");
+
+    let r = recover_file(&path).expect("recover");
+    assert_eq!(r.frames, 20);
+    assert_eq!(r.bytes, len_complete as u64);
+    assert_eq!(r.truncated_bytes, 100);
+    assert_eq!(r.start_ms, Some(T0));
+    assert_eq!(r.duration_ms, 2000);
+    let after = std::fs::read(&path).expect("read");
+    assert_eq!(after.len(), len_complete);
+    assert_eq!(r.sha256, <[u8; 32]>::from(Sha256::digest(&after)));
+}
+
+#[test]
+fn recovery_rejects_a_file_that_is_not_a_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("junk.mp4");
+    std::fs::write(&path, b"definitely not an mp4 file").expect("write");
+    let e = recover_file(&path).expect_err("junk");
+    let msg = e.to_string();
+    assert!(msg.contains("junk.mp4") && msg.contains("ftyp"), "{msg}");
+}
+
+#[test]
+fn recorder_cuts_on_key_frame_after_segment_duration_and_on_parameter_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rec = CameraRecorder::new(RecorderConfig::new("cam", dir.path().join("video/cam"), 2));
+    let mut events = Vec::new();
+    rec.set_params(params(), &mut events).expect("params");
+    // 3 frames before the first key frame are skipped, not recorded.
+    for n in 7..10 {
+        rec.push(frame(n, 10), T0 + n * 100, &mut events)
+            .expect("push");
+    }
+    assert!(events.is_empty());
+    assert_eq!(rec.frames_before_key, 3);
+    for n in 10..60 {
+        rec.push(frame(n, 10), T0 + n * 100, &mut events)
+            .expect("push");
+    }
+    let mut other = params();
+    other.width = 1280;
+    rec.set_params(other, &mut events).expect("change");
+    rec.push(frame(60, 10), T0 + 6000, &mut events)
+        .expect("push");
+    rec.seal(None, &mut events).expect("seal");
+
+    let sealed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SegmentEvent::Sealed(s) => Some((s.start_ms, s.end_ms, s.frames)),
+            _ => None,
+        })
+        .collect();
+    // Cut at frames 30 and 50 (2 s of media), then at the parameter change.
+    assert_eq!(
+        sealed,
+        vec![
+            (T0 + 1000, T0 + 3000, 20),
+            (T0 + 3000, T0 + 5000, 20),
+            (T0 + 5000, T0 + 6000, 10),
+            (T0 + 6000, T0 + 6100, 1)
+        ]
+    );
+    let opened = events
+        .iter()
+        .filter(|e| matches!(e, SegmentEvent::Opened { .. }))
+        .count();
+    assert_eq!(opened, 4);
+}
+
+#[test]
+fn span_starts_at_key_frame_before_start_and_is_continuous_across_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rec = CameraRecorder::new(RecorderConfig::new("cam", dir.path().to_owned(), 2));
+    let mut events = Vec::new();
+    rec.set_params(params(), &mut events).expect("params");
+    for n in 0..60 {
+        rec.push(frame(n, 10), T0 + n * 100, &mut events)
+            .expect("push");
+    }
+    rec.seal(None, &mut events).expect("seal");
+    let sources: Vec<SpanSource> = events
+        .iter()
+        .filter_map(|e| match e {
+            SegmentEvent::Sealed(s) => Some(SpanSource {
+                path: s.path.clone(),
+                start_ms: s.start_ms,
+            }),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sources.len(), 3);
+    // From 1.5 s to 3.2 s: starts at the key frame at 1.0 s, ends with the GOP at 3.0 s.
+    let out = read_span_to_vec(&sources, T0 + 1500, T0 + 3200).expect("span");
+    let layout = parse_segment(out.as_slice()).expect("layout");
+    assert_eq!(layout.trailing, None);
+    assert_eq!(layout.frames(), 30);
+    assert_eq!(
+        layout
+            .fragments
+            .iter()
+            .map(|f| f.sequence)
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        layout
+            .fragments
+            .iter()
+            .map(|f| f.base_decode_time)
+            .collect::<Vec<_>>(),
+        vec![0, 90_000, 180_000]
+    );
+    assert_eq!(layout.fragments[0].wall_clock_ms, Some(T0 + 1000));
+    // The first sample is frame 10, byte for byte.
+    let first = &out[layout.fragments[0].offset as usize..];
+    let pos = first
+        .windows(5)
+        .position(|w| w == [0, 0, 0, 8, 0x65])
+        .expect("sample");
+    assert_eq!(&first[pos + 5..pos + 9], &10u32.to_be_bytes());
+
+    let empty = read_span_to_vec(&sources, T0 + 60_000, T0 + 70_000);
+    assert!(empty.is_err());
+}
