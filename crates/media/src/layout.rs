@@ -408,3 +408,26 @@ fn parse_moof(moof: &[u8], file_offset: u64, mdat_payload: u64) -> Result<Fragme
         wall_clock_ms: None,
     })
 }
+
+impl SegmentLayout {
+    /// The stream parameters described by the sample entry, when it is an
+    /// `avc1`/`hvc1` entry with a valid configuration record.
+    pub fn video_params(&self) -> Option<crate::params::VideoParams> {
+        use crate::params::{VideoCodec, VideoParams};
+        let d = &self.sample_description;
+        let stsd = mp4box::read_header(d, 0).ok()?;
+        // stsd body: version/flags (4) + entry_count (4), then the entry.
+        let entry = mp4box::read_header(d, stsd.offset + stsd.header_len + 8).ok()?;
+        let codec = match &entry.fourcc {
+            b"avc1" | b"avc3" => VideoCodec::H264,
+            b"hvc1" | b"hev1" => VideoCodec::H265,
+            _ => return None,
+        };
+        let body = entry.body_range();
+        // VisualSampleEntry: 6 reserved + 2 index + 16 predefined, then width, height; 78 bytes in all.
+        let width = mp4box::be_u16(d.get(body.start + 24..body.start + 26)?);
+        let height = mp4box::be_u16(d.get(body.start + 26..body.start + 28)?);
+        let config = find_child(d, body.start + 78..body.end, codec.config_box_type()).ok()??;
+        VideoParams::from_config_record(codec, width, height, d[config.body_range()].to_vec()).ok()
+    }
+}

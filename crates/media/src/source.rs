@@ -156,7 +156,13 @@ fn classify_retina(e: retina::Error) -> SourceError {
     let text = e.to_string();
     let first = text.lines().next().unwrap_or_default().to_owned();
     if first.starts_with("Unable to connect") {
-        SourceError::Unreachable(first)
+        // retina keeps the io::Error inside its own error type; its text is
+        // all that tells a refused connection from an unreachable host.
+        if first.contains("Connection refused") {
+            SourceError::Refused(first)
+        } else {
+            SourceError::Unreachable(first)
+        }
     } else {
         SourceError::Stream(first)
     }

@@ -98,7 +98,11 @@ pub fn plan_span(
         } else {
             0
         };
+        // Registered before the loop: a span that ends inside this file leaves
+        // the loop by `break 'files`, and its fragments still refer to it.
         let file_index = files.len();
+        files.push((src.path.clone(), file));
+        let file = &files[file_index].1;
         let mut used = false;
         for f in &layout.fragments[first_index.min(layout.fragments.len())..] {
             let f_start = frag_start(f);
@@ -138,8 +142,8 @@ pub fn plan_span(
             out_time += f.duration;
             used = true;
         }
-        if used {
-            files.push((src.path.clone(), file));
+        if !used {
+            files.pop();
         }
     }
     let (Some((init, _)), Some(first_ms)) = (init, first_ms) else {

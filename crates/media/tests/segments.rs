@@ -116,7 +116,7 @@ fn recovery_keeps_complete_fragments_and_cuts_the_interrupted_one() {
              // ...and a torn write of a fourth fragment.
     let mut bytes = std::fs::read(&path).expect("read");
     let len_complete = bytes.len();
-    bytes.extend_from_slice(&bytes[len_complete - 200..len_complete - 100].to_vec());
+    bytes.extend_from_within(len_complete - 200..len_complete - 100);
     std::fs::write(&path, &bytes).expect("write");
 
     let r = recover_file(&path).expect("recover");
@@ -240,6 +240,22 @@ fn span_starts_at_key_frame_before_start_and_is_continuous_across_files() {
         .expect("sample");
     assert_eq!(&first[pos + 5..pos + 9], &10u32.to_be_bytes());
 
+    // A span that ends inside a file (the common case).
+    let inner = read_span_to_vec(&sources, T0 + 500, T0 + 1500).expect("inner span");
+    let layout = parse_segment(inner.as_slice()).expect("layout");
+    assert_eq!(layout.frames(), 20, "the GOPs at 0 s and 1 s");
+
     let empty = read_span_to_vec(&sources, T0 + 60_000, T0 + 70_000);
     assert!(empty.is_err());
+}
+
+#[test]
+fn layout_reports_the_sample_entry_parameters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p.mp4");
+    let w =
+        SegmentWriter::create(&path, &params(), frame(0, 10), T0, 90_000, 9000).expect("create");
+    w.finish(None).expect("finish");
+    let layout = parse_segment(std::fs::read(&path).expect("read").as_slice()).expect("layout");
+    assert_eq!(layout.video_params(), Some(params()));
 }

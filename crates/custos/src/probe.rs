@@ -1,0 +1,116 @@
+//! `custos camera probe`: what a camera sends, measured from its stream.
+
+use std::time::{Duration, Instant};
+
+use custos_media::fmp4::TIMESCALE;
+use custos_media::source::{Source, SourceError, SourceItem, SourceSpec};
+use serde::Serialize;
+
+/// What a probe saw.
+#[derive(Debug, Serialize)]
+pub struct ProbeReport {
+    pub codec: String,
+    pub rfc6381: String,
+    pub width: u16,
+    pub height: u16,
+    /// Frames per second measured from timestamps.
+    pub fps: f64,
+    /// Frames from one key frame to the next, when two key frames were seen.
+    pub gop_frames: Option<u32>,
+    /// Bits per second measured over the sample.
+    pub bitrate_bps: u64,
+    /// Seconds of stream measured.
+    pub sampled_seconds: f64,
+}
+
+/// Everything must be known within this time (the promise is 10 s).
+const PROBE_BUDGET: Duration = Duration::from_secs(9);
+/// Enough stream to measure a GOP of up to this many seconds.
+const SAMPLE_TARGET: Duration = Duration::from_secs(4);
+
+pub async fn probe(spec: &SourceSpec) -> Result<ProbeReport, SourceError> {
+    let started = Instant::now();
+    let mut source = tokio::time::timeout(PROBE_BUDGET, Source::connect(spec))
+        .await
+        .map_err(|_| SourceError::Unreachable("no answer within the probe's time".into()))??;
+    let mut params = None;
+    let mut first_pts: Option<i64> = None;
+    let mut last_pts = 0i64;
+    let mut frames = 0u32;
+    let mut bytes = 0u64;
+    let mut key_positions: Vec<u32> = Vec::new();
+    loop {
+        let remaining = PROBE_BUDGET.saturating_sub(started.elapsed());
+        let item = match tokio::time::timeout(remaining, source.next()).await {
+            Ok(item) => item?,
+            Err(_) => break,
+        };
+        match item {
+            SourceItem::Params(p) => params = Some(p),
+            SourceItem::Frame(f) => {
+                first_pts.get_or_insert(f.pts);
+                last_pts = f.pts;
+                if f.is_key {
+                    key_positions.push(frames);
+                }
+                frames += 1;
+                bytes += f.data.len() as u64;
+                let media =
+                    (last_pts - first_pts.unwrap_or(last_pts)) as f64 / f64::from(TIMESCALE);
+                if key_positions.len() >= 3 && media >= SAMPLE_TARGET.as_secs_f64() {
+                    break;
+                }
+            }
+        }
+    }
+    let params =
+        params.ok_or_else(|| SourceError::Stream("no video parameters received".into()))?;
+    let span_ticks = (last_pts - first_pts.unwrap_or(last_pts)).max(0);
+    let seconds = span_ticks as f64 / f64::from(TIMESCALE);
+    let fps = if seconds > 0.0 {
+        f64::from(frames.saturating_sub(1)) / seconds
+    } else {
+        0.0
+    };
+    let gop_frames = key_positions.windows(2).last().map(|w| w[1] - w[0]);
+    let bitrate_bps = if seconds > 0.0 {
+        (bytes as f64 * 8.0 / seconds) as u64
+    } else {
+        0
+    };
+    Ok(ProbeReport {
+        codec: params.codec.name().to_owned(),
+        rfc6381: params.rfc6381,
+        width: params.width,
+        height: params.height,
+        fps: (fps * 100.0).round() / 100.0,
+        gop_frames,
+        bitrate_bps,
+        sampled_seconds: (seconds * 100.0).round() / 100.0,
+    })
+}
+
+impl std::fmt::Display for ProbeReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "codec:      {} ({})", self.codec, self.rfc6381)?;
+        writeln!(f, "resolution: {}x{}", self.width, self.height)?;
+        writeln!(f, "frame rate: {:.2} fps", self.fps)?;
+        match self.gop_frames {
+            Some(g) => writeln!(
+                f,
+                "GOP:        {g} frames ({:.2} s)",
+                f64::from(g) / self.fps.max(0.001)
+            )?,
+            None => writeln!(
+                f,
+                "GOP:        longer than the {:.1} s sampled",
+                self.sampled_seconds
+            )?,
+        }
+        write!(
+            f,
+            "bitrate:    {:.0} kbit/s",
+            self.bitrate_bps as f64 / 1000.0
+        )
+    }
+}

@@ -1,0 +1,205 @@
+//! One task per camera: connect, record, and on failure retry with capped
+//! exponential backoff and jitter, reporting state changes as they happen.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use custos_media::recorder::{CameraRecorder, RecorderConfig, SegmentEvent};
+use custos_media::source::{Source, SourceError, SourceItem, SourceSpec};
+use custos_server::cameras::{CameraRegistry, LiveState};
+use custos_store::CameraState;
+use rand::Rng;
+use tokio::sync::watch;
+
+use crate::clock::now_ms;
+use crate::commit::CommitItem;
+
+/// Reconnection delays: doubling from `initial` up to `max`, each with up
+/// to `jitter` added at random so that many cameras behind one failed switch
+/// do not all reconnect in the same instant.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+    pub jitter: f64,
+    next: Duration,
+}
+
+impl Backoff {
+    /// The recorder's policy: the cap keeps recording resuming within 5 s of a
+    /// camera coming back (3 s + 25 % jitter + connection setup).
+    pub fn recorder_default() -> Self {
+        Backoff::new(Duration::from_millis(500), Duration::from_secs(3), 0.25)
+    }
+    pub fn new(initial: Duration, max: Duration, jitter: f64) -> Self {
+        Backoff {
+            initial,
+            max,
+            jitter,
+            next: initial,
+        }
+    }
+    /// The delay before the next attempt.
+    pub fn next_delay(&mut self, rng: &mut impl Rng) -> Duration {
+        let base = self.next;
+        self.next = (self.next * 2).min(self.max);
+        base.mul_f64(1.0 + rng.gen_range(0.0..=self.jitter))
+    }
+    pub fn reset(&mut self) {
+        self.next = self.initial;
+    }
+}
+
+/// What a camera task needs.
+pub struct CameraTask {
+    pub id: String,
+    pub spec: SourceSpec,
+    pub recorder: RecorderConfig,
+    pub registry: Arc<CameraRegistry>,
+    pub commits: mpsc::Sender<CommitItem>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl CameraTask {
+    fn report_state(&self, state: LiveState, error: Option<String>) {
+        let now = now_ms();
+        if self
+            .registry
+            .set_state(&self.id, state, error.clone(), now)
+            .is_some()
+        {
+            let stored = match state {
+                LiveState::Connecting => CameraState::Connecting,
+                LiveState::Recording => CameraState::Recording,
+                LiveState::Offline => CameraState::Offline,
+            };
+            let _ = self.commits.send(CommitItem::CameraState {
+                camera: self.id.clone(),
+                at_ms: now,
+                state: stored,
+                detail: error,
+            });
+        }
+    }
+
+    fn forward(&self, events: &mut Vec<SegmentEvent>) {
+        for event in events.drain(..) {
+            let _ = self.commits.send(CommitItem::Segment {
+                camera: self.id.clone(),
+                event,
+            });
+        }
+    }
+
+    /// Runs until shutdown. Never returns an error: every failure is a state.
+    pub async fn run(self) {
+        let mut recorder = CameraRecorder::new(self.recorder.clone());
+        let mut backoff = Backoff::recorder_default();
+        let mut events = Vec::new();
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            self.report_state(LiveState::Connecting, None);
+            let outcome = tokio::select! {
+                r = self.session(&mut recorder, &mut events, &mut backoff) => r,
+                _ = shutdown.changed() => Ok(()),
+            };
+            if let Err(e) = recorder.new_session(&mut events) {
+                tracing::error!("{e}");
+            }
+            self.forward(&mut events);
+            if *shutdown.borrow() {
+                break;
+            }
+            let reason = match outcome {
+                Ok(()) => "stream ended".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            tracing::warn!(camera = %self.id, "camera offline: {reason}");
+            self.report_state(LiveState::Offline, Some(reason));
+            let delay = backoff.next_delay(&mut rand::thread_rng());
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        if let Err(e) = recorder.seal(None, &mut events) {
+            tracing::error!("{e}");
+        }
+        self.forward(&mut events);
+    }
+
+    /// One connection, until it fails.
+    async fn session(
+        &self,
+        recorder: &mut CameraRecorder,
+        events: &mut Vec<SegmentEvent>,
+        backoff: &mut Backoff,
+    ) -> Result<(), SourceError> {
+        let mut source = Source::connect(&self.spec).await?;
+        let mut recording = false;
+        loop {
+            match source.next().await? {
+                SourceItem::Params(p) => {
+                    self.registry.update(&self.id, |s| {
+                        s.codec = Some(p.rfc6381.clone());
+                        s.width = Some(u32::from(p.width));
+                        s.height = Some(u32::from(p.height));
+                    });
+                    if let Err(e) = recorder.set_params(p, events) {
+                        tracing::error!("{e}");
+                    }
+                }
+                SourceItem::Frame(frame) => {
+                    let now = now_ms();
+                    if let Err(e) = recorder.push(frame, now, events) {
+                        // Disk trouble: the frame is lost, the stream goes on;
+                        // the next key frame starts a new segment.
+                        tracing::error!("{e}");
+                        let _ = recorder.seal(None, events);
+                    }
+                    self.registry
+                        .update(&self.id, |s| s.last_frame_ms = Some(now));
+                    if !recording && recorder.is_recording() {
+                        recording = true;
+                        backoff.reset();
+                        self.report_state(LiveState::Recording, None);
+                    }
+                }
+            }
+            self.forward(events);
+        }
+    }
+}
+
+/// Where camera `id`'s segments live.
+pub fn camera_dir(data_dir: &Path, id: &str) -> std::path::PathBuf {
+    data_dir.join("video").join(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_bounded_jitter_and_resets() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut b = Backoff::new(Duration::from_millis(500), Duration::from_secs(3), 0.25);
+        let delays: Vec<Duration> = (0..6).map(|_| b.next_delay(&mut rng)).collect();
+        let bases = [500u64, 1000, 2000, 3000, 3000, 3000];
+        for (d, base) in delays.iter().zip(bases) {
+            let base = Duration::from_millis(base);
+            assert!(
+                *d >= base && *d <= base.mul_f64(1.25),
+                "{d:?} not within jitter of {base:?}"
+            );
+        }
+        b.reset();
+        assert!(b.next_delay(&mut rng) <= Duration::from_millis(625));
+    }
+}

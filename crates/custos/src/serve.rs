@@ -1,0 +1,238 @@
+//! `custos serve`: recover, then record every camera, enforce retention and
+//! answer the API until told to stop.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use custos_media::recorder::RecorderConfig;
+use custos_media::source::{SourceSpec, Transport as SourceTransport};
+use custos_server::cameras::CameraRegistry;
+use custos_store::Store;
+use tokio::sync::watch;
+
+use crate::clock::now_ms;
+use crate::commit::Committer;
+use crate::config::{Config, Transport};
+use crate::recording::{camera_dir, CameraTask};
+use crate::site::{enforce_retention, recover, RetentionRule};
+
+/// How often the group commit runs: the bound on what power loss can take
+/// beyond the fragment being written.
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Opens the index, creating the data directory and taking the site lock.
+pub fn open_site(data_dir: &Path) -> anyhow::Result<(Store, std::fs::File)> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let lock = lock_data_dir(data_dir)?;
+    let store = open_store(data_dir)?;
+    Ok((store, lock))
+}
+
+pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
+    let db = data_dir.join(custos_store::DB_FILE_NAME);
+    Store::open(&db).with_context(|| format!("opening the index {}", db.display()))
+}
+
+/// One `serve` per data directory: two recorders writing the same files would
+/// corrupt them. The lock is released when the process exits, however it exits.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = data_dir.join("custos.lock");
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        anyhow::bail!(
+            "{} is in use by another custos process (lock {})",
+            data_dir.display(),
+            path.display()
+        );
+    }
+    Ok(file)
+}
+
+pub fn source_spec(
+    url: &url::Url,
+    transport: Transport,
+    credentials: Option<(String, String)>,
+) -> SourceSpec {
+    SourceSpec {
+        url: url.clone(),
+        transport: match transport {
+            Transport::Tcp => SourceTransport::Tcp,
+            Transport::Udp => SourceTransport::Udp,
+        },
+        credentials,
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let (store, _lock) = open_site(&data_dir)?;
+    tracing::info!(site = %config.site, config_sha256 = %config.source_hash, data_dir = %data_dir.display(), "configuration loaded");
+
+    let recovery_dir = data_dir.clone();
+    let (store, report) = tokio::task::spawn_blocking(move || {
+        let report = recover(&store, &recovery_dir, now_ms());
+        (store, report)
+    })
+    .await?;
+    let report = report.context("crash recovery")?;
+    if report.is_clean() {
+        tracing::info!("index and video files agree");
+    } else {
+        tracing::warn!(?report, "recovered from an unclean stop");
+    }
+
+    let registry = Arc::new(CameraRegistry::new(
+        config
+            .cameras
+            .iter()
+            .filter(|c| c.enabled)
+            .map(|c| (c.id.as_str(), c.name.as_str())),
+        now_ms(),
+    ));
+    let committer = Committer::start(open_store(&data_dir)?, data_dir.clone(), COMMIT_INTERVAL)
+        .context("starting the group commit thread")?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let mut camera_tasks = Vec::new();
+    for cam in config.cameras.iter().filter(|c| c.enabled) {
+        let credentials = cam.credentials().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let task = CameraTask {
+            id: cam.id.clone(),
+            spec: source_spec(&cam.url, cam.transport, credentials),
+            recorder: RecorderConfig::new(
+                &cam.id,
+                camera_dir(&data_dir, &cam.id),
+                cam.segment_seconds,
+            ),
+            registry: registry.clone(),
+            commits: committer.sender(),
+            shutdown: shutdown_rx.clone(),
+        };
+        tracing::info!(camera = %cam.id, url = %crate::config::redact_url(&cam.url), "starting camera");
+        camera_tasks.push(tokio::spawn(task.run()));
+    }
+
+    let rules: Vec<RetentionRule> = config
+        .cameras
+        .iter()
+        .filter(|c| c.retain_days.is_some() || c.retain_bytes.is_some())
+        .map(|c| RetentionRule {
+            camera: c.id.clone(),
+            retain_days: c.retain_days,
+            retain_bytes: c.retain_bytes,
+        })
+        .collect();
+    let retention = tokio::spawn(retention_loop(
+        open_store(&data_dir)?,
+        data_dir.clone(),
+        rules,
+        shutdown_rx.clone(),
+    ));
+
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.server.listen))?;
+    tracing::info!("API listening on http://{}", listener.local_addr()?);
+    let state = custos_server::AppState {
+        store: Arc::new(Mutex::new(store)),
+        data_dir: data_dir.clone(),
+        cameras: registry.clone(),
+        site: config.site.clone(),
+    };
+    let mut http_shutdown = shutdown_rx.clone();
+    let http = tokio::spawn(custos_server::serve(listener, state, async move {
+        let _ = http_shutdown.changed().await;
+    }));
+
+    wait_for_signal().await;
+    tracing::info!("stopping: sealing open segments");
+    let _ = shutdown_tx.send(true);
+    for t in camera_tasks {
+        let _ = t.await;
+    }
+    let _ = retention.await;
+    let stats = committer.stats.clone();
+    tokio::task::spawn_blocking(move || committer.shutdown()).await?;
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        tracing::info!(
+            ticks = stats.ticks.load(Relaxed),
+            fsyncs = stats.fsyncs.load(Relaxed),
+            transactions = stats.transactions.load(Relaxed),
+            sealed = stats.segments_sealed.load(Relaxed),
+            errors = stats.errors.load(Relaxed),
+            "group commit totals"
+        );
+    }
+    match http.await {
+        Ok(Err(e)) => tracing::error!("HTTP server: {e}"),
+        Err(e) => tracing::error!("HTTP server task: {e}"),
+        Ok(Ok(())) => {}
+    }
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot watch for SIGTERM ({e}); stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn retention_loop(
+    store: Store,
+    data_dir: std::path::PathBuf,
+    rules: Vec<RetentionRule>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    if rules.is_empty() {
+        return;
+    }
+    let store = Arc::new(Mutex::new(store));
+    loop {
+        let (store2, dir, rules2) = (store.clone(), data_dir.clone(), rules.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            let store = store2.lock().unwrap_or_else(|e| e.into_inner());
+            let mut deleted = 0;
+            for rule in &rules2 {
+                match enforce_retention(&store, &dir, rule, now_ms()) {
+                    Ok(ids) => deleted += ids.len(),
+                    Err(e) => tracing::error!(camera = %rule.camera, "retention: {e:#}"),
+                }
+            }
+            deleted
+        })
+        .await;
+        if let Ok(n) = result {
+            if n > 0 {
+                tracing::info!(segments = n, "retention deleted old segments");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RETENTION_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,542 @@
+//! A site's data directory: crash recovery at start and retention.
+//!
+//! Layout: `<data_dir>/custos.db` (the index), `<data_dir>/video/<camera>/
+//! <start_ms>.mp4` (segments), `<data_dir>/quarantine/` (files found in the
+//! video tree that are not segments; kept for a person to inspect).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use custos_media::recovery::{recover_file, RecoveryError};
+use custos_media::segment::sync_dir;
+use custos_store::{RecoveredSegment, SealedSegment, SegmentState, Store};
+
+/// What recovery did, for the log and for tests.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Interrupted segments sealed after their last complete fragment.
+    pub sealed: Vec<String>,
+    /// Files found without an index row and indexed.
+    pub adopted: Vec<String>,
+    /// Rows whose file is gone.
+    pub missing: Vec<String>,
+    /// Files with no complete fragment, removed.
+    pub removed_empty: Vec<String>,
+    /// Files that are not segments, moved to `quarantine/`.
+    pub quarantined: Vec<String>,
+    /// Interrupted deletions completed.
+    pub deletions_finished: usize,
+    /// Bytes of torn writes cut off.
+    pub truncated_bytes: u64,
+}
+
+impl RecoveryReport {
+    pub fn is_clean(&self) -> bool {
+        *self == RecoveryReport::default()
+    }
+}
+
+/// Brings the index and the video tree back into agreement after any stop,
+/// clean or not. Runs before any camera starts.
+pub fn recover(store: &Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<RecoveryReport> {
+    let mut report = RecoveryReport::default();
+
+    // 1. Deletions that were marked but may not have reached the disk.
+    let deleting = store.segments_in_state(SegmentState::Deleting)?;
+    if !deleting.is_empty() {
+        for seg in &deleting {
+            remove_if_exists(&data_dir.join(&seg.path))?;
+        }
+        let ids: Vec<i64> = deleting.iter().map(|s| s.id).collect();
+        store.finish_delete(&ids, now_ms)?;
+        report.deletions_finished = ids.len();
+    }
+
+    // 2. Segments that were being written.
+    for seg in store.segments_in_state(SegmentState::Recording)? {
+        let path = data_dir.join(&seg.path);
+        if !path.exists() {
+            store.mark_missing(seg.id)?;
+            report.missing.push(seg.path.clone());
+            continue;
+        }
+        match recover_file(&path) {
+            Ok(r) => {
+                report.truncated_bytes += r.truncated_bytes;
+                store.seal_segments(&[SealedSegment {
+                    id: seg.id,
+                    end_ms: seg.start_ms + r.duration_ms,
+                    bytes: r.bytes,
+                    frames: r.frames,
+                    sha256: hex::encode(r.sha256),
+                    sealed_ms: now_ms,
+                    recovered: true,
+                }])?;
+                if r.frames == 0 {
+                    // Only an init segment reached the disk: no video to keep.
+                    store.begin_delete(
+                        &[seg.id],
+                        "crash recovery: no complete fragment",
+                        now_ms,
+                    )?;
+                    remove_if_exists(&path)?;
+                    store.finish_delete(&[seg.id], now_ms)?;
+                    report.removed_empty.push(seg.path.clone());
+                } else {
+                    report.sealed.push(seg.path.clone());
+                }
+            }
+            Err(RecoveryError::Layout { .. }) => {
+                quarantine(data_dir, &path)?;
+                store.mark_missing(seg.id)?;
+                report.quarantined.push(seg.path.clone());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    // 3. Sealed rows whose file has gone: say so loudly, never silently.
+    let mut indexed: HashSet<String> = HashSet::new();
+    for (id, path, state) in store.all_live_segment_paths()? {
+        if state == SegmentState::Sealed && !data_dir.join(&path).exists() {
+            tracing::error!(path, "indexed segment file is missing");
+            store.mark_missing(id)?;
+            report.missing.push(path.clone());
+        }
+        indexed.insert(path);
+    }
+
+    // 4. Files the index does not know: adopt complete ones.
+    let video = data_dir.join("video");
+    if video.is_dir() {
+        for cam_entry in
+            std::fs::read_dir(&video).with_context(|| format!("listing {}", video.display()))?
+        {
+            let cam_dir = cam_entry?.path();
+            if !cam_dir.is_dir() {
+                continue;
+            }
+            let camera = cam_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            for entry in std::fs::read_dir(&cam_dir)
+                .with_context(|| format!("listing {}", cam_dir.display()))?
+            {
+                let path = entry?.path();
+                let rel = crate::commit::relative(&path, data_dir);
+                if indexed.contains(&rel) || !path.is_file() {
+                    continue;
+                }
+                adopt(store, data_dir, &camera, &path, &rel, now_ms, &mut report)?;
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn adopt(
+    store: &Store,
+    data_dir: &Path,
+    camera: &str,
+    path: &Path,
+    rel: &str,
+    now_ms: i64,
+    report: &mut RecoveryReport,
+) -> anyhow::Result<()> {
+    let layout = std::fs::File::open(path)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| custos_media::layout::parse_segment(&f).map_err(anyhow::Error::from));
+    let params = layout.as_ref().ok().and_then(|l| l.video_params());
+    let recovered = match (&params, recover_file(path)) {
+        (Some(_), Ok(r)) => r,
+        (_, Err(RecoveryError::Io { source, .. })) => {
+            return Err(source).with_context(|| format!("recovering {}", path.display()))
+        }
+        _ => {
+            quarantine(data_dir, path)?;
+            report.quarantined.push(rel.to_owned());
+            return Ok(());
+        }
+    };
+    report.truncated_bytes += recovered.truncated_bytes;
+    if recovered.frames == 0 {
+        remove_if_exists(path)?;
+        report.removed_empty.push(rel.to_owned());
+        return Ok(());
+    }
+    let start_ms = recovered
+        .start_ms
+        .or_else(|| path.file_stem()?.to_str()?.split('-').next()?.parse().ok())
+        .unwrap_or(now_ms);
+    let params = params.expect("checked above");
+    store.insert_sealed_segment(&RecoveredSegment {
+        camera: camera.to_owned(),
+        path: rel.to_owned(),
+        start_ms,
+        end_ms: start_ms + recovered.duration_ms,
+        bytes: recovered.bytes,
+        frames: recovered.frames,
+        sha256: hex::encode(recovered.sha256),
+        codec: params.rfc6381,
+        width: Some(u32::from(params.width)),
+        height: Some(u32::from(params.height)),
+        sealed_ms: now_ms,
+    })?;
+    report.adopted.push(rel.to_owned());
+    Ok(())
+}
+
+fn remove_if_exists(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            if let Some(dir) = path.parent() {
+                sync_dir(dir).with_context(|| format!("syncing {}", dir.display()))?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+}
+
+/// Moves a file that is not a usable segment out of the video tree, keeping
+/// it for inspection rather than deleting what might be evidence.
+fn quarantine(data_dir: &Path, path: &Path) -> anyhow::Result<PathBuf> {
+    let dir = data_dir.join("quarantine");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = crate::commit::relative(path, data_dir).replace('/', "_");
+    let target = dir.join(name);
+    std::fs::rename(path, &target)
+        .with_context(|| format!("moving {} to {}", path.display(), target.display()))?;
+    tracing::warn!(from = %path.display(), to = %target.display(), "moved a file that is not a segment to quarantine");
+    Ok(target)
+}
+
+/// Retention limits for one camera.
+#[derive(Clone, Debug)]
+pub struct RetentionRule {
+    pub camera: String,
+    pub retain_days: Option<u32>,
+    pub retain_bytes: Option<u64>,
+}
+
+/// Deletes what retention says must go, oldest first, never a held segment.
+/// Crash-safe: rows are marked `deleting` before files are unlinked, and
+/// marked `deleted` after; recovery finishes an interrupted deletion.
+pub fn enforce_retention(
+    store: &Store,
+    data_dir: &Path,
+    rule: &RetentionRule,
+    now_ms: i64,
+) -> anyhow::Result<Vec<i64>> {
+    let mut deleted = Vec::new();
+    if let Some(days) = rule.retain_days {
+        let cutoff = now_ms - i64::from(days) * 86_400_000;
+        let old = store.retention_candidates_by_age(&rule.camera, cutoff)?;
+        let ids: Vec<i64> = old.iter().map(|s| s.id).collect();
+        deleted.extend(delete_segments(
+            store,
+            data_dir,
+            &ids,
+            &format!("retention: older than {days} days"),
+            now_ms,
+        )?);
+    }
+    if let Some(quota) = rule.retain_bytes {
+        let mut live = store.camera_live_bytes(&rule.camera)?;
+        while live > quota {
+            let batch = store.oldest_sealed_unheld(&rule.camera, 64)?;
+            if batch.is_empty() {
+                tracing::warn!(camera = %rule.camera, live, quota, "over quota but nothing left that may be deleted");
+                break;
+            }
+            let mut ids = Vec::new();
+            let mut freed = 0;
+            for s in &batch {
+                if live - freed <= quota {
+                    break;
+                }
+                freed += s.bytes;
+                ids.push(s.id);
+            }
+            let done = delete_segments(
+                store,
+                data_dir,
+                &ids,
+                &format!("retention: over quota of {quota} bytes"),
+                now_ms,
+            )?;
+            if done.is_empty() {
+                break;
+            }
+            deleted.extend(done);
+            live = store.camera_live_bytes(&rule.camera)?;
+        }
+    }
+    Ok(deleted)
+}
+
+fn delete_segments(
+    store: &Store,
+    data_dir: &Path,
+    ids: &[i64],
+    reason: &str,
+    now_ms: i64,
+) -> anyhow::Result<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let marked = store.begin_delete(ids, reason, now_ms)?;
+    for seg in &marked {
+        remove_if_exists(&data_dir.join(&seg.path))?;
+    }
+    let marked_ids: Vec<i64> = marked.iter().map(|s| s.id).collect();
+    store.finish_delete(&marked_ids, now_ms)?;
+    Ok(marked_ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use custos_media::params::{VideoCodec, VideoParams};
+    use custos_media::segment::{Frame, SegmentWriter};
+    use custos_store::NewSegment;
+
+    const T0: i64 = 1_764_340_000_000;
+
+    fn params() -> VideoParams {
+        VideoParams::from_config_record(
+            VideoCodec::H264,
+            640,
+            360,
+            vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe0, 0x00],
+        )
+        .expect("params")
+    }
+
+    fn frame(n: i64) -> Frame {
+        Frame {
+            pts: n * 9000,
+            data: Bytes::from(vec![0, 0, 0, 2, 0x65, n as u8]),
+            is_key: n % 10 == 0,
+        }
+    }
+
+    /// Writes `frames` frames into `<data>/video/cam/<start>.mp4`; returns the
+    /// relative path and the writer still open (a crash if dropped unfinished).
+    fn write_segment(data: &Path, start: i64, frames: i64) -> (String, SegmentWriter) {
+        let dir = data.join("video/cam");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join(format!("{start}.mp4"));
+        let mut w =
+            SegmentWriter::create(&path, &params(), frame(0), start, 90_000, 9000).expect("create");
+        for n in 1..frames {
+            w.push(frame(n)).expect("push");
+        }
+        (format!("video/cam/{start}.mp4"), w)
+    }
+
+    fn sealed_segment(store: &Store, data: &Path, start: i64, frames: i64) -> i64 {
+        let (rel, w) = write_segment(data, start, frames);
+        let id = store
+            .insert_recording_segment(&NewSegment {
+                camera: "cam".into(),
+                path: rel,
+                start_ms: start,
+                codec: "avc1.42C01E".into(),
+                width: Some(640),
+                height: Some(360),
+            })
+            .expect("insert");
+        let s = w.finish(None).expect("finish");
+        store
+            .seal_segments(&[SealedSegment {
+                id,
+                end_ms: s.end_ms,
+                bytes: s.bytes,
+                frames: s.frames,
+                sha256: hex::encode(s.sha256),
+                sealed_ms: s.end_ms,
+                recovered: false,
+            }])
+            .expect("seal");
+        id
+    }
+
+    fn setup() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("custos.db")).expect("store");
+        (dir, store)
+    }
+
+    #[test]
+    fn interrupted_segment_is_truncated_and_sealed() {
+        let (dir, store) = setup();
+        let (rel, w) = write_segment(dir.path(), T0, 25);
+        let id = store
+            .insert_recording_segment(&NewSegment {
+                camera: "cam".into(),
+                path: rel.clone(),
+                start_ms: T0,
+                codec: "avc1.42C01E".into(),
+                width: Some(640),
+                height: Some(360),
+            })
+            .expect("insert");
+        drop(w); // crash: 20 frames in two complete fragments, 5 buffered and lost
+        let path = dir.path().join(&rel);
+        let mut f = std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        std::io::Write::write_all(&mut f, &[0, 0, 1, 0, b'm', b'o', b'o', b'f', 1, 2, 3])
+            .expect("torn write");
+        drop(f);
+
+        let report = recover(&store, dir.path(), T0 + 10_000).expect("recover");
+        assert_eq!(report.sealed, vec![rel.clone()]);
+        assert_eq!(report.truncated_bytes, 11);
+        let seg = store.segment(id).expect("query").expect("row");
+        assert_eq!(seg.state, SegmentState::Sealed);
+        assert!(seg.recovered);
+        assert_eq!(seg.frames, 20);
+        assert_eq!(seg.end_ms, T0 + 2000);
+        let bytes = std::fs::read(&path).expect("read");
+        assert_eq!(seg.bytes, bytes.len() as u64);
+        use sha2::Digest;
+        assert_eq!(
+            seg.sha256.as_deref(),
+            Some(hex::encode(sha2::Sha256::digest(&bytes)).as_str())
+        );
+        // A second start finds nothing to do.
+        assert!(recover(&store, dir.path(), T0 + 20_000)
+            .expect("again")
+            .is_clean());
+    }
+
+    #[test]
+    fn file_without_row_is_adopted_and_junk_is_quarantined() {
+        let (dir, store) = setup();
+        let (rel, w) = write_segment(dir.path(), T0, 30);
+        w.finish(None).expect("finish");
+        std::fs::write(dir.path().join("video/cam/notes.txt"), b"not video").expect("junk");
+        let report = recover(&store, dir.path(), T0 + 10_000).expect("recover");
+        assert_eq!(report.adopted, vec![rel.clone()]);
+        assert_eq!(report.quarantined, vec!["video/cam/notes.txt".to_owned()]);
+        assert!(dir.path().join("quarantine/video_cam_notes.txt").exists());
+        let seg = store
+            .segments_overlapping("cam", T0, T0 + 1)
+            .expect("query");
+        assert_eq!(seg.len(), 1);
+        assert_eq!(
+            (seg[0].start_ms, seg[0].end_ms, seg[0].frames),
+            (T0, T0 + 3000, 30)
+        );
+        assert_eq!(seg[0].codec, "avc1.42C01E");
+    }
+
+    #[test]
+    fn row_without_file_is_marked_missing_and_init_only_file_removed() {
+        let (dir, store) = setup();
+        let id = sealed_segment(&store, dir.path(), T0, 10);
+        std::fs::remove_file(dir.path().join(format!("video/cam/{T0}.mp4"))).expect("rm");
+        // A segment whose first fragment never reached the disk.
+        let (rel, w) = write_segment(dir.path(), T0 + 5000, 1);
+        let empty_id = store
+            .insert_recording_segment(&NewSegment {
+                camera: "cam".into(),
+                path: rel.clone(),
+                start_ms: T0 + 5000,
+                codec: "avc1.42C01E".into(),
+                width: None,
+                height: None,
+            })
+            .expect("insert");
+        drop(w);
+        let report = recover(&store, dir.path(), T0 + 10_000).expect("recover");
+        assert_eq!(report.missing, vec![format!("video/cam/{T0}.mp4")]);
+        assert_eq!(report.removed_empty, vec![rel.clone()]);
+        assert_eq!(
+            store.segment(id).expect("q").expect("row").state,
+            SegmentState::Missing
+        );
+        assert_eq!(
+            store.segment(empty_id).expect("q").expect("row").state,
+            SegmentState::Deleted
+        );
+        assert!(!dir.path().join(&rel).exists());
+    }
+
+    #[test]
+    fn interrupted_deletion_is_finished() {
+        let (dir, store) = setup();
+        let id = sealed_segment(&store, dir.path(), T0, 10);
+        store.begin_delete(&[id], "retention", T0).expect("begin");
+        // Crash before the unlink.
+        let report = recover(&store, dir.path(), T0 + 1).expect("recover");
+        assert_eq!(report.deletions_finished, 1);
+        assert_eq!(
+            store.segment(id).expect("q").expect("row").state,
+            SegmentState::Deleted
+        );
+        assert!(video_files(dir.path()).is_empty());
+    }
+
+    fn video_files(data: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(data.join("video/cam"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn retention_by_age_and_bytes_deletes_oldest_unheld_first() {
+        let (dir, store) = setup();
+        let day = 86_400_000;
+        let ids: Vec<i64> = (0..6)
+            .map(|i| sealed_segment(&store, dir.path(), T0 + i * day, 10))
+            .collect();
+        store.set_hold(ids[0], true).expect("hold");
+        let rule = RetentionRule {
+            camera: "cam".into(),
+            retain_days: Some(3),
+            retain_bytes: None,
+        };
+        // Now = day 6: segments of days 0..2 are older than 3 days; day 0 is held.
+        let deleted = enforce_retention(&store, dir.path(), &rule, T0 + 6 * day).expect("age");
+        assert_eq!(deleted, vec![ids[1], ids[2]]);
+        assert!(
+            dir.path().join(format!("video/cam/{T0}.mp4")).exists(),
+            "held segment kept"
+        );
+        assert!(!dir
+            .path()
+            .join(format!("video/cam/{}.mp4", T0 + day))
+            .exists());
+
+        let one = store.segment(ids[3]).expect("q").expect("row").bytes;
+        let held = store.segment(ids[0]).expect("q").expect("row").bytes;
+        let rule = RetentionRule {
+            camera: "cam".into(),
+            retain_days: None,
+            retain_bytes: Some(held + 2 * one),
+        };
+        let deleted = enforce_retention(&store, dir.path(), &rule, T0 + 6 * day).expect("bytes");
+        assert_eq!(
+            deleted,
+            vec![ids[3]],
+            "oldest unheld first, only as much as needed"
+        );
+        assert!(store.camera_live_bytes("cam").expect("bytes") <= held + 2 * one);
+        let gone = store.segment(ids[3]).expect("q").expect("row");
+        assert_eq!(gone.state, SegmentState::Deleted);
+        assert!(gone
+            .delete_reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("quota"));
+        assert_eq!(video_files(dir.path()).len(), 3);
+    }
+}

@@ -1,0 +1,398 @@
+//! Shared harness for end-to-end tests: real `custos` processes, real RTSP
+//! cameras (GStreamer's gst-rtsp-server via tests/support/rtsp_camera.py),
+//! real SQLite files, and ffprobe/ffmpeg to judge every file we write.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+/// Fixture files made by scripts/fixtures.sh.
+pub fn test_data(name: &str) -> PathBuf {
+    let dir = std::env::var_os("CUSTOS_TEST_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("tests-data"));
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/fixtures.sh (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+}
+
+/// A child process killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    /// SIGTERM, then wait up to `timeout`; returns the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill9();
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A gst-rtsp-server camera on its own port.
+pub struct Camera {
+    pub proc: Proc,
+    pub port: u16,
+    args: Vec<String>,
+}
+
+impl Camera {
+    /// `mounts`: ("/path", "SPEC") pairs as rtsp_camera.py takes them.
+    pub fn start(mounts: &[(&str, &str)], auth: Option<(&str, &str)>) -> Camera {
+        Camera::start_on(free_port(), mounts, auth)
+    }
+
+    pub fn start_on(port: u16, mounts: &[(&str, &str)], auth: Option<(&str, &str)>) -> Camera {
+        let mut args = vec![
+            repo_root()
+                .join("tests/support/rtsp_camera.py")
+                .to_string_lossy()
+                .into_owned(),
+            "--port".into(),
+            port.to_string(),
+            "--exit-with-parent".into(),
+        ];
+        if let Some((u, p)) = auth {
+            args.extend(["--user".into(), u.into(), "--password".into(), p.into()]);
+        }
+        for (path, spec) in mounts {
+            args.push("--mount".into());
+            args.push(format!("{path}={spec}"));
+        }
+        let proc = spawn_camera(&args);
+        Camera { proc, port, args }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("rtsp://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        self.proc.terminate(Duration::from_secs(5));
+    }
+
+    /// Starts the same camera again on the same port.
+    pub fn restart(&mut self) {
+        self.proc = spawn_camera(&self.args);
+    }
+}
+
+fn spawn_camera(args: &[String]) -> Proc {
+    let mut child = Command::new("/usr/bin/python3")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start rtsp_camera.py");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read READY");
+    assert!(line.starts_with("READY"), "camera did not start: {line:?}");
+    Proc {
+        child,
+        name: "camera".into(),
+    }
+}
+
+/// A site directory with a config file.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub port: u16,
+}
+
+impl Site {
+    /// `cameras`: TOML `[[camera]]` tables (without data_dir/server).
+    pub fn new(cameras: &str) -> Site {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let config = dir.path().join("custos.toml");
+        let text = format!("data_dir = \"data\"\nsite = \"test\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n{cameras}");
+        std::fs::write(&config, text).expect("write config");
+        Site { dir, config, port }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn custos(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_custos"));
+        c.args(args);
+        c.env("CUSTOS_LOG", "info,custos=debug");
+        c
+    }
+
+    /// Creates an admin and returns a bearer token for it.
+    pub fn admin_token(&self) -> String {
+        let cfg = self.config.to_string_lossy().into_owned();
+        let mut add = self
+            .custos(&[
+                "user",
+                "add",
+                "admin",
+                "--role",
+                "admin",
+                "--password-stdin",
+                "--config",
+                &cfg,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("user add");
+        add.stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"a long test password\n")
+            .expect("write");
+        let out = add.wait_with_output().expect("user add output");
+        assert!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = self
+            .custos(&["token", "create", "admin", "--config", &cfg])
+            .output()
+            .expect("token create");
+        assert!(
+            out.status.success(),
+            "token create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_owned()
+    }
+
+    /// Starts `custos serve` and waits for its API to answer.
+    pub fn serve(&self) -> Proc {
+        let cfg = self.config.to_string_lossy().into_owned();
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("serve.log"))
+            .expect("log file");
+        let child = self
+            .custos(&["serve", "--config", &cfg])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start custos serve");
+        let proc = Proc {
+            child,
+            name: "custos".into(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = ureq::get(&format!("{}/api/v1/health", self.base_url())).call() {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "custos serve did not answer: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        proc
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    pub fn get_json(&self, token: &str, path: &str) -> serde_json::Value {
+        let r = ureq::get(&format!("{}{path}", self.base_url()))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        r.into_json().expect("json")
+    }
+
+    /// Waits until `pred` holds for the JSON at `path`, returning it.
+    pub fn wait_json(
+        &self,
+        token: &str,
+        path: &str,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.get_json(token, path);
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; last {path}: {v}\nlog:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Every segment row, straight from the index.
+    pub fn segments(&self) -> Vec<SegmentRow> {
+        let conn =
+            rusqlite::Connection::open(self.data_dir().join("custos.db")).expect("open index");
+        let mut stmt = conn
+            .prepare("SELECT id, camera, path, start_ms, end_ms, bytes, frames, sha256, state, recovered FROM segments ORDER BY camera, start_ms")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(SegmentRow {
+                    id: r.get(0)?,
+                    camera: r.get(1)?,
+                    path: r.get(2)?,
+                    start_ms: r.get(3)?,
+                    end_ms: r.get(4)?,
+                    bytes: r.get(5)?,
+                    frames: r.get(6)?,
+                    sha256: r.get(7)?,
+                    state: r.get(8)?,
+                    recovered: r.get(9)?,
+                })
+            })
+            .expect("query");
+        rows.collect::<Result<_, _>>().expect("rows")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SegmentRow {
+    pub id: i64,
+    pub camera: String,
+    pub path: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub bytes: i64,
+    pub frames: i64,
+    pub sha256: Option<String>,
+    pub state: String,
+    pub recovered: bool,
+}
+
+/// Decodes a whole file with ffmpeg; returns its error output (empty = clean).
+pub fn ffmpeg_decode_errors(path: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("run ffmpeg");
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !out.status.success() {
+        text.push_str(&format!("\nffmpeg exited with {}", out.status));
+    }
+    text
+}
+
+/// ffprobe's view of a file: (codec, width, height, frames, duration s, creation_time tag).
+pub fn ffprobe(path: &Path) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .expect("run ffprobe");
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe json")
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("read")))
+}
+
+/// Every file under `<data>/video`.
+pub fn video_files(data_dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let video = data_dir.join("video");
+    if let Ok(cams) = std::fs::read_dir(&video) {
+        for cam in cams.flatten() {
+            if let Ok(files) = std::fs::read_dir(cam.path()) {
+                out.extend(files.flatten().map(|f| f.path()));
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -1,0 +1,247 @@
+//! End to end: file cameras, the video.mp4 span, authentication, config
+//! checking and retention, through the real binary.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn file_camera_loops_in_real_time_and_span_export_plays() {
+    let clip = test_data("vtest-h264.mp4");
+    let url = format!("file://{}", clip.display());
+    let site = Site::new(&format!(
+        "[[camera]]\nid = \"lobby\"\nname = \"Lobby\"\nurl = \"{url}\"\nsegment_seconds = 3\n"
+    ));
+    let token = site.admin_token();
+    let started = now_ms();
+    let mut serve = site.serve();
+    let path = format!(
+        "/api/v1/cameras/lobby/recordings?start_ms={}&end_ms={}",
+        started - 60_000,
+        started + 600_000
+    );
+    let rec = site.wait_json(
+        &token,
+        &path,
+        Duration::from_secs(30),
+        "three sealed segments",
+        |v| {
+            v["segments"]
+                .as_array()
+                .map_or(0, |s| s.iter().filter(|x| x["state"] == "sealed").count())
+                >= 3
+        },
+    );
+    let segs = rec["segments"].as_array().expect("segments");
+    // Real time: 3 s segments of a 10 fps clip hold about 30 frames.
+    for s in segs.iter().filter(|s| s["state"] == "sealed").take(2) {
+        let frames = s["frames"].as_i64().unwrap_or(0);
+        assert!((29..=31).contains(&frames), "{s}");
+    }
+    let first_start = segs[0]["start_ms"].as_i64().expect("start");
+
+    // A span from inside the first segment to inside the third: starts at the
+    // key frame at or before its start, plays cleanly in ffmpeg.
+    let (a, b) = (first_start + 1500, first_start + 7500);
+    let resp = ureq::get(&format!(
+        "{}/api/v1/cameras/lobby/video.mp4?start_ms={a}&end_ms={b}",
+        site.base_url()
+    ))
+    .set("Authorization", &format!("Bearer {token}"))
+    .call()
+    .expect("video.mp4");
+    assert_eq!(resp.header("Content-Type"), Some("video/mp4"));
+    let span_start: i64 = resp
+        .header("X-Custos-Start-Ms")
+        .and_then(|h| h.parse().ok())
+        .expect("start header");
+    assert!(
+        span_start <= a && span_start >= a - 1000,
+        "starts at the key frame before {a}: {span_start}"
+    );
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).expect("body");
+    let out = site.dir.path().join("span.mp4");
+    std::fs::write(&out, &body).expect("write");
+    assert_eq!(ffmpeg_decode_errors(&out), "");
+    let probe = ffprobe(&out);
+    let frames: i64 = probe["streams"][0]["nb_read_frames"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("frames");
+    assert!(
+        (60..=80).contains(&frames),
+        "about 6-7 s at 10 fps: {frames}"
+    );
+
+    // Empty span and bad parameters are JSON errors.
+    let err = ureq::get(&format!(
+        "{}/api/v1/cameras/lobby/video.mp4?start_ms=1000&end_ms=2000",
+        site.base_url()
+    ))
+    .set("Authorization", &format!("Bearer {token}"))
+    .call()
+    .expect_err("nothing recorded in 1970");
+    match err {
+        ureq::Error::Status(404, r) => {
+            assert!(r.into_string().unwrap_or_default().contains("error"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = ureq::get(&format!(
+        "{}/api/v1/cameras/lobby/video.mp4?start_ms=abc&end_ms=2000",
+        site.base_url()
+    ))
+    .set("Authorization", &format!("Bearer {token}"))
+    .call()
+    .expect_err("bad parameter");
+    assert!(matches!(err, ureq::Error::Status(400, _)), "{err:?}");
+    serve.terminate(Duration::from_secs(10));
+}
+
+#[test]
+fn api_requires_a_valid_token_and_revocation_takes_effect() {
+    let site = Site::new("");
+    let token = site.admin_token();
+    let _serve = site.serve();
+    let base = site.base_url();
+    let health: serde_json::Value = ureq::get(&format!("{base}/api/v1/health"))
+        .call()
+        .expect("health")
+        .into_json()
+        .expect("json");
+    assert_eq!(health, serde_json::json!({"status": "ok"}));
+    for path in [
+        "/api/v1/cameras",
+        "/api/v1/cameras/x/recordings",
+        "/api/v1/cameras/x/video.mp4?start_ms=1&end_ms=2",
+    ] {
+        match ureq::get(&format!("{base}{path}")).call() {
+            Err(ureq::Error::Status(401, r)) => {
+                assert!(r.into_string().unwrap_or_default().contains("error"))
+            }
+            other => panic!("{path} without a token: {other:?}"),
+        }
+        match ureq::get(&format!("{base}{path}"))
+            .set("Authorization", "Bearer cst_00000000_forged")
+            .call()
+        {
+            Err(ureq::Error::Status(401, _)) => {}
+            other => panic!("{path} with a forged token: {other:?}"),
+        }
+    }
+    assert!(ureq::get(&format!("{base}/api/v1/cameras"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .is_ok());
+    let id = token.split('_').nth(1).expect("token id");
+    let cfg = site.config.to_string_lossy().into_owned();
+    let out = site
+        .custos(&["token", "revoke", id, "--config", &cfg])
+        .output()
+        .expect("revoke");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match ureq::get(&format!("{base}/api/v1/cameras"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+    {
+        Err(ureq::Error::Status(401, _)) => {}
+        other => panic!("revoked token still works: {other:?}"),
+    }
+}
+
+#[test]
+fn check_config_reports_every_error_with_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "data_dir = \"/tmp/x\"\ncolour = \"blue\"\n[server]\nlisten = \"nowhere\"\n[[camera]]\nid = \"Bad Id\"\nurl = \"http://cam/\"\nsegment_seconds = \"sixty\"\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(["check-config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for (line, needle) in [
+        (2, "colour"),
+        (4, "listen"),
+        (6, "id"),
+        (7, "url"),
+        (8, "segment_seconds"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("bad.toml:{line}:")) && l.contains(needle)),
+            "expected an error on line {line} about {needle}:\n{err}"
+        );
+    }
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "data_dir = \"/tmp/x\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://10.0.0.5/s\"\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
+        .args(["check-config"])
+        .arg(&good)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn user_add_refuses_short_passwords_and_unknown_roles() {
+    let site = Site::new("");
+    let cfg = site.config.to_string_lossy().into_owned();
+    let mut child = site
+        .custos(&[
+            "user",
+            "add",
+            "bob",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            "--config",
+            &cfg,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"short\n").expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12"));
+    let out = site
+        .custos(&[
+            "user",
+            "add",
+            "bob",
+            "--role",
+            "janitor",
+            "--password-stdin",
+            "--config",
+            &cfg,
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("admin"),
+        "lists the roles"
+    );
+}

@@ -1,0 +1,208 @@
+//! Bearer-token authentication and role checks.
+//!
+//! The index stores only the SHA-256 of each token, so a request's token is
+//! digested with [`token_digest`] and looked up by that digest. Tokens are
+//! high-entropy random strings, so a fast unsalted hash is enough.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use custos_store::{Role, User};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::{now_ms, SharedState};
+
+/// How long a token's `last_used_ms` may lag behind its real last use. Writing
+/// it on every request would turn every read into a database write.
+pub const TOUCH_INTERVAL_MS: i64 = 60_000;
+
+/// Longest token accepted; anything longer is malformed rather than worth
+/// hashing and looking up.
+const MAX_TOKEN_LEN: usize = 1024;
+
+/// Lower-hex SHA-256 of `token`: the form in which the index stores it.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The user a request authenticated as.
+///
+/// Use it as an extractor in handlers. The authentication layer puts it in
+/// the request extensions; if a route was mounted without that layer, the
+/// extractor authenticates the request itself, so a handler that takes an
+/// `AuthUser` can never run unauthenticated.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    /// The authenticated user (enabled, with an unrevoked token).
+    pub user: User,
+    /// Public id of the token used, for audit records.
+    pub token_id: String,
+}
+
+impl FromRequestParts<SharedState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<AuthUser>() {
+            return Ok(user.clone());
+        }
+        let user = authenticate(state, &parts.headers).await?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+/// Middleware for every route except health: authenticates the request and
+/// stores the [`AuthUser`] in its extensions, or answers 401.
+pub async fn require_auth(
+    State(state): State<SharedState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let user = authenticate(&state, request.headers()).await?;
+    request.extensions_mut().insert(user);
+    Ok(next.run(request).await)
+}
+
+/// Answers 403 unless `user` has one of `allowed`.
+pub fn require_role(user: &User, allowed: &[Role]) -> Result<(), ApiError> {
+    if allowed.contains(&user.role) {
+        Ok(())
+    } else {
+        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+        Err(ApiError::forbidden(format!(
+            "role {} may not do this (requires one of: {})",
+            user.role,
+            names.join(", ")
+        )))
+    }
+}
+
+/// Checks the bearer token in `headers` against the index and records its
+/// use.
+async fn authenticate(state: &SharedState, headers: &HeaderMap) -> Result<AuthUser, ApiError> {
+    let token = bearer_token(headers)?;
+    let digest = token_digest(token);
+    let now = now_ms();
+    let found = state
+        .with_store("checking an API token", move |store| {
+            let Some((token, user)) = store.user_for_token_hash(&digest)? else {
+                return Ok(None);
+            };
+            let stale = token
+                .last_used_ms
+                .is_none_or(|last| now - last >= TOUCH_INTERVAL_MS);
+            if stale {
+                // Bookkeeping only: a failure here must not refuse a valid token.
+                if let Err(e) = store.touch_token(&token.id, now) {
+                    tracing::warn!(token = %token.id, "could not record token use: {e}");
+                }
+            }
+            Ok(Some((token.id, user)))
+        })
+        .await?;
+    match found {
+        Some((token_id, user)) => Ok(AuthUser { user, token_id }),
+        // One message for unknown, revoked and disabled-user tokens, so the
+        // answer does not tell a guesser which tokens once existed.
+        None => Err(ApiError::unauthorized(
+            "the bearer token is not valid (unknown or revoked, or its user is disabled)",
+        )),
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    const EXPECTED: &str = "expected \"Authorization: Bearer <token>\"";
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(if headers.contains_key(AUTHORIZATION) {
+            ApiError::unauthorized(format!("more than one Authorization header; {EXPECTED}"))
+        } else {
+            ApiError::unauthorized(format!("missing Authorization header; {EXPECTED}"))
+        });
+    };
+    let malformed =
+        || ApiError::unauthorized(format!("malformed Authorization header; {EXPECTED}"));
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
+    let token = token.trim_start_matches(' ');
+    let printable = |b: u8| b.is_ascii_graphic();
+    if !scheme.eq_ignore_ascii_case("bearer")
+        || token.is_empty()
+        || token.len() > MAX_TOKEN_LEN
+        || !token.bytes().all(printable)
+    {
+        return Err(malformed());
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn digest_is_lower_hex_sha256() {
+        // SHA-256("abc") from FIPS 180-2, appendix B.1.
+        assert_eq!(
+            token_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    fn headers(values: &[&'static str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(AUTHORIZATION, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(bearer_token(&headers(&["Bearer abc"])).ok(), Some("abc"));
+        assert_eq!(
+            bearer_token(&headers(&["bearer  a-b_c"])).ok(),
+            Some("a-b_c")
+        );
+        for bad in [
+            &["Basic abc"][..],
+            &["Bearer"],
+            &["Bearer "],
+            &["Bearer a b"],
+            &["abc"],
+            &[],
+            &["Bearer a", "Bearer b"],
+        ] {
+            assert!(bearer_token(&headers(bad)).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    fn user(role: Role) -> User {
+        User {
+            id: 1,
+            name: "u".to_owned(),
+            role,
+            password_hash: "$x".to_owned(),
+            created_ms: 0,
+            disabled: false,
+        }
+    }
+
+    #[test]
+    fn roles() {
+        assert!(require_role(&user(Role::Viewer), &Role::ALL).is_ok());
+        let err = require_role(&user(Role::Viewer), &[Role::Admin, Role::Auditor]);
+        let status = err.err().map(|e| e.status());
+        assert_eq!(status, Some(axum::http::StatusCode::FORBIDDEN));
+    }
+}

@@ -1,0 +1,121 @@
+//! What the recorder knows about each camera right now, shared with the API.
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use serde::Serialize;
+
+/// A camera's connection state as operators see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LiveState {
+    /// Connecting or reconnecting; no frames yet in this session.
+    Connecting,
+    /// Frames are arriving and being written.
+    Recording,
+    /// The last attempt failed; retrying with backoff.
+    Offline,
+}
+
+/// Live status of one camera.
+#[derive(Clone, Debug, Serialize)]
+pub struct CameraStatus {
+    /// Camera id from the configuration; also the camera name in the index.
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Connection state.
+    pub state: LiveState,
+    /// Wall-clock ms of the last frame received.
+    pub last_frame_ms: Option<i64>,
+    /// RFC 6381 codec string of the current stream.
+    pub codec: Option<String>,
+    /// Picture width in pixels of the current stream.
+    pub width: Option<u32>,
+    /// Picture height in pixels of the current stream.
+    pub height: Option<u32>,
+    /// Why the camera is offline, in plain words (never containing credentials).
+    pub error: Option<String>,
+    /// When the camera entered its current state.
+    pub since_ms: i64,
+}
+
+/// The status of every configured camera.
+#[derive(Default)]
+pub struct CameraRegistry {
+    cameras: RwLock<BTreeMap<String, CameraStatus>>,
+}
+
+impl CameraRegistry {
+    /// A registry with every camera `connecting` since `now_ms`.
+    pub fn new<'a>(cameras: impl IntoIterator<Item = (&'a str, &'a str)>, now_ms: i64) -> Self {
+        let map = cameras
+            .into_iter()
+            .map(|(id, name)| {
+                let status = CameraStatus {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                    state: LiveState::Connecting,
+                    last_frame_ms: None,
+                    codec: None,
+                    width: None,
+                    height: None,
+                    error: None,
+                    since_ms: now_ms,
+                };
+                (id.to_owned(), status)
+            })
+            .collect();
+        CameraRegistry {
+            cameras: RwLock::new(map),
+        }
+    }
+
+    /// Applies `f` to camera `id`'s status, if it exists.
+    pub fn update(&self, id: &str, f: impl FnOnce(&mut CameraStatus)) {
+        // A poisoned lock only means a panic elsewhere mid-update; the data is
+        // plain values, still usable.
+        let mut map = self.cameras.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = map.get_mut(id) {
+            f(s);
+        }
+    }
+
+    /// Moves camera `id` to `state`, returning the previous state when it changed.
+    pub fn set_state(
+        &self,
+        id: &str,
+        state: LiveState,
+        error: Option<String>,
+        now_ms: i64,
+    ) -> Option<LiveState> {
+        let mut previous = None;
+        self.update(id, |s| {
+            if s.state != state {
+                previous = Some(s.state);
+                s.since_ms = now_ms;
+            }
+            s.state = state;
+            s.error = error;
+        });
+        previous
+    }
+
+    /// Every camera's status, ordered by id.
+    pub fn list(&self) -> Vec<CameraStatus> {
+        let map = self.cameras.read().unwrap_or_else(|e| e.into_inner());
+        map.values().cloned().collect()
+    }
+
+    /// Camera `id`'s status, if it is configured.
+    pub fn get(&self, id: &str) -> Option<CameraStatus> {
+        let map = self.cameras.read().unwrap_or_else(|e| e.into_inner());
+        map.get(id).cloned()
+    }
+
+    /// True when camera `id` is configured.
+    pub fn contains(&self, id: &str) -> bool {
+        let map = self.cameras.read().unwrap_or_else(|e| e.into_inner());
+        map.contains_key(id)
+    }
+}

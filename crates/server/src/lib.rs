@@ -1,0 +1,122 @@
+//! The Custos HTTP API.
+//!
+//! `GET /api/v1/health` is open; every other endpoint needs an
+//! `Authorization: Bearer <token>` header (see [`auth`]). Every error is JSON
+//! `{"error": "<message>"}` (see [`error`]).
+
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod cameras;
+pub mod error;
+mod recordings;
+mod video;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use custos_store::{Store, StoreError};
+use serde_json::{json, Value};
+
+pub use auth::{require_role, AuthUser};
+pub use error::ApiError;
+pub use video::audit_view;
+
+use cameras::CameraRegistry;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The site index. `Store` is not `Sync`, hence the mutex; it is only
+    /// locked on blocking threads (see [`AppState::with_store`]).
+    pub store: Arc<Mutex<Store>>,
+    /// Directory that segment paths in the index are relative to.
+    pub data_dir: PathBuf,
+    /// Live status of the configured cameras.
+    pub cameras: Arc<CameraRegistry>,
+    /// Name of this site.
+    pub site: String,
+}
+
+/// The state as the router holds it: one allocation shared by all requests
+/// instead of cloning paths and strings per request.
+pub(crate) type SharedState = Arc<AppState>;
+
+impl AppState {
+    /// Runs `f` with the store on a blocking thread (the store does
+    /// synchronous SQLite I/O, which must not stall the async workers).
+    /// `what` describes the operation for error messages.
+    pub async fn with_store<T, F>(&self, what: &'static str, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        let joined = tokio::task::spawn_blocking(move || {
+            // A poisoned lock means a panic while another request held it.
+            // Any transaction it had open rolled back when dropped, so the
+            // connection is still consistent and refusing all later
+            // requests would help no one.
+            let guard = store.lock().unwrap_or_else(|e| e.into_inner());
+            f(&guard)
+        })
+        .await;
+        match joined {
+            Ok(result) => result.map_err(|e| ApiError::from_store(what, e)),
+            Err(e) => Err(ApiError::internal(what, &e)),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch now (0 if the clock is before 1970,
+/// which only a broken clock reports).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    let state: SharedState = Arc::new(state);
+    let authenticated = Router::new()
+        .route("/api/v1/cameras", get(recordings::list_cameras))
+        .route("/api/v1/cameras/{id}", get(recordings::camera))
+        .route(
+            "/api/v1/cameras/{id}/recordings",
+            get(recordings::recordings),
+        )
+        .route("/api/v1/cameras/{id}/video.mp4", get(video::video))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            auth::require_auth,
+        ));
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .merge(authenticated)
+        // After the routes: it replaces the fallback of those already added.
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .fallback(error::not_found)
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets
+/// requests in progress finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// `GET /api/v1/health`: the process is up and answering.
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}

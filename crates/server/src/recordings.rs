@@ -1,0 +1,278 @@
+//! Camera status and the index of what was recorded.
+
+use axum::extract::State;
+use axum::Json;
+use custos_store::{CameraSummary, Role, Segment, SegmentState};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{require_role, AuthUser};
+use crate::cameras::CameraStatus;
+use crate::error::{ApiError, ApiPath, ApiQuery};
+use crate::{now_ms, SharedState};
+
+/// Window of a recordings query when the client gives none.
+const DEFAULT_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Longest window a recordings query may cover, which bounds the size of
+/// the answer.
+pub(crate) const MAX_RECORDINGS_WINDOW_MS: i64 = 31 * 24 * 60 * 60 * 1000;
+
+/// Holes in the recording up to this long are not gaps: segments of one
+/// stream follow each other with a few ms of rounding, and a reconnect that
+/// quick is not worth showing.
+pub(crate) const MIN_GAP_MS: i64 = 1000;
+
+/// Who may read camera status and the recording index.
+const READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist, Role::Viewer];
+
+/// `GET /api/v1/cameras` body.
+#[derive(Serialize)]
+pub(crate) struct CameraList {
+    cameras: Vec<CameraStatus>,
+}
+
+/// `GET /api/v1/cameras`: live status of every configured camera.
+pub(crate) async fn list_cameras(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+) -> Result<Json<CameraList>, ApiError> {
+    require_role(&user, READERS)?;
+    Ok(Json(CameraList {
+        cameras: state.cameras.list(),
+    }))
+}
+
+/// `GET /api/v1/cameras/{id}` body: the live status plus index totals.
+#[derive(Serialize)]
+pub(crate) struct CameraDetail {
+    #[serde(flatten)]
+    status: CameraStatus,
+    recorded: CameraSummary,
+}
+
+/// `GET /api/v1/cameras/{id}`: one camera's status and what is recorded.
+pub(crate) async fn camera(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<CameraDetail>, ApiError> {
+    require_role(&user, READERS)?;
+    let status = known_camera(&state, &id)?;
+    let recorded = state
+        .with_store("summarising the camera's recordings", move |store| {
+            store.camera_summary(&id)
+        })
+        .await?;
+    Ok(Json(CameraDetail { status, recorded }))
+}
+
+/// The registry status of camera `id`, or 404. The registry (the
+/// configuration), not the index, decides which cameras exist, so an id
+/// that merely has old rows is not served.
+pub(crate) fn known_camera(state: &SharedState, id: &str) -> Result<CameraStatus, ApiError> {
+    state
+        .cameras
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(format!("camera {id:?} not found")))
+}
+
+/// Query of `GET .../recordings`; both bounds optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WindowQuery {
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+}
+
+/// One segment as the API shows it (without its file path, which is an
+/// internal detail of the data directory).
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub(crate) struct SegmentJson {
+    id: i64,
+    start_ms: i64,
+    end_ms: i64,
+    bytes: u64,
+    frames: u64,
+    sha256: Option<String>,
+    state: SegmentState,
+    codec: String,
+    width: Option<u32>,
+    height: Option<u32>,
+    recovered: bool,
+    hold: bool,
+}
+
+impl From<Segment> for SegmentJson {
+    fn from(s: Segment) -> Self {
+        SegmentJson {
+            id: s.id,
+            start_ms: s.start_ms,
+            end_ms: s.end_ms,
+            bytes: s.bytes,
+            frames: s.frames,
+            sha256: s.sha256,
+            state: s.state,
+            codec: s.codec,
+            width: s.width,
+            height: s.height,
+            recovered: s.recovered,
+            hold: s.hold,
+        }
+    }
+}
+
+/// A span with nothing recorded.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Gap {
+    start_ms: i64,
+    end_ms: i64,
+}
+
+/// `GET .../recordings` body.
+#[derive(Serialize)]
+pub(crate) struct Recordings {
+    camera: String,
+    start_ms: i64,
+    end_ms: i64,
+    segments: Vec<SegmentJson>,
+    gaps: Vec<Gap>,
+}
+
+/// `GET /api/v1/cameras/{id}/recordings`: the segments overlapping a window
+/// and the gaps between them.
+pub(crate) async fn recordings(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<WindowQuery>,
+) -> Result<Json<Recordings>, ApiError> {
+    require_role(&user, READERS)?;
+    known_camera(&state, &id)?;
+    let end_ms = query.end_ms.unwrap_or_else(now_ms);
+    let start_ms = query
+        .start_ms
+        .unwrap_or_else(|| end_ms.saturating_sub(DEFAULT_WINDOW_MS));
+    check_window(start_ms, end_ms, MAX_RECORDINGS_WINDOW_MS, "31 days")?;
+    let camera = id.clone();
+    let segments = state
+        .with_store("listing recorded segments", move |store| {
+            store.segments_overlapping(&camera, start_ms, end_ms)
+        })
+        .await?;
+    let gaps = gaps(&segments, start_ms, end_ms);
+    Ok(Json(Recordings {
+        camera: id,
+        start_ms,
+        end_ms,
+        segments: segments.into_iter().map(SegmentJson::from).collect(),
+        gaps,
+    }))
+}
+
+/// Rejects a window that is empty, backwards or longer than `max_ms`
+/// (`max_text` says the same in words).
+pub(crate) fn check_window(
+    start_ms: i64,
+    end_ms: i64,
+    max_ms: i64,
+    max_text: &str,
+) -> Result<(), ApiError> {
+    if start_ms >= end_ms {
+        return Err(ApiError::bad_request(format!(
+            "start_ms ({start_ms}) must be before end_ms ({end_ms})"
+        )));
+    }
+    // Checked: both bounds come from the client and may be near i64's ends.
+    if end_ms
+        .checked_sub(start_ms)
+        .is_none_or(|span| span > max_ms)
+    {
+        return Err(ApiError::bad_request(format!(
+            "the span from start_ms ({start_ms}) to end_ms ({end_ms}) is longer than {max_text}"
+        )));
+    }
+    Ok(())
+}
+
+/// Holes longer than [`MIN_GAP_MS`] in `start_ms..end_ms` not covered by
+/// `segments` (ordered by start, as the store returns them).
+fn gaps(segments: &[Segment], start_ms: i64, end_ms: i64) -> Vec<Gap> {
+    let mut gaps = Vec::new();
+    let mut covered_to = start_ms;
+    for s in segments {
+        let hole_end = s.start_ms.min(end_ms);
+        if hole_end.saturating_sub(covered_to) > MIN_GAP_MS {
+            gaps.push(Gap {
+                start_ms: covered_to,
+                end_ms: hole_end,
+            });
+        }
+        // max: a segment may lie inside an earlier, longer one (e.g. after
+        // a camera clock jump), which must not move the cursor back.
+        covered_to = covered_to.max(s.end_ms);
+    }
+    if end_ms.saturating_sub(covered_to) > MIN_GAP_MS {
+        gaps.push(Gap {
+            start_ms: covered_to,
+            end_ms,
+        });
+    }
+    gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(start_ms: i64, end_ms: i64) -> Segment {
+        Segment {
+            id: 0,
+            camera: "c".to_owned(),
+            path: "p".to_owned(),
+            start_ms,
+            end_ms,
+            bytes: 0,
+            frames: 0,
+            sha256: None,
+            state: SegmentState::Sealed,
+            hold: false,
+            codec: "avc1".to_owned(),
+            width: None,
+            height: None,
+            recovered: false,
+            sealed_ms: None,
+            deleted_ms: None,
+            delete_reason: None,
+        }
+    }
+
+    fn gap(start_ms: i64, end_ms: i64) -> Gap {
+        Gap { start_ms, end_ms }
+    }
+
+    #[test]
+    fn gaps_between_around_and_inside_segments() {
+        assert_eq!(gaps(&[], 0, 10_000), vec![gap(0, 10_000)]);
+        // Segments sticking out of the window; holes of exactly 1000 ms and
+        // less are not gaps.
+        let segs = [seg(-500, 2000), seg(3000, 5000), seg(5500, 12_000)];
+        assert_eq!(gaps(&segs, 0, 10_000), vec![]);
+        let segs = [seg(1500, 2000), seg(4000, 5000), seg(5000, 8000)];
+        assert_eq!(
+            gaps(&segs, 0, 10_000),
+            vec![gap(0, 1500), gap(2000, 4000), gap(8000, 10_000)]
+        );
+        // A segment nested in a longer one does not reopen the covered span.
+        let segs = [seg(0, 9000), seg(1000, 2000)];
+        assert_eq!(gaps(&segs, 0, 10_000), vec![]);
+    }
+
+    #[test]
+    fn windows() {
+        assert!(check_window(0, 1, 10, "10 ms").is_ok());
+        assert!(check_window(0, 10, 10, "10 ms").is_ok());
+        assert!(check_window(0, 11, 10, "10 ms").is_err());
+        assert!(check_window(5, 5, 10, "10 ms").is_err());
+        assert!(check_window(i64::MIN, i64::MAX, 10, "10 ms").is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! `GET /api/v1/cameras/{id}/video.mp4`: one MP4 of a recorded span,
+//! streamed from the segment files.
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Component, Path, PathBuf};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
+use custos_media::span::{plan_span, SpanError, SpanPlan, SpanReader, SpanSource};
+use custos_store::{Role, User};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use crate::auth::{require_role, AuthUser};
+use crate::error::{ApiError, ApiPath, ApiQuery};
+use crate::recordings::{check_window, known_camera};
+use crate::SharedState;
+
+/// Longest span one request may export: bounds how long one download holds
+/// a blocking thread and how large the answer is.
+pub(crate) const MAX_VIDEO_SPAN_MS: i64 = 6 * 60 * 60 * 1000;
+
+/// Largest chunk read from the segment files at a time.
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// Chunks read ahead of the client. Small, so a slow client holds little
+/// memory; the reader thread simply waits for it.
+const READ_AHEAD_CHUNKS: usize = 4;
+
+/// Who may watch recorded video.
+const VIEWERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist, Role::Viewer];
+
+/// Wall-clock start of the first fragment included.
+const X_START_MS: HeaderName = HeaderName::from_static("x-custos-start-ms");
+/// Wall-clock end of the last fragment included.
+const X_END_MS: HeaderName = HeaderName::from_static("x-custos-end-ms");
+/// Present when the export ends early because the codec parameters changed.
+const X_STOPPED: HeaderName = HeaderName::from_static("x-custos-stopped-at-parameter-change");
+
+/// Query of `video.mp4`: both bounds required.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SpanQuery {
+    start_ms: i64,
+    end_ms: i64,
+}
+
+/// Records that `user` was sent the footage of `camera` from `start_ms` to
+/// `end_ms`.
+///
+/// Every path that hands out recorded video must call this, so that who saw
+/// what can be answered later. It logs for now; it is the one place to turn
+/// into a custody-log entry.
+pub fn audit_view(user: &User, camera: &str, start_ms: i64, end_ms: i64) {
+    tracing::info!(
+        target: "custos::audit",
+        user = %user.name,
+        user_id = user.id,
+        role = %user.role,
+        camera,
+        start_ms,
+        end_ms,
+        "recorded video viewed"
+    );
+}
+
+/// `GET /api/v1/cameras/{id}/video.mp4?start_ms=&end_ms=`.
+pub(crate) async fn video(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(camera): ApiPath<String>,
+    ApiQuery(query): ApiQuery<SpanQuery>,
+) -> Result<Response, ApiError> {
+    require_role(&user, VIEWERS)?;
+    let SpanQuery { start_ms, end_ms } = query;
+    check_window(start_ms, end_ms, MAX_VIDEO_SPAN_MS, "6 hours")?;
+    known_camera(&state, &camera)?;
+
+    let name = camera.clone();
+    let segments = state
+        .with_store("finding the segments of the span", move |store| {
+            store.segments_overlapping(&name, start_ms, end_ms)
+        })
+        .await?;
+    let mut sources = Vec::with_capacity(segments.len());
+    for s in segments {
+        sources.push(SpanSource {
+            path: segment_path(&state.data_dir, &s.path)?,
+            start_ms: s.start_ms,
+        });
+    }
+    let plan = tokio::task::spawn_blocking(move || plan_span(&sources, start_ms, end_ms))
+        .await
+        .map_err(|e| ApiError::internal("planning the video export", &e))?
+        .map_err(|e| match e {
+            SpanError::Empty { .. } => ApiError::not_found(format!(
+                "nothing was recorded by camera {camera:?} between {start_ms} and {end_ms}"
+            )),
+            other => ApiError::internal("reading the recorded segments", &other),
+        })?;
+
+    audit_view(&user, &camera, plan.first_ms, plan.last_ms);
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static("video/mp4")),
+        (CONTENT_LENGTH, HeaderValue::from(plan.len())),
+        (X_START_MS, HeaderValue::from(plan.first_ms)),
+        (X_END_MS, HeaderValue::from(plan.last_ms)),
+        (CONTENT_DISPOSITION, content_disposition(&camera, start_ms)?),
+        (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ];
+    let stopped = plan.stopped_at_parameter_change;
+    let mut response = Response::new(stream_plan(plan, camera));
+    response.headers_mut().extend(headers);
+    if stopped {
+        response
+            .headers_mut()
+            .insert(X_STOPPED, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The absolute path of a segment whose index path is `relative`.
+///
+/// The store only accepts relative paths without `.` or `..` parts; this
+/// checks again because serving a file outside the data directory would be
+/// far worse than refusing one request.
+fn segment_path(data_dir: &Path, relative: &str) -> Result<PathBuf, ApiError> {
+    let path = Path::new(relative);
+    if relative.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
+        return Err(ApiError::internal(
+            "locating a segment file",
+            &format!("the index holds a path outside the data directory: {relative:?}"),
+        ));
+    }
+    Ok(data_dir.join(path))
+}
+
+/// `inline; filename="<camera>-<start_ms>.mp4"`, with every character but
+/// ASCII letters, digits, `-`, `_` and `.` in the camera id replaced by `_`
+/// so the header cannot be broken by quotes or non-ASCII names.
+fn content_disposition(camera: &str, start_ms: i64) -> Result<HeaderValue, ApiError> {
+    let safe: String = camera
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!("inline; filename=\"{safe}-{start_ms}.mp4\""))
+        .map_err(|e| ApiError::internal("naming the download", &e))
+}
+
+/// The export as a response body: a blocking thread reads chunks and hands
+/// them over through a small channel, so file reads never run on the async
+/// workers and a slow client slows the reader instead of filling memory.
+fn stream_plan(plan: SpanPlan, camera: String) -> Body {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(READ_AHEAD_CHUNKS);
+    tokio::task::spawn_blocking(move || {
+        let expected = plan.len();
+        // The headers are already sent, so a failure can only abort the body
+        // (the client sees fewer bytes than Content-Length). A panic in the
+        // reader is caught for the same reason: otherwise the body would just
+        // end, and only the byte count would tell the client it is cut short.
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| send_chunks(plan, &tx)));
+        let failure = match outcome {
+            Ok(Ok(Some(sent))) if sent == expected => None,
+            Ok(Ok(Some(sent))) => Some(format!("produced {sent} bytes, planned {expected}")),
+            // The client went away; nothing to report.
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("the span reader panicked".to_owned()),
+        };
+        if let Some(failure) = failure {
+            tracing::error!(camera = %camera, "video export failed mid-stream: {failure}");
+            // Ignored: if the client is gone there is no one to tell.
+            let _ = tx.blocking_send(Err(std::io::Error::other("video export failed")));
+        }
+    });
+    Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }))
+}
+
+/// Reads `plan` and sends its chunks to `tx`. Returns the number of bytes
+/// sent, or `None` when the receiver (the client) went away first.
+fn send_chunks(
+    plan: SpanPlan,
+    tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Result<Option<u64>, SpanError> {
+    let mut reader = SpanReader::new(plan, CHUNK_BYTES);
+    let mut sent = 0u64;
+    while let Some(chunk) = reader.next_chunk()? {
+        sent += chunk.len() as u64;
+        if tx.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(sent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_paths_stay_inside_the_data_directory() {
+        let dir = Path::new("/data");
+        assert_eq!(
+            segment_path(dir, "video/cam/1.mp4").ok(),
+            Some(PathBuf::from("/data/video/cam/1.mp4"))
+        );
+        for bad in ["", "/etc/passwd", "video/../../x", "./x"] {
+            assert!(segment_path(dir, bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn download_names_are_header_safe() {
+        let value = content_disposition("front \"door\"\r\nX: é", 12);
+        assert_eq!(
+            value.ok().as_ref().map(|v| v.as_bytes()),
+            Some(&b"inline; filename=\"front__door___X___-12.mp4\""[..])
+        );
+    }
+}

@@ -1,0 +1,507 @@
+//! The API end to end: a real SQLite index in a temporary directory, real
+//! segment files, and requests sent straight to the router.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use bytes::Bytes;
+use custos_media::layout::parse_segment;
+use custos_media::params::{VideoCodec, VideoParams};
+use custos_media::segment::{Frame, SegmentWriter};
+use custos_server::auth::token_digest;
+use custos_server::cameras::{CameraRegistry, LiveState};
+use custos_server::{router, AppState};
+use custos_store::{NewSegment, Role, SealedSegment, Store, DB_FILE_NAME};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const T0: i64 = 1_764_340_000_000;
+/// 10 fps in 90 kHz units.
+const FRAME: i64 = 9000;
+/// A key frame every 10 frames: one fragment per second.
+const GOP: i64 = 10;
+
+const TOKEN: &str = "cst_test0001_good-secret";
+const REVOKED_TOKEN: &str = "cst_test0002_revoked-secret";
+
+/// A site with camera `cam` (three recorded segments) and camera `idle`
+/// (nothing recorded), and a viewer with one live and one revoked token.
+struct Site {
+    _dir: tempfile::TempDir,
+    store: Arc<Mutex<Store>>,
+    app: Router,
+}
+
+fn params() -> Result<VideoParams, Box<dyn std::error::Error>> {
+    Ok(VideoParams::from_config_record(
+        VideoCodec::H264,
+        640,
+        360,
+        vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe0, 0x00],
+    )?)
+}
+
+/// Frame `n` of a stream; the payload holds `n` so it is unique.
+fn frame(n: i64) -> Frame {
+    let mut data = vec![0, 0, 0, 8, 0x65];
+    data.extend_from_slice(&(n as u32).to_be_bytes());
+    data.extend_from_slice(&[0xAB; 3]);
+    Frame {
+        pts: n * FRAME,
+        data: Bytes::from(data),
+        is_key: n % GOP == 0,
+    }
+}
+
+/// Writes frames `first..first + count` of one stream as a segment file
+/// starting at wall-clock `start_ms` and records it as sealed.
+fn record_segment(
+    store: &Store,
+    data_dir: &Path,
+    start_ms: i64,
+    first: i64,
+    count: i64,
+) -> TestResult {
+    let relative = format!("video/cam/{start_ms}.mp4");
+    let path = data_dir.join(&relative);
+    let params = params()?;
+    let mut w = SegmentWriter::create(&path, &params, frame(first), start_ms, 90_000, 9000)?;
+    for n in first + 1..first + count {
+        w.push(frame(n))?;
+    }
+    let sealed = w.finish(Some((first + count) * FRAME))?;
+    let id = store.insert_recording_segment(&NewSegment {
+        camera: "cam".to_owned(),
+        path: relative,
+        start_ms,
+        codec: params.rfc6381.clone(),
+        width: Some(640),
+        height: Some(360),
+    })?;
+    store.seal_segments(&[SealedSegment {
+        id,
+        end_ms: sealed.end_ms,
+        bytes: sealed.bytes,
+        frames: sealed.frames,
+        sha256: hex::encode(sealed.sha256),
+        sealed_ms: sealed.end_ms,
+        recovered: false,
+    }])?;
+    Ok(())
+}
+
+fn site() -> Result<Site, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("video/cam"))?;
+    let store = Store::open(&dir.path().join(DB_FILE_NAME))?;
+    let user = store.create_user("vera", Role::Viewer, "$argon2id$test", T0)?;
+    store.create_token("test0001", user.id, None, &token_digest(TOKEN), T0)?;
+    store.create_token("test0002", user.id, None, &token_digest(REVOKED_TOKEN), T0)?;
+    store.revoke_token("test0002", T0)?;
+    // T0..T0+3s and T0+3s..T0+6s of one stream, then after a 4 s outage
+    // T0+10s..T0+12s of a new one.
+    record_segment(&store, dir.path(), T0, 0, 30)?;
+    record_segment(&store, dir.path(), T0 + 3000, 30, 30)?;
+    record_segment(&store, dir.path(), T0 + 10_000, 0, 20)?;
+
+    let cameras = Arc::new(CameraRegistry::new(
+        [("cam", "Front door"), ("idle", "Back yard")],
+        T0,
+    ));
+    cameras.set_state("cam", LiveState::Recording, None, T0 + 1);
+    let store = Arc::new(Mutex::new(store));
+    let app = router(AppState {
+        store: Arc::clone(&store),
+        data_dir: dir.path().to_owned(),
+        cameras,
+        site: "test".to_owned(),
+    });
+    Ok(Site {
+        _dir: dir,
+        store,
+        app,
+    })
+}
+
+/// Response status, headers and body.
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Result<Value, Box<dyn std::error::Error>> {
+        Ok(serde_json::from_slice(&self.body)?)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `error` message of a JSON error answer ("" if there is none).
+    fn error(&self) -> String {
+        self.json()
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+) -> Result<Answer, Box<dyn std::error::Error>> {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = app.clone().oneshot(request.body(Body::empty())?).await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+async fn get(app: &Router, uri: &str) -> Result<Answer, Box<dyn std::error::Error>> {
+    send(app, Method::GET, uri, Some(TOKEN)).await
+}
+
+#[tokio::test]
+async fn health_needs_no_token() -> TestResult {
+    let site = site()?;
+    let a = send(&site.app, Method::GET, "/api/v1/health", None).await?;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()?, serde_json::json!({"status": "ok"}));
+    Ok(())
+}
+
+#[tokio::test]
+async fn missing_bad_and_revoked_tokens_get_401() -> TestResult {
+    let site = site()?;
+    for token in [None, Some("cst_nope_nope"), Some(REVOKED_TOKEN)] {
+        for uri in [
+            "/api/v1/cameras",
+            "/api/v1/cameras/cam",
+            "/api/v1/cameras/cam/recordings",
+            "/api/v1/cameras/cam/video.mp4?start_ms=1&end_ms=2",
+        ] {
+            let a = send(&site.app, Method::GET, uri, token).await?;
+            assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{uri} with {token:?}");
+            assert_eq!(a.header("www-authenticate"), Some("Bearer"));
+            assert!(a.error().contains("token") || a.error().contains("Authorization"));
+        }
+    }
+    // A malformed header is refused the same way, without echoing it.
+    let request = Request::builder()
+        .uri("/api/v1/cameras")
+        .header(header::AUTHORIZATION, format!("Basic {TOKEN}"))
+        .body(Body::empty())?;
+    let response = site.app.clone().oneshot(request).await?;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body = response.into_body().collect().await?.to_bytes();
+    assert!(!String::from_utf8_lossy(&body).contains(TOKEN));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_valid_token_is_marked_used() -> TestResult {
+    let site = site()?;
+    let a = get(&site.app, "/api/v1/cameras").await?;
+    assert_eq!(a.status, StatusCode::OK);
+    let tokens = site
+        .store
+        .lock()
+        .map_err(|_| "store lock poisoned")?
+        .list_tokens(None)?;
+    let used = tokens.iter().find(|t| t.id == "test0001").ok_or("token")?;
+    assert!(used.last_used_ms.is_some_and(|ms| ms > T0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn cameras_are_listed_from_the_registry() -> TestResult {
+    let site = site()?;
+    let a = get(&site.app, "/api/v1/cameras").await?;
+    assert_eq!(a.status, StatusCode::OK);
+    let v = a.json()?;
+    let cameras = v["cameras"].as_array().ok_or("cameras array")?;
+    assert_eq!(cameras.len(), 2);
+    let cam = &cameras[0];
+    assert_eq!(cam["id"], "cam");
+    assert_eq!(cam["name"], "Front door");
+    assert_eq!(cam["state"], "recording");
+    assert_eq!(cam["since_ms"], T0 + 1);
+    for field in ["last_frame_ms", "codec", "width", "height", "error"] {
+        assert!(cam.get(field).is_some(), "{field} missing");
+    }
+    assert_eq!(cameras[1]["id"], "idle");
+    assert_eq!(cameras[1]["state"], "connecting");
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_camera_with_its_recording_totals() -> TestResult {
+    let site = site()?;
+    let a = get(&site.app, "/api/v1/cameras/cam").await?;
+    assert_eq!(a.status, StatusCode::OK);
+    let v = a.json()?;
+    assert_eq!(v["id"], "cam");
+    assert_eq!(v["state"], "recording");
+    assert_eq!(v["recorded"]["segments"], 3);
+    assert_eq!(v["recorded"]["first_start_ms"], T0);
+    assert_eq!(v["recorded"]["last_end_ms"], T0 + 12_000);
+    assert!(v["recorded"]["bytes"].as_u64().is_some_and(|b| b > 0));
+
+    let idle = get(&site.app, "/api/v1/cameras/idle").await?.json()?;
+    assert_eq!(idle["recorded"]["segments"], 0);
+    assert_eq!(idle["recorded"]["first_start_ms"], Value::Null);
+    Ok(())
+}
+
+#[tokio::test]
+async fn recordings_list_segments_and_gaps() -> TestResult {
+    let site = site()?;
+    let uri = format!(
+        "/api/v1/cameras/cam/recordings?start_ms={}&end_ms={}",
+        T0 - 2000,
+        T0 + 15_000
+    );
+    let a = get(&site.app, &uri).await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    let v = a.json()?;
+    assert_eq!(v["camera"], "cam");
+    assert_eq!(v["start_ms"], T0 - 2000);
+    assert_eq!(v["end_ms"], T0 + 15_000);
+    let segments = v["segments"].as_array().ok_or("segments array")?;
+    let spans: Vec<(Value, Value)> = segments
+        .iter()
+        .map(|s| (s["start_ms"].clone(), s["end_ms"].clone()))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (T0, T0 + 3000),
+            (T0 + 3000, T0 + 6000),
+            (T0 + 10_000, T0 + 12_000)
+        ]
+        .map(|(a, b)| (Value::from(a), Value::from(b)))
+    );
+    let first = &segments[0];
+    assert_eq!(first["frames"], 30);
+    assert_eq!(first["state"], "sealed");
+    assert_eq!(first["codec"], "avc1.42C01E");
+    assert_eq!(first["width"], 640);
+    assert_eq!(first["height"], 360);
+    assert_eq!(first["recovered"], false);
+    assert_eq!(first["hold"], false);
+    assert!(first["id"].is_i64() && first["bytes"].as_u64().is_some_and(|b| b > 0));
+    assert_eq!(first["sha256"].as_str().map(str::len), Some(64));
+    assert!(first.get("path").is_none(), "file paths stay internal");
+    assert_eq!(
+        v["gaps"],
+        serde_json::json!([
+            {"start_ms": T0 - 2000, "end_ms": T0},
+            {"start_ms": T0 + 6000, "end_ms": T0 + 10_000},
+            {"start_ms": T0 + 12_000, "end_ms": T0 + 15_000},
+        ])
+    );
+
+    // A window inside one segment has no gaps.
+    let uri = format!(
+        "/api/v1/cameras/cam/recordings?start_ms={}&end_ms={}",
+        T0 + 500,
+        T0 + 2500
+    );
+    let v = get(&site.app, &uri).await?.json()?;
+    assert_eq!(v["segments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["gaps"], serde_json::json!([]));
+    Ok(())
+}
+
+#[tokio::test]
+async fn recordings_default_to_the_last_day() -> TestResult {
+    let site = site()?;
+    let v = get(&site.app, "/api/v1/cameras/idle/recordings")
+        .await?
+        .json()?;
+    let start = v["start_ms"].as_i64().ok_or("start_ms")?;
+    let end = v["end_ms"].as_i64().ok_or("end_ms")?;
+    assert_eq!(end - start, 24 * 60 * 60 * 1000);
+    assert!(end > T0);
+    assert_eq!(
+        v["gaps"],
+        serde_json::json!([{"start_ms": start, "end_ms": end}])
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_parameters_get_400_naming_the_problem() -> TestResult {
+    let site = site()?;
+    let cases = [
+        ("/api/v1/cameras/cam/recordings?start_ms=abc", "start_ms"),
+        (
+            "/api/v1/cameras/cam/recordings?start_ms=10&end_ms=10",
+            "before",
+        ),
+        (
+            "/api/v1/cameras/cam/recordings?start_ms=20&end_ms=10",
+            "before",
+        ),
+        (
+            "/api/v1/cameras/cam/recordings?start_ms=0&end_ms=2678400001",
+            "31 days",
+        ),
+        ("/api/v1/cameras/cam/recordings?start=0", "start"),
+        ("/api/v1/cameras/cam/video.mp4?start_ms=1", "end_ms"),
+        (
+            "/api/v1/cameras/cam/video.mp4?start_ms=1.5&end_ms=9",
+            "start_ms",
+        ),
+        (
+            "/api/v1/cameras/cam/video.mp4?start_ms=9&end_ms=1",
+            "before",
+        ),
+        (
+            "/api/v1/cameras/cam/video.mp4?start_ms=0&end_ms=21600001",
+            "6 hours",
+        ),
+    ];
+    for (uri, mentions) in cases {
+        let a = get(&site.app, uri).await?;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(a.header("content-type"), Some("application/json"), "{uri}");
+        assert!(a.error().contains(mentions), "{uri}: {}", a.error());
+    }
+    // The longest allowed spans are accepted.
+    let a = get(
+        &site.app,
+        "/api/v1/cameras/cam/recordings?start_ms=0&end_ms=2678400000",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::OK);
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_cameras_get_404() -> TestResult {
+    let site = site()?;
+    for uri in [
+        "/api/v1/cameras/nope",
+        "/api/v1/cameras/nope/recordings",
+        "/api/v1/cameras/nope/video.mp4?start_ms=1&end_ms=2",
+    ] {
+        let a = get(&site.app, uri).await?;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(a.error().contains("\"nope\""), "{uri}: {}", a.error());
+    }
+    Ok(())
+}
+
+/// Fetches `video.mp4` of `start..end` from camera `cam` and checks the
+/// headers and the MP4: `frames` frames from `first_ms` to `last_ms`.
+async fn check_video(start: i64, end: i64, frames: u64, first_ms: i64, last_ms: i64) -> TestResult {
+    let site = site()?;
+    let uri = format!("/api/v1/cameras/cam/video.mp4?start_ms={start}&end_ms={end}");
+    let a = get(&site.app, &uri).await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    assert_eq!(a.header("content-type"), Some("video/mp4"));
+    assert_eq!(a.header("cache-control"), Some("no-store"));
+    let expected_name = format!("inline; filename=\"cam-{start}.mp4\"");
+    assert_eq!(
+        a.header("content-disposition"),
+        Some(expected_name.as_str())
+    );
+    let start_header = first_ms.to_string();
+    let end_header = last_ms.to_string();
+    assert_eq!(a.header("x-custos-start-ms"), Some(start_header.as_str()));
+    assert_eq!(a.header("x-custos-end-ms"), Some(end_header.as_str()));
+    assert_eq!(a.header("x-custos-stopped-at-parameter-change"), None);
+    let length = a.body.len().to_string();
+    assert_eq!(a.header("content-length"), Some(length.as_str()));
+
+    let layout = parse_segment(a.body.as_ref())?;
+    assert_eq!(layout.trailing, None);
+    assert_eq!(layout.frames(), frames);
+    let sequences: Vec<u32> = layout.fragments.iter().map(|f| f.sequence).collect();
+    let expected: Vec<u32> = (1..=(frames / GOP as u64) as u32).collect();
+    assert_eq!(sequences, expected);
+    assert_eq!(layout.fragments[0].wall_clock_ms, Some(first_ms));
+    Ok(())
+}
+
+#[tokio::test]
+async fn video_is_one_mp4_of_the_span() -> TestResult {
+    // 1.5 s to 6 s: from the key frame at 1.0 s to the end of the second
+    // file, so two files are joined.
+    check_video(T0 + 1500, T0 + 6000, 50, T0 + 1000, T0 + 6000).await
+}
+
+#[tokio::test]
+async fn video_of_a_span_ending_inside_a_segment() -> TestResult {
+    // 1.5 s to 3.2 s: from the key frame at 1.0 s to the end of the GOP at
+    // 3.0 s, which is in the second file.
+    check_video(T0 + 1500, T0 + 3200, 30, T0 + 1000, T0 + 4000).await
+}
+
+#[tokio::test]
+async fn video_of_an_unrecorded_span_is_404() -> TestResult {
+    let site = site()?;
+    for (camera, start, end) in [("cam", T0 + 6500, T0 + 9500), ("idle", T0, T0 + 1000)] {
+        let uri = format!("/api/v1/cameras/{camera}/video.mp4?start_ms={start}&end_ms={end}");
+        let a = get(&site.app, &uri).await?;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(a.header("content-type"), Some("application/json"));
+        assert!(a.error().contains("nothing was recorded"), "{}", a.error());
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn video_of_a_lost_file_is_500_without_the_path() -> TestResult {
+    let site = site()?;
+    std::fs::remove_file(site._dir.path().join(format!("video/cam/{T0}.mp4")))?;
+    let uri = format!(
+        "/api/v1/cameras/cam/video.mp4?start_ms={T0}&end_ms={}",
+        T0 + 1000
+    );
+    let a = get(&site.app, &uri).await?;
+    assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!a.error().is_empty());
+    assert!(!a.error().contains("video/cam"), "{}", a.error());
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_json_errors() -> TestResult {
+    let site = site()?;
+    for (method, uri, token) in [
+        (Method::GET, "/api/v1/nothing", Some(TOKEN)),
+        (Method::GET, "/api/v1/nothing", None),
+        (Method::GET, "/", None),
+        (Method::GET, "/api/v1/cameras/cam/extra/path", Some(TOKEN)),
+    ] {
+        let a = send(&site.app, method, uri, token).await?;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(a.error().contains(uri), "{uri}: {}", a.error());
+    }
+    let a = send(&site.app, Method::POST, "/api/v1/cameras", Some(TOKEN)).await?;
+    assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(a.error().contains("POST"), "{}", a.error());
+    let allow = a.header("allow").unwrap_or_default();
+    assert!(allow.contains("GET"), "{allow}");
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! Schema migrations, tracked with `PRAGMA user_version`.
+//!
+//! `MIGRATIONS[i]` takes the database from version `i` to `i + 1`. Each one is
+//! applied in its own transaction together with the version bump, so a crash
+//! leaves the database at a whole version. Never edit a released migration;
+//! append a new one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Context, Result, StoreError};
+
+/// The migrations in order. All times are wall-clock milliseconds since the
+/// Unix epoch; booleans are 0/1 integers.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // Version 1: the initial schema.
+    r#"
+CREATE TABLE segments (
+    -- Row id; other tables and the HTTP API refer to segments by it.
+    id            INTEGER PRIMARY KEY,
+    -- Camera name from the site configuration; the unit of retention.
+    camera        TEXT    NOT NULL,
+    -- File path relative to the data directory, so the directory can move.
+    path          TEXT    NOT NULL UNIQUE,
+    -- Wall-clock time of the first frame; orders and locates footage.
+    start_ms      INTEGER NOT NULL,
+    -- End of the last frame (start_ms while empty); bounds the segment.
+    end_ms        INTEGER NOT NULL,
+    -- File size so far; retention by disk quota sums it.
+    bytes         INTEGER NOT NULL,
+    -- Number of frames so far; shows whether a segment holds anything.
+    frames        INTEGER NOT NULL,
+    -- Lower-hex SHA-256 of the sealed file; the custody fingerprint.
+    sha256        TEXT,
+    -- Life cycle; 'deleting' marks a deletion begun but not yet confirmed.
+    state         TEXT    NOT NULL
+                  CHECK (state IN ('recording','sealed','deleting','deleted','missing')),
+    -- Evidence hold: 1 means retention must never delete the file.
+    hold          INTEGER NOT NULL DEFAULT 0 CHECK (hold IN (0, 1)),
+    -- RFC 6381 codec string (e.g. avc1.640028); lets players pick a decoder.
+    codec         TEXT    NOT NULL,
+    -- Coded picture width in pixels, when known; shown to viewers.
+    width         INTEGER,
+    -- Coded picture height in pixels, when known; shown to viewers.
+    height        INTEGER,
+    -- 1 when sealed by crash recovery rather than by the recorder.
+    recovered     INTEGER NOT NULL DEFAULT 0 CHECK (recovered IN (0, 1)),
+    -- When the segment was sealed; part of the custody record.
+    sealed_ms     INTEGER,
+    -- When deletion began (while 'deleting'), then when the file was
+    -- confirmed gone (once 'deleted'); part of the custody record.
+    deleted_ms    INTEGER,
+    -- Why the segment was deleted (e.g. 'age', 'quota'); custody record.
+    delete_reason TEXT
+);
+-- Playback and retention look segments up by camera and time.
+CREATE INDEX segments_camera_start ON segments (camera, start_ms);
+-- Recovery and retention scan segments by state.
+CREATE INDEX segments_state ON segments (state);
+
+CREATE TABLE camera_states (
+    -- Row id; orders changes logged in the same millisecond.
+    id      INTEGER PRIMARY KEY,
+    -- Camera name from the site configuration.
+    camera  TEXT    NOT NULL,
+    -- When the camera entered the state.
+    at_ms   INTEGER NOT NULL,
+    -- The state entered; explains gaps in the footage.
+    state   TEXT    NOT NULL CHECK (state IN ('connecting','recording','offline')),
+    -- Free-form reason (e.g. the connection error) for the operator.
+    detail  TEXT
+);
+-- Timelines read a camera's changes over a time range.
+CREATE INDEX camera_states_camera_at ON camera_states (camera, at_ms);
+
+CREATE TABLE users (
+    -- Row id; tokens refer to users by it.
+    id            INTEGER PRIMARY KEY,
+    -- Login name; unique ignoring ASCII case so 'Alice' cannot shadow 'alice'.
+    name          TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+    -- What the user may do.
+    role          TEXT    NOT NULL CHECK (role IN ('admin','auditor','archivist','viewer')),
+    -- PHC string of the password hash; hashing is done by the caller.
+    password_hash TEXT    NOT NULL,
+    -- When the user was created; part of the audit trail.
+    created_ms    INTEGER NOT NULL,
+    -- 1 blocks login and token use without deleting the user's history.
+    disabled      INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+);
+
+CREATE TABLE tokens (
+    -- Short public id chosen by the caller; names the token in lists and logs.
+    id            TEXT    PRIMARY KEY,
+    -- The user the token acts as.
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    -- Free-form note on what the token is for.
+    label         TEXT,
+    -- Lower-hex SHA-256 of the secret; the secret itself is never stored.
+    secret_sha256 TEXT    NOT NULL UNIQUE,
+    -- When the token was created; part of the audit trail.
+    created_ms    INTEGER NOT NULL,
+    -- When the token was revoked; revoked tokens stay for the audit trail.
+    revoked_ms    INTEGER,
+    -- When the token last authenticated a request; finds stale tokens.
+    last_used_ms  INTEGER
+);
+-- Listing a user's tokens.
+CREATE INDEX tokens_user ON tokens (user_id);
+"#,
+];
+
+/// The schema version this build creates and expects.
+pub(crate) fn current_version() -> u32 {
+    // The list is tiny; a failed conversion would be a build-time absurdity.
+    u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX)
+}
+
+/// Reads `PRAGMA user_version`.
+pub(crate) fn read_version(conn: &Connection) -> Result<u32> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get::<_, u32>(0))
+        .context(|| "reading the schema version".to_owned())
+}
+
+/// Applies every migration the database has not seen yet.
+///
+/// Each step takes the write lock first (`BEGIN IMMEDIATE`) and re-reads the
+/// version inside the transaction, so two processes opening the same fresh
+/// file at once cannot both apply a step.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let target = current_version();
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .context(|| "starting a migration transaction".to_owned())?;
+        let version = read_version(&tx)?;
+        if version > target {
+            return Err(StoreError::Schema(format!(
+                "database schema version {version} is newer than this build supports \
+                 ({target}); upgrade Custos"
+            )));
+        }
+        if version == target {
+            // Nothing to do; dropping the transaction rolls back the no-op.
+            return Ok(());
+        }
+        let next = version + 1;
+        let sql = MIGRATIONS
+            .get(version as usize)
+            .ok_or_else(|| StoreError::Schema(format!("no migration to version {next}")))?;
+        tx.execute_batch(sql)
+            .context(|| format!("applying schema migration to version {next}"))?;
+        tx.pragma_update(None, "user_version", next)
+            .context(|| format!("setting the schema version to {next}"))?;
+        tx.commit()
+            .context(|| format!("committing schema migration to version {next}"))?;
+        tracing::info!(version = next, "applied database schema migration");
+    }
+}
