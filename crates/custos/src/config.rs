@@ -19,6 +19,8 @@ pub struct Config {
     /// The site's name: `[a-z0-9-]+` (the log's origin line later).
     pub site: String,
     pub server: ServerConfig,
+    /// How often retention runs.
+    pub retention_check_seconds: u32,
     pub cameras: Vec<CameraConfig>,
     /// Lower-hex SHA-256 of the file as read, logged at start.
     pub source_hash: String,
@@ -374,7 +376,8 @@ pub fn parse_byte_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
-const TOP_KEYS: &[&str] = &["data_dir", "site", "server", "camera"];
+const TOP_KEYS: &[&str] = &["data_dir", "site", "server", "retention", "camera"];
+const RETENTION_KEYS: &[&str] = &["check_seconds"];
 const SERVER_KEYS: &[&str] = &["listen"];
 const CAMERA_KEYS: &[&str] = &[
     "id",
@@ -457,6 +460,24 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         ),
     }
 
+    let mut retention_check_seconds = 60;
+    match root.get("retention") {
+        None => {}
+        Some(Item::Table(t)) => {
+            c.unknown_keys(t, RETENTION_KEYS, "[retention]");
+            if let Some(s) = c.integer(t, "check_seconds", (1, 86_400), " in [retention]") {
+                retention_check_seconds = s as u32;
+            }
+        }
+        Some(other) => c.at(
+            other.span(),
+            format!(
+                "retention: expected a [retention] table, found {}",
+                describe(other)
+            ),
+        ),
+    }
+
     let mut cameras: Vec<CameraConfig> = Vec::new();
     let mut first_line_of: Vec<(String, usize)> = Vec::new();
     match root.get("camera") {
@@ -496,6 +517,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
             data_dir,
             site,
             server: ServerConfig { listen },
+            retention_check_seconds,
             cameras,
             source_hash: hex::encode(Sha256::digest(text.as_bytes())),
         }),
@@ -657,6 +679,15 @@ mod tests {
         let minimal = parse("data_dir = \"d\"\n", "t.toml").expect("minimal");
         assert_eq!(minimal.site, "custos");
         assert_eq!(minimal.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(minimal.retention_check_seconds, 60);
+        let r = parse(
+            "data_dir = \"d\"\n[retention]\ncheck_seconds = 5\n",
+            "t.toml",
+        )
+        .expect("retention");
+        assert_eq!(r.retention_check_seconds, 5);
+        let p = problems("data_dir = \"d\"\n[retention]\ncheck_seconds = 0\nevery = 1\n");
+        assert_eq!(p.len(), 2, "{p:?}");
     }
 
     #[test]

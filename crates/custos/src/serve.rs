@@ -21,7 +21,6 @@ use crate::site::{enforce_retention, recover, RetentionRule};
 /// How often the group commit runs: the bound on what power loss can take
 /// beyond the fragment being written.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
-const RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Opens the index, creating the data directory and taking the site lock.
 pub fn open_site(data_dir: &Path) -> anyhow::Result<(Store, std::fs::File)> {
@@ -138,6 +137,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         open_store(&data_dir)?,
         data_dir.clone(),
         rules,
+        Duration::from_secs(u64::from(config.retention_check_seconds)),
         shutdown_rx.clone(),
     ));
 
@@ -205,6 +205,7 @@ async fn retention_loop(
     store: Store,
     data_dir: std::path::PathBuf,
     rules: Vec<RetentionRule>,
+    interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
     if rules.is_empty() {
@@ -231,7 +232,7 @@ async fn retention_loop(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(RETENTION_INTERVAL) => {}
+            _ = tokio::time::sleep(interval) => {}
             _ = shutdown.changed() => return,
         }
     }
