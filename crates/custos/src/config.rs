@@ -821,4 +821,46 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn mangled_files_give_errors_never_panics() {
+        let good = "data_dir = \"/var/lib/custos\"\nsite = \"a-b\"\n[server]\nlisten = \"127.0.0.1:8080\"\n[retention]\ncheck_seconds = 5\n\
+                    [[camera]]\nid = \"stacks\"\nurl = \"rtsp://u:p@10.0.0.5/s\"\nretain_bytes = \"5GiB\"\nsegment_seconds = 60\n";
+        let alphabet: Vec<char> = "=\"[]{}.,:#\n 0123456789abcxyz-_é\\'".chars().collect();
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..5000 {
+            let mut chars: Vec<char> = good.chars().collect();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % chars.len() as u64) as usize;
+                match next() % 3 {
+                    0 => chars[at] = alphabet[(next() % alphabet.len() as u64) as usize],
+                    1 => {
+                        chars.remove(at);
+                    }
+                    _ => chars.insert(at, alphabet[(next() % alphabet.len() as u64) as usize]),
+                }
+            }
+            let text: String = chars.into_iter().collect();
+            if let Err(e) = parse(&text, "m.toml") {
+                assert!(
+                    !e.problems.is_empty(),
+                    "an error names at least one problem: {text:?}"
+                );
+                let lines = text.lines().count().max(1);
+                for p in &e.problems {
+                    assert!(
+                        p.line >= 1 && p.line <= lines + 1,
+                        "line {} outside the file: {text:?}",
+                        p.line
+                    );
+                }
+            }
+        }
+    }
 }
