@@ -41,7 +41,11 @@ fn wait_sealed(
 #[test]
 fn records_h264_camera_into_playable_hashed_segments() {
     let cam = Camera::start(&[("/cam", "live-h264:640x360@15:15:600")], None);
-    let site = Site::new(&camera_toml("stacks", &cam.url("/cam"), ""));
+    // A password in the URL (the camera ignores it) must never be logged or shown.
+    let url = cam
+        .url("/cam")
+        .replace("rtsp://", "rtsp://operator:topsecret-pw@");
+    let site = Site::new(&camera_toml("stacks", &url, ""));
     let token = site.admin_token();
     let mut serve = site.serve();
 
@@ -71,6 +75,11 @@ fn records_h264_camera_into_playable_hashed_segments() {
         site.log()
     );
 
+    assert!(
+        !site.log().contains("topsecret"),
+        "password in the log:\n{}",
+        site.log()
+    );
     let rows = site.segments();
     assert!(rows.len() >= 3, "{rows:?}");
     let files = video_files(&site.data_dir());
@@ -403,4 +412,22 @@ fn probe_reports_stream_properties_or_a_plain_reason() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn records_over_udp_transport() {
+    let cam = Camera::start(&[("/cam", "live-h264:320x240@10:10:300")], None);
+    let site = Site::new(&camera_toml("udp", &cam.url("/cam"), "transport = \"udp\""));
+    let token = site.admin_token();
+    let mut serve = site.serve();
+    wait_sealed(&site, &token, "udp", 2, Duration::from_secs(20));
+    serve.terminate(Duration::from_secs(10));
+    for row in site.segments() {
+        assert_eq!(
+            ffmpeg_decode_errors(&site.data_dir().join(&row.path)),
+            "",
+            "{}",
+            row.path
+        );
+    }
 }

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building Custos and running its tests need.
+# Idempotent: apt-get runs only when a package is missing.
+#
+#   scripts/install-deps.sh               build + test packages
+#   scripts/install-deps.sh --build-only  only what `cargo build` needs
+set -euo pipefail
+
+BUILD_PKGS=(
+    pkg-config
+    clang
+    libclang-dev
+    libavcodec-dev
+    libavformat-dev
+    libavutil-dev
+    libswscale-dev
+    libswresample-dev
+    libavfilter-dev
+    libavdevice-dev
+)
+
+TEST_PKGS=(
+    ffmpeg
+    gstreamer1.0-tools
+    gstreamer1.0-rtsp
+    gir1.2-gst-rtsp-server-1.0
+    gir1.2-gst-plugins-base-1.0
+    python3-gi
+    gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good
+    gstreamer1.0-plugins-bad
+    gstreamer1.0-plugins-ugly
+    gstreamer1.0-libav
+)
+
+usage() {
+    echo "usage: $0 [--build-only]" >&2
+    exit 2
+}
+
+pkgs=("${BUILD_PKGS[@]}")
+case "${1:-}" in
+"") pkgs+=("${TEST_PKGS[@]}") ;;
+--build-only) ;;
+-h | --help) usage ;;
+*) usage ;;
+esac
+[[ $# -le 1 ]] || usage
+
+missing=()
+for p in "${pkgs[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
+    if [[ "$status" != "install ok installed" ]]; then
+        missing+=("$p")
+    fi
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "install-deps: all ${#pkgs[@]} packages present"
+    exit 0
+fi
+
+SUDO=()
+if [[ $EUID -ne 0 ]]; then
+    command -v sudo >/dev/null || {
+        echo "install-deps: not root and no sudo; install: ${missing[*]}" >&2
+        exit 1
+    }
+    SUDO=(sudo)
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# Another apt/dpkg run may hold the lock (e.g. unattended upgrades or a
+# parallel setup step): wait for it rather than fail.
+APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -y -q)
+
+echo "install-deps: installing ${missing[*]}"
+t0=$SECONDS
+# Try without refreshing the package lists first (fast when they are fresh);
+# refresh and retry once if a package could not be found or fetched.
+# Recommends stay on: they bring the fonts timeoverlay draws with.
+if ! "${APT[@]}" install "${missing[@]}"; then
+    echo "install-deps: retrying after apt-get update" >&2
+    "${APT[@]}" update
+    "${APT[@]}" install "${missing[@]}"
+fi
+
+still=()
+for p in "${missing[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)"
+    [[ "$status" == "install ok installed" ]] || still+=("$p")
+done
+if ((${#still[@]})); then
+    echo "install-deps: ERROR: still missing after install: ${still[*]}" >&2
+    exit 1
+fi
+echo "install-deps: installed ${#missing[@]} packages in $((SECONDS - t0)) s"

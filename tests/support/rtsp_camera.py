@@ -1,0 +1,400 @@
+#!/usr/bin/python3
+r"""A small fake IP camera: a GStreamer RTSP server for Custos' tests and benchmarks.
+
+Run with Debian's /usr/bin/python3 (it needs python3-gi and the GstRtspServer
+typelib, see scripts/install-deps.sh):
+
+    /usr/bin/python3 tests/support/rtsp_camera.py --port PORT \
+        [--user U --password P [--auth both|basic|digest]] \
+        [--exit-with-parent] [--verbose] \
+        --mount PATH=SPEC [--mount PATH=SPEC ...]
+
+SPEC is one of
+    live-h264:WIDTHxHEIGHT@FPS:GOP[:KBPS]   endless live test pattern, H.264
+    live-h265:WIDTHxHEIGHT@FPS:GOP[:KBPS]   endless live test pattern, H.265
+    file:/abs/path.mp4                      H.264 or H.265 video of an MP4 file,
+                                            played once in real time per client
+FPS is an integer or a fraction such as 30000/1001; GOP is the key frame
+interval in frames (every GOPth frame is an IDR frame); KBPS is the encoder
+bit rate in kbit/s (default: 1000 for H.264, 800 for H.265).
+
+e.g.  --port 8554 --mount /cam=live-h264:640x360@15:15:800
+      --mount /h265=live-h265:1280x720@10:10 --mount /vtest=file:/x/vtest-h264.mp4
+
+The server listens on 127.0.0.1:PORT only. With --user and --password every
+mount requires RTSP Basic or Digest authentication (a wrong password is
+answered with 401 Unauthorized). Put mounts that need a password on their own
+server: one server is either wholly open or wholly protected.
+
+Once listening it prints exactly one line `READY rtsp://127.0.0.1:PORT` on
+stdout (flushed); a test waits for that line. SIGTERM or SIGINT stop it at once
+(exit 0). --exit-with-parent makes it also stop when the process that started
+it dies (so a killed test run leaves no camera behind). Bad arguments: a
+message on stderr and exit status 2. A port that can't be bound: exit 1.
+
+Live mounts are shared (every client sees the same encoder, like a real
+camera; each new client starts at the next key frame). File mounts are not
+shared: each client gets its own pipeline that starts at the beginning of the
+file and ends (RTSP session ends with EOS) at its end.
+"""
+
+import argparse
+import os
+import re
+import signal
+import sys
+import time
+
+DEFAULT_KBPS = {"h264": 1000, "h265": 800}
+
+
+class SpecError(ValueError):
+    pass
+
+
+def parse_fps(text):
+    m = re.fullmatch(r"(\d+)(?:/(\d+))?", text)
+    if not m:
+        raise SpecError(f"bad frame rate {text!r} (want an integer or N/D)")
+    num = int(m.group(1))
+    den = int(m.group(2) or 1)
+    if num <= 0 or den <= 0 or num / den > 240:
+        raise SpecError(f"bad frame rate {text!r}")
+    return num, den
+
+
+def parse_live(codec, rest):
+    """`WxH@FPS:GOP[:KBPS]` -> dict."""
+    m = re.fullmatch(r"(\d+)x(\d+)@([0-9/]+):(\d+)(?::(\d+))?", rest)
+    if not m:
+        raise SpecError(
+            f"bad live-{codec} spec {rest!r} (want WIDTHxHEIGHT@FPS:GOP[:KBPS])"
+        )
+    width, height = int(m.group(1)), int(m.group(2))
+    if not (16 <= width <= 7680 and 16 <= height <= 4320):
+        raise SpecError(f"bad size {width}x{height}")
+    if width % 2 or height % 2:
+        raise SpecError(f"size {width}x{height} must be even (4:2:0 video)")
+    fps = parse_fps(m.group(3))
+    gop = int(m.group(4))
+    if not 1 <= gop <= 10000:
+        raise SpecError(f"bad GOP {gop}")
+    kbps = int(m.group(5)) if m.group(5) else DEFAULT_KBPS[codec]
+    if not 1 <= kbps <= 200000:
+        raise SpecError(f"bad bit rate {kbps} kbit/s")
+    return {
+        "kind": "live",
+        "codec": codec,
+        "width": width,
+        "height": height,
+        "fps": fps,
+        "gop": gop,
+        "kbps": kbps,
+    }
+
+
+def parse_mount(text):
+    """`PATH=SPEC` -> (path, spec dict)."""
+    path, sep, spec = text.partition("=")
+    if not sep or not path or not spec:
+        raise SpecError(f"bad --mount {text!r} (want PATH=SPEC)")
+    if not path.startswith("/"):
+        path = "/" + path
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path):
+        raise SpecError(f"bad mount path {path!r}")
+    kind, sep, rest = spec.partition(":")
+    if kind == "live-h264" and sep:
+        return path, parse_live("h264", rest)
+    if kind == "live-h265" and sep:
+        return path, parse_live("h265", rest)
+    if kind == "file" and sep:
+        if not os.path.isabs(rest):
+            raise SpecError(f"file path {rest!r} must be absolute")
+        if not os.path.isfile(rest) or not os.access(rest, os.R_OK):
+            raise SpecError(f"file {rest!r} does not exist or is not readable")
+        return path, {"kind": "file", "path": rest}
+    raise SpecError(
+        f"bad spec {spec!r} (want live-h264:..., live-h265:... or file:/abs/path.mp4)"
+    )
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="rtsp_camera.py",
+        description="Fake RTSP camera for tests (GStreamer RTSP server on 127.0.0.1).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
+    p.add_argument("--port", type=int, required=True, help="TCP port to listen on")
+    p.add_argument("--user", help="require this user name (with --password)")
+    p.add_argument("--password", help="require this password (with --user)")
+    p.add_argument(
+        "--auth",
+        choices=("both", "basic", "digest"),
+        default="both",
+        help="authentication schemes offered with --user/--password (default: both)",
+    )
+    p.add_argument(
+        "--mount",
+        action="append",
+        required=True,
+        metavar="PATH=SPEC",
+        help="a stream; may be repeated",
+    )
+    p.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="exit when the parent process goes away",
+    )
+    p.add_argument(
+        "--verbose", action="store_true", help="log mounts and clients on stderr"
+    )
+    args = p.parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        p.error(f"bad port {args.port} (want 1..65535)")
+    if (args.user is None) != (args.password is None):
+        p.error("--user and --password go together")
+    if args.user is not None and (not args.user or ":" in args.user):
+        p.error("bad --user (must be non-empty, without ':')")
+    mounts = {}
+    for text in args.mount:
+        try:
+            path, spec = parse_mount(text)
+        except SpecError as e:
+            p.error(str(e))
+        if path in mounts:
+            p.error(f"mount {path} given twice")
+        mounts[path] = spec
+    args.mounts = mounts
+    return args
+
+
+def gst_quote(value):
+    """Quote a string for gst_parse_launch."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def live_launch(s):
+    num, den = s["fps"]
+    raw = (
+        # A scrolling SMPTE pattern keeps the encoder near its target bit
+        # rate (a ball on black needs only a third of it); the time overlay
+        # makes every frame unique.
+        f"videotestsrc is-live=true pattern=smpte horizontal-speed={max(2, s['width'] // 160)} "
+        f"! video/x-raw,width={s['width']},height={s['height']},framerate={num}/{den} "
+        f"! timeoverlay font-desc=\"Sans {max(8, s['height'] // 20)}\" "
+        f"! videoconvert ! video/x-raw,format=I420 "
+    )
+    if s["codec"] == "h264":
+        enc = (
+            f"! x264enc speed-preset=ultrafast tune=zerolatency bframes=0 "
+            f"key-int-max={s['gop']} bitrate={s['kbps']} option-string=scenecut=0 "
+            f"! video/x-h264,profile=high "
+            f"! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1"
+        )
+    else:
+        enc = (
+            f"! x265enc speed-preset=ultrafast tune=zerolatency "
+            f"key-int-max={s['gop']} bitrate={s['kbps']} log-level=error "
+            f'option-string="bframes=0:scenecut=0:open-gop=0:min-keyint={s["gop"]}:repeat-headers=1" '
+            f"! h265parse ! rtph265pay name=pay0 pt=96 config-interval=-1"
+        )
+    return "( " + raw + enc + " )"
+
+
+def file_codec(Gst, GstPbutils, path):
+    """'h264' or 'h265' for the first video stream of an MP4 file, else raises SpecError."""
+    disc = GstPbutils.Discoverer.new(10 * Gst.SECOND)
+    try:
+        info = disc.discover_uri(Gst.filename_to_uri(path))
+    except Exception as e:  # GLib.Error
+        raise SpecError(f"cannot read {path!r}: {e}")
+    container = info.get_stream_info()
+    ccaps = container.get_caps().to_string() if container else ""
+    if not ccaps.startswith("video/quicktime"):
+        raise SpecError(f"{path!r} is not an MP4/QuickTime file ({ccaps or 'unknown'})")
+    for v in info.get_video_streams():
+        caps = v.get_caps().to_string()
+        if caps.startswith("video/x-h264"):
+            return "h264"
+        if caps.startswith("video/x-h265"):
+            return "h265"
+        raise SpecError(f"{path!r}: video is {caps.split(',')[0]}, want H.264 or H.265")
+    raise SpecError(f"{path!r} has no video stream")
+
+
+def file_launch(path, codec):
+    return (
+        f"( filesrc location={gst_quote(path)} ! qtdemux ! {codec}parse "
+        f"! rtp{codec}pay name=pay0 pt=96 config-interval=-1 )"
+    )
+
+
+def set_auth_methods(auth, which, GstRtsp):
+    """Offer Basic, Digest or both (a 401 then carries one WWW-Authenticate each)."""
+    basic, digest = GstRtsp.RTSPAuthMethod.BASIC, GstRtsp.RTSPAuthMethod.DIGEST
+    if which == "basic":
+        auth.set_supported_methods(basic)
+        return
+    if which == "digest":
+        auth.set_supported_methods(digest)
+        return
+    # GstRTSPAuthMethod is a flags-like enum, but PyGObject refuses the value
+    # BASIC|DIGEST, so make this one call through ctypes.
+    import ctypes
+
+    capsule_ptr = ctypes.pythonapi.PyCapsule_GetPointer
+    capsule_ptr.restype = ctypes.c_void_p
+    capsule_ptr.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    lib = ctypes.CDLL("libgstrtspserver-1.0.so.0")
+    fn = lib.gst_rtsp_auth_set_supported_methods
+    fn.restype = None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    fn(capsule_ptr(auth.__gpointer__, None), int(basic) | int(digest))
+
+
+def main(argv):
+    args = parse_args(argv)
+
+    import gi
+
+    gi.require_version("Gst", "1.0")
+    gi.require_version("GstPbutils", "1.0")
+    gi.require_version("GstRtsp", "1.0")
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GLib, Gst, GstPbutils, GstRtsp, GstRtspServer
+
+    Gst.init(None)
+
+    def log(msg):
+        if args.verbose:
+            try:
+                print(
+                    f"rtsp_camera[{os.getpid()}] {time.monotonic():.3f}: {msg}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            except OSError:  # stderr gone with the test that started us
+                pass
+
+    launches = {}
+    for path, spec in args.mounts.items():
+        if spec["kind"] == "live":
+            launches[path] = (live_launch(spec), True)
+        else:
+            try:
+                codec = file_codec(Gst, GstPbutils, spec["path"])
+            except SpecError as e:
+                print(f"rtsp_camera.py: error: {e}", file=sys.stderr)
+                return 2
+            launches[path] = (file_launch(spec["path"], codec), False)
+
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(args.port))
+
+    permissions = None
+    if args.user is not None:
+        role = "camera-user"
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", role)
+        if args.auth in ("both", "basic"):
+            auth.add_basic(
+                GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token
+            )
+        if args.auth in ("both", "digest"):
+            auth.add_digest(args.user, args.password, token)
+        set_auth_methods(auth, args.auth, GstRtsp)
+        auth.set_realm("custos-test-camera")
+        server.set_auth(auth)
+        permissions = GstRtspServer.RTSPPermissions()
+        permissions.add_permission_for_role(role, "media.factory.access", True)
+        permissions.add_permission_for_role(role, "media.factory.construct", True)
+
+    mounts = server.get_mount_points()
+    for path, (launch, shared) in launches.items():
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(launch)
+        factory.set_shared(shared)
+        if permissions is not None:
+            factory.set_permissions(permissions)
+        mounts.add_factory(path, factory)
+        log(f"mount {path}: {'shared' if shared else 'per-client'} {launch}")
+
+    if args.verbose:
+
+        def on_client(_server, client):
+            conn = client.get_connection()
+            ip = conn.get_ip() if conn else "?"
+            log(f"client connected from {ip}")
+            client.connect("closed", lambda _c: log(f"client from {ip} closed"))
+
+        server.connect("client-connected", on_client)
+
+    loop = GLib.MainLoop()
+
+    def stop(signum=None):
+        if signum is not None:
+            log(f"signal {signum}, stopping")
+        loop.quit()
+        return GLib.SOURCE_REMOVE
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, stop, sig)
+
+    if args.exit_with_parent:
+        parent = os.getppid()
+
+        def check_parent():
+            if os.getppid() != parent:
+                log("parent gone, stopping")
+                loop.quit()
+                return GLib.SOURCE_REMOVE
+            return GLib.SOURCE_CONTINUE
+
+        if parent == 1:
+            print(
+                "rtsp_camera.py: error: --exit-with-parent but no parent",
+                file=sys.stderr,
+            )
+            return 2
+        GLib.timeout_add(250, check_parent)
+
+    try:
+        source_id = server.attach(None)
+    except Exception as e:  # GLib.Error on some versions
+        source_id = 0
+        log(f"attach: {e}")
+    if not source_id:
+        print(
+            f"rtsp_camera.py: cannot listen on 127.0.0.1:{args.port} (in use?)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+
+    print(f"READY rtsp://127.0.0.1:{args.port}", flush=True)
+    loop.run()
+
+    # Drop the clients so their media pipelines stop, then leave without
+    # waiting on anything (a stuck pipeline must not delay the exit).
+    try:
+        server.client_filter(lambda _s, _c: GstRtspServer.RTSPFilterResult.REMOVE)
+    except Exception:
+        pass
+    GLib.source_remove(source_id)
+    log("exiting")
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(0)
