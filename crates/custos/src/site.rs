@@ -300,29 +300,19 @@ fn delete_segments(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use custos_media::params::{VideoCodec, VideoParams};
+    use custos_media::params::VideoParams;
     use custos_media::segment::{Frame, SegmentWriter};
+    use custos_media::synthetic;
     use custos_store::NewSegment;
 
     const T0: i64 = 1_764_340_000_000;
 
     fn params() -> VideoParams {
-        VideoParams::from_config_record(
-            VideoCodec::H264,
-            640,
-            360,
-            vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe0, 0x00],
-        )
-        .expect("params")
+        synthetic::params(640, 360)
     }
 
     fn frame(n: i64) -> Frame {
-        Frame {
-            pts: n * 9000,
-            data: Bytes::from(vec![0, 0, 0, 2, 0x65, n as u8]),
-            is_key: n % 10 == 0,
-        }
+        synthetic::frame(n, 10)
     }
 
     /// Writes `frames` frames into `<data>/video/cam/<start>.mp4`; returns the

@@ -260,20 +260,10 @@ fn retention_deletes_by_age_and_by_bytes_while_recording() {
     let old_start = now_ms() - 3 * 86_400_000;
     let old_path = old_dir.join(format!("{old_start}.mp4"));
     {
-        use custos_media::params::{VideoCodec, VideoParams};
-        use custos_media::segment::{Frame, SegmentWriter};
-        let params = VideoParams::from_config_record(
-            VideoCodec::H264,
-            320,
-            240,
-            vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe0, 0x00],
-        )
-        .expect("params");
-        let frame = |n: i64| Frame {
-            pts: n * 9000,
-            data: vec![0, 0, 0, 2, 0x65, n as u8].into(),
-            is_key: n % 10 == 0,
-        };
+        use custos_media::segment::SegmentWriter;
+        use custos_media::synthetic::{frame, params};
+        let params = params(320, 240);
+        let frame = |n: i64| frame(n, 10);
         let mut w = SegmentWriter::create(&old_path, &params, frame(0), old_start, 90_000, 9000)
             .expect("create");
         for n in 1..20 {

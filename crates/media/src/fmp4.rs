@@ -229,16 +229,9 @@ pub fn fragment_header(
 mod tests {
     use super::*;
     use crate::mp4box::{children, find_child, read_header};
-    use crate::params::VideoCodec;
 
-    pub(crate) fn test_params() -> VideoParams {
-        VideoParams::from_config_record(
-            VideoCodec::H264,
-            640,
-            360,
-            vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe0, 0x00],
-        )
-        .expect("params")
+    fn test_params() -> VideoParams {
+        crate::synthetic::params(640, 360)
     }
 
     #[test]

@@ -12,3 +12,4 @@ pub mod recovery;
 pub mod segment;
 pub mod source;
 pub mod span;
+pub mod synthetic;

@@ -2,10 +2,9 @@
 //! give an error or a shorter valid prefix, never a panic, and recovery of any
 //! prefix must keep exactly the complete fragments in it.
 
-use bytes::Bytes;
 use custos_media::layout::parse_segment;
-use custos_media::params::{VideoCodec, VideoParams};
-use custos_media::segment::{Frame, SegmentWriter};
+use custos_media::segment::SegmentWriter;
+use custos_media::synthetic;
 
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);
@@ -24,18 +23,8 @@ impl Rng {
 fn sample_file() -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("s.mp4");
-    let params = VideoParams::from_config_record(
-        VideoCodec::H264,
-        640,
-        360,
-        vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe0, 0x00],
-    )
-    .expect("params");
-    let frame = |n: i64| Frame {
-        pts: n * 9000,
-        data: Bytes::from(vec![0, 0, 0, 4, 0x65, n as u8, 1, 2]),
-        is_key: n % 10 == 0,
-    };
+    let params = synthetic::params(640, 360);
+    let frame = |n: i64| synthetic::frame(n, 10);
     let mut w = SegmentWriter::create(&path, &params, frame(0), 1_764_340_000_000, 90_000, 9000)
         .expect("create");
     for n in 1..50 {

@@ -1,39 +1,23 @@
 //! Segment files written, read back, cut short and joined — box by box.
 
-use bytes::Bytes;
 use custos_media::layout::parse_segment;
-use custos_media::params::{VideoCodec, VideoParams};
+use custos_media::params::VideoParams;
 use custos_media::recorder::{CameraRecorder, RecorderConfig, SegmentEvent};
 use custos_media::recovery::recover_file;
 use custos_media::segment::{Frame, SegmentWriter};
 use custos_media::span::{read_span_to_vec, SpanSource};
+use custos_media::synthetic;
 use sha2::{Digest, Sha256};
 
 const T0: i64 = 1_764_340_000_000;
-/// 10 fps in 90 kHz units.
+/// One frame at 10 fps in 90 kHz units, as `synthetic::frame` spaces them.
 const FRAME: i64 = 9000;
-
 fn params() -> VideoParams {
-    VideoParams::from_config_record(
-        VideoCodec::H264,
-        640,
-        360,
-        vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe0, 0x00],
-    )
-    .expect("params")
+    synthetic::params(640, 360)
 }
 
-/// A frame whose payload encodes its number, so tests can find it in a file.
 fn frame(n: i64, gop: i64) -> Frame {
-    let mut data = vec![0, 0, 0, 8, 0x65];
-    data.extend_from_slice(&(n as u32).to_be_bytes());
-    data.extend_from_slice(&[0xAB; 3]);
-    data[3] = (data.len() - 4) as u8;
-    Frame {
-        pts: n * FRAME,
-        data: Bytes::from(data),
-        is_key: n % gop == 0,
-    }
+    synthetic::frame(n, gop)
 }
 
 #[test]

@@ -9,8 +9,9 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use bytes::Bytes;
 use custos_media::layout::parse_segment;
-use custos_media::params::{VideoCodec, VideoParams};
+use custos_media::params::VideoParams;
 use custos_media::segment::{Frame, SegmentWriter};
+use custos_media::synthetic;
 use custos_server::auth::token_digest;
 use custos_server::cameras::{CameraRegistry, LiveState};
 use custos_server::{router, AppState};
@@ -39,24 +40,11 @@ struct Site {
 }
 
 fn params() -> Result<VideoParams, Box<dyn std::error::Error>> {
-    Ok(VideoParams::from_config_record(
-        VideoCodec::H264,
-        640,
-        360,
-        vec![1, 0x42, 0xc0, 0x1e, 0xff, 0xe0, 0x00],
-    )?)
+    Ok(synthetic::params(640, 360))
 }
 
-/// Frame `n` of a stream; the payload holds `n` so it is unique.
 fn frame(n: i64) -> Frame {
-    let mut data = vec![0, 0, 0, 8, 0x65];
-    data.extend_from_slice(&(n as u32).to_be_bytes());
-    data.extend_from_slice(&[0xAB; 3]);
-    Frame {
-        pts: n * FRAME,
-        data: Bytes::from(data),
-        is_key: n % GOP == 0,
-    }
+    synthetic::frame(n, GOP)
 }
 
 /// Writes frames `first..first + count` of one stream as a segment file
