@@ -14,6 +14,7 @@
 
 mod cameras;
 mod error;
+mod log;
 mod schema;
 mod segments;
 mod users;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use cameras::{CameraState, CameraStateChange};
 pub use error::{ErrorKind, Result, StoreError};
+pub use log::{OutboxEntry, StoredCheckpoint};
 pub use segments::{
     CameraSummary, NewSegment, RecoveredSegment, SealedSegment, Segment, SegmentProgress,
     SegmentState,
@@ -52,6 +54,9 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Store {
     /// The one connection this store uses.
     conn: Connection,
+    /// Log entries to commit with the next write transaction (see
+    /// [`Store::with_log`]).
+    staged_log: std::cell::RefCell<Vec<Vec<u8>>>,
 }
 
 impl Store {
@@ -109,7 +114,10 @@ impl Store {
             .context(|| "enabling foreign keys".to_owned())?;
         schema::migrate(&mut conn)?;
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            staged_log: Default::default(),
+        })
     }
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`, see [`Store`]); it
@@ -186,7 +194,18 @@ mod tests {
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        assert_eq!(tables, ["camera_states", "segments", "tokens", "users"]);
+        assert_eq!(
+            tables,
+            [
+                "camera_states",
+                "checkpoints",
+                "log_outbox",
+                "log_state",
+                "segments",
+                "tokens",
+                "users"
+            ]
+        );
         Ok(())
     }
 

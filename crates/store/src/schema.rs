@@ -106,6 +106,37 @@ CREATE TABLE tokens (
 -- Listing a user's tokens.
 CREATE INDEX tokens_user ON tokens (user_id);
 "#,
+    // Version 2: the way into the site's Merkle log, and its checkpoints.
+    r#"
+CREATE TABLE log_outbox (
+    -- Order in which the facts were committed; the log keeps this order.
+    id         INTEGER PRIMARY KEY,
+    -- The entry's canonical bytes (the Merkle leaf), written in the same
+    -- transaction as the fact it records, so a fact is never committed
+    -- without its log entry.
+    leaf       BLOB    NOT NULL,
+    -- When the fact was committed.
+    created_ms INTEGER NOT NULL
+);
+
+CREATE TABLE log_state (
+    -- A single row (id = 1).
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    -- Log size after the last outbox batch whose rows were removed; with
+    -- the log's own size it tells how many outbox rows a crash left behind
+    -- that are already in the log.
+    applied_size  INTEGER NOT NULL
+);
+
+CREATE TABLE checkpoints (
+    -- Tree size the checkpoint commits to; every checkpoint is kept.
+    tree_size  INTEGER PRIMARY KEY,
+    -- The whole C2SP signed note (checkpoint body and signatures).
+    note       TEXT    NOT NULL,
+    -- When it was signed.
+    created_ms INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build creates and expects.

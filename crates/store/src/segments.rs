@@ -348,7 +348,7 @@ impl Store {
                 }
             }
         }
-        tx.commit()
+        self.commit_with_log(tx)
             .context(|| format!("committing progress of {} segments", progress.len()))
     }
 
@@ -391,7 +391,7 @@ impl Store {
                 }
             }
         }
-        tx.commit()
+        self.commit_with_log(tx)
             .context(|| format!("committing the seal of {} segments", sealed.len()))?;
         tracing::debug!(count = sealed.len(), "sealed segments");
         Ok(())
@@ -459,7 +459,7 @@ impl Store {
         }
         tx.execute("UPDATE segments SET state = 'missing' WHERE id = ?1", [id])
             .context(|| format!("marking segment {id} missing"))?;
-        tx.commit()
+        self.commit_with_log(tx)
             .context(|| format!("committing segment {id} as missing"))?;
         tracing::warn!(id, "segment marked missing");
         Ok(())
@@ -589,7 +589,7 @@ impl Store {
                 marked.extend(row);
             }
         }
-        tx.commit()
+        self.commit_with_log(tx)
             .context(|| format!("committing deletion marks for {} segments", marked.len()))?;
         tracing::debug!(
             requested = ids.len(),
@@ -636,7 +636,7 @@ impl Store {
                 }
             }
         }
-        tx.commit()
+        self.commit_with_log(tx)
             .context(|| format!("committing deletion of {} segments", ids.len()))
     }
 

@@ -342,7 +342,8 @@ impl Store {
             }
             Err(e) => return Err(e).context(|| format!("creating token {id:?}")),
         };
-        tx.commit().context(|| format!("committing token {id:?}"))?;
+        self.commit_with_log(tx)
+            .context(|| format!("committing token {id:?}"))?;
         tracing::info!(token = %token.id, user_id, "created token");
         Ok(token)
     }
@@ -413,7 +414,7 @@ impl Store {
                 |row| token_from_row(row, 0),
             )
             .context(|| format!("revoking token {id:?}"))?;
-        tx.commit()
+        self.commit_with_log(tx)
             .context(|| format!("committing revocation of token {id:?}"))?;
         tracing::info!(token = %id, "revoked token");
         Ok(token)

@@ -1,0 +1,259 @@
+//! The log outbox and checkpoints.
+//!
+//! Every fact that goes into the site's Merkle log is first written to
+//! `log_outbox` in the same transaction as the fact itself; the log writer
+//! then moves outbox rows, in order, into the log. A fact can therefore never
+//! be committed without its entry, and an entry never without its fact.
+
+use rusqlite::{params, OptionalExtension};
+
+use crate::error::{Context, Result};
+use crate::Store;
+
+/// An entry waiting to be appended to the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Outbox order.
+    pub id: i64,
+    /// Canonical entry bytes.
+    pub leaf: Vec<u8>,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size it commits to.
+    pub tree_size: u64,
+    /// The signed note.
+    pub note: String,
+    /// When it was signed.
+    pub created_ms: i64,
+}
+
+impl Store {
+    /// Runs `f` with `leaves` staged: the first write transaction that `f`
+    /// commits also inserts them into the outbox. If `f` fails before
+    /// committing, they are discarded with its changes.
+    pub fn with_log<T>(
+        &self,
+        leaves: Vec<Vec<u8>>,
+        f: impl FnOnce(&Store) -> Result<T>,
+    ) -> Result<T> {
+        *self.staged_log.borrow_mut() = leaves;
+        let result = f(self);
+        self.staged_log.borrow_mut().clear();
+        result
+    }
+
+    /// Commits `tx`, first adding any staged log entries to the outbox.
+    pub(crate) fn commit_with_log(&self, tx: rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+        let staged = std::mem::take(&mut *self.staged_log.borrow_mut());
+        if !staged.is_empty() {
+            let now = now_ms();
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO log_outbox (leaf, created_ms) VALUES (?1, ?2)")?;
+            for leaf in &staged {
+                stmt.execute(params![leaf, now])?;
+            }
+        }
+        tx.commit()
+    }
+
+    /// Adds entries to the outbox on their own (for facts that live outside
+    /// this database, such as a configuration file being loaded).
+    pub fn enqueue_log(&self, leaves: Vec<Vec<u8>>) -> Result<()> {
+        if leaves.is_empty() {
+            return Ok(());
+        }
+        self.with_log(leaves, |s| {
+            let tx = s.write_tx("queueing log entries")?;
+            s.commit_with_log(tx)
+                .context(|| "committing log entries to the outbox".to_owned())
+        })
+    }
+
+    /// The oldest `limit` outbox entries, in order.
+    pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, leaf FROM log_outbox ORDER BY id LIMIT ?1")
+            .context(|| "preparing the outbox query".to_owned())?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(OutboxEntry {
+                    id: r.get(0)?,
+                    leaf: r.get(1)?,
+                })
+            })
+            .context(|| "reading the outbox".to_owned())?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context(|| "reading the outbox".to_owned())
+    }
+
+    /// Removes outbox entries up to and including `through_id`, which are now
+    /// in the log, and records that the log then holds `log_size` entries.
+    pub fn outbox_applied(&self, through_id: i64, log_size: u64) -> Result<()> {
+        let tx = self.write_tx("removing applied outbox entries")?;
+        tx.execute("DELETE FROM log_outbox WHERE id <= ?1", [through_id])
+            .context(|| "removing applied outbox entries".to_owned())?;
+        tx.execute(
+            "INSERT INTO log_state (id, applied_size) VALUES (1, ?1) \
+             ON CONFLICT (id) DO UPDATE SET applied_size = excluded.applied_size",
+            [log_size as i64],
+        )
+        .context(|| "recording the applied log size".to_owned())?;
+        tx.commit()
+            .context(|| "committing the outbox removal".to_owned())
+    }
+
+    /// Log size recorded by the last [`Store::outbox_applied`] (0 if never).
+    pub fn log_applied_size(&self) -> Result<u64> {
+        let size: Option<i64> = self
+            .conn
+            .query_row("SELECT applied_size FROM log_state WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .context(|| "reading the applied log size".to_owned())?;
+        Ok(size.unwrap_or(0) as u64)
+    }
+
+    /// Stores a signed checkpoint (ignoring a second one for the same size).
+    pub fn insert_checkpoint(&self, tree_size: u64, note: &str, created_ms: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO checkpoints (tree_size, note, created_ms) VALUES (?1, ?2, ?3)",
+                params![tree_size as i64, note, created_ms],
+            )
+            .context(|| format!("storing the checkpoint for size {tree_size}"))?;
+        Ok(())
+    }
+
+    /// Every checkpoint, smallest tree first.
+    pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT tree_size, note, created_ms FROM checkpoints ORDER BY tree_size",
+            )
+            .context(|| "preparing the checkpoint query".to_owned())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(StoredCheckpoint {
+                    tree_size: r.get::<_, i64>(0)? as u64,
+                    note: r.get(1)?,
+                    created_ms: r.get(2)?,
+                })
+            })
+            .context(|| "reading checkpoints".to_owned())?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context(|| "reading checkpoints".to_owned())
+    }
+
+    /// The checkpoint with the largest tree, if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        self.conn
+            .query_row(
+                "SELECT tree_size, note, created_ms FROM checkpoints ORDER BY tree_size DESC LIMIT 1",
+                [],
+                |r| Ok(StoredCheckpoint { tree_size: r.get::<_, i64>(0)? as u64, note: r.get(1)?, created_ms: r.get(2)? }),
+            )
+            .optional()
+            .context(|| "reading the latest checkpoint".to_owned())
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ErrorKind, NewSegment, SealedSegment, Store};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open(&dir.path().join("custos.db")).expect("open");
+        (dir, s)
+    }
+
+    fn recording(s: &Store) -> i64 {
+        s.insert_recording_segment(&NewSegment {
+            camera: "cam".into(),
+            path: "video/cam/1.mp4".into(),
+            start_ms: 1000,
+            codec: "avc1.42C01E".into(),
+            width: None,
+            height: None,
+        })
+        .expect("insert")
+    }
+
+    fn sealed(id: i64) -> SealedSegment {
+        SealedSegment {
+            id,
+            end_ms: 2000,
+            bytes: 10,
+            frames: 1,
+            sha256: "ab".repeat(32),
+            sealed_ms: 2000,
+            recovered: false,
+        }
+    }
+
+    #[test]
+    fn staged_entries_commit_with_the_fact_and_vanish_with_its_failure() {
+        let (_d, s) = store();
+        let id = recording(&s);
+        s.with_log(vec![b"sealed".to_vec()], |s| s.seal_segments(&[sealed(id)]))
+            .expect("seal");
+        let out = s.outbox(10).expect("outbox");
+        assert_eq!(
+            out.iter().map(|e| e.leaf.clone()).collect::<Vec<_>>(),
+            vec![b"sealed".to_vec()]
+        );
+        // Sealing twice is a conflict: neither the fact nor its entry lands.
+        let e = s
+            .with_log(vec![b"again".to_vec()], |s| s.seal_segments(&[sealed(id)]))
+            .expect_err("conflict");
+        assert_eq!(e.kind(), ErrorKind::Conflict);
+        assert_eq!(s.outbox(10).expect("outbox").len(), 1);
+        // And nothing stays staged for an unrelated later transaction.
+        s.record_camera_state("cam", 5, crate::CameraState::Offline, None)
+            .expect("state");
+        assert_eq!(s.outbox(10).expect("outbox").len(), 1);
+    }
+
+    #[test]
+    fn outbox_drains_in_order_and_remembers_the_applied_size() {
+        let (_d, s) = store();
+        s.enqueue_log(vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()])
+            .expect("enqueue");
+        let out = s.outbox(2).expect("outbox");
+        assert_eq!(
+            out.iter().map(|e| e.leaf.as_slice()).collect::<Vec<_>>(),
+            vec![&b"a"[..], &b"b"[..]]
+        );
+        assert_eq!(s.log_applied_size().expect("size"), 0);
+        s.outbox_applied(out[1].id, 2).expect("applied");
+        assert_eq!(s.log_applied_size().expect("size"), 2);
+        let rest = s.outbox(10).expect("outbox");
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].leaf, b"c");
+    }
+
+    #[test]
+    fn checkpoints_are_all_kept() {
+        let (_d, s) = store();
+        assert!(s.latest_checkpoint().expect("none").is_none());
+        s.insert_checkpoint(3, "note 3", 1).expect("3");
+        s.insert_checkpoint(7, "note 7", 2).expect("7");
+        s.insert_checkpoint(7, "other", 3).expect("dup ignored");
+        assert_eq!(s.checkpoints().expect("all").len(), 2);
+        let latest = s.latest_checkpoint().expect("q").expect("some");
+        assert_eq!((latest.tree_size, latest.note.as_str()), (7, "note 7"));
+    }
+}
