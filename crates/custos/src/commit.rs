@@ -18,6 +18,7 @@ use custos_media::recorder::SegmentEvent;
 use custos_store::{CameraState, NewSegment, SealedSegment, SegmentProgress, Store};
 
 use crate::clock::now_ms;
+use crate::facts;
 
 /// Something the index must learn, in the order it happened.
 pub enum CommitItem {
@@ -241,30 +242,48 @@ fn commit(
     }
     let now = now_ms();
     let mut sealed = Vec::new();
+    let mut entries = Vec::new();
     for (camera, rel, s) in &batch.sealed {
         let Some(id) = ids.remove(rel) else {
             tracing::error!(camera, path = rel, "sealed segment has no index row");
             continue;
         };
+        let sha256 = hex::encode(s.sha256);
+        entries.push(facts::segment_sealed(
+            &facts::SealedSegment {
+                camera,
+                path: rel,
+                start_ms: s.start_ms,
+                end_ms: s.end_ms,
+                bytes: s.bytes,
+                frames: s.frames,
+                sha256: &sha256,
+            },
+            false,
+        ));
         sealed.push(SealedSegment {
             id,
             end_ms: s.end_ms,
             bytes: s.bytes,
             frames: s.frames,
-            sha256: hex::encode(s.sha256),
+            sha256,
             sealed_ms: now,
             recovered: false,
         });
     }
     if !sealed.is_empty() {
-        store.seal_segments(&sealed)?;
+        // The seal and its log entry commit together.
+        store.with_log(entries, |st| st.seal_segments(&sealed))?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         stats
             .segments_sealed
             .fetch_add(sealed.len() as u64, Ordering::Relaxed);
     }
     for (camera, at_ms, state, detail) in &batch.states {
-        store.record_camera_state(camera, *at_ms, *state, detail.as_deref())?;
+        let entry = facts::camera_state(camera, *at_ms, state.as_str(), detail.as_deref());
+        store.with_log(vec![entry], |st| {
+            st.record_camera_state(camera, *at_ms, *state, detail.as_deref())
+        })?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())

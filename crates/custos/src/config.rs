@@ -1,42 +1,57 @@
-//! The configuration file: parsed by hand over `toml_edit`'s spanned tree so
-//! that every problem — not just the first — is reported with its line,
-//! column and what was expected, and unknown keys are errors.
+//! The configuration file.
+//!
+//! The TOML text is parsed with `toml_edit`, which keeps the byte span of
+//! every key and value, and the tree is then walked by hand. Each problem is
+//! collected rather than returned, so one run of `custos check-config` shows
+//! every mistake in the file, each with its line, column and what was
+//! expected. Unknown keys are errors: a misspelt `retain_days` must not
+//! silently keep video forever.
+//!
+//! Passwords never leave this module in printable form: `Debug` of the
+//! config types shows URLs through [`redact_url`], and messages about a URL
+//! never repeat the URL's text.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use toml_edit::{ImDocument, Item, Table, Value};
+use toml_edit::{ImDocument, Item, TableLike, Value};
 use url::Url;
 
-pub use custos_media::source::redact_url;
-
 /// A whole site's configuration.
+#[derive(Clone)]
 pub struct Config {
+    /// Where the index and the video live. Relative paths are resolved
+    /// against the config file's directory by [`load`].
     pub data_dir: PathBuf,
-    /// The site's name: `[a-z0-9-]+` (the log's origin line later).
+    /// The site's name, `[a-z0-9-]{1,64}`; later the origin of its log.
     pub site: String,
     pub server: ServerConfig,
-    /// How often retention runs.
+    /// How often retention runs (`[retention] check_seconds`, default 60).
     pub retention_check_seconds: u32,
     pub cameras: Vec<CameraConfig>,
-    /// Lower-hex SHA-256 of the file as read, logged at start.
+    /// Lower-case hex SHA-256 of the file's bytes, to log which file ran.
     pub source_hash: String,
 }
 
+/// The `[server]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
 }
 
+/// How RTP travels from a camera.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     Tcp,
     Udp,
 }
 
-#[derive(Clone)]
+/// One `[[camera]]` table.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CameraConfig {
     pub id: String,
     pub name: String,
@@ -74,50 +89,108 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("site", &self.site)
-            .field("listen", &self.server.listen)
+            .field("server", &self.server)
+            .field("retention_check_seconds", &self.retention_check_seconds)
             .field("cameras", &self.cameras)
+            .field("source_hash", &self.source_hash)
             .finish()
     }
 }
 
 impl CameraConfig {
-    /// User name and password for the camera: the user from `username` or
-    /// the URL, the password from the environment variable `password_env`
-    /// (read now) or the URL. Percent-escapes in the URL are decoded.
+    /// The credentials to apply to `url`: the user name from `username` or
+    /// else the URL, the password from the environment variable
+    /// `password_env` (read now, at call time) or else the URL. Escapes in
+    /// the URL (`%40`) are decoded. `None` when there are neither.
     pub fn credentials(&self) -> Result<Option<(String, String)>, ConfigError> {
-        let user = self.username.clone().or_else(|| {
-            (!self.url.username().is_empty()).then(|| percent_decode(self.url.username()))
-        });
+        let user = match &self.username {
+            Some(u) => Some(u.clone()),
+            None if !self.url.username().is_empty() => Some(percent_decode(self.url.username())),
+            None => None,
+        };
         let password = match &self.password_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| ConfigError {
-                origin: format!("camera {}", self.id),
-                problems: vec![Problem {
-                    line: 0,
-                    column: 0,
-                    message: format!("password_env: environment variable {var} is not set"),
-                }],
-            })?),
+            Some(var) => {
+                let problem = |what: &str| ConfigError {
+                    origin: format!("camera {:?}", self.id),
+                    problems: vec![Problem {
+                        line: 0,
+                        column: 0,
+                        message: format!(
+                            "password_env: the environment variable {var} {what}; \
+                             set it to the camera's password before starting custos"
+                        ),
+                    }],
+                };
+                match std::env::var(var) {
+                    Ok(p) if p.is_empty() => return Err(problem("is empty")),
+                    Ok(p) => Some(p),
+                    Err(std::env::VarError::NotPresent) => return Err(problem("is not set")),
+                    Err(std::env::VarError::NotUnicode(_)) => {
+                        return Err(problem("is not valid Unicode"))
+                    }
+                }
+            }
             None => self.url.password().map(percent_decode),
         };
         Ok(match (user, password) {
             (None, None) => None,
-            (u, p) => Some((u.unwrap_or_default(), p.unwrap_or_default())),
+            (user, password) => Some((user.unwrap_or_default(), password.unwrap_or_default())),
         })
     }
 }
 
+/// The URL as text with any password replaced by `***`; the user name stays.
+/// Use this wherever a camera URL is logged, shown or debug-printed.
+pub fn redact_url(url: &Url) -> String {
+    if url.password().is_none() {
+        return url.to_string();
+    }
+    let mut shown = url.clone();
+    match shown.set_password(Some("***")) {
+        Ok(()) => shown.to_string(),
+        // Cannot happen for a URL that holds a password, but never leak it.
+        Err(()) => format!("{}://***", url.scheme()),
+    }
+}
+
+/// Decodes `%XX` escapes (as in the user-info part of a URL); other bytes,
+/// including a stray `%`, are kept.
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_owned())
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) => hex_digit(h).zip(hex_digit(l)),
+            _ => None,
+        };
+        match escaped {
+            Some((h, l)) => {
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// One problem in a config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
-    /// 1-based; 0 when the problem has no place in the file.
+    /// 1-based line; 0 when the problem has no place in the file (the file
+    /// cannot be read, an environment variable is missing).
     pub line: usize,
+    /// 1-based column, counted in characters.
     pub column: usize,
     pub message: String,
 }
@@ -125,11 +198,15 @@ pub struct Problem {
 /// Every problem found in a config file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The file name (or other source) the positions refer to.
     pub origin: String,
+    /// In the order they appear in the file; never empty.
     pub problems: Vec<Problem>,
 }
 
 impl fmt::Display for ConfigError {
+    /// One problem per line, `FILE:LINE:COL: message` (`FILE: message` for a
+    /// problem without a position), with no trailing newline.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, p) in self.problems.iter().enumerate() {
             if i > 0 {
@@ -147,238 +224,123 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Reads and checks a config file. Relative `data_dir` paths are taken
-/// relative to the file's directory, so a site can be moved as a whole.
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let origin = path.display().to_string();
-    let bytes =
-        std::fs::read(path).map_err(|e| single(&origin, format!("cannot read the file: {e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let (line, column) = line_col(
-            &String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]),
-            usize::MAX,
-        );
+impl ConfigError {
+    fn unplaced(origin: &str, message: String) -> ConfigError {
         ConfigError {
-            origin: origin.clone(),
+            origin: origin.to_owned(),
             problems: vec![Problem {
-                line,
-                column,
-                message: "the file is not valid UTF-8".into(),
+                line: 0,
+                column: 0,
+                message,
             }],
         }
-    })?;
+    }
+}
+
+/// Reads and checks the config file at `path`. A relative `data_dir` is
+/// taken relative to the file's directory, so a site moves as a whole.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let origin = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| ConfigError::unplaced(&origin, format!("cannot read the config file: {e}")))?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let valid = e.utf8_error().valid_up_to();
+            let prefix = String::from_utf8_lossy(bytes.get(..valid).unwrap_or_default());
+            let (line, column) = line_col(&prefix, prefix.len());
+            return Err(ConfigError {
+                origin,
+                problems: vec![Problem {
+                    line,
+                    column,
+                    message: "the file is not valid UTF-8; expected UTF-8 text".into(),
+                }],
+            });
+        }
+    };
     let mut config = parse(&text, &origin)?;
     if config.data_dir.is_relative() {
-        let base = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        config.data_dir = base.join(&config.data_dir);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            config.data_dir = dir.join(&config.data_dir);
+        }
     }
     Ok(config)
 }
 
-fn single(origin: &str, message: String) -> ConfigError {
-    ConfigError {
-        origin: origin.to_owned(),
-        problems: vec![Problem {
-            line: 0,
-            column: 0,
-            message,
-        }],
-    }
-}
-
-/// 1-based line and column of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-struct Checker<'a> {
-    text: &'a str,
-    problems: Vec<Problem>,
-}
-
-impl Checker<'_> {
-    fn at(&mut self, span: Option<Range<usize>>, message: String) {
-        let (line, column) = span.map_or((1, 1), |s| line_col(self.text, s.start));
-        self.problems.push(Problem {
-            line,
-            column,
-            message,
-        });
-    }
-
-    /// Reports keys of `table` not in `known`.
-    fn unknown_keys(&mut self, table: &Table, known: &[&str], place: &str) {
-        for (key, _) in table.iter() {
-            if !known.contains(&key) {
-                let span = table.key(key).and_then(|k| k.span());
-                self.at(
-                    span,
-                    format!(
-                        "unknown key {key:?} in {place}; expected one of: {}",
-                        known.join(", ")
-                    ),
-                );
-            }
+/// Checks config text. `origin` names the file in messages. A relative
+/// `data_dir` is returned as written (relative to the working directory).
+pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let doc = ImDocument::parse(text).map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+        let detail: Vec<&str> = e
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        ConfigError {
+            origin: origin.to_owned(),
+            problems: vec![Problem {
+                line,
+                column,
+                message: format!("TOML syntax error: {}", detail.join("; ")),
+            }],
         }
-    }
-
-    fn string(
-        &mut self,
-        table: &Table,
-        key: &str,
-        place: &str,
-    ) -> Option<(String, Option<Range<usize>>)> {
-        let item = table.get(key)?;
-        match item.as_value() {
-            Some(Value::String(s)) => Some((s.value().clone(), item.span())),
-            _ => {
-                self.at(
-                    item.span(),
-                    format!("{key}{place}: expected a string, found {}", describe(item)),
-                );
-                None
-            }
-        }
-    }
-
-    fn integer(&mut self, table: &Table, key: &str, range: (i64, i64), place: &str) -> Option<i64> {
-        let item = table.get(key)?;
-        let expected = format!("expected an integer from {} to {}", range.0, range.1);
-        match item.as_value() {
-            Some(Value::Integer(i)) if (range.0..=range.1).contains(i.value()) => Some(*i.value()),
-            _ => {
-                self.at(
-                    item.span(),
-                    format!("{key}{place}: {expected}, found {}", describe(item)),
-                );
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, table: &Table, key: &str, place: &str) -> Option<bool> {
-        let item = table.get(key)?;
-        match item.as_value() {
-            Some(Value::Boolean(b)) => Some(*b.value()),
-            _ => {
-                self.at(
-                    item.span(),
-                    format!(
-                        "{key}{place}: expected true or false, found {}",
-                        describe(item)
-                    ),
-                );
-                None
-            }
-        }
-    }
-
-    fn url(&mut self, table: &Table, key: &str, place: &str) -> Option<Url> {
-        let (text, span) = self.string(table, key, place)?;
-        match check_camera_url(&text) {
-            Ok(u) => Some(u),
-            Err(reason) => {
-                self.at(span, format!("{key}{place}: {reason}"));
-                None
-            }
-        }
-    }
-}
-
-fn describe(item: &Item) -> String {
-    match item {
-        Item::None => "nothing".into(),
-        Item::Table(_) => "a table".into(),
-        Item::ArrayOfTables(_) => "an array of tables".into(),
-        Item::Value(v) => match v {
-            Value::String(s) => format!("string {:?}", s.value()),
-            Value::Integer(i) => format!("integer {}", i.value()),
-            Value::Float(f) => format!("float {}", f.value()),
-            Value::Boolean(b) => format!("boolean {}", b.value()),
-            Value::Datetime(_) => "a date-time".into(),
-            Value::Array(_) => "an array".into(),
-            Value::InlineTable(_) => "an inline table".into(),
-        },
-    }
-}
-
-fn check_camera_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| {
-        format!("not a valid URL ({e}); expected rtsp://host/path or file:///path.mp4")
     })?;
-    match url.scheme() {
-        "rtsp" | "rtsps" => {
-            if url.host_str().is_none_or(str::is_empty) {
-                return Err("an rtsp URL needs a host".into());
-            }
-        }
-        "file" => {
-            if url.host_str().is_some_and(|h| !h.is_empty()) || url.to_file_path().is_err() {
-                return Err(
-                    "a file URL needs an absolute local path, like file:///srv/clips/a.mp4".into(),
-                );
-            }
-        }
-        other => {
-            return Err(format!(
-                "unsupported scheme {other:?}; expected rtsp, rtsps or file"
-            ))
-        }
-    }
-    Ok(url)
-}
-
-fn valid_name(s: &str, max: usize) -> bool {
-    !s.is_empty()
-        && s.len() <= max
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// Parses a byte size: an integer, or a string with a unit (B, KB, MB, GB, TB
-/// in steps of 1000; KiB, MiB, GiB, TiB in steps of 1024).
-pub fn parse_byte_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(t.len());
-    let (number, unit) = (t[..split].replace('_', ""), t[split..].trim());
-    let multiplier: u64 = match unit {
-        "" | "B" => 1,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "TiB" => 1 << 40,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?}; expected B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
-            ))
-        }
+    let mut checker = Checker {
+        text,
+        problems: Vec::new(),
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size like \"50GB\""))?;
-    let bytes = value * multiplier as f64;
-    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
-        return Err(format!("{text:?} must be more than zero bytes"));
+    let parts = checker.root(doc.as_table());
+    checker.problems.sort_by_key(|p| (p.line, p.column));
+    match parts {
+        Some((data_dir, site, server, retention_check_seconds, cameras))
+            if checker.problems.is_empty() =>
+        {
+            Ok(Config {
+                data_dir,
+                site,
+                server,
+                retention_check_seconds,
+                cameras,
+                source_hash: hex::encode(Sha256::digest(text.as_bytes())),
+            })
+        }
+        _ => {
+            if checker.problems.is_empty() {
+                // Every path that gives up reports why; this is a safety net.
+                checker.problems.push(Problem {
+                    line: 1,
+                    column: 1,
+                    message: "the configuration is incomplete".into(),
+                });
+            }
+            Err(ConfigError {
+                origin: origin.to_owned(),
+                problems: checker.problems,
+            })
+        }
     }
-    Ok(bytes as u64)
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
 }
 
 const TOP_KEYS: &[&str] = &["data_dir", "site", "server", "retention", "camera"];
-const RETENTION_KEYS: &[&str] = &["check_seconds"];
 const SERVER_KEYS: &[&str] = &["listen"];
+const RETENTION_KEYS: &[&str] = &["check_seconds"];
 const CAMERA_KEYS: &[&str] = &[
     "id",
     "name",
@@ -393,253 +355,614 @@ const CAMERA_KEYS: &[&str] = &[
     "enabled",
 ];
 
-/// Parses config text. `origin` names the file in messages; relative paths stay relative.
-pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    let doc = ImDocument::parse(text).map_err(|e| {
-        let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-        let message = format!("TOML syntax error: {}", e.message().trim());
-        ConfigError {
-            origin: origin.to_owned(),
-            problems: vec![Problem {
-                line,
-                column,
-                message,
-            }],
-        }
-    })?;
-    let root = doc.as_table();
-    let mut c = Checker {
-        text,
-        problems: Vec::new(),
-    };
-    c.unknown_keys(root, TOP_KEYS, "the top level");
+const DEFAULT_SITE: &str = "custos";
+const DEFAULT_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
+const DEFAULT_RETENTION_CHECK_SECONDS: u32 = 60;
+const DEFAULT_SEGMENT_SECONDS: u32 = 60;
 
-    let data_dir = match c.string(root, "data_dir", "") {
-        Some((d, span)) if d.trim().is_empty() => {
-            c.at(span, "data_dir: must not be empty".into());
-            None
-        }
-        Some((d, _)) => Some(PathBuf::from(d)),
-        None => {
-            if root.get("data_dir").is_none() {
-                c.at(None, "data_dir: required key missing; expected the directory for the index and video, e.g. data_dir = \"/var/lib/custos\"".into());
-            }
-            None
-        }
-    };
-    let site = match c.string(root, "site", "") {
-        Some((s, _)) if valid_name(&s, 64) => s,
-        Some((s, span)) => {
-            c.at(
-                span,
-                format!("site: {s:?} must be 1 to 64 characters of a-z, 0-9 and -"),
-            );
-            String::new()
-        }
-        None => "custos".into(),
-    };
+/// A table being checked: its keys, where it starts, how to name it.
+struct Section<'t> {
+    table: &'t dyn TableLike,
+    /// The header (`[server]`, `[[camera]]`) or the `{` of an inline table;
+    /// missing keys are reported here.
+    span: Option<Range<usize>>,
+    /// How messages name it: "the top level", "[server]", "[[camera]]".
+    name: &'static str,
+    known: &'static [&'static str],
+}
 
-    let mut listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080));
-    match root.get("server") {
-        None => {}
-        Some(Item::Table(server)) => {
-            c.unknown_keys(server, SERVER_KEYS, "[server]");
-            if let Some((text, span)) = c.string(server, "listen", " in [server]") {
-                match text.parse() {
-                    Ok(a) => listen = a,
-                    Err(_) => c.at(span, format!("listen in [server]: {text:?} is not an address; expected IP:PORT such as \"127.0.0.1:8080\"")),
-                }
-            }
-        }
-        Some(other) => c.at(
-            other.span(),
-            format!(
-                "server: expected a [server] table, found {}",
-                describe(other)
-            ),
-        ),
-    }
-
-    let mut retention_check_seconds = 60;
-    match root.get("retention") {
-        None => {}
-        Some(Item::Table(t)) => {
-            c.unknown_keys(t, RETENTION_KEYS, "[retention]");
-            if let Some(s) = c.integer(t, "check_seconds", (1, 86_400), " in [retention]") {
-                retention_check_seconds = s as u32;
-            }
-        }
-        Some(other) => c.at(
-            other.span(),
-            format!(
-                "retention: expected a [retention] table, found {}",
-                describe(other)
-            ),
-        ),
-    }
-
-    let mut cameras: Vec<CameraConfig> = Vec::new();
-    let mut first_line_of: Vec<(String, usize)> = Vec::new();
-    match root.get("camera") {
-        None => {}
-        Some(Item::ArrayOfTables(arr)) => {
-            for table in arr.iter() {
-                let header = table.span();
-                let before = c.problems.len();
-                let camera = parse_camera(&mut c, table, header.clone());
-                if let Some(cam) = camera {
-                    let line = line_col(text, header.clone().map_or(0, |s| s.start)).0;
-                    if let Some((_, first)) = first_line_of.iter().find(|(id, _)| *id == cam.id) {
-                        let span = table.get("id").and_then(|i| i.span());
-                        c.at(
-                            span,
-                            format!("id: camera {:?} is already defined on line {first}", cam.id),
-                        );
-                    } else if c.problems.len() == before {
-                        first_line_of.push((cam.id.clone(), line));
-                        cameras.push(cam);
-                    }
-                }
-            }
-        }
-        Some(other) => c.at(
-            other.span(),
-            format!(
-                "camera: expected [[camera]] tables, found {}",
-                describe(other)
-            ),
-        ),
-    }
-
-    c.problems.sort_by_key(|p| (p.line, p.column));
-    match (c.problems.is_empty(), data_dir) {
-        (true, Some(data_dir)) => Ok(Config {
-            data_dir,
-            site,
-            server: ServerConfig { listen },
-            retention_check_seconds,
-            cameras,
-            source_hash: hex::encode(Sha256::digest(text.as_bytes())),
-        }),
-        _ => Err(ConfigError {
-            origin: origin.to_owned(),
-            problems: c.problems,
-        }),
+impl<'t> Section<'t> {
+    /// The item under `key` and the best place to point at for it.
+    fn get(&self, key: &str) -> Option<(&'t Item, Option<Range<usize>>)> {
+        let (k, item) = self.table.get_key_value(key)?;
+        let span = item
+            .span()
+            .or_else(|| k.span())
+            .or_else(|| self.span.clone());
+        Some((item, span))
     }
 }
 
-fn parse_camera(
-    c: &mut Checker<'_>,
-    t: &Table,
-    header: Option<Range<usize>>,
-) -> Option<CameraConfig> {
-    let place = " in [[camera]]";
-    c.unknown_keys(t, CAMERA_KEYS, "[[camera]]");
-    let id = match c.string(t, "id", place) {
-        Some((id, _)) if valid_name(&id, 32) => Some(id),
-        Some((id, span)) => {
-            c.at(
-                span,
-                format!("id{place}: {id:?} must be 1 to 32 characters of a-z, 0-9 and -"),
-            );
-            None
-        }
-        None => {
-            if t.get("id").is_none() {
-                c.at(
-                    header.clone(),
-                    "[[camera]]: required key \"id\" missing".into(),
-                );
-            }
-            None
-        }
-    };
-    let url = c.url(t, "url", place);
-    if t.get("url").is_none() {
-        c.at(header.clone(), "[[camera]]: required key \"url\" missing; expected rtsp://host/path or file:///path.mp4".into());
+struct Checker<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+type Parts = (PathBuf, String, ServerConfig, u32, Vec<CameraConfig>);
+
+impl Checker<'_> {
+    fn report(&mut self, span: Option<Range<usize>>, message: String) {
+        let (line, column) = span.map_or((1, 1), |s| line_col(self.text, s.start));
+        self.problems.push(Problem {
+            line,
+            column,
+            message,
+        });
     }
-    let analysis_url = c.url(t, "analysis_url", place);
-    let transport = match c.string(t, "transport", place) {
-        None => Transport::Tcp,
-        Some((s, _)) if s == "tcp" => Transport::Tcp,
-        Some((s, _)) if s == "udp" => Transport::Udp,
-        Some((s, span)) => {
-            c.at(
+
+    fn unknown_keys(&mut self, section: &Section<'_>) {
+        for (key, item) in section.table.iter() {
+            if section.known.contains(&key) {
+                continue;
+            }
+            let span = section
+                .table
+                .key(key)
+                .and_then(|k| k.span())
+                .or_else(|| item.span())
+                .or_else(|| section.span.clone());
+            self.report(
                 span,
-                format!("transport{place}: expected \"tcp\" or \"udp\", found {s:?}"),
+                format!(
+                    "unknown key {key:?} {} {}; expected one of: {}",
+                    if section.name.starts_with('[') {
+                        "in"
+                    } else {
+                        "at"
+                    },
+                    section.name,
+                    section.known.join(", ")
+                ),
             );
-            Transport::Tcp
         }
-    };
-    let username = c.string(t, "username", place).map(|(s, _)| s);
-    let password_env = match c.string(t, "password_env", place) {
-        Some((v, span)) => {
-            let valid = v
-                .chars()
-                .next()
-                .is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_')
-                && v.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
-            if !valid {
-                c.at(
-                    span.clone(),
-                    format!("password_env{place}: {v:?} is not an environment variable name"),
+    }
+
+    fn missing(&mut self, section: &Section<'_>, key: &str, expected: &str) {
+        self.report(
+            section.span.clone(),
+            format!(
+                "{} is missing the required key {key:?}; expected {expected}",
+                section.name
+            ),
+        );
+    }
+
+    /// A string value, or a report that something else is there.
+    fn string(
+        &mut self,
+        section: &Section<'_>,
+        key: &str,
+        expected: &str,
+    ) -> Option<(String, Option<Range<usize>>)> {
+        let (item, span) = section.get(key)?;
+        match item.as_str() {
+            Some(s) => Some((s.to_owned(), span)),
+            None => {
+                self.report(
+                    span,
+                    format!("{key}: expected {expected}, found {}", describe(item)),
                 );
-            }
-            if url.as_ref().is_some_and(|u| u.password().is_some()) {
-                c.at(span, format!("password_env{place}: the url also holds a password; keep it in one place only"));
-            }
-            Some(v)
-        }
-        None => None,
-    };
-    let segment_seconds = c
-        .integer(t, "segment_seconds", (1, 3600), place)
-        .unwrap_or(60) as u32;
-    let retain_days = c
-        .integer(t, "retain_days", (1, 36500), place)
-        .map(|d| d as u32);
-    let retain_bytes = match t.get("retain_bytes") {
-        None => None,
-        Some(item) => match item.as_value() {
-            Some(Value::Integer(i)) if *i.value() > 0 => Some(*i.value() as u64),
-            Some(Value::String(s)) => match parse_byte_size(s.value()) {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    c.at(item.span(), format!("retain_bytes{place}: {e}"));
-                    None
-                }
-            },
-            _ => {
-                c.at(item.span(), format!("retain_bytes{place}: expected a positive integer or a size such as \"50GB\", found {}", describe(item)));
                 None
             }
-        },
+        }
+    }
+
+    /// An integer in `min..=max`, or a report naming the range.
+    fn integer<T: TryFrom<i64>>(
+        &mut self,
+        section: &Section<'_>,
+        key: &str,
+        min: i64,
+        max: i64,
+    ) -> Option<T> {
+        let (item, span) = section.get(key)?;
+        let value = item
+            .as_integer()
+            .filter(|v| (min..=max).contains(v))
+            .and_then(|v| T::try_from(v).ok());
+        if value.is_none() {
+            self.report(
+                span,
+                format!(
+                    "{key}: expected an integer from {min} to {max}, found {}",
+                    describe(item)
+                ),
+            );
+        }
+        value
+    }
+
+    fn boolean(&mut self, section: &Section<'_>, key: &str) -> Option<bool> {
+        let (item, span) = section.get(key)?;
+        let value = item.as_bool();
+        if value.is_none() {
+            self.report(
+                span,
+                format!("{key}: expected true or false, found {}", describe(item)),
+            );
+        }
+        value
+    }
+
+    /// A `[name]` table (or inline table) under `key` of the root.
+    fn sub_table<'t>(
+        &mut self,
+        root: &Section<'t>,
+        key: &str,
+        name: &'static str,
+        known: &'static [&'static str],
+    ) -> Option<Section<'t>> {
+        let (item, span) = root.get(key)?;
+        match item.as_table_like() {
+            Some(table) => {
+                let section = Section {
+                    table,
+                    span,
+                    name,
+                    known,
+                };
+                self.unknown_keys(&section);
+                Some(section)
+            }
+            None => {
+                self.report(
+                    span,
+                    format!("{key}: expected a {name} table, found {}", describe(item)),
+                );
+                None
+            }
+        }
+    }
+
+    fn root(&mut self, table: &toml_edit::Table) -> Option<Parts> {
+        let root = Section {
+            table,
+            span: Some(0..0),
+            name: "the top level",
+            known: TOP_KEYS,
+        };
+        self.unknown_keys(&root);
+
+        let data_dir_expected = "a directory path such as \"/var/lib/custos\"";
+        let data_dir = match self.string(&root, "data_dir", data_dir_expected) {
+            Some((d, span)) if d.trim().is_empty() => {
+                self.report(
+                    span,
+                    format!("data_dir: expected {data_dir_expected}, found an empty string"),
+                );
+                None
+            }
+            Some((d, _)) => Some(PathBuf::from(d)),
+            None => {
+                if root.get("data_dir").is_none() {
+                    self.report(
+                        Some(0..0),
+                        format!(
+                            "missing the required key \"data_dir\"; expected {data_dir_expected}, \
+                             where the index and the video are kept"
+                        ),
+                    );
+                }
+                None
+            }
+        };
+
+        let site_expected = "1 to 64 characters of a-z, 0-9 and -";
+        let site = match self.string(&root, "site", &format!("a string of {site_expected}")) {
+            Some((s, _)) if valid_name(&s, 64) => s,
+            Some((s, span)) => {
+                self.report(
+                    span,
+                    format!("site: expected {site_expected}, found {}", quote(&s)),
+                );
+                DEFAULT_SITE.to_owned()
+            }
+            None => DEFAULT_SITE.to_owned(),
+        };
+
+        let mut listen = SocketAddr::from(DEFAULT_LISTEN);
+        if let Some(server) = self.sub_table(&root, "server", "[server]", SERVER_KEYS) {
+            let expected = "an IP address and port such as \"127.0.0.1:8080\"";
+            if let Some((text, span)) = self.string(&server, "listen", expected) {
+                match text.trim().parse::<SocketAddr>() {
+                    Ok(addr) => listen = addr,
+                    Err(_) => self.report(
+                        span,
+                        format!("listen: expected {expected}, found {}", quote(&text)),
+                    ),
+                }
+            }
+        }
+
+        let mut retention_check_seconds = DEFAULT_RETENTION_CHECK_SECONDS;
+        if let Some(retention) = self.sub_table(&root, "retention", "[retention]", RETENTION_KEYS) {
+            if let Some(s) = self.integer(&retention, "check_seconds", 1, 86_400) {
+                retention_check_seconds = s;
+            }
+        }
+
+        let cameras = self.cameras(&root);
+        Some((
+            data_dir?,
+            site,
+            ServerConfig { listen },
+            retention_check_seconds,
+            cameras,
+        ))
+    }
+
+    /// Every `[[camera]]` table (or `camera = [{...}]`); only cameras with
+    /// no problems are returned, but all are checked.
+    fn cameras(&mut self, root: &Section<'_>) -> Vec<CameraConfig> {
+        let mut tables: Vec<(&dyn TableLike, Option<Range<usize>>)> = Vec::new();
+        match root.get("camera") {
+            None => {}
+            Some((Item::ArrayOfTables(array), _)) => {
+                for t in array.iter() {
+                    tables.push((t, t.span()));
+                }
+            }
+            Some((Item::Value(Value::Array(array)), _)) => {
+                for v in array.iter() {
+                    match v.as_inline_table() {
+                        Some(t) => tables.push((t, t.span())),
+                        None => self.report(
+                            v.span(),
+                            format!(
+                                "camera: expected a table of camera settings, found {}",
+                                describe_value(v)
+                            ),
+                        ),
+                    }
+                }
+            }
+            Some((item, span)) => self.report(
+                span,
+                format!(
+                    "camera: expected [[camera]] tables, found {}",
+                    describe(item)
+                ),
+            ),
+        }
+
+        let mut cameras = Vec::new();
+        let mut first_line_of_id: HashMap<String, usize> = HashMap::new();
+        for (table, span) in tables {
+            let section = Section {
+                table,
+                span,
+                name: "[[camera]]",
+                known: CAMERA_KEYS,
+            };
+            let before = self.problems.len();
+            let camera = self.camera(&section, &mut first_line_of_id);
+            if let Some(camera) = camera.filter(|_| self.problems.len() == before) {
+                cameras.push(camera);
+            }
+        }
+        cameras
+    }
+
+    fn camera(
+        &mut self,
+        section: &Section<'_>,
+        first_line_of_id: &mut HashMap<String, usize>,
+    ) -> Option<CameraConfig> {
+        self.unknown_keys(section);
+
+        let id_rules = "1 to 32 characters of a-z, 0-9 and -";
+        let id = match self.string(section, "id", &format!("a string of {id_rules}")) {
+            Some((id, span)) if valid_name(&id, 32) => {
+                let line = section
+                    .span
+                    .as_ref()
+                    .map_or(1, |s| line_col(self.text, s.start).0);
+                match first_line_of_id.get(&id) {
+                    Some(first) => {
+                        let message = format!(
+                            "id: camera id {id:?} is already used by the [[camera]] on line {first}; \
+                             expected ids to be unique"
+                        );
+                        self.report(span, message);
+                    }
+                    None => {
+                        first_line_of_id.insert(id.clone(), line);
+                    }
+                }
+                Some(id)
+            }
+            Some((id, span)) => {
+                self.report(
+                    span,
+                    format!("id: expected {id_rules}, found {}", quote(&id)),
+                );
+                None
+            }
+            None => {
+                if section.get("id").is_none() {
+                    self.missing(section, "id", &format!("a camera id of {id_rules}"));
+                }
+                None
+            }
+        };
+
+        let name = match self.string(section, "name", "a string") {
+            Some((n, span)) if n.trim().is_empty() => {
+                self.report(span, "name: expected a non-empty string, found \"\"".into());
+                None
+            }
+            other => other.map(|(n, _)| n),
+        };
+
+        let url = self.camera_url(section, "url");
+        if section.get("url").is_none() {
+            self.missing(section, "url", URL_EXPECTED);
+        }
+        let analysis_url = self.camera_url(section, "analysis_url");
+
+        let transport = match self.string(section, "transport", "\"tcp\" or \"udp\"") {
+            None => Transport::Tcp,
+            Some((t, _)) if t == "tcp" => Transport::Tcp,
+            Some((t, _)) if t == "udp" => Transport::Udp,
+            Some((t, span)) => {
+                self.report(
+                    span,
+                    format!(
+                        "transport: expected \"tcp\" or \"udp\", found {}",
+                        quote(&t)
+                    ),
+                );
+                Transport::Tcp
+            }
+        };
+
+        let username = match self.string(section, "username", "a string") {
+            Some((u, span)) if u.is_empty() => {
+                self.report(
+                    span,
+                    "username: expected a non-empty string, found \"\"".into(),
+                );
+                None
+            }
+            other => other.map(|(u, _)| u),
+        };
+
+        let env_expected = "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)";
+        let password_env = match self.string(section, "password_env", env_expected) {
+            Some((var, span)) => {
+                if !valid_env_name(&var) {
+                    // The value is not repeated: it may be a password
+                    // written in the wrong place.
+                    self.report(
+                        span.clone(),
+                        format!(
+                            "password_env: expected {env_expected}, found a string that is not one"
+                        ),
+                    );
+                }
+                for (key, u) in [("url", &url), ("analysis_url", &analysis_url)] {
+                    if u.as_ref().is_some_and(|u| u.password().is_some()) {
+                        self.report(
+                            span.clone(),
+                            format!(
+                                "password_env: {key} also holds a password; expected the \
+                                 password in one place only (remove it from the URL)"
+                            ),
+                        );
+                    }
+                }
+                Some(var)
+            }
+            None => None,
+        };
+
+        let segment_seconds = self
+            .integer(section, "segment_seconds", 1, 3600)
+            .unwrap_or(DEFAULT_SEGMENT_SECONDS);
+        let retain_days = self.integer(section, "retain_days", 1, 36_500);
+        let retain_bytes = self.retain_bytes(section);
+        let enabled = self.boolean(section, "enabled").unwrap_or(true);
+
+        let (id, url) = (id?, url?);
+        Some(CameraConfig {
+            name: name.unwrap_or_else(|| id.clone()),
+            id,
+            url,
+            analysis_url,
+            transport,
+            username,
+            password_env,
+            segment_seconds,
+            retain_days,
+            retain_bytes,
+            enabled,
+        })
+    }
+
+    fn camera_url(&mut self, section: &Section<'_>, key: &str) -> Option<Url> {
+        let (text, span) = self.string(section, key, &format!("a URL: {URL_EXPECTED}"))?;
+        match check_url(&text) {
+            Ok(url) => Some(url),
+            Err(why) => {
+                self.report(span, format!("{key}: {why}; expected {URL_EXPECTED}"));
+                None
+            }
+        }
+    }
+
+    fn retain_bytes(&mut self, section: &Section<'_>) -> Option<u64> {
+        let (item, span) = section.get("retain_bytes")?;
+        let message = match item.as_value() {
+            Some(Value::Integer(i)) => match u64::try_from(*i.value()) {
+                Ok(b) if b > 0 => return Some(b),
+                _ => format!("expected {SIZE_EXPECTED}, found {}", describe(item)),
+            },
+            Some(Value::String(s)) => match parse_byte_size(s.value()) {
+                Ok(b) => return Some(b),
+                Err(why) => format!("{why} in {}; expected {SIZE_EXPECTED}", quote(s.value())),
+            },
+            _ => format!("expected {SIZE_EXPECTED}, found {}", describe(item)),
+        };
+        self.report(span, format!("retain_bytes: {message}"));
+        None
+    }
+}
+
+const URL_EXPECTED: &str = "rtsp://host/path, rtsps://host/path or file:///absolute/path.mp4";
+
+const SIZE_EXPECTED: &str = "an integer number of bytes above 0 or a string such as \"50GB\" \
+     (units B, KB, MB, GB, TB in steps of 1000; KiB, MiB, GiB, TiB in steps of 1024)";
+
+/// Parses a camera URL; the reason never repeats the URL, which may hold a
+/// password.
+fn check_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|e| format!("not a valid URL ({e})"))?;
+    match url.scheme() {
+        "rtsp" | "rtsps" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(format!("an {} URL needs a host", url.scheme()));
+            }
+        }
+        "file" => {
+            // The url crate would quietly turn `file:clip.mp4` into
+            // `file:///clip.mp4`; insist on what was meant, written out.
+            let written = text.trim().to_ascii_lowercase();
+            let absolute =
+                written.starts_with("file:///") || written.starts_with("file://localhost/");
+            if !absolute || url.host_str().is_some_and(|h| !h.is_empty()) {
+                return Err("a file URL needs an absolute path (three slashes)".into());
+            }
+            if url.to_file_path().is_err() {
+                return Err("the file URL does not name a local path".into());
+            }
+        }
+        other => return Err(format!("unsupported scheme {other:?}")),
+    }
+    Ok(url)
+}
+
+/// Parses a byte size written as a string: a number (decimals allowed) and
+/// an optional unit, B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB,
+/// TiB (powers of 1024), case-insensitive. The result must be a whole
+/// number of bytes, above zero, that fits in 64 bits.
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = (&t[..split], t[split..].trim());
+    let multiplier: u128 = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KIB" => 1 << 10,
+        "MIB" => 1 << 20,
+        "GIB" => 1 << 30,
+        "TIB" => 1 << 40,
+        _ => return Err(format!("unknown unit {unit:?}")),
     };
-    let enabled = c.boolean(t, "enabled", place).unwrap_or(true);
-    let name = c.string(t, "name", place).map(|(s, _)| s);
-    let (id, url) = (id?, url?);
-    Some(CameraConfig {
-        name: name.unwrap_or_else(|| id.clone()),
-        id,
-        url,
-        analysis_url,
-        transport,
-        username,
-        password_env,
-        segment_seconds,
-        retain_days,
-        retain_bytes,
-        enabled,
-    })
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits_ok(whole) || !digits_ok(fraction) || whole.len() > 20 {
+        return Err("no number before the unit".into());
+    }
+    if fraction.len() > 12 {
+        return Err("too many decimal places".into());
+    }
+    let too_big = || "too large for 64 bits".to_string();
+    let whole: u128 = whole.parse().map_err(|_| too_big())?;
+    let (fraction_value, scale) = if fraction.is_empty() {
+        (0, 1)
+    } else {
+        let value: u128 = fraction.parse().map_err(|_| too_big())?;
+        (
+            value,
+            10u128.pow(u32::try_from(fraction.len()).map_err(|_| too_big())?),
+        )
+    };
+    let fraction_bytes = fraction_value * multiplier;
+    if !fraction_bytes.is_multiple_of(scale) {
+        return Err("not a whole number of bytes".into());
+    }
+    let bytes = whole
+        .checked_mul(multiplier)
+        .and_then(|b| b.checked_add(fraction_bytes / scale))
+        .ok_or_else(too_big)?;
+    let bytes = u64::try_from(bytes).map_err(|_| too_big())?;
+    if bytes == 0 {
+        return Err("a size of zero bytes".into());
+    }
+    Ok(bytes)
+}
+
+fn valid_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn valid_env_name(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A string as quoted in messages, shortened if long.
+fn quote(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        format!("{s:?}")
+    } else {
+        let short: String = s.chars().take(MAX).collect();
+        format!("{short:?}…")
+    }
+}
+
+/// What a TOML item is, for "found …" in messages.
+fn describe(item: &Item) -> String {
+    match item {
+        Item::None => "nothing".into(),
+        Item::Table(_) => "a table".into(),
+        Item::ArrayOfTables(_) => "an array of tables".into(),
+        Item::Value(v) => describe_value(v),
+    }
+}
+
+fn describe_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("string {}", quote(s.value())),
+        Value::Integer(i) => format!("integer {}", i.value()),
+        Value::Float(f) => format!("float {}", f.value()),
+        Value::Boolean(b) => format!("boolean {}", b.value()),
+        Value::Datetime(d) => format!("date-time {}", d.value()),
+        Value::Array(_) => "an array".into(),
+        Value::InlineTable(_) => "an inline table".into(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The problems of `text` as (line, column, message); empty if it parses.
     fn problems(text: &str) -> Vec<(usize, usize, String)> {
         match parse(text, "t.toml") {
-            Ok(_) => vec![],
+            Ok(_) => Vec::new(),
             Err(e) => e
                 .problems
                 .into_iter()
@@ -648,219 +971,587 @@ mod tests {
         }
     }
 
+    fn positions(text: &str) -> Vec<(usize, usize)> {
+        problems(text).into_iter().map(|(l, c, _)| (l, c)).collect()
+    }
+
+    fn valid(text: &str) -> Config {
+        match parse(text, "t.toml") {
+            Ok(c) => c,
+            Err(e) => panic!("expected a valid config, got:\n{e}"),
+        }
+    }
+
+    /// The single problem of a file with one camera holding `lines`.
+    fn camera_problem(lines: &str) -> (usize, usize, String) {
+        let p = problems(&format!("data_dir = \"d\"\n[[camera]]\n{lines}"));
+        assert_eq!(p.len(), 1, "{p:#?}");
+        p.into_iter().next().unwrap_or_default()
+    }
+
+    const FULL: &str = r#"# a full site
+data_dir = "/var/lib/custos"
+site = "main-archive"
+
+[server]
+listen = "0.0.0.0:9000"
+
+[retention]
+check_seconds = 5
+
+[[camera]]
+id = "stacks"
+name = "Stacks room"
+url = "rtsp://viewer@10.0.0.5/stream1"
+analysis_url = "rtsp://10.0.0.5/stream2"
+transport = "udp"
+username = "operator"
+password_env = "STACKS_PASSWORD"
+segment_seconds = 30
+retain_days = 30
+retain_bytes = "50GB"
+enabled = false
+
+[[camera]]
+id = "door-2"
+url = "file:///srv/clips/door.mp4"
+"#;
+
     #[test]
-    fn full_valid_file_and_defaults() {
-        let c = parse(
-            "data_dir = \"/var/lib/custos\"\nsite = \"main-archive\"\n[server]\nlisten = \"0.0.0.0:9000\"\n\
-             [[camera]]\nid = \"stacks\"\nurl = \"rtsp://u:p@10.0.0.5/s1\"\nanalysis_url = \"rtsp://10.0.0.5/s2\"\n\
-             transport = \"udp\"\nsegment_seconds = 30\nretain_days = 30\nretain_bytes = \"50GB\"\n\
-             [[camera]]\nid = \"door\"\nurl = \"file:///srv/a.mp4\"\nenabled = false\n",
-            "t.toml",
-        )
-        .expect("valid");
+    fn a_full_valid_file() {
+        let c = valid(FULL);
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/custos"));
         assert_eq!(c.site, "main-archive");
-        assert_eq!(c.server.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.server.listen, SocketAddr::from(([0, 0, 0, 0], 9000)));
+        assert_eq!(c.retention_check_seconds, 5);
+        assert_eq!(c.cameras.len(), 2);
         let s = &c.cameras[0];
+        assert_eq!(s.id, "stacks");
+        assert_eq!(s.name, "Stacks room");
+        assert_eq!(s.url.as_str(), "rtsp://viewer@10.0.0.5/stream1");
         assert_eq!(
-            (
-                s.transport,
-                s.segment_seconds,
-                s.retain_days,
-                s.retain_bytes
-            ),
-            (Transport::Udp, 30, Some(30), Some(50_000_000_000))
+            s.analysis_url.as_ref().map(Url::as_str),
+            Some("rtsp://10.0.0.5/stream2")
         );
-        let d = &c.cameras[1];
+        assert_eq!(s.transport, Transport::Udp);
+        assert_eq!(s.username.as_deref(), Some("operator"));
+        assert_eq!(s.password_env.as_deref(), Some("STACKS_PASSWORD"));
+        assert_eq!(s.segment_seconds, 30);
+        assert_eq!(s.retain_days, Some(30));
+        assert_eq!(s.retain_bytes, Some(50_000_000_000));
+        assert!(!s.enabled);
+        assert_eq!(c.cameras[1].url.scheme(), "file");
         assert_eq!(
-            (d.name.as_str(), d.segment_seconds, d.enabled, d.transport),
-            ("door", 60, false, Transport::Tcp)
+            c.source_hash,
+            hex::encode(Sha256::digest(FULL.as_bytes())),
+            "the hash is of the file's bytes"
         );
         assert_eq!(c.source_hash.len(), 64);
-        let minimal = parse("data_dir = \"d\"\n", "t.toml").expect("minimal");
-        assert_eq!(minimal.site, "custos");
-        assert_eq!(minimal.server.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(minimal.retention_check_seconds, 60);
-        let r = parse(
-            "data_dir = \"d\"\n[retention]\ncheck_seconds = 5\n",
-            "t.toml",
-        )
-        .expect("retention");
-        assert_eq!(r.retention_check_seconds, 5);
-        let p = problems("data_dir = \"d\"\n[retention]\ncheck_seconds = 0\nevery = 1\n");
-        assert_eq!(p.len(), 2, "{p:?}");
+        assert_ne!(valid("data_dir = \"x\"\n").source_hash, c.source_hash);
     }
 
     #[test]
-    fn every_error_is_reported_with_its_position() {
-        let text = "data_dir = \"/x\"\ncolour = 1\n[server]\nlisten = \"nowhere\"\nport = 2\n[[camera]]\nid = \"Bad Id\"\nurl = \"http://cam/\"\nsegment_seconds = \"sixty\"\nretain_bytes = \"5 parsecs\"\n";
-        let p = problems(text);
-        let at: Vec<(usize, usize)> = p.iter().map(|(l, c, _)| (*l, *c)).collect();
+    fn defaults() {
+        let c = valid("data_dir = \"data\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://h/s\"\n");
+        assert_eq!(c.data_dir, PathBuf::from("data"), "parse keeps it relative");
+        assert_eq!(c.site, "custos");
+        assert_eq!(c.server.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(c.retention_check_seconds, 60);
+        let cam = &c.cameras[0];
+        assert_eq!(cam.name, "a", "name defaults to the id");
+        assert_eq!(cam.transport, Transport::Tcp);
+        assert_eq!(cam.segment_seconds, 60);
         assert_eq!(
-            at,
-            vec![(2, 1), (4, 10), (5, 1), (7, 6), (8, 7), (9, 19), (10, 16)],
-            "{p:#?}"
+            (cam.retain_days, cam.retain_bytes, cam.analysis_url.clone()),
+            (None, None, None)
         );
-        assert!(p[0].2.contains("unknown key \"colour\" in the top level"));
-        assert!(p[2]
-            .2
-            .contains("unknown key \"port\" in [server]; expected one of: listen"));
-        assert!(p[4].2.contains("unsupported scheme \"http\""));
-        assert!(
-            p[5].2
-                .contains("expected an integer from 1 to 3600, found string \"sixty\""),
-            "{}",
-            p[5].2
-        );
-        assert!(p[6].2.contains("unknown unit"));
-    }
-
-    #[test]
-    fn missing_required_keys_and_duplicates() {
-        let p = problems("[[camera]]\nname = \"x\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://h/s\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://h/t\"\n");
-        let msgs: Vec<&str> = p.iter().map(|(_, _, m)| m.as_str()).collect();
-        assert!(
-            msgs.iter().any(|m| m.contains("data_dir: required")),
-            "{msgs:?}"
-        );
-        assert!(
-            p.iter()
-                .any(|(l, _, m)| *l == 1 && m.contains("\"id\" missing")),
-            "{p:?}"
-        );
-        assert!(
-            p.iter()
-                .any(|(l, _, m)| *l == 7 && m.contains("already defined on line 3")),
-            "{p:?}"
-        );
-    }
-
-    #[test]
-    fn url_rules() {
-        let bad = |u: &str| {
-            problems(&format!(
-                "data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"{u}\"\n"
-            ))
-        };
-        assert!(bad("file://relative/x.mp4")[0]
-            .2
-            .contains("absolute local path"));
-        assert!(
-            bad("rtsp:///nohost")[0].2.contains("host"),
-            "{:?}",
-            bad("rtsp:///nohost")
-        );
-        assert!(bad("not a url")[0].2.contains("not a valid URL"));
-        let both = problems("data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://u:pw@h/s\"\npassword_env = \"CAM_PW\"\n");
-        assert!(both[0].2.contains("one place only"), "{both:?}");
-    }
-
-    #[test]
-    fn wrong_types_are_errors_not_panics() {
-        let p = problems("data_dir = [1]\nsite = \"Not Valid\"\nserver = 3\ncamera = \"x\"\n");
-        assert_eq!(p.len(), 4, "{p:?}");
-        assert!(p[0].2.contains("expected a string, found an array"));
-    }
-
-    #[test]
-    fn syntax_error_position() {
-        let p = problems("data_dir = \"d\"\n[server\nlisten = 1\n");
         assert_eq!(
-            (p[0].0, p[0].2.starts_with("TOML syntax error")),
-            (2, true),
-            "{p:?}"
+            (cam.username.clone(), cam.password_env.clone()),
+            (None, None)
         );
-    }
-
-    #[test]
-    fn byte_sizes() {
-        assert_eq!(parse_byte_size("500MiB"), Ok(500 << 20));
-        assert_eq!(parse_byte_size("2GB"), Ok(2_000_000_000));
-        assert_eq!(parse_byte_size("1_000"), Ok(1000));
-        assert!(parse_byte_size("0GB").is_err());
-        assert!(parse_byte_size("12 bananas").is_err());
-    }
-
-    #[test]
-    fn passwords_never_appear_in_debug_and_come_from_the_environment() {
-        let c = parse(
-            "data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://admin:s3cr%40t@h/s\"\n",
-            "t.toml",
-        )
-        .expect("valid");
-        let dbg = format!("{c:?}");
-        assert!(!dbg.contains("s3cr"), "{dbg}");
-        assert!(dbg.contains("admin:***@h"), "{dbg}");
-        assert_eq!(
-            c.cameras[0].credentials().expect("creds"),
-            Some(("admin".into(), "s3cr@t".into()))
+        assert!(cam.enabled);
+        assert!(valid("data_dir = \"d\"\n").cameras.is_empty());
+        // Inline forms are the same TOML and are accepted.
+        let inline = valid(
+            "data_dir = \"d\"\nserver = { listen = \"[::1]:81\" }\n\
+             camera = [{ id = \"b\", url = \"rtsps://h/s\" }]\n",
         );
-
-        let c = parse("data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://h/s\"\nusername = \"op\"\npassword_env = \"CUSTOS_CONFIG_TEST_PW_7\"\n", "t.toml")
-            .expect("valid");
-        let e = c.cameras[0].credentials().expect_err("unset");
-        assert!(
-            e.to_string().contains("CUSTOS_CONFIG_TEST_PW_7 is not set"),
-            "{e}"
-        );
-        std::env::set_var("CUSTOS_CONFIG_TEST_PW_7", "from-env");
-        assert_eq!(
-            c.cameras[0].credentials().expect("creds"),
-            Some(("op".into(), "from-env".into()))
-        );
+        assert_eq!(inline.server.listen.port(), 81);
+        assert_eq!(inline.cameras[0].id, "b");
     }
 
     #[test]
     fn relative_data_dir_is_relative_to_the_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("c.toml");
-        std::fs::write(&path, "data_dir = \"data\"\n").expect("write");
-        assert_eq!(load(&path).expect("load").data_dir, dir.path().join("data"));
-        let e = load(&dir.path().join("absent.toml")).expect_err("absent");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("custos.toml");
+        std::fs::write(&path, "data_dir = \"data\"\n").expect("writing the config");
+        let c = load(&path).expect("a valid config");
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        std::fs::write(&path, "data_dir = \"/abs/data\"\n").expect("writing the config");
+        let c = load(&path).expect("a valid config");
+        assert_eq!(c.data_dir, PathBuf::from("/abs/data"));
+
+        let absent = dir.path().join("absent.toml");
+        let e = load(&absent).expect_err("no such file");
+        let shown = e.to_string();
         assert!(
-            e.to_string().contains("absent.toml") && e.to_string().contains("cannot read"),
+            shown.starts_with(&format!(
+                "{}: cannot read the config file",
+                absent.display()
+            )),
+            "{shown}"
+        );
+
+        std::fs::write(&path, b"data_dir = \"d\"\nsite = \"\xff\"\n").expect("writing");
+        let e = load(&path).expect_err("not UTF-8");
+        assert_eq!((e.problems[0].line, e.problems[0].column), (2, 9), "{e}");
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_position() {
+        let text = "\
+data_dir = \"/x\"
+site = \"Main Archive\"
+[server]
+listen = \"nowhere\"
+[[camera]]
+id = \"stacks\"
+url = \"http://cam/\"
+segment_seconds = \"sixty\"
+retain_days = 0
+transport = \"sctp\"
+enabled = \"yes\"
+[[camera]]
+name = \"no id, no url\"
+";
+        let p = problems(text);
+        assert_eq!(
+            positions(text),
+            vec![
+                (2, 8),
+                (4, 10),
+                (7, 7),
+                (8, 19),
+                (9, 15),
+                (10, 13),
+                (11, 11),
+                (12, 1),
+                (12, 1)
+            ],
+            "{p:#?}"
+        );
+        assert_eq!(
+            p[0].2,
+            "site: expected 1 to 64 characters of a-z, 0-9 and -, found \"Main Archive\""
+        );
+        assert!(
+            p[1].2
+                .starts_with("listen: expected an IP address and port"),
+            "{}",
+            p[1].2
+        );
+        assert!(
+            p[2].2.starts_with("url: unsupported scheme \"http\""),
+            "{}",
+            p[2].2
+        );
+        assert_eq!(
+            p[3].2,
+            "segment_seconds: expected an integer from 1 to 3600, found string \"sixty\""
+        );
+        assert_eq!(
+            p[4].2,
+            "retain_days: expected an integer from 1 to 36500, found integer 0"
+        );
+        assert_eq!(
+            p[5].2,
+            "transport: expected \"tcp\" or \"udp\", found \"sctp\""
+        );
+        assert_eq!(
+            p[6].2,
+            "enabled: expected true or false, found string \"yes\""
+        );
+        assert!(
+            p[7].2.contains("missing the required key \"id\""),
+            "{}",
+            p[7].2
+        );
+        assert!(
+            p[8].2.contains("missing the required key \"url\""),
+            "{}",
+            p[8].2
+        );
+
+        let e = parse(text, "site.toml").expect_err("invalid");
+        let shown = e.to_string();
+        assert_eq!(shown.lines().count(), 9, "{shown}");
+        assert!(
+            shown
+                .lines()
+                .nth(3)
+                .is_some_and(|l| l.starts_with("site.toml:8:19: segment_seconds:")),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn missing_data_dir_points_at_line_one() {
+        let p = problems("\n\nsite = \"a\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].0, p[0].1), (1, 1));
+        assert!(p[0].2.contains("\"data_dir\""), "{}", p[0].2);
+    }
+
+    #[test]
+    fn unknown_keys_everywhere() {
+        let text =
+            "data_dir = \"d\"\ncolour = \"red\"\n[server]\nlisten = \"127.0.0.1:1\"\nport = 2\n\
+                    [[camera]]\nid = \"a\"\nurl = \"rtsp://h/s\"\n  retain = 3\n[extra]\n";
+        let p = problems(text);
+        assert_eq!(
+            positions(text),
+            vec![(2, 1), (5, 1), (9, 3), (10, 2)],
+            "{p:#?}"
+        );
+        assert_eq!(
+            p[0].2,
+            "unknown key \"colour\" at the top level; expected one of: \
+             data_dir, site, server, retention, camera"
+        );
+        assert_eq!(
+            p[1].2,
+            "unknown key \"port\" in [server]; expected one of: listen"
+        );
+        assert_eq!(
+            p[2].2,
+            "unknown key \"retain\" in [[camera]]; expected one of: id, name, url, \
+             analysis_url, transport, username, password_env, segment_seconds, \
+             retain_days, retain_bytes, enabled"
+        );
+        assert!(p[3].2.starts_with("unknown key \"extra\" at the top level"));
+    }
+
+    #[test]
+    fn duplicate_camera_id_names_the_first() {
+        let text = "data_dir = \"d\"\n\n[[camera]]\nid = \"a\"\nurl = \"rtsp://h/1\"\n\
+                    [[camera]]\nid = \"b\"\nurl = \"rtsp://h/2\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://h/3\"\n";
+        let p = problems(text);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert_eq!((p[0].0, p[0].1), (10, 6));
+        assert!(
+            p[0].2
+                .contains("\"a\" is already used by the [[camera]] on line 3"),
+            "{}",
+            p[0].2
+        );
+    }
+
+    #[test]
+    fn bad_id_characters() {
+        for bad in [
+            "Stacks",
+            "stacks room",
+            "stäcks",
+            "",
+            "a_b",
+            &"x".repeat(33),
+        ] {
+            let (line, column, message) =
+                camera_problem(&format!("id = \"{bad}\"\nurl = \"rtsp://h/s\"\n"));
+            assert_eq!((line, column), (3, 6), "{bad:?}");
+            assert!(
+                message.starts_with("id: expected 1 to 32 characters of a-z, 0-9 and -"),
+                "{message}"
+            );
+        }
+        assert_eq!(
+            valid(&format!(
+                "data_dir = \"d\"\n[[camera]]\nid = \"{}\"\nurl = \"rtsp://h/s\"\n",
+                "a-9".repeat(10)
+            ))
+            .cameras
+            .len(),
+            1
+        );
+        let (_, _, m) = camera_problem("id = 7\nurl = \"rtsp://h/s\"\n");
+        assert!(m.starts_with("id: expected a string of"), "{m}");
+        assert!(m.ends_with("found integer 7"), "{m}");
+    }
+
+    #[test]
+    fn url_scheme_and_host_rules() {
+        let (l, c, m) = camera_problem("id = \"a\"\nurl = \"http://cam/s\"\n");
+        assert_eq!((l, c), (4, 7));
+        assert!(
+            m.starts_with("url: unsupported scheme \"http\"; expected rtsp://"),
+            "{m}"
+        );
+        let (_, _, m) = camera_problem("id = \"a\"\nurl = \"rtsp:///stream\"\n");
+        assert!(m.contains("needs a host"), "{m}");
+        let (_, _, m) = camera_problem("id = \"a\"\nurl = \"not a url\"\n");
+        assert!(m.starts_with("url: not a valid URL"), "{m}");
+        let (l, c, m) =
+            camera_problem("id = \"a\"\nurl = \"rtsp://h/s\"\nanalysis_url = \"ftp://h/s\"\n");
+        assert_eq!((l, c), (5, 16));
+        assert!(m.starts_with("analysis_url: unsupported scheme"), "{m}");
+        let (_, _, m) = camera_problem("id = \"a\"\nurl = [\"rtsp://h/s\"]\n");
+        assert!(m.starts_with("url: expected a URL"), "{m}");
+        assert!(m.ends_with("found an array"), "{m}");
+    }
+
+    #[test]
+    fn file_url_must_be_absolute() {
+        for bad in [
+            "file://relative/clip.mp4",
+            "file:clip.mp4",
+            "file:./clip.mp4",
+        ] {
+            let (l, c, m) = camera_problem(&format!("id = \"a\"\nurl = \"{bad}\"\n"));
+            assert_eq!((l, c), (4, 7), "{bad}");
+            assert!(m.contains("needs an absolute path"), "{bad}: {m}");
+        }
+        let ok = valid("data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"file:///srv/a.mp4\"\n");
+        assert_eq!(
+            ok.cameras[0].url.to_file_path(),
+            Ok(PathBuf::from("/srv/a.mp4"))
+        );
+    }
+
+    #[test]
+    fn password_env_with_a_password_in_the_url() {
+        let (l, c, m) = camera_problem(
+            "id = \"a\"\nurl = \"rtsp://u:hunter2@h/s\"\npassword_env = \"CAM_PW\"\n",
+        );
+        assert_eq!((l, c), (5, 16));
+        assert!(m.contains("url also holds a password"), "{m}");
+        assert!(!m.contains("hunter2"), "{m}");
+        // A user name alone in the URL is fine.
+        valid("data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://u@h/s\"\npassword_env = \"CAM_PW\"\n");
+        let (_, _, m) =
+            camera_problem("id = \"a\"\nurl = \"rtsp://h/s\"\npassword_env = \"s3cret!\"\n");
+        assert!(
+            m.starts_with("password_env: expected an environment variable name"),
+            "{m}"
+        );
+        assert!(
+            !m.contains("s3cret"),
+            "the value may be a misplaced password: {m}"
+        );
+    }
+
+    #[test]
+    fn retain_bytes_units() {
+        let bytes = |v: &str| {
+            valid(&format!(
+                "data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://h/s\"\nretain_bytes = {v}\n"
+            ))
+            .cameras[0]
+                .retain_bytes
+        };
+        assert_eq!(bytes("150000"), Some(150_000));
+        assert_eq!(bytes("\"50GB\""), Some(50_000_000_000));
+        assert_eq!(bytes("\"2 TB\""), Some(2_000_000_000_000));
+        assert_eq!(bytes("\"500MiB\""), Some(500 << 20));
+        assert_eq!(bytes("\"1.5GiB\""), Some(3 << 29));
+        assert_eq!(bytes("\"3KB\""), Some(3_000));
+        assert_eq!(bytes("\"4kib\""), Some(4_096));
+        assert_eq!(bytes("\"1TiB\""), Some(1 << 40));
+        assert_eq!(bytes("\"7B\""), Some(7));
+
+        for bad in [
+            "\"50 parsecs\"",
+            "\"GB\"",
+            "\"0GB\"",
+            "0",
+            "-5",
+            "\"1.5B\"",
+            "\"99999999TB\"",
+            "1.5",
+            "true",
+        ] {
+            let (l, c, m) = camera_problem(&format!(
+                "id = \"a\"\nurl = \"rtsp://h/s\"\nretain_bytes = {bad}\n"
+            ));
+            assert_eq!((l, c), (5, 16), "{bad}");
+            assert!(m.starts_with("retain_bytes: "), "{bad}: {m}");
+            assert!(
+                m.contains("expected an integer number of bytes above 0 or a string"),
+                "{bad}: {m}"
+            );
+        }
+        let (_, _, m) =
+            camera_problem("id = \"a\"\nurl = \"rtsp://h/s\"\nretain_bytes = \"50 parsecs\"\n");
+        assert!(
+            m.starts_with("retain_bytes: unknown unit \"parsecs\" in \"50 parsecs\"; expected"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn toml_syntax_error_position() {
+        let p = problems("data_dir = \"d\"\n[server\nlisten = \"127.0.0.1:1\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].0, p[0].1), (2, 8), "{p:?}");
+        assert!(p[0].2.starts_with("TOML syntax error: "), "{}", p[0].2);
+        assert!(!p[0].2.contains('\n'), "one line: {}", p[0].2);
+
+        let p = problems("data_dir = \"d\"\n[[camera]]\nid = \"a\"\nid = \"b\"\n");
+        assert_eq!((p[0].0, p[0].1), (4, 1), "a duplicate key: {p:?}");
+        let e = parse("x = = 1", "bad.toml").expect_err("syntax");
+        assert!(
+            e.to_string().starts_with("bad.toml:1:5: TOML syntax error"),
             "{e}"
         );
     }
 
     #[test]
-    fn mangled_files_give_errors_never_panics() {
-        let good = "data_dir = \"/var/lib/custos\"\nsite = \"a-b\"\n[server]\nlisten = \"127.0.0.1:8080\"\n[retention]\ncheck_seconds = 5\n\
-                    [[camera]]\nid = \"stacks\"\nurl = \"rtsp://u:p@10.0.0.5/s\"\nretain_bytes = \"5GiB\"\nsegment_seconds = 60\n";
-        let alphabet: Vec<char> = "=\"[]{}.,:#\n 0123456789abcxyz-_é\\'".chars().collect();
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
+    fn wrong_toml_types_are_errors_not_panics() {
+        let text = "data_dir = [1]\nsite = 3\nserver = \"x\"\nretention = 1.5\ncamera = \"x\"\n";
+        let p = problems(text);
+        assert_eq!(
+            positions(text),
+            vec![(1, 12), (2, 8), (3, 10), (4, 13), (5, 10)],
+            "{p:#?}"
+        );
+        assert_eq!(
+            p[0].2,
+            "data_dir: expected a directory path such as \"/var/lib/custos\", found an array"
+        );
+        assert!(
+            p[2].2.starts_with("server: expected a [server] table"),
+            "{}",
+            p[2].2
+        );
+        assert!(
+            p[4].2.starts_with("camera: expected [[camera]] tables"),
+            "{}",
+            p[4].2
+        );
+        let p = problems("data_dir = \"d\"\n[camera]\nid = \"a\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].2.ends_with("found a table"), "{p:?}");
+        let p = problems("data_dir = \"d\"\ncamera = [1, {id = \"a\", url = \"rtsp://h/s\"}]\n");
+        assert_eq!(
+            positions("data_dir = \"d\"\ncamera = [1, {id = \"a\", url = \"rtsp://h/s\"}]\n"),
+            vec![(2, 11)],
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn redaction_hides_passwords() {
+        let url = Url::parse("rtsp://admin:s3cr%40t@10.0.0.5:554/s?x=1").expect("a URL");
+        assert_eq!(redact_url(&url), "rtsp://admin:***@10.0.0.5:554/s?x=1");
+        let plain = Url::parse("rtsp://admin@h/s").expect("a URL");
+        assert_eq!(redact_url(&plain), "rtsp://admin@h/s");
+
+        let c = valid(
+            "data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://admin:s3cr%40t@h/s\"\n\
+             analysis_url = \"rtsp://admin:other-pw@h/t\"\n",
+        );
+        let shown = format!("{c:?} {c:#?} {:?}", c.cameras);
+        assert!(!shown.contains("s3cr"), "{shown}");
+        assert!(!shown.contains("other-pw"), "{shown}");
+        assert!(shown.contains("rtsp://admin:***@h/s"), "{shown}");
+    }
+
+    #[test]
+    fn credentials_from_the_url_and_the_environment() {
+        let c = valid(
+            "data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://ad%20min:s3cr%40t@h/s\"\n",
+        );
+        assert_eq!(
+            c.cameras[0].credentials().expect("credentials"),
+            Some(("ad min".to_owned(), "s3cr@t".to_owned()))
+        );
+        let none = valid("data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://h/s\"\n");
+        assert_eq!(none.cameras[0].credentials().expect("credentials"), None);
+
+        let var = "CUSTOS_CONFIG_TEST_PASSWORD_5C1E";
+        let c = valid(&format!(
+            "data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://urluser@h/s\"\n\
+             username = \"op\"\npassword_env = \"{var}\"\n"
+        ));
+        std::env::set_var(var, "from-env");
+        assert_eq!(
+            c.cameras[0].credentials().expect("credentials"),
+            Some(("op".to_owned(), "from-env".to_owned()))
+        );
+        std::env::set_var(var, "changed");
+        assert_eq!(
+            c.cameras[0]
+                .credentials()
+                .expect("credentials")
+                .map(|(_, p)| p),
+            Some("changed".to_owned()),
+            "read at call time"
+        );
+    }
+
+    #[test]
+    fn credentials_error_when_the_variable_is_unset() {
+        let var = "CUSTOS_CONFIG_TEST_NEVER_SET_9F27";
+        let c = valid(&format!(
+            "data_dir = \"d\"\n[[camera]]\nid = \"door\"\nurl = \"rtsp://h/s\"\npassword_env = \"{var}\"\n"
+        ));
+        let e = c.cameras[0]
+            .credentials()
+            .expect_err("the variable is unset");
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with(&format!(
+                "camera \"door\": password_env: the environment variable {var} is not set"
+            )),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn mangled_files_give_positioned_errors_never_panics() {
+        let alphabet: Vec<char> = "=\"[]{}.,:#\n 019azAZ-_é%@/\\'".chars().collect();
+        let original: Vec<char> = FULL.chars().collect();
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % n.max(1) as u64).unwrap_or(0)
         };
-        for _ in 0..5000 {
-            let mut chars: Vec<char> = good.chars().collect();
-            for _ in 0..1 + next() % 4 {
-                let at = (next() % chars.len() as u64) as usize;
-                match next() % 3 {
-                    0 => chars[at] = alphabet[(next() % alphabet.len() as u64) as usize],
+        let mut rejected = 0;
+        for _ in 0..3000 {
+            let mut chars = original.clone();
+            for _ in 0..=next(3) {
+                let at = next(chars.len());
+                let c = alphabet[next(alphabet.len())];
+                match next(3) {
+                    0 => chars[at] = c,
                     1 => {
                         chars.remove(at);
                     }
-                    _ => chars.insert(at, alphabet[(next() % alphabet.len() as u64) as usize]),
+                    _ => chars.insert(at, c),
                 }
             }
             let text: String = chars.into_iter().collect();
             if let Err(e) = parse(&text, "m.toml") {
-                assert!(
-                    !e.problems.is_empty(),
-                    "an error names at least one problem: {text:?}"
-                );
-                let lines = text.lines().count().max(1);
+                rejected += 1;
+                assert!(!e.problems.is_empty(), "{text:?}");
+                let lines = text.split('\n').count();
                 for p in &e.problems {
-                    assert!(
-                        p.line >= 1 && p.line <= lines + 1,
-                        "line {} outside the file: {text:?}",
-                        p.line
-                    );
+                    assert!((1..=lines).contains(&p.line), "{p:?} in {text:?}");
+                    assert!(p.column >= 1, "{p:?} in {text:?}");
                 }
             }
         }
+        assert!(rejected > 500, "the mutations do break files: {rejected}");
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        let text = "ab\nçd\ne";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 3), (2, 1));
+        assert_eq!(line_col(text, 5), (2, 2), "ç is two bytes, one column");
+        assert_eq!(line_col(text, 4), (2, 1), "inside a character");
+        assert_eq!(line_col(text, 99), (3, 2));
     }
 }

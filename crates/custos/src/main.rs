@@ -6,10 +6,14 @@ mod clock;
 mod commit;
 mod config;
 mod demo;
+mod export;
+mod facts;
 mod probe;
 mod recording;
 mod serve;
 mod site;
+mod sitelog;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -60,6 +64,50 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Write an evidence bundle: the original segments of a span, their log
+    /// entries, inclusion proofs and a signed checkpoint.
+    Export {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        camera: String,
+        #[arg(long)]
+        start_ms: i64,
+        #[arg(long)]
+        end_ms: i64,
+        /// A new (or empty) directory for the bundle.
+        #[arg(long)]
+        out: PathBuf,
+        /// Why the footage is exported (kept in the bundle and the log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Verify an evidence bundle offline (BUNDLE_DIR), or a whole site (--config).
+    Verify {
+        /// An evidence bundle directory.
+        bundle: Option<PathBuf>,
+        /// Verify the site of this configuration instead.
+        #[arg(long, short, conflicts_with = "bundle")]
+        config: Option<PathBuf>,
+        /// A verifier key obtained independently of the bundle.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// The site's log signing key.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Print the public verifier key (C2SP signed-note form), creating the key
+    /// on first use.
+    Show {
+        #[arg(long, short)]
+        config: PathBuf,
     },
 }
 
@@ -197,6 +245,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::User { command } => user_command(command)?,
         Command::Token { command } => token_command(command)?,
+        Command::Export {
+            config,
+            camera,
+            start_ms,
+            end_ms,
+            out,
+            reason,
+        } => {
+            let config = load_config(&config)?;
+            let store = site_store(&config.data_dir)?;
+            let key = sitelog::signing_key(&config.data_dir, &config.site)?;
+            let user = facts::cli_actor();
+            let req = export::ExportRequest {
+                site: &config.site,
+                camera: &camera,
+                start_ms,
+                end_ms,
+                reason: &reason,
+                user: &user,
+            };
+            let summary = export::export(&store, &config.data_dir, &key, &req, &out)?;
+            println!(
+                "wrote {}: {} segments, {} log entries, proven against the signed log of {} entries",
+                out.display(),
+                summary.segments,
+                summary.entries,
+                summary.tree_size
+            );
+        }
+        Command::Verify {
+            bundle,
+            config,
+            key,
+        } => return verify_command(bundle, config, key),
+        Command::Key {
+            command: KeyCommand::Show { config },
+        } => {
+            let config = load_config(&config)?;
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("creating data directory {}", config.data_dir.display())
+            })?;
+            let key = sitelog::signing_key(&config.data_dir, &config.site)?;
+            println!("{}", key.verifier());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -244,6 +336,43 @@ fn probe_camera(
     }
 }
 
+fn verify_command(
+    bundle: Option<PathBuf>,
+    config: Option<PathBuf>,
+    key: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let key = key
+        .map(|k| {
+            custos_ledger::note::VerifierKey::parse(k.trim())
+                .map_err(|e| anyhow::anyhow!("--key: {e}"))
+        })
+        .transpose()?;
+    let ok = match (bundle, config) {
+        (Some(dir), None) => {
+            let report = custos_ledger::bundle::verify_bundle(&dir, key.as_ref());
+            println!("{report}");
+            report.ok()
+        }
+        (None, Some(config)) => {
+            let config = load_config(&config)?;
+            let store = site_store(&config.data_dir)?;
+            let verifier = match key {
+                Some(k) => k,
+                None => sitelog::signing_key(&config.data_dir, &config.site)?.verifier(),
+            };
+            let report = verify::verify_site(&store, &config.data_dir, &verifier)?;
+            println!("{report}");
+            report.ok()
+        }
+        _ => bail!("give an evidence bundle directory or --config FILE"),
+    };
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()
@@ -266,7 +395,10 @@ fn user_command(command: UserCommand) -> anyhow::Result<()> {
             let password = auth::read_password_stdin()?;
             let hash = auth::hash_password(&password)?;
             let store = site_store(&config.data_dir)?;
-            let user = store.create_user(&name, role, &hash, clock::now_ms())?;
+            let entry = facts::user_created(&name, role.as_str(), &facts::cli_actor());
+            let user = store.with_log(vec![entry], |st| {
+                st.create_user(&name, role, &hash, clock::now_ms())
+            })?;
             println!("created user {} with role {}", user.name, user.role);
         }
         UserCommand::List { config } => {
@@ -298,14 +430,18 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
                 .user_by_name(&name)?
                 .with_context(|| format!("no user named {name:?}"))?;
             let (id, token, digest) = auth::new_token();
-            store.create_token(&id, user.id, label.as_deref(), &digest, clock::now_ms())?;
+            let entry = facts::token_created(&id, &user.name, &facts::cli_actor());
+            store.with_log(vec![entry], |st| {
+                st.create_token(&id, user.id, label.as_deref(), &digest, clock::now_ms())
+            })?;
             eprintln!("token {id} for {} (shown once; store it now):", user.name);
             println!("{token}");
         }
         TokenCommand::Revoke { id, config } => {
             let config = load_config(&config)?;
             let store = site_store(&config.data_dir)?;
-            let t = store.revoke_token(&id, clock::now_ms())?;
+            let entry = facts::token_revoked(&id, &facts::cli_actor());
+            let t = store.with_log(vec![entry], |st| st.revoke_token(&id, clock::now_ms()))?;
             println!("revoked token {}", t.id);
         }
         TokenCommand::List { config } => {
@@ -348,17 +484,16 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
     let mut login = None;
     if store.user_by_name("admin")?.is_none() {
         let password = auth::random_password();
-        store.create_user(
-            "admin",
-            Role::Admin,
-            &auth::hash_password(&password)?,
-            clock::now_ms(),
-        )?;
-        let admin = store
-            .user_by_name("admin")?
-            .context("admin user just created")?;
+        let hash = auth::hash_password(&password)?;
+        let created = facts::user_created("admin", Role::Admin.as_str(), "custos demo");
+        let admin = store.with_log(vec![created], |st| {
+            st.create_user("admin", Role::Admin, &hash, clock::now_ms())
+        })?;
         let (id, token, digest) = auth::new_token();
-        store.create_token(&id, admin.id, Some("demo"), &digest, clock::now_ms())?;
+        let entry = facts::token_created(&id, "admin", "custos demo");
+        store.with_log(vec![entry], |st| {
+            st.create_token(&id, admin.id, Some("demo"), &digest, clock::now_ms())
+        })?;
         login = Some((password, token));
     }
     drop(store);

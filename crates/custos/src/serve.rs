@@ -86,6 +86,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     })
     .await?;
     let report = report.context("crash recovery")?;
+    store.enqueue_log(vec![crate::facts::config_loaded(
+        &config.source_hash,
+        config.cameras.len(),
+    )])?;
+    let key = crate::sitelog::signing_key(&data_dir, &config.site)?;
+    let site_log = crate::sitelog::SiteLog::start(open_store(&data_dir)?, &data_dir, key)?;
     if report.is_clean() {
         tracing::info!("index and video files agree");
     } else {
@@ -176,6 +182,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             "group commit totals"
         );
     }
+    // Last: every fact above is in the outbox; the final drain signs a checkpoint.
+    tokio::task::spawn_blocking(move || site_log.shutdown()).await?;
     match http.await {
         Ok(Err(e)) => tracing::error!("HTTP server: {e}"),
         Err(e) => tracing::error!("HTTP server task: {e}"),

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use custos_media::recovery::{recover_file, RecoveryError};
 use custos_media::segment::sync_dir;
-use custos_store::{RecoveredSegment, SealedSegment, SegmentState, Store};
+use custos_store::{RecoveredSegment, SealedSegment, Segment, SegmentState, Store};
+
+use crate::facts;
 
 /// What recovery did, for the log and for tests.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -48,40 +50,53 @@ pub fn recover(store: &Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<Re
         for seg in &deleting {
             remove_if_exists(&data_dir.join(&seg.path))?;
         }
-        let ids: Vec<i64> = deleting.iter().map(|s| s.id).collect();
-        store.finish_delete(&ids, now_ms)?;
-        report.deletions_finished = ids.len();
+        finish_deletion(store, &deleting, now_ms)?;
+        report.deletions_finished = deleting.len();
     }
 
     // 2. Segments that were being written.
     for seg in store.segments_in_state(SegmentState::Recording)? {
         let path = data_dir.join(&seg.path);
         if !path.exists() {
-            store.mark_missing(seg.id)?;
+            mark_missing(store, &seg)?;
             report.missing.push(seg.path.clone());
             continue;
         }
         match recover_file(&path) {
             Ok(r) => {
                 report.truncated_bytes += r.truncated_bytes;
-                store.seal_segments(&[SealedSegment {
-                    id: seg.id,
-                    end_ms: seg.start_ms + r.duration_ms,
+                let sha256 = hex::encode(r.sha256);
+                let end_ms = seg.start_ms + r.duration_ms;
+                let fact = facts::SealedSegment {
+                    camera: &seg.camera,
+                    path: &seg.path,
+                    start_ms: seg.start_ms,
+                    end_ms,
                     bytes: r.bytes,
                     frames: r.frames,
-                    sha256: hex::encode(r.sha256),
-                    sealed_ms: now_ms,
-                    recovered: true,
-                }])?;
+                    sha256: &sha256,
+                };
+                // The seal and its log entry commit together.
+                store.with_log(vec![facts::segment_sealed(&fact, true)], |st| {
+                    st.seal_segments(&[SealedSegment {
+                        id: seg.id,
+                        end_ms,
+                        bytes: r.bytes,
+                        frames: r.frames,
+                        sha256: sha256.clone(),
+                        sealed_ms: now_ms,
+                        recovered: true,
+                    }])
+                })?;
                 if r.frames == 0 {
                     // Only an init segment reached the disk: no video to keep.
-                    store.begin_delete(
+                    let marked = store.begin_delete(
                         &[seg.id],
                         "crash recovery: no complete fragment",
                         now_ms,
                     )?;
                     remove_if_exists(&path)?;
-                    store.finish_delete(&[seg.id], now_ms)?;
+                    finish_deletion(store, &marked, now_ms)?;
                     report.removed_empty.push(seg.path.clone());
                 } else {
                     report.sealed.push(seg.path.clone());
@@ -89,7 +104,7 @@ pub fn recover(store: &Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<Re
             }
             Err(RecoveryError::Layout { .. }) => {
                 quarantine(data_dir, &path)?;
-                store.mark_missing(seg.id)?;
+                mark_missing(store, &seg)?;
                 report.quarantined.push(seg.path.clone());
             }
             Err(e) => return Err(e.into()),
@@ -101,7 +116,9 @@ pub fn recover(store: &Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<Re
     for (id, path, state) in store.all_live_segment_paths()? {
         if state == SegmentState::Sealed && !data_dir.join(&path).exists() {
             tracing::error!(path, "indexed segment file is missing");
-            store.mark_missing(id)?;
+            if let Some(seg) = store.segment(id)? {
+                mark_missing(store, &seg)?;
+            }
             report.missing.push(path.clone());
         }
         indexed.insert(path);
@@ -170,21 +187,62 @@ fn adopt(
         .start_ms
         .or_else(|| path.file_stem()?.to_str()?.split('-').next()?.parse().ok())
         .unwrap_or(now_ms);
-    let params = params.expect("checked above");
-    store.insert_sealed_segment(&RecoveredSegment {
-        camera: camera.to_owned(),
-        path: rel.to_owned(),
-        start_ms,
-        end_ms: start_ms + recovered.duration_ms,
-        bytes: recovered.bytes,
-        frames: recovered.frames,
-        sha256: hex::encode(recovered.sha256),
-        codec: params.rfc6381,
-        width: Some(u32::from(params.width)),
-        height: Some(u32::from(params.height)),
-        sealed_ms: now_ms,
+    let Some(params) = params else { return Ok(()) };
+    let sha256 = hex::encode(recovered.sha256);
+    let end_ms = start_ms + recovered.duration_ms;
+    let entry = facts::segment_sealed(
+        &facts::SealedSegment {
+            camera,
+            path: rel,
+            start_ms,
+            end_ms,
+            bytes: recovered.bytes,
+            frames: recovered.frames,
+            sha256: &sha256,
+        },
+        true,
+    );
+    store.with_log(vec![entry], |st| {
+        st.insert_sealed_segment(&RecoveredSegment {
+            camera: camera.to_owned(),
+            path: rel.to_owned(),
+            start_ms,
+            end_ms,
+            bytes: recovered.bytes,
+            frames: recovered.frames,
+            sha256: sha256.clone(),
+            codec: params.rfc6381.clone(),
+            width: Some(u32::from(params.width)),
+            height: Some(u32::from(params.height)),
+            sealed_ms: now_ms,
+        })
     })?;
     report.adopted.push(rel.to_owned());
+    Ok(())
+}
+
+/// Marks `deleting` rows deleted, with a tombstone entry for each.
+fn finish_deletion(store: &Store, segments: &[Segment], now_ms: i64) -> anyhow::Result<()> {
+    let entries = segments
+        .iter()
+        .map(|s| {
+            facts::segment_deleted(
+                &s.camera,
+                &s.path,
+                s.sha256.as_deref(),
+                s.delete_reason.as_deref().unwrap_or("unknown"),
+                "custos",
+            )
+        })
+        .collect();
+    let ids: Vec<i64> = segments.iter().map(|s| s.id).collect();
+    store.with_log(entries, |st| st.finish_delete(&ids, now_ms))?;
+    Ok(())
+}
+
+fn mark_missing(store: &Store, seg: &Segment) -> anyhow::Result<()> {
+    let entry = facts::segment_missing(&seg.camera, &seg.path, seg.sha256.as_deref());
+    store.with_log(vec![entry], |st| st.mark_missing(seg.id))?;
     Ok(())
 }
 
@@ -212,6 +270,30 @@ fn quarantine(data_dir: &Path, path: &Path) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("moving {} to {}", path.display(), target.display()))?;
     tracing::warn!(from = %path.display(), to = %target.display(), "moved a file that is not a segment to quarantine");
     Ok(target)
+}
+
+/// Every file under `<data_dir>/video/<camera>/`.
+pub fn video_files(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let video = data_dir.join("video");
+    if !video.is_dir() {
+        return Ok(files);
+    }
+    for cam in std::fs::read_dir(&video).with_context(|| format!("listing {}", video.display()))? {
+        let cam = cam?.path();
+        if cam.is_dir() {
+            for f in
+                std::fs::read_dir(&cam).with_context(|| format!("listing {}", cam.display()))?
+            {
+                let f = f?.path();
+                if f.is_file() {
+                    files.push(f);
+                }
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Retention limits for one camera.
@@ -292,9 +374,8 @@ fn delete_segments(
     for seg in &marked {
         remove_if_exists(&data_dir.join(&seg.path))?;
     }
-    let marked_ids: Vec<i64> = marked.iter().map(|s| s.id).collect();
-    store.finish_delete(&marked_ids, now_ms)?;
-    Ok(marked_ids)
+    finish_deletion(store, &marked, now_ms)?;
+    Ok(marked.iter().map(|s| s.id).collect())
 }
 
 #[cfg(test)]

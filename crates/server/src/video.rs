@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
+use custos_ledger::entry::Entry;
 use custos_media::span::{plan_span, SpanError, SpanPlan, SpanReader, SpanSource};
 use custos_store::{Role, User};
 use serde::Deserialize;
@@ -17,7 +18,7 @@ use tokio::sync::mpsc;
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiPath, ApiQuery};
 use crate::recordings::{check_window, known_camera};
-use crate::SharedState;
+use crate::{AppState, SharedState};
 
 /// Longest span one request may export: bounds how long one download holds
 /// a blocking thread and how large the answer is.
@@ -51,10 +52,17 @@ pub(crate) struct SpanQuery {
 /// Records that `user` was sent the footage of `camera` from `start_ms` to
 /// `end_ms`.
 ///
-/// Every path that hands out recorded video must call this, so that who saw
-/// what can be answered later. It logs for now; it is the one place to turn
-/// into a custody-log entry.
-pub fn audit_view(user: &User, camera: &str, start_ms: i64, end_ms: i64) {
+/// Every path that hands out recorded video must call this before sending a
+/// byte: the view goes into the site's log (through the index's outbox), so
+/// who saw what can be answered later and cannot be quietly erased. If the
+/// view cannot be logged, the video is not served.
+pub async fn audit_view(
+    state: &AppState,
+    user: &User,
+    camera: &str,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<(), ApiError> {
     tracing::info!(
         target: "custos::audit",
         user = %user.name,
@@ -65,6 +73,19 @@ pub fn audit_view(user: &User, camera: &str, start_ms: i64, end_ms: i64) {
         end_ms,
         "recorded video viewed"
     );
+    let leaf = Entry::new("footage.viewed", crate::now_ms())
+        .with("user", user.name.clone().into())
+        .with("role", user.role.as_str().into())
+        .with("camera", camera.into())
+        .with("start_ms", start_ms.into())
+        .with("end_ms", end_ms.into())
+        .to_leaf_bytes()
+        .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
+    state
+        .with_store("recording the view in the log", move |store| {
+            store.enqueue_log(vec![leaf])
+        })
+        .await
 }
 
 /// `GET /api/v1/cameras/{id}/video.mp4?start_ms=&end_ms=`.
@@ -102,7 +123,7 @@ pub(crate) async fn video(
             other => ApiError::internal("reading the recorded segments", &other),
         })?;
 
-    audit_view(&user, &camera, plan.first_ms, plan.last_ms);
+    audit_view(&state, &user, &camera, plan.first_ms, plan.last_ms).await?;
     let headers = [
         (CONTENT_TYPE, HeaderValue::from_static("video/mp4")),
         (CONTENT_LENGTH, HeaderValue::from(plan.len())),

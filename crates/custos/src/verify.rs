@@ -1,0 +1,263 @@
+//! `custos verify --config FILE`: checks a whole site — video files against
+//! the log, the index against the log, the log against its checkpoints.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use anyhow::Context;
+use custos_ledger::entry::Entry;
+use custos_ledger::merkle;
+use custos_ledger::note::open_checkpoint;
+use custos_ledger::storage::LogStorage;
+use custos_media::recovery::hash_prefix;
+use custos_store::{SegmentState, Store};
+
+use crate::sitelog::log_dir;
+
+/// What `verify` found.
+#[derive(Default, Debug)]
+pub struct SiteReport {
+    pub checked_segments: usize,
+    pub checked_entries: u64,
+    pub checked_checkpoints: usize,
+    pub problems: Vec<String>,
+}
+
+impl SiteReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The last word the log has on a segment file.
+#[derive(Debug, Clone)]
+struct LoggedSegment {
+    index: u64,
+    camera: String,
+    sha256: String,
+    bytes: u64,
+    start_ms: i64,
+    end_ms: i64,
+    deleted: bool,
+    missing: bool,
+}
+
+fn str_field<'a>(e: &'a Entry, k: &str) -> Option<&'a str> {
+    e.fields.get(k).and_then(|v| v.as_str())
+}
+
+fn int_field(e: &Entry, k: &str) -> Option<i64> {
+    e.fields.get(k).and_then(|v| v.as_i64())
+}
+
+pub fn verify_site(
+    store: &Store,
+    data_dir: &Path,
+    key: &custos_ledger::note::VerifierKey,
+) -> anyhow::Result<SiteReport> {
+    let mut report = SiteReport::default();
+    let dir = log_dir(data_dir);
+    let storage = LogStorage::open_read_only(&dir)
+        .with_context(|| format!("opening the log in {}", dir.display()))?;
+    let size = storage.size();
+
+    // 1. Checkpoints: signatures, and each consistent with the one before.
+    let checkpoints = store.checkpoints()?;
+    let mut previous: Option<(u64, merkle::Hash)> = None;
+    for stored in &checkpoints {
+        report.checked_checkpoints += 1;
+        let cp = match open_checkpoint(&stored.note, key) {
+            Ok(cp) => cp,
+            Err(e) => {
+                report.problems.push(format!(
+                    "checkpoint for size {}: signature check failed: {e}",
+                    stored.tree_size
+                ));
+                continue;
+            }
+        };
+        if cp.size != stored.tree_size {
+            report.problems.push(format!(
+                "checkpoint stored as size {} says size {}: index row edited",
+                stored.tree_size, cp.size
+            ));
+        }
+        if cp.size > size {
+            report.problems.push(format!(
+                "checkpoint for size {} but the log holds only {size} entries: log truncated",
+                cp.size
+            ));
+            continue;
+        }
+        match storage.root(cp.size) {
+            Ok(root) if root == cp.root => {}
+            Ok(_) => report.problems.push(format!(
+                "the stored log does not match the signed checkpoint for size {}: log rewritten",
+                cp.size
+            )),
+            Err(e) => report
+                .problems
+                .push(format!("computing the root at size {}: {e}", cp.size)),
+        }
+        if let Some((old_size, old_root)) = previous {
+            match storage.consistency_proof(old_size, cp.size) {
+                Ok(proof) => {
+                    if let Err(e) =
+                        merkle::verify_consistency(old_size, cp.size, &old_root, &cp.root, &proof)
+                    {
+                        report.problems.push(format!(
+                            "checkpoint {} is not consistent with checkpoint {old_size}: {e}",
+                            cp.size
+                        ));
+                    }
+                }
+                Err(e) => report
+                    .problems
+                    .push(format!("consistency proof {old_size}→{}: {e}", cp.size)),
+            }
+        }
+        previous = Some((cp.size, cp.root));
+    }
+
+    // 2. Every entry: canonical, and its leaf hash is what the tree holds
+    //    (the level files could otherwise hide an edited entry).
+    let mut logged: BTreeMap<String, LoggedSegment> = BTreeMap::new();
+    for index in 0..size {
+        report.checked_entries += 1;
+        let leaf = storage.entry(index)?;
+        if merkle::leaf_hash(&leaf) != storage.leaf_hash(index)? {
+            report.problems.push(format!(
+                "log entry {index} was edited: its bytes no longer match the tree"
+            ));
+        }
+        let entry = match Entry::from_leaf_bytes(&leaf) {
+            Ok(e) => e,
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("log entry {index} is not a canonical entry: {e}"));
+                continue;
+            }
+        };
+        let Some(path) = str_field(&entry, "path").map(str::to_owned) else {
+            continue;
+        };
+        match entry.kind.as_str() {
+            "segment.sealed" => {
+                logged.insert(
+                    path,
+                    LoggedSegment {
+                        index,
+                        camera: str_field(&entry, "camera").unwrap_or_default().to_owned(),
+                        sha256: str_field(&entry, "sha256").unwrap_or_default().to_owned(),
+                        bytes: int_field(&entry, "bytes").unwrap_or(-1) as u64,
+                        start_ms: int_field(&entry, "start_ms").unwrap_or_default(),
+                        end_ms: int_field(&entry, "end_ms").unwrap_or_default(),
+                        deleted: false,
+                        missing: false,
+                    },
+                );
+            }
+            "segment.deleted" => match logged.get_mut(&path) {
+                Some(s) => s.deleted = true,
+                None => report.problems.push(format!(
+                    "log entry {index} deletes {path}, which the log never sealed"
+                )),
+            },
+            "segment.missing" => {
+                if let Some(s) = logged.get_mut(&path) {
+                    s.missing = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // 3. The index against the log, and the files against both.
+    let mut indexed: HashSet<String> = HashSet::new();
+    for (id, path, state) in store.all_live_segment_paths()? {
+        indexed.insert(path.clone());
+        if state != SegmentState::Sealed {
+            continue;
+        }
+        report.checked_segments += 1;
+        let Some(seg) = store.segment(id)? else {
+            continue;
+        };
+        let Some(entry) = logged.get(&path) else {
+            report
+                .problems
+                .push(format!("{path}: sealed in the index but never logged"));
+            continue;
+        };
+        if entry.deleted {
+            report.problems.push(format!(
+                "{path}: the log says it was deleted, yet the index still lists it"
+            ));
+        }
+        if seg.sha256.as_deref() != Some(entry.sha256.as_str())
+            || seg.bytes != entry.bytes
+            || seg.start_ms != entry.start_ms
+            || seg.end_ms != entry.end_ms
+            || seg.camera != entry.camera
+        {
+            report.problems.push(format!(
+                "{path}: index row edited (it differs from log entry {})",
+                entry.index
+            ));
+        }
+        let file_path = data_dir.join(&path);
+        match std::fs::File::open(&file_path) {
+            Err(_) => report.problems.push(format!(
+                "{path}: file missing (sealed at log entry {}, no tombstone)",
+                entry.index
+            )),
+            Ok(f) => {
+                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                let actual = hash_prefix(&f, len).map(hex::encode).unwrap_or_default();
+                if actual != entry.sha256 {
+                    report.problems.push(format!(
+                        "{path}: file altered (log entry {} has SHA-256 {}, the file has {actual})",
+                        entry.index, entry.sha256
+                    ));
+                }
+            }
+        }
+    }
+    for (path, entry) in &logged {
+        if !entry.deleted && !entry.missing && !indexed.contains(path) {
+            report.problems.push(format!(
+                "{path}: logged at entry {} but gone from the index with no tombstone",
+                entry.index
+            ));
+        }
+    }
+    for file in crate::site::video_files(data_dir)? {
+        let rel = crate::commit::relative(&file, data_dir);
+        if !indexed.contains(&rel) && !logged.contains_key(&rel) {
+            report.problems.push(format!(
+                "{rel}: file on disk that neither the index nor the log knows"
+            ));
+        }
+    }
+    Ok(report)
+}
+
+impl std::fmt::Display for SiteReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "checked {} log entries, {} checkpoints, {} sealed segments",
+            self.checked_entries, self.checked_checkpoints, self.checked_segments
+        )?;
+        if self.problems.is_empty() {
+            write!(f, "OK: every sealed file matches its log entry, every entry is in the signed tree, every checkpoint is consistent with the one before")
+        } else {
+            writeln!(f, "{} problem(s):", self.problems.len())?;
+            for p in &self.problems {
+                writeln!(f, "  - {p}")?;
+            }
+            Ok(())
+        }
+    }
+}
