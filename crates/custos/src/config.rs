@@ -154,8 +154,8 @@ pub fn redact_url(url: &Url) -> String {
 }
 
 /// Decodes `%XX` escapes (as in the user-info part of a URL); other bytes,
-/// including a stray `%`, are kept.
-fn percent_decode(s: &str) -> String {
+/// including a stray `%` and `+` (literal in user info), are kept.
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -302,11 +302,14 @@ fn probe_camera(
     let mut url = url::Url::parse(url).with_context(|| format!("{url:?} is not a URL"))?;
     let mut credentials = None;
     if !url.username().is_empty() || password_env.is_some() {
-        let user = percent_decode(url.username());
+        let user = config::percent_decode(url.username());
         let password = match password_env {
             Some(var) => std::env::var(var)
                 .with_context(|| format!("environment variable {var} is not set"))?,
-            None => url.password().map(percent_decode).unwrap_or_default(),
+            None => url
+                .password()
+                .map(config::percent_decode)
+                .unwrap_or_default(),
         };
         credentials = Some((user, password));
         let _ = url.set_username("");
@@ -371,13 +374,6 @@ fn verify_command(
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_owned())
 }
 
 fn user_command(command: UserCommand) -> anyhow::Result<()> {
