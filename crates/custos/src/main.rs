@@ -6,7 +6,6 @@ mod clock;
 mod commit;
 mod config;
 mod demo;
-mod export;
 mod facts;
 mod probe;
 mod recording;
@@ -257,7 +256,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = site_store(&config.data_dir)?;
             let key = sitelog::signing_key(&config.data_dir, &config.site)?;
             let user = facts::cli_actor();
-            let req = export::ExportRequest {
+            let req = custos_server::evidence::ExportRequest {
                 site: &config.site,
                 camera: &camera,
                 start_ms,
@@ -265,7 +264,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 reason: &reason,
                 user: &user,
             };
-            let summary = export::export(&store, &config.data_dir, &key, &req, &out)?;
+            let summary = custos_server::evidence::export_bundle(
+                &store,
+                &config.data_dir,
+                &sitelog::log_dir(&config.data_dir),
+                &key.verifier(),
+                &req,
+                &out,
+            )
+            .with_context(|| format!("exporting camera {camera:?} into {}", out.display()))?;
             println!(
                 "wrote {}: {} segments, {} log entries, proven against the signed log of {} entries",
                 out.display(),
@@ -436,7 +443,16 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Revoke { id, config } => {
             let config = load_config(&config)?;
             let store = site_store(&config.data_dir)?;
-            let entry = facts::token_revoked(&id, &facts::cli_actor());
+            // The entry names the token's user, so look it up first.
+            let owner = store
+                .list_tokens(None)?
+                .into_iter()
+                .find(|t| t.id == id)
+                .with_context(|| format!("no token with id {id:?}"))?;
+            let owner = store
+                .user_by_id(owner.user_id)?
+                .map_or_else(|| format!("user #{}", owner.user_id), |u| u.name);
+            let entry = facts::token_revoked(&id, &owner, &facts::cli_actor());
             let t = store.with_log(vec![entry], |st| st.revoke_token(&id, clock::now_ms()))?;
             println!("revoked token {}", t.id);
         }

@@ -91,6 +91,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config.cameras.len(),
     )])?;
     let key = crate::sitelog::signing_key(&data_dir, &config.site)?;
+    let log_verifier = key.verifier();
     let site_log = crate::sitelog::SiteLog::start(open_store(&data_dir)?, &data_dir, key)?;
     if report.is_clean() {
         tracing::info!("index and video files agree");
@@ -156,6 +157,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         data_dir: data_dir.clone(),
         cameras: registry.clone(),
         site: config.site.clone(),
+        log: custos_server::LogAccess {
+            dir: crate::sitelog::log_dir(&data_dir),
+            verifier: log_verifier,
+        },
     };
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(custos_server::serve(listener, state, async move {

@@ -10,9 +10,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use custos_ledger::entry::Entry;
 use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
 use custos_ledger::storage::LogStorage;
-use custos_store::Store;
+use custos_store::{IndexedEntry, Store};
 
 use crate::clock::now_ms;
 
@@ -107,15 +108,42 @@ impl Writer {
                 }
             }
             if let Some(last) = rows.last() {
-                self.store.outbox_applied(last.id, size)?;
+                let leaves: Vec<&[u8]> = rows.iter().map(|r| r.leaf.as_slice()).collect();
+                self.store
+                    .outbox_applied(last.id, size, &indexed(applied, &leaves))?;
             }
             tracing::info!(
                 entries = surplus,
                 "log entries appended before a crash were reconciled"
             );
         }
+        self.backfill_index()?;
         let latest = self.store.latest_checkpoint()?;
         self.last_checkpoint = latest.map(|c| (c.tree_size, Instant::now()));
+        Ok(())
+    }
+
+    /// Indexes log entries the entry index does not hold yet (a log written
+    /// before the index existed); the index is derived from the log and can
+    /// always be rebuilt from it.
+    fn backfill_index(&mut self) -> anyhow::Result<()> {
+        let size = self.storage.size();
+        let mut next = self.store.log_indexed_size()?;
+        if next >= size {
+            return Ok(());
+        }
+        let from = next;
+        while next < size {
+            let end = (next + BATCH as u64).min(size);
+            let mut leaves = Vec::with_capacity((end - next) as usize);
+            for index in next..end {
+                leaves.push(self.storage.entry(index)?);
+            }
+            let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
+            self.store.index_log_entries(&indexed(next, &refs))?;
+            next = end;
+        }
+        tracing::info!(from, to = size, "indexed log entries");
         Ok(())
     }
 
@@ -143,9 +171,11 @@ impl Writer {
             let Some(last) = rows.last() else {
                 return Ok(());
             };
-            let leaves: Vec<Vec<u8>> = rows.iter().map(|r| r.leaf.clone()).collect();
+            let first = self.storage.size();
+            let leaves: Vec<&[u8]> = rows.iter().map(|r| r.leaf.as_slice()).collect();
             self.storage.append_batch(&leaves)?;
-            self.store.outbox_applied(last.id, self.storage.size())?;
+            self.store
+                .outbox_applied(last.id, self.storage.size(), &indexed(first, &leaves))?;
             if rows.len() < BATCH {
                 return Ok(());
             }
@@ -167,6 +197,37 @@ impl Writer {
         self.last_checkpoint = Some((size, Instant::now()));
         Ok(())
     }
+}
+
+/// What the index keeps about `leaves`, the entries at `first`, `first + 1`, …
+fn indexed(first: u64, leaves: &[&[u8]]) -> Vec<IndexedEntry> {
+    leaves
+        .iter()
+        .enumerate()
+        .map(|(i, leaf)| {
+            let index = first + i as u64;
+            match Entry::from_leaf_bytes(leaf) {
+                Ok(entry) => IndexedEntry {
+                    index,
+                    camera: entry.str_field("camera").map(str::to_owned),
+                    path: entry.str_field("path").map(str::to_owned),
+                    at_ms: entry.int_field("at_ms"),
+                    kind: entry.kind,
+                    time_ms: entry.time_ms,
+                },
+                // Only canonical entries are ever queued; should one not be,
+                // it is still indexed, under a kind no query asks for.
+                Err(_) => IndexedEntry {
+                    index,
+                    kind: "(not canonical)".into(),
+                    time_ms: 0,
+                    camera: None,
+                    path: None,
+                    at_ms: None,
+                },
+            }
+        })
+        .collect()
 }
 
 /// Signs the checkpoint for `size` entries and keeps it in the index.

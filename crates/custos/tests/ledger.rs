@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::Read;
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
@@ -38,6 +39,7 @@ fn recorded_site() -> (Camera, Site, Vec<SegmentRow>) {
         |v| v["cameras"][0]["state"] == "recording",
     );
     std::thread::sleep(Duration::from_secs(5));
+    api_export(&site, &token);
     assert!(
         serve
             .terminate(Duration::from_secs(10))
@@ -52,6 +54,74 @@ fn recorded_site() -> (Camera, Site, Vec<SegmentRow>) {
         .collect();
     assert!(rows.len() >= 3, "{rows:?}");
     (cam, site, rows)
+}
+
+/// Exports the last few seconds through the running server's API,
+/// downloads the bundle, unpacks it and verifies it offline.
+fn api_export(site: &Site, token: &str) {
+    let now = now_ms();
+    let body = serde_json::json!({
+        "camera": "stacks",
+        "start_ms": now - 4000,
+        "end_ms": now - 2000,
+        "reason": "API export",
+    });
+    let created: serde_json::Value = ureq::post(&format!("{}/api/v1/exports", site.base_url()))
+        .set("Authorization", &format!("Bearer {token}"))
+        .send_json(body)
+        .expect("POST /api/v1/exports")
+        .into_json()
+        .expect("json");
+    assert!(
+        created["segments"].as_u64().expect("segments") >= 2,
+        "{created}"
+    );
+    let id = created["id"].as_str().expect("id").to_owned();
+    let download = created["download"].as_str().expect("download");
+    let mut tar_bytes = Vec::new();
+    ureq::get(&format!("{}{download}", site.base_url()))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("download")
+        .into_reader()
+        .read_to_end(&mut tar_bytes)
+        .expect("read");
+    let tar = site.dir.path().join("api-bundle.tar");
+    std::fs::write(&tar, &tar_bytes).expect("write tar");
+    let unpacked = site.dir.path().join("api-bundle");
+    std::fs::create_dir_all(&unpacked).expect("mkdir");
+    let st = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let r = run(site, &["verify", &unpacked.join(&id).to_string_lossy()]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert!(
+        text(&r).contains("API export") || text(&r).contains("segments"),
+        "{}",
+        text(&r)
+    );
+}
+
+/// Replaces the site's log with one holding `leaves` (hashes recomputed,
+/// so only the checkpoints can tell).
+fn rewrite_log(site: &Site, leaves: &[Vec<u8>]) {
+    let dir = site.data_dir().join("log");
+    std::fs::remove_dir_all(&dir).expect("rm log");
+    let mut log = custos_ledger::storage::LogStorage::open(&dir).expect("new log");
+    log.append_batch(leaves).expect("append");
+}
+
+fn read_log(site: &Site) -> Vec<Vec<u8>> {
+    let log = custos_ledger::storage::LogStorage::open_read_only(&site.data_dir().join("log"))
+        .expect("open log");
+    (0..log.size())
+        .map(|i| log.entry(i).expect("entry"))
+        .collect()
 }
 
 /// Changes a copy of a bundle in one way.
@@ -253,6 +323,82 @@ fn site_log_export_and_offline_verification_catch_every_tamper() {
     assert!(
         r.status.success(),
         "restored site verifies again:\n{}",
+        text(&r)
+    );
+
+    // A checkpoint whose signature no longer matches.
+    let note: String = conn
+        .query_row(
+            "SELECT note FROM checkpoints ORDER BY tree_size LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("a checkpoint");
+    let forged = note.replacen("\n\n", "\nforged\n\n", 1);
+    conn.execute(
+        "UPDATE checkpoints SET note = ?1 WHERE note = ?2",
+        [&forged, &note],
+    )
+    .expect("forge");
+    let r = run(&site, &["verify", "--config", &cfg]);
+    assert!(
+        !r.status.success() && text(&r).contains("signature check failed"),
+        "{}",
+        text(&r)
+    );
+    conn.execute(
+        "UPDATE checkpoints SET note = ?1 WHERE note = ?2",
+        [&note, &forged],
+    )
+    .expect("restore");
+
+    // The log rewritten: one entry changed and every hash recomputed, so
+    // the files agree with themselves and only the signed roots disagree.
+    let leaves = read_log(&site);
+    let original_log = leaves.clone();
+    let mut edited = leaves.clone();
+    let target = edited
+        .iter()
+        .position(|l| String::from_utf8_lossy(l).contains("segment.sealed"))
+        .expect("a sealed entry");
+    let text_leaf = String::from_utf8_lossy(&edited[target]).replace("\"frames\":", "\"frames\":1");
+    edited[target] = text_leaf.into_bytes();
+    rewrite_log(&site, &edited);
+    let r = run(&site, &["verify", "--config", &cfg]);
+    assert!(
+        !r.status.success() && text(&r).contains("log rewritten"),
+        "{}",
+        text(&r)
+    );
+    // The log truncated: its last entries removed, hashes recomputed.
+    rewrite_log(&site, &original_log[..original_log.len() - 2]);
+    let r = run(&site, &["verify", "--config", &cfg]);
+    assert!(
+        !r.status.success() && text(&r).contains("log truncated"),
+        "{}",
+        text(&r)
+    );
+    // An entry's bytes edited in place (the tree files left alone).
+    rewrite_log(&site, &original_log);
+    let data = site.data_dir().join("log/entries.dat");
+    let mut bytes = std::fs::read(&data).expect("read entries");
+    let at = bytes
+        .windows(7)
+        .position(|w| w == b"stacks\"")
+        .expect("a camera name");
+    bytes[at] = b'S';
+    std::fs::write(&data, &bytes).expect("write entries");
+    let r = run(&site, &["verify", "--config", &cfg]);
+    assert!(
+        !r.status.success() && text(&r).contains("was edited"),
+        "{}",
+        text(&r)
+    );
+    rewrite_log(&site, &original_log);
+    let r = run(&site, &["verify", "--config", &cfg]);
+    assert!(
+        r.status.success(),
+        "the original log verifies again:\n{}",
         text(&r)
     );
 }

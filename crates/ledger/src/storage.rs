@@ -616,7 +616,10 @@ impl LogStorage {
     ///
     /// After an error the handle is poisoned ([`StorageError::Poisoned`])
     /// and the log must be reopened.
-    pub fn append_batch(&mut self, entries: &[Vec<u8>]) -> Result<Range<u64>, StorageError> {
+    pub fn append_batch<E: AsRef<[u8]>>(
+        &mut self,
+        entries: &[E],
+    ) -> Result<Range<u64>, StorageError> {
         if !self.is_writable() {
             return Err(StorageError::ReadOnly);
         }
@@ -629,6 +632,7 @@ impl LogStorage {
         }
         let mut data_len = 0usize;
         for (i, e) in entries.iter().enumerate() {
+            let e = e.as_ref();
             if u32::try_from(e.len()).is_err() {
                 return Err(StorageError::EntryTooLarge {
                     index: size + i as u64,
@@ -645,6 +649,7 @@ impl LogStorage {
         let mut edge = self.edge.clone();
         let mut offset = data_end;
         for e in entries {
+            let e = e.as_ref();
             index.extend_from_slice(&offset.to_be_bytes());
             // Checked above to fit.
             data.extend_from_slice(&(e.len() as u32).to_be_bytes());

@@ -3,8 +3,8 @@
 //! Every error response is `{"error": "<message>"}` with a fitting status, so
 //! clients need one way of reading failures.
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
@@ -139,6 +139,31 @@ where
 
 /// Turns axum's query rejection into a JSON error with its explanation.
 fn query_rejection(rejection: QueryRejection) -> ApiError {
+    ApiError::new(rejection.status(), rejection.body_text())
+}
+
+/// JSON-body extractor whose rejection is a JSON error naming what is wrong
+/// with the body (missing content type, bad syntax, a missing or mistyped
+/// field).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
     ApiError::new(rejection.status(), rejection.body_text())
 }
 

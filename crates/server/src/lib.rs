@@ -9,6 +9,8 @@
 pub mod auth;
 pub mod cameras;
 pub mod error;
+pub mod evidence;
+pub mod exports;
 mod recordings;
 mod video;
 
@@ -17,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use custos_store::{Store, StoreError};
 use serde_json::{json, Value};
@@ -40,6 +42,17 @@ pub struct AppState {
     pub cameras: Arc<CameraRegistry>,
     /// Name of this site.
     pub site: String,
+    /// Where the site's log is, and the key its checkpoints verify with.
+    pub log: LogAccess,
+}
+
+/// Read access to the site's Merkle log.
+#[derive(Clone, Debug)]
+pub struct LogAccess {
+    /// The log's directory (read-only here; the site's log writer appends).
+    pub dir: PathBuf,
+    /// The verifier key of the site's checkpoints.
+    pub verifier: custos_ledger::note::VerifierKey,
 }
 
 /// The state as the router holds it: one allocation shared by all requests
@@ -91,6 +104,8 @@ pub fn router(state: AppState) -> Router {
             get(recordings::recordings),
         )
         .route("/api/v1/cameras/{id}/video.mp4", get(video::video))
+        .route("/api/v1/exports", post(exports::create))
+        .route("/api/v1/exports/{id}/bundle.tar", get(exports::download))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             auth::require_auth,

@@ -8,14 +8,18 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use bytes::Bytes;
+use custos_ledger::bundle::verify_bundle;
+use custos_ledger::entry::{Entry, SealedSegment as LoggedSegment};
+use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
+use custos_ledger::storage::LogStorage;
 use custos_media::layout::parse_segment;
 use custos_media::params::VideoParams;
 use custos_media::segment::{Frame, SegmentWriter};
 use custos_media::synthetic;
 use custos_server::auth::token_digest;
 use custos_server::cameras::{CameraRegistry, LiveState};
-use custos_server::{router, AppState};
-use custos_store::{NewSegment, Role, SealedSegment, Store, DB_FILE_NAME};
+use custos_server::{router, AppState, LogAccess};
+use custos_store::{IndexedEntry, NewSegment, Role, SealedSegment, Store, DB_FILE_NAME};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -30,10 +34,12 @@ const GOP: i64 = 10;
 
 const TOKEN: &str = "cst_test0001_good-secret";
 const REVOKED_TOKEN: &str = "cst_test0002_revoked-secret";
+const AUDITOR_TOKEN: &str = "cst_test0003_auditor-secret";
 
 /// A site with camera `cam` (three recorded segments) and camera `idle`
 /// (nothing recorded), and a viewer with one live and one revoked token.
 struct Site {
+    key: SigningKey,
     _dir: tempfile::TempDir,
     store: Arc<Mutex<Store>>,
     app: Router,
@@ -64,6 +70,21 @@ fn record_segment(
         w.push(frame(n))?;
     }
     let sealed = w.finish(Some((first + count) * FRAME))?;
+    let sha256 = hex::encode(sealed.sha256);
+    // The log entry goes into the outbox with the fact, as the site does.
+    let leaf = Entry::segment_sealed(
+        sealed.end_ms,
+        &LoggedSegment {
+            camera: "cam",
+            path: &relative,
+            start_ms,
+            end_ms: sealed.end_ms,
+            bytes: sealed.bytes,
+            frames: sealed.frames,
+            sha256: &sha256,
+        },
+    )
+    .to_leaf_bytes()?;
     let id = store.insert_recording_segment(&NewSegment {
         camera: "cam".to_owned(),
         path: relative,
@@ -72,15 +93,58 @@ fn record_segment(
         width: Some(640),
         height: Some(360),
     })?;
-    store.seal_segments(&[SealedSegment {
-        id,
-        end_ms: sealed.end_ms,
-        bytes: sealed.bytes,
-        frames: sealed.frames,
-        sha256: hex::encode(sealed.sha256),
-        sealed_ms: sealed.end_ms,
-        recovered: false,
-    }])?;
+    store.with_log(vec![leaf], |st| {
+        st.seal_segments(&[SealedSegment {
+            id,
+            end_ms: sealed.end_ms,
+            bytes: sealed.bytes,
+            frames: sealed.frames,
+            sha256: sha256.clone(),
+            sealed_ms: sealed.end_ms,
+            recovered: false,
+        }])
+    })?;
+    Ok(())
+}
+
+/// Does what the site's log writer does: moves the outbox into the log,
+/// indexes the entries and signs a checkpoint.
+fn write_log(store: &Store, dir: &Path, key: &SigningKey) -> TestResult {
+    let mut log = LogStorage::open(dir)?;
+    let rows = store.outbox(1000)?;
+    let first = log.size();
+    let leaves: Vec<&[u8]> = rows.iter().map(|r| r.leaf.as_slice()).collect();
+    log.append_batch(&leaves)?;
+    let indexed: Vec<IndexedEntry> = leaves
+        .iter()
+        .enumerate()
+        .map(
+            |(i, leaf)| -> Result<IndexedEntry, Box<dyn std::error::Error>> {
+                let e = Entry::from_leaf_bytes(leaf)?;
+                Ok(IndexedEntry {
+                    index: first + i as u64,
+                    camera: e.str_field("camera").map(str::to_owned),
+                    path: e.str_field("path").map(str::to_owned),
+                    at_ms: e.int_field("at_ms"),
+                    kind: e.kind,
+                    time_ms: e.time_ms,
+                })
+            },
+        )
+        .collect::<Result<_, _>>()?;
+    if let Some(last) = rows.last() {
+        store.outbox_applied(last.id, log.size(), &indexed)?;
+    }
+    let size = log.size();
+    let note = sign_checkpoint(
+        &Checkpoint {
+            origin: key.name().to_owned(),
+            size,
+            root: log.root(size)?,
+        },
+        key,
+    );
+    store.insert_checkpoint(size, &note, T0)?;
     Ok(())
 }
 
@@ -92,6 +156,14 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
     store.create_token("test0001", user.id, None, &token_digest(TOKEN), T0)?;
     store.create_token("test0002", user.id, None, &token_digest(REVOKED_TOKEN), T0)?;
     store.revoke_token("test0002", T0)?;
+    let auditor = store.create_user("audrey", Role::Auditor, "$argon2id$test", T0)?;
+    store.create_token(
+        "test0003",
+        auditor.id,
+        None,
+        &token_digest(AUDITOR_TOKEN),
+        T0,
+    )?;
     // T0..T0+3s and T0+3s..T0+6s of one stream, then after a 4 s outage
     // T0+10s..T0+12s of a new one.
     record_segment(&store, dir.path(), T0, 0, 30)?;
@@ -103,14 +175,22 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         T0,
     ));
     cameras.set_state("cam", LiveState::Recording, None, T0 + 1);
+    let key = SigningKey::generate("test")?;
+    let log_dir = dir.path().join("log");
+    write_log(&store, &log_dir, &key)?;
     let store = Arc::new(Mutex::new(store));
     let app = router(AppState {
         store: Arc::clone(&store),
         data_dir: dir.path().to_owned(),
         cameras,
         site: "test".to_owned(),
+        log: LogAccess {
+            dir: log_dir,
+            verifier: key.verifier(),
+        },
     });
     Ok(Site {
+        key,
         _dir: dir,
         store,
         app,
@@ -148,11 +228,29 @@ async fn send(
     uri: &str,
     token: Option<&str>,
 ) -> Result<Answer, Box<dyn std::error::Error>> {
+    send_body(app, method, uri, token, None).await
+}
+
+/// Sends a request with an optional JSON body.
+async fn send_body(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    json: Option<&str>,
+) -> Result<Answer, Box<dyn std::error::Error>> {
     let mut request = Request::builder().method(method).uri(uri);
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let response = app.clone().oneshot(request.body(Body::empty())?).await?;
+    let body = match json {
+        Some(json) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(json.to_owned())
+        }
+        None => Body::empty(),
+    };
+    let response = app.clone().oneshot(request.body(body)?).await?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await?.to_bytes();
@@ -491,5 +589,164 @@ async fn unknown_routes_and_methods_get_json_errors() -> TestResult {
     assert!(a.error().contains("POST"), "{}", a.error());
     let allow = a.header("allow").unwrap_or_default();
     assert!(allow.contains("GET"), "{allow}");
+    Ok(())
+}
+
+/// Log entries of `kind` waiting in the outbox.
+fn queued(store: &Arc<Mutex<Store>>, kind: &str) -> Result<Vec<Entry>, Box<dyn std::error::Error>> {
+    let store = store.lock().map_err(|_| "poisoned")?;
+    let mut found = Vec::new();
+    for row in store.outbox(1000)? {
+        let e = Entry::from_leaf_bytes(&row.leaf)?;
+        if e.kind == kind {
+            found.push(e);
+        }
+    }
+    Ok(found)
+}
+
+#[tokio::test]
+async fn an_auditor_exports_a_bundle_that_verifies_and_both_steps_are_logged() -> TestResult {
+    let site = site()?;
+    let body = format!(
+        r#"{{"camera":"cam","start_ms":{},"end_ms":{},"reason":"incident 7"}}"#,
+        T0 + 1000,
+        T0 + 5000
+    );
+    let a = send_body(
+        &site.app,
+        Method::POST,
+        "/api/v1/exports",
+        Some(AUDITOR_TOKEN),
+        Some(&body),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    let created = a.json()?;
+    assert_eq!(created["segments"], 2);
+    assert_eq!(created["tree_size"], 3);
+    let id = created["id"].as_str().ok_or("id")?.to_owned();
+    let exported = queued(&site.store, "footage.exported")?;
+    assert_eq!(exported.len(), 1);
+    assert_eq!(exported[0].str_field("user"), Some("audrey"));
+    assert_eq!(exported[0].str_field("reason"), Some("incident 7"));
+
+    let uri = created["download"].as_str().ok_or("download")?.to_owned();
+    assert_eq!(uri, format!("/api/v1/exports/{id}/bundle.tar"));
+    let a = send(&site.app, Method::GET, &uri, Some(AUDITOR_TOKEN)).await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    assert_eq!(a.headers[header::CONTENT_TYPE], "application/x-tar");
+    assert_eq!(
+        a.body.len() as u64,
+        created["bytes"].as_u64().ok_or("bytes")?
+    );
+    assert_eq!(queued(&site.store, "evidence.downloaded")?.len(), 1);
+
+    // Unpacked anywhere, the bundle proves itself with the site's key.
+    let out = tempfile::tempdir()?;
+    tar::Archive::new(&a.body[..]).unpack(out.path())?;
+    let report = verify_bundle(&out.path().join(&id), Some(&site.key.verifier()));
+    assert!(report.ok(), "{report}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn exports_are_for_auditors_and_admins_and_check_their_input() -> TestResult {
+    let site = site()?;
+    let good = format!(
+        r#"{{"camera":"cam","start_ms":{},"end_ms":{},"reason":"x"}}"#,
+        T0,
+        T0 + 5000
+    );
+    // A viewer may watch but not export.
+    let a = send_body(
+        &site.app,
+        Method::POST,
+        "/api/v1/exports",
+        Some(TOKEN),
+        Some(&good),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.error());
+    let a = send_body(
+        &site.app,
+        Method::POST,
+        "/api/v1/exports",
+        None,
+        Some(&good),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let cases: Vec<(String, StatusCode, &str)> = vec![
+        (
+            good.replace(r#""reason":"x""#, r#""reason":"  ""#),
+            StatusCode::BAD_REQUEST,
+            "reason",
+        ),
+        (
+            good.replace(r#","reason":"x""#, ""),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reason",
+        ),
+        (
+            good.replace("\"cam\"", "\"nope\""),
+            StatusCode::NOT_FOUND,
+            "nope",
+        ),
+        (
+            good.replace("\"cam\"", "\"idle\""),
+            StatusCode::NOT_FOUND,
+            "no sealed segments",
+        ),
+        ("{".to_owned(), StatusCode::BAD_REQUEST, "EOF"),
+        (
+            format!(
+                r#"{{"camera":"cam","start_ms":{},"end_ms":{},"reason":"x"}}"#,
+                T0 + 5,
+                T0
+            ),
+            StatusCode::BAD_REQUEST,
+            "before",
+        ),
+        (
+            format!(
+                r#"{{"camera":"cam","start_ms":0,"end_ms":{},"reason":"x"}}"#,
+                i64::MAX
+            ),
+            StatusCode::BAD_REQUEST,
+            "24 h",
+        ),
+    ];
+    for (body, status, says) in cases {
+        let a = send_body(
+            &site.app,
+            Method::POST,
+            "/api/v1/exports",
+            Some(AUDITOR_TOKEN),
+            Some(&body),
+        )
+        .await?;
+        assert_eq!(a.status, status, "{body}: {}", a.error());
+        assert!(a.error().contains(says), "{body}: {}", a.error());
+    }
+    // Nothing that failed was logged as an export.
+    assert!(queued(&site.store, "footage.exported")?.is_empty());
+
+    for uri in [
+        "/api/v1/exports/exp-1-0123456789abcdef/bundle.tar",
+        "/api/v1/exports/..%2F..%2Fcustos.db/bundle.tar",
+        "/api/v1/exports/exp-1-0123456789abcdef%2F..%2F..%2Fcustos.db/bundle.tar",
+    ] {
+        let a = send(&site.app, Method::GET, uri, Some(AUDITOR_TOKEN)).await?;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{uri}: {}", a.error());
+    }
+    let a = send(
+        &site.app,
+        Method::GET,
+        "/api/v1/exports/exp-1-0123456789abcdef/bundle.tar",
+        Some(TOKEN),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
     Ok(())
 }

@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use cameras::{CameraState, CameraStateChange};
 pub use error::{ErrorKind, Result, StoreError};
-pub use log::{OutboxEntry, StoredCheckpoint};
+pub use log::{IndexedEntry, OutboxEntry, StoredCheckpoint};
 pub use segments::{
     CameraSummary, NewSegment, RecoveredSegment, SealedSegment, Segment, SegmentProgress,
     SegmentState,
@@ -199,6 +199,7 @@ mod tests {
             [
                 "camera_states",
                 "checkpoints",
+                "log_entries",
                 "log_outbox",
                 "log_state",
                 "segments",

@@ -19,6 +19,45 @@ pub struct OutboxEntry {
     pub leaf: Vec<u8>,
 }
 
+/// What the index keeps about one log entry, to find it without reading
+/// the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedEntry {
+    /// Its index in the log.
+    pub index: u64,
+    /// Entry type.
+    pub kind: String,
+    /// The entry's time.
+    pub time_ms: i64,
+    /// Its `camera` field.
+    pub camera: Option<String>,
+    /// Its `path` field.
+    pub path: Option<String>,
+    /// Its `at_ms` field.
+    pub at_ms: Option<i64>,
+}
+
+fn insert_indexed(tx: &rusqlite::Transaction<'_>, entries: &[IndexedEntry]) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT OR REPLACE INTO log_entries (idx, kind, time_ms, camera, path, at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .context(|| "preparing the log entry index insert".to_owned())?;
+    for e in entries {
+        stmt.execute(params![
+            e.index as i64,
+            e.kind,
+            e.time_ms,
+            e.camera,
+            e.path,
+            e.at_ms
+        ])
+        .context(|| format!("indexing log entry {}", e.index))?;
+    }
+    Ok(())
+}
+
 /// A signed checkpoint as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCheckpoint {
@@ -91,11 +130,18 @@ impl Store {
     }
 
     /// Removes outbox entries up to and including `through_id`, which are now
-    /// in the log, and records that the log then holds `log_size` entries.
-    pub fn outbox_applied(&self, through_id: i64, log_size: u64) -> Result<()> {
+    /// in the log, records that the log then holds `log_size` entries, and
+    /// indexes `appended` (the entries just appended) in the same transaction.
+    pub fn outbox_applied(
+        &self,
+        through_id: i64,
+        log_size: u64,
+        appended: &[IndexedEntry],
+    ) -> Result<()> {
         let tx = self.write_tx("removing applied outbox entries")?;
         tx.execute("DELETE FROM log_outbox WHERE id <= ?1", [through_id])
             .context(|| "removing applied outbox entries".to_owned())?;
+        insert_indexed(&tx, appended)?;
         tx.execute(
             "INSERT INTO log_state (id, applied_size) VALUES (1, ?1) \
              ON CONFLICT (id) DO UPDATE SET applied_size = excluded.applied_size",
@@ -104,6 +150,71 @@ impl Store {
         .context(|| "recording the applied log size".to_owned())?;
         tx.commit()
             .context(|| "committing the outbox removal".to_owned())
+    }
+
+    /// Adds entries already in the log to the entry index (to fill it in for
+    /// entries appended before the index existed). Entries already indexed
+    /// are replaced.
+    pub fn index_log_entries(&self, entries: &[IndexedEntry]) -> Result<()> {
+        let tx = self.write_tx("indexing log entries")?;
+        insert_indexed(&tx, entries)?;
+        tx.commit()
+            .context(|| "committing the log entry index".to_owned())
+    }
+
+    /// One more than the highest indexed log entry (0 when none is).
+    pub fn log_indexed_size(&self) -> Result<u64> {
+        let max: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(idx) FROM log_entries", [], |r| r.get(0))
+            .context(|| "reading the size of the log entry index".to_owned())?;
+        Ok(max.map_or(0, |m| m as u64 + 1))
+    }
+
+    /// The log index of the latest entry of `kind` about the file `path`.
+    pub fn log_entry_for_path(&self, kind: &str, path: &str) -> Result<Option<u64>> {
+        let idx: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT MAX(idx) FROM log_entries WHERE path = ?1 AND kind = ?2",
+                params![path, kind],
+                |r| r.get(0),
+            )
+            .context(|| format!("looking up the {kind} entry of {path}"))?;
+        Ok(idx.map(|i| i as u64))
+    }
+
+    /// A camera's entries of `kind` whose moment (`at_ms`, or the entry's
+    /// time when it has none) lies in `[from_ms, to_ms]`, in log order.
+    pub fn camera_log_entries(
+        &self,
+        camera: &str,
+        kind: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<IndexedEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, kind, time_ms, camera, path, at_ms FROM log_entries \
+                 WHERE camera = ?1 AND kind = ?2 AND COALESCE(at_ms, time_ms) BETWEEN ?3 AND ?4 \
+                 ORDER BY idx",
+            )
+            .context(|| "preparing the log entry query".to_owned())?;
+        let rows = stmt
+            .query_map(params![camera, kind, from_ms, to_ms], |r| {
+                Ok(IndexedEntry {
+                    index: r.get::<_, i64>(0)? as u64,
+                    kind: r.get(1)?,
+                    time_ms: r.get(2)?,
+                    camera: r.get(3)?,
+                    path: r.get(4)?,
+                    at_ms: r.get(5)?,
+                })
+            })
+            .context(|| format!("reading the {kind} entries of camera {camera}"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .context(|| format!("reading the {kind} entries of camera {camera}"))
     }
 
     /// Log size recorded by the last [`Store::outbox_applied`] (0 if never).
@@ -172,6 +283,7 @@ fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use super::IndexedEntry;
     use crate::{ErrorKind, NewSegment, SealedSegment, Store};
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -238,11 +350,89 @@ mod tests {
             vec![&b"a"[..], &b"b"[..]]
         );
         assert_eq!(s.log_applied_size().expect("size"), 0);
-        s.outbox_applied(out[1].id, 2).expect("applied");
+        let appended = [
+            indexed(0, "a", Some("cam"), None, None),
+            indexed(1, "b", None, None, None),
+        ];
+        s.outbox_applied(out[1].id, 2, &appended).expect("applied");
         assert_eq!(s.log_applied_size().expect("size"), 2);
+        assert_eq!(s.log_indexed_size().expect("indexed"), 2);
         let rest = s.outbox(10).expect("outbox");
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].leaf, b"c");
+    }
+
+    fn indexed(
+        index: u64,
+        kind: &str,
+        camera: Option<&str>,
+        path: Option<&str>,
+        at_ms: Option<i64>,
+    ) -> IndexedEntry {
+        IndexedEntry {
+            index,
+            kind: kind.into(),
+            time_ms: 1000 + index as i64,
+            camera: camera.map(Into::into),
+            path: path.map(Into::into),
+            at_ms,
+        }
+    }
+
+    #[test]
+    fn entry_index_finds_by_path_and_by_camera_and_moment() {
+        let (_d, s) = store();
+        assert_eq!(s.log_indexed_size().expect("empty"), 0);
+        s.index_log_entries(&[
+            indexed(0, "segment.sealed", Some("a"), Some("video/a/1.mp4"), None),
+            indexed(1, "camera.state", Some("a"), None, Some(500)),
+            indexed(2, "camera.state", Some("b"), None, Some(600)),
+            indexed(3, "segment.deleted", Some("a"), Some("video/a/1.mp4"), None),
+            indexed(4, "segment.sealed", Some("a"), Some("video/a/1.mp4"), None),
+            // No at_ms: its own time (1005) counts.
+            indexed(5, "camera.state", Some("a"), None, None),
+        ])
+        .expect("index");
+        assert_eq!(s.log_indexed_size().expect("size"), 6);
+        // The latest entry of the kind asked for.
+        assert_eq!(
+            s.log_entry_for_path("segment.sealed", "video/a/1.mp4")
+                .expect("q"),
+            Some(4)
+        );
+        assert_eq!(
+            s.log_entry_for_path("segment.deleted", "video/a/1.mp4")
+                .expect("q"),
+            Some(3)
+        );
+        assert_eq!(
+            s.log_entry_for_path("segment.sealed", "video/a/2.mp4")
+                .expect("q"),
+            None
+        );
+        let got: Vec<u64> = s
+            .camera_log_entries("a", "camera.state", 0, 2000)
+            .expect("q")
+            .iter()
+            .map(|e| e.index)
+            .collect();
+        assert_eq!(got, vec![1, 5]);
+        let got: Vec<u64> = s
+            .camera_log_entries("a", "camera.state", 501, 1004)
+            .expect("q")
+            .iter()
+            .map(|e| e.index)
+            .collect();
+        assert!(got.is_empty(), "{got:?}");
+        // Re-indexing an entry replaces it rather than failing.
+        s.index_log_entries(&[indexed(1, "camera.state", Some("a"), None, Some(900))])
+            .expect("replace");
+        assert_eq!(
+            s.camera_log_entries("a", "camera.state", 900, 900)
+                .expect("q")
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -137,6 +137,28 @@ CREATE TABLE checkpoints (
     created_ms INTEGER NOT NULL
 );
 "#,
+    // Version 3: an index of the log's entries, so finding the entries about
+    // a camera or a file does not mean reading the whole log.
+    r#"
+CREATE TABLE log_entries (
+    -- The entry's index in the log (its leaf number, from 0).
+    idx     INTEGER PRIMARY KEY,
+    -- Entry type, e.g. 'segment.sealed'.
+    kind    TEXT    NOT NULL,
+    -- The entry's own time.
+    time_ms INTEGER NOT NULL,
+    -- Its 'camera' field, if it has one.
+    camera  TEXT,
+    -- Its 'path' field (segment entries), if it has one.
+    path    TEXT,
+    -- Its 'at_ms' field (camera state changes), if it has one.
+    at_ms   INTEGER
+);
+-- Segment entries by file.
+CREATE INDEX log_entries_path ON log_entries (path) WHERE path IS NOT NULL;
+-- A camera's entries of one kind over time.
+CREATE INDEX log_entries_camera ON log_entries (camera, kind, time_ms) WHERE camera IS NOT NULL;
+"#,
 ];
 
 /// The schema version this build creates and expects.

@@ -1,0 +1,228 @@
+//! Evidence bundles: the original segment files of one camera and span, their
+//! log entries, inclusion proofs against a signed checkpoint and the
+//! verifier key (format: `docs/evidence-format.md`). Used by
+//! `custos export` and `POST /api/v1/exports`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use custos_ledger::bundle::{BundleError, BundleWriter, Manifest};
+use custos_ledger::entry::{Entry, EntryError};
+use custos_ledger::note::{open_checkpoint, NoteError, VerifierKey};
+use custos_ledger::storage::{LogStorage, StorageError};
+use custos_store::{SegmentState, Store, StoreError};
+
+/// What to export, and who asks.
+pub struct ExportRequest<'a> {
+    /// The site's name (for the manifest).
+    pub site: &'a str,
+    /// Camera id.
+    pub camera: &'a str,
+    /// Span start, ms since the Unix epoch.
+    pub start_ms: i64,
+    /// Span end (exclusive), ms since the Unix epoch.
+    pub end_ms: i64,
+    /// Why (kept in the manifest and the log).
+    pub reason: &'a str,
+    /// Who: a user name, or `cli:<os user>`.
+    pub user: &'a str,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportSummary {
+    /// Segment files in the bundle.
+    pub segments: usize,
+    /// Log entries in the bundle (segments' and camera state changes').
+    pub entries: usize,
+    /// Size of the log the proofs are against.
+    pub tree_size: u64,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The span is empty or reversed.
+    #[error("the span's start ({start_ms}) must be before its end ({end_ms})")]
+    BadSpan {
+        /// Requested start.
+        start_ms: i64,
+        /// Requested end.
+        end_ms: i64,
+    },
+    /// Nothing was recorded in the span.
+    #[error("camera {camera:?} has no sealed segments between {start_ms} and {end_ms}")]
+    NothingRecorded {
+        /// Camera id.
+        camera: String,
+        /// Requested start.
+        start_ms: i64,
+        /// Requested end.
+        end_ms: i64,
+    },
+    /// The segments' entries are not yet all under a signed checkpoint
+    /// (the site's log writer is behind or not running).
+    #[error(
+        "the log does not yet hold a signed checkpoint covering these segments ({logged} of {wanted} logged); is `custos serve` running?"
+    )]
+    NotYetSigned {
+        /// Segments whose entry is in the log.
+        logged: usize,
+        /// Segments to export.
+        wanted: usize,
+    },
+    /// A segment's log entry does not say what the index says.
+    #[error("log entry {index} for {path} does not match the index ({detail})")]
+    EntryMismatch {
+        /// Log index.
+        index: u64,
+        /// Segment path.
+        path: String,
+        /// What differs.
+        detail: String,
+    },
+    /// The export's own log entry could not be encoded.
+    #[error("encoding the export's log entry: {0}")]
+    Encode(#[from] EntryError),
+    /// The index could not be read or written.
+    #[error("site index: {0}")]
+    Store(#[from] StoreError),
+    /// The log could not be read.
+    #[error("site log: {0}")]
+    Log(#[from] StorageError),
+    /// The site's latest checkpoint does not verify with its own key.
+    #[error("the site's latest checkpoint does not verify with its key: {0}")]
+    Checkpoint(#[from] NoteError),
+    /// Writing the bundle failed.
+    #[error("writing the bundle: {0}")]
+    Bundle(#[from] BundleError),
+}
+
+/// How long an export waits for the site's log writer to sign a checkpoint
+/// covering the segments it needs (the writer signs within 5 s of growth).
+pub const CHECKPOINT_WAIT: Duration = Duration::from_secs(20);
+
+/// Writes the evidence bundle for `req` into `out` (a directory that must
+/// not exist yet). The export is logged (`footage.exported`) before any
+/// byte is written. `log_dir` is the site's log; `verifier` its key.
+pub fn export_bundle(
+    store: &Store,
+    data_dir: &Path,
+    log_dir: &Path,
+    verifier: &VerifierKey,
+    req: &ExportRequest<'_>,
+    out: &Path,
+) -> Result<ExportSummary, ExportError> {
+    if req.start_ms >= req.end_ms {
+        return Err(ExportError::BadSpan {
+            start_ms: req.start_ms,
+            end_ms: req.end_ms,
+        });
+    }
+    let segments: Vec<_> = store
+        .segments_overlapping(req.camera, req.start_ms, req.end_ms)?
+        .into_iter()
+        .filter(|s| s.state == SegmentState::Sealed)
+        .collect();
+    if segments.is_empty() {
+        return Err(ExportError::NothingRecorded {
+            camera: req.camera.to_owned(),
+            start_ms: req.start_ms,
+            end_ms: req.end_ms,
+        });
+    }
+    // The export is a fact of its own; logged before any byte leaves.
+    let exported = Entry::footage_exported(
+        crate::now_ms(),
+        req.user,
+        req.camera,
+        req.start_ms,
+        req.end_ms,
+        req.reason,
+    )
+    .with("segments", (segments.len() as i64).into())
+    .to_leaf_bytes()?;
+    store.enqueue_log(vec![exported])?;
+
+    let storage = LogStorage::open_read_only(log_dir)?;
+    let deadline = Instant::now() + CHECKPOINT_WAIT;
+    // Each segment's entry, found through the index of the log.
+    let (segment_entries, checkpoint_note, checkpoint) = loop {
+        storage.refresh_size()?;
+        let mut found = Vec::with_capacity(segments.len());
+        for s in &segments {
+            if let Some(index) = store.log_entry_for_path("segment.sealed", &s.path)? {
+                found.push((index, s));
+            }
+        }
+        let needed = found.iter().map(|(i, _)| i + 1).max().unwrap_or(0);
+        if found.len() == segments.len() {
+            if let Some(cp) = store.latest_checkpoint()?.filter(|c| c.tree_size >= needed) {
+                let opened = open_checkpoint(&cp.note, verifier)?;
+                break (found, cp.note, opened);
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(ExportError::NotYetSigned {
+                logged: found.len(),
+                wanted: segments.len(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    // The camera's state changes around the span explain its gaps.
+    let states = store.camera_log_entries(
+        req.camera,
+        "camera.state",
+        req.start_ms.saturating_sub(60_000),
+        req.end_ms,
+    )?;
+
+    let mut writer = BundleWriter::create(out)?;
+    for (index, segment) in &segment_entries {
+        let leaf = storage.entry(*index)?;
+        // The index found the entry by path; the leaf itself must agree on
+        // the camera and the bytes' hash, or the bundle would prove nothing.
+        let entry = Entry::from_leaf_bytes(&leaf).map_err(|e| ExportError::EntryMismatch {
+            index: *index,
+            path: segment.path.clone(),
+            detail: format!("not a canonical entry: {e}"),
+        })?;
+        if entry.str_field("camera") != Some(req.camera)
+            || entry.str_field("sha256") != segment.sha256.as_deref()
+        {
+            return Err(ExportError::EntryMismatch {
+                index: *index,
+                path: segment.path.clone(),
+                detail: "camera or sha256 differs".into(),
+            });
+        }
+        let proof = storage.inclusion_proof(*index, checkpoint.size)?;
+        writer.add_segment(&data_dir.join(&segment.path), *index, &leaf, &proof)?;
+    }
+    let mut entries = segment_entries.len();
+    for state in states.iter().filter(|e| e.index < checkpoint.size) {
+        let leaf = storage.entry(state.index)?;
+        let proof = storage.inclusion_proof(state.index, checkpoint.size)?;
+        writer.add_entry(state.index, &leaf, &proof)?;
+        entries += 1;
+    }
+    writer.finish(
+        &Manifest {
+            site: req.site.to_owned(),
+            camera: req.camera.to_owned(),
+            start_ms: req.start_ms,
+            end_ms: req.end_ms,
+            reason: req.reason.to_owned(),
+            exported_by: req.user.to_owned(),
+            exported_ms: crate::now_ms(),
+        },
+        &checkpoint_note,
+        verifier,
+    )?;
+    Ok(ExportSummary {
+        segments: segment_entries.len(),
+        entries,
+        tree_size: checkpoint.size,
+    })
+}

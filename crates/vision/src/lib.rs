@@ -1,0 +1,1 @@
+//! Motion and camera-tamper analysis over luma frames.
