@@ -157,6 +157,26 @@ fn site_log_export_and_offline_verification_catch_every_tamper() {
     let verifier = String::from_utf8_lossy(&shown.stdout).trim().to_owned();
     assert!(verifier.starts_with("test+"), "{verifier}");
 
+    // Every kind of fact the run produced is in the log.
+    let kinds: std::collections::BTreeSet<String> = read_log(&site)
+        .iter()
+        .map(|leaf| {
+            let v: serde_json::Value = serde_json::from_slice(leaf).expect("entry json");
+            v["type"].as_str().expect("type").to_owned()
+        })
+        .collect();
+    for kind in [
+        "config.loaded",
+        "user.created",
+        "token.created",
+        "camera.state",
+        "segment.sealed",
+        "footage.exported",
+        "evidence.downloaded",
+    ] {
+        assert!(kinds.contains(kind), "no {kind} entry in the log: {kinds:?}");
+    }
+
     // The whole site verifies.
     let v = run(&site, &["verify", "--config", &cfg]);
     assert!(v.status.success(), "{}", text(&v));

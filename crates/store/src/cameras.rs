@@ -113,12 +113,13 @@ impl Store {
         detail: Option<&str>,
     ) -> Result<i64> {
         validate::name("camera name", camera)?;
-        self.conn
-            .prepare_cached(
+        self.write_in_tx(|tx| {
+            tx.prepare_cached(
                 "INSERT INTO camera_states (camera, at_ms, state, detail) VALUES (?1, ?2, ?3, ?4)",
             )
             .and_then(|mut stmt| stmt.insert(params![camera, at_ms, state, detail]))
-            .context(|| format!("logging camera {camera:?} as {state}"))
+        })
+        .context(|| format!("logging camera {camera:?} as {state}"))
     }
 
     /// The state changes of `camera` needed to draw `start_ms..end_ms`: the

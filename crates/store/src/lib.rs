@@ -122,6 +122,19 @@ impl Store {
 
     /// Starts a write transaction (`BEGIN IMMEDIATE`, see [`Store`]); it
     /// rolls back when dropped without `commit`.
+    /// Runs `f` (a single write) in its own transaction and commits it with
+    /// any staged log entries (see [`Store::with_log`]). If `f` fails,
+    /// nothing is written.
+    pub(crate) fn write_in_tx<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let tx = self.conn.unchecked_transaction()?;
+        let value = f(&tx)?;
+        self.commit_with_log(tx)?;
+        Ok(value)
+    }
+
     fn write_tx(&self, what: &str) -> Result<Transaction<'_>> {
         // Not nested: no method calls another while holding a transaction,
         // and `Store` is not `Sync`, so the unchecked variant is safe.

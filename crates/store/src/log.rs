@@ -7,7 +7,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Result, StoreError};
 use crate::Store;
 
 /// An entry waiting to be appended to the log.
@@ -80,8 +80,13 @@ impl Store {
     ) -> Result<T> {
         *self.staged_log.borrow_mut() = leaves;
         let result = f(self);
-        self.staged_log.borrow_mut().clear();
-        result
+        let left = std::mem::take(&mut *self.staged_log.borrow_mut());
+        match result {
+            // Every write method commits through `commit_with_log`; should
+            // one not, say so loudly rather than lose the entries quietly.
+            Ok(_) if !left.is_empty() => Err(StoreError::LogNotCommitted(left.len())),
+            other => other,
+        }
     }
 
     /// Commits `tx`, first adding any staged log entries to the outbox.
@@ -283,7 +288,7 @@ fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::IndexedEntry;
+    use super::{IndexedEntry, StoreError};
     use crate::{ErrorKind, NewSegment, SealedSegment, Store};
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -337,6 +342,60 @@ mod tests {
         s.record_camera_state("cam", 5, crate::CameraState::Offline, None)
             .expect("state");
         assert_eq!(s.outbox(10).expect("outbox").len(), 1);
+    }
+
+    #[test]
+    fn every_write_commits_its_staged_entries() {
+        let (_d, s) = store();
+        let n = |s: &Store| s.outbox(100).expect("outbox").len();
+        s.with_log(vec![b"state".to_vec()], |s| {
+            s.record_camera_state("cam", 5, crate::CameraState::Offline, None)
+        })
+        .expect("state");
+        assert_eq!(n(&s), 1);
+        let user = s
+            .with_log(vec![b"user".to_vec()], |s| {
+                s.create_user("ann", crate::Role::Admin, "$argon2id$x", 1)
+            })
+            .expect("user");
+        assert_eq!(n(&s), 2);
+        s.with_log(vec![b"role".to_vec()], |s| {
+            s.set_user_role(user.id, crate::Role::Viewer)
+        })
+        .expect("role");
+        assert_eq!(n(&s), 3);
+        // A change to no one is refused, and its entry is not committed.
+        let e = s
+            .with_log(vec![b"ghost".to_vec()], |s| s.set_user_disabled(999, true))
+            .expect_err("no such user");
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert_eq!(n(&s), 3);
+        s.with_log(vec![b"rec".to_vec()], |s| Ok(recording(s)))
+            .expect("recording");
+        assert_eq!(n(&s), 4);
+        s.with_log(vec![b"adopted".to_vec()], |s| {
+            s.insert_sealed_segment(&crate::RecoveredSegment {
+                camera: "cam".into(),
+                path: "video/cam/2.mp4".into(),
+                start_ms: 3000,
+                end_ms: 4000,
+                bytes: 1,
+                frames: 1,
+                sha256: "cd".repeat(32),
+                codec: "avc1.42C01E".into(),
+                width: None,
+                height: None,
+                sealed_ms: 4000,
+            })
+        })
+        .expect("adopt");
+        assert_eq!(n(&s), 5);
+        // A write that commits nothing cannot swallow the entries quietly.
+        let e = s
+            .with_log(vec![b"lost".to_vec()], |s| s.segment(1).map(|_| ()))
+            .expect_err("nothing committed them");
+        assert!(matches!(e, StoreError::LogNotCommitted(1)), "{e}");
+        assert_eq!(n(&s), 5);
     }
 
     #[test]

@@ -299,15 +299,17 @@ impl Store {
         let sql = "INSERT INTO segments \
                    (camera, path, start_ms, end_ms, bytes, frames, state, codec, width, height) \
                    VALUES (?1, ?2, ?3, ?3, 0, 0, 'recording', ?4, ?5, ?6)";
-        let res = self.conn.prepare_cached(sql).and_then(|mut stmt| {
-            stmt.insert(params![
-                new.camera,
-                new.path,
-                new.start_ms,
-                new.codec,
-                new.width,
-                new.height
-            ])
+        let res = self.write_in_tx(|tx| {
+            tx.prepare_cached(sql).and_then(|mut stmt| {
+                stmt.insert(params![
+                    new.camera,
+                    new.path,
+                    new.start_ms,
+                    new.codec,
+                    new.width,
+                    new.height
+                ])
+            })
         });
         match res {
             Ok(id) => Ok(id),
@@ -412,20 +414,22 @@ impl Store {
                    (camera, path, start_ms, end_ms, bytes, frames, sha256, state, codec, \
                     width, height, recovered, sealed_ms) \
                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'sealed', ?8, ?9, ?10, 1, ?11)";
-        let res = self.conn.prepare_cached(sql).and_then(|mut stmt| {
-            stmt.insert(params![
-                seg.camera,
-                seg.path,
-                seg.start_ms,
-                seg.end_ms,
-                seg.bytes,
-                seg.frames,
-                seg.sha256,
-                seg.codec,
-                seg.width,
-                seg.height,
-                seg.sealed_ms
-            ])
+        let res = self.write_in_tx(|tx| {
+            tx.prepare_cached(sql).and_then(|mut stmt| {
+                stmt.insert(params![
+                    seg.camera,
+                    seg.path,
+                    seg.start_ms,
+                    seg.end_ms,
+                    seg.bytes,
+                    seg.frames,
+                    seg.sha256,
+                    seg.codec,
+                    seg.width,
+                    seg.height,
+                    seg.sealed_ms
+                ])
+            })
         });
         match res {
             Ok(id) => {

@@ -168,15 +168,23 @@ impl Store {
     /// Runs an UPDATE of one user by id, reporting a missing user as
     /// [`NotFound`](crate::ErrorKind::NotFound).
     fn update_user(&self, user_id: i64, sql: &str, value: &dyn ToSql, what: &str) -> Result<()> {
-        let changed = self
-            .conn
-            .prepare_cached(sql)
-            .and_then(|mut stmt| stmt.execute(params![user_id, value]))
-            .context(|| format!("{what} of user {user_id}"))?;
-        if changed == 0 {
-            return Err(StoreError::NotFound(format!("user {user_id}")));
+        // No such user: fail inside the transaction, so that a staged log
+        // entry for a change that did not happen is not committed.
+        let res = self.write_in_tx(|tx| {
+            let changed = tx
+                .prepare_cached(sql)
+                .and_then(|mut stmt| stmt.execute(params![user_id, value]))?;
+            if changed == 0 {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+            Ok(())
+        });
+        match res {
+            Err(rusqlite::Error::QueryReturnedNoRows) => {
+                Err(StoreError::NotFound(format!("user {user_id}")))
+            }
+            other => other.context(|| format!("{what} of user {user_id}")),
         }
-        Ok(())
     }
 
     /// Creates a user. `password_hash` is a PHC string made by the caller.
@@ -192,9 +200,8 @@ impl Store {
     ) -> Result<User> {
         validate::name("user name", name)?;
         check_password_hash(password_hash)?;
-        let res = self
-            .conn
-            .prepare_cached(&format!(
+        let res = self.write_in_tx(|tx| {
+            tx.prepare_cached(&format!(
                 "INSERT INTO users (name, role, password_hash, created_ms) \
                  VALUES (?1, ?2, ?3, ?4) RETURNING {USER_COLUMNS}"
             ))
@@ -202,7 +209,8 @@ impl Store {
                 stmt.query_row(params![name, role, password_hash, now_ms], |row| {
                     user_from_row(row, 0)
                 })
-            });
+            })
+        });
         match res {
             Ok(user) => {
                 tracing::info!(user = %user.name, role = %user.role, "created user");
