@@ -2,6 +2,7 @@
 //! modules (and crates) it calls.
 
 mod auth;
+mod bench;
 mod clock;
 mod commit;
 mod config;
@@ -97,6 +98,35 @@ enum Command {
     Key {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// Benchmarks of whole operations (results: docs/benchmarks.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Build a site of many cameras' sealed segments, then time
+    /// `verify --config` on it beside `sha256sum` of the same files.
+    VerifySite {
+        #[arg(long, default_value_t = 16)]
+        cameras: u32,
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long, default_value_t = 60)]
+        segment_seconds: u32,
+        /// Size of each segment file (the per-segment work does not depend
+        /// on it; the hashing does).
+        #[arg(long, default_value_t = 4096)]
+        file_bytes: usize,
+        /// Where to build the site (put it on the disk to measure).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Keep the site afterwards.
+        #[arg(long)]
+        keep: bool,
     },
 }
 
@@ -281,6 +311,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.tree_size
             );
         }
+        Command::Bench {
+            command:
+                BenchCommand::VerifySite {
+                    cameras,
+                    days,
+                    segment_seconds,
+                    file_bytes,
+                    dir,
+                    keep,
+                },
+        } => bench::verify_site(&bench::VerifySiteBench {
+            cameras,
+            days,
+            segment_seconds,
+            file_bytes,
+            dir,
+            keep,
+        })?,
         Command::Verify {
             bundle,
             config,

@@ -174,7 +174,10 @@ fn site_log_export_and_offline_verification_catch_every_tamper() {
         "footage.exported",
         "evidence.downloaded",
     ] {
-        assert!(kinds.contains(kind), "no {kind} entry in the log: {kinds:?}");
+        assert!(
+            kinds.contains(kind),
+            "no {kind} entry in the log: {kinds:?}"
+        );
     }
 
     // The whole site verifies.
@@ -421,4 +424,34 @@ fn site_log_export_and_offline_verification_catch_every_tamper() {
         "the original log verifies again:\n{}",
         text(&r)
     );
+}
+
+/// The verify benchmark builds a site through the real paths and that site
+/// verifies (a small one here; docs/benchmarks.md has the month).
+#[test]
+fn verify_site_benchmark_runs_on_a_small_site() {
+    let site = Site::new("");
+    let dir = site.dir.path().to_string_lossy().into_owned();
+    let o = run(
+        &site,
+        &[
+            "bench",
+            "verify-site",
+            "--cameras",
+            "2",
+            "--days",
+            "1",
+            "--segment-seconds",
+            "600",
+            "--dir",
+            &dir,
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("custos verify:") && out.contains("for 288 segments, 288 log entries"),
+        "{out}"
+    );
+    assert!(out.contains("custos verify / sha256sum ="), "{out}");
 }

@@ -405,18 +405,33 @@ impl Store {
     /// [`AlreadyExists`](crate::ErrorKind::AlreadyExists) if the path is
     /// already recorded.
     pub fn insert_sealed_segment(&self, seg: &RecoveredSegment) -> Result<i64> {
-        validate::name("camera name", &seg.camera)?;
-        validate::relative_path(&seg.path)?;
-        validate::non_empty("codec", &seg.codec)?;
-        validate::range(seg.start_ms, seg.end_ms)?;
-        validate::sha256_hex(&format!("sha256 of {:?}", seg.path), &seg.sha256)?;
+        let ids = self.insert_sealed_segments(std::slice::from_ref(seg))?;
+        tracing::info!(id = ids[0], path = %seg.path, "adopted recovered segment");
+        Ok(ids[0])
+    }
+
+    /// Adopts many complete files in one transaction (all or nothing), as
+    /// [`Store::insert_sealed_segment`] does one. Returns their ids in order.
+    pub fn insert_sealed_segments(&self, segs: &[RecoveredSegment]) -> Result<Vec<i64>> {
+        for seg in segs {
+            validate::name("camera name", &seg.camera)?;
+            validate::relative_path(&seg.path)?;
+            validate::non_empty("codec", &seg.codec)?;
+            validate::range(seg.start_ms, seg.end_ms)?;
+            validate::sha256_hex(&format!("sha256 of {:?}", seg.path), &seg.sha256)?;
+        }
         let sql = "INSERT INTO segments \
                    (camera, path, start_ms, end_ms, bytes, frames, sha256, state, codec, \
                     width, height, recovered, sealed_ms) \
                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'sealed', ?8, ?9, ?10, 1, ?11)";
+        // The path of the row being inserted, to name it if it is refused.
+        let mut current = "";
         let res = self.write_in_tx(|tx| {
-            tx.prepare_cached(sql).and_then(|mut stmt| {
-                stmt.insert(params![
+            let mut stmt = tx.prepare_cached(sql)?;
+            let mut ids = Vec::with_capacity(segs.len());
+            for seg in segs {
+                current = &seg.path;
+                ids.push(stmt.insert(params![
                     seg.camera,
                     seg.path,
                     seg.start_ms,
@@ -428,19 +443,16 @@ impl Store {
                     seg.width,
                     seg.height,
                     seg.sealed_ms
-                ])
-            })
+                ])?);
+            }
+            Ok(ids)
         });
         match res {
-            Ok(id) => {
-                tracing::info!(id, path = %seg.path, "adopted recovered segment");
-                Ok(id)
-            }
+            Ok(ids) => Ok(ids),
             Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!(
-                "segment path {:?}",
-                seg.path
+                "segment path {current:?}"
             ))),
-            Err(e) => Err(e).context(|| format!("inserting recovered segment {:?}", seg.path)),
+            Err(e) => Err(e).context(|| format!("inserting recovered segment {current:?}")),
         }
     }
 

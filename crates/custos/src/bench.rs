@@ -1,0 +1,205 @@
+//! `custos bench verify-site`: how long `custos verify --config` takes on a
+//! site holding many cameras' worth of sealed segments.
+//!
+//! It builds a site through the real paths (segment rows and their log
+//! entries committed together in the index, the site log writer moving them
+//! into the Merkle log and signing checkpoints), then times `verify_site`
+//! on it, and times `sha256sum` over the same files as a peer doing only
+//! the hashing part of the job.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use custos_store::{RecoveredSegment, Store};
+use sha2::{Digest, Sha256};
+
+use crate::facts;
+
+/// What to build.
+pub struct VerifySiteBench {
+    pub cameras: u32,
+    pub days: u32,
+    pub segment_seconds: u32,
+    pub file_bytes: usize,
+    /// Parent directory of the site (a fresh subdirectory is made).
+    pub dir: PathBuf,
+    pub keep: bool,
+}
+
+/// Rows (and log entries) per index transaction while building.
+const BUILD_BATCH: usize = 10_000;
+
+pub fn verify_site(bench: &VerifySiteBench) -> anyhow::Result<()> {
+    if bench.cameras == 0 || bench.days == 0 || bench.segment_seconds == 0 {
+        bail!("--cameras, --days and --segment-seconds must be positive");
+    }
+    let per_camera = u64::from(bench.days) * 86_400 / u64::from(bench.segment_seconds);
+    let total = per_camera * u64::from(bench.cameras);
+    std::fs::create_dir_all(&bench.dir)
+        .with_context(|| format!("creating {}", bench.dir.display()))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("custos-bench-site-")
+        .tempdir_in(&bench.dir)
+        .with_context(|| format!("creating a site directory in {}", bench.dir.display()))?;
+    let data_dir = tmp.path().to_owned();
+    println!(
+        "building a site: {} cameras x {} days of {} s segments = {total} segments of {} bytes in {}",
+        bench.cameras,
+        bench.days,
+        bench.segment_seconds,
+        bench.file_bytes,
+        data_dir.display()
+    );
+
+    let build = Instant::now();
+    let store = Store::open(&data_dir.join(custos_store::DB_FILE_NAME))?;
+    let key = crate::sitelog::signing_key(&data_dir, "bench")?;
+    let verifier = key.verifier();
+    let site_log = crate::sitelog::SiteLog::start(
+        Store::open(&data_dir.join(custos_store::DB_FILE_NAME))?,
+        &data_dir,
+        key,
+    )?;
+    let start_ms: i64 = 1_767_225_600_000; // 2026-01-01
+    let seg_ms = i64::from(bench.segment_seconds) * 1000;
+    let mut rows = Vec::with_capacity(BUILD_BATCH);
+    let mut leaves = Vec::with_capacity(BUILD_BATCH);
+    let mut content = vec![0u8; bench.file_bytes];
+    let mut bytes_total = 0u64;
+    for camera in 0..bench.cameras {
+        let name = format!("cam-{camera:02}");
+        std::fs::create_dir_all(data_dir.join("video").join(&name))?;
+        for n in 0..per_camera {
+            let seg_start = start_ms + n as i64 * seg_ms;
+            let path = format!("video/{name}/{seg_start}.mp4");
+            fill(&mut content, u64::from(camera) << 40 | n);
+            let mut f = std::fs::File::create(data_dir.join(&path))
+                .with_context(|| format!("writing {path}"))?;
+            f.write_all(&content)?;
+            let sha256 = hex::encode(Sha256::digest(&content));
+            bytes_total += content.len() as u64;
+            let row = RecoveredSegment {
+                camera: name.clone(),
+                path,
+                start_ms: seg_start,
+                end_ms: seg_start + seg_ms,
+                bytes: content.len() as u64,
+                frames: u64::from(bench.segment_seconds) * 15,
+                sha256,
+                codec: "avc1.640028".into(),
+                width: Some(1920),
+                height: Some(1080),
+                sealed_ms: seg_start + seg_ms,
+            };
+            leaves.push(facts::segment_sealed(
+                &facts::SealedSegment {
+                    camera: &row.camera,
+                    path: &row.path,
+                    start_ms: row.start_ms,
+                    end_ms: row.end_ms,
+                    bytes: row.bytes,
+                    frames: row.frames,
+                    sha256: &row.sha256,
+                },
+                false,
+            ));
+            rows.push(row);
+            if rows.len() == BUILD_BATCH {
+                commit(&store, &mut rows, &mut leaves)?;
+            }
+        }
+    }
+    commit(&store, &mut rows, &mut leaves)?;
+    // Shutting the writer down drains the outbox and signs the last checkpoint.
+    site_log.shutdown();
+    if store.log_applied_size()? != total {
+        bail!(
+            "the log holds {} entries, expected {total}",
+            store.log_applied_size()?
+        );
+    }
+    println!(
+        "built in {:.1} s ({:.1} MB of files)",
+        build.elapsed().as_secs_f64(),
+        bytes_total as f64 / 1e6
+    );
+
+    let t = Instant::now();
+    let report = crate::verify::verify_site(&store, &data_dir, &verifier)?;
+    let ours = t.elapsed().as_secs_f64();
+    if !report.ok() {
+        bail!("the benchmark site does not verify: {report}");
+    }
+    println!(
+        "custos verify: {ours:.2} s for {} segments, {} log entries, {} checkpoints \
+         ({:.1} µs per segment)",
+        report.checked_segments,
+        report.checked_entries,
+        report.checked_checkpoints,
+        ours * 1e6 / report.checked_segments.max(1) as f64
+    );
+
+    let t = Instant::now();
+    let peer = sha256sum_all(&data_dir.join("video"))?;
+    let theirs = t.elapsed().as_secs_f64();
+    println!(
+        "peer: sha256sum over the same {peer} files: {theirs:.2} s; custos verify / sha256sum = {:.2}",
+        ours / theirs
+    );
+    if bench.keep {
+        let kept = tmp.keep();
+        println!("site kept in {}", kept.display());
+    }
+    Ok(())
+}
+
+fn commit(
+    store: &Store,
+    rows: &mut Vec<RecoveredSegment>,
+    leaves: &mut Vec<Vec<u8>>,
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    store.with_log(std::mem::take(leaves), |st| st.insert_sealed_segments(rows))?;
+    rows.clear();
+    Ok(())
+}
+
+/// Fills `buf` with bytes that differ for every `seed` (xorshift64*), so
+/// every file has its own hash.
+fn fill(buf: &mut [u8], seed: u64) {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for chunk in buf.chunks_mut(8) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let v = x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+}
+
+/// Runs `sha256sum` over every file under `dir` (via `find | xargs`, as an
+/// administrator would); returns how many files it hashed.
+fn sha256sum_all(dir: &Path) -> anyhow::Result<usize> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("find \"$1\" -type f -print0 | xargs -0 sha256sum")
+        .arg("sh")
+        .arg(dir)
+        .output()
+        .context("running find | xargs sha256sum")?;
+    if !out.status.success() {
+        bail!(
+            "sha256sum failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count())
+}
