@@ -161,6 +161,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             dir: crate::sitelog::log_dir(&data_dir),
             verifier: log_verifier,
         },
+        login_throttle: Default::default(),
+        secure_cookies: false,
     };
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(custos_server::serve(listener, state, async move {

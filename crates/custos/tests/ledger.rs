@@ -40,6 +40,16 @@ fn recorded_site() -> (Camera, Site, Vec<SegmentRow>) {
     );
     std::thread::sleep(Duration::from_secs(5));
     api_export(&site, &token);
+    // A browser sign-in through the real server, and a failed one.
+    let bad = ureq::post(&format!("{}/api/v1/login", site.base_url()))
+        .send_json(serde_json::json!({"user": "admin", "password": "wrong password!"}));
+    assert!(matches!(bad, Err(ureq::Error::Status(401, _))), "{bad:?}");
+    let ok = ureq::post(&format!("{}/api/v1/login", site.base_url()))
+        .send_json(serde_json::json!({"user": "admin", "password": "a long test password"}))
+        .expect("sign in");
+    assert!(ok
+        .header("set-cookie")
+        .is_some_and(|c| c.contains("HttpOnly")));
     assert!(
         serve
             .terminate(Duration::from_secs(10))
@@ -173,12 +183,24 @@ fn site_log_export_and_offline_verification_catch_every_tamper() {
         "segment.sealed",
         "footage.exported",
         "evidence.downloaded",
+        "auth.login",
+        "auth.login_failed",
     ] {
         assert!(
             kinds.contains(kind),
             "no {kind} entry in the log: {kinds:?}"
         );
     }
+
+    // Sign-ins are logged with the client's address.
+    let sources: Vec<String> = read_log(&site)
+        .iter()
+        .filter_map(|leaf| {
+            let v: serde_json::Value = serde_json::from_slice(leaf).ok()?;
+            (v["type"] == "auth.login").then(|| v["source"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    assert_eq!(sources, ["127.0.0.1"]);
 
     // The whole site verifies.
     let v = run(&site, &["verify", "--config", &cfg]);

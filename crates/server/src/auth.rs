@@ -1,19 +1,28 @@
-//! Bearer-token authentication and role checks.
+//! Authentication (bearer tokens and session cookies) and role checks.
 //!
-//! The index stores only the SHA-256 of each token, so a request's token is
-//! digested with [`token_digest`] and looked up by that digest. Tokens are
-//! high-entropy random strings, so a fast unsalted hash is enough.
+//! A request authenticates with `Authorization: Bearer <token>` (API
+//! clients) or with the session cookie a sign-in set (browsers; see
+//! [`crate::sessions`]). The index stores only the SHA-256 of each token and
+//! session secret, so a request's secret is digested with [`token_digest`]
+//! and looked up by that digest; the secrets are high-entropy random
+//! strings, so a fast unsalted hash is enough.
+//!
+//! A cookie is sent by the browser whatever page made the request, so a
+//! cookie-authenticated request that may change something (any method but
+//! GET, HEAD and OPTIONS) must also carry the session's CSRF token in
+//! `X-CSRF-Token`, which only the application's own pages can read.
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use custos_store::{Role, User};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::sessions::{csrf_token, CSRF_HEADER, SESSION_COOKIE, SESSION_IDLE_MS};
 use crate::{now_ms, SharedState};
 
 /// How long a token's `last_used_ms` may lag behind its real last use. Writing
@@ -37,10 +46,29 @@ pub fn token_digest(token: &str) -> String {
 /// `AuthUser` can never run unauthenticated.
 #[derive(Clone, Debug)]
 pub struct AuthUser {
-    /// The authenticated user (enabled, with an unrevoked token).
+    /// The authenticated user (enabled, with a live token or session).
     pub user: User,
-    /// Public id of the token used, for audit records.
-    pub token_id: String,
+    /// What the request authenticated with.
+    pub credential: Credential,
+}
+
+/// What a request authenticated with.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    /// An API token.
+    Token {
+        /// The token's public id.
+        id: String,
+    },
+    /// A sign-in session's cookie.
+    Session {
+        /// The session's public id.
+        id: String,
+        /// When the session ends.
+        expires_ms: i64,
+        /// The session's CSRF token.
+        csrf: String,
+    },
 }
 
 impl FromRequestParts<SharedState> for AuthUser {
@@ -53,7 +81,7 @@ impl FromRequestParts<SharedState> for AuthUser {
         if let Some(user) = parts.extensions.get::<AuthUser>() {
             return Ok(user.clone());
         }
-        let user = authenticate(state, &parts.headers).await?;
+        let user = authenticate(state, &parts.method, &parts.headers).await?;
         parts.extensions.insert(user.clone());
         Ok(user)
     }
@@ -66,7 +94,7 @@ pub async fn require_auth(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let user = authenticate(&state, request.headers()).await?;
+    let user = authenticate(&state, request.method(), request.headers()).await?;
     request.extensions_mut().insert(user);
     Ok(next.run(request).await)
 }
@@ -85,9 +113,100 @@ pub fn require_role(user: &User, allowed: &[Role]) -> Result<(), ApiError> {
     }
 }
 
+/// Authenticates a request by its bearer token or, without an
+/// `Authorization` header, by its session cookie.
+async fn authenticate(
+    state: &SharedState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<AuthUser, ApiError> {
+    if !headers.contains_key(AUTHORIZATION) {
+        if let Some(secret) = session_secret(headers) {
+            return authenticate_session(state, method, headers, secret).await;
+        }
+    }
+    authenticate_token(state, headers).await
+}
+
+/// Checks a session cookie (and, for requests that may change something,
+/// its CSRF token) and records the session's use.
+async fn authenticate_session(
+    state: &SharedState,
+    method: &Method,
+    headers: &HeaderMap,
+    secret: &str,
+) -> Result<AuthUser, ApiError> {
+    let csrf = csrf_token(secret);
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+        if !sent.is_some_and(|sent| constant_time_eq(sent.as_bytes(), csrf.as_bytes())) {
+            return Err(ApiError::forbidden(format!(
+                "a request signed in by cookie that changes something must carry the session's CSRF token in the {CSRF_HEADER} header"
+            )));
+        }
+    }
+    let digest = token_digest(secret);
+    let now = now_ms();
+    let found = state
+        .with_store("checking a session", move |store| {
+            let Some((session, user)) =
+                store.session_for_hash(&digest, now, now - SESSION_IDLE_MS)?
+            else {
+                return Ok(None);
+            };
+            if now - session.last_seen_ms >= TOUCH_INTERVAL_MS {
+                if let Err(e) = store.touch_session(&session.id, now) {
+                    tracing::warn!(session = %session.id, "could not record session use: {e}");
+                }
+            }
+            Ok(Some((session, user)))
+        })
+        .await?;
+    match found {
+        Some((session, user)) => Ok(AuthUser {
+            user,
+            credential: Credential::Session {
+                id: session.id,
+                expires_ms: session.expires_ms,
+                csrf,
+            },
+        }),
+        None => Err(ApiError::unauthorized(
+            "the session has ended (signed out, expired or idle too long): sign in again",
+        )),
+    }
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The session cookie's value, if the request has a well-formed one.
+fn session_secret(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= MAX_TOKEN_LEN
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// Checks the bearer token in `headers` against the index and records its
 /// use.
-async fn authenticate(state: &SharedState, headers: &HeaderMap) -> Result<AuthUser, ApiError> {
+async fn authenticate_token(
+    state: &SharedState,
+    headers: &HeaderMap,
+) -> Result<AuthUser, ApiError> {
     let token = bearer_token(headers)?;
     let digest = token_digest(token);
     let now = now_ms();
@@ -109,7 +228,10 @@ async fn authenticate(state: &SharedState, headers: &HeaderMap) -> Result<AuthUs
         })
         .await?;
     match found {
-        Some((token_id, user)) => Ok(AuthUser { user, token_id }),
+        Some((id, user)) => Ok(AuthUser {
+            user,
+            credential: Credential::Token { id },
+        }),
         // One message for unknown, revoked and disabled-user tokens, so the
         // answer does not tell a guesser which tokens once existed.
         None => Err(ApiError::unauthorized(

@@ -12,6 +12,7 @@ pub mod error;
 pub mod evidence;
 pub mod exports;
 mod recordings;
+pub mod sessions;
 mod video;
 
 use std::future::Future;
@@ -24,7 +25,7 @@ use axum::{middleware, Json, Router};
 use custos_store::{Store, StoreError};
 use serde_json::{json, Value};
 
-pub use auth::{require_role, AuthUser};
+pub use auth::{require_role, AuthUser, Credential};
 pub use error::ApiError;
 pub use video::audit_view;
 
@@ -44,6 +45,10 @@ pub struct AppState {
     pub site: String,
     /// Where the site's log is, and the key its checkpoints verify with.
     pub log: LogAccess,
+    /// Failed sign-ins remembered for throttling and lock-out.
+    pub login_throttle: Arc<sessions::LoginThrottle>,
+    /// Mark the session cookie `Secure` (the server runs TLS).
+    pub secure_cookies: bool,
 }
 
 /// Read access to the site's Merkle log.
@@ -106,12 +111,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cameras/{id}/video.mp4", get(video::video))
         .route("/api/v1/exports", post(exports::create))
         .route("/api/v1/exports/{id}/bundle.tar", get(exports::download))
+        .route("/api/v1/logout", post(sessions::logout))
+        .route("/api/v1/session", get(sessions::current))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             auth::require_auth,
         ));
     Router::new()
         .route("/api/v1/health", get(health))
+        .route("/api/v1/login", post(sessions::login))
         .merge(authenticated)
         // After the routes: it replaces the fallback of those already added.
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -126,7 +134,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // With the peer's address, so sign-ins can be logged and throttled by it.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -35,6 +35,16 @@ const GOP: i64 = 10;
 const TOKEN: &str = "cst_test0001_good-secret";
 const REVOKED_TOKEN: &str = "cst_test0002_revoked-secret";
 const AUDITOR_TOKEN: &str = "cst_test0003_auditor-secret";
+const AUDITOR_PASSWORD: &str = "correct horse battery staple";
+
+fn password_hash(password: &str) -> Result<String, Box<dyn std::error::Error>> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| e.to_string())?
+        .to_string())
+}
 
 /// A site with camera `cam` (three recorded segments) and camera `idle`
 /// (nothing recorded), and a viewer with one live and one revoked token.
@@ -156,7 +166,12 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
     store.create_token("test0001", user.id, None, &token_digest(TOKEN), T0)?;
     store.create_token("test0002", user.id, None, &token_digest(REVOKED_TOKEN), T0)?;
     store.revoke_token("test0002", T0)?;
-    let auditor = store.create_user("audrey", Role::Auditor, "$argon2id$test", T0)?;
+    let auditor = store.create_user(
+        "audrey",
+        Role::Auditor,
+        &password_hash(AUDITOR_PASSWORD)?,
+        T0,
+    )?;
     store.create_token(
         "test0003",
         auditor.id,
@@ -188,6 +203,8 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
             dir: log_dir,
             verifier: key.verifier(),
         },
+        login_throttle: Default::default(),
+        secure_cookies: false,
     });
     Ok(Site {
         key,
@@ -748,5 +765,280 @@ async fn exports_are_for_auditors_and_admins_and_check_their_input() -> TestResu
     )
     .await?;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
+    Ok(())
+}
+
+/// Sends a request with arbitrary headers and an optional JSON body.
+async fn send_with(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    json: Option<&str>,
+) -> Result<Answer, Box<dyn std::error::Error>> {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = match json {
+        Some(json) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(json.to_owned())
+        }
+        None => Body::empty(),
+    };
+    let response = app.clone().oneshot(request.body(body)?).await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+async fn login(
+    app: &Router,
+    user: &str,
+    password: &str,
+) -> Result<Answer, Box<dyn std::error::Error>> {
+    let body = serde_json::json!({"user": user, "password": password}).to_string();
+    send_with(app, Method::POST, "/api/v1/login", &[], Some(&body)).await
+}
+
+/// The `name=value` part of a response's Set-Cookie.
+fn cookie_of(a: &Answer) -> Result<String, Box<dyn std::error::Error>> {
+    let set = a
+        .headers
+        .get(header::SET_COOKIE)
+        .ok_or("no Set-Cookie")?
+        .to_str()?;
+    Ok(set.split(';').next().ok_or("empty Set-Cookie")?.to_owned())
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_cookie_and_is_logged() -> TestResult {
+    let site = site()?;
+    let a = login(&site.app, "Audrey", AUDITOR_PASSWORD).await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    let set = a.headers[header::SET_COOKIE].to_str()?.to_owned();
+    for attribute in [
+        "custos_session=",
+        "Path=/",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=43200",
+    ] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    assert!(!set.contains("Secure"), "no TLS here: {set}");
+    let info = a.json()?;
+    assert_eq!(
+        (info["user"].as_str(), info["role"].as_str()),
+        (Some("audrey"), Some("auditor"))
+    );
+    let csrf = info["csrf_token"].as_str().ok_or("csrf")?.to_owned();
+    let logins = queued(&site.store, "auth.login")?;
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0].str_field("user"), Some("audrey"));
+    assert_eq!(logins[0].str_field("source"), Some("unknown"));
+
+    // The cookie authenticates reads, and the session says who and its token.
+    let cookie = cookie_of(&a)?;
+    let me = send_with(
+        &site.app,
+        Method::GET,
+        "/api/v1/session",
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await?;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.error());
+    assert_eq!(me.json()?["csrf_token"].as_str(), Some(csrf.as_str()));
+    let cams = send_with(
+        &site.app,
+        Method::GET,
+        "/api/v1/cameras",
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await?;
+    assert_eq!(cams.status, StatusCode::OK);
+    Ok(())
+}
+
+#[tokio::test]
+async fn cookie_requests_that_change_things_need_the_csrf_token() -> TestResult {
+    let site = site()?;
+    let a = login(&site.app, "audrey", AUDITOR_PASSWORD).await?;
+    let cookie = cookie_of(&a)?;
+    let csrf = a.json()?["csrf_token"].as_str().ok_or("csrf")?.to_owned();
+    let body = format!(
+        r#"{{"camera":"cam","start_ms":{},"end_ms":{},"reason":"csrf test"}}"#,
+        T0,
+        T0 + 3000
+    );
+    for headers in [
+        vec![("cookie", cookie.as_str())],
+        vec![("cookie", cookie.as_str()), ("x-csrf-token", "00")],
+    ] {
+        let r = send_with(
+            &site.app,
+            Method::POST,
+            "/api/v1/exports",
+            &headers,
+            Some(&body),
+        )
+        .await?;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.error());
+        assert!(r.error().contains("CSRF"), "{}", r.error());
+    }
+    assert!(queued(&site.store, "footage.exported")?.is_empty());
+    let r = send_with(
+        &site.app,
+        Method::POST,
+        "/api/v1/exports",
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        Some(&body),
+    )
+    .await?;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.error());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_planted_session_cookie_is_never_promoted() -> TestResult {
+    let site = site()?;
+    let planted = "custos_session=AttackerChosenValue0123456789";
+    let body = serde_json::json!({"user": "audrey", "password": AUDITOR_PASSWORD}).to_string();
+    let a = send_with(
+        &site.app,
+        Method::POST,
+        "/api/v1/login",
+        &[("cookie", planted)],
+        Some(&body),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    assert_ne!(cookie_of(&a)?, planted);
+    let r = send_with(
+        &site.app,
+        Method::GET,
+        "/api/v1/cameras",
+        &[("cookie", planted)],
+        None,
+    )
+    .await?;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    Ok(())
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_logged_then_lock_the_account() -> TestResult {
+    let site = site()?;
+    let unknown = login(&site.app, "mallory", "whatever-password").await?;
+    let wrong = login(&site.app, "audrey", "not the password").await?;
+    for a in [&unknown, &wrong] {
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(a.error(), "wrong user name or password");
+        assert!(a.headers.get(header::SET_COOKIE).is_none());
+    }
+    let failed = queued(&site.store, "auth.login_failed")?;
+    let reasons: Vec<_> = failed
+        .iter()
+        .map(|e| (e.str_field("user"), e.str_field("reason")))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (Some("mallory"), Some("unknown user")),
+            (Some("audrey"), Some("wrong password"))
+        ]
+    );
+    for _ in 1..5 {
+        let a = login(&site.app, "audrey", "still not it").await?;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    // Five failures: locked, even with the right password; said once in the log.
+    for _ in 0..3 {
+        let a = login(&site.app, "audrey", AUDITOR_PASSWORD).await?;
+        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.error());
+        assert!(a.headers.contains_key(header::RETRY_AFTER));
+    }
+    let locked = queued(&site.store, "auth.login_failed")?
+        .into_iter()
+        .filter(|e| e.str_field("reason") == Some("account locked"))
+        .count();
+    assert_eq!(locked, 1);
+    assert!(queued(&site.store, "auth.login")?.is_empty());
+    // Bad bodies are refused before anything is checked.
+    for body in ["{}", r#"{"user":"","password":"x"}"#, "not json"] {
+        let a = send_with(&site.app, Method::POST, "/api/v1/login", &[], Some(body)).await?;
+        assert!(
+            a.status.is_client_error() && a.status != StatusCode::TOO_MANY_REQUESTS,
+            "{body}: {}",
+            a.status
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn sign_out_and_idleness_end_a_session() -> TestResult {
+    let site = site()?;
+    let a = login(&site.app, "audrey", AUDITOR_PASSWORD).await?;
+    let cookie = cookie_of(&a)?;
+    let csrf = a.json()?["csrf_token"].as_str().ok_or("csrf")?.to_owned();
+    // A bearer token has no session to end.
+    let r = send(
+        &site.app,
+        Method::POST,
+        "/api/v1/logout",
+        Some(AUDITOR_TOKEN),
+    )
+    .await?;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = send_with(
+        &site.app,
+        Method::POST,
+        "/api/v1/logout",
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        None,
+    )
+    .await?;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.error());
+    assert!(r.headers[header::SET_COOKIE]
+        .to_str()?
+        .contains("Max-Age=0"));
+    assert_eq!(queued(&site.store, "auth.logout")?.len(), 1);
+    let r = send_with(
+        &site.app,
+        Method::GET,
+        "/api/v1/cameras",
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await?;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+
+    // A session unused for longer than the idle limit stops working.
+    let a = login(&site.app, "audrey", AUDITOR_PASSWORD).await?;
+    let cookie = cookie_of(&a)?;
+    let conn = rusqlite::Connection::open(site._dir.path().join(DB_FILE_NAME))?;
+    conn.execute(
+        "UPDATE sessions SET last_seen_ms = last_seen_ms - 31 * 60 * 1000 WHERE ended_ms IS NULL",
+        [],
+    )?;
+    let r = send_with(
+        &site.app,
+        Method::GET,
+        "/api/v1/cameras",
+        &[("cookie", &cookie)],
+        None,
+    )
+    .await?;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.error());
+    assert!(r.error().contains("sign in again"), "{}", r.error());
     Ok(())
 }

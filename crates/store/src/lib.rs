@@ -17,6 +17,7 @@ mod error;
 mod log;
 mod schema;
 mod segments;
+mod sessions;
 mod users;
 mod validate;
 
@@ -32,6 +33,7 @@ pub use segments::{
     CameraSummary, NewSegment, RecoveredSegment, SealedSegment, Segment, SegmentProgress,
     SegmentState,
 };
+pub use sessions::Session;
 pub use users::{Role, Token, User};
 
 use error::Context;
@@ -216,6 +218,7 @@ mod tests {
                 "log_outbox",
                 "log_state",
                 "segments",
+                "sessions",
                 "tokens",
                 "users"
             ]

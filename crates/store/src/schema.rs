@@ -159,6 +159,30 @@ CREATE INDEX log_entries_path ON log_entries (path) WHERE path IS NOT NULL;
 -- A camera's entries of one kind over time.
 CREATE INDEX log_entries_camera ON log_entries (camera, kind, time_ms) WHERE camera IS NOT NULL;
 "#,
+    // Version 4: sign-in sessions (browser cookies).
+    r#"
+CREATE TABLE sessions (
+    -- Short public id; names the session in logs and lists.
+    id            TEXT    PRIMARY KEY,
+    -- Who signed in.
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    -- Lower-hex SHA-256 of the cookie secret; the secret is never stored.
+    secret_sha256 TEXT    NOT NULL UNIQUE,
+    -- When the user signed in.
+    created_ms    INTEGER NOT NULL,
+    -- Absolute end of the session, however active it is.
+    expires_ms    INTEGER NOT NULL,
+    -- Last request made with it (updated at most once a minute); a session
+    -- idle for longer than the server's idle limit no longer works.
+    last_seen_ms  INTEGER NOT NULL,
+    -- When it was ended by signing out (or by an administrator).
+    ended_ms      INTEGER,
+    -- Client address at sign-in.
+    source        TEXT    NOT NULL
+);
+-- A user's sessions.
+CREATE INDEX sessions_user ON sessions (user_id);
+"#,
 ];
 
 /// The schema version this build creates and expects.

@@ -122,7 +122,7 @@ const USER_COLUMNS: &str = "id, name, role, password_hash, created_ms, disabled"
 const TOKEN_COLUMNS: &str = "id, user_id, label, created_ms, revoked_ms, last_used_ms";
 
 /// Builds a [`User`] from [`USER_COLUMNS`] starting at column `at`.
-fn user_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
+pub(crate) fn user_from_row(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
     Ok(User {
         id: row.get(at)?,
         name: row.get(at + 1)?,

@@ -1,0 +1,464 @@
+//! Signing in and out: `POST /api/v1/login`, `POST /api/v1/logout`,
+//! `GET /api/v1/session`.
+//!
+//! A sign-in starts a session whose secret travels only in an `HttpOnly`,
+//! `SameSite=Strict` cookie (`Secure` when the server runs TLS); a request
+//! authenticated by that cookie that changes anything must also carry the
+//! session's CSRF token in `X-CSRF-Token` (see [`crate::auth`]). Every
+//! sign-in, failed sign-in and sign-out goes into the site's log.
+//!
+//! Guessing is slowed three ways: argon2id makes each check costly, an
+//! account is locked for [`LOCK_MS`] after [`MAX_FAILURES`] failures within
+//! [`FAILURE_WINDOW_MS`], and one client address may try at most
+//! [`MAX_ATTEMPTS_PER_SOURCE`] times a minute.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use custos_ledger::entry::Entry;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::auth::{token_digest, AuthUser, Credential};
+use crate::error::{ApiError, ApiJson};
+use crate::{now_ms, SharedState};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "custos_session";
+/// Header that carries the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// A session ends this long after sign-in, however active.
+pub const SESSION_LIFETIME_MS: i64 = 12 * 60 * 60 * 1000;
+/// A session unused for this long no longer works.
+pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
+/// Failed sign-ins to one account, within [`FAILURE_WINDOW_MS`], that lock it.
+pub const MAX_FAILURES: usize = 5;
+/// Window in which failures count towards a lock.
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// How long a locked account refuses every sign-in, right password or not.
+pub const LOCK_MS: i64 = 15 * 60 * 1000;
+/// Sign-in attempts one client address may make per minute.
+pub const MAX_ATTEMPTS_PER_SOURCE: usize = 30;
+
+/// Longest user name and password looked at.
+const MAX_NAME_LEN: usize = 128;
+const MAX_PASSWORD_LEN: usize = 1024;
+
+/// The one answer to a wrong name or password, so a guesser cannot tell
+/// which was wrong.
+const WRONG: &str = "wrong user name or password";
+
+/// Sign-in attempts remembered in memory (a restart forgets them; the log
+/// keeps every failure).
+#[derive(Default)]
+pub struct LoginThrottle {
+    inner: Mutex<ThrottleState>,
+}
+
+#[derive(Default)]
+struct ThrottleState {
+    /// Per account (lower-cased name): recent failure times, and the lock
+    /// end with whether the lock's first refusal was logged.
+    accounts: HashMap<String, AccountFailures>,
+    /// Per client address: attempt times in the last minute.
+    sources: HashMap<String, Vec<i64>>,
+}
+
+#[derive(Default)]
+struct AccountFailures {
+    failures: Vec<i64>,
+    locked_until: Option<i64>,
+    refusal_logged: bool,
+}
+
+/// Why a sign-in is refused before its password is checked.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    /// The account is locked; the first refusal of each lock is logged.
+    Locked { retry_ms: i64, log: bool },
+    /// The client address is trying too fast (never logged: it would let
+    /// one client grow the log at will).
+    TooFast,
+}
+
+impl LoginThrottle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ThrottleState> {
+        // The state is plain counters; after a panic elsewhere it is still
+        // usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts an attempt and says whether it may go ahead.
+    fn check(&self, account: &str, source: &str, now: i64) -> Result<(), Refusal> {
+        let mut state = self.lock();
+        let attempts = state.sources.entry(source.to_owned()).or_default();
+        attempts.retain(|t| now - t < 60_000);
+        if attempts.len() >= MAX_ATTEMPTS_PER_SOURCE {
+            return Err(Refusal::TooFast);
+        }
+        attempts.push(now);
+        // Bound the memory a client cycling through addresses can use.
+        if state.sources.len() > 10_000 {
+            state
+                .sources
+                .retain(|_, v| v.iter().any(|t| now - t < 60_000));
+        }
+        if let Some(acct) = state.accounts.get_mut(account) {
+            if let Some(until) = acct.locked_until {
+                if now < until {
+                    let log = !acct.refusal_logged;
+                    acct.refusal_logged = true;
+                    return Err(Refusal::Locked {
+                        retry_ms: until - now,
+                        log,
+                    });
+                }
+                acct.locked_until = None;
+                acct.failures.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a failure; true when it locked the account.
+    fn failed(&self, account: &str, now: i64) -> bool {
+        let mut state = self.lock();
+        if state.accounts.len() > 10_000 {
+            state.accounts.retain(|_, a| {
+                a.locked_until.is_some_and(|u| u > now)
+                    || a.failures.iter().any(|t| now - t < FAILURE_WINDOW_MS)
+            });
+        }
+        let acct = state.accounts.entry(account.to_owned()).or_default();
+        acct.failures.retain(|t| now - t < FAILURE_WINDOW_MS);
+        acct.failures.push(now);
+        if acct.failures.len() >= MAX_FAILURES {
+            acct.locked_until = Some(now + LOCK_MS);
+            acct.refusal_logged = false;
+            return true;
+        }
+        false
+    }
+
+    fn succeeded(&self, account: &str) {
+        self.lock().accounts.remove(account);
+    }
+}
+
+/// The client's address, when the server was started with connection info
+/// (requests built in tests have none).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+/// The CSRF token of the session whose cookie secret is `secret`: derived
+/// from it, so it needs no storage, and useless without the cookie.
+pub fn csrf_token(secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"custos csrf\n");
+    h.update(secret.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Body of `POST /api/v1/login`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBody {
+    user: String,
+    password: String,
+}
+
+/// Answer of a sign-in and of `GET /api/v1/session`.
+#[derive(Serialize)]
+pub(crate) struct SessionInfo {
+    user: String,
+    role: &'static str,
+    /// Absent for bearer-token requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_ms: Option<i64>,
+    /// Send it back in `X-CSRF-Token` with every state-changing request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
+}
+
+/// A PHC hash of a random password, checked against when the user does not
+/// exist so that the answer takes as long as for a real user.
+fn dummy_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let mut pw = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut pw);
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        Argon2::default()
+            .hash_password(&pw, &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+fn password_matches(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// `POST /api/v1/login`.
+pub(crate) async fn login(
+    State(state): State<SharedState>,
+    ClientAddr(source): ClientAddr,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
+    let name = body.user.trim().to_owned();
+    if name.is_empty() || name.len() > MAX_NAME_LEN || body.password.len() > MAX_PASSWORD_LEN {
+        return Err(ApiError::bad_request(format!(
+            "user must be 1 to {MAX_NAME_LEN} bytes and password at most {MAX_PASSWORD_LEN}"
+        )));
+    }
+    let account = name.to_ascii_lowercase();
+    let now = now_ms();
+    match state.login_throttle.check(&account, &source, now) {
+        Ok(()) => {}
+        Err(Refusal::TooFast) => {
+            return Ok(too_many(
+                60_000,
+                "too many sign-in attempts from this address",
+            ));
+        }
+        Err(Refusal::Locked { retry_ms, log }) => {
+            if log {
+                record_failure(&state, &name, &source, "account locked").await?;
+            }
+            return Ok(too_many(
+                retry_ms,
+                "too many failed sign-ins: this account is locked for a while",
+            ));
+        }
+    }
+
+    let lookup = name.clone();
+    let user = state
+        .with_store("looking up the user", move |s| s.user_by_name(&lookup))
+        .await?;
+    let password = body.password;
+    let (user, matched) = tokio::task::spawn_blocking(move || {
+        let phc = user.as_ref().map_or(dummy_hash(), |u| &u.password_hash);
+        let matched = password_matches(&password, phc);
+        (user, matched)
+    })
+    .await
+    .map_err(|e| ApiError::internal("checking the password", &e))?;
+    let user = match user {
+        Some(u) if matched && !u.disabled => u,
+        other => {
+            let reason = match other {
+                None => "unknown user",
+                Some(u) if u.disabled => "user disabled",
+                Some(_) => "wrong password",
+            };
+            let locked = state.login_throttle.failed(&account, now);
+            record_failure(&state, &name, &source, reason).await?;
+            if locked {
+                tracing::warn!(target: "custos::audit", user = %name, %source, "account locked after repeated failed sign-ins");
+            }
+            return Err(ApiError::unauthorized(WRONG));
+        }
+    };
+    state.login_throttle.succeeded(&account);
+
+    // A new session every time: a session id planted before sign-in is
+    // never promoted (session fixation).
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+    let mut id = [0u8; 6];
+    rand::thread_rng().fill_bytes(&mut id);
+    let id = hex::encode(id);
+    let expires = now + SESSION_LIFETIME_MS;
+    let entry = Entry::auth_login(now, &user.name, true, &source)
+        .with("session", id.clone().into())
+        .to_leaf_bytes()
+        .map_err(|e| ApiError::internal("recording the sign-in", &e))?;
+    let digest = token_digest(&secret);
+    let (sid, uid, src) = (id.clone(), user.id, source.clone());
+    state
+        .with_store("starting a session", move |s| {
+            s.with_log(vec![entry], |s| {
+                s.create_session(&sid, uid, &digest, now, expires, &src)
+            })
+        })
+        .await?;
+    tracing::info!(target: "custos::audit", user = %user.name, %source, session = %id, "signed in");
+    let cookie = session_cookie(&secret, SESSION_LIFETIME_MS / 1000, state.secure_cookies)?;
+    let mut response = Json(SessionInfo {
+        user: user.name,
+        role: user.role.as_str(),
+        expires_ms: Some(expires),
+        csrf_token: Some(csrf_token(&secret)),
+    })
+    .into_response();
+    response.headers_mut().insert(SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// `Set-Cookie` value for the session cookie (`max_age_s` 0 clears it).
+fn session_cookie(value: &str, max_age_s: i64, secure: bool) -> Result<HeaderValue, ApiError> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
+    ))
+    .map_err(|e| ApiError::internal("building the session cookie", &e))
+}
+
+async fn record_failure(
+    state: &SharedState,
+    name: &str,
+    source: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
+    tracing::info!(target: "custos::audit", user = %name, %source, reason, "failed sign-in");
+    let entry = Entry::auth_login(now_ms(), name, false, source)
+        .with("reason", reason.into())
+        .to_leaf_bytes()
+        .map_err(|e| ApiError::internal("recording the failed sign-in", &e))?;
+    state
+        .with_store("recording the failed sign-in", move |s| {
+            s.enqueue_log(vec![entry])
+        })
+        .await
+}
+
+fn too_many(retry_ms: i64, message: &str) -> Response {
+    let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).into_response();
+    let secs = (retry_ms + 999) / 1000;
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    response
+}
+
+/// `POST /api/v1/logout`: ends the session of the request's cookie.
+pub(crate) async fn logout(
+    State(state): State<SharedState>,
+    auth: AuthUser,
+) -> Result<Response, ApiError> {
+    let Credential::Session { id, .. } = &auth.credential else {
+        return Err(ApiError::bad_request(
+            "this request is authenticated by a bearer token, not a session; revoke tokens with `custos token revoke`",
+        ));
+    };
+    let now = now_ms();
+    let entry = Entry::new("auth.logout", now)
+        .with("user", auth.user.name.clone().into())
+        .with("session", id.clone().into())
+        .to_leaf_bytes()
+        .map_err(|e| ApiError::internal("recording the sign-out", &e))?;
+    let sid = id.clone();
+    state
+        .with_store("ending the session", move |s| {
+            s.with_log(vec![entry], |s| s.end_session(&sid, now))
+        })
+        .await?;
+    tracing::info!(target: "custos::audit", user = %auth.user.name, session = %id, "signed out");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, session_cookie("", 0, state.secure_cookies)?);
+    Ok(response)
+}
+
+/// `GET /api/v1/session`: who the request is authenticated as (and, for a
+/// session, its CSRF token and end).
+pub(crate) async fn current(auth: AuthUser) -> Json<SessionInfo> {
+    let (expires_ms, csrf) = match &auth.credential {
+        Credential::Session {
+            expires_ms, csrf, ..
+        } => (Some(*expires_ms), Some(csrf.clone())),
+        Credential::Token { .. } => (None, None),
+    };
+    Json(SessionInfo {
+        user: auth.user.name,
+        role: auth.user.role.as_str(),
+        expires_ms,
+        csrf_token: csrf,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_locks_after_repeated_failures_and_unlocks_later() {
+        let t = LoginThrottle::default();
+        for i in 0..MAX_FAILURES as i64 {
+            assert_eq!(t.check("ann", "a", i), Ok(()));
+            assert_eq!(t.failed("ann", i), i == MAX_FAILURES as i64 - 1);
+        }
+        // Locked: the first refusal is to be logged, later ones not.
+        let at = MAX_FAILURES as i64;
+        assert!(matches!(
+            t.check("ann", "b", at),
+            Err(Refusal::Locked { log: true, .. })
+        ));
+        assert!(matches!(
+            t.check("ann", "c", at),
+            Err(Refusal::Locked { log: false, .. })
+        ));
+        // Other accounts are unaffected.
+        assert_eq!(t.check("bob", "d", at), Ok(()));
+        // After the lock, attempts go ahead with a clean slate.
+        assert_eq!(t.check("ann", "e", at + LOCK_MS), Ok(()));
+        assert!(!t.failed("ann", at + LOCK_MS));
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_count() {
+        let t = LoginThrottle::default();
+        for i in 0..MAX_FAILURES as i64 {
+            assert!(!t.failed("ann", i * FAILURE_WINDOW_MS));
+        }
+    }
+
+    #[test]
+    fn one_address_may_not_try_too_fast() {
+        let t = LoginThrottle::default();
+        for i in 0..MAX_ATTEMPTS_PER_SOURCE {
+            assert_eq!(t.check(&format!("u{i}"), "10.0.0.1", 0), Ok(()));
+        }
+        assert_eq!(t.check("x", "10.0.0.1", 1), Err(Refusal::TooFast));
+        assert_eq!(t.check("x", "10.0.0.2", 1), Ok(()));
+        assert_eq!(t.check("x", "10.0.0.1", 60_001), Ok(()));
+    }
+
+    #[test]
+    fn csrf_tokens_differ_per_session() {
+        assert_ne!(csrf_token("a"), csrf_token("b"));
+        assert_eq!(csrf_token("a"), csrf_token("a"));
+        assert_eq!(csrf_token("a").len(), 64);
+    }
+}
