@@ -52,6 +52,21 @@ pub fn segment_missing(camera: &str, path: &str, sha256: Option<&str>) -> Vec<u8
     )
 }
 
+/// A hold was placed on (or released from) a segment.
+pub fn segment_hold(camera: &str, path: &str, hold: bool, by: &str) -> Vec<u8> {
+    let kind = if hold {
+        "segment.held"
+    } else {
+        "segment.released"
+    };
+    leaf(
+        Entry::new(kind, now_ms())
+            .with("camera", camera.into())
+            .with("path", path.into())
+            .with("by", by.into()),
+    )
+}
+
 pub fn camera_state(camera: &str, at_ms: i64, state: &str, detail: Option<&str>) -> Vec<u8> {
     leaf(Entry::camera_state(now_ms(), camera, at_ms, state, detail))
 }

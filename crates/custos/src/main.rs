@@ -99,10 +99,42 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Holds and deletions of recorded segments (each logged).
+    Segment {
+        #[command(subcommand)]
+        command: SegmentCommand,
+    },
     /// Benchmarks of whole operations (results: docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SegmentCommand {
+    /// Keep a segment whatever retention says (e.g. under investigation).
+    Hold {
+        /// Segment id (as in the API's recordings list).
+        id: i64,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Release a hold.
+    Release {
+        id: i64,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Delete a sealed segment's file now. Its log entry stays, and a
+    /// tombstone with the reason and who asked is added.
+    Delete {
+        id: i64,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Why (kept in the log).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -311,6 +343,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 summary.tree_size
             );
         }
+        Command::Segment { command } => segment_command(command)?,
         Command::Bench {
             command:
                 BenchCommand::VerifySite {
@@ -429,6 +462,44 @@ fn verify_command(
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn segment_command(command: SegmentCommand) -> anyhow::Result<()> {
+    let actor = facts::cli_actor();
+    let hold = matches!(command, SegmentCommand::Hold { .. });
+    match command {
+        SegmentCommand::Hold { id, config } | SegmentCommand::Release { id, config } => {
+            let config = load_config(&config)?;
+            let store = site_store(&config.data_dir)?;
+            let seg = site::set_hold_by(&store, id, hold, &actor)?;
+            println!(
+                "segment {} ({}) {}",
+                seg.id,
+                seg.path,
+                if hold { "held" } else { "released" }
+            );
+        }
+        SegmentCommand::Delete { id, config, reason } => {
+            if reason.trim().is_empty() {
+                bail!("--reason must say why the footage is deleted");
+            }
+            let config = load_config(&config)?;
+            let store = site_store(&config.data_dir)?;
+            let seg = site::delete_segment_by(
+                &store,
+                &config.data_dir,
+                id,
+                reason.trim(),
+                &actor,
+                clock::now_ms(),
+            )?;
+            println!(
+                "deleted segment {} ({}); its tombstone is in the log",
+                seg.id, seg.path
+            );
+        }
+    }
+    Ok(())
 }
 
 fn user_command(command: UserCommand) -> anyhow::Result<()> {

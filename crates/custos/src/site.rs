@@ -221,8 +221,19 @@ fn adopt(
     Ok(())
 }
 
-/// Marks `deleting` rows deleted, with a tombstone entry for each.
+/// Marks `deleting` rows deleted, with a tombstone entry for each naming
+/// Custos itself (retention, or recovery finishing a deletion).
 fn finish_deletion(store: &Store, segments: &[Segment], now_ms: i64) -> anyhow::Result<()> {
+    finish_deletion_by(store, segments, "custos", now_ms)
+}
+
+/// Marks `deleting` rows deleted, with a tombstone entry for each naming `by`.
+fn finish_deletion_by(
+    store: &Store,
+    segments: &[Segment],
+    by: &str,
+    now_ms: i64,
+) -> anyhow::Result<()> {
     let entries = segments
         .iter()
         .map(|s| {
@@ -231,7 +242,7 @@ fn finish_deletion(store: &Store, segments: &[Segment], now_ms: i64) -> anyhow::
                 &s.path,
                 s.sha256.as_deref(),
                 s.delete_reason.as_deref().unwrap_or("unknown"),
-                "custos",
+                by,
             )
         })
         .collect();
@@ -358,6 +369,47 @@ pub fn enforce_retention(
         }
     }
     Ok(deleted)
+}
+
+/// Deletes one sealed segment's file at a person's request (`by`), leaving
+/// a tombstone with `reason` in the log. Refused for a held segment or one
+/// that is not sealed.
+pub fn delete_segment_by(
+    store: &Store,
+    data_dir: &Path,
+    id: i64,
+    reason: &str,
+    by: &str,
+    now_ms: i64,
+) -> anyhow::Result<Segment> {
+    let Some(seg) = store.segment(id)? else {
+        anyhow::bail!("no segment with id {id}");
+    };
+    if seg.hold {
+        anyhow::bail!("segment {id} is held; release the hold first");
+    }
+    // The reason names the person too, so that a deletion interrupted by a
+    // crash, which recovery finishes in Custos's name, still says who asked.
+    let marked = store.begin_delete(&[id], &format!("{reason} (requested by {by})"), now_ms)?;
+    let Some(seg) = marked.into_iter().next() else {
+        anyhow::bail!(
+            "segment {id} is {}; only a sealed segment can be deleted",
+            seg.state
+        );
+    };
+    remove_if_exists(&data_dir.join(&seg.path))?;
+    finish_deletion_by(store, std::slice::from_ref(&seg), by, now_ms)?;
+    Ok(seg)
+}
+
+/// Places or releases a hold on a segment (a held segment is never deleted),
+/// logging the change.
+pub fn set_hold_by(store: &Store, id: i64, hold: bool, by: &str) -> anyhow::Result<Segment> {
+    let Some(seg) = store.segment(id)? else {
+        anyhow::bail!("no segment with id {id}");
+    };
+    let entry = facts::segment_hold(&seg.camera, &seg.path, hold, by);
+    Ok(store.with_log(vec![entry], |st| st.set_hold(id, hold))?)
 }
 
 fn delete_segments(

@@ -446,6 +446,88 @@ fn site_log_export_and_offline_verification_catch_every_tamper() {
         "the original log verifies again:\n{}",
         text(&r)
     );
+
+    // A person holds a segment, cannot delete it while held, then deletes
+    // it and the next (a gap longer than a second): the files go, tombstones
+    // say who and why, and an export across them explains the gap.
+    assert!(rows.len() >= 4, "{rows:?}");
+    let id = rows[1].id.to_string();
+    let seg = |args: &[&str]| {
+        let mut all = vec!["segment"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--config", &cfg]);
+        run(&site, &all)
+    };
+    let r = seg(&["hold", &id]);
+    assert!(r.status.success(), "{}", text(&r));
+    let r = seg(&["delete", &id, "--reason", "privacy request 7"]);
+    assert!(
+        !r.status.success() && text(&r).contains("held"),
+        "{}",
+        text(&r)
+    );
+    let r = seg(&["release", &id]);
+    assert!(r.status.success(), "{}", text(&r));
+    for victim in [&rows[1], &rows[2]] {
+        let r = seg(&[
+            "delete",
+            &victim.id.to_string(),
+            "--reason",
+            "privacy request 7",
+        ]);
+        assert!(r.status.success(), "{}", text(&r));
+        assert!(!site.data_dir().join(&victim.path).exists());
+    }
+    let r = seg(&["delete", &id, "--reason", "again"]);
+    assert!(
+        !r.status.success() && text(&r).contains("deleted"),
+        "{}",
+        text(&r)
+    );
+    // The running site moves the new entries into the log and signs them.
+    let mut serve = site.serve();
+    assert!(serve
+        .terminate(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
+    let r = run(&site, &["verify", "--config", &cfg]);
+    assert!(r.status.success(), "{}", text(&r));
+    let out2 = site.dir.path().join("bundle-with-deletion");
+    let e = run(
+        &site,
+        &[
+            "export",
+            "--config",
+            &cfg,
+            "--camera",
+            "stacks",
+            "--start-ms",
+            &rows[0].start_ms.to_string(),
+            "--end-ms",
+            &rows[3].end_ms.to_string(),
+            "--out",
+            &out2.to_string_lossy(),
+            "--reason",
+            "across a deletion",
+        ],
+    );
+    assert!(e.status.success(), "{}", text(&e));
+    let r = run(&site, &["verify", &out2.to_string_lossy()]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert!(
+        text(&r).contains("deleted by") && text(&r).contains("privacy request 7"),
+        "{}",
+        text(&r)
+    );
+    let kinds: Vec<String> = read_log(&site)
+        .iter()
+        .filter_map(|leaf| {
+            let v: serde_json::Value = serde_json::from_slice(leaf).ok()?;
+            Some(v["type"].as_str()?.to_owned())
+        })
+        .collect();
+    for kind in ["segment.held", "segment.released", "segment.deleted"] {
+        assert!(kinds.iter().any(|k| k == kind), "no {kind}: {kinds:?}");
+    }
 }
 
 /// The verify benchmark builds a site through the real paths and that site

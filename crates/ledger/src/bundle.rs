@@ -69,6 +69,8 @@ const MAX_KEY_BYTES: u64 = 4096;
 const SEGMENT_SEALED: &str = "segment.sealed";
 /// The entry type of a camera state change.
 const CAMERA_STATE: &str = "camera.state";
+/// Entry type of a deleted segment's tombstone.
+const SEGMENT_DELETED: &str = "segment.deleted";
 
 /// What the exporter says about an export: the fields of `manifest.json`
 /// other than `format` and `segments`, which [`BundleWriter`] fills in.
@@ -1567,8 +1569,41 @@ impl Verifier<'_> {
         if manifest.end_ms.saturating_sub(covered_to) > MAX_GAP_MS {
             gaps.push((covered_to, manifest.end_ms));
         }
+        // Segments whose bytes were deleted: a proven `segment.sealed` entry
+        // of this camera whose path has a proven `segment.deleted` entry.
+        let tombstones: BTreeMap<&str, u64> = entries
+            .iter()
+            .filter(|(_, inc)| {
+                inc.proven
+                    && inc.entry.kind == SEGMENT_DELETED
+                    && inc.entry.str_field("camera") == Some(manifest.camera.as_str())
+            })
+            .filter_map(|(index, inc)| Some((inc.entry.str_field("path")?, *index)))
+            .collect();
+        let mut deleted: Vec<(i64, i64, u64)> = entries
+            .values()
+            .filter(|inc| {
+                inc.proven
+                    && inc.entry.kind == SEGMENT_SEALED
+                    && inc.entry.str_field("camera") == Some(manifest.camera.as_str())
+            })
+            .filter_map(|inc| {
+                let tombstone = tombstones.get(inc.entry.str_field("path")?)?;
+                Some((
+                    inc.entry.int_field("start_ms")?,
+                    inc.entry.int_field("end_ms")?,
+                    *tombstone,
+                ))
+            })
+            .collect();
+        deleted.sort_unstable();
+
         let mut explained = Vec::new();
         for (from, to) in gaps {
+            if let Some(index) = deleted_during(&deleted, from, to) {
+                explained.push((from, to, index));
+                continue;
+            }
             match offline_during(&states, from, to) {
                 Some(index) => explained.push((from, to, index)),
                 None => self.problem(Problem::SpanNotCovered {
@@ -1659,11 +1694,22 @@ impl Verifier<'_> {
                 ));
             }
             for (from, to, index) in gaps {
+                let why = entries.get(index).map(|inc| &inc.entry);
+                let text = match why {
+                    Some(e) if e.kind == SEGMENT_DELETED => format!(
+                        "log entry {index} (segment.deleted) says its recording was deleted by {:?}: {:?}",
+                        e.str_field("by").unwrap_or("?"),
+                        e.str_field("reason").unwrap_or("?")
+                    ),
+                    _ => format!(
+                        "log entry {index} (camera.state) says camera {:?} was offline then",
+                        m.camera
+                    ),
+                };
                 self.proven.push(format!(
-                    "There is no video from {} to {}; log entry {index} (camera.state) says camera {:?} was offline then.",
+                    "There is no video from {} to {}; {text}.",
                     utc(*from),
                     utc(*to),
-                    m.camera
                 ));
             }
         }
@@ -1706,6 +1752,28 @@ impl Verifier<'_> {
                 .to_owned(),
         );
     }
+}
+
+/// The log index of the tombstone of a deleted segment that, with others,
+/// covers `[from, to]` (to within [`MAX_GAP_MS`]); `deleted` holds
+/// `(start, end, tombstone index)` sorted by start.
+fn deleted_during(deleted: &[(i64, i64, u64)], from: i64, to: i64) -> Option<u64> {
+    let mut covered_to = from;
+    let mut first = None;
+    for (start, end, index) in deleted {
+        if *end <= covered_to {
+            continue;
+        }
+        if start.saturating_sub(covered_to) > MAX_GAP_MS {
+            break;
+        }
+        first.get_or_insert(*index);
+        covered_to = *end;
+        if to.saturating_sub(covered_to) <= MAX_GAP_MS {
+            return first;
+        }
+    }
+    None
 }
 
 /// The log index of a `camera.state` entry showing the camera offline at

@@ -27,6 +27,9 @@ enum Span {
     Gap,
     /// The same hole, with the camera logged offline in it.
     ExplainedGap,
+    /// The same hole, where a segment was recorded and later deleted (its
+    /// sealed entry and its tombstone are in the bundle, its file is not).
+    DeletedGap,
 }
 
 struct Fixture {
@@ -66,6 +69,30 @@ fn fixture(span: Span) -> Fixture {
     let hole = if span == Span::Continuous { 0 } else { 3_000 };
     let starts = [T0, T0 + 2_000, T0 + 4_000 + hole];
     for (n, start) in starts.into_iter().enumerate() {
+        if n == 2 && span == Span::DeletedGap {
+            let rel = format!("video/gate/{}.mp4", T0 + 4_000);
+            let sha = "2".repeat(64);
+            leaves.push(leaf(&Entry::segment_sealed(
+                T0 + 7_010,
+                &SealedSegment {
+                    camera: "gate",
+                    path: &rel,
+                    start_ms: T0 + 4_000,
+                    end_ms: start,
+                    bytes: 9,
+                    frames: 30,
+                    sha256: &sha,
+                },
+            )));
+            leaves.push(leaf(&Entry::segment_deleted(
+                T0 + 90_000,
+                "gate",
+                &rel,
+                Some(&sha),
+                "privacy request 7",
+                "cli:ann",
+            )));
+        }
         if n == 2 && span == Span::ExplainedGap {
             leaves.push(leaf(&Entry::camera_state(
                 T0 + 4_100,
@@ -184,7 +211,8 @@ impl Fixture {
     }
 
     /// Writes the bundle as the exporter does: segments first, then the
-    /// camera's state changes (indices interleaved with the segments').
+    /// camera's state changes and deleted segments' entries (indices
+    /// interleaved with the segments').
     fn write(&self, dir: &Path, end_ms: i64) {
         let mut w = BundleWriter::create(dir).expect("create");
         for (index, leaf, file) in &self.segments {
@@ -193,7 +221,11 @@ impl Fixture {
         }
         for (i, l) in self.leaves.iter().enumerate() {
             let e = Entry::from_leaf_bytes(l).expect("canonical");
-            if e.kind == "camera.state" {
+            let deleted_segment = e.kind == "segment.deleted"
+                || (e.kind == "segment.sealed"
+                    && !self.segments.iter().any(|(index, _, _)| *index == i as u64)
+                    && e.str_field("camera") == Some("gate"));
+            if e.kind == "camera.state" || deleted_segment {
                 w.add_entry(i as u64, l, &self.proof(i as u64))
                     .expect("add entry");
             }
@@ -610,6 +642,29 @@ fn an_unexplained_gap_is_caught_and_an_explained_one_is_not() {
             .contains("says camera \"gate\" was offline then"),
         "{report}"
     );
+}
+
+#[test]
+fn a_gap_where_a_segment_was_deleted_is_explained_by_its_tombstone() {
+    let f = fixture(Span::DeletedGap);
+    let report = f.verify();
+    assert!(report.ok(), "{report}");
+    let text = report.to_string();
+    assert!(
+        text.contains("(segment.deleted) says its recording was deleted by \"cli:ann\": \"privacy request 7\""),
+        "{text}"
+    );
+    // Without the tombstone, the sealed entry alone explains nothing.
+    let lines: Vec<String> = f
+        .entry_lines()
+        .into_iter()
+        .filter(|l| !l.contains("segment.deleted"))
+        .collect();
+    f.write_entry_lines(&lines);
+    let report = f.verify();
+    fails_with(&report, "gap", |p| {
+        matches!(p, Problem::SpanNotCovered { .. })
+    });
 }
 
 #[test]

@@ -33,7 +33,8 @@ pub struct ExportRequest<'a> {
 pub struct ExportSummary {
     /// Segment files in the bundle.
     pub segments: usize,
-    /// Log entries in the bundle (segments' and camera state changes').
+    /// Log entries in the bundle (segments', camera state changes' and
+    /// deleted segments' entries and tombstones).
     pub entries: usize,
     /// Size of the log the proofs are against.
     pub tree_size: u64,
@@ -200,11 +201,23 @@ pub fn export_bundle(
         let proof = storage.inclusion_proof(*index, checkpoint.size)?;
         writer.add_segment(&data_dir.join(&segment.path), *index, &leaf, &proof)?;
     }
+    // What explains the span's gaps: the camera's state changes, and for
+    // each segment deleted since, its sealed entry and its tombstone.
+    let mut explaining: Vec<u64> = states.iter().map(|e| e.index).collect();
+    for segment in store.deleted_segments_overlapping(req.camera, req.start_ms, req.end_ms)? {
+        let sealed = store.log_entry_for_path("segment.sealed", &segment.path)?;
+        let tombstone = store.log_entry_for_path("segment.deleted", &segment.path)?;
+        if let (Some(sealed), Some(tombstone)) = (sealed, tombstone) {
+            explaining.extend([sealed, tombstone]);
+        }
+    }
+    explaining.sort_unstable();
+    explaining.dedup();
     let mut entries = segment_entries.len();
-    for state in states.iter().filter(|e| e.index < checkpoint.size) {
-        let leaf = storage.entry(state.index)?;
-        let proof = storage.inclusion_proof(state.index, checkpoint.size)?;
-        writer.add_entry(state.index, &leaf, &proof)?;
+    for index in explaining.into_iter().filter(|i| *i < checkpoint.size) {
+        let leaf = storage.entry(index)?;
+        let proof = storage.inclusion_proof(index, checkpoint.size)?;
+        writer.add_entry(index, &leaf, &proof)?;
         entries += 1;
     }
     writer.finish(

@@ -539,6 +539,26 @@ impl Store {
         )
     }
 
+    /// Segments of `camera` overlapping `start_ms..end_ms` whose bytes were
+    /// deleted (their rows stay, with the reason), by start time.
+    pub fn deleted_segments_overlapping(
+        &self,
+        camera: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Segment>> {
+        validate::range(start_ms, end_ms)?;
+        self.query_segments(
+            &format!(
+                "SELECT {COLUMNS} FROM segments \
+                 WHERE camera = ?1 AND start_ms < ?3 AND end_ms > ?2 AND state = 'deleted' \
+                 ORDER BY start_ms, id"
+            ),
+            params![camera, start_ms, end_ms],
+            || format!("finding deleted segments of camera {camera:?} in {start_ms}..{end_ms}"),
+        )
+    }
+
     /// Sealed, unheld segments of `camera` that ended before
     /// `older_than_ms`, oldest first: what age-based retention may delete.
     pub fn retention_candidates_by_age(
@@ -663,18 +683,21 @@ impl Store {
     /// [`Conflict`](crate::ErrorKind::Conflict): it is too late. Races with
     /// [`Store::begin_delete`] are safe: whichever commits first wins.
     pub fn set_hold(&self, id: i64, hold: bool) -> Result<Segment> {
-        let row = self
-            .conn
-            .prepare_cached(&format!(
+        // No row changed: fail inside the transaction so that a staged log
+        // entry for a hold that was not placed is not committed.
+        let res = self.write_in_tx(|tx| {
+            tx.prepare_cached(&format!(
                 "UPDATE segments SET hold = ?2 \
                  WHERE id = ?1 AND (?2 = 0 OR state NOT IN ('deleting', 'deleted')) \
                  RETURNING {COLUMNS}"
             ))
-            .and_then(|mut stmt| {
-                stmt.query_row(params![id, hold], segment_from_row)
-                    .optional()
-            })
-            .context(|| format!("setting the hold of segment {id}"))?;
+            .and_then(|mut stmt| stmt.query_row(params![id, hold], segment_from_row))
+        });
+        let row = match res {
+            Ok(seg) => Some(seg),
+            Err(rusqlite::Error::QueryReturnedNoRows) => None,
+            Err(e) => return Err(e).context(|| format!("setting the hold of segment {id}")),
+        };
         match row {
             Some(seg) => {
                 tracing::info!(id, hold, "segment hold changed");
