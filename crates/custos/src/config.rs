@@ -64,7 +64,53 @@ pub struct CameraConfig {
     pub retain_days: Option<u32>,
     pub retain_bytes: Option<u64>,
     pub enabled: bool,
+    pub analysis: AnalysisConfig,
 }
+
+/// A named region of the picture, corners in 0..1 of its width and height.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Region {
+    pub name: String,
+    pub points: Vec<(f32, f32)>,
+}
+
+/// How a camera's pictures are analysed (keys of its `[[camera]]` table and
+/// its `[[camera.zone]]` / `[[camera.mask]]` tables).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalysisConfig {
+    /// `analysis = false` turns motion and tamper detection off.
+    pub enabled: bool,
+    /// Pictures analysed per second (`analysis_fps`, default 5).
+    pub fps: u32,
+    /// `motion_sensitivity`, 0..1 (default 0.5).
+    pub sensitivity: f32,
+    /// `motion_min_area`, fraction of the picture (default 0.002).
+    pub min_area: f32,
+    /// `motion_merge_seconds` (default 3): motion closer than this is one event.
+    pub merge_seconds: u32,
+    /// `tamper` (default true): detect covering, defocus, moving, freezing.
+    pub tamper: bool,
+    pub zones: Vec<Region>,
+    pub masks: Vec<Region>,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            enabled: true,
+            fps: 5,
+            sensitivity: 0.5,
+            min_area: 0.002,
+            merge_seconds: 3,
+            tamper: true,
+            zones: Vec::new(),
+            masks: Vec::new(),
+        }
+    }
+}
+
+// `Eq` for the camera table: the floats are parsed from text and never NaN.
+impl Eq for AnalysisConfig {}
 
 impl fmt::Debug for CameraConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -80,6 +126,7 @@ impl fmt::Debug for CameraConfig {
             .field("retain_days", &self.retain_days)
             .field("retain_bytes", &self.retain_bytes)
             .field("enabled", &self.enabled)
+            .field("analysis", &self.analysis)
             .finish()
     }
 }
@@ -353,7 +400,16 @@ const CAMERA_KEYS: &[&str] = &[
     "retain_days",
     "retain_bytes",
     "enabled",
+    "analysis",
+    "analysis_fps",
+    "motion_sensitivity",
+    "motion_min_area",
+    "motion_merge_seconds",
+    "tamper",
+    "zone",
+    "mask",
 ];
+const REGION_KEYS: &[&str] = &["name", "points"];
 
 const DEFAULT_SITE: &str = "custos";
 const DEFAULT_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
@@ -772,6 +828,7 @@ impl Checker<'_> {
         let retain_days = self.integer(section, "retain_days", 1, 36_500);
         let retain_bytes = self.retain_bytes(section);
         let enabled = self.boolean(section, "enabled").unwrap_or(true);
+        let analysis = self.analysis(section);
 
         let (id, url) = (id?, url?);
         Some(CameraConfig {
@@ -786,7 +843,151 @@ impl Checker<'_> {
             retain_days,
             retain_bytes,
             enabled,
+            analysis,
         })
+    }
+
+    fn analysis(&mut self, section: &Section<'_>) -> AnalysisConfig {
+        let d = AnalysisConfig::default();
+        AnalysisConfig {
+            enabled: self.boolean(section, "analysis").unwrap_or(d.enabled),
+            fps: self
+                .integer(section, "analysis_fps", 1, 30)
+                .unwrap_or(d.fps),
+            sensitivity: self
+                .fraction(section, "motion_sensitivity", 0.0)
+                .unwrap_or(d.sensitivity),
+            min_area: self
+                .fraction(section, "motion_min_area", 0.0)
+                .unwrap_or(d.min_area),
+            merge_seconds: self
+                .integer(section, "motion_merge_seconds", 0, 600)
+                .unwrap_or(d.merge_seconds),
+            tamper: self.boolean(section, "tamper").unwrap_or(d.tamper),
+            zones: self.regions(section, "zone", "[[camera.zone]]", true),
+            masks: self.regions(section, "mask", "[[camera.mask]]", false),
+        }
+    }
+
+    /// A number from `min` to 1 (integers allowed).
+    fn fraction(&mut self, section: &Section<'_>, key: &str, min: f64) -> Option<f32> {
+        let (item, span) = section.get(key)?;
+        let value = item
+            .as_float()
+            .or_else(|| item.as_integer().map(|i| i as f64))
+            .filter(|v| (min..=1.0).contains(v));
+        if value.is_none() {
+            self.report(
+                span,
+                format!(
+                    "{key}: expected a number from {min} to 1, found {}",
+                    describe(item)
+                ),
+            );
+        }
+        value.map(|v| v as f32)
+    }
+
+    /// The `[[camera.zone]]` (or `mask`) tables: a name (required for zones)
+    /// and at least three corners `[x, y]` in 0..1.
+    fn regions(
+        &mut self,
+        camera: &Section<'_>,
+        key: &str,
+        name: &'static str,
+        named: bool,
+    ) -> Vec<Region> {
+        let mut tables: Vec<(&dyn TableLike, Option<Range<usize>>)> = Vec::new();
+        match camera.get(key) {
+            None => return Vec::new(),
+            Some((Item::ArrayOfTables(array), _)) => {
+                tables.extend(array.iter().map(|t| (t as &dyn TableLike, t.span())));
+            }
+            Some((Item::Value(Value::Array(array)), _)) => {
+                for v in array.iter() {
+                    match v.as_inline_table() {
+                        Some(t) => tables.push((t, t.span())),
+                        None => self.report(
+                            v.span(),
+                            format!(
+                                "{key}: expected a table with name and points, found {}",
+                                describe_value(v)
+                            ),
+                        ),
+                    }
+                }
+            }
+            Some((item, span)) => {
+                self.report(
+                    span,
+                    format!("{key}: expected {name} tables, found {}", describe(item)),
+                );
+                return Vec::new();
+            }
+        }
+        let points_expected = "at least 3 points [x, y] with x and y from 0 to 1";
+        let mut regions = Vec::new();
+        for (n, (table, span)) in tables.into_iter().enumerate() {
+            let section = Section {
+                table,
+                span,
+                name,
+                known: REGION_KEYS,
+            };
+            self.unknown_keys(&section);
+            let region_name = match self.string(&section, "name", "a string") {
+                Some((s, span)) if s.trim().is_empty() => {
+                    self.report(span, "name: expected a non-empty string, found \"\"".into());
+                    None
+                }
+                Some((s, _)) => Some(s),
+                None if named && section.get("name").is_none() => {
+                    self.missing(
+                        &section,
+                        "name",
+                        "a name for the zone, such as \"reading table\"",
+                    );
+                    None
+                }
+                None => Some(format!("{key} {}", n + 1)),
+            };
+            let Some((item, pspan)) = section.get("points") else {
+                self.missing(&section, "points", points_expected);
+                continue;
+            };
+            let mut points = Vec::new();
+            let mut bad = item.as_array().is_none();
+            for v in item.as_array().into_iter().flatten() {
+                let xy: Option<Vec<f64>> = v.as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_float().or_else(|| c.as_integer().map(|i| i as f64)))
+                        .collect()
+                });
+                match xy.as_deref() {
+                    Some(&[x, y]) if (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y) => {
+                        points.push((x as f32, y as f32));
+                    }
+                    _ => bad = true,
+                }
+            }
+            if bad || points.len() < 3 {
+                self.report(
+                    pspan,
+                    format!(
+                        "points: expected {points_expected}, found {}",
+                        describe(item)
+                    ),
+                );
+                continue;
+            }
+            if let Some(region_name) = region_name {
+                regions.push(Region {
+                    name: region_name,
+                    points,
+                });
+            }
+        }
+        regions
     }
 
     fn camera_url(&mut self, section: &Section<'_>, key: &str) -> Option<Url> {
@@ -1195,6 +1396,78 @@ name = \"no id, no url\"
     }
 
     #[test]
+    fn analysis_settings_zones_and_masks() {
+        let c = valid(
+            r#"data_dir = "d"
+[[camera]]
+id = "stacks"
+url = "rtsp://h/s"
+analysis_fps = 8
+motion_sensitivity = 0.7
+motion_min_area = 0.01
+motion_merge_seconds = 5
+tamper = false
+
+[[camera.zone]]
+name = "reading table"
+points = [[0.1, 0.5], [0.6, 0.5], [0.6, 1], [0.1, 1.0]]
+
+[[camera.mask]]
+points = [[0, 0], [1, 0], [1, 0.1]]
+
+[[camera]]
+id = "door"
+url = "rtsp://h/d"
+analysis = false
+"#,
+        );
+        let a = &c.cameras[0].analysis;
+        assert!(a.enabled && !a.tamper);
+        assert_eq!(
+            (a.fps, a.sensitivity, a.min_area, a.merge_seconds),
+            (8, 0.7, 0.01, 5)
+        );
+        assert_eq!(a.zones.len(), 1);
+        assert_eq!(a.zones[0].name, "reading table");
+        assert_eq!(a.zones[0].points[2], (0.6, 1.0));
+        assert_eq!(a.masks[0].name, "mask 1");
+        assert!(!c.cameras[1].analysis.enabled);
+        assert_eq!(c.cameras[1].analysis.fps, 5);
+
+        let bad = problems(
+            r#"data_dir = "d"
+[[camera]]
+id = "stacks"
+url = "rtsp://h/s"
+analysis_fps = 0
+motion_sensitivity = 2
+[[camera.zone]]
+points = [[0.1, 0.5], [0.6, 0.5]]
+[[camera.zone]]
+name = "desk"
+points = [[0.1, 0.5], [1.5, 0.5], [0, 0]]
+colour = "red"
+"#,
+        );
+        let lines: Vec<(usize, bool)> = bad
+            .iter()
+            .map(|(l, _, m)| (*l, m.contains("expected")))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (5, true),
+                (6, true),
+                (7, true),
+                (8, true),
+                (11, true),
+                (12, true)
+            ],
+            "{bad:#?}"
+        );
+    }
+
+    #[test]
     fn missing_data_dir_points_at_line_one() {
         let p = problems("\n\nsite = \"a\"\n");
         assert_eq!(p.len(), 1, "{p:?}");
@@ -1226,7 +1499,8 @@ name = \"no id, no url\"
             p[2].2,
             "unknown key \"retain\" in [[camera]]; expected one of: id, name, url, \
              analysis_url, transport, username, password_env, segment_seconds, \
-             retain_days, retain_bytes, enabled"
+             retain_days, retain_bytes, enabled, analysis, analysis_fps, motion_sensitivity, \
+             motion_min_area, motion_merge_seconds, tamper, zone, mask"
         );
         assert!(p[3].2.starts_with("unknown key \"extra\" at the top level"));
     }
