@@ -14,6 +14,7 @@
 
 mod cameras;
 mod error;
+mod events;
 mod log;
 mod schema;
 mod segments;
@@ -28,6 +29,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use cameras::{CameraState, CameraStateChange};
 pub use error::{ErrorKind, Result, StoreError};
+pub use events::{Event, EventQuery};
 pub use log::{IndexedEntry, OutboxEntry, StoredCheckpoint};
 pub use segments::{
     CameraSummary, NewSegment, RecoveredSegment, SealedSegment, Segment, SegmentProgress,
@@ -214,6 +216,7 @@ mod tests {
             [
                 "camera_states",
                 "checkpoints",
+                "events",
                 "log_entries",
                 "log_outbox",
                 "log_state",

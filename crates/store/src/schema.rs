@@ -183,6 +183,32 @@ CREATE TABLE sessions (
 -- A user's sessions.
 CREATE INDEX sessions_user ON sessions (user_id);
 "#,
+    // Version 5: what analysis saw.
+    r#"
+CREATE TABLE events (
+    id              INTEGER PRIMARY KEY,
+    -- The camera it was seen on.
+    camera          TEXT    NOT NULL,
+    -- 'motion', 'tamper.covered', 'tamper.defocused', 'tamper.moved',
+    -- 'tamper.frozen' or 'camera.offline'.
+    kind            TEXT    NOT NULL,
+    -- When it started and ended (ms since the epoch); end is NULL while it
+    -- lasts.
+    start_ms        INTEGER NOT NULL,
+    end_ms          INTEGER,
+    -- JSON array of the names of the zones it touched.
+    zones           TEXT    NOT NULL DEFAULT '[]',
+    -- How strong the evidence was, 0..1 (the highest seen).
+    score           REAL    NOT NULL,
+    -- The JPEG of its most telling frame, relative to the data directory,
+    -- and the SHA-256 of that file.
+    snapshot        TEXT,
+    snapshot_sha256 TEXT
+);
+-- A camera's events over time, and one kind's.
+CREATE INDEX events_camera_start ON events (camera, start_ms);
+CREATE INDEX events_kind_start ON events (kind, start_ms);
+"#,
 ];
 
 /// The schema version this build creates and expects.
