@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod cameras;
 pub mod error;
+pub mod events;
 pub mod evidence;
 pub mod exports;
 mod recordings;
@@ -111,6 +112,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cameras/{id}/video.mp4", get(video::video))
         .route("/api/v1/exports", post(exports::create))
         .route("/api/v1/exports/{id}/bundle.tar", get(exports::download))
+        .route("/api/v1/events", get(events::list))
+        .route("/api/v1/events/{id}/snapshot.jpg", get(events::snapshot))
         .route("/api/v1/logout", post(sessions::logout))
         .route("/api/v1/session", get(sessions::current))
         .route_layer(middleware::from_fn_with_state(

@@ -1042,3 +1042,71 @@ async fn sign_out_and_idleness_end_a_session() -> TestResult {
     assert!(r.error().contains("sign in again"), "{}", r.error());
     Ok(())
 }
+
+#[tokio::test]
+async fn events_are_listed_filtered_and_their_snapshots_viewed_with_a_log_entry() -> TestResult {
+    let site = site()?;
+    let (covered, motion) = {
+        let store = site.store.lock().map_err(|_| "poisoned")?;
+        let motion = store.insert_event("cam", "motion", T0, &["desk".to_owned()], 0.4)?;
+        store.end_event(motion, T0 + 4000, &["desk".to_owned()], 0.5)?;
+        let covered = store.insert_event("cam", "tamper.covered", T0 + 5000, &[], 0.9)?;
+        let jpeg = b"\xFF\xD8 not really a jpeg";
+        std::fs::create_dir_all(site._dir.path().join("snapshots/cam"))?;
+        std::fs::write(site._dir.path().join("snapshots/cam/1.jpg"), jpeg)?;
+        store.set_event_snapshot(covered, "snapshots/cam/1.jpg", &"ab".repeat(32))?;
+        (covered, motion)
+    };
+    let a = get(&site.app, "/api/v1/events").await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    let v = a.json()?;
+    let ids: Vec<i64> = v["events"]
+        .as_array()
+        .ok_or("events")?
+        .iter()
+        .filter_map(|e| e["id"].as_i64())
+        .collect();
+    assert_eq!(ids, vec![covered, motion]);
+    assert_eq!(v["events"][1]["zones"][0], "desk");
+    assert_eq!(v["events"][0]["end_ms"], Value::Null);
+    assert_eq!(
+        v["events"][0]["snapshot"].as_str(),
+        Some(format!("/api/v1/events/{covered}/snapshot.jpg").as_str())
+    );
+    let a = get(&site.app, "/api/v1/events?kind=motion").await?;
+    assert_eq!(a.json()?["events"].as_array().ok_or("events")?.len(), 1);
+    let a = get(
+        &site.app,
+        &format!("/api/v1/events?start_ms={}&end_ms={}", T0 + 4500, T0 + 4800),
+    )
+    .await?;
+    assert_eq!(a.json()?["events"].as_array().ok_or("events")?.len(), 0);
+    for (uri, status) in [
+        ("/api/v1/events?kind=explosion", StatusCode::BAD_REQUEST),
+        ("/api/v1/events?camera=nope", StatusCode::NOT_FOUND),
+        ("/api/v1/events?limit=0", StatusCode::BAD_REQUEST),
+        (
+            "/api/v1/events?start_ms=5&end_ms=5",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/api/v1/events?colour=red", StatusCode::BAD_REQUEST),
+    ] {
+        let a = get(&site.app, uri).await?;
+        assert_eq!(a.status, status, "{uri}: {}", a.error());
+    }
+    assert!(queued(&site.store, "footage.viewed")?.is_empty());
+    let a = get(&site.app, &format!("/api/v1/events/{covered}/snapshot.jpg")).await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    assert_eq!(a.headers[header::CONTENT_TYPE], "image/jpeg");
+    assert_eq!(&a.body[..2], b"\xFF\xD8");
+    let views = queued(&site.store, "footage.viewed")?;
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].int_field("event"), Some(covered));
+    let a = get(&site.app, &format!("/api/v1/events/{motion}/snapshot.jpg")).await?;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = get(&site.app, "/api/v1/events/999/snapshot.jpg").await?;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    let a = get(&site.app, "/api/v1/events/..%2F..%2Fcustos.db/snapshot.jpg").await?;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    Ok(())
+}

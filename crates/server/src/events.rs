@@ -1,0 +1,178 @@
+//! `GET /api/v1/events` and `GET /api/v1/events/{id}/snapshot.jpg`: what
+//! analysis saw (motion, tampering) and when cameras were offline.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::HeaderValue;
+use axum::response::Response;
+use axum::Json;
+use custos_ledger::entry::Entry;
+use custos_store::{Event, EventQuery, Role};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{require_role, AuthUser};
+use crate::error::{ApiError, ApiPath, ApiQuery};
+use crate::recordings::known_camera;
+use crate::SharedState;
+
+/// Every role sees events (a viewer watches alerts).
+const EVENT_READERS: &[Role] = &Role::ALL;
+
+/// Most events one request returns.
+const MAX_LIMIT: usize = 1000;
+
+/// Query of `GET /api/v1/events`; every field optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventsQuery {
+    camera: Option<String>,
+    kind: Option<String>,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// Kinds of events there are.
+pub const EVENT_KINDS: &[&str] = &[
+    "motion",
+    "tamper.covered",
+    "tamper.defocused",
+    "tamper.moved",
+    "tamper.frozen",
+    "camera.offline",
+];
+
+/// One event as the API shows it.
+#[derive(Serialize)]
+pub(crate) struct EventJson {
+    id: i64,
+    camera: String,
+    kind: String,
+    start_ms: i64,
+    end_ms: Option<i64>,
+    zones: Vec<String>,
+    score: f64,
+    /// Where its snapshot is, when it has one.
+    snapshot: Option<String>,
+}
+
+impl From<Event> for EventJson {
+    fn from(e: Event) -> Self {
+        EventJson {
+            snapshot: e
+                .snapshot
+                .as_ref()
+                .map(|_| format!("/api/v1/events/{}/snapshot.jpg", e.id)),
+            id: e.id,
+            camera: e.camera,
+            kind: e.kind,
+            start_ms: e.start_ms,
+            end_ms: e.end_ms,
+            zones: e.zones,
+            score: e.score,
+        }
+    }
+}
+
+/// `GET /api/v1/events` body.
+#[derive(Serialize)]
+pub(crate) struct EventList {
+    events: Vec<EventJson>,
+}
+
+/// `GET /api/v1/events?camera=&kind=&start_ms=&end_ms=&limit=`: newest first.
+pub(crate) async fn list(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> Result<Json<EventList>, ApiError> {
+    require_role(&user, EVENT_READERS)?;
+    if let Some(camera) = &q.camera {
+        known_camera(&state, camera)?;
+    }
+    if let Some(kind) = &q.kind {
+        if !EVENT_KINDS.contains(&kind.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "kind {kind:?} is not one of: {}",
+                EVENT_KINDS.join(", ")
+            )));
+        }
+    }
+    if let (Some(a), Some(b)) = (q.start_ms, q.end_ms) {
+        if a >= b {
+            return Err(ApiError::bad_request(format!(
+                "start_ms ({a}) must be before end_ms ({b})"
+            )));
+        }
+    }
+    let limit = q.limit.unwrap_or(200);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to {MAX_LIMIT}"
+        )));
+    }
+    let query = EventQuery {
+        camera: q.camera,
+        kind: q.kind,
+        start_ms: q.start_ms,
+        end_ms: q.end_ms,
+        limit,
+    };
+    let events = state
+        .with_store("listing events", move |s| s.events(&query))
+        .await?;
+    Ok(Json(EventList {
+        events: events.into_iter().map(EventJson::from).collect(),
+    }))
+}
+
+/// `GET /api/v1/events/{id}/snapshot.jpg`: a frame of footage, so the view
+/// is logged (`footage.viewed`, a span of the event's start) before it is
+/// sent.
+pub(crate) async fn snapshot(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    require_role(&user, EVENT_READERS)?;
+    let event = state
+        .with_store("reading the event", move |s| s.event(id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("event {id} not found")))?;
+    let Some(rel) = event.snapshot.clone() else {
+        return Err(ApiError::not_found(format!("event {id} has no snapshot")));
+    };
+    // The path comes from the index, which only holds relative paths it
+    // validated; it is joined to the data directory and nothing else.
+    let bytes = tokio::fs::read(state.data_dir.join(&rel))
+        .await
+        .map_err(|e| {
+            tracing::error!(event = id, "reading the snapshot: {e}");
+            ApiError::not_found(format!("the snapshot of event {id} is missing"))
+        })?;
+    let leaf = Entry::footage_viewed(
+        crate::now_ms(),
+        &user.name,
+        &event.camera,
+        event.start_ms,
+        event.start_ms,
+    )
+    .with("role", user.role.as_str().into())
+    .with("event", id.into())
+    .to_leaf_bytes()
+    .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
+    state
+        .with_store("recording the view in the log", move |s| {
+            s.enqueue_log(vec![leaf])
+        })
+        .await?;
+    let len = bytes.len();
+    let mut response = Response::new(Body::from(bytes));
+    response.headers_mut().extend([
+        (CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+        (CONTENT_LENGTH, HeaderValue::from(len)),
+        (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ]);
+    Ok(response)
+}
