@@ -11,6 +11,7 @@
 #   tests-data/vtest-h264.mp4      vtest.avi as H.264, GOP 10, ~800 kbit/s
 #   tests-data/vtest-h265.mp4      first 30 s as H.265 (hvc1), GOP 10
 #   tests-data/bench-1080p15.mp4   1920x1080 15 fps 70 s H.264 ~4 Mbit/s, GOP 30
+#   tests-data/sub-360p15.mp4      640x360 15 fps 70 s H.264 ~500 kbit/s, GOP 30 (a sub stream)
 #
 # Needs: ffmpeg/ffprobe with libx264 and libx265, apt-get, dpkg (see
 # scripts/install-deps.sh).
@@ -207,6 +208,16 @@ build_bench_1080p15() {
         -movflags +faststart -f mp4 "$1"
 }
 
+build_sub_360p15() {
+    # A camera's sub stream: 640x360 at 15 fps, ~500 kbit/s, with sensor
+    # noise, people walking (vtest); the analysis benchmark's input.
+    "${FF[@]}" -i "$OUT/vtest.avi" -an -map 0:v:0 -t 70 \
+        -vf "scale=640:360:flags=bicubic,fps=15,noise=alls=4:allf=t,format=yuv420p" \
+        -c:v libx264 -preset veryfast -profile:v main \
+        -b:v 500k -maxrate 600k -bufsize 1M -g 30 -keyint_min 30 -sc_threshold 0 -bf 0 \
+        -movflags +faststart -f mp4 "$1"
+}
+
 T_ALL="$(now)"
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null ||
     die "ffmpeg/ffprobe not found (run scripts/install-deps.sh)"
@@ -216,13 +227,15 @@ fixture vtest.avi         msmpeg4v3 768  576  10  79   80                       
 fixture vtest-h264.mp4    h264      768  576  10  79   80   500  1100 avc1 79 81   -- build_vtest_h264
 fixture vtest-h265.mp4    hevc      768  576  10  29.9 30.1 400  1100 hvc1 30 30   -- build_vtest_h265
 fixture bench-1080p15.mp4 h264      1920 1080 15  69.9 70.1 3200 4400 avc1 35 36   -- build_bench_1080p15
+fixture sub-360p15.mp4    h264      640  360  15  69.9 70.1 300  700  avc1 35 36   -- build_sub_360p15
 
 echo "fixtures: all fixtures in $OUT ok ($(elapsed "$T_ALL") s):"
-for f in vtest.avi vtest-h264.mp4 vtest-h265.mp4 bench-1080p15.mp4; do
+for f in vtest.avi vtest-h264.mp4 vtest-h265.mp4 bench-1080p15.mp4 sub-360p15.mp4; do
     case "$f" in
     vtest.avi) check "$OUT/$f" msmpeg4v3 768 576 10 79 80 ;;
     vtest-h264.mp4) check "$OUT/$f" h264 768 576 10 79 80 ;;
     vtest-h265.mp4) check "$OUT/$f" hevc 768 576 10 29.9 30.1 ;;
     bench-1080p15.mp4) check "$OUT/$f" h264 1920 1080 15 69.9 70.1 ;;
+    sub-360p15.mp4) check "$OUT/$f" h264 640 360 15 69.9 70.1 ;;
     esac
 done

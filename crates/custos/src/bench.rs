@@ -203,3 +203,122 @@ fn sha256sum_all(dir: &Path) -> anyhow::Result<usize> {
         .filter(|l| !l.is_empty())
         .count())
 }
+
+/// CPU time this thread has used, in seconds.
+fn thread_cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct we pass; RUSAGE_THREAD is Linux's.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return 0.0;
+    }
+    // SAFETY: initialised by the successful call above.
+    let u = unsafe { usage.assume_init() };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// One pass over `file`: decode every picture on one thread and analyse
+/// them at `analyse` pictures per second (`None`: none). Returns (pictures,
+/// analysed, CPU seconds).
+fn analysis_pass(file: &Path, analyse: Option<u32>) -> anyhow::Result<(u64, u64, f64)> {
+    use custos_vision::Analyzer;
+    let settings = crate::config::AnalysisConfig::default();
+    let mut analyzer = Analyzer::new(crate::analysis::analyzer_config(&settings))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut decoder = custos_media::decode::FileDecoder::open(file, 1)?;
+    let mut sampler = analyse.map(crate::analysis::Sampler::new);
+    let cpu0 = thread_cpu_seconds();
+    let (mut pictures, mut analysed) = (0u64, 0u64);
+    let mut checksum = 0u64;
+    while let Some(t) = decoder.next_picture()? {
+        pictures += 1;
+        let luma = decoder.decoder().luma()?;
+        // Touch the picture even when not analysing it, so that the
+        // decode-only pass pays for getting at the pixels too.
+        checksum = checksum.wrapping_add(u64::from(luma.data[luma.data.len() / 2]));
+        if let Some(s) = sampler.as_mut() {
+            if s.take(t) {
+                analyser_push(&mut analyzer, &luma, t);
+                analysed += 1;
+            }
+        }
+    }
+    std::hint::black_box(checksum);
+    Ok((pictures, analysed, thread_cpu_seconds() - cpu0))
+}
+
+fn analyser_push(
+    analyzer: &mut custos_vision::Analyzer,
+    luma: &custos_media::decode::Luma<'_>,
+    t: i64,
+) {
+    let updates = analyzer.push(&custos_vision::LumaFrame {
+        width: luma.width,
+        height: luma.height,
+        stride: luma.stride,
+        data: luma.data,
+        pts_ms: t,
+    });
+    std::hint::black_box(updates);
+}
+
+/// `custos bench analysis`: decode alone, decode + analysis of every
+/// picture, and decode + analysis at 5 fps, each on one thread, beside
+/// `ffmpeg -threads 1` decoding the same file.
+pub fn analysis(file: &Path) -> anyhow::Result<()> {
+    println!("file: {}", file.display());
+    // Peer: FFmpeg's own command-line decoder, one thread, no output.
+    let t = Instant::now();
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-threads",
+            "1",
+            "-i",
+        ])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .context("running ffmpeg")?;
+    if !out.status.success() {
+        bail!(
+            "ffmpeg failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let ffmpeg_s = t.elapsed().as_secs_f64();
+
+    let (pictures, _, decode_s) = analysis_pass(file, None)?;
+    let (_, all, every_s) = analysis_pass(file, Some(1000))?;
+    let (_, five, five_s) = analysis_pass(file, Some(5))?;
+    let fps = |s: f64| pictures as f64 / s;
+    println!(
+        "ffmpeg -threads 1 decode:          {pictures} pictures in {ffmpeg_s:.2} s wall = {:.0} pictures/s",
+        fps(ffmpeg_s)
+    );
+    println!(
+        "custos decode only:                {pictures} pictures in {decode_s:.2} CPU-s = {:.0} pictures/s ({:.2}x ffmpeg's time)",
+        fps(decode_s),
+        decode_s / ffmpeg_s
+    );
+    println!(
+        "custos decode + analyse all:       {all} analysed in {every_s:.2} CPU-s = {:.0} pictures/s; analysis adds {:.1} % to decoding, {:.3} ms per picture",
+        fps(every_s),
+        (every_s / decode_s - 1.0) * 100.0,
+        (every_s - decode_s) * 1000.0 / all.max(1) as f64
+    );
+    println!(
+        "custos decode + analyse at 5 fps:  {five} analysed in {five_s:.2} CPU-s; analysis adds {:.1} % to decoding",
+        (five_s / decode_s - 1.0) * 100.0
+    );
+    let seconds_of_video = pictures as f64 / 15.0;
+    println!(
+        "one core keeps up with {:.0} such cameras (15 fps decoded, 5 fps analysed)",
+        seconds_of_video / five_s
+    );
+    Ok(())
+}

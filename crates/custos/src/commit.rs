@@ -20,6 +20,9 @@ use custos_store::{CameraState, NewSegment, SealedSegment, SegmentProgress, Stor
 use crate::clock::now_ms;
 use crate::facts;
 
+/// Kind of the event that spans a camera's offline period.
+pub const OFFLINE_EVENT: &str = "camera.offline";
+
 /// Something the index must learn, in the order it happened.
 pub enum CommitItem {
     Segment {
@@ -285,6 +288,18 @@ fn commit(
             st.record_camera_state(camera, *at_ms, *state, detail.as_deref())
         })?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
+        // An offline period is an event too, beside motion and tampering.
+        match state {
+            CameraState::Offline => {
+                if store.open_events(camera, Some(OFFLINE_EVENT))?.is_empty() {
+                    crate::events::start(store, camera, OFFLINE_EVENT, *at_ms, &[], 1.0)?;
+                }
+            }
+            CameraState::Recording => {
+                crate::events::end_open(store, camera, Some(OFFLINE_EVENT), *at_ms)?;
+            }
+            CameraState::Connecting => {}
+        }
     }
     Ok(())
 }

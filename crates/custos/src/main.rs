@@ -1,12 +1,14 @@
 //! The `custos` binary: command-line interface and wiring. Logic lives in the
 //! modules (and crates) it calls.
 
+mod analysis;
 mod auth;
 mod bench;
 mod clock;
 mod commit;
 mod config;
 mod demo;
+mod events;
 mod facts;
 mod probe;
 mod recording;
@@ -47,6 +49,21 @@ enum Command {
         dir: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+    },
+    /// Run the live analysis (motion, tampering) over a video file, as fast
+    /// as it decodes; print each event, then a summary.
+    Analyze {
+        /// Any file libavformat can open (MP4, MKV, AVI, …).
+        file: PathBuf,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Use this camera's analysis settings (zones, masks, sensitivity)…
+        #[arg(long, short, requires = "camera")]
+        config: Option<PathBuf>,
+        /// …from this configuration file.
+        #[arg(long, requires = "config")]
+        camera: Option<String>,
     },
     /// Check a configuration file and report every problem in it.
     CheckConfig { file: PathBuf },
@@ -140,6 +157,13 @@ enum SegmentCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Decode a camera sub stream alone, with analysis of every picture and
+    /// with analysis at 5 fps, each on one thread, beside ffmpeg decoding it.
+    Analysis {
+        /// A video file (default: tests-data/sub-360p15.mp4, 640x360 H.264).
+        #[arg(long, default_value = "tests-data/sub-360p15.mp4")]
+        file: PathBuf,
+    },
     /// Build a site of many cameras' sealed segments, then time
     /// `verify --config` on it beside `sha256sum` of the same files.
     VerifySite {
@@ -344,6 +368,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Segment { command } => segment_command(command)?,
+        Command::Analyze {
+            file,
+            json,
+            config,
+            camera,
+        } => {
+            let settings = match (config, camera) {
+                (Some(config), Some(camera)) => {
+                    let config = load_config(&config)?;
+                    config
+                        .cameras
+                        .iter()
+                        .find(|c| c.id == camera)
+                        .map(|c| c.analysis.clone())
+                        .with_context(|| format!("no camera {camera:?} in the configuration"))?
+                }
+                _ => config::AnalysisConfig::default(),
+            };
+            analysis::analyze_file(&file, &settings, json)
+                .with_context(|| format!("analysing {}", file.display()))?;
+        }
+        Command::Bench {
+            command: BenchCommand::Analysis { file },
+        } => bench::analysis(&file)?,
         Command::Bench {
             command:
                 BenchCommand::VerifySite {

@@ -13,6 +13,7 @@ use custos_store::CameraState;
 use rand::Rng;
 use tokio::sync::watch;
 
+use crate::analysis::AnalysisTap;
 use crate::clock::now_ms;
 use crate::commit::CommitItem;
 
@@ -60,6 +61,8 @@ pub struct CameraTask {
     pub registry: Arc<CameraRegistry>,
     pub commits: mpsc::Sender<CommitItem>,
     pub shutdown: watch::Receiver<bool>,
+    /// Where frames go for analysis when it reads the recorded stream.
+    pub analysis: Option<std::sync::Mutex<AnalysisTap>>,
 }
 
 impl CameraTask {
@@ -150,12 +153,20 @@ impl CameraTask {
                         s.width = Some(u32::from(p.width));
                         s.height = Some(u32::from(p.height));
                     });
+                    if let Some(tap) = &self.analysis {
+                        tap.lock().unwrap_or_else(|e| e.into_inner()).params(&p);
+                    }
                     if let Err(e) = recorder.set_params(p, events) {
                         tracing::error!("{e}");
                     }
                 }
                 SourceItem::Frame(frame) => {
                     let now = now_ms();
+                    if let Some(tap) = &self.analysis {
+                        tap.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .frame(&frame, now);
+                    }
                     if let Err(e) = recorder.push(frame, now, events) {
                         // Disk trouble: the frame is lost, the stream goes on;
                         // the next key frame starts a new segment.

@@ -74,6 +74,24 @@ pub fn source_spec(
     }
 }
 
+/// Credentials for a camera's analysis stream: its own, when its URL holds
+/// them, else the camera's.
+fn analysis_credentials(
+    url: &url::Url,
+    camera: Option<(String, String)>,
+) -> Option<(String, String)> {
+    if url.password().is_some() || !url.username().is_empty() {
+        Some((
+            crate::config::percent_decode(url.username()),
+            url.password()
+                .map(crate::config::percent_decode)
+                .unwrap_or_default(),
+        ))
+    } else {
+        camera
+    }
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let (store, _lock) = open_site(&data_dir)?;
@@ -112,8 +130,36 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
     let mut camera_tasks = Vec::new();
+    let mut analysis_threads = Vec::new();
     for cam in config.cameras.iter().filter(|c| c.enabled) {
         let credentials = cam.credentials().map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Analysis reads the camera's sub stream when it has one, else it
+        // taps the recorded stream (dropping frames rather than slowing it).
+        let mut tap = None;
+        if cam.analysis.enabled {
+            let (t, thread) = crate::analysis::start(crate::analysis::CameraAnalysis {
+                camera: cam.id.clone(),
+                config: cam.analysis.clone(),
+                store: open_store(&data_dir)?,
+                data_dir: data_dir.clone(),
+                registry: registry.clone(),
+                stats: Default::default(),
+            })?;
+            analysis_threads.push(thread);
+            match &cam.analysis_url {
+                Some(url) => {
+                    let creds = analysis_credentials(url, credentials.clone());
+                    let spec = source_spec(url, cam.transport, creds);
+                    camera_tasks.push(tokio::spawn(crate::analysis::read_analysis_stream(
+                        cam.id.clone(),
+                        spec,
+                        t,
+                        shutdown_rx.clone(),
+                    )));
+                }
+                None => tap = Some(Mutex::new(t)),
+            }
+        }
         let task = CameraTask {
             id: cam.id.clone(),
             spec: source_spec(&cam.url, cam.transport, credentials),
@@ -125,6 +171,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             registry: registry.clone(),
             commits: committer.sender(),
             shutdown: shutdown_rx.clone(),
+            analysis: tap,
         };
         tracing::info!(camera = %cam.id, url = %crate::config::redact_url(&cam.url), "starting camera");
         camera_tasks.push(tokio::spawn(task.run()));
@@ -175,6 +222,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     for t in camera_tasks {
         let _ = t.await;
     }
+    // The taps are gone with the tasks: each analysis thread ends its open
+    // events and stops.
+    tokio::task::spawn_blocking(move || {
+        for t in analysis_threads {
+            let _ = t.join();
+        }
+    })
+    .await?;
     let _ = retention.await;
     let stats = committer.stats.clone();
     tokio::task::spawn_blocking(move || committer.shutdown()).await?;

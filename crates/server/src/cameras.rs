@@ -38,6 +38,25 @@ pub struct CameraStatus {
     pub error: Option<String>,
     /// When the camera entered its current state.
     pub since_ms: i64,
+    /// The tampering analysis sees right now (`tamper.covered`, …), if any.
+    pub tamper: Option<String>,
+    /// Counters of the camera's picture analysis; absent when it is off.
+    pub analysis: Option<AnalysisStatus>,
+}
+
+/// How a camera's picture analysis is keeping up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AnalysisStatus {
+    /// Pictures decoded since start.
+    pub frames_decoded: u64,
+    /// Pictures analysed (sampled at the analysis rate).
+    pub frames_analysed: u64,
+    /// Frames dropped because analysis fell behind (recording lost none).
+    pub frames_dropped: u64,
+    /// Frames skipped while waiting for a key frame after a drop.
+    pub frames_skipped: u64,
+    /// Why the stream cannot be analysed (e.g. an unsupported codec).
+    pub error: Option<String>,
 }
 
 /// The status of every configured camera.
@@ -62,6 +81,8 @@ impl CameraRegistry {
                     height: None,
                     error: None,
                     since_ms: now_ms,
+                    tamper: None,
+                    analysis: None,
                 };
                 (id.to_owned(), status)
             })
