@@ -221,7 +221,9 @@ fn thread_cpu_seconds() -> f64 {
 /// One pass over `file`: decode every picture on one thread and analyse
 /// them at `analyse` pictures per second (`None`: none). Returns (pictures,
 /// analysed, CPU seconds).
-fn analysis_pass(file: &Path, analyse: Option<u32>) -> anyhow::Result<(u64, u64, f64)> {
+/// One pass over `file`: (pictures, pictures analysed, CPU seconds of this
+/// thread, seconds of video).
+fn analysis_pass(file: &Path, analyse: Option<u32>) -> anyhow::Result<(u64, u64, f64, f64)> {
     use custos_vision::Analyzer;
     let settings = crate::config::AnalysisConfig::default();
     let mut analyzer = Analyzer::new(crate::analysis::analyzer_config(&settings))
@@ -231,8 +233,11 @@ fn analysis_pass(file: &Path, analyse: Option<u32>) -> anyhow::Result<(u64, u64,
     let cpu0 = thread_cpu_seconds();
     let (mut pictures, mut analysed) = (0u64, 0u64);
     let mut checksum = 0u64;
+    let (mut first_ms, mut last_ms) = (None, 0i64);
     while let Some(t) = decoder.next_picture()? {
         pictures += 1;
+        first_ms.get_or_insert(t);
+        last_ms = last_ms.max(t);
         let luma = decoder.decoder().luma()?;
         // Touch the picture even when not analysing it, so that the
         // decode-only pass pays for getting at the pixels too.
@@ -245,7 +250,11 @@ fn analysis_pass(file: &Path, analyse: Option<u32>) -> anyhow::Result<(u64, u64,
         }
     }
     std::hint::black_box(checksum);
-    Ok((pictures, analysed, thread_cpu_seconds() - cpu0))
+    let cpu = thread_cpu_seconds() - cpu0;
+    // The last picture lasts one frame interval too.
+    let span_ms = last_ms - first_ms.unwrap_or(0);
+    let video_s = span_ms as f64 / 1000.0 * pictures as f64 / (pictures.max(2) - 1) as f64;
+    Ok((pictures, analysed, cpu, video_s))
 }
 
 fn analyser_push(
@@ -292,9 +301,20 @@ pub fn analysis(file: &Path) -> anyhow::Result<()> {
     }
     let ffmpeg_s = t.elapsed().as_secs_f64();
 
-    let (pictures, _, decode_s) = analysis_pass(file, None)?;
-    let (_, all, every_s) = analysis_pass(file, Some(1000))?;
-    let (_, five, five_s) = analysis_pass(file, Some(5))?;
+    // The passes alternate and each keeps its fastest round: the least
+    // disturbed by whatever else the machine does.
+    const ROUNDS: usize = 5;
+    let (mut decode_s, mut every_s, mut five_s) = (f64::MAX, f64::MAX, f64::MAX);
+    let (mut pictures, mut all, mut five, mut video_s) = (0, 0, 0, 0.0);
+    for _ in 0..ROUNDS {
+        let (p, _, s, v) = analysis_pass(file, None)?;
+        (pictures, video_s, decode_s) = (p, v, decode_s.min(s));
+        let (_, a, s, _) = analysis_pass(file, Some(1000))?;
+        (all, every_s) = (a, every_s.min(s));
+        let (_, f, s, _) = analysis_pass(file, Some(5))?;
+        (five, five_s) = (f, five_s.min(s));
+    }
+    println!("best of {ROUNDS} rounds, CPU time of the decoding thread");
     let fps = |s: f64| pictures as f64 / s;
     println!(
         "ffmpeg -threads 1 decode:          {pictures} pictures in {ffmpeg_s:.2} s wall = {:.0} pictures/s",
@@ -315,10 +335,10 @@ pub fn analysis(file: &Path) -> anyhow::Result<()> {
         "custos decode + analyse at 5 fps:  {five} analysed in {five_s:.2} CPU-s; analysis adds {:.1} % to decoding",
         (five_s / decode_s - 1.0) * 100.0
     );
-    let seconds_of_video = pictures as f64 / 15.0;
     println!(
-        "one core keeps up with {:.0} such cameras (15 fps decoded, 5 fps analysed)",
-        seconds_of_video / five_s
+        "one core keeps up with {:.0} such cameras ({:.0} fps decoded, 5 fps analysed)",
+        video_s / five_s,
+        pictures as f64 / video_s
     );
     Ok(())
 }
