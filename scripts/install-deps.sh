@@ -31,6 +31,10 @@ TEST_PKGS=(
     gstreamer1.0-plugins-bad
     gstreamer1.0-plugins-ugly
     gstreamer1.0-libav
+    mosquitto
+    mosquitto-clients
+    python3-aiosmtpd
+    sqlite3
 )
 
 usage() {
