@@ -63,6 +63,23 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
+/// Events selected by `tail` (`WHERE … ORDER BY … LIMIT …`).
+pub(crate) fn query_events(
+    conn: &rusqlite::Connection,
+    tail: &str,
+    params: impl rusqlite::Params,
+    what: &str,
+) -> Result<Vec<Event>> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM events {tail}"))
+        .context(|| format!("preparing the query for {what}"))?;
+    let rows = stmt
+        .query_map(params, event_from_row)
+        .context(|| what.to_owned())?;
+    rows.collect::<rusqlite::Result<_>>()
+        .context(|| what.to_owned())
+}
+
 impl Store {
     /// Records the start of an event (staged log entries commit with it).
     pub fn insert_event(

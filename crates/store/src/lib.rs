@@ -2,7 +2,9 @@
 //!
 //! It records every video segment file and its custody life cycle
 //! (recording → sealed → deleting → deleted, or missing), camera state
-//! changes, users and API tokens.
+//! changes, users and API tokens, analysis events, and the custody register
+//! (locations, people, items, custody events, inventories, alerts and the
+//! notification outbox).
 //!
 //! The API is synchronous; async callers should run it on a blocking thread.
 //! A [`Store`] wraps one connection. Open one per thread that needs one: the
@@ -13,9 +15,11 @@
 #![warn(missing_docs)]
 
 mod cameras;
+mod custody;
 mod error;
 mod events;
 mod log;
+mod register;
 mod schema;
 mod segments;
 mod sessions;
@@ -28,9 +32,14 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use cameras::{CameraState, CameraStateChange};
+pub use custody::{
+    Alert, AlertChange, AlertQuery, AlertState, AttemptOutcome, CameraStateRow, CustodyEvent,
+    CustodyQuery, DeliveryAttempt, Inventory, NewAlert, NewCustodyEvent, Notification,
+};
 pub use error::{ErrorKind, Result, StoreError};
 pub use events::{Event, EventQuery};
 pub use log::{IndexedEntry, OutboxEntry, StoredCheckpoint};
+pub use register::{ItemQuery, WriteTx};
 pub use segments::{
     CameraSummary, NewSegment, RecoveredSegment, SealedSegment, Segment, SegmentProgress,
     SegmentState,
@@ -214,12 +223,23 @@ mod tests {
         assert_eq!(
             tables,
             [
+                "alert_changes",
+                "alerts",
                 "camera_states",
                 "checkpoints",
+                "custody_events",
                 "events",
+                "inventories",
+                "inventory_scans",
+                "items",
+                "locations",
                 "log_entries",
                 "log_outbox",
                 "log_state",
+                "notification_attempts",
+                "notifications",
+                "people",
+                "rule_cursors",
                 "segments",
                 "sessions",
                 "tokens",

@@ -209,6 +209,173 @@ CREATE TABLE events (
 CREATE INDEX events_camera_start ON events (camera, start_ms);
 CREATE INDEX events_kind_start ON events (kind, start_ms);
 "#,
+    // Version 6: the custody register, custody events, alerts, inventories
+    // and the notification outbox. Codes (location codes, barcodes, staff
+    // ids) are the keys people type and scan, so they are the primary keys.
+    r#"
+CREATE TABLE locations (
+    -- Short code, e.g. 'R1' or 'R1-S04'; printed on shelves.
+    code          TEXT    PRIMARY KEY,
+    name          TEXT    NOT NULL,
+    -- 'room', 'shelf', 'reading_table' or 'other'.
+    kind          TEXT    NOT NULL,
+    -- The room that contains a shelf or table: its cameras see it too.
+    room          TEXT    REFERENCES locations (code),
+    -- JSON array of {"camera","zone"} that see this location.
+    coverage      TEXT    NOT NULL DEFAULT '[]',
+    -- Retired locations stay for history but take no new items.
+    retired       INTEGER NOT NULL DEFAULT 0,
+    created_ms    INTEGER NOT NULL,
+    updated_ms    INTEGER NOT NULL
+);
+CREATE TABLE people (
+    -- Staff or reader id.
+    staff_id      TEXT    PRIMARY KEY,
+    name          TEXT    NOT NULL,
+    -- 'staff', 'researcher', 'contractor' or 'other'.
+    role          TEXT    NOT NULL,
+    -- Badge code scanned at the desk, unique when present.
+    badge         TEXT    UNIQUE,
+    retired       INTEGER NOT NULL DEFAULT 0,
+    created_ms    INTEGER NOT NULL,
+    updated_ms    INTEGER NOT NULL
+);
+CREATE TABLE items (
+    -- The barcode on the item or box.
+    barcode       TEXT    PRIMARY KEY,
+    title         TEXT    NOT NULL,
+    -- Archival reference code (fonds/series/file).
+    reference     TEXT    NOT NULL,
+    classification TEXT   NOT NULL,
+    -- Where it belongs, and where it is now when in place.
+    home_location TEXT    NOT NULL REFERENCES locations (code),
+    location      TEXT    NOT NULL REFERENCES locations (code),
+    -- 'in_place', 'out' or 'disposed'; items are never deleted.
+    status        TEXT    NOT NULL,
+    -- Who holds it while out, and when it is due back.
+    holder        TEXT    REFERENCES people (staff_id),
+    due_ms        INTEGER,
+    disposed_reason TEXT,
+    created_ms    INTEGER NOT NULL,
+    updated_ms    INTEGER NOT NULL
+);
+-- Items out and overdue; items at a location (inventories).
+CREATE INDEX items_status_due ON items (status, due_ms);
+CREATE INDEX items_location ON items (location);
+CREATE TABLE custody_events (
+    id            INTEGER PRIMARY KEY,
+    barcode       TEXT    NOT NULL REFERENCES items (barcode),
+    -- 'check_out', 'check_in', 'transfer', 'view', 'copy', 'move',
+    -- 'inventory_seen' or 'disposal'.
+    action        TEXT    NOT NULL,
+    -- When it happened (as recorded; the footage window is around it).
+    at_ms         INTEGER NOT NULL,
+    -- The signed-in user who recorded it.
+    recorded_by   TEXT    NOT NULL,
+    -- The person the action concerns (taker, viewer, copier), if any.
+    person        TEXT    REFERENCES people (staff_id),
+    -- Who holds the item after it.
+    holder        TEXT    REFERENCES people (staff_id),
+    -- Where it happened, when known: the location whose cameras count.
+    location      TEXT    REFERENCES locations (code),
+    -- The action as recorded, JSON (due time, reason, …).
+    details       TEXT    NOT NULL,
+    -- JSON array of the cameras that cover `location` at recording time.
+    cameras       TEXT    NOT NULL DEFAULT '[]',
+    -- Set once the footage window has passed and was checked: 1 when no
+    -- camera recorded it.
+    footage_checked INTEGER NOT NULL DEFAULT 0,
+    no_footage    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX custody_events_item ON custody_events (barcode, at_ms);
+CREATE INDEX custody_events_time ON custody_events (at_ms);
+CREATE INDEX custody_events_person ON custody_events (person, at_ms);
+CREATE INDEX custody_events_unchecked ON custody_events (at_ms) WHERE footage_checked = 0;
+CREATE TABLE alerts (
+    id            INTEGER PRIMARY KEY,
+    -- 'item.overdue', 'custody.after_hours', 'motion.after_hours',
+    -- 'custody.no_footage', 'tamper.*', 'camera.offline', 'disk.nearly_full'.
+    kind          TEXT    NOT NULL,
+    -- What the alert is about, so one condition raises one alert while it
+    -- is not resolved (e.g. 'item:B123', 'event:42', 'camera:stacks').
+    subject_key   TEXT    NOT NULL,
+    -- One line for lists and notifications.
+    summary       TEXT    NOT NULL,
+    camera        TEXT,
+    barcode       TEXT,
+    -- JSON with the facts that raised it.
+    details       TEXT    NOT NULL,
+    -- 'open', 'acknowledged' or 'resolved'.
+    state         TEXT    NOT NULL,
+    raised_ms     INTEGER NOT NULL,
+    updated_ms    INTEGER NOT NULL
+);
+-- At most one unresolved alert per condition.
+CREATE UNIQUE INDEX alerts_unresolved ON alerts (kind, subject_key) WHERE state != 'resolved';
+CREATE INDEX alerts_state ON alerts (state, raised_ms);
+CREATE TABLE alert_changes (
+    alert_id      INTEGER NOT NULL REFERENCES alerts (id),
+    at_ms         INTEGER NOT NULL,
+    state         TEXT    NOT NULL,
+    -- User name, or 'custos' for the rules engine.
+    by            TEXT    NOT NULL,
+    note          TEXT
+);
+CREATE INDEX alert_changes_alert ON alert_changes (alert_id, at_ms);
+CREATE TABLE inventories (
+    id            INTEGER PRIMARY KEY,
+    location      TEXT    NOT NULL REFERENCES locations (code),
+    started_ms    INTEGER NOT NULL,
+    started_by    TEXT    NOT NULL,
+    closed_ms     INTEGER,
+    closed_by     TEXT,
+    -- JSON report written when it is closed.
+    report        TEXT
+);
+CREATE TABLE inventory_scans (
+    inventory_id  INTEGER NOT NULL REFERENCES inventories (id),
+    barcode       TEXT    NOT NULL,
+    at_ms         INTEGER NOT NULL,
+    by            TEXT    NOT NULL,
+    PRIMARY KEY (inventory_id, barcode)
+);
+CREATE TABLE notifications (
+    id            INTEGER PRIMARY KEY,
+    -- Destination name from the configuration.
+    destination   TEXT    NOT NULL,
+    -- 'alert' or 'camera_state'.
+    kind          TEXT    NOT NULL,
+    camera        TEXT,
+    subject       TEXT    NOT NULL,
+    -- JSON body as delivered.
+    body          TEXT    NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    -- 'pending', 'delivered' or 'failed' (permanent error).
+    state         TEXT    NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    last_error    TEXT,
+    delivered_ms  INTEGER
+);
+CREATE INDEX notifications_due ON notifications (next_attempt_ms) WHERE state = 'pending';
+CREATE TABLE notification_attempts (
+    notification_id INTEGER NOT NULL REFERENCES notifications (id),
+    at_ms         INTEGER NOT NULL,
+    ok            INTEGER NOT NULL,
+    -- The receiver's answer or the error.
+    detail        TEXT    NOT NULL
+);
+CREATE INDEX notification_attempts_id ON notification_attempts (notification_id, at_ms);
+-- How far each rule has read a growing table (events, custody events,
+-- camera states), advanced in the transaction that acts on what it read,
+-- so each row is acted on exactly once across restarts.
+CREATE TABLE rule_cursors (
+    name          TEXT    PRIMARY KEY,
+    last_id       INTEGER NOT NULL
+);
+-- Events still going on (tampering, offline), found without a scan.
+CREATE INDEX events_open ON events (kind) WHERE end_ms IS NULL;
+"#,
 ];
 
 /// The schema version this build creates and expects.
