@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod auth;
 pub mod cameras;
 pub mod error;
@@ -13,6 +14,9 @@ pub mod events;
 pub mod evidence;
 pub mod exports;
 mod recordings;
+pub mod register;
+mod register_api;
+mod reports;
 pub mod sessions;
 mod video;
 
@@ -50,6 +54,8 @@ pub struct AppState {
     pub login_throttle: Arc<sessions::LoginThrottle>,
     /// Mark the session cookie `Secure` (the server runs TLS).
     pub secure_cookies: bool,
+    /// Notification destinations that receive alerts.
+    pub alert_destinations: Vec<String>,
 }
 
 /// Read access to the site's Merkle log.
@@ -114,6 +120,64 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/exports/{id}/bundle.tar", get(exports::download))
         .route("/api/v1/events", get(events::list))
         .route("/api/v1/events/{id}/snapshot.jpg", get(events::snapshot))
+        .route(
+            "/api/v1/locations",
+            get(register_api::list_locations).post(register_api::create_location),
+        )
+        .route(
+            "/api/v1/locations/{code}",
+            get(register_api::get_location).put(register_api::update_location),
+        )
+        .route(
+            "/api/v1/people",
+            get(register_api::list_people).post(register_api::create_person),
+        )
+        .route(
+            "/api/v1/people/{staff_id}",
+            get(register_api::get_person).put(register_api::update_person),
+        )
+        .route(
+            "/api/v1/items",
+            get(register_api::list_items).post(register_api::create_item),
+        )
+        .route(
+            "/api/v1/items/{barcode}",
+            get(register_api::get_item).patch(register_api::edit_item),
+        )
+        .route(
+            "/api/v1/items/{barcode}/custody",
+            post(register_api::record_custody),
+        )
+        .route("/api/v1/custody", get(register_api::list_custody))
+        .route(
+            "/api/v1/inventories",
+            get(register_api::list_inventories).post(register_api::start_inventory),
+        )
+        .route("/api/v1/inventories/{id}", get(register_api::get_inventory))
+        .route(
+            "/api/v1/inventories/{id}/scans",
+            post(register_api::scan_inventory),
+        )
+        .route(
+            "/api/v1/inventories/{id}/close",
+            post(register_api::close_inventory),
+        )
+        .route(
+            "/api/v1/register/import",
+            // A register of 100,000 items is about 10 MB of CSV.
+            post(register_api::import).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
+        )
+        .route("/api/v1/reports/{name}", get(reports::report))
+        .route("/api/v1/items/{barcode}/label.svg", get(reports::label))
+        .route("/api/v1/labels", get(reports::label_sheet))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}", get(alerts::get))
+        .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/api/v1/alerts/{id}/resolve", post(alerts::resolve))
+        .route(
+            "/api/v1/notifications",
+            get(register_api::list_notifications),
+        )
         .route("/api/v1/logout", post(sessions::logout))
         .route("/api/v1/session", get(sessions::current))
         .route_layer(middleware::from_fn_with_state(

@@ -205,6 +205,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         },
         login_throttle: Default::default(),
         secure_cookies: false,
+        alert_destinations: Vec::new(),
     });
     Ok(Site {
         key,

@@ -1,0 +1,732 @@
+//! The register over HTTP: locations, people, items, custody events and
+//! their footage. Rules and logging are in [`crate::register`].
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use custos_custody::actions::Action;
+use custos_custody::model::{
+    Coverage, Item, ItemStatus, Location, LocationKind, Person, PersonRole,
+};
+use custos_store::{CustodyQuery, ItemQuery, Role};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{require_role, AuthUser};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::register::{self, EventWithFootage, ItemEdit, Recorded, RegisterError};
+use crate::{now_ms, SharedState};
+
+/// Who reads the register (a viewer watches cameras, not the holdings).
+pub(crate) const REGISTER_READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist];
+/// Who changes it and records custody.
+pub(crate) const REGISTER_WRITERS: &[Role] = &[Role::Admin, Role::Archivist];
+
+/// Most rows one list returns.
+const MAX_LIMIT: usize = 1000;
+
+/// How far ahead of the server's clock a custody event may be dated
+/// (clocks of scanners and browsers drift a little).
+const MAX_FUTURE_MS: i64 = 60_000;
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            RegisterError::Refused(m) => ApiError::new(StatusCode::CONFLICT, m),
+            RegisterError::NotFound(m) => ApiError::not_found(format!("{m} not found")),
+            RegisterError::Store(s) => ApiError::from_store("changing the register", s),
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    state: &SharedState,
+    f: impl FnOnce(&custos_store::Store) -> Result<T, RegisterError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = std::sync::Arc::clone(&state.store);
+    let joined = tokio::task::spawn_blocking(move || {
+        let guard = store.lock().unwrap_or_else(|e| e.into_inner());
+        f(&guard)
+    })
+    .await;
+    match joined {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::internal("changing the register", &e)),
+    }
+}
+
+fn limit(l: Option<usize>) -> Result<usize, ApiError> {
+    let l = l.unwrap_or(200);
+    if l == 0 || l > MAX_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to {MAX_LIMIT}"
+        )));
+    }
+    Ok(l)
+}
+
+// ---------------------------------------------------------------- locations
+
+/// Body of `POST /api/v1/locations` and `PUT /api/v1/locations/{code}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LocationBody {
+    code: Option<String>,
+    name: String,
+    #[serde(default = "default_kind")]
+    kind: LocationKind,
+    room: Option<String>,
+    #[serde(default)]
+    coverage: Vec<Coverage>,
+    #[serde(default)]
+    retired: bool,
+}
+
+fn default_kind() -> LocationKind {
+    LocationKind::Room
+}
+
+/// A location with what the API adds to it.
+#[derive(Serialize)]
+pub(crate) struct LocationJson {
+    #[serde(flatten)]
+    location: Location,
+    /// No camera sees it, directly or through its room.
+    blind_spot: bool,
+}
+
+/// `GET /api/v1/locations` body.
+#[derive(Serialize)]
+pub(crate) struct LocationList {
+    locations: Vec<LocationJson>,
+}
+
+fn with_blind_spots(all: Vec<Location>) -> Vec<LocationJson> {
+    let blind: std::collections::HashSet<String> = custos_custody::rules::blind_spots(&all)
+        .into_iter()
+        .map(|l| l.code.clone())
+        .collect();
+    all.into_iter()
+        .map(|location| LocationJson {
+            blind_spot: blind.contains(&location.code),
+            location,
+        })
+        .collect()
+}
+
+/// `GET /api/v1/locations`.
+pub(crate) async fn list_locations(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+) -> Result<Json<LocationList>, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let all = blocking(&state, |s| Ok(s.locations()?)).await?;
+    Ok(Json(LocationList {
+        locations: with_blind_spots(all),
+    }))
+}
+
+/// `GET /api/v1/locations/{code}`.
+pub(crate) async fn get_location(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<LocationJson>, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let all = blocking(&state, |s| Ok(s.locations()?)).await?;
+    with_blind_spots(all)
+        .into_iter()
+        .find(|l| l.location.code == code)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("location {code:?} not found")))
+}
+
+fn camera_checker(state: &SharedState) -> impl Fn(&str) -> bool + Send + 'static {
+    let cameras = std::sync::Arc::clone(&state.cameras);
+    move |c: &str| cameras.contains(c)
+}
+
+/// `POST /api/v1/locations`.
+pub(crate) async fn create_location(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiJson(body): ApiJson<LocationBody>,
+) -> Result<(StatusCode, Json<Location>), ApiError> {
+    require_role(&user, REGISTER_WRITERS)?;
+    let code = body
+        .code
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("code is required"))?;
+    let location = location_from(code, body);
+    let exists = camera_checker(&state);
+    let l = location.clone();
+    blocking(&state, move |s| {
+        register::create_location(s, &user.name, &l, &exists, now_ms())
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(location)))
+}
+
+fn location_from(code: String, body: LocationBody) -> Location {
+    Location {
+        code,
+        name: body.name,
+        kind: body.kind,
+        room: body.room,
+        coverage: body.coverage,
+        retired: body.retired,
+    }
+}
+
+/// `PUT /api/v1/locations/{code}`: replaces its fields (retire with
+/// `"retired": true`).
+pub(crate) async fn update_location(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(body): ApiJson<LocationBody>,
+) -> Result<Json<Location>, ApiError> {
+    require_role(&user, REGISTER_WRITERS)?;
+    if body.code.as_ref().is_some_and(|c| c != &code) {
+        return Err(ApiError::bad_request(
+            "a location's code cannot change; retire it and add a new one",
+        ));
+    }
+    let location = location_from(code, body);
+    let exists = camera_checker(&state);
+    let l = location.clone();
+    blocking(&state, move |s| {
+        register::update_location(s, &user.name, &l, &exists, now_ms())
+    })
+    .await?;
+    Ok(Json(location))
+}
+
+// ---------------------------------------------------------------- people
+
+/// Body of `POST /api/v1/people` and `PUT /api/v1/people/{staff_id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PersonBody {
+    staff_id: Option<String>,
+    name: String,
+    #[serde(default = "default_role")]
+    role: PersonRole,
+    badge: Option<String>,
+    #[serde(default)]
+    retired: bool,
+}
+
+fn default_role() -> PersonRole {
+    PersonRole::Staff
+}
+
+fn person_from(staff_id: String, body: PersonBody) -> Person {
+    Person {
+        staff_id,
+        name: body.name,
+        role: body.role,
+        badge: body.badge,
+        retired: body.retired,
+    }
+}
+
+/// `GET /api/v1/people` body.
+#[derive(Serialize)]
+pub(crate) struct PeopleList {
+    people: Vec<Person>,
+}
+
+/// `GET /api/v1/people`.
+pub(crate) async fn list_people(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+) -> Result<Json<PeopleList>, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let people = blocking(&state, |s| Ok(s.people()?)).await?;
+    Ok(Json(PeopleList { people }))
+}
+
+/// `GET /api/v1/people/{staff_id}`.
+pub(crate) async fn get_person(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(staff_id): ApiPath<String>,
+) -> Result<Json<Person>, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let id = staff_id.clone();
+    blocking(&state, move |s| Ok(s.person(&id)?))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("person {staff_id:?} not found")))
+}
+
+/// `POST /api/v1/people`.
+pub(crate) async fn create_person(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiJson(body): ApiJson<PersonBody>,
+) -> Result<(StatusCode, Json<Person>), ApiError> {
+    require_role(&user, REGISTER_WRITERS)?;
+    let staff_id = body
+        .staff_id
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("staff_id is required"))?;
+    let person = person_from(staff_id, body);
+    let p = person.clone();
+    blocking(&state, move |s| {
+        register::create_person(s, &user.name, &p, now_ms())
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(person)))
+}
+
+/// `PUT /api/v1/people/{staff_id}` (retire with `"retired": true`).
+pub(crate) async fn update_person(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(staff_id): ApiPath<String>,
+    ApiJson(body): ApiJson<PersonBody>,
+) -> Result<Json<Person>, ApiError> {
+    require_role(&user, REGISTER_WRITERS)?;
+    if body.staff_id.as_ref().is_some_and(|c| c != &staff_id) {
+        return Err(ApiError::bad_request("a person's staff id cannot change"));
+    }
+    let person = person_from(staff_id, body);
+    let p = person.clone();
+    blocking(&state, move |s| {
+        register::update_person(s, &user.name, &p, now_ms())
+    })
+    .await?;
+    Ok(Json(person))
+}
+
+// ---------------------------------------------------------------- items
+
+/// Query of `GET /api/v1/items`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ItemsQuery {
+    q: Option<String>,
+    status: Option<String>,
+    location: Option<String>,
+    holder: Option<String>,
+    overdue: Option<bool>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/items` body.
+#[derive(Serialize)]
+pub(crate) struct ItemList {
+    items: Vec<Item>,
+}
+
+/// `GET /api/v1/items?q=&status=&location=&holder=&overdue=&after=&limit=`.
+pub(crate) async fn list_items(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiQuery(q): ApiQuery<ItemsQuery>,
+) -> Result<Json<ItemList>, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<ItemStatus>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("status: {e}")))?;
+    let limit = limit(q.limit)?;
+    let items = if q.overdue == Some(true) {
+        blocking(&state, move |s| {
+            let mut items = s.overdue_items(now_ms())?;
+            items.truncate(limit);
+            Ok(items)
+        })
+        .await?
+    } else {
+        let query = ItemQuery {
+            text: q.q,
+            status,
+            location: q.location,
+            holder: q.holder,
+            limit,
+            after: q.after,
+        };
+        blocking(&state, move |s| Ok(s.items(&query)?)).await?
+    };
+    Ok(Json(ItemList { items }))
+}
+
+/// Body of `POST /api/v1/items`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewItemBody {
+    barcode: String,
+    title: String,
+    #[serde(default)]
+    reference: String,
+    #[serde(default)]
+    classification: String,
+    home_location: String,
+}
+
+/// `POST /api/v1/items`: a new item, in place at its home location.
+pub(crate) async fn create_item(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiJson(body): ApiJson<NewItemBody>,
+) -> Result<(StatusCode, Json<Item>), ApiError> {
+    require_role(&user, REGISTER_WRITERS)?;
+    let item = Item {
+        barcode: body.barcode,
+        title: body.title,
+        reference: body.reference,
+        classification: body.classification,
+        location: body.home_location.clone(),
+        home_location: body.home_location,
+        status: ItemStatus::InPlace,
+        holder: None,
+        due_ms: None,
+        disposed_reason: None,
+    };
+    let i = item.clone();
+    blocking(&state, move |s| {
+        register::create_item(s, &user.name, &i, now_ms())
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(item)))
+}
+
+/// `GET /api/v1/items/{barcode}` body: the item and its chain of custody.
+#[derive(Serialize)]
+pub(crate) struct ItemDetail {
+    item: Item,
+    custody: Vec<EventWithFootage>,
+}
+
+/// `GET /api/v1/items/{barcode}`: the item with its whole chain of custody
+/// and the footage of each event.
+pub(crate) async fn get_item(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(barcode): ApiPath<String>,
+) -> Result<Json<ItemDetail>, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let detail = blocking(&state, move |s| {
+        let item = s
+            .item(&barcode)?
+            .ok_or_else(|| RegisterError::NotFound(format!("item {barcode:?}")))?;
+        let events = s.custody_events(&CustodyQuery {
+            barcode: Some(barcode.clone()),
+            limit: 10_000,
+            oldest_first: true,
+            ..Default::default()
+        })?;
+        let custody = register::with_footage(s, events, now_ms())?;
+        Ok(ItemDetail { item, custody })
+    })
+    .await?;
+    Ok(Json(detail))
+}
+
+/// `PATCH /api/v1/items/{barcode}`: title, reference, classification.
+pub(crate) async fn edit_item(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(barcode): ApiPath<String>,
+    ApiJson(edit): ApiJson<ItemEdit>,
+) -> Result<Json<Item>, ApiError> {
+    require_role(&user, REGISTER_WRITERS)?;
+    let item = blocking(&state, move |s| {
+        register::edit_item(s, &user.name, &barcode, &edit, now_ms())
+    })
+    .await?;
+    Ok(Json(item))
+}
+
+/// Body of `POST /api/v1/items/{barcode}/custody`: the action (tagged by
+/// `"action"`) and, optionally, when it happened.
+#[derive(Deserialize)]
+pub(crate) struct CustodyBody {
+    #[serde(flatten)]
+    action: Action,
+    at_ms: Option<i64>,
+}
+
+/// `POST /api/v1/items/{barcode}/custody`: records a custody action.
+pub(crate) async fn record_custody(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(barcode): ApiPath<String>,
+    ApiJson(body): ApiJson<CustodyBody>,
+) -> Result<(StatusCode, Json<Recorded>), ApiError> {
+    require_role(&user, REGISTER_WRITERS)?;
+    let now = now_ms();
+    let at_ms = body.at_ms.unwrap_or(now);
+    if at_ms > now + MAX_FUTURE_MS {
+        return Err(ApiError::bad_request(format!(
+            "at_ms ({at_ms}) is in the future"
+        )));
+    }
+    let recorded = blocking(&state, move |s| {
+        register::record_custody(s, &user.name, &barcode, &body.action, at_ms, now)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(recorded)))
+}
+
+/// Query of `GET /api/v1/custody`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CustodyListQuery {
+    barcode: Option<String>,
+    person: Option<String>,
+    location: Option<String>,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    no_footage: Option<bool>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/custody` body.
+#[derive(Serialize)]
+pub(crate) struct CustodyList {
+    events: Vec<EventWithFootage>,
+}
+
+/// `GET /api/v1/custody?barcode=&person=&location=&start_ms=&end_ms=&no_footage=&limit=`:
+/// custody events, newest first, with their footage.
+pub(crate) async fn list_custody(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiQuery(q): ApiQuery<CustodyListQuery>,
+) -> Result<Json<CustodyList>, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let query = CustodyQuery {
+        barcode: q.barcode,
+        person: q.person,
+        location: q.location,
+        from_ms: q.start_ms,
+        to_ms: q.end_ms,
+        no_footage: q.no_footage.unwrap_or(false),
+        limit: limit(q.limit)?,
+        oldest_first: false,
+    };
+    let events = blocking(&state, move |s| {
+        let events = s.custody_events(&query)?;
+        register::with_footage(s, events, now_ms())
+    })
+    .await?;
+    Ok(Json(CustodyList { events }))
+}
+
+/// Query of `GET /api/v1/notifications`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotificationsQuery {
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+/// A notification with its delivery attempts.
+#[derive(Serialize)]
+pub(crate) struct NotificationJson {
+    #[serde(flatten)]
+    notification: custos_store::Notification,
+    attempts_made: Vec<custos_store::DeliveryAttempt>,
+}
+
+/// `GET /api/v1/notifications` body.
+#[derive(Serialize)]
+pub(crate) struct NotificationList {
+    notifications: Vec<NotificationJson>,
+}
+
+/// `GET /api/v1/notifications?state=pending|delivered|failed&limit=`: the
+/// outbox, newest first, with every delivery attempt (admin, auditor).
+pub(crate) async fn list_notifications(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiQuery(q): ApiQuery<NotificationsQuery>,
+) -> Result<Json<NotificationList>, ApiError> {
+    require_role(&user, &[Role::Admin, Role::Auditor])?;
+    if let Some(s) = q.state.as_deref() {
+        if !["pending", "delivered", "failed"].contains(&s) {
+            return Err(ApiError::bad_request(format!(
+                "state {s:?} is not one of: pending, delivered, failed"
+            )));
+        }
+    }
+    let limit = limit(q.limit)?;
+    let notifications = blocking(&state, move |s| {
+        let list = s.notifications(q.state.as_deref(), limit)?;
+        let mut out = Vec::with_capacity(list.len());
+        for n in list {
+            let attempts_made = s.delivery_attempts(n.id)?;
+            out.push(NotificationJson {
+                notification: n,
+                attempts_made,
+            });
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(NotificationList { notifications }))
+}
+
+/// Body of `POST /api/v1/inventories`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InventoryBody {
+    location: String,
+}
+
+/// `POST /api/v1/inventories` `{"location"}`: starts an inventory.
+pub(crate) async fn start_inventory(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiJson(body): ApiJson<InventoryBody>,
+) -> Result<(StatusCode, Json<custos_store::Inventory>), ApiError> {
+    require_role(&user, REGISTER_WRITERS)?;
+    let inv = blocking(&state, move |s| {
+        register::start_inventory(s, &user.name, &body.location, now_ms())
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(inv)))
+}
+
+/// Query of `GET /api/v1/inventories`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InventoriesQuery {
+    location: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/inventories` body.
+#[derive(Serialize)]
+pub(crate) struct InventoryList {
+    inventories: Vec<custos_store::Inventory>,
+}
+
+/// `GET /api/v1/inventories?location=&limit=`: newest first.
+pub(crate) async fn list_inventories(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiQuery(q): ApiQuery<InventoriesQuery>,
+) -> Result<Json<InventoryList>, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let limit = limit(q.limit)?;
+    let inventories = blocking(&state, move |s| {
+        Ok(s.inventories(q.location.as_deref(), limit)?)
+    })
+    .await?;
+    Ok(Json(InventoryList { inventories }))
+}
+
+/// `GET /api/v1/inventories/{id}`: with its scans and, once closed, its report.
+pub(crate) async fn get_inventory(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<custos_store::Inventory>, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    blocking(&state, move |s| Ok(s.inventory(id)?))
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("inventory {id} not found")))
+}
+
+/// Body of `POST /api/v1/inventories/{id}/scans`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScanBody {
+    barcode: String,
+}
+
+/// `POST /api/v1/inventories/{id}/scans` `{"barcode"}`.
+pub(crate) async fn scan_inventory(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<ScanBody>,
+) -> Result<Json<register::ScanResult>, ApiError> {
+    require_role(&user, REGISTER_WRITERS)?;
+    let barcode = body.barcode.trim().to_owned();
+    let result = blocking(&state, move |s| {
+        register::scan_inventory(s, &user.name, id, &barcode, now_ms())
+    })
+    .await?;
+    Ok(Json(result))
+}
+
+/// `POST /api/v1/inventories/{id}/close`: the report (missing, unexpected,
+/// misplaced).
+pub(crate) async fn close_inventory(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<custos_custody::inventory::InventoryReport>, ApiError> {
+    require_role(&user, REGISTER_WRITERS)?;
+    let report = blocking(&state, move |s| {
+        register::close_inventory(s, &user.name, id, now_ms())
+    })
+    .await?;
+    Ok(Json(report))
+}
+
+/// Query of `POST /api/v1/register/import`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportQuery {
+    kind: register::ImportKind,
+}
+
+/// `POST /api/v1/register/import?kind=items|people|locations` with the CSV
+/// file as the body: every row or none (admin, archivist). A bad file gets
+/// 422 with every bad row's line, column and reason.
+pub(crate) async fn import(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<register::ImportSummary>), axum::response::Response> {
+    use axum::response::IntoResponse;
+    require_role(&user, REGISTER_WRITERS).map_err(IntoResponse::into_response)?;
+    let exists = camera_checker(&state);
+    let store = std::sync::Arc::clone(&state.store);
+    let joined = tokio::task::spawn_blocking(move || {
+        let guard = store.lock().unwrap_or_else(|e| e.into_inner());
+        register::import(
+            &guard,
+            &user.name,
+            q.kind,
+            &body,
+            &exists,
+            now_ms(),
+            &mut |_, _| {},
+        )
+    })
+    .await;
+    match joined {
+        Ok(Ok(summary)) => Ok((StatusCode::CREATED, Json(summary))),
+        Ok(Err(register::ImportError::Rows(rows))) => {
+            let shown: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({ "line": r.line, "column": r.column, "reason": r.reason })
+                })
+                .collect();
+            Err((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({
+                    "error": format!("{} bad row(s); nothing was imported", rows.len()),
+                    "rows": shown,
+                })),
+            )
+                .into_response())
+        }
+        Ok(Err(register::ImportError::Register(e))) => Err(ApiError::from(e).into_response()),
+        Err(e) => Err(ApiError::internal("importing", &e).into_response()),
+    }
+}

@@ -1,0 +1,480 @@
+//! Reports as JSON or printable HTML, and barcode labels.
+//!
+//! `GET /api/v1/reports/{name}?format=json|html&…` with names:
+//! `item-custody` (`barcode`), `person-history` (`staff_id`), `items-out`,
+//! `no-footage`, `blind-spots`, `inventory` (`id`).
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use custos_store::{CustodyQuery, ItemQuery};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{require_role, AuthUser};
+use crate::error::{ApiError, ApiPath, ApiQuery};
+use crate::register::{self, RegisterError};
+use crate::register_api::REGISTER_READERS;
+use crate::{now_ms, SharedState};
+
+/// Query of `GET /api/v1/reports/{name}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReportQuery {
+    format: Option<String>,
+    barcode: Option<String>,
+    staff_id: Option<String>,
+    id: Option<i64>,
+}
+
+/// Most rows a report lists.
+const MAX_ROWS: usize = 10_000;
+
+/// A report: a title, the facts it is about, and one table.
+struct Report {
+    title: String,
+    about: Vec<(String, String)>,
+    columns: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+    json: Value,
+}
+
+fn time(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+fn opt(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
+}
+
+fn footage_cell(f: &register::EventWithFootage) -> String {
+    if f.footage.is_empty() {
+        return "none: no camera covers this place".into();
+    }
+    f.footage
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {}–{} ({})",
+                w.camera,
+                time(Some(w.start_ms)),
+                time(Some(w.end_ms)),
+                if w.recorded {
+                    "recorded"
+                } else {
+                    "NOT recorded"
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn custody_rows(events: &[register::EventWithFootage]) -> Vec<Vec<String>> {
+    events
+        .iter()
+        .map(|e| {
+            vec![
+                time(Some(e.event.at_ms)),
+                e.event.barcode.clone(),
+                e.event.action.clone(),
+                opt(&e.event.person),
+                opt(&e.event.holder),
+                opt(&e.event.location),
+                e.event.recorded_by.clone(),
+                footage_cell(e),
+            ]
+        })
+        .collect()
+}
+
+const CUSTODY_COLUMNS: [&str; 8] = [
+    "when",
+    "item",
+    "action",
+    "person",
+    "holder after",
+    "where",
+    "recorded by",
+    "footage",
+];
+
+fn build(
+    store: &custos_store::Store,
+    name: &str,
+    q: &ReportQuery,
+) -> Result<Report, RegisterError> {
+    let now = now_ms();
+    match name {
+        "item-custody" => {
+            let barcode = q
+                .barcode
+                .clone()
+                .ok_or_else(|| RegisterError::Invalid("item-custody needs barcode=".into()))?;
+            let item = store
+                .item(&barcode)?
+                .ok_or_else(|| RegisterError::NotFound(format!("item {barcode:?}")))?;
+            let events = store.custody_events(&CustodyQuery {
+                barcode: Some(barcode.clone()),
+                limit: MAX_ROWS,
+                oldest_first: true,
+                ..Default::default()
+            })?;
+            let events = register::with_footage(store, events, now)?;
+            Ok(Report {
+                title: format!("Chain of custody of {barcode}"),
+                about: vec![
+                    ("title".into(), item.title.clone()),
+                    ("reference".into(), item.reference.clone()),
+                    ("status".into(), item.status.as_str().into()),
+                    ("home".into(), item.home_location.clone()),
+                    ("holder".into(), opt(&item.holder)),
+                ],
+                columns: CUSTODY_COLUMNS.to_vec(),
+                rows: custody_rows(&events),
+                json: json!({ "item": item, "custody": events }),
+            })
+        }
+        "person-history" => {
+            let staff = q
+                .staff_id
+                .clone()
+                .ok_or_else(|| RegisterError::Invalid("person-history needs staff_id=".into()))?;
+            let person = store
+                .person(&staff)?
+                .ok_or_else(|| RegisterError::NotFound(format!("person {staff:?}")))?;
+            let events = store.custody_events(&CustodyQuery {
+                person: Some(staff.clone()),
+                limit: MAX_ROWS,
+                oldest_first: true,
+                ..Default::default()
+            })?;
+            let events = register::with_footage(store, events, now)?;
+            let holding = store.items(&ItemQuery {
+                holder: Some(staff.clone()),
+                limit: MAX_ROWS,
+                ..Default::default()
+            })?;
+            Ok(Report {
+                title: format!("History of {} ({staff})", person.name),
+                about: vec![
+                    ("role".into(), person.role.as_str().into()),
+                    ("retired".into(), person.retired.to_string()),
+                    (
+                        "holds now".into(),
+                        holding
+                            .iter()
+                            .map(|i| i.barcode.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                ],
+                columns: CUSTODY_COLUMNS.to_vec(),
+                rows: custody_rows(&events),
+                json: json!({ "person": person, "holding": holding, "custody": events }),
+            })
+        }
+        "items-out" => {
+            let items = store.items(&ItemQuery {
+                status: Some(custos_custody::model::ItemStatus::Out),
+                limit: MAX_ROWS,
+                ..Default::default()
+            })?;
+            let rows = items
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.barcode.clone(),
+                        i.title.clone(),
+                        opt(&i.holder),
+                        time(i.due_ms),
+                        if i.due_ms.is_some_and(|d| d < now) {
+                            "OVERDUE".into()
+                        } else {
+                            String::new()
+                        },
+                    ]
+                })
+                .collect();
+            let overdue: Vec<&str> = items
+                .iter()
+                .filter(|i| i.due_ms.is_some_and(|d| d < now))
+                .map(|i| i.barcode.as_str())
+                .collect();
+            Ok(Report {
+                title: "Items out".into(),
+                about: vec![
+                    ("out".into(), items.len().to_string()),
+                    ("overdue".into(), overdue.len().to_string()),
+                ],
+                columns: vec!["item", "title", "holder", "due", ""],
+                rows,
+                json: json!({ "items": items, "overdue": overdue }),
+            })
+        }
+        "no-footage" => {
+            let events = store.custody_events(&CustodyQuery {
+                no_footage: true,
+                limit: MAX_ROWS,
+                ..Default::default()
+            })?;
+            let events = register::with_footage(store, events, now)?;
+            Ok(Report {
+                title: "Custody events without footage".into(),
+                about: vec![("events".into(), events.len().to_string())],
+                columns: CUSTODY_COLUMNS.to_vec(),
+                rows: custody_rows(&events),
+                json: json!({ "custody": events }),
+            })
+        }
+        "blind-spots" => {
+            let all = store.locations()?;
+            let blind: Vec<&custos_custody::model::Location> =
+                custos_custody::rules::blind_spots(&all);
+            let rows = blind
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.code.clone(),
+                        l.name.clone(),
+                        l.kind.as_str().into(),
+                        opt(&l.room),
+                    ]
+                })
+                .collect();
+            Ok(Report {
+                title: "Blind spots: locations no camera covers".into(),
+                about: vec![("locations".into(), blind.len().to_string())],
+                columns: vec!["code", "name", "kind", "room"],
+                rows,
+                json: json!({ "locations": blind }),
+            })
+        }
+        "inventory" => {
+            let id =
+                q.id.ok_or_else(|| RegisterError::Invalid("inventory needs id=".into()))?;
+            let inv = store
+                .inventory(id)?
+                .ok_or_else(|| RegisterError::NotFound(format!("inventory {id}")))?;
+            let report = inv.report.clone().unwrap_or(Value::Null);
+            let mut rows = Vec::new();
+            let list = |key: &str| report[key].as_array().cloned().unwrap_or_default();
+            for b in list("missing") {
+                rows.push(vec![
+                    "missing".into(),
+                    b.as_str().unwrap_or_default().into(),
+                    String::new(),
+                ]);
+            }
+            for u in list("unexpected") {
+                rows.push(vec![
+                    "unexpected".into(),
+                    u["barcode"].as_str().unwrap_or_default().into(),
+                    u["reason"].as_str().unwrap_or_default().into(),
+                ]);
+            }
+            for m in list("misplaced") {
+                rows.push(vec![
+                    "misplaced".into(),
+                    m["barcode"].as_str().unwrap_or_default().into(),
+                    format!(
+                        "belongs in {}",
+                        m["home_location"].as_str().unwrap_or_default()
+                    ),
+                ]);
+            }
+            Ok(Report {
+                title: format!("Inventory {id} of {}", inv.location),
+                about: vec![
+                    (
+                        "started".into(),
+                        format!("{} by {}", time(Some(inv.started_ms)), inv.started_by),
+                    ),
+                    (
+                        "closed".into(),
+                        match inv.closed_ms {
+                            Some(t) => format!("{} by {}", time(Some(t)), opt(&inv.closed_by)),
+                            None => "still open".into(),
+                        },
+                    ),
+                    ("scanned".into(), inv.scanned.len().to_string()),
+                ],
+                columns: vec!["finding", "item", "detail"],
+                rows,
+                json: json!({ "inventory": inv }),
+            })
+        }
+        other => Err(RegisterError::NotFound(format!(
+            "report {other:?} (reports: item-custody, person-history, items-out, no-footage, \
+             blind-spots, inventory)"
+        ))),
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn html(report: &Report, site: &str) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t}</title><style>\
+         body{{font:11pt/1.4 system-ui,sans-serif;margin:1.5em}}\
+         table{{border-collapse:collapse;width:100%}}\
+         th,td{{border:1px solid #999;padding:.25em .4em;text-align:left;vertical-align:top}}\
+         th{{background:#eee}}dl{{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}}\
+         dt{{font-weight:600}}@media print{{body{{margin:0}}}}\
+         </style></head><body><h1>{t}</h1><p>Site {s}, generated {g}.</p><dl>",
+        t = escape(&report.title),
+        s = escape(site),
+        g = escape(&time(Some(now_ms()))),
+    );
+    for (k, v) in &report.about {
+        let _ = write!(h, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(v));
+    }
+    h.push_str("</dl><table><thead><tr>");
+    for c in &report.columns {
+        let _ = write!(h, "<th scope=\"col\">{}</th>", escape(c));
+    }
+    h.push_str("</tr></thead><tbody>");
+    if report.rows.is_empty() {
+        let _ = write!(
+            h,
+            "<tr><td colspan=\"{}\">Nothing to report.</td></tr>",
+            report.columns.len()
+        );
+    }
+    for row in &report.rows {
+        h.push_str("<tr>");
+        for cell in row {
+            let _ = write!(h, "<td>{}</td>", escape(cell));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</tbody></table></body></html>\n");
+    h
+}
+
+fn typed(body: String, content_type: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// `GET /api/v1/reports/{name}?format=json|html&barcode=&staff_id=&id=`.
+pub(crate) async fn report(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<Response, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let format = q.format.clone().unwrap_or_else(|| "json".into());
+    if format != "json" && format != "html" {
+        return Err(ApiError::bad_request(format!(
+            "format {format:?} is not json or html"
+        )));
+    }
+    let store = std::sync::Arc::clone(&state.store);
+    let built = tokio::task::spawn_blocking(move || {
+        let guard = store.lock().unwrap_or_else(|e| e.into_inner());
+        build(&guard, &name, &q)
+    })
+    .await
+    .map_err(|e| ApiError::internal("building a report", &e))??;
+    Ok(if format == "html" {
+        typed(html(&built, &state.site), "text/html; charset=utf-8")
+    } else {
+        Json(built.json).into_response()
+    })
+}
+
+/// `GET /api/v1/items/{barcode}/label.svg`: a Code 128 label.
+pub(crate) async fn label(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(barcode): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let b = barcode.clone();
+    let item = state
+        .with_store("reading an item", move |s| s.item(&b))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("item {barcode:?} not found")))?;
+    let svg = custos_custody::labels::code128_svg(&item.barcode, &item.title)
+        .map_err(|e| ApiError::bad_request(format!("label of {barcode:?}: {e}")))?;
+    Ok(typed(svg, "image/svg+xml"))
+}
+
+/// Query of `GET /api/v1/labels`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LabelsQuery {
+    /// Comma-separated barcodes…
+    barcodes: Option<String>,
+    /// …or every item in place at this location (and inside it).
+    location: Option<String>,
+}
+
+/// `GET /api/v1/labels?barcodes=A,B|location=L`: a printable page of labels.
+pub(crate) async fn label_sheet(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiQuery(q): ApiQuery<LabelsQuery>,
+) -> Result<Response, ApiError> {
+    require_role(&user, REGISTER_READERS)?;
+    let items = state
+        .with_store("listing items for labels", move |s| {
+            let mut items = Vec::new();
+            if let Some(codes) = &q.barcodes {
+                for code in codes.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                    match s.item(code)? {
+                        Some(i) => items.push(i),
+                        None => {
+                            return Err(custos_store::StoreError::NotFound(format!(
+                                "item {code:?}"
+                            )))
+                        }
+                    }
+                }
+            }
+            if let Some(loc) = &q.location {
+                items.extend(s.items_within(loc)?);
+            }
+            Ok(items)
+        })
+        .await?;
+    if items.is_empty() {
+        return Err(ApiError::bad_request(
+            "no items: give barcodes=A,B or location=CODE",
+        ));
+    }
+    let labels: Vec<(String, String)> = items.into_iter().map(|i| (i.barcode, i.title)).collect();
+    let page = custos_custody::labels::label_sheet_html(&labels)
+        .map_err(|e| ApiError::bad_request(format!("labels: {e}")))?;
+    Ok(typed(page, "text/html; charset=utf-8"))
+}
