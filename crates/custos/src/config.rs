@@ -33,8 +33,72 @@ pub struct Config {
     /// How often retention runs (`[retention] check_seconds`, default 60).
     pub retention_check_seconds: u32,
     pub cameras: Vec<CameraConfig>,
+    /// Opening hours (`[hours]`); none means the rooms are never closed.
+    pub hours: Option<custos_custody::hours::OpeningHours>,
+    /// `[alerts]`.
+    pub alerts: AlertsConfig,
+    /// `[[notify]]` destinations.
+    pub notify: Vec<NotifyConfig>,
     /// Lower-case hex SHA-256 of the file's bytes, to log which file ran.
     pub source_hash: String,
+}
+
+/// The `[alerts]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertsConfig {
+    /// How often the rules run (`check_seconds`, default 30).
+    pub check_seconds: u32,
+    /// Raise `disk.nearly_full` above this use of the data disk, in percent
+    /// (`disk_full_percent`, default 90).
+    pub disk_full_percent: u32,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            check_seconds: 30,
+            disk_full_percent: 90,
+        }
+    }
+}
+
+/// One `[[notify]]` table: where alerts and camera states are sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// Unique name; the outbox refers to it.
+    pub name: String,
+    /// Send alerts (`alerts`, default true).
+    pub alerts: bool,
+    /// Send camera state changes (`camera_states`, default true for MQTT).
+    pub camera_states: bool,
+    /// Seconds one attempt may take (`timeout_seconds`, default 10).
+    pub timeout_seconds: u32,
+    pub target: NotifyTarget,
+}
+
+/// The kind-specific part of a `[[notify]]` table. Secrets are named by
+/// environment variables and read when the server starts.
+#[derive(Clone, PartialEq, Eq)]
+pub enum NotifyTarget {
+    Webhook {
+        url: Url,
+        secret_env: String,
+    },
+    Mqtt {
+        host: String,
+        port: u16,
+        username: Option<String>,
+        password_env: Option<String>,
+    },
+    Email {
+        host: String,
+        port: u16,
+        security: String,
+        username: Option<String>,
+        password_env: Option<String>,
+        from: String,
+        to: Vec<String>,
+    },
 }
 
 /// The `[server]` table.
@@ -131,6 +195,53 @@ impl fmt::Debug for CameraConfig {
     }
 }
 
+impl fmt::Debug for NotifyTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // A webhook URL may carry a token in its path or query: only its
+            // origin is shown.
+            NotifyTarget::Webhook { url, secret_env } => f
+                .debug_struct("Webhook")
+                .field(
+                    "url",
+                    &format!("{}://{}/…", url.scheme(), url.host_str().unwrap_or("")),
+                )
+                .field("secret_env", secret_env)
+                .finish(),
+            NotifyTarget::Mqtt {
+                host,
+                port,
+                username,
+                password_env,
+            } => f
+                .debug_struct("Mqtt")
+                .field("host", host)
+                .field("port", port)
+                .field("username", username)
+                .field("password_env", password_env)
+                .finish(),
+            NotifyTarget::Email {
+                host,
+                port,
+                security,
+                username,
+                password_env,
+                from,
+                to,
+            } => f
+                .debug_struct("Email")
+                .field("host", host)
+                .field("port", port)
+                .field("security", security)
+                .field("username", username)
+                .field("password_env", password_env)
+                .field("from", from)
+                .field("to", to)
+                .finish(),
+        }
+    }
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -139,6 +250,9 @@ impl fmt::Debug for Config {
             .field("server", &self.server)
             .field("retention_check_seconds", &self.retention_check_seconds)
             .field("cameras", &self.cameras)
+            .field("hours", &self.hours.is_some())
+            .field("alerts", &self.alerts)
+            .field("notify", &self.notify)
             .field("source_hash", &self.source_hash)
             .finish()
     }
@@ -343,7 +457,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     let parts = checker.root(doc.as_table());
     checker.problems.sort_by_key(|p| (p.line, p.column));
     match parts {
-        Some((data_dir, site, server, retention_check_seconds, cameras))
+        Some((data_dir, site, server, retention_check_seconds, cameras, rules))
             if checker.problems.is_empty() =>
         {
             Ok(Config {
@@ -352,6 +466,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
                 server,
                 retention_check_seconds,
                 cameras,
+                hours: rules.hours,
+                alerts: rules.alerts,
+                notify: rules.notify,
                 source_hash: hex::encode(Sha256::digest(text.as_bytes())),
             })
         }
@@ -385,7 +502,44 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-const TOP_KEYS: &[&str] = &["data_dir", "site", "server", "retention", "camera"];
+const TOP_KEYS: &[&str] = &[
+    "data_dir",
+    "site",
+    "server",
+    "retention",
+    "camera",
+    "hours",
+    "alerts",
+    "notify",
+];
+const HOURS_KEYS: &[&str] = &[
+    "time_zone",
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    "closed",
+];
+const ALERTS_KEYS: &[&str] = &["check_seconds", "disk_full_percent"];
+const NOTIFY_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "alerts",
+    "camera_states",
+    "timeout_seconds",
+    "url",
+    "secret_env",
+    "host",
+    "port",
+    "security",
+    "username",
+    "password_env",
+    "from",
+    "to",
+];
 const SERVER_KEYS: &[&str] = &["listen"];
 const RETENTION_KEYS: &[&str] = &["check_seconds"];
 const CAMERA_KEYS: &[&str] = &[
@@ -444,7 +598,21 @@ struct Checker<'a> {
     problems: Vec<Problem>,
 }
 
-type Parts = (PathBuf, String, ServerConfig, u32, Vec<CameraConfig>);
+type Parts = (
+    PathBuf,
+    String,
+    ServerConfig,
+    u32,
+    Vec<CameraConfig>,
+    SiteRules,
+);
+
+/// The sections about alerts: hours, rules and destinations.
+struct SiteRules {
+    hours: Option<custos_custody::hours::OpeningHours>,
+    alerts: AlertsConfig,
+    notify: Vec<NotifyConfig>,
+}
 
 impl Checker<'_> {
     fn report(&mut self, span: Option<Range<usize>>, message: String) {
@@ -648,12 +816,18 @@ impl Checker<'_> {
         }
 
         let cameras = self.cameras(&root);
+        let rules = SiteRules {
+            hours: self.hours(&root),
+            alerts: self.alerts(&root),
+            notify: self.notify(&root),
+        };
         Some((
             data_dir?,
             site,
             ServerConfig { listen },
             retention_check_seconds,
             cameras,
+            rules,
         ))
     }
 
@@ -1156,6 +1330,320 @@ fn describe_value(value: &Value) -> String {
     }
 }
 
+impl Checker<'_> {
+    /// `[hours]`: the site's time zone, weekly hours and closed days.
+    fn hours(&mut self, root: &Section<'_>) -> Option<custos_custody::hours::OpeningHours> {
+        let section = self.sub_table(root, "hours", "[hours]", HOURS_KEYS)?;
+        let Some((tz, _)) = self.string(
+            &section,
+            "time_zone",
+            "an IANA time zone such as \"Europe/Berlin\"",
+        ) else {
+            if section.get("time_zone").is_none() {
+                self.missing(
+                    &section,
+                    "time_zone",
+                    "an IANA time zone such as \"Europe/Berlin\"",
+                );
+            }
+            return None;
+        };
+        let mut weekly = std::collections::BTreeMap::new();
+        for day in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] {
+            if let Some((text, _)) = self.string(
+                &section,
+                day,
+                "hours such as \"08:00-12:00,13:00-17:30\" or \"closed\"",
+            ) {
+                weekly.insert(day.to_owned(), text);
+            }
+        }
+        let mut closed = Vec::new();
+        if let Some((item, span)) = section.get("closed") {
+            match item.as_array() {
+                Some(array) => {
+                    for v in array.iter() {
+                        match v.as_str() {
+                            Some(d) => closed.push(d.to_owned()),
+                            None => self.report(
+                                v.span().or(span.clone()),
+                                format!(
+                                    "closed: expected dates such as \"2026-12-25\", found {}",
+                                    describe_value(v)
+                                ),
+                            ),
+                        }
+                    }
+                }
+                None => self.report(
+                    span,
+                    format!(
+                        "closed: expected an array of dates such as [\"2026-12-25\"], found {}",
+                        describe(item)
+                    ),
+                ),
+            }
+        }
+        match custos_custody::hours::parse(&tz, &weekly, &closed) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                self.report(section.span.clone(), format!("[hours]: {e}"));
+                None
+            }
+        }
+    }
+
+    /// `[alerts]`.
+    fn alerts(&mut self, root: &Section<'_>) -> AlertsConfig {
+        let d = AlertsConfig::default();
+        let Some(section) = self.sub_table(root, "alerts", "[alerts]", ALERTS_KEYS) else {
+            return d;
+        };
+        AlertsConfig {
+            check_seconds: self
+                .integer(&section, "check_seconds", 1, 3600)
+                .unwrap_or(d.check_seconds),
+            disk_full_percent: self
+                .integer(&section, "disk_full_percent", 1, 100)
+                .unwrap_or(d.disk_full_percent),
+        }
+    }
+
+    /// Every `[[notify]]` table.
+    fn notify(&mut self, root: &Section<'_>) -> Vec<NotifyConfig> {
+        let mut tables: Vec<(&dyn TableLike, Option<Range<usize>>)> = Vec::new();
+        match root.get("notify") {
+            None => {}
+            Some((Item::ArrayOfTables(array), _)) => {
+                for t in array.iter() {
+                    tables.push((t, t.span()));
+                }
+            }
+            Some((item, span)) => self.report(
+                span,
+                format!(
+                    "notify: expected [[notify]] tables, found {}",
+                    describe(item)
+                ),
+            ),
+        }
+        let mut out: Vec<NotifyConfig> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (table, span) in tables {
+            let section = Section {
+                table,
+                span,
+                name: "[[notify]]",
+                known: NOTIFY_KEYS,
+            };
+            self.unknown_keys(&section);
+            // Names are checked for clashes even when the rest of a table
+            // is wrong, so every problem is reported in one pass.
+            if let Some((item, span)) = section.get("name") {
+                if let Some(name) = item.as_str() {
+                    if !seen.insert(name.to_owned()) {
+                        self.report(
+                            span,
+                            format!("name: another [[notify]] is already called {name:?}"),
+                        );
+                        continue;
+                    }
+                }
+            }
+            if let Some(n) = self.notify_one(&section) {
+                out.push(n);
+            }
+        }
+        out
+    }
+
+    fn required_string(
+        &mut self,
+        section: &Section<'_>,
+        key: &str,
+        expected: &str,
+    ) -> Option<String> {
+        match self.string(section, key, expected) {
+            Some((s, span)) if s.trim().is_empty() => {
+                self.report(
+                    span,
+                    format!("{key}: expected {expected}, found an empty string"),
+                );
+                None
+            }
+            Some((s, _)) => Some(s),
+            None => {
+                if section.get(key).is_none() {
+                    self.missing(section, key, expected);
+                }
+                None
+            }
+        }
+    }
+
+    fn env_name(&mut self, section: &Section<'_>, key: &str) -> Option<String> {
+        let (name, span) = self.string(section, key, "an environment variable name")?;
+        if !valid_env_name(&name) {
+            self.report(
+                span,
+                format!(
+                    "{key}: expected an environment variable name, found {}",
+                    quote(&name)
+                ),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    fn notify_one(&mut self, section: &Section<'_>) -> Option<NotifyConfig> {
+        let name = self.required_string(section, "name", "a name of a-z, 0-9 and -");
+        let name = match name {
+            Some(n) if valid_name(&n, 64) => Some(n),
+            Some(n) => {
+                self.report(
+                    section.get("name").and_then(|(_, s)| s),
+                    format!(
+                        "name: expected 1 to 64 characters of a-z, 0-9 and -, found {}",
+                        quote(&n)
+                    ),
+                );
+                None
+            }
+            None => None,
+        };
+        let kind = self.required_string(section, "type", "\"webhook\", \"mqtt\" or \"email\"");
+        let alerts = self.boolean(section, "alerts").unwrap_or(true);
+        let timeout_seconds = self
+            .integer(section, "timeout_seconds", 1, 300)
+            .unwrap_or(10);
+        let target = match kind.as_deref() {
+            Some("webhook") => {
+                let url = self.required_string(section, "url", "an http:// or https:// URL");
+                let url = url.and_then(|u| match Url::parse(&u) {
+                    Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                        Some(url)
+                    }
+                    _ => {
+                        self.report(
+                            section.get("url").and_then(|(_, s)| s),
+                            format!(
+                                "url: expected an http:// or https:// URL, found {}",
+                                quote(&u)
+                            ),
+                        );
+                        None
+                    }
+                });
+                let secret_env = self.env_name(section, "secret_env");
+                if section.get("secret_env").is_none() {
+                    self.missing(
+                        section,
+                        "secret_env",
+                        "the environment variable holding the signing secret",
+                    );
+                }
+                Some(NotifyTarget::Webhook {
+                    url: url?,
+                    secret_env: secret_env?,
+                })
+            }
+            Some("mqtt") => {
+                let host = self.required_string(section, "host", "a host name or IP address");
+                let port = self.integer(section, "port", 1, 65535).unwrap_or(1883);
+                Some(NotifyTarget::Mqtt {
+                    host: host?,
+                    port,
+                    username: self
+                        .string(section, "username", "a user name")
+                        .map(|(s, _)| s),
+                    password_env: self.env_name(section, "password_env"),
+                })
+            }
+            Some("email") => {
+                let host = self.required_string(section, "host", "an SMTP server's host name");
+                let port = self.integer(section, "port", 1, 65535).unwrap_or(25);
+                let security =
+                    match self.string(section, "security", "\"none\", \"starttls\" or \"tls\"") {
+                        Some((s, _)) if ["none", "starttls", "tls"].contains(&s.as_str()) => s,
+                        Some((s, span)) => {
+                            self.report(
+                                span,
+                                format!(
+                                "security: expected \"none\", \"starttls\" or \"tls\", found {}",
+                                quote(&s)
+                            ),
+                            );
+                            "none".to_owned()
+                        }
+                        None => "starttls".to_owned(),
+                    };
+                let from = self.required_string(section, "from", "the sender's address");
+                let mut to = Vec::new();
+                match section.get("to") {
+                    Some((item, span)) => match item.as_array() {
+                        Some(a) if !a.is_empty() && a.iter().all(|v| v.as_str().is_some()) => {
+                            to = a
+                                .iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect();
+                        }
+                        _ => self.report(
+                            span,
+                            format!(
+                                "to: expected a non-empty array of addresses, found {}",
+                                describe(item)
+                            ),
+                        ),
+                    },
+                    None => self.missing(section, "to", "an array of addresses"),
+                }
+                let username = self
+                    .string(section, "username", "a user name")
+                    .map(|(s, _)| s);
+                let password_env = self.env_name(section, "password_env");
+                if username.is_some() != password_env.is_some() {
+                    self.report(
+                        section.span.clone(),
+                        "[[notify]]: an SMTP login needs both username and password_env".into(),
+                    );
+                }
+                Some(NotifyTarget::Email {
+                    host: host?,
+                    port,
+                    security,
+                    username,
+                    password_env,
+                    from: from?,
+                    to,
+                })
+            }
+            Some(other) => {
+                self.report(
+                    section.get("type").and_then(|(_, s)| s),
+                    format!(
+                        "type: expected \"webhook\", \"mqtt\" or \"email\", found {}",
+                        quote(other)
+                    ),
+                );
+                None
+            }
+            None => None,
+        };
+        let target = target?;
+        let camera_states = self
+            .boolean(section, "camera_states")
+            .unwrap_or(matches!(target, NotifyTarget::Mqtt { .. }));
+        Some(NotifyConfig {
+            name: name?,
+            alerts,
+            camera_states,
+            timeout_seconds,
+            target,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1489,7 +1977,7 @@ colour = "red"
         assert_eq!(
             p[0].2,
             "unknown key \"colour\" at the top level; expected one of: \
-             data_dir, site, server, retention, camera"
+             data_dir, site, server, retention, camera, hours, alerts, notify"
         );
         assert_eq!(
             p[1].2,
@@ -1503,6 +1991,41 @@ colour = "red"
              motion_min_area, motion_merge_seconds, tamper, zone, mask"
         );
         assert!(p[3].2.starts_with("unknown key \"extra\" at the top level"));
+    }
+
+    #[test]
+    fn hours_alerts_and_notify_destinations() {
+        let c = valid(
+            "data_dir = \"d\"\n[hours]\ntime_zone = \"Europe/Berlin\"\nmon = \"08:00-17:00\"\n\
+             closed = [\"2026-12-25\"]\n[alerts]\ncheck_seconds = 5\n\
+             [[notify]]\nname = \"ops\"\ntype = \"webhook\"\nurl = \"https://h/x?token=abc\"\nsecret_env = \"S\"\n\
+             [[notify]]\nname = \"mq\"\ntype = \"mqtt\"\nhost = \"127.0.0.1\"\n\
+             [[notify]]\nname = \"mail\"\ntype = \"email\"\nhost = \"smtp\"\nfrom = \"a@b\"\nto = [\"c@d\"]\n",
+        );
+        assert!(c.hours.is_some());
+        assert_eq!(c.alerts.check_seconds, 5);
+        assert_eq!(c.alerts.disk_full_percent, 90);
+        let names: Vec<&str> = c.notify.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["ops", "mq", "mail"]);
+        // MQTT carries camera states by default, the others do not.
+        let states: Vec<bool> = c.notify.iter().map(|n| n.camera_states).collect();
+        assert_eq!(states, [false, true, false]);
+        // A webhook URL's path and query may hold a token: never shown.
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("token=abc"), "{shown}");
+
+        let bad = "data_dir = \"d\"\n[hours]\ntime_zone = \"Mars/Olympus\"\n\
+                   [[notify]]\nname = \"x\"\ntype = \"pigeon\"\n\
+                   [[notify]]\nname = \"y\"\ntype = \"webhook\"\nurl = \"ftp://h\"\n\
+                   [[notify]]\nname = \"y\"\ntype = \"mqtt\"\nhost = \"h\"\n";
+        let p = problems(bad);
+        let all: Vec<String> = p.iter().map(|(l, c, m)| format!("{l}:{c} {m}")).collect();
+        let text = all.join("\n");
+        assert!(text.contains("Mars/Olympus"), "{text}");
+        assert!(text.contains("pigeon"), "{text}");
+        assert!(text.contains("ftp://h"), "{text}");
+        assert!(text.contains("secret_env"), "{text}");
+        assert!(text.contains("already called \"y\""), "{text}");
     }
 
     #[test]

@@ -10,8 +10,11 @@ mod config;
 mod demo;
 mod events;
 mod facts;
+mod notifier;
 mod probe;
 mod recording;
+mod register_cli;
+mod rules;
 mod serve;
 mod site;
 mod sitelog;
@@ -121,6 +124,16 @@ enum Command {
         #[command(subcommand)]
         command: SegmentCommand,
     },
+    /// The custody register: locations, people, items, CSV import.
+    Register {
+        #[command(subcommand)]
+        command: register_cli::RegisterCommand,
+    },
+    /// Record custody actions (check-out, check-in, transfer, …).
+    Custody {
+        #[command(subcommand)]
+        command: register_cli::CustodyCommand,
+    },
     /// Benchmarks of whole operations (results: docs/benchmarks.md).
     Bench {
         #[command(subcommand)]
@@ -183,6 +196,16 @@ enum BenchCommand {
         /// Keep the site afterwards.
         #[arg(long)]
         keep: bool,
+    },
+    /// Import an items.csv of many rows into a fresh register (validation,
+    /// one transaction, a log entry per row) beside the sqlite3 shell's
+    /// `.import` of the same file.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        items: usize,
+        /// Where to build the site.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
     },
 }
 
@@ -368,6 +391,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Segment { command } => segment_command(command)?,
+        Command::Register { command } => return register_cli::register_command(command),
+        Command::Custody { command } => return register_cli::custody_command(command),
         Command::Analyze {
             file,
             json,
@@ -392,6 +417,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Analysis { file },
         } => bench::analysis(&file)?,
+        Command::Bench {
+            command: BenchCommand::Import { items, dir },
+        } => bench::import(items, &dir)?,
         Command::Bench {
             command:
                 BenchCommand::VerifySite {

@@ -195,6 +195,51 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         shutdown_rx.clone(),
     ));
 
+    // Alerts and notifications: secrets are read now, so a missing one
+    // stops the start with its name rather than failing every delivery.
+    let destinations = crate::notifier::destinations(&config)?;
+    let alert_destinations: Vec<String> = config
+        .notify
+        .iter()
+        .filter(|n| n.alerts)
+        .map(|n| n.name.clone())
+        .collect();
+    let state_destinations: Vec<String> = config
+        .notify
+        .iter()
+        .filter(|n| n.camera_states)
+        .map(|n| n.name.clone())
+        .collect();
+    let background_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let db_path = data_dir.join(custos_store::DB_FILE_NAME);
+    let rules_thread = {
+        let rules = crate::rules::Rules {
+            site: config.site.clone(),
+            data_dir: data_dir.clone(),
+            alert_destinations: alert_destinations.clone(),
+            state_destinations,
+            hours: config.hours.clone(),
+            disk_full_percent: config.alerts.disk_full_percent,
+        };
+        let interval = Duration::from_secs(u64::from(config.alerts.check_seconds));
+        let (db, stop) = (db_path.clone(), background_stop.clone());
+        std::thread::Builder::new()
+            .name("alert-rules".into())
+            .spawn(move || crate::rules::run(db, rules, interval, stop))
+            .context("starting the alert rules thread")?
+    };
+    let notifier_thread = {
+        let (db, stop, site) = (
+            db_path.clone(),
+            background_stop.clone(),
+            config.site.clone(),
+        );
+        std::thread::Builder::new()
+            .name("notifications".into())
+            .spawn(move || crate::notifier::run(db, site, destinations, stop))
+            .context("starting the notification thread")?
+    };
+
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
@@ -210,6 +255,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         },
         login_throttle: Default::default(),
         secure_cookies: false,
+        alert_destinations,
     };
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(custos_server::serve(listener, state, async move {
@@ -231,6 +277,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     })
     .await?;
     let _ = retention.await;
+    background_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    tokio::task::spawn_blocking(move || {
+        let _ = rules_thread.join();
+        let _ = notifier_thread.join();
+    })
+    .await?;
     let stats = committer.stats.clone();
     tokio::task::spawn_blocking(move || committer.shutdown()).await?;
     {

@@ -228,6 +228,11 @@ impl Site {
 
     /// Starts `custos serve` and waits for its API to answer.
     pub fn serve(&self) -> Proc {
+        self.serve_with_env(&[])
+    }
+
+    /// [`Site::serve`] with extra environment variables (secrets).
+    pub fn serve_with_env(&self, env: &[(&str, &str)]) -> Proc {
         let cfg = self.config.to_string_lossy().into_owned();
         let log = std::fs::File::options()
             .create(true)
@@ -236,6 +241,7 @@ impl Site {
             .expect("log file");
         let child = self
             .custos(&["serve", "--config", &cfg])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -271,6 +277,27 @@ impl Site {
             .call()
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         r.into_json().expect("json")
+    }
+
+    /// Sends `body` with `method` (POST, PUT, PATCH) and returns the status
+    /// and the JSON answer, whatever the status.
+    pub fn send_json(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = ureq::request(method, &format!("{}{path}", self.base_url()))
+            .set("Authorization", &format!("Bearer {token}"))
+            .send_json(body);
+        let resp = match r {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = resp.status();
+        (status, resp.into_json().unwrap_or(serde_json::Value::Null))
     }
 
     /// Waits until `pred` holds for the JSON at `path`, returning it.

@@ -1,0 +1,446 @@
+//! The rules that raise and resolve alerts, run every `[alerts]
+//! check_seconds` on their own thread:
+//!
+//! | alert                 | raised when                                             | resolved when |
+//! |-----------------------|---------------------------------------------------------|---------------|
+//! | `tamper.*`, `camera.offline` | analysis or the recorder opened such an event    | the event ends |
+//! | `motion.after_hours`  | motion starts while the site is closed                  | by a person |
+//! | `custody.after_hours` | a custody event is dated while the site is closed       | by a person |
+//! | `custody.no_footage`  | 30 s after a custody event, no camera recorded its window (or none covers its place) | by a person |
+//! | `item.overdue`        | an item out is past its due time                        | it is checked in (or the due time moves) |
+//! | `disk.nearly_full`    | the data disk is fuller than `disk_full_percent`        | it is not any more |
+//!
+//! Rows of growing tables (events, custody events, camera states) are read
+//! through cursors kept in the index and advanced in the transaction that
+//! raises their alerts, so each is acted on exactly once, across restarts.
+//! Camera state changes are also queued for destinations that want them.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use custos_custody::footage;
+use custos_custody::hours::OpeningHours;
+use custos_server::alerts::{raise, raise_in, resolve_condition};
+use custos_store::{AlertQuery, NewAlert, Store, StoreError};
+use serde_json::json;
+
+use crate::clock::now_ms;
+
+/// Event kinds that raise an alert for as long as they last.
+const ALARM_KINDS: &[&str] = &[
+    "tamper.covered",
+    "tamper.defocused",
+    "tamper.moved",
+    "tamper.frozen",
+    "camera.offline",
+];
+
+/// How long after a custody event's footage window ends before it is
+/// judged (segments are committed about once a second; a margin for a
+/// segment still being written).
+const FOOTAGE_GRACE_MS: i64 = 10_000;
+
+/// Rows read per table per run.
+const BATCH: usize = 500;
+
+/// What the rules need to know about the site.
+pub struct Rules {
+    pub site: String,
+    pub data_dir: PathBuf,
+    /// Destinations that receive alerts.
+    pub alert_destinations: Vec<String>,
+    /// Destinations that receive camera state changes.
+    pub state_destinations: Vec<String>,
+    pub hours: Option<OpeningHours>,
+    pub disk_full_percent: u32,
+}
+
+impl Rules {
+    fn closed_at(&self, at_ms: i64) -> bool {
+        self.hours.as_ref().is_some_and(|h| !h.is_open(at_ms))
+    }
+
+    /// Runs every rule once.
+    pub fn run_once(&self, store: &Store, now: i64) -> anyhow::Result<()> {
+        self.camera_alarms(store, now)?;
+        self.motion_after_hours(store, now)?;
+        self.custody_after_hours(store, now)?;
+        self.custody_footage(store, now)?;
+        self.overdue(store, now)?;
+        self.disk(store, now)?;
+        self.camera_states(store, now)?;
+        Ok(())
+    }
+
+    fn raise(&self, store: &Store, alert: &NewAlert<'_>, now: i64) -> Result<(), StoreError> {
+        if let Some(a) = raise(store, alert, &self.site, &self.alert_destinations, now)? {
+            tracing::warn!(alert = a.id, kind = %a.kind, "alert: {}", a.summary);
+        }
+        Ok(())
+    }
+
+    fn resolve(
+        &self,
+        store: &Store,
+        kind: &str,
+        key: &str,
+        note: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if let Some(a) = resolve_condition(
+            store,
+            kind,
+            key,
+            note,
+            &self.site,
+            &self.alert_destinations,
+            now,
+        )? {
+            tracing::info!(alert = a.id, kind = %a.kind, "alert resolved: {note}");
+        }
+        Ok(())
+    }
+
+    /// One alert per open tamper or offline event; resolved when it ends.
+    fn camera_alarms(&self, store: &Store, now: i64) -> anyhow::Result<()> {
+        let open = store.open_alarm_events()?;
+        for ev in &open {
+            let key = format!("event:{}", ev.id);
+            let summary = match ev.kind.as_str() {
+                "camera.offline" => format!("camera {} is offline", ev.camera),
+                "tamper.covered" => format!("camera {} is covered", ev.camera),
+                "tamper.defocused" => format!("camera {} is out of focus", ev.camera),
+                "tamper.moved" => format!("camera {} was turned away from its scene", ev.camera),
+                "tamper.frozen" => format!("camera {} shows a frozen picture", ev.camera),
+                other => format!("{other} on camera {}", ev.camera),
+            };
+            // Log entries hold integers only: the score in thousandths.
+            let score_milli = (ev.score.clamp(0.0, 1.0) * 1000.0).round() as i64;
+            let details =
+                json!({ "event": ev.id, "start_ms": ev.start_ms, "score_milli": score_milli });
+            self.raise(
+                store,
+                &NewAlert {
+                    kind: &ev.kind,
+                    subject_key: &key,
+                    summary: &summary,
+                    camera: Some(&ev.camera),
+                    barcode: None,
+                    details: &details,
+                },
+                now,
+            )?;
+        }
+        let unresolved = store.alerts(&AlertQuery {
+            unresolved: true,
+            limit: 10_000,
+            ..Default::default()
+        })?;
+        for a in unresolved
+            .iter()
+            .filter(|a| ALARM_KINDS.contains(&a.kind.as_str()))
+        {
+            let still_open = open
+                .iter()
+                .any(|e| format!("event:{}", e.id) == a.subject_key);
+            if !still_open {
+                self.resolve(store, &a.kind, &a.subject_key, "the event ended", now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn motion_after_hours(&self, store: &Store, now: i64) -> anyhow::Result<()> {
+        const CURSOR: &str = "motion_after_hours";
+        let start =
+            store.transaction("reading a rule cursor", |tx| match tx.cursor(CURSOR)? {
+                Some(c) => Ok(c),
+                None => {
+                    // First run on this site: motion from before the rules
+                    // existed is history, not news.
+                    let last = tx.last_event_id()?;
+                    tx.set_cursor(CURSOR, last)?;
+                    Ok(last)
+                }
+            })?;
+        let events = store.events_after("motion", start, BATCH)?;
+        let Some(last) = events.last().map(|e| e.id) else {
+            return Ok(());
+        };
+        store.transaction("raising after-hours motion alerts", |tx| {
+            for ev in events.iter().filter(|e| self.closed_at(e.start_ms)) {
+                let key = format!("event:{}", ev.id);
+                let summary = format!("motion on camera {} while the site is closed", ev.camera);
+                let details = json!({ "event": ev.id, "start_ms": ev.start_ms, "zones": ev.zones });
+                raise_in(
+                    tx,
+                    &NewAlert {
+                        kind: "motion.after_hours",
+                        subject_key: &key,
+                        summary: &summary,
+                        camera: Some(&ev.camera),
+                        barcode: None,
+                        details: &details,
+                    },
+                    &self.site,
+                    &self.alert_destinations,
+                    now,
+                )?;
+            }
+            tx.set_cursor(CURSOR, last)
+        })?;
+        Ok(())
+    }
+
+    fn custody_after_hours(&self, store: &Store, now: i64) -> anyhow::Result<()> {
+        const CURSOR: &str = "custody_after_hours";
+        let start = store
+            .transaction("reading a rule cursor", |tx| tx.cursor(CURSOR))?
+            .unwrap_or(0);
+        let events = store.custody_events_after(start, BATCH)?;
+        let Some(last) = events.last().map(|e| e.id) else {
+            return Ok(());
+        };
+        store.transaction("raising after-hours custody alerts", |tx| {
+            for ev in events.iter().filter(|e| self.closed_at(e.at_ms)) {
+                let key = format!("custody:{}", ev.id);
+                let summary = format!(
+                    "{} of item {} recorded while the site is closed",
+                    ev.action, ev.barcode
+                );
+                let details = json!({
+                    "custody_event": ev.id, "action": ev.action, "at_ms": ev.at_ms,
+                    "recorded_by": ev.recorded_by, "location": ev.location,
+                });
+                raise_in(
+                    tx,
+                    &NewAlert {
+                        kind: "custody.after_hours",
+                        subject_key: &key,
+                        summary: &summary,
+                        camera: None,
+                        barcode: Some(&ev.barcode),
+                        details: &details,
+                    },
+                    &self.site,
+                    &self.alert_destinations,
+                    now,
+                )?;
+            }
+            tx.set_cursor(CURSOR, last)
+        })?;
+        Ok(())
+    }
+
+    /// Judges each custody event's footage once its window has passed.
+    fn custody_footage(&self, store: &Store, now: i64) -> anyhow::Result<()> {
+        let due = store
+            .unchecked_custody_events(now - footage::WINDOW_AFTER_MS - FOOTAGE_GRACE_MS, BATCH)?;
+        for ev in due {
+            let windows = custos_server::register::footage_of(store, &ev)?;
+            let missing = footage::needs_no_footage_alert(&windows);
+            store.transaction("checking custody footage", |tx| {
+                tx.set_footage_checked(ev.id, missing)?;
+                if missing {
+                    let key = format!("custody:{}", ev.id);
+                    let why = if windows.is_empty() {
+                        match &ev.location {
+                            Some(l) => format!("no camera covers location {l}"),
+                            None => "its place is not known".to_owned(),
+                        }
+                    } else {
+                        "no camera recorded it".to_owned()
+                    };
+                    let summary =
+                        format!("{} of item {} has no footage: {why}", ev.action, ev.barcode);
+                    let details = json!({
+                        "custody_event": ev.id, "action": ev.action, "at_ms": ev.at_ms,
+                        "location": ev.location, "footage": windows,
+                    });
+                    raise_in(
+                        tx,
+                        &NewAlert {
+                            kind: "custody.no_footage",
+                            subject_key: &key,
+                            summary: &summary,
+                            camera: None,
+                            barcode: Some(&ev.barcode),
+                            details: &details,
+                        },
+                        &self.site,
+                        &self.alert_destinations,
+                        now,
+                    )?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn overdue(&self, store: &Store, now: i64) -> anyhow::Result<()> {
+        let overdue = store.overdue_items(now)?;
+        for item in &overdue {
+            let key = format!("item:{}", item.barcode);
+            let summary = format!(
+                "item {} is overdue (held by {})",
+                item.barcode,
+                item.holder.as_deref().unwrap_or("nobody recorded")
+            );
+            let details =
+                json!({ "holder": item.holder, "due_ms": item.due_ms, "title": item.title });
+            self.raise(
+                store,
+                &NewAlert {
+                    kind: "item.overdue",
+                    subject_key: &key,
+                    summary: &summary,
+                    camera: None,
+                    barcode: Some(&item.barcode),
+                    details: &details,
+                },
+                now,
+            )?;
+        }
+        let unresolved = store.alerts(&AlertQuery {
+            unresolved: true,
+            kind: Some("item.overdue".into()),
+            limit: 100_000,
+            ..Default::default()
+        })?;
+        for a in unresolved {
+            if !overdue
+                .iter()
+                .any(|i| format!("item:{}", i.barcode) == a.subject_key)
+            {
+                self.resolve(
+                    store,
+                    &a.kind,
+                    &a.subject_key,
+                    "the item is no longer overdue",
+                    now,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn disk(&self, store: &Store, now: i64) -> anyhow::Result<()> {
+        let Some(used) = disk_used_percent(&self.data_dir) else {
+            return Ok(());
+        };
+        if used >= f64::from(self.disk_full_percent) {
+            let summary = format!(
+                "the data disk is {used:.0} % full (alert at {} %)",
+                self.disk_full_percent
+            );
+            let details = json!({ "used_percent": used.round() as i64, "threshold_percent": self.disk_full_percent });
+            self.raise(
+                store,
+                &NewAlert {
+                    kind: "disk.nearly_full",
+                    subject_key: "disk",
+                    summary: &summary,
+                    camera: None,
+                    barcode: None,
+                    details: &details,
+                },
+                now,
+            )?;
+        } else {
+            self.resolve(
+                store,
+                "disk.nearly_full",
+                "disk",
+                "disk use fell below the threshold",
+                now,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Queues each camera's latest state for the destinations that want
+    /// camera states (MQTT keeps the last one retained).
+    fn camera_states(&self, store: &Store, now: i64) -> anyhow::Result<()> {
+        const CURSOR: &str = "camera_state_notify";
+        let start = store
+            .transaction("reading a rule cursor", |tx| tx.cursor(CURSOR))?
+            .unwrap_or(0);
+        let rows = store.camera_states_after(start, BATCH)?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            return Ok(());
+        };
+        store.transaction("queueing camera states", |tx| {
+            if !self.state_destinations.is_empty() {
+                // Only the newest change per camera in this batch matters to
+                // a receiver that keeps the current state.
+                let mut latest: std::collections::BTreeMap<&str, &custos_store::CameraStateRow> =
+                    Default::default();
+                for r in &rows {
+                    latest.insert(&r.camera, r);
+                }
+                for r in latest.values() {
+                    let body = json!({
+                        "site": self.site, "camera": r.camera, "state": r.state,
+                        "at_ms": r.at_ms, "detail": r.detail,
+                    });
+                    let subject = format!("camera {} is {}", r.camera, r.state);
+                    for d in &self.state_destinations {
+                        tx.enqueue_notification(
+                            d,
+                            "camera_state",
+                            Some(&r.camera),
+                            &subject,
+                            &body,
+                            now,
+                        )?;
+                    }
+                }
+            }
+            tx.set_cursor(CURSOR, last)
+        })?;
+        Ok(())
+    }
+}
+
+/// How full the file system holding `dir` is, in percent of the space a
+/// non-root user can use.
+fn disk_used_percent(dir: &Path) -> Option<f64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable struct.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    let total = st.f_blocks as f64;
+    let free_for_users = st.f_bavail as f64;
+    let used = total - st.f_bfree as f64;
+    let usable = used + free_for_users;
+    (usable > 0.0).then(|| used / usable * 100.0)
+}
+
+/// Runs the rules every `interval` until `stop` is set.
+pub fn run(db_path: PathBuf, rules: Rules, interval: Duration, stop: Arc<AtomicBool>) {
+    let store = match Store::open(&db_path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("alert rules: opening the index: {e}");
+            return;
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        if let Err(e) = rules.run_once(&store, now_ms()) {
+            tracing::error!("alert rules: {e:#}");
+        }
+        // Sleep in small steps so shutdown is prompt.
+        let mut left = interval;
+        while !left.is_zero() && !stop.load(Ordering::Relaxed) {
+            let step = left.min(Duration::from_millis(200));
+            std::thread::sleep(step);
+            left -= step;
+        }
+    }
+}
