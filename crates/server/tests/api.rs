@@ -35,6 +35,7 @@ const GOP: i64 = 10;
 const TOKEN: &str = "cst_test0001_good-secret";
 const REVOKED_TOKEN: &str = "cst_test0002_revoked-secret";
 const AUDITOR_TOKEN: &str = "cst_test0003_auditor-secret";
+const ARCHIVIST_TOKEN: &str = "cst_test0004_archivist-secret";
 const AUDITOR_PASSWORD: &str = "correct horse battery staple";
 
 fn password_hash(password: &str) -> Result<String, Box<dyn std::error::Error>> {
@@ -170,6 +171,14 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         "audrey",
         Role::Auditor,
         &password_hash(AUDITOR_PASSWORD)?,
+        T0,
+    )?;
+    let archivist = store.create_user("archie", Role::Archivist, "$argon2id$test", T0)?;
+    store.create_token(
+        "test0004",
+        archivist.id,
+        None,
+        &token_digest(ARCHIVIST_TOKEN),
         T0,
     )?;
     store.create_token(
@@ -1109,5 +1118,198 @@ async fn events_are_listed_filtered_and_their_snapshots_viewed_with_a_log_entry(
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     let a = get(&site.app, "/api/v1/events/..%2F..%2Fcustos.db/snapshot.jpg").await?;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    Ok(())
+}
+
+#[tokio::test]
+async fn register_inventories_reports_labels_and_who_may_do_what() -> TestResult {
+    let site = site()?;
+    let app = &site.app;
+    let post = |uri: &'static str, token: &'static str, body: &'static str| {
+        send_body(app, Method::POST, uri, Some(token), Some(body))
+    };
+    // A viewer reaches neither the register nor its reports; an auditor
+    // reads but does not write.
+    for uri in [
+        "/api/v1/items",
+        "/api/v1/locations",
+        "/api/v1/reports/items-out",
+    ] {
+        assert_eq!(get(app, uri).await?.status, StatusCode::FORBIDDEN, "{uri}");
+    }
+    let a = post(
+        "/api/v1/locations",
+        AUDITOR_TOKEN,
+        r#"{"code":"R1","name":"Room"}"#,
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+
+    // An archivist imports locations (with coverage), then items.
+    let a = post(
+        "/api/v1/register/import?kind=locations",
+        ARCHIVIST_TOKEN,
+        "code,name,kind,room,coverage\nR1,Room,room,,cam\nR1-S1,Shelf,shelf,R1,\nR2,Other room,room,,\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    let a = post(
+        "/api/v1/register/import?kind=items",
+        ARCHIVIST_TOKEN,
+        "barcode,title,reference,classification,home_location\nA1,Box <one>,F1,open,R1-S1\nA2,Box two,F2,open,R1\nA3,Box three,F3,open,R1\nA1,Again,F4,open,R9\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let rows = a.json()?["rows"].clone();
+    assert_eq!(rows.as_array().map(Vec::len), Some(2), "{rows}");
+    assert_eq!(rows[0]["line"], 5, "{rows}");
+    let a = post(
+        "/api/v1/register/import?kind=items",
+        ARCHIVIST_TOKEN,
+        "barcode,title,reference,classification,home_location\nA1,Box <one>,F1,open,R1-S1\nA2,Box two,F2,open,R1\nA3,Box three,F3,open,R1\nB1,Box b,F5,open,R2\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    assert_eq!(a.json()?["rows"], 4);
+    let a = send(
+        app,
+        Method::GET,
+        "/api/v1/items?q=box+two",
+        Some(AUDITOR_TOKEN),
+    )
+    .await?;
+    assert_eq!(a.json()?["items"][0]["barcode"], "A2");
+
+    // An inventory of the room: A1 on its shelf and B1 (from R2) are
+    // scanned, A2 is, A3 is not, and an unknown label turns up.
+    let a = post(
+        "/api/v1/inventories",
+        ARCHIVIST_TOKEN,
+        r#"{"location":"R1"}"#,
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    let id = a.json()?["id"].as_i64().ok_or("inventory id")?;
+    for code in ["A1", "A2", "B1", "ZZ9", "A1"] {
+        let a = send_body(
+            app,
+            Method::POST,
+            &format!("/api/v1/inventories/{id}/scans"),
+            Some(ARCHIVIST_TOKEN),
+            Some(&format!(r#"{{"barcode":"{code}"}}"#)),
+        )
+        .await?;
+        assert_eq!(a.status, StatusCode::OK, "{code}: {}", a.error());
+    }
+    let a = send(
+        app,
+        Method::POST,
+        &format!("/api/v1/inventories/{id}/close"),
+        Some(ARCHIVIST_TOKEN),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    let report = a.json()?;
+    assert_eq!(report["missing"], serde_json::json!(["A3"]), "{report}");
+    assert_eq!(report["misplaced"][0]["barcode"], "B1", "{report}");
+    assert_eq!(report["unexpected"][0]["barcode"], "ZZ9", "{report}");
+    let a = send(
+        app,
+        Method::POST,
+        &format!("/api/v1/inventories/{id}/close"),
+        Some(ARCHIVIST_TOKEN),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CONFLICT, "closed twice");
+    // A1 was seen on its shelf: it stays there.
+    let a = send(app, Method::GET, "/api/v1/items/A1", Some(AUDITOR_TOKEN)).await?;
+    let item = a.json()?;
+    assert_eq!(item["item"]["location"], "R1-S1", "{item}");
+    assert_eq!(item["custody"][0]["action"], "inventory_seen", "{item}");
+
+    // Reports: JSON and printable HTML, escaped.
+    let a = send(
+        app,
+        Method::GET,
+        "/api/v1/reports/item-custody?barcode=A1&format=html",
+        Some(AUDITOR_TOKEN),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.header("content-type"), Some("text/html; charset=utf-8"));
+    let html = String::from_utf8_lossy(&a.body).into_owned();
+    assert!(
+        html.contains("Box &lt;one&gt;") && !html.contains("Box <one>"),
+        "{html}"
+    );
+    let a = send(
+        app,
+        Method::GET,
+        "/api/v1/reports/blind-spots",
+        Some(AUDITOR_TOKEN),
+    )
+    .await?;
+    let codes: Vec<String> = a.json()?["locations"]
+        .as_array()
+        .ok_or("list")?
+        .iter()
+        .filter_map(|l| l["code"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(codes, ["R2"]);
+    let a = send(
+        app,
+        Method::GET,
+        "/api/v1/reports/nonsense",
+        Some(AUDITOR_TOKEN),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+
+    // Labels: an SVG per item, a printable page per location.
+    let a = send(
+        app,
+        Method::GET,
+        "/api/v1/items/A1/label.svg",
+        Some(AUDITOR_TOKEN),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.header("content-type"), Some("image/svg+xml"));
+    assert!(
+        String::from_utf8_lossy(&a.body).starts_with("<svg")
+            || String::from_utf8_lossy(&a.body).starts_with("<?xml")
+    );
+    let a = send(
+        app,
+        Method::GET,
+        "/api/v1/labels?location=R1",
+        Some(AUDITOR_TOKEN),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    let page = String::from_utf8_lossy(&a.body).into_owned();
+    assert!(page.contains("A2") && page.contains("<svg"), "{page}");
+
+    // Every change went to the log outbox with its row.
+    let store = site.store.lock().map_err(|_| "lock")?;
+    let kinds: Vec<String> = store
+        .outbox(10_000)?
+        .iter()
+        .filter_map(|e| serde_json::from_slice::<Value>(&e.leaf).ok())
+        .filter_map(|v| v["type"].as_str().map(str::to_owned))
+        .collect();
+    for wanted in [
+        "register.location",
+        "register.item",
+        "register.import",
+        "inventory.started",
+        "custody.event",
+        "inventory.closed",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == wanted),
+            "{wanted} not logged: {kinds:?}"
+        );
+    }
     Ok(())
 }
