@@ -444,3 +444,232 @@ pub fn run(db_path: PathBuf, rules: Rules, interval: Duration, stop: Arc<AtomicB
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use custos_custody::actions::Action;
+    use custos_custody::model::{Item, ItemStatus, Location, LocationKind, Person, PersonRole};
+    use custos_server::register;
+    use custos_store::AlertState;
+
+    use super::*;
+
+    /// 2026-11-30 (a Monday) 10:00 and 03:00 in Berlin (UTC+1), in ms.
+    const MONDAY_10: i64 = 1_796_029_200_000;
+    const MONDAY_03: i64 = MONDAY_10 - 7 * 3_600_000;
+
+    fn rules(dir: &Path, disk_full_percent: u32) -> Rules {
+        let weekly: BTreeMap<String, String> =
+            [("mon".to_owned(), "08:00-18:00".to_owned())].into();
+        Rules {
+            site: "test".into(),
+            data_dir: dir.to_owned(),
+            alert_destinations: vec!["hook".into()],
+            state_destinations: vec![],
+            hours: Some(
+                custos_custody::hours::parse("Europe/Berlin", &weekly, &[]).expect("hours"),
+            ),
+            disk_full_percent,
+        }
+    }
+
+    fn site() -> Store {
+        let s = Store::open_in_memory().expect("store");
+        let room = Location {
+            code: "R1".into(),
+            name: "Room".into(),
+            kind: LocationKind::Room,
+            room: None,
+            coverage: vec![],
+            retired: false,
+        };
+        register::create_location(&s, "t", &room, &|_| true, 0).expect("room");
+        let p = Person {
+            staff_id: "S1".into(),
+            name: "Ada".into(),
+            role: PersonRole::Staff,
+            badge: None,
+            retired: false,
+        };
+        register::create_person(&s, "t", &p, 0).expect("person");
+        for b in ["A1", "A2"] {
+            let i = Item {
+                barcode: b.into(),
+                title: "Box".into(),
+                reference: String::new(),
+                classification: String::new(),
+                home_location: "R1".into(),
+                location: "R1".into(),
+                status: ItemStatus::InPlace,
+                holder: None,
+                due_ms: None,
+                disposed_reason: None,
+            };
+            register::create_item(&s, "t", &i, 0).expect("item");
+        }
+        s
+    }
+
+    fn kinds(s: &Store) -> Vec<(String, AlertState)> {
+        let mut v: Vec<(String, AlertState)> = s
+            .alerts(&AlertQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .expect("alerts")
+            .into_iter()
+            .map(|a| (format!("{} {}", a.kind, a.subject_key), a.state))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    #[test]
+    fn custody_outside_opening_hours_overdue_items_and_missing_footage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = site();
+        let r = rules(dir.path(), 100);
+        // A1 at 03:00 (closed), A2 at 10:00 (open), both due at 11:00.
+        let out = |b: &str, at: i64| {
+            let action = Action::CheckOut {
+                to: "S1".into(),
+                due_ms: MONDAY_10 + 3_600_000,
+            };
+            register::record_custody(&s, "t", b, &action, at, at).expect("check out")
+        };
+        let a1 = out("A1", MONDAY_03).event.id;
+        let a2 = out("A2", MONDAY_10).event.id;
+        r.run_once(&s, MONDAY_10 + 1000).expect("rules");
+        let k = kinds(&s);
+        assert!(
+            k.contains(&(
+                format!("custody.after_hours custody:{a1}"),
+                AlertState::Open
+            )),
+            "{k:?}"
+        );
+        assert!(
+            !k.iter()
+                .any(|(n, _)| n == &format!("custody.after_hours custody:{a2}")),
+            "{k:?}"
+        );
+        // A1's window has passed and R1 has no camera: no footage. A2's
+        // window has not passed yet.
+        assert!(
+            k.contains(&(format!("custody.no_footage custody:{a1}"), AlertState::Open)),
+            "{k:?}"
+        );
+        assert!(
+            !k.iter()
+                .any(|(n, _)| n == &format!("custody.no_footage custody:{a2}")),
+            "{k:?}"
+        );
+        assert!(
+            !k.iter().any(|(n, _)| n.starts_with("item.overdue")),
+            "{k:?}"
+        );
+
+        // Running again raises nothing twice (cursors and open alerts).
+        r.run_once(&s, MONDAY_10 + 2000).expect("rules");
+        assert_eq!(kinds(&s).len(), k.len());
+
+        // Past due: both overdue; A1 back: its alert resolves.
+        let later = MONDAY_10 + 3_700_000;
+        r.run_once(&s, later).expect("rules");
+        let k = kinds(&s);
+        assert!(
+            k.contains(&("item.overdue item:A1".into(), AlertState::Open)),
+            "{k:?}"
+        );
+        assert!(
+            k.contains(&("item.overdue item:A2".into(), AlertState::Open)),
+            "{k:?}"
+        );
+        assert!(
+            k.contains(&(format!("custody.no_footage custody:{a2}"), AlertState::Open)),
+            "{k:?}"
+        );
+        register::record_custody(
+            &s,
+            "t",
+            "A1",
+            &Action::CheckIn { location: None },
+            later,
+            later,
+        )
+        .expect("check in");
+        r.run_once(&s, later + 1000).expect("rules");
+        let k = kinds(&s);
+        assert!(
+            k.contains(&("item.overdue item:A1".into(), AlertState::Resolved)),
+            "{k:?}"
+        );
+        assert!(
+            k.contains(&("item.overdue item:A2".into(), AlertState::Open)),
+            "{k:?}"
+        );
+
+        // Each raise queued a notification for the destination.
+        let queued = s.notifications(None, 100).expect("outbox");
+        assert!(queued.iter().all(|n| n.destination == "hook"));
+        assert!(queued.len() >= 5, "{}", queued.len());
+    }
+
+    #[test]
+    fn a_full_disk_raises_an_alert_that_resolves_when_space_returns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = site();
+        // Any disk is fuller than 1 %.
+        rules(dir.path(), 1).run_once(&s, MONDAY_10).expect("rules");
+        assert!(kinds(&s).contains(&("disk.nearly_full disk".into(), AlertState::Open)));
+        // And never fuller than 100 %, as far as users can write.
+        rules(dir.path(), 100)
+            .run_once(&s, MONDAY_10 + 1)
+            .expect("rules");
+        assert!(kinds(&s).contains(&("disk.nearly_full disk".into(), AlertState::Resolved)));
+    }
+
+    #[test]
+    fn tamper_and_offline_events_hold_an_alert_while_they_last() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = site();
+        let r = rules(dir.path(), 100);
+        let id = s
+            .insert_event("stacks", "tamper.covered", MONDAY_10, &[], 0.9)
+            .expect("event");
+        let motion = s
+            .insert_event("stacks", "motion", MONDAY_03, &[], 0.3)
+            .expect("motion");
+        r.run_once(&s, MONDAY_10 + 500).expect("rules");
+        let k = kinds(&s);
+        assert!(
+            k.contains(&(format!("tamper.covered event:{id}"), AlertState::Open)),
+            "{k:?}"
+        );
+        // Motion from before the rules first ran is history, not news.
+        assert!(
+            !k.iter()
+                .any(|(n, _)| n.contains(&format!("event:{motion}"))),
+            "{k:?}"
+        );
+        let night = s
+            .insert_event("stacks", "motion", MONDAY_03 + 60_000, &[], 0.3)
+            .expect("motion");
+        s.end_event(id, MONDAY_10 + 5000, &[], 0.9).expect("end");
+        r.run_once(&s, MONDAY_10 + 6000).expect("rules");
+        let k = kinds(&s);
+        assert!(
+            k.contains(&(format!("tamper.covered event:{id}"), AlertState::Resolved)),
+            "{k:?}"
+        );
+        assert!(
+            k.contains(&(
+                format!("motion.after_hours event:{night}"),
+                AlertState::Open
+            )),
+            "{k:?}"
+        );
+    }
+}
