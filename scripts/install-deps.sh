@@ -35,6 +35,7 @@ TEST_PKGS=(
     mosquitto-clients
     python3-aiosmtpd
     sqlite3
+    chromium
 )
 
 usage() {
@@ -44,7 +45,12 @@ usage() {
 
 pkgs=("${BUILD_PKGS[@]}")
 case "${1:-}" in
-"") pkgs+=("${TEST_PKGS[@]}") ;;
+"")
+    pkgs+=("${TEST_PKGS[@]}")
+    # Node runs the browser tests; a machine may already have it from
+    # elsewhere (NodeSource), whose nodejs must not be replaced.
+    command -v npm >/dev/null || pkgs+=(nodejs npm)
+    ;;
 --build-only) ;;
 -h | --help) usage ;;
 *) usage ;;

@@ -28,6 +28,14 @@ export CUSTOS_RTSP_CAMERA="$ROOT/tests/support/rtsp_camera.py"
 step "fixtures"
 bash scripts/fixtures.sh
 
+step "npm packages of the browser tests"
+# `npm ci` installs exactly the locked versions; a copy of the lock file
+# records what is installed, so a second run skips it.
+if ! cmp -s tests/web/package-lock.json tests/web/node_modules/.installed-lock.json 2>/dev/null; then
+    npm ci --prefix tests/web --no-audit --no-fund
+    cp tests/web/package-lock.json tests/web/node_modules/.installed-lock.json
+fi
+
 for tool in cargo rustfmt cargo-clippy; do
     command -v "$tool" >/dev/null || {
         echo "test.sh: $tool not found (needs a Rust toolchain with rustfmt and clippy)" >&2

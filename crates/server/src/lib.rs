@@ -19,6 +19,7 @@ mod register_api;
 mod reports;
 pub mod sessions;
 mod video;
+mod web;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -185,6 +186,8 @@ pub fn router(state: AppState) -> Router {
             auth::require_auth,
         ));
     Router::new()
+        .route("/", get(web::index))
+        .route("/app/{file}", get(web::file))
         .route("/api/v1/health", get(health))
         .route("/api/v1/login", post(sessions::login))
         .merge(authenticated)

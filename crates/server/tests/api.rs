@@ -1313,3 +1313,50 @@ async fn register_inventories_reports_labels_and_who_may_do_what() -> TestResult
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_web_app_is_served_with_a_strict_policy_and_nothing_else() -> TestResult {
+    let site = site()?;
+    let app = &site.app;
+    let a = send(app, Method::GET, "/", None).await?;
+    assert_eq!(a.status, StatusCode::OK);
+    let csp = a
+        .header("content-security-policy")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(a.header("x-content-type-options"), Some("nosniff"));
+    let html = String::from_utf8_lossy(&a.body).into_owned();
+    assert!(
+        html.contains("/app/app.js") && !html.contains("http"),
+        "{html}"
+    );
+    let a = send(app, Method::GET, "/app/app.js", None).await?;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(
+        a.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    // Only the listed files: no paths, no traversal, no source files.
+    for uri in [
+        "/app/..%2F..%2FCargo.toml",
+        "/app/%2e%2e%2fsrc%2flib.rs",
+        "/app/../src/lib.rs",
+        "/app/web.rs",
+        "/app/",
+        "/app/app.js/x",
+    ] {
+        let a = send(app, Method::GET, uri, None).await?;
+        assert!(
+            a.status == StatusCode::NOT_FOUND,
+            "{uri}: {} {}",
+            a.status,
+            String::from_utf8_lossy(&a.body)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,428 @@
+// The Custos web app: plain modules, no build step, no third-party code.
+// Every page reads the same JSON API as other clients; text from the API
+// is always set as text (never as HTML), so names and titles cannot inject.
+
+const session = { user: null, role: null, csrf: null };
+const main = document.getElementById("main");
+const message = document.getElementById("message");
+let refreshTimer = null;
+
+// ---------------------------------------------------------------- helpers
+
+/** Builds an element: el("a", {href: "#/"}, "text", child, …). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function say(text, isError = false) {
+  message.textContent = text || "";
+  message.className = isError ? "error" : "";
+}
+
+function when(ms) {
+  if (ms === null || ms === undefined) return "";
+  const d = new Date(ms);
+  return d.toLocaleString();
+}
+
+function ago(ms) {
+  if (!ms) return "never";
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+}
+
+class ApiError extends Error {
+  constructor(status, text) {
+    super(text);
+    this.status = status;
+  }
+}
+
+/** Calls the API; state-changing calls carry the session's CSRF token. */
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && session.csrf) headers["X-CSRF-Token"] = session.csrf;
+  const r = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try {
+    data = await r.json();
+  } catch {
+    data = null;
+  }
+  if (r.status === 401 && path !== "/api/v1/login") {
+    signedOut();
+    throw new ApiError(401, "Please sign in.");
+  }
+  if (!r.ok) throw new ApiError(r.status, (data && data.error) || `${r.status} ${r.statusText}`);
+  return data;
+}
+
+function may(...roles) {
+  return roles.includes(session.role);
+}
+
+function page(title, ...children) {
+  main.replaceChildren(el("h1", {}, title), ...children);
+  document.title = `${title} · Custos`;
+}
+
+function badge(kind, text) {
+  return el("span", { class: `badge ${kind}` }, text ?? kind);
+}
+
+// ---------------------------------------------------------------- session
+
+function signedOut() {
+  session.user = session.role = session.csrf = null;
+  document.getElementById("nav").hidden = true;
+  document.getElementById("logout").hidden = true;
+  document.getElementById("who").textContent = "";
+  if (location.hash !== "#/login") location.hash = "#/login";
+  else route();
+}
+
+function signedIn(info) {
+  session.user = info.user;
+  session.role = info.role;
+  session.csrf = info.csrf_token || null;
+  document.getElementById("who").textContent = `${info.user} (${info.role})`;
+  document.getElementById("logout").hidden = false;
+  const nav = document.getElementById("nav");
+  nav.hidden = false;
+  for (const a of nav.querySelectorAll("a[data-roles]")) {
+    a.hidden = !a.dataset.roles.split(" ").includes(info.role);
+  }
+}
+
+function loginPage() {
+  const user = el("input", { id: "user", name: "user", autocomplete: "username", required: true });
+  const pass = el("input", {
+    id: "password", name: "password", type: "password", autocomplete: "current-password", required: true,
+  });
+  const form = el(
+    "form",
+    { class: "login", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const info = await api("POST", "/api/v1/login", { user: user.value, password: pass.value });
+        signedIn(info);
+        say("");
+        location.hash = "#/";
+      } catch (err) {
+        say(err.message, true);
+        pass.value = "";
+        pass.focus();
+      }
+    } },
+    el("label", { for: "user" }, "User", user),
+    el("label", { for: "password" }, "Password", pass),
+    el("button", { type: "submit" }, "Sign in"),
+  );
+  page("Sign in", form);
+  user.focus();
+}
+
+// ---------------------------------------------------------------- pages
+
+async function dashboard() {
+  const [cams, alerts] = await Promise.all([
+    api("GET", "/api/v1/cameras"),
+    api("GET", "/api/v1/alerts?state=unresolved&limit=50"),
+  ]);
+  const cards = cams.cameras.map((c) => {
+    const state = c.tamper ? "tampered" : c.state;
+    return el(
+      "section",
+      { class: "card", "data-camera": c.id, "aria-label": `Camera ${c.name}` },
+      el("h3", {}, c.name, " ", badge(state, c.tamper ? c.tamper : c.state)),
+      el("div", { class: "muted" }, `${c.id} · ${c.codec || "no stream yet"}`,
+        c.width ? ` · ${c.width}×${c.height}` : ""),
+      el("div", { class: "muted" }, `last frame ${ago(c.last_frame_ms)}`),
+      c.error ? el("div", { class: "muted" }, c.error) : null,
+      c.analysis
+        ? el("div", { class: "muted" },
+          `analysed ${c.analysis.frames_analysed}, dropped ${c.analysis.frames_dropped}`)
+        : null,
+      el("a", { href: `#/events?camera=${encodeURIComponent(c.id)}` }, "Events"),
+    );
+  });
+  page(
+    "Dashboard",
+    el("h2", {}, "Cameras"),
+    el("div", { class: "cards" }, cards.length ? cards : el("p", {}, "No cameras are configured.")),
+    el("h2", {}, `Open alerts (${alerts.alerts.length})`),
+    alertTable(alerts.alerts),
+  );
+  // Refresh every 5 s, but not under someone typing a note.
+  const tick = () => {
+    if (document.activeElement && document.activeElement.tagName === "INPUT") {
+      refreshTimer = setTimeout(tick, 5000);
+    } else {
+      route(true);
+    }
+  };
+  refreshTimer = setTimeout(tick, 5000);
+}
+
+function alertTable(alerts) {
+  if (!alerts.length) return el("p", {}, "No alerts.");
+  const rows = alerts.map((a) => {
+    const note = el("input", { "aria-label": `Note for alert ${a.id}`, placeholder: "note" });
+    const act = async (verb) => {
+      try {
+        await api("POST", `/api/v1/alerts/${a.id}/${verb}`, { note: note.value });
+        say(`Alert ${a.id} ${verb === "resolve" ? "resolved" : "acknowledged"}.`);
+        route(true);
+      } catch (err) {
+        say(err.message, true);
+      }
+    };
+    const actions = [];
+    if (a.state === "open" && may("admin", "auditor", "archivist")) {
+      actions.push(note, el("button", { type: "button", onclick: () => act("acknowledge") }, "Acknowledge"));
+    }
+    if (a.state !== "resolved" && may("admin", "auditor")) {
+      if (!actions.length) actions.push(note);
+      actions.push(el("button", { type: "button", class: "secondary", onclick: () => act("resolve") }, "Resolve"));
+    }
+    return el(
+      "tr",
+      { "data-alert": a.id },
+      el("td", {}, when(a.raised_ms)),
+      el("td", {}, a.kind),
+      el("td", {}, a.summary),
+      el("td", {}, badge(a.state)),
+      el("td", {}, el("div", { class: "row" }, actions)),
+    );
+  });
+  return el(
+    "table",
+    {},
+    el("thead", {}, el("tr", {}, ["Raised", "Kind", "What", "State", ""].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows),
+  );
+}
+
+async function alertsPage(params) {
+  const state = params.get("state") || "unresolved";
+  const data = await api("GET", `/api/v1/alerts?state=${encodeURIComponent(state)}&limit=200`);
+  const select = el(
+    "select",
+    { id: "alert-state", onchange: (e) => { location.hash = `#/alerts?state=${e.target.value}`; } },
+    ["unresolved", "open", "acknowledged", "resolved"].map((s) =>
+      el("option", { value: s, selected: s === state }, s)),
+  );
+  page("Alerts", el("label", { for: "alert-state" }, "Show", select), alertTable(data.alerts));
+}
+
+async function eventsPage(params) {
+  const q = new URLSearchParams({ limit: "100" });
+  if (params.get("camera")) q.set("camera", params.get("camera"));
+  if (params.get("kind")) q.set("kind", params.get("kind"));
+  const data = await api("GET", `/api/v1/events?${q}`);
+  const rows = data.events.map((e) =>
+    el(
+      "tr",
+      {},
+      el("td", {}, e.snapshot
+        ? el("img", { class: "snap", src: e.snapshot, alt: `Snapshot of ${e.kind} on ${e.camera}`, loading: "lazy" })
+        : ""),
+      el("td", {}, e.camera),
+      el("td", {}, e.kind),
+      el("td", {}, when(e.start_ms)),
+      el("td", {}, e.end_ms ? when(e.end_ms) : "going on"),
+      el("td", {}, e.zones.join(", ")),
+    ));
+  page(
+    "Events",
+    data.events.length
+      ? el("table", {},
+        el("thead", {}, el("tr", {}, ["", "Camera", "Kind", "Start", "End", "Zones"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, rows))
+      : el("p", {}, "No events."),
+  );
+}
+
+async function itemsPage(params) {
+  const q = params.get("q") || "";
+  const input = el("input", { id: "q", type: "search", value: q, placeholder: "barcode, title or reference" });
+  const form = el(
+    "form",
+    { class: "inline", role: "search", onsubmit: (e) => {
+      e.preventDefault();
+      location.hash = `#/items?q=${encodeURIComponent(input.value)}`;
+    } },
+    el("label", { for: "q" }, "Search items", input),
+    el("button", { type: "submit" }, "Search"),
+  );
+  const data = await api("GET", `/api/v1/items?limit=100${q ? `&q=${encodeURIComponent(q)}` : ""}`);
+  const rows = data.items.map((i) =>
+    el(
+      "tr",
+      {},
+      el("td", {}, el("a", { href: `#/items/${encodeURIComponent(i.barcode)}` }, i.barcode)),
+      el("td", {}, i.title),
+      el("td", {}, i.reference),
+      el("td", {}, badge(i.status)),
+      el("td", {}, i.status === "out" ? `${i.holder}, due ${when(i.due_ms)}` : i.location),
+    ));
+  page(
+    "Register",
+    form,
+    el("table", {},
+      el("thead", {}, el("tr", {}, ["Barcode", "Title", "Reference", "Status", "Where"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows)),
+  );
+  input.focus();
+}
+
+function footageCell(f) {
+  if (!f.footage.length) return badge("missing", "no camera covers this place");
+  return f.footage.map((w) => {
+    // A window that has not ended yet is still being recorded.
+    const open = w.end_ms > Date.now();
+    const state = open
+      ? badge("connecting", "window still open")
+      : badge(w.recorded ? "recorded" : "missing", w.recorded ? "recorded" : "not recorded");
+    const label = `${w.camera} ${when(w.start_ms)}`;
+    const video = `/api/v1/cameras/${encodeURIComponent(w.camera)}/video.mp4?start_ms=${w.start_ms}&end_ms=${w.end_ms}`;
+    return el("div", {}, state, " ", w.recorded_ms > 0 ? el("a", { href: video }, label) : label);
+  });
+}
+
+async function itemPage(barcode) {
+  const data = await api("GET", `/api/v1/items/${encodeURIComponent(barcode)}`);
+  const i = data.item;
+  const chain = data.custody.map((c) =>
+    el(
+      "tr",
+      {},
+      el("td", {}, when(c.at_ms)),
+      el("td", {}, c.action),
+      el("td", {}, c.person || ""),
+      el("td", {}, c.holder || ""),
+      el("td", {}, c.location || ""),
+      el("td", {}, c.recorded_by),
+      el("td", {}, footageCell(c)),
+    ));
+  page(
+    `${i.barcode} — ${i.title}`,
+    el("p", {}, badge(i.status), " ",
+      i.status === "out" ? `held by ${i.holder}, due ${when(i.due_ms)}` : `at ${i.location} (home ${i.home_location})`),
+    el("p", { class: "muted" }, `Reference ${i.reference || "—"} · ${i.classification || "unclassified"}`),
+    el("p", {}, el("a", { href: `/api/v1/items/${encodeURIComponent(i.barcode)}/label.svg` }, "Label"), " · ",
+      el("a", { href: `/api/v1/reports/item-custody?barcode=${encodeURIComponent(i.barcode)}&format=html` }, "Printable chain of custody")),
+    el("h2", {}, "Chain of custody"),
+    chain.length
+      ? el("table", {},
+        el("thead", {}, el("tr", {}, ["When", "Action", "Person", "Holder after", "Where", "Recorded by", "Footage"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, chain))
+      : el("p", {}, "No custody events yet."),
+  );
+}
+
+/** The desk: a USB scanner types the barcode and Enter. */
+function deskPage() {
+  const mode = el("select", { id: "mode" },
+    el("option", { value: "check_out" }, "Check out"),
+    el("option", { value: "check_in" }, "Check in"));
+  const person = el("input", { id: "person", placeholder: "staff id", autocomplete: "off" });
+  const tomorrow = new Date(Date.now() + 24 * 3600 * 1000);
+  tomorrow.setMinutes(tomorrow.getMinutes() - tomorrow.getTimezoneOffset());
+  const due = el("input", { id: "due", type: "datetime-local", value: tomorrow.toISOString().slice(0, 16) });
+  const barcode = el("input", { id: "barcode", placeholder: "scan a barcode", autocomplete: "off" });
+  const log = el("ul", { id: "desk-log", "aria-live": "polite" });
+  const form = el(
+    "form",
+    { class: "inline", onsubmit: async (e) => {
+      e.preventDefault();
+      const code = barcode.value.trim();
+      if (!code) return;
+      const body = mode.value === "check_out"
+        ? { action: "check_out", to: person.value.trim(), due_ms: new Date(due.value).getTime() }
+        : { action: "check_in" };
+      try {
+        const r = await api("POST", `/api/v1/items/${encodeURIComponent(code)}/custody`, body);
+        log.prepend(el("li", { class: "ok" }, `${code}: ${r.event.action.replace("_", " ")} recorded (${r.item.status})`));
+        say(`${code} done.`);
+      } catch (err) {
+        log.prepend(el("li", { class: "refused" }, `${code}: ${err.message}`));
+        say(err.message, true);
+      }
+      barcode.value = "";
+      barcode.focus();
+    } },
+    el("label", { for: "mode" }, "Action", mode),
+    el("label", { for: "person" }, "Person", person),
+    el("label", { for: "due" }, "Due", due),
+    el("label", { for: "barcode" }, "Barcode", barcode),
+    el("button", { type: "submit" }, "Record"),
+  );
+  page("Desk", form, log);
+  person.focus();
+}
+
+// ---------------------------------------------------------------- routing
+
+async function route(refresh = false) {
+  clearTimeout(refreshTimer);
+  const [path, query] = (location.hash.slice(1) || "/").split("?");
+  const params = new URLSearchParams(query || "");
+  for (const a of document.querySelectorAll("#nav a")) {
+    const target = a.getAttribute("href").slice(1);
+    const current = target === "/" ? path === "/" : path.startsWith(target);
+    if (current) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  if (!refresh) say("");
+  if (path === "/login") return loginPage();
+  if (!session.user) {
+    try {
+      signedIn(await api("GET", "/api/v1/session"));
+    } catch {
+      return;
+    }
+  }
+  try {
+    if (path === "/") await dashboard();
+    else if (path === "/alerts") await alertsPage(params);
+    else if (path === "/events") await eventsPage(params);
+    else if (path === "/items") await itemsPage(params);
+    else if (path.startsWith("/items/")) await itemPage(decodeURIComponent(path.slice(7)));
+    else if (path === "/desk") deskPage();
+    else page("Not found", el("p", {}, "There is no such page."), el("a", { href: "#/" }, "Dashboard"));
+  } catch (err) {
+    if (err.status === 403) page("Not allowed", el("p", {}, "Your role does not give access to this page."));
+    else if (err.status !== 401) say(err.message, true);
+  }
+  if (!refresh) main.focus();
+}
+
+document.getElementById("logout").addEventListener("click", async () => {
+  try {
+    await api("POST", "/api/v1/logout");
+  } catch {
+    // Signed out either way.
+  }
+  signedOut();
+});
+window.addEventListener("hashchange", () => route());
+route();

@@ -1,0 +1,144 @@
+// Drives the Custos web app in Debian's chromium (playwright-core), against
+// a running site prepared by crates/custos/tests/web.rs. Exits non-zero on
+// the first failed check, naming it. Screenshots go to $SHOTS.
+//
+// Environment: CUSTOS_URL, ADMIN_USER, ADMIN_PASSWORD, VIEWER_USER,
+// VIEWER_PASSWORD, SHOTS (a directory), CHROMIUM (default /usr/bin/chromium).
+
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const base = env("CUSTOS_URL");
+const shots = env("SHOTS");
+mkdirSync(shots, { recursive: true });
+
+function check(ok, what) {
+  if (!ok) throw new Error(`check failed: ${what}`);
+  console.log(`ok - ${what}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  // The sandbox needs user namespaces, which CI containers often lack.
+  args: ["--no-sandbox"],
+});
+const problems = [];
+const external = [];
+
+async function newPage(viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    // Answers the app expects and shows (401 before sign-in, 403 for a
+    // role, 409 for a refused action) are not problems; 404 and 5xx are.
+    const expected = /status of (401|403|409|422) /.test(m.text());
+    if (m.type() === "error" && !expected) problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  page.on("request", (r) => {
+    if (!r.url().startsWith(base) && !r.url().startsWith("blob:") && !r.url().startsWith("data:")) {
+      external.push(r.url());
+    }
+  });
+  return page;
+}
+
+async function submitLogin(page, user, password) {
+  await page.goto(`${base}/#/login`);
+  await page.getByLabel("User").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function signIn(page, user, password) {
+  await submitLogin(page, user, password);
+  await page.waitForSelector("#nav:not([hidden])");
+}
+
+try {
+  // --- the admin: dashboard, register, desk, alerts, events
+  const page = await newPage();
+  await submitLogin(page, env("ADMIN_USER"), "not the password");
+  await page.locator("#message.error").waitFor();
+  check(await page.locator("#nav").isHidden(), "a wrong password is refused with a message");
+  await page.screenshot({ path: join(shots, "sign-in.png") });
+  await signIn(page, env("ADMIN_USER"), env("ADMIN_PASSWORD"));
+  const cookies = await page.context().cookies();
+  const sessionCookie = cookies.find((c) => c.httpOnly);
+  check(sessionCookie && sessionCookie.sameSite === "Strict", "the session cookie is HttpOnly and SameSite=Strict");
+  const card = page.locator("[data-camera=stacks]");
+  await card.waitFor();
+  await page.locator("[data-camera=stacks] .badge.recording").waitFor({ timeout: 20000 });
+  check(true, "the dashboard shows the camera recording");
+  await page.screenshot({ path: join(shots, "dashboard.png"), fullPage: true });
+
+  await page.goto(`${base}/#/items`);
+  await page.getByLabel("Search items").fill("letters");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("link", { name: "BX1" }).waitFor();
+  check(await page.getByRole("link", { name: "BX2" }).count() === 0, "search finds only matching items");
+  await page.screenshot({ path: join(shots, "register.png"), fullPage: true });
+
+  // The desk takes a scanner's input: the barcode typed, then Enter.
+  await page.goto(`${base}/#/desk`);
+  await page.getByLabel("Person").fill("S1");
+  const barcode = page.getByLabel("Barcode");
+  await barcode.pressSequentially("BX1");
+  await barcode.press("Enter");
+  await page.locator("#desk-log li.ok").waitFor();
+  check((await page.textContent("#desk-log")).includes("BX1: check out recorded"), "check-out by scanner input");
+  await barcode.pressSequentially("BX1");
+  await barcode.press("Enter");
+  await page.locator("#desk-log li.refused").waitFor();
+  check((await page.textContent("#desk-log li.refused")).includes("BX1"), "a second check-out is refused with the reason");
+  check(await barcode.evaluate((e) => e === document.activeElement), "the barcode field keeps the focus for the next scan");
+  await page.screenshot({ path: join(shots, "desk.png"), fullPage: true });
+
+  await page.goto(`${base}/#/items/BX1`);
+  await page.getByRole("heading", { name: "Chain of custody" }).waitFor();
+  const chain = await page.textContent("table");
+  check(chain.includes("check_out") && chain.includes("S1"), "the item page shows the chain of custody");
+  check(chain.includes("stacks"), "the custody event lists its camera's footage window");
+  await page.screenshot({ path: join(shots, "item.png"), fullPage: true });
+
+  await page.goto(`${base}/#/alerts`);
+  await page.getByRole("heading", { name: "Alerts" }).waitFor();
+  await page.screenshot({ path: join(shots, "alerts.png"), fullPage: true });
+  await page.goto(`${base}/#/events`);
+  await page.getByRole("heading", { name: "Events" }).waitFor();
+  await page.screenshot({ path: join(shots, "events.png"), fullPage: true });
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  const after = await page.evaluate(async () => (await fetch("/api/v1/session")).status);
+  check(after === 401, "signing out ends the session");
+
+  // --- a viewer: no register, no desk
+  const viewer = await newPage({ width: 390, height: 844 });
+  await signIn(viewer, env("VIEWER_USER"), env("VIEWER_PASSWORD"));
+  check(await viewer.getByRole("link", { name: "Register" }).isHidden(), "a viewer has no Register link");
+  await viewer.goto(`${base}/#/items`);
+  await viewer.getByRole("heading", { name: "Not allowed" }).waitFor();
+  check(true, "a viewer who types the register's address is not allowed");
+  const status = await viewer.evaluate(async () =>
+    (await fetch("/api/v1/exports", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" })).status);
+  check(status === 403, `a viewer's export request is refused without a CSRF token (got ${status})`);
+  await viewer.goto(`${base}/#/`);
+  await viewer.locator("[data-camera=stacks]").waitFor();
+  await viewer.screenshot({ path: join(shots, "dashboard-phone.png"), fullPage: true });
+
+  check(external.length === 0, `no request leaves the site (${external.join(", ")})`);
+  check(problems.length === 0, `no console errors or CSP violations (${problems.join(" | ")})`);
+  console.log("all browser checks passed");
+} catch (err) {
+  console.error(String(err.stack || err));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
