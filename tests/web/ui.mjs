@@ -78,6 +78,23 @@ try {
   check(true, "the dashboard shows the camera recording");
   await page.screenshot({ path: join(shots, "dashboard.png"), fullPage: true });
 
+  // Live view: the video element's time advances, close behind the camera.
+  await page.getByRole("link", { name: "Live" }).first().click();
+  await page.locator("video[data-live=stacks]").waitFor();
+  await page.waitForFunction(() => {
+    const v = document.querySelector("video[data-live=stacks]");
+    return v && v.currentTime > 2;
+  }, null, { timeout: 20000 });
+  const t1 = await page.evaluate(() => document.querySelector("video[data-live=stacks]").currentTime);
+  await page.waitForTimeout(1500);
+  const lag = await page.evaluate(() => {
+    const v = document.querySelector("video[data-live=stacks]");
+    return { t: v.currentTime, behind: v.buffered.end(v.buffered.length - 1) - v.currentTime };
+  });
+  check(lag.t > t1 + 0.5, `live video plays (time ${t1.toFixed(2)} → ${lag.t.toFixed(2)} s)`);
+  check(lag.behind < 2, `live video stays within 2 s of what arrived (${lag.behind.toFixed(2)} s behind)`);
+  await page.screenshot({ path: join(shots, "live.png"), fullPage: true });
+
   await page.goto(`${base}/#/items`);
   await page.getByLabel("Search items").fill("letters");
   await page.getByRole("button", { name: "Search" }).click();

@@ -63,6 +63,8 @@ pub struct CameraTask {
     pub shutdown: watch::Receiver<bool>,
     /// Where frames go for analysis when it reads the recorded stream.
     pub analysis: Option<std::sync::Mutex<AnalysisTap>>,
+    /// Live viewers' feed (publishing never waits).
+    pub live: std::sync::Arc<custos_server::live::LiveHub>,
 }
 
 impl CameraTask {
@@ -156,6 +158,7 @@ impl CameraTask {
                     if let Some(tap) = &self.analysis {
                         tap.lock().unwrap_or_else(|e| e.into_inner()).params(&p);
                     }
+                    self.live.params(&self.id, &p);
                     if let Err(e) = recorder.set_params(p, events) {
                         tracing::error!("{e}");
                     }
@@ -167,6 +170,7 @@ impl CameraTask {
                             .unwrap_or_else(|e| e.into_inner())
                             .frame(&frame, now);
                     }
+                    self.live.frame(&self.id, &frame);
                     if let Err(e) = recorder.push(frame, now, events) {
                         // Disk trouble: the frame is lost, the stream goes on;
                         // the next key frame starts a new segment.

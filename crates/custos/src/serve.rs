@@ -129,6 +129,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .context("starting the group commit thread")?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
+    let live_hub = Arc::new(custos_server::live::LiveHub::default());
     let mut camera_tasks = Vec::new();
     let mut analysis_threads = Vec::new();
     for cam in config.cameras.iter().filter(|c| c.enabled) {
@@ -172,6 +173,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             commits: committer.sender(),
             shutdown: shutdown_rx.clone(),
             analysis: tap,
+            live: live_hub.clone(),
         };
         tracing::info!(camera = %cam.id, url = %crate::config::redact_url(&cam.url), "starting camera");
         camera_tasks.push(tokio::spawn(task.run()));
@@ -256,6 +258,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         login_throttle: Default::default(),
         secure_cookies: false,
         alert_destinations,
+        live: live_hub.clone(),
     };
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(custos_server::serve(listener, state, async move {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod evidence;
 pub mod exports;
+pub mod live;
 mod recordings;
 pub mod register;
 mod register_api;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Notification destinations that receive alerts.
     pub alert_destinations: Vec<String>,
+    /// Every camera's live frames, for live view.
+    pub live: Arc<live::LiveHub>,
 }
 
 /// Read access to the site's Merkle log.
@@ -117,6 +120,7 @@ pub fn router(state: AppState) -> Router {
             get(recordings::recordings),
         )
         .route("/api/v1/cameras/{id}/video.mp4", get(video::video))
+        .route("/api/v1/cameras/{id}/live", get(live::live))
         .route("/api/v1/exports", post(exports::create))
         .route("/api/v1/exports/{id}/bundle.tar", get(exports::download))
         .route("/api/v1/events", get(events::list))

@@ -225,6 +225,32 @@ fn send_chunks(
     Ok(Some(sent))
 }
 
+/// Logs the start of a live view of `camera` by `user` (`footage.viewed`
+/// with `live: true`, its span starting now); if it cannot be logged, the
+/// view does not start.
+pub async fn audit_live_view(
+    state: &AppState,
+    user: &User,
+    camera: &str,
+    now_ms: i64,
+) -> Result<(), ApiError> {
+    tracing::info!(target: "custos::audit", user = %user.name, role = %user.role, camera, "live view started");
+    let leaf = Entry::new("footage.viewed", now_ms)
+        .with("user", user.name.clone().into())
+        .with("role", user.role.as_str().into())
+        .with("camera", camera.into())
+        .with("start_ms", now_ms.into())
+        .with("end_ms", now_ms.into())
+        .with("live", true.into())
+        .to_leaf_bytes()
+        .map_err(|e| ApiError::internal("recording the live view in the log", &e))?;
+    state
+        .with_store("recording the live view in the log", move |store| {
+            store.enqueue_log(vec![leaf])
+        })
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

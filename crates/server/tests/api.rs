@@ -215,6 +215,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         login_throttle: Default::default(),
         secure_cookies: false,
         alert_destinations: Vec::new(),
+        live: Default::default(),
     });
     Ok(Site {
         key,
@@ -1341,6 +1342,13 @@ async fn the_web_app_is_served_with_a_strict_policy_and_nothing_else() -> TestRe
         a.header("content-type"),
         Some("text/javascript; charset=utf-8")
     );
+    // Live view needs a credential, and a WebSocket.
+    let a = send(app, Method::GET, "/api/v1/cameras/cam/live", None).await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let a = send(app, Method::GET, "/api/v1/cameras/cam/live", Some(TOKEN)).await?;
+    assert!(a.status.is_client_error(), "{}", a.status);
+    let a = send(app, Method::GET, "/api/v1/cameras/nope/live", Some(TOKEN)).await?;
+    assert!(a.status.is_client_error(), "{}", a.status);
     // Only the listed files: no paths, no traversal, no source files.
     for uri in [
         "/app/..%2F..%2FCargo.toml",

@@ -161,7 +161,9 @@ async function dashboard() {
         ? el("div", { class: "muted" },
           `analysed ${c.analysis.frames_analysed}, dropped ${c.analysis.frames_dropped}`)
         : null,
-      el("a", { href: `#/events?camera=${encodeURIComponent(c.id)}` }, "Events"),
+      el("div", { class: "row" },
+        el("a", { href: `#/live/${encodeURIComponent(c.id)}` }, "Live"),
+        el("a", { href: `#/events?camera=${encodeURIComponent(c.id)}` }, "Events")),
     );
   });
   page(
@@ -339,6 +341,96 @@ async function itemPage(barcode) {
   );
 }
 
+// ---------------------------------------------------------------- live view
+
+const liveSockets = new Set();
+
+function stopLive() {
+  for (const ws of liveSockets) ws.close();
+  liveSockets.clear();
+}
+
+/**
+ * Plays camera `id` in `video`: fMP4 over a WebSocket into Media Source
+ * Extensions. Stays at most ~2 s behind: when the buffer runs ahead of the
+ * playhead, it jumps to the live edge; old media is removed.
+ */
+function playLive(video, id, status) {
+  const media = new MediaSource();
+  video.src = URL.createObjectURL(media);
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}/api/v1/cameras/${encodeURIComponent(id)}/live`);
+  ws.binaryType = "arraybuffer";
+  liveSockets.add(ws);
+  let buffer = null;
+  const queue = [];
+  const pump = () => {
+    if (!buffer || buffer.updating || !queue.length) return;
+    try {
+      buffer.appendBuffer(queue.shift());
+    } catch (err) {
+      status.textContent = `cannot play: ${err.message}`;
+      ws.close();
+    }
+  };
+  const keepUp = () => {
+    if (!buffer || buffer.updating || !video.buffered.length) return;
+    const end = video.buffered.end(video.buffered.length - 1);
+    if (end - video.currentTime > 2) video.currentTime = Math.max(0, end - 0.5);
+    const start = video.buffered.start(0);
+    if (video.currentTime - start > 30) buffer.remove(start, video.currentTime - 10);
+  };
+  ws.onmessage = (m) => {
+    if (typeof m.data === "string") {
+      const info = JSON.parse(m.data);
+      const type = `video/mp4; codecs="${info.codec}"`;
+      if (!MediaSource.isTypeSupported(type)) {
+        status.textContent = `this browser cannot play ${info.codec}`;
+        ws.close();
+        return;
+      }
+      const start = () => {
+        buffer = media.addSourceBuffer(type);
+        buffer.mode = "segments";
+        buffer.addEventListener("updateend", () => { keepUp(); pump(); });
+        pump();
+      };
+      if (media.readyState === "open") start();
+      else media.addEventListener("sourceopen", start, { once: true });
+      status.textContent = `live · ${info.codec} · ${info.width}×${info.height}`;
+      return;
+    }
+    queue.push(m.data);
+    if (queue.length > 100) queue.splice(0, queue.length - 100);
+    pump();
+  };
+  ws.onclose = () => {
+    liveSockets.delete(ws);
+    if (!document.body.contains(video)) return;
+    status.textContent = "reconnecting…";
+    setTimeout(() => { if (document.body.contains(video)) playLive(video, id, status); }, 2000);
+  };
+  video.play().catch(() => {});
+}
+
+async function livePage(id) {
+  const cams = (await api("GET", "/api/v1/cameras")).cameras;
+  const shown = id ? cams.filter((c) => c.id === id) : cams;
+  if (id && !shown.length) throw new ApiError(404, `no camera ${id}`);
+  const tiles = shown.map((c) => {
+    const video = el("video", { muted: true, autoplay: true, playsinline: true, "data-live": c.id,
+      "aria-label": `Live view of ${c.name}` });
+    video.muted = true;
+    const status = el("div", { class: "muted", role: "status" }, "connecting…");
+    const tile = el("section", { class: "card live" },
+      el("h3", {}, id ? c.name : el("a", { href: `#/live/${encodeURIComponent(c.id)}` }, c.name)),
+      video, status);
+    return { tile, video, status, id: c.id };
+  });
+  page(id ? `Live: ${shown[0].name}` : "Live", el("div", { class: id ? "" : "cards" }, tiles.map((t) => t.tile)));
+  for (const t of tiles) playLive(t.video, t.id, t.status);
+}
+
 /** The desk: a USB scanner types the barcode and Enter. */
 function deskPage() {
   const mode = el("select", { id: "mode" },
@@ -384,6 +476,7 @@ function deskPage() {
 
 async function route(refresh = false) {
   clearTimeout(refreshTimer);
+  if (!refresh) stopLive();
   const [path, query] = (location.hash.slice(1) || "/").split("?");
   const params = new URLSearchParams(query || "");
   for (const a of document.querySelectorAll("#nav a")) {
@@ -408,6 +501,8 @@ async function route(refresh = false) {
     else if (path === "/items") await itemsPage(params);
     else if (path.startsWith("/items/")) await itemPage(decodeURIComponent(path.slice(7)));
     else if (path === "/desk") deskPage();
+    else if (path === "/live") await livePage(null);
+    else if (path.startsWith("/live/")) await livePage(decodeURIComponent(path.slice(6)));
     else page("Not found", el("p", {}, "There is no such page."), el("a", { href: "#/" }, "Dashboard"));
   } catch (err) {
     if (err.status === 403) page("Not allowed", el("p", {}, "Your role does not give access to this page."));

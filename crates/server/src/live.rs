@@ -1,0 +1,203 @@
+//! Live view: each camera's frames as fragmented MP4 over a WebSocket, for
+//! Media Source Extensions in the browser.
+//!
+//! The recorder publishes every frame to a [`LiveHub`] (a broadcast
+//! channel per camera; publishing never waits). A viewer gets one text
+//! message `{"codec","width","height"}`, then the init segment, then one
+//! fragment per frame starting at a key frame. A frame is sent when the
+//! next one arrives (its duration is known then), so the added delay is
+//! one frame interval. A viewer too slow for the channel loses frames and
+//! skips ahead to the next key frame instead of falling further behind.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use custos_media::fmp4::{fragment_header, init_segment, SampleInfo};
+use custos_media::params::VideoParams;
+use custos_media::segment::Frame;
+use custos_store::Role;
+use tokio::sync::broadcast;
+
+use crate::auth::{require_role, AuthUser};
+use crate::error::{ApiError, ApiPath};
+use crate::recordings::known_camera;
+use crate::SharedState;
+
+/// Frames a viewer may lag behind before it skips ahead (at 25 fps, 10 s).
+const CHANNEL_FRAMES: usize = 256;
+
+/// What the recorder publishes.
+#[derive(Clone, Debug)]
+pub enum LiveItem {
+    /// The stream's parameters (a new init segment).
+    Params(Arc<VideoParams>),
+    /// A frame as the camera sent it.
+    Frame(Frame),
+}
+
+struct CameraFeed {
+    tx: broadcast::Sender<LiveItem>,
+    params: RwLock<Option<Arc<VideoParams>>>,
+}
+
+/// Every camera's live feed.
+#[derive(Default)]
+pub struct LiveHub {
+    feeds: RwLock<HashMap<String, Arc<CameraFeed>>>,
+}
+
+impl LiveHub {
+    fn feed(&self, camera: &str) -> Arc<CameraFeed> {
+        if let Some(f) = self
+            .feeds
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(camera)
+        {
+            return Arc::clone(f);
+        }
+        let mut feeds = self.feeds.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(feeds.entry(camera.to_owned()).or_insert_with(|| {
+            Arc::new(CameraFeed {
+                tx: broadcast::channel(CHANNEL_FRAMES).0,
+                params: RwLock::new(None),
+            })
+        }))
+    }
+
+    /// Publishes new stream parameters of `camera`.
+    pub fn params(&self, camera: &str, params: &VideoParams) {
+        let feed = self.feed(camera);
+        let p = Arc::new(params.clone());
+        *feed.params.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&p));
+        let _ = feed.tx.send(LiveItem::Params(p));
+    }
+
+    /// Publishes a frame of `camera`; never waits (no viewer, no work).
+    pub fn frame(&self, camera: &str, frame: &Frame) {
+        let feed = self.feed(camera);
+        if feed.tx.receiver_count() > 0 {
+            let _ = feed.tx.send(LiveItem::Frame(frame.clone()));
+        }
+    }
+
+    fn subscribe(&self, camera: &str) -> (Option<Arc<VideoParams>>, broadcast::Receiver<LiveItem>) {
+        let feed = self.feed(camera);
+        let rx = feed.tx.subscribe();
+        let params = feed
+            .params
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        (params, rx)
+    }
+}
+
+/// `GET /api/v1/cameras/{id}/live` (WebSocket): the camera live, as fMP4.
+/// Every role may watch; the view is logged before anything is sent.
+pub(crate) async fn live(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(camera): ApiPath<String>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    require_role(&user, &Role::ALL)?;
+    known_camera(&state, &camera)?;
+    let now = crate::now_ms();
+    crate::video::audit_live_view(&state, &user, &camera, now).await?;
+    let hub = Arc::clone(&state.live);
+    Ok(ws.on_upgrade(move |socket| stream(socket, hub, camera)))
+}
+
+/// Builds the fragment of one frame.
+fn fragment(
+    sequence: u32,
+    decode_time: u64,
+    duration: u32,
+    frame: &Frame,
+    wall_ms: i64,
+) -> Vec<u8> {
+    let info = SampleInfo {
+        duration,
+        size: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
+        is_key: frame.is_key,
+    };
+    let mut out = fragment_header(sequence, decode_time, wall_ms, &[info]);
+    out.extend_from_slice(&frame.data);
+    out
+}
+
+async fn stream(mut socket: WebSocket, hub: Arc<LiveHub>, camera: String) {
+    let (mut params, mut rx) = hub.subscribe(&camera);
+    // Waiting for parameters: the camera may not be connected yet.
+    while params.is_none() {
+        match rx.recv().await {
+            Ok(LiveItem::Params(p)) => params = Some(p),
+            Ok(LiveItem::Frame(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+    let Some(p) = params else { return };
+    let header = serde_json::json!({
+        "codec": p.rfc6381, "width": p.width, "height": p.height,
+    });
+    if socket
+        .send(Message::Text(header.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    if socket
+        .send(Message::Binary(init_segment(&p, crate::now_ms()).into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut held: Option<Frame> = None;
+    let mut first_pts: Option<i64> = None;
+    let mut sequence: u32 = 1;
+    loop {
+        let item = tokio::select! {
+            r = rx.recv() => r,
+            // A closed socket ends the stream even while the camera is quiet.
+            m = socket.recv() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            },
+        };
+        let frame = match item {
+            Ok(LiveItem::Frame(f)) => f,
+            Ok(LiveItem::Params(_)) => {
+                // A new stream needs a new decoder configuration: the
+                // client reconnects and gets the new init segment.
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!(camera = %camera, frames = n, "live viewer fell behind; skipping to the next key frame");
+                held = None;
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if held.is_none() && !frame.is_key {
+            continue;
+        }
+        if let Some(prev) = held.take() {
+            let start = *first_pts.get_or_insert(prev.pts);
+            let duration = u32::try_from((frame.pts - prev.pts).clamp(1, 90_000)).unwrap_or(3000);
+            let decode_time = u64::try_from(prev.pts - start).unwrap_or(0);
+            let bytes = fragment(sequence, decode_time, duration, &prev, crate::now_ms());
+            sequence = sequence.wrapping_add(1);
+            if socket.send(Message::Binary(bytes.into())).await.is_err() {
+                return;
+            }
+        }
+        held = Some(frame);
+    }
+}
