@@ -95,6 +95,31 @@ try {
   check(lag.behind < 2, `live video stays within 2 s of what arrived (${lag.behind.toFixed(2)} s behind)`);
   await page.screenshot({ path: join(shots, "live.png"), fullPage: true });
 
+  // Playback: a click on the timeline plays that moment.
+  await page.goto(`${base}/#/playback/stacks?span=120000`);
+  const timeline = page.locator("svg.timeline");
+  await timeline.waitFor();
+  const { startMs, endMs } = await timeline.evaluate((n) => ({
+    startMs: Number(n.dataset.startMs), endMs: Number(n.dataset.endMs) }));
+  const target = endMs - 6000;
+  const box = await timeline.boundingBox();
+  await page.mouse.click(box.x + ((target - startMs) / (endMs - startMs)) * box.width, box.y + box.height / 2);
+  await page.waitForFunction((t) => {
+    const v = document.querySelector("video[data-playback]");
+    return v && v.dataset.wallMs && v.currentTime > 0 && Math.abs(Number(v.dataset.wallMs) - t) < 3000;
+  }, target, { timeout: 15000 }).catch(async (err) => {
+    const state = await page.evaluate(() => {
+      const v = document.querySelector("video[data-playback]");
+      return { status: document.querySelector("main [role=status]")?.textContent, src: v?.src,
+        t: v?.currentTime, wall: v?.dataset.wallMs, error: v?.error?.message, ready: v?.readyState };
+    });
+    await page.screenshot({ path: join(shots, "playback-failed.png"), fullPage: true });
+    throw new Error(`playback did not reach the clicked moment ${target}: ${JSON.stringify(state)} (${err.message})`);
+  });
+  const shown = await page.evaluate(() => Number(document.querySelector("video[data-playback]").dataset.wallMs));
+  check(Math.abs(shown - target) < 3000, `playback starts at the clicked moment (${shown - target} ms off)`);
+  await page.screenshot({ path: join(shots, "playback.png"), fullPage: true });
+
   await page.goto(`${base}/#/items`);
   await page.getByLabel("Search items").fill("letters");
   await page.getByRole("button", { name: "Search" }).click();

@@ -90,6 +90,7 @@ pub async fn audit_view(
 
 /// `GET /api/v1/cameras/{id}/video.mp4?start_ms=&end_ms=`.
 pub(crate) async fn video(
+    method: axum::http::Method,
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
     ApiPath(camera): ApiPath<String>,
@@ -123,7 +124,12 @@ pub(crate) async fn video(
             other => ApiError::internal("reading the recorded segments", &other),
         })?;
 
-    audit_view(&state, &user, &camera, plan.first_ms, plan.last_ms).await?;
+    // A HEAD request (a player finding where the file starts) shows no
+    // footage, so it is not a view; every GET is.
+    let head_only = method == axum::http::Method::HEAD;
+    if !head_only {
+        audit_view(&state, &user, &camera, plan.first_ms, plan.last_ms).await?;
+    }
     let headers = [
         (CONTENT_TYPE, HeaderValue::from_static("video/mp4")),
         (CONTENT_LENGTH, HeaderValue::from(plan.len())),
@@ -133,7 +139,11 @@ pub(crate) async fn video(
         (CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ];
     let stopped = plan.stopped_at_parameter_change;
-    let mut response = Response::new(stream_plan(plan, camera));
+    let mut response = if head_only {
+        Response::new(axum::body::Body::empty())
+    } else {
+        Response::new(stream_plan(plan, camera))
+    };
     response.headers_mut().extend(headers);
     if stopped {
         response

@@ -163,6 +163,7 @@ async function dashboard() {
         : null,
       el("div", { class: "row" },
         el("a", { href: `#/live/${encodeURIComponent(c.id)}` }, "Live"),
+        el("a", { href: `#/playback/${encodeURIComponent(c.id)}` }, "Playback"),
         el("a", { href: `#/events?camera=${encodeURIComponent(c.id)}` }, "Events")),
     );
   });
@@ -431,6 +432,121 @@ async function livePage(id) {
   for (const t of tiles) playLive(t.video, t.id, t.status);
 }
 
+// ---------------------------------------------------------------- playback
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  return node;
+}
+
+/**
+ * A camera's timeline: recorded spans, gaps, analysis events and custody
+ * events over a window (`span` ms ending at `end`, default the last hour);
+ * click to play from that moment, or step between events.
+ */
+async function playbackPage(id, params) {
+  const span = Number(params.get("span")) || 3600 * 1000;
+  const end = Number(params.get("end")) || Date.now();
+  const start = end - span;
+  const cam = encodeURIComponent(id);
+  const [rec, events, custody] = await Promise.all([
+    api("GET", `/api/v1/cameras/${cam}/recordings?start_ms=${start}&end_ms=${end}`),
+    api("GET", `/api/v1/events?camera=${cam}&start_ms=${start}&end_ms=${end}&limit=1000`),
+    may("admin", "auditor", "archivist")
+      ? api("GET", `/api/v1/custody?start_ms=${start}&end_ms=${end}&limit=1000`)
+      : Promise.resolve({ events: [] }),
+  ]);
+  const ours = custody.events.filter((e) => e.cameras.some((c) => c.camera === id));
+  const width = 1000;
+  const x = (ms) => ((ms - start) / span) * width;
+  const line = svg("svg", {
+    viewBox: `0 0 ${width} 60`, class: "timeline", role: "img",
+    "aria-label": `Timeline of camera ${id}`, "data-start-ms": start, "data-end-ms": end,
+  });
+  line.append(svg("rect", { x: 0, y: 10, width, height: 24, class: "gap" }));
+  for (const seg of rec.segments) {
+    const a = Math.max(seg.start_ms, start);
+    const b = Math.min(seg.end_ms, end);
+    if (b > a) line.append(svg("rect", { x: x(a), y: 10, width: Math.max(1, x(b) - x(a)), height: 24, class: "recorded" }));
+  }
+  const marks = [];
+  for (const e of events.events) {
+    const cls = e.kind === "motion" ? "motion" : "tamper";
+    line.append(svg("rect", { x: x(Math.max(e.start_ms, start)), y: 36, width: Math.max(2, x(Math.min(e.end_ms || end, end)) - x(Math.max(e.start_ms, start))), height: 8, class: cls }));
+    marks.push({ at: e.start_ms, what: e.kind });
+  }
+  for (const c of ours) {
+    line.append(svg("rect", { x: x(c.at_ms) - 1, y: 46, width: 3, height: 12, class: "custody" }));
+    marks.push({ at: c.at_ms, what: `${c.action} ${c.barcode}` });
+  }
+  marks.sort((a, b) => a.at - b.at);
+  const cursor = svg("rect", { x: -10, y: 4, width: 2, height: 56, class: "cursor" });
+  line.append(cursor);
+
+  const video = el("video", { controls: true, playsinline: true, muted: true, "data-playback": id });
+  video.muted = true;
+  const status = el("p", { class: "muted", role: "status" }, "Click the timeline to play from that moment.");
+  let fileStart = null;
+  const playFrom = async (ms) => {
+    const from = Math.max(start, Math.min(ms, end - 1000));
+    const url = `/api/v1/cameras/${cam}/video.mp4?start_ms=${Math.round(from)}&end_ms=${Math.round(Math.min(from + 10 * 60 * 1000, Date.now()))}`;
+    // The file starts at the key frame before `from`; HEAD says where.
+    const head = await fetch(url, { method: "HEAD", credentials: "same-origin" });
+    if (!head.ok) {
+      status.textContent = head.status === 404 ? `Nothing recorded at ${when(from)}.` : `Cannot play (${head.status}).`;
+      return;
+    }
+    fileStart = Number(head.headers.get("X-Custos-Start-Ms"));
+    if (!fileStart) {
+      status.textContent = "The server did not say where the video starts.";
+      return;
+    }
+    video.src = url;
+    video.addEventListener("loadedmetadata", () => {
+      video.currentTime = Math.max(0, (from - fileStart) / 1000);
+      video.play().catch(() => {});
+    }, { once: true });
+    status.textContent = `Playing from ${when(from)}.`;
+  };
+  video.addEventListener("timeupdate", () => {
+    if (fileStart === null) return;
+    const wall = fileStart + video.currentTime * 1000;
+    video.dataset.wallMs = String(Math.round(wall));
+    cursor.setAttribute("x", x(wall));
+  });
+  line.addEventListener("click", (e) => {
+    const box = line.getBoundingClientRect();
+    playFrom(start + ((e.clientX - box.left) / box.width) * span);
+  });
+  const step = (dir) => {
+    const now = fileStart === null ? start : fileStart + video.currentTime * 1000;
+    const next = dir > 0 ? marks.find((m) => m.at > now + 1000) : [...marks].reverse().find((m) => m.at < now - 1000);
+    if (next) playFrom(next.at - 2000);
+    else status.textContent = dir > 0 ? "No later event." : "No earlier event.";
+  };
+  const zoom = (ms) => { location.hash = `#/playback/${cam}?span=${ms}&end=${end}`; };
+  page(
+    `Playback: ${id}`,
+    el("div", { class: "row" },
+      el("button", { type: "button", class: "secondary", onclick: () => zoom(24 * 3600 * 1000) }, "24 h"),
+      el("button", { type: "button", class: "secondary", onclick: () => zoom(3600 * 1000) }, "1 h"),
+      el("button", { type: "button", class: "secondary", onclick: () => zoom(600 * 1000) }, "10 min"),
+      el("button", { type: "button", onclick: () => step(-1) }, "Previous event"),
+      el("button", { type: "button", onclick: () => step(1) }, "Next event")),
+    el("p", { class: "muted" }, `${when(start)} – ${when(end)} · ${rec.segments.length} segments, ${rec.gaps.length} gaps, ${events.events.length} events, ${ours.length} custody events`),
+    line,
+    el("ul", { class: "legend muted" },
+      el("li", { class: "recorded" }, "recorded"), el("li", { class: "gap" }, "not recorded"),
+      el("li", { class: "motion" }, "motion"), el("li", { class: "tamper" }, "tampering"),
+      el("li", { class: "custody" }, "custody event")),
+    video,
+    status,
+  );
+}
+
 /** The desk: a USB scanner types the barcode and Enter. */
 function deskPage() {
   const mode = el("select", { id: "mode" },
@@ -501,6 +617,7 @@ async function route(refresh = false) {
     else if (path === "/items") await itemsPage(params);
     else if (path.startsWith("/items/")) await itemPage(decodeURIComponent(path.slice(7)));
     else if (path === "/desk") deskPage();
+    else if (path.startsWith("/playback/")) await playbackPage(decodeURIComponent(path.slice(10)), params);
     else if (path === "/live") await livePage(null);
     else if (path.startsWith("/live/")) await livePage(decodeURIComponent(path.slice(6)));
     else page("Not found", el("p", {}, "There is no such page."), el("a", { href: "#/" }, "Dashboard"));
