@@ -105,6 +105,10 @@ pub enum NotifyTarget {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// `tls_cert` and `tls_key`: PEM files (certificate chain, private key);
+    /// with them the server speaks only HTTPS and cookies are `Secure`.
+    /// Relative paths are relative to the config file.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// How RTP travels from a camera.
@@ -422,9 +426,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         }
     };
     let mut config = parse(&text, &origin)?;
-    if config.data_dir.is_relative() {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if config.data_dir.is_relative() {
             config.data_dir = dir.join(&config.data_dir);
+        }
+        if let Some((cert, key)) = &mut config.server.tls {
+            for p in [cert, key] {
+                if p.is_relative() {
+                    *p = dir.join(&*p);
+                }
+            }
         }
     }
     Ok(config)
@@ -540,7 +551,7 @@ const NOTIFY_KEYS: &[&str] = &[
     "from",
     "to",
 ];
-const SERVER_KEYS: &[&str] = &["listen"];
+const SERVER_KEYS: &[&str] = &["listen", "tls_cert", "tls_key"];
 const RETENTION_KEYS: &[&str] = &["check_seconds"];
 const CAMERA_KEYS: &[&str] = &[
     "id",
@@ -795,7 +806,18 @@ impl Checker<'_> {
         };
 
         let mut listen = SocketAddr::from(DEFAULT_LISTEN);
+        let mut tls = None;
         if let Some(server) = self.sub_table(&root, "server", "[server]", SERVER_KEYS) {
+            let cert = self.string(&server, "tls_cert", "the path of a PEM certificate chain");
+            let key = self.string(&server, "tls_key", "the path of a PEM private key");
+            match (cert, key) {
+                (Some((c, _)), Some((k, _))) => tls = Some((PathBuf::from(c), PathBuf::from(k))),
+                (Some((_, span)), None) | (None, Some((_, span))) => self.report(
+                    span,
+                    "tls_cert and tls_key go together: give both, or neither for plain HTTP".into(),
+                ),
+                (None, None) => {}
+            }
             let expected = "an IP address and port such as \"127.0.0.1:8080\"";
             if let Some((text, span)) = self.string(&server, "listen", expected) {
                 match text.trim().parse::<SocketAddr>() {
@@ -824,7 +846,7 @@ impl Checker<'_> {
         Some((
             data_dir?,
             site,
-            ServerConfig { listen },
+            ServerConfig { listen, tls },
             retention_check_seconds,
             cameras,
             rules,
@@ -2026,6 +2048,26 @@ colour = "red"
         assert!(text.contains("ftp://h"), "{text}");
         assert!(text.contains("secret_env"), "{text}");
         assert!(text.contains("already called \"y\""), "{text}");
+    }
+
+    #[test]
+    fn tls_needs_both_files_relative_to_the_config() {
+        let p = problems("data_dir = \"d\"\n[server]\ntls_cert = \"c.pem\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!((p[0].0, p[0].1), (3, 12));
+        assert!(p[0].2.contains("tls_key"), "{}", p[0].2);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("custos.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"d\"\n[server]\ntls_cert = \"c.pem\"\ntls_key = \"/k.pem\"\n",
+        )
+        .expect("write");
+        let c = load(&file).expect("load");
+        assert_eq!(
+            c.server.tls,
+            Some((dir.path().join("c.pem"), PathBuf::from("/k.pem")))
+        );
     }
 
     #[test]

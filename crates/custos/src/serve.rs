@@ -93,6 +93,12 @@ fn analysis_credentials(
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // TLS files are checked first: a bad one stops the start before any
+    // camera is touched.
+    let tls = match &config.server.tls {
+        Some((cert, key)) => Some(custos_server::tls::server_config(cert, key)?),
+        None => None,
+    };
     let data_dir = config.data_dir.clone();
     let (store, _lock) = open_site(&data_dir)?;
     tracing::info!(site = %config.site, config_sha256 = %config.source_hash, data_dir = %data_dir.display(), "configuration loaded");
@@ -245,7 +251,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
-    tracing::info!("API listening on http://{}", listener.local_addr()?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!("API listening on {scheme}://{}", listener.local_addr()?);
     let state = custos_server::AppState {
         store: Arc::new(Mutex::new(store)),
         data_dir: data_dir.clone(),
@@ -256,14 +263,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             verifier: log_verifier,
         },
         login_throttle: Default::default(),
-        secure_cookies: false,
+        secure_cookies: tls.is_some(),
         alert_destinations,
         live: live_hub.clone(),
     };
     let mut http_shutdown = shutdown_rx.clone();
-    let http = tokio::spawn(custos_server::serve(listener, state, async move {
+    let stopped = async move {
         let _ = http_shutdown.changed().await;
-    }));
+    };
+    let http = match tls {
+        Some(config) => {
+            let listener = custos_server::tls::TlsListener::new(listener, config)?;
+            tokio::spawn(custos_server::serve_tls(listener, state, stopped))
+        }
+        None => tokio::spawn(custos_server::serve(listener, state, stopped)),
+    };
 
     wait_for_signal().await;
     tracing::info!("stopping: sealing open segments");

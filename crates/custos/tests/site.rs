@@ -387,3 +387,115 @@ fn demo_starts_a_site_with_two_recording_cameras_and_a_one_time_login() {
         .terminate(Duration::from_secs(10))
         .is_some_and(|s| s.success()));
 }
+
+#[test]
+fn https_when_configured_with_secure_cookies_and_no_plain_http() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=custos-test",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let site = Site::new(&format!(
+        "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    ));
+    let _ = site.admin_token();
+    let cfg = site.config.to_string_lossy().into_owned();
+    let log = std::fs::File::create(site.dir.path().join("serve.log")).expect("log");
+    let child = site
+        .custos(&["serve", "--config", &cfg])
+        .stderr(log)
+        .spawn()
+        .expect("serve");
+    let mut serve = common::Proc {
+        child,
+        name: "custos".into(),
+    };
+    let url = format!("https://127.0.0.1:{}", site.port);
+    let curl = |args: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-s", "-S", "--max-time", "5", "--cacert"])
+            .arg(&cert)
+            .args(args)
+            .output()
+            .expect("curl")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let o = curl(&[&format!("{url}/api/v1/health")]);
+        if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("ok") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no HTTPS answer: {}",
+            site.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let o = curl(&[
+        "-i",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"user":"admin","password":"a long test password"}"#,
+        &format!("{url}/api/v1/login"),
+    ]);
+    let head = String::from_utf8_lossy(&o.stdout).to_ascii_lowercase();
+    let cookie = head
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cookie.contains("; secure")
+            && cookie.contains("httponly")
+            && cookie.contains("samesite=strict"),
+        "{head}"
+    );
+    // Plain HTTP on the same port gets no API answer.
+    let plain = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "5",
+            &format!("http://127.0.0.1:{}/api/v1/health", site.port),
+        ])
+        .output()
+        .expect("curl");
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("\"ok\""));
+    assert!(serve
+        .terminate(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
+
+    // A key that is not a key stops the start, naming the file.
+    std::fs::write(&key, "not a key").expect("write");
+    let out = site
+        .custos(&["serve", "--config", &cfg])
+        .output()
+        .expect("serve");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("key.pem"), "{err}");
+}

@@ -19,6 +19,7 @@ pub mod register;
 mod register_api;
 mod reports;
 pub mod sessions;
+pub mod tls;
 mod video;
 mod web;
 
@@ -210,6 +211,18 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // With the peer's address, so sign-ins can be logged and throttled by it.
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// [`serve`] over TLS.
+pub async fn serve_tls(
+    listener: tls::TlsListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<tls::PeerAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -165,12 +165,18 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
-        ))
+        let plain = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let tls = parts
+            .extensions
+            .get::<ConnectInfo<crate::tls::PeerAddr>>()
+            .map(|c| c.0 .0);
+        Ok(ClientAddr(plain.or(tls).map_or_else(
+            || "unknown".to_owned(),
+            |a| a.ip().to_string(),
+        )))
     }
 }
 
