@@ -123,6 +123,10 @@ try {
   await page.goto(`${base}/#/items`);
   await page.getByLabel("Search items").fill("letters");
   await page.getByRole("button", { name: "Search" }).click();
+  // The list before the search shows every item; wait for the answer.
+  await page.waitForURL(/q=letters/);
+  await page.waitForFunction(() => !document.querySelector("main").textContent.includes("BX2"), null, { timeout: 5000 })
+    .catch(() => {});
   await page.getByRole("link", { name: "BX1" }).waitFor();
   check(await page.getByRole("link", { name: "BX2" }).count() === 0, "search finds only matching items");
   await page.screenshot({ path: join(shots, "register.png"), fullPage: true });
@@ -155,6 +159,23 @@ try {
   await page.goto(`${base}/#/events`);
   await page.getByRole("heading", { name: "Events" }).waitFor();
   await page.screenshot({ path: join(shots, "events.png"), fullPage: true });
+
+  // Audit: the live view and the playback are on record; the log verifies.
+  await page.goto(`${base}/#/audit`);
+  await page.getByRole("heading", { name: "Audit" }).waitFor();
+  await page.waitForFunction(async () => {
+    const r = await fetch("/api/v1/audit?category=views");
+    const v = await r.json();
+    return v.entries.some((e) => e.entry.live === true) && v.entries.some((e) => e.entry.live === undefined);
+  }, null, { timeout: 20000, polling: 1000 });
+  await page.reload();
+  await page.getByRole("heading", { name: "Entries" }).waitFor();
+  const views = await page.textContent("table");
+  check(views.includes("footage.viewed") && views.includes("admin"), "the audit page lists who viewed footage");
+  await page.getByRole("button", { name: "Verify the log" }).click();
+  await page.locator("#verify-result .badge").waitFor();
+  check((await page.textContent("#verify-result")).includes("verified"), "the log verifies against its latest checkpoint");
+  await page.screenshot({ path: join(shots, "audit.png"), fullPage: true });
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod alerts;
+mod audit;
 pub mod auth;
 pub mod cameras;
 pub mod error;
@@ -176,6 +177,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reports/{name}", get(reports::report))
         .route("/api/v1/items/{barcode}/label.svg", get(reports::label))
         .route("/api/v1/labels", get(reports::label_sheet))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/log", get(audit::log))
+        .route("/api/v1/log/verify", post(audit::verify))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}", get(alerts::get))
         .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))

@@ -605,7 +605,7 @@ async fn unknown_routes_and_methods_get_json_errors() -> TestResult {
     for (method, uri, token) in [
         (Method::GET, "/api/v1/nothing", Some(TOKEN)),
         (Method::GET, "/api/v1/nothing", None),
-        (Method::GET, "/", None),
+        (Method::GET, "/favicon.ico", None),
         (Method::GET, "/api/v1/cameras/cam/extra/path", Some(TOKEN)),
     ] {
         let a = send(&site.app, method, uri, token).await?;

@@ -547,6 +547,62 @@ async function playbackPage(id, params) {
   );
 }
 
+// ---------------------------------------------------------------- audit
+
+function entrySummary(e) {
+  const skip = new Set(["type", "time_ms", "user", "by", "camera"]);
+  return Object.entries(e)
+    .filter(([k, v]) => !skip.has(k) && v !== null && typeof v !== "object")
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(", ");
+}
+
+async function auditPage(params) {
+  const cat = params.get("category") || "views";
+  const [log, audit] = await Promise.all([
+    api("GET", "/api/v1/log"),
+    api("GET", `/api/v1/audit?limit=200${cat === "all" ? "" : `&category=${encodeURIComponent(cat)}`}`),
+  ]);
+  const result = el("div", { id: "verify-result", role: "status" });
+  const verify = el("button", { type: "button", onclick: async () => {
+    result.replaceChildren("Verifying…");
+    try {
+      const v = (await api("POST", "/api/v1/log/verify")).verified;
+      result.replaceChildren(badge(v.ok ? "recorded" : "missing", v.ok ? "verified" : "FAILED"),
+        el("ul", {}, v.findings.map((f) => el("li", {}, f))));
+    } catch (err) {
+      result.replaceChildren(err.message);
+    }
+  } }, "Verify the log");
+  const select = el("select", { id: "audit-category",
+    onchange: (e) => { location.hash = `#/audit?category=${e.target.value}`; } },
+  [["views", "views and exports of footage"], ["logins", "sign-ins"], ["changes", "changes"],
+    ["custody", "custody"], ["all", "everything"]].map(([v, t]) => el("option", { value: v, selected: v === cat }, t)));
+  const rows = audit.entries.map((a) =>
+    el("tr", {},
+      el("td", {}, String(a.index)),
+      el("td", {}, when(a.entry.time_ms)),
+      el("td", {}, a.entry.type),
+      el("td", {}, a.entry.user || a.entry.by || ""),
+      el("td", {}, a.entry.camera || ""),
+      el("td", {}, entrySummary(a.entry))));
+  page(
+    "Audit",
+    el("h2", {}, "The log"),
+    el("p", {}, `${log.size} entries; latest checkpoint at ${log.checkpoint_size ?? "—"} entries, signed ${when(log.checkpoint_ms)}.`),
+    el("p", { class: "muted" }, `Verifier key: ${log.verifier_key}`),
+    verify,
+    result,
+    el("h2", {}, "Entries"),
+    el("label", { for: "audit-category" }, "Show", select),
+    rows.length
+      ? el("table", {},
+        el("thead", {}, el("tr", {}, ["#", "When", "Type", "Who", "Camera", "Details"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, rows))
+      : el("p", {}, "No entries."),
+  );
+}
+
 /** The desk: a USB scanner types the barcode and Enter. */
 function deskPage() {
   const mode = el("select", { id: "mode" },
@@ -617,6 +673,7 @@ async function route(refresh = false) {
     else if (path === "/items") await itemsPage(params);
     else if (path.startsWith("/items/")) await itemPage(decodeURIComponent(path.slice(7)));
     else if (path === "/desk") deskPage();
+    else if (path === "/audit") await auditPage(params);
     else if (path.startsWith("/playback/")) await playbackPage(decodeURIComponent(path.slice(10)), params);
     else if (path === "/live") await livePage(null);
     else if (path.startsWith("/live/")) await livePage(decodeURIComponent(path.slice(6)));
