@@ -160,6 +160,23 @@ try {
   await page.getByRole("heading", { name: "Events" }).waitFor();
   await page.screenshot({ path: join(shots, "events.png"), fullPage: true });
 
+  // Inventory of the reading room: BX2 scanned, BX1 is out, ZZ9 unknown.
+  await page.goto(`${base}/#/inventories`);
+  await page.getByRole("button", { name: "Start an inventory" }).click();
+  const scan = page.getByLabel("Barcode");
+  await scan.waitFor();
+  for (const code of ["BX2", "ZZ9"]) {
+    await scan.pressSequentially(code);
+    await scan.press("Enter");
+    await page.locator("#scanned li", { hasText: code }).waitFor();
+  }
+  await page.getByRole("button", { name: "Close the inventory" }).click();
+  await page.locator("[data-report=unexpected]").waitFor();
+  const inv = await page.textContent("main");
+  check(inv.includes("ZZ9: no item with this barcode"), "the inventory report lists the unknown label");
+  check(inv.includes("Missing (0)"), "the item that is out is not counted missing");
+  await page.screenshot({ path: join(shots, "inventory.png"), fullPage: true });
+
   // Audit: the live view and the playback are on record; the log verifies.
   await page.goto(`${base}/#/audit`);
   await page.getByRole("heading", { name: "Audit" }).waitFor();
