@@ -194,6 +194,26 @@ try {
   check((await page.textContent("#verify-result")).includes("verified"), "the log verifies against its latest checkpoint");
   await page.screenshot({ path: join(shots, "audit.png"), fullPage: true });
 
+  // Users: an admin adds one, then disables it; they cannot disable
+  // themselves.
+  await page.goto(`${base}/#/admin`);
+  await page.getByLabel("Name").fill("newbie");
+  await page.getByLabel("Password (12 or more characters)").fill("a fine long password");
+  await page.getByRole("button", { name: "Add user" }).click();
+  await page.locator("tr[data-user=newbie]").waitFor();
+  await page.getByLabel("newbie disabled").check();
+  await page.locator("tr[data-user=newbie]").getByRole("button", { name: "Save" }).click();
+  await page.waitForFunction(async () => {
+    const v = await (await fetch("/api/v1/users")).json();
+    return v.users.some((u) => u.name === "newbie" && u.disabled && u.role === "viewer");
+  });
+  check(true, "an admin adds a user and disables it");
+  await page.getByLabel("admin disabled").check();
+  await page.locator("tr[data-user=admin]").getByRole("button", { name: "Save" }).click();
+  await page.locator("#message.error").waitFor();
+  check((await page.textContent("#message")).includes("own account"), "an admin cannot disable their own account");
+  await page.screenshot({ path: join(shots, "users.png"), fullPage: true });
+
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   const after = await page.evaluate(async () => (await fetch("/api/v1/session")).status);

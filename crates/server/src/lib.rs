@@ -21,6 +21,7 @@ mod register_api;
 mod reports;
 pub mod sessions;
 pub mod tls;
+mod users;
 mod video;
 mod web;
 
@@ -177,6 +178,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reports/{name}", get(reports::report))
         .route("/api/v1/items/{barcode}/label.svg", get(reports::label))
         .route("/api/v1/labels", get(reports::label_sheet))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route("/api/v1/users/{name}", axum::routing::patch(users::change))
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/log", get(audit::log))
         .route("/api/v1/log/verify", post(audit::verify))

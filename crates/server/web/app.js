@@ -622,6 +622,51 @@ async function inventoryPage(id) {
   barcode.focus();
 }
 
+// ---------------------------------------------------------------- admin
+
+const ROLES = ["admin", "auditor", "archivist", "viewer"];
+
+async function adminPage() {
+  const data = await api("GET", "/api/v1/users");
+  const rows = data.users.map((u) => {
+    const role = el("select", { "aria-label": `Role of ${u.name}` },
+      ROLES.map((r) => el("option", { value: r, selected: r === u.role }, r)));
+    const disabled = el("input", { type: "checkbox", "aria-label": `${u.name} disabled`, checked: u.disabled });
+    const save = el("button", { type: "button", class: "secondary", onclick: async () => {
+      try {
+        await api("PATCH", `/api/v1/users/${encodeURIComponent(u.name)}`, { role: role.value, disabled: disabled.checked });
+        say(`${u.name} saved.`);
+        route(true);
+      } catch (err) {
+        say(err.message, true);
+      }
+    } }, "Save");
+    return el("tr", { "data-user": u.name }, el("td", {}, u.name), el("td", {}, role),
+      el("td", {}, el("label", {}, disabled)), el("td", {}, when(u.created_ms)), el("td", {}, save));
+  });
+  const name = el("input", { id: "new-name", autocomplete: "off" });
+  const role = el("select", { id: "new-role" }, ROLES.map((r) => el("option", { value: r, selected: r === "viewer" }, r)));
+  const password = el("input", { id: "new-password", type: "password", autocomplete: "new-password", minlength: 12 });
+  const add = el("form", { class: "inline", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      await api("POST", "/api/v1/users", { name: name.value, role: role.value, password: password.value });
+      say(`${name.value} added.`);
+      route(true);
+    } catch (err) {
+      say(err.message, true);
+    }
+  } },
+  el("label", { for: "new-name" }, "Name", name),
+  el("label", { for: "new-role" }, "Role", role),
+  el("label", { for: "new-password" }, "Password (12 or more characters)", password),
+  el("button", { type: "submit" }, "Add user"));
+  page("Users", add,
+    el("table", {},
+      el("thead", {}, el("tr", {}, ["Name", "Role", "Disabled", "Since", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows)));
+}
+
 // ---------------------------------------------------------------- audit
 
 function entrySummary(e) {
@@ -749,6 +794,7 @@ async function route(refresh = false) {
     else if (path.startsWith("/items/")) await itemPage(decodeURIComponent(path.slice(7)));
     else if (path === "/desk") deskPage();
     else if (path === "/audit") await auditPage(params);
+    else if (path === "/admin") await adminPage();
     else if (path === "/inventories") await inventoriesPage();
     else if (path.startsWith("/inventories/")) await inventoryPage(Number(path.slice(13)));
     else if (path.startsWith("/playback/")) await playbackPage(decodeURIComponent(path.slice(10)), params);
