@@ -30,6 +30,7 @@ fn category(name: &str) -> Option<&'static [&'static str]> {
         "changes" => &[
             "config.loaded",
             "user.created",
+            "user.changed",
             "token.created",
             "token.revoked",
             "segment.deleted",
