@@ -2003,7 +2003,7 @@ colour = "red"
         );
         assert_eq!(
             p[1].2,
-            "unknown key \"port\" in [server]; expected one of: listen"
+            "unknown key \"port\" in [server]; expected one of: listen, tls_cert, tls_key"
         );
         assert_eq!(
             p[2].2,
