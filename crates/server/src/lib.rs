@@ -87,6 +87,21 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
+        self.with_store_as(what, move |s| {
+            f(s).map_err(|e| ApiError::from_store(what, e))
+        })
+        .await
+    }
+
+    /// [`AppState::with_store`] for work whose errors have their own
+    /// mapping to an answer (register rules, for instance).
+    pub async fn with_store_as<T, E, F>(&self, what: &'static str, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        ApiError: From<E>,
+        F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
+    {
         let store = Arc::clone(&self.store);
         let joined = tokio::task::spawn_blocking(move || {
             // A poisoned lock means a panic while another request held it.
@@ -98,7 +113,7 @@ impl AppState {
         })
         .await;
         match joined {
-            Ok(result) => result.map_err(|e| ApiError::from_store(what, e)),
+            Ok(result) => result.map_err(ApiError::from),
             Err(e) => Err(ApiError::internal(what, &e)),
         }
     }

@@ -43,16 +43,7 @@ async fn blocking<T: Send + 'static>(
     state: &SharedState,
     f: impl FnOnce(&custos_store::Store) -> Result<T, RegisterError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let store = std::sync::Arc::clone(&state.store);
-    let joined = tokio::task::spawn_blocking(move || {
-        let guard = store.lock().unwrap_or_else(|e| e.into_inner());
-        f(&guard)
-    })
-    .await;
-    match joined {
-        Ok(r) => r.map_err(ApiError::from),
-        Err(e) => Err(ApiError::internal("changing the register", &e)),
-    }
+    state.with_store_as("changing the register", f).await
 }
 
 fn limit(l: Option<usize>) -> Result<usize, ApiError> {

@@ -399,13 +399,9 @@ pub(crate) async fn report(
             "format {format:?} is not json or html"
         )));
     }
-    let store = std::sync::Arc::clone(&state.store);
-    let built = tokio::task::spawn_blocking(move || {
-        let guard = store.lock().unwrap_or_else(|e| e.into_inner());
-        build(&guard, &name, &q)
-    })
-    .await
-    .map_err(|e| ApiError::internal("building a report", &e))??;
+    let built = state
+        .with_store_as("building a report", move |s| build(s, &name, &q))
+        .await?;
     Ok(if format == "html" {
         typed(html(&built, &state.site), "text/html; charset=utf-8")
     } else {
