@@ -356,19 +356,15 @@ fn covering_cameras(tx: &WriteTx<'_>, location: Option<&str>) -> Result<Vec<Cove
     let Some(loc) = tx.location(code)? else {
         return Ok(Vec::new());
     };
+    // Locations nest one level deep (checked when they are written), so the
+    // room is the only other location to look up.
     let room = match &loc.room {
         Some(r) => tx.location(r)?,
         None => None,
     };
-    let rooms = move |c: &str| room.clone().filter(|r| r.code == c);
-    let windows = footage::windows(0, Some(&loc), &rooms, &|_, _, _| Vec::new());
-    Ok(windows
-        .into_iter()
-        .map(|w| Coverage {
-            camera: w.camera,
-            zone: w.zone,
-        })
-        .collect())
+    Ok(footage::covering(&loc, &|c: &str| {
+        room.clone().filter(|r| r.code == c)
+    }))
 }
 
 /// The people and locations an action names, loaded for the rules.
