@@ -1,6 +1,7 @@
 //! Custody events, inventories, alerts and the notification outbox.
 
 use custos_custody::model::Coverage;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::Value;
@@ -456,35 +457,34 @@ pub struct AlertChange {
 const ALERT_COLUMNS: &str =
     "id, kind, subject_key, summary, camera, barcode, details, state, raised_ms, updated_ms";
 
-fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<(Alert, String)> {
-    let details: String = row.get(6)?;
-    let state: String = row.get(7)?;
-    Ok((
-        Alert {
-            id: row.get(0)?,
-            kind: row.get(1)?,
-            subject_key: row.get(2)?,
-            summary: row.get(3)?,
-            camera: row.get(4)?,
-            barcode: row.get(5)?,
-            details: serde_json::from_str(&details).unwrap_or(Value::Null),
-            state: AlertState::parse(&state).unwrap_or(AlertState::Open),
-            raised_ms: row.get(8)?,
-            updated_ms: row.get(9)?,
-        },
-        state,
-    ))
+// A state this build does not know fails the read, as an unknown camera
+// state does, rather than being taken for `open`.
+impl FromSql for AlertState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let text = value.as_str()?;
+        AlertState::parse(text).ok_or_else(|| {
+            FromSqlError::Other(
+                format!("unknown alert state {text:?} (expected open, acknowledged or resolved)")
+                    .into(),
+            )
+        })
+    }
 }
 
-fn checked_alert(pair: (Alert, String)) -> Result<Alert> {
-    let (alert, state) = pair;
-    if AlertState::parse(&state).is_none() {
-        return Err(StoreError::Corrupt(format!(
-            "alert {} has an unknown state {state:?} in the database",
-            alert.id
-        )));
-    }
-    Ok(alert)
+fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
+    let details: String = row.get(6)?;
+    Ok(Alert {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        subject_key: row.get(2)?,
+        summary: row.get(3)?,
+        camera: row.get(4)?,
+        barcode: row.get(5)?,
+        details: serde_json::from_str(&details).unwrap_or(Value::Null),
+        state: row.get(7)?,
+        raised_ms: row.get(8)?,
+        updated_ms: row.get(9)?,
+    })
 }
 
 fn read_alert(conn: &rusqlite::Connection, id: i64) -> Result<Option<Alert>> {
@@ -494,9 +494,7 @@ fn read_alert(conn: &rusqlite::Connection, id: i64) -> Result<Option<Alert>> {
         alert_from_row,
     )
     .optional()
-    .context(|| format!("reading alert {id}"))?
-    .map(checked_alert)
-    .transpose()
+    .context(|| format!("reading alert {id}"))
 }
 
 impl WriteTx<'_> {
@@ -512,9 +510,7 @@ impl WriteTx<'_> {
                 alert_from_row,
             )
             .optional()
-            .context(|| format!("looking for an unresolved {kind} alert"))?
-            .map(checked_alert)
-            .transpose()
+            .context(|| format!("looking for an unresolved {kind} alert"))
     }
 
     /// Raises an alert unless one about the same thing is unresolved;
@@ -629,10 +625,9 @@ impl Store {
                 ],
                 alert_from_row,
             )
-            .context(|| "listing alerts".to_owned())?
-            .collect::<rusqlite::Result<Vec<_>>>()
             .context(|| "listing alerts".to_owned())?;
-        rows.into_iter().map(checked_alert).collect()
+        rows.collect::<rusqlite::Result<_>>()
+            .context(|| "listing alerts".to_owned())
     }
 
     /// The state changes of alert `id`, oldest first.
@@ -646,10 +641,9 @@ impl Store {
             .context(|| "preparing the alert changes query".to_owned())?;
         let rows = stmt
             .query_map([id], |r| {
-                let state: String = r.get(1)?;
                 Ok(AlertChange {
                     at_ms: r.get(0)?,
-                    state: AlertState::parse(&state).unwrap_or(AlertState::Open),
+                    state: r.get(1)?,
                     by: r.get(2)?,
                     note: r.get(3)?,
                 })
@@ -1109,6 +1103,43 @@ mod tests {
             })
             .expect_err("foreign key");
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    }
+
+    #[test]
+    fn values_this_build_does_not_know_fail_the_read_instead_of_defaulting() {
+        let s = store();
+        let d = json!({});
+        let a = s
+            .transaction("t", |tx| tx.raise_alert(&alert("item:B1", &d), 10))
+            .expect("raise")
+            .expect("new");
+        s.transaction("t", |tx| {
+            tx.insert_location(
+                &Location {
+                    code: "R1".into(),
+                    name: "Room".into(),
+                    kind: LocationKind::Room,
+                    room: None,
+                    coverage: vec![],
+                    retired: false,
+                },
+                1,
+            )
+        })
+        .expect("room");
+        s.conn
+            .execute_batch(&format!(
+                "UPDATE alerts SET state = 'snoozed' WHERE id = {}; \
+                 UPDATE locations SET kind = 'attic' WHERE code = 'R1';",
+                a.id
+            ))
+            .expect("edit by hand");
+        let err = s.alert(a.id).expect_err("unknown state");
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        assert!(err.to_string().contains("snoozed"), "{err}");
+        let err = s.location("R1").expect_err("unknown kind");
+        assert!(err.to_string().contains("attic"), "{err}");
+        assert!(s.locations().is_err());
     }
 
     #[test]

@@ -53,10 +53,6 @@ pub enum StoreError {
     /// version is newer than the migrations this build knows).
     #[error("{0}")]
     Schema(String),
-    /// A row holds a value this build cannot read (edited by hand, or
-    /// written by a newer build); the string names the row and the value.
-    #[error("{0}")]
-    Corrupt(String),
     /// A write succeeded but did not commit the log entries staged for it
     /// (a bug in the store: the fact is in the index without its entry).
     #[error("{0} log entries were staged but the write did not commit them")]
@@ -73,7 +69,6 @@ impl StoreError {
             StoreError::Conflict(_) => ErrorKind::Conflict,
             StoreError::Database { .. }
             | StoreError::Schema(_)
-            | StoreError::Corrupt(_)
             | StoreError::LogNotCommitted(_) => ErrorKind::Internal,
         }
     }

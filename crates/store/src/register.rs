@@ -55,40 +55,34 @@ impl Store {
     }
 }
 
-fn bad(what: String) -> StoreError {
-    StoreError::Corrupt(what)
+/// Reads text column `idx` as a `T` (a kind, role or status). A value this
+/// build does not know fails the read, as an unknown camera state does
+/// (`CameraState`'s `FromSql`), rather than being taken for a default.
+pub(crate) fn parsed<T>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = row.get(idx)?;
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 // ---------------------------------------------------------------- locations
 
 const LOCATION_COLUMNS: &str = "code, name, kind, room, coverage, retired";
 
-fn location_from_row(row: &Row<'_>) -> rusqlite::Result<(Location, String)> {
-    let kind: String = row.get(2)?;
+fn location_from_row(row: &Row<'_>) -> rusqlite::Result<Location> {
     let coverage: String = row.get(4)?;
-    Ok((
-        Location {
-            code: row.get(0)?,
-            name: row.get(1)?,
-            // Checked below: a wrong value is reported, not defaulted.
-            kind: kind.parse().unwrap_or(LocationKind::Other),
-            room: row.get(3)?,
-            coverage: serde_json::from_str::<Vec<Coverage>>(&coverage).unwrap_or_default(),
-            retired: row.get(5)?,
-        },
-        kind,
-    ))
-}
-
-fn checked_location(pair: (Location, String)) -> Result<Location> {
-    let (location, kind) = pair;
-    if kind.parse::<LocationKind>().is_err() {
-        return Err(bad(format!(
-            "location {:?} has an unknown kind {kind:?} in the database",
-            location.code
-        )));
-    }
-    Ok(location)
+    Ok(Location {
+        code: row.get(0)?,
+        name: row.get(1)?,
+        kind: parsed::<LocationKind>(row, 2)?,
+        room: row.get(3)?,
+        coverage: serde_json::from_str::<Vec<Coverage>>(&coverage).unwrap_or_default(),
+        retired: row.get(5)?,
+    })
 }
 
 fn coverage_json(coverage: &[Coverage]) -> Result<String> {
@@ -97,15 +91,13 @@ fn coverage_json(coverage: &[Coverage]) -> Result<String> {
 }
 
 fn find_location(conn: &Connection, code: &str) -> Result<Option<Location>> {
-    let row = conn
-        .query_row(
-            &format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE code = ?1"),
-            [code],
-            location_from_row,
-        )
-        .optional()
-        .context(|| format!("reading location {code:?}"))?;
-    row.map(checked_location).transpose()
+    conn.query_row(
+        &format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE code = ?1"),
+        [code],
+        location_from_row,
+    )
+    .optional()
+    .context(|| format!("reading location {code:?}"))
 }
 
 fn all_locations(conn: &Connection) -> Result<Vec<Location>> {
@@ -116,51 +108,33 @@ fn all_locations(conn: &Connection) -> Result<Vec<Location>> {
         .context(|| "preparing the locations query".to_owned())?;
     let rows = stmt
         .query_map([], location_from_row)
-        .context(|| "listing locations".to_owned())?
-        .collect::<rusqlite::Result<Vec<_>>>()
         .context(|| "listing locations".to_owned())?;
-    rows.into_iter().map(checked_location).collect()
+    rows.collect::<rusqlite::Result<_>>()
+        .context(|| "listing locations".to_owned())
 }
 
 // ---------------------------------------------------------------- people
 
 const PERSON_COLUMNS: &str = "staff_id, name, role, badge, retired";
 
-fn person_from_row(row: &Row<'_>) -> rusqlite::Result<(Person, String)> {
-    let role: String = row.get(2)?;
-    Ok((
-        Person {
-            staff_id: row.get(0)?,
-            name: row.get(1)?,
-            role: role.parse().unwrap_or(PersonRole::Other),
-            badge: row.get(3)?,
-            retired: row.get(4)?,
-        },
-        role,
-    ))
-}
-
-fn checked_person(pair: (Person, String)) -> Result<Person> {
-    let (person, role) = pair;
-    if role.parse::<PersonRole>().is_err() {
-        return Err(bad(format!(
-            "person {:?} has an unknown role {role:?} in the database",
-            person.staff_id
-        )));
-    }
-    Ok(person)
+fn person_from_row(row: &Row<'_>) -> rusqlite::Result<Person> {
+    Ok(Person {
+        staff_id: row.get(0)?,
+        name: row.get(1)?,
+        role: parsed::<PersonRole>(row, 2)?,
+        badge: row.get(3)?,
+        retired: row.get(4)?,
+    })
 }
 
 fn find_person(conn: &Connection, staff_id: &str) -> Result<Option<Person>> {
-    let row = conn
-        .query_row(
-            &format!("SELECT {PERSON_COLUMNS} FROM people WHERE staff_id = ?1"),
-            [staff_id],
-            person_from_row,
-        )
-        .optional()
-        .context(|| format!("reading person {staff_id:?}"))?;
-    row.map(checked_person).transpose()
+    conn.query_row(
+        &format!("SELECT {PERSON_COLUMNS} FROM people WHERE staff_id = ?1"),
+        [staff_id],
+        person_from_row,
+    )
+    .optional()
+    .context(|| format!("reading person {staff_id:?}"))
 }
 
 // ---------------------------------------------------------------- items
@@ -168,46 +142,29 @@ fn find_person(conn: &Connection, staff_id: &str) -> Result<Option<Person>> {
 const ITEM_COLUMNS: &str = "barcode, title, reference, classification, home_location, location, \
                             status, holder, due_ms, disposed_reason";
 
-fn item_from_row(row: &Row<'_>) -> rusqlite::Result<(Item, String)> {
-    let status: String = row.get(6)?;
-    Ok((
-        Item {
-            barcode: row.get(0)?,
-            title: row.get(1)?,
-            reference: row.get(2)?,
-            classification: row.get(3)?,
-            home_location: row.get(4)?,
-            location: row.get(5)?,
-            status: status.parse().unwrap_or(ItemStatus::InPlace),
-            holder: row.get(7)?,
-            due_ms: row.get(8)?,
-            disposed_reason: row.get(9)?,
-        },
-        status,
-    ))
-}
-
-fn checked_item(pair: (Item, String)) -> Result<Item> {
-    let (item, status) = pair;
-    if status.parse::<ItemStatus>().is_err() {
-        return Err(bad(format!(
-            "item {:?} has an unknown status {status:?} in the database",
-            item.barcode
-        )));
-    }
-    Ok(item)
+fn item_from_row(row: &Row<'_>) -> rusqlite::Result<Item> {
+    Ok(Item {
+        barcode: row.get(0)?,
+        title: row.get(1)?,
+        reference: row.get(2)?,
+        classification: row.get(3)?,
+        home_location: row.get(4)?,
+        location: row.get(5)?,
+        status: parsed::<ItemStatus>(row, 6)?,
+        holder: row.get(7)?,
+        due_ms: row.get(8)?,
+        disposed_reason: row.get(9)?,
+    })
 }
 
 fn find_item(conn: &Connection, barcode: &str) -> Result<Option<Item>> {
-    let row = conn
-        .query_row(
-            &format!("SELECT {ITEM_COLUMNS} FROM items WHERE barcode = ?1"),
-            [barcode],
-            item_from_row,
-        )
-        .optional()
-        .context(|| format!("reading item {barcode:?}"))?;
-    row.map(checked_item).transpose()
+    conn.query_row(
+        &format!("SELECT {ITEM_COLUMNS} FROM items WHERE barcode = ?1"),
+        [barcode],
+        item_from_row,
+    )
+    .optional()
+    .context(|| format!("reading item {barcode:?}"))
 }
 
 fn collect_items(
@@ -221,10 +178,9 @@ fn collect_items(
         .context(|| format!("preparing {what}"))?;
     let rows = stmt
         .query_map(params, item_from_row)
-        .context(|| what.to_owned())?
-        .collect::<rusqlite::Result<Vec<_>>>()
         .context(|| what.to_owned())?;
-    rows.into_iter().map(checked_item).collect()
+    rows.collect::<rusqlite::Result<_>>()
+        .context(|| what.to_owned())
 }
 
 /// Which items to list.
@@ -502,10 +458,9 @@ impl Store {
             .context(|| "preparing the people query".to_owned())?;
         let rows = stmt
             .query_map([], person_from_row)
-            .context(|| "listing people".to_owned())?
-            .collect::<rusqlite::Result<Vec<_>>>()
             .context(|| "listing people".to_owned())?;
-        rows.into_iter().map(checked_person).collect()
+        rows.collect::<rusqlite::Result<_>>()
+            .context(|| "listing people".to_owned())
     }
 
     /// Item `barcode`, if it exists.
