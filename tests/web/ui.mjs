@@ -76,6 +76,14 @@ try {
   await card.waitFor();
   await page.locator("[data-camera=stacks] .badge.recording").waitFor({ timeout: 20000 });
   check(true, "the dashboard shows the camera recording");
+  await page.waitForFunction(() => {
+    const img = document.querySelector("[data-camera=stacks] img.thumb");
+    return img && img.complete && img.naturalWidth >= 160;
+  }, null, { timeout: 20000 });
+  check(true, "the dashboard shows the camera's live thumbnail");
+  const storageRow = await page.locator("tr[data-storage=stacks]").innerText();
+  check(/days|not known yet/.test(storageRow), `the dashboard shows the retention horizon (${storageRow.replace(/\s+/g, " ")})`);
+  check(/% used/.test(await page.locator("[data-disk]").innerText()), "the dashboard shows disk use");
   await page.screenshot({ path: join(shots, "dashboard.png"), fullPage: true });
 
   // Live view: the video element's time advances, close behind the camera.
@@ -231,6 +239,10 @@ try {
   check(status === 403, `a viewer's export request is refused without a CSRF token (got ${status})`);
   await viewer.goto(`${base}/#/`);
   await viewer.locator("[data-camera=stacks]").waitFor();
+  await viewer.waitForFunction(() => {
+    const img = document.querySelector("[data-camera=stacks] img.thumb");
+    return img && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: 20000 });
   await viewer.screenshot({ path: join(shots, "dashboard-phone.png"), fullPage: true });
 
   check(external.length === 0, `no request leaves the site (${external.join(", ")})`);

@@ -408,18 +408,7 @@ impl Rules {
 /// How full the file system holding `dir` is, in percent of the space a
 /// non-root user can use.
 fn disk_used_percent(dir: &Path) -> Option<f64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable struct.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return None;
-    }
-    let total = st.f_blocks as f64;
-    let free_for_users = st.f_bavail as f64;
-    let used = total - st.f_bfree as f64;
-    let usable = used + free_for_users;
-    (usable > 0.0).then(|| used / usable * 100.0)
+    custos_server::storage::disk_usage(dir).map(|d| d.used_percent)
 }
 
 /// Runs the rules every `interval` until `stop` is set.

@@ -131,6 +131,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .map(|c| (c.id.as_str(), c.name.as_str())),
         now_ms(),
     ));
+    for cam in &config.cameras {
+        registry.update(&cam.id, |s| {
+            s.retain_days = cam.retain_days;
+            s.retain_bytes = cam.retain_bytes;
+        });
+    }
     let committer = Committer::start(open_store(&data_dir)?, data_dir.clone(), COMMIT_INTERVAL)
         .context("starting the group commit thread")?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

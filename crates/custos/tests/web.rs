@@ -119,7 +119,60 @@ fn the_web_app_in_chromium() {
             "no screenshot {shot}"
         );
     }
+
+    // The thumbnail the dashboard showed is a real JPEG of the camera's
+    // picture; a second look within minutes is not logged again.
+    let thumb = shots.join("thumbnail.jpg");
+    for _ in 0..2 {
+        let r = ureq::get(&format!(
+            "{}/api/v1/cameras/stacks/snapshot.jpg",
+            site.base_url()
+        ))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("thumbnail");
+        assert_eq!(r.content_type(), "image/jpeg");
+        let mut jpeg = Vec::new();
+        std::io::Read::read_to_end(&mut r.into_reader(), &mut jpeg).expect("read thumbnail");
+        std::fs::write(&thumb, &jpeg).expect("write thumbnail");
+    }
+    let probe = common::ffprobe(&thumb);
+    assert_eq!(probe["streams"][0]["codec_name"], "mjpeg", "{probe}");
+    assert_eq!(probe["streams"][0]["width"], 320, "{probe}");
+    assert_eq!(probe["streams"][0]["height"], 240, "{probe}");
+    let storage = site.get_json(&token, "/api/v1/storage");
+    assert!(
+        storage["disk"]["total_bytes"].as_u64() > Some(0),
+        "{storage}"
+    );
+    assert!(
+        storage["cameras"][0]["bytes"].as_u64() > Some(0),
+        "{storage}"
+    );
+
     assert!(serve
         .terminate(Duration::from_secs(10))
         .is_some_and(|s| s.success()));
+
+    // Thumbnail views are logged once per user and camera in 5 minutes:
+    // the admin's browser and API looks make one entry, the viewer's one.
+    let log = custos_ledger::storage::LogStorage::open_read_only(&site.data_dir().join("log"))
+        .expect("log");
+    let mut thumbnail_views = std::collections::BTreeMap::<String, usize>::new();
+    for i in 0..log.size() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&log.entry(i).expect("entry")).expect("json");
+        if v["type"] == "footage.viewed" && v["thumbnail"] == true {
+            assert_eq!(v["camera"], "stacks", "{v}");
+            *thumbnail_views
+                .entry(v["user"].as_str().unwrap_or("").to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(
+        thumbnail_views.get("admin"),
+        Some(&1),
+        "{thumbnail_views:?}"
+    );
+    assert_eq!(thumbnail_views.get("vera"), Some(&1), "{thumbnail_views:?}");
 }

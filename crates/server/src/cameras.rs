@@ -42,6 +42,10 @@ pub struct CameraStatus {
     pub tamper: Option<String>,
     /// Counters of the camera's picture analysis; absent when it is off.
     pub analysis: Option<AnalysisStatus>,
+    /// How long recordings are kept, in days, if limited by age.
+    pub retain_days: Option<u32>,
+    /// How many bytes of recordings are kept, if limited by size.
+    pub retain_bytes: Option<u64>,
 }
 
 /// How a camera's picture analysis is keeping up.
@@ -83,6 +87,8 @@ impl CameraRegistry {
                     since_ms: now_ms,
                     tamper: None,
                     analysis: None,
+                    retain_days: None,
+                    retain_bytes: None,
                 };
                 (id.to_owned(), status)
             })

@@ -20,6 +20,8 @@ pub mod register;
 mod register_api;
 mod reports;
 pub mod sessions;
+pub mod storage;
+mod thumbnails;
 pub mod tls;
 mod users;
 mod video;
@@ -138,6 +140,11 @@ pub fn router(state: AppState) -> Router {
             get(recordings::recordings),
         )
         .route("/api/v1/cameras/{id}/video.mp4", get(video::video))
+        .route(
+            "/api/v1/cameras/{id}/snapshot.jpg",
+            get(thumbnails::snapshot),
+        )
+        .route("/api/v1/storage", get(storage::storage))
         .route("/api/v1/cameras/{id}/live", get(live::live))
         .route("/api/v1/exports", post(exports::create))
         .route("/api/v1/exports/{id}/bundle.tar", get(exports::download))

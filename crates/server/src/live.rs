@@ -41,12 +41,29 @@ pub enum LiveItem {
 struct CameraFeed {
     tx: broadcast::Sender<LiveItem>,
     params: RwLock<Option<Arc<VideoParams>>>,
+    /// The newest key frame and when it arrived, for thumbnails.
+    last_key: RwLock<Option<KeyFrame>>,
+}
+
+/// A camera's newest key frame: a picture that decodes on its own.
+#[derive(Clone, Debug)]
+pub struct KeyFrame {
+    /// The stream it belongs to.
+    pub params: Arc<VideoParams>,
+    /// The frame as the camera sent it.
+    pub frame: Frame,
+    /// Wall-clock ms when it arrived.
+    pub received_ms: i64,
 }
 
 /// Every camera's live feed.
 #[derive(Default)]
 pub struct LiveHub {
     feeds: RwLock<HashMap<String, Arc<CameraFeed>>>,
+    /// Thumbnails already encoded: camera → (key frame arrival, JPEG).
+    pub(crate) thumbnails: std::sync::Mutex<HashMap<String, (i64, bytes::Bytes)>>,
+    /// When each (user, camera)'s thumbnail view was last logged.
+    pub(crate) thumbnail_views: std::sync::Mutex<HashMap<(String, String), i64>>,
 }
 
 impl LiveHub {
@@ -64,6 +81,7 @@ impl LiveHub {
             Arc::new(CameraFeed {
                 tx: broadcast::channel(CHANNEL_FRAMES).0,
                 params: RwLock::new(None),
+                last_key: RwLock::new(None),
             })
         }))
     }
@@ -79,9 +97,32 @@ impl LiveHub {
     /// Publishes a frame of `camera`; never waits (no viewer, no work).
     pub fn frame(&self, camera: &str, frame: &Frame) {
         let feed = self.feed(camera);
+        if frame.is_key {
+            let params = feed
+                .params
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(params) = params {
+                // A clone of the frame shares its bytes: no copy.
+                *feed.last_key.write().unwrap_or_else(|e| e.into_inner()) = Some(KeyFrame {
+                    params,
+                    frame: frame.clone(),
+                    received_ms: crate::now_ms(),
+                });
+            }
+        }
         if feed.tx.receiver_count() > 0 {
             let _ = feed.tx.send(LiveItem::Frame(frame.clone()));
         }
+    }
+
+    /// The newest key frame of `camera`, if it has sent one.
+    pub fn latest_key_frame(&self, camera: &str) -> Option<KeyFrame> {
+        let feeds = self.feeds.read().unwrap_or_else(|e| e.into_inner());
+        let feed = feeds.get(camera)?;
+        let key = feed.last_key.read().unwrap_or_else(|e| e.into_inner());
+        key.clone()
     }
 
     fn subscribe(&self, camera: &str) -> (Option<Arc<VideoParams>>, broadcast::Receiver<LiveItem>) {

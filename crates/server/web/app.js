@@ -142,16 +142,71 @@ function loginPage() {
 
 // ---------------------------------------------------------------- pages
 
+function bytes(n) {
+  if (n === null || n === undefined) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i += 1;
+  }
+  return `${n.toFixed(n < 10 && i ? 1 : 0)} ${units[i]}`;
+}
+
+const HORIZON_REASON = {
+  retain_days: "age limit",
+  retain_bytes: "size limit at the current rate",
+  disk: "until the disk is full",
+};
+
+function storageSection(storage) {
+  const disk = storage.disk
+    ? el("p", { "data-disk": "" },
+      el("meter", { min: 0, max: 100, low: 80, high: 90, optimum: 0, value: storage.disk.used_percent,
+        "aria-label": "Disk use" }),
+      ` ${storage.disk.used_percent.toFixed(0)} % used: ${bytes(storage.disk.used_bytes)} of `
+        + `${bytes(storage.disk.total_bytes)}, ${bytes(storage.disk.available_bytes)} free`)
+    : el("p", {}, "The data disk cannot be read.");
+  const rows = storage.cameras.map((c) => el("tr", { "data-storage": c.id },
+    el("td", {}, c.id),
+    el("td", {}, bytes(c.bytes)),
+    el("td", {}, c.oldest_ms ? when(c.oldest_ms) : "nothing yet"),
+    el("td", {}, c.bytes_per_day ? `${bytes(c.bytes_per_day)}/day` : ""),
+    el("td", {}, c.horizon_days === null
+      ? "not known yet"
+      : `${c.horizon_days} days (${HORIZON_REASON[c.horizon_set_by] || c.horizon_set_by})`)));
+  return [
+    el("h2", {}, "Storage"),
+    disk,
+    el("table", {},
+      el("thead", {}, el("tr", {}, ["Camera", "Kept", "Oldest footage", "Written", "Retention horizon"]
+        .map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows)),
+  ];
+}
+
+function thumbnail(c) {
+  // The time in the address defeats caching; the server logs the view.
+  const img = el("img", {
+    class: "thumb", alt: `Latest picture of ${c.name}`, width: 320, height: 180,
+    src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot.jpg?at=${Date.now()}`,
+  });
+  img.addEventListener("error", () => img.replaceWith(el("div", { class: "thumb none" }, "No picture yet")));
+  return el("a", { href: `#/live/${encodeURIComponent(c.id)}`, "aria-label": `Watch ${c.name} live` }, img);
+}
+
 async function dashboard() {
-  const [cams, alerts] = await Promise.all([
+  const [cams, alerts, storage] = await Promise.all([
     api("GET", "/api/v1/cameras"),
     api("GET", "/api/v1/alerts?state=unresolved&limit=50"),
+    api("GET", "/api/v1/storage"),
   ]);
   const cards = cams.cameras.map((c) => {
     const state = c.tamper ? "tampered" : c.state;
     return el(
       "section",
       { class: "card", "data-camera": c.id, "aria-label": `Camera ${c.name}` },
+      thumbnail(c),
       el("h3", {}, c.name, " ", badge(state, c.tamper ? c.tamper : c.state)),
       el("div", { class: "muted" }, `${c.id} · ${c.codec || "no stream yet"}`,
         c.width ? ` · ${c.width}×${c.height}` : ""),
@@ -173,6 +228,7 @@ async function dashboard() {
     el("div", { class: "cards" }, cards.length ? cards : el("p", {}, "No cameras are configured.")),
     el("h2", {}, `Open alerts (${alerts.alerts.length})`),
     alertTable(alerts.alerts),
+    ...storageSection(storage),
   );
   // Refresh every 5 s, but not under someone typing a note.
   const tick = () => {

@@ -22,6 +22,7 @@ use crate::{validate, Store};
 
 /// Where a segment is in its life cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SegmentState {
     /// The recorder is still appending to the file.
@@ -211,6 +212,7 @@ pub struct RecoveredSegment {
 
 /// Totals over a camera's live (recording and sealed) segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CameraSummary {
     /// Number of live segments.
     pub segments: u64,
@@ -581,6 +583,18 @@ impl Store {
     /// quota-based retention.
     pub fn camera_live_bytes(&self, camera: &str) -> Result<u64> {
         Ok(self.camera_summary(camera)?.bytes)
+    }
+
+    /// Bytes of `camera`'s live segments that started at or after
+    /// `since_ms`: its recent write rate, for the retention horizon.
+    pub fn camera_bytes_since(&self, camera: &str, since_ms: i64) -> Result<u64> {
+        self.conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(bytes), 0) FROM segments \
+                 WHERE camera = ?1 AND start_ms >= ?2 AND state IN ('recording', 'sealed')",
+            )
+            .and_then(|mut stmt| stmt.query_row(params![camera, since_ms], |row| row.get(0)))
+            .context(|| format!("adding up camera {camera:?}'s bytes since {since_ms}"))
     }
 
     /// Up to `limit` sealed, unheld segments of `camera`, oldest first: what

@@ -1,0 +1,165 @@
+//! `GET /api/v1/cameras/{id}/snapshot.jpg`: the camera's newest key frame as
+//! a small JPEG, for the dashboard's live thumbnails.
+//!
+//! The picture is decoded from the key frame the recorder last published
+//! to the [`LiveHub`](crate::live::LiveHub) (no second connection to the
+//! camera) and cached until a newer key frame arrives, so many dashboards
+//! cost one decode per key frame. A thumbnail is live footage, so viewing
+//! it is logged, but a dashboard refreshes its thumbnails every few
+//! seconds: one `footage.viewed` entry (`live`, `thumbnail`) is written per
+//! user and camera per [`VIEW_LOG_INTERVAL_MS`], and stands for the views
+//! of that user in the interval after it.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::HeaderValue;
+use axum::response::Response;
+use bytes::Bytes;
+use custos_ledger::entry::Entry;
+use custos_media::decode::Decoder;
+use custos_store::{Role, User};
+
+use crate::auth::{require_role, AuthUser};
+use crate::error::{ApiError, ApiPath};
+use crate::live::KeyFrame;
+use crate::recordings::known_camera;
+use crate::SharedState;
+
+/// Every role may see the live picture.
+pub(crate) const THUMBNAIL_VIEWERS: &[Role] = &Role::ALL;
+
+/// Width of a thumbnail in pixels (height keeps the aspect ratio).
+const THUMBNAIL_WIDTH: u32 = 320;
+
+/// How often a user's thumbnail views of one camera are logged.
+pub const VIEW_LOG_INTERVAL_MS: i64 = 5 * 60 * 1000;
+
+/// `GET /api/v1/cameras/{id}/snapshot.jpg`.
+pub(crate) async fn snapshot(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(camera): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    require_role(&user, THUMBNAIL_VIEWERS)?;
+    known_camera(&state, &camera)?;
+    let key = state
+        .live
+        .latest_key_frame(&camera)
+        .ok_or_else(|| ApiError::not_found(format!("camera {camera:?} has sent no picture yet")))?;
+    let received_ms = key.received_ms;
+    let jpeg = match cached(&state, &camera, received_ms) {
+        Some(jpeg) => jpeg,
+        None => {
+            let jpeg = tokio::task::spawn_blocking(move || encode(&key))
+                .await
+                .map_err(|e| ApiError::internal("decoding the thumbnail", &e))??;
+            let mut cache = state
+                .live
+                .thumbnails
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            cache.insert(camera.clone(), (received_ms, jpeg.clone()));
+            jpeg
+        }
+    };
+    log_view(&state, &user, &camera, received_ms).await?;
+    let len = jpeg.len();
+    let mut response = Response::new(Body::from(jpeg));
+    response.headers_mut().extend([
+        (CONTENT_TYPE, HeaderValue::from_static("image/jpeg")),
+        (CONTENT_LENGTH, HeaderValue::from(len)),
+        (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ]);
+    response.headers_mut().insert(
+        "x-custos-frame-ms",
+        HeaderValue::from_str(&received_ms.to_string())
+            .map_err(|e| ApiError::internal("writing the frame time", &e))?,
+    );
+    Ok(response)
+}
+
+fn cached(state: &SharedState, camera: &str, received_ms: i64) -> Option<Bytes> {
+    let cache = state
+        .live
+        .thumbnails
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    cache
+        .get(camera)
+        .filter(|(at, _)| *at == received_ms)
+        .map(|(_, jpeg)| jpeg.clone())
+}
+
+/// Decodes the key frame (it needs no other frame) and encodes it as JPEG.
+fn encode(key: &KeyFrame) -> Result<Bytes, ApiError> {
+    let fail = |e: custos_media::decode::DecodeError| {
+        ApiError::internal("decoding the camera's key frame for a thumbnail", &e)
+    };
+    let mut decoder = Decoder::for_params(&key.params, 1).map_err(fail)?;
+    decoder.send(&key.frame.data, key.frame.pts).map_err(fail)?;
+    decoder.send_eof().map_err(fail)?;
+    // With the end signalled the decoder has nothing more to wait for: no
+    // picture now means the frame did not decode.
+    if decoder.receive().map_err(fail)?.is_none() {
+        return Err(ApiError::internal(
+            "decoding the camera's key frame for a thumbnail",
+            &"the key frame gave no picture",
+        ));
+    }
+    Ok(Bytes::from(decoder.jpeg(THUMBNAIL_WIDTH).map_err(fail)?))
+}
+
+/// Logs the view unless this user's views of this camera were logged in
+/// the last [`VIEW_LOG_INTERVAL_MS`].
+async fn log_view(
+    state: &SharedState,
+    user: &User,
+    camera: &str,
+    frame_ms: i64,
+) -> Result<(), ApiError> {
+    let now = crate::now_ms();
+    {
+        let mut views = state
+            .live
+            .thumbnail_views
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let key = (user.name.clone(), camera.to_owned());
+        if views
+            .get(&key)
+            .is_some_and(|at| now - at < VIEW_LOG_INTERVAL_MS)
+        {
+            return Ok(());
+        }
+        // Old entries would only grow the map: drop them while here.
+        views.retain(|_, at| now - *at < VIEW_LOG_INTERVAL_MS);
+        views.insert(key, now);
+    }
+    tracing::info!(target: "custos::audit", user = %user.name, role = %user.role, camera, "live thumbnails viewed");
+    let leaf = Entry::new("footage.viewed", now)
+        .with("user", user.name.clone().into())
+        .with("role", user.role.as_str().into())
+        .with("camera", camera.into())
+        .with("start_ms", frame_ms.into())
+        .with("end_ms", frame_ms.into())
+        .with("live", true.into())
+        .with("thumbnail", true.into())
+        .to_leaf_bytes()
+        .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
+    let logged = state
+        .with_store("recording the view in the log", move |store| {
+            store.enqueue_log(vec![leaf])
+        })
+        .await;
+    if logged.is_err() {
+        // Not logged, so the next request must try again.
+        let mut views = state
+            .live
+            .thumbnail_views
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        views.remove(&(user.name.clone(), camera.to_owned()));
+    }
+    logged
+}
