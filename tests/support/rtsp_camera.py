@@ -12,6 +12,8 @@ typelib, see scripts/install-deps.sh):
 SPEC is one of
     live-h264:WIDTHxHEIGHT@FPS:GOP[:KBPS]   endless live test pattern, H.264
     live-h265:WIDTHxHEIGHT@FPS:GOP[:KBPS]   endless live test pattern, H.265
+    stamp-h264:WIDTHxHEIGHT@FPS:GOP[:KBPS]  endless live H.264 whose every picture
+                                            carries its capture time (see below)
     file:/abs/path.mp4                      H.264 or H.265 video of an MP4 file,
                                             played once in real time per client
 FPS is an integer or a fraction such as 30000/1001; GOP is the key frame
@@ -20,6 +22,19 @@ bit rate in kbit/s (default: 1000 for H.264, 800 for H.265).
 
 e.g.  --port 8554 --mount /cam=live-h264:640x360@15:15:800
       --mount /h265=live-h265:1280x720@10:10 --mount /vtest=file:/x/vtest-h264.mp4
+      --mount /stamp=stamp-h264:640x360@15:15:800
+
+A stamp mount paints each picture when it is made: a grey picture with, at
+its top left, blocks that encode the wall-clock time of that moment
+(`time.time_ns() // 1_000_000` mod 2^40, ms since the Unix epoch), so a
+viewer on the same machine can measure camera-to-glass latency. Blocks are
+CELL x CELL pixels, CELL = min(64, WIDTH // 26) rounded down to a multiple of
+8 (at least 16, so WIDTH >= 416), starting CELL pixels from the top and the
+left, 24 blocks a line. Lines 1-2 hold a 48-block code word (white = 1, black
+= 0, read line by line, left to right): the start mark 1011, the 40 bits of
+the time (most significant first), an even parity bit over those 40 bits and
+the end mark 010. Lines 3-4 hold the same word inverted, so every block is
+checked. tests/web/latency.mjs reads it.
 
 The server listens on 127.0.0.1:PORT only. With --user and --password every
 mount requires RTSP Basic or Digest authentication (a wrong password is
@@ -63,12 +78,12 @@ def parse_fps(text):
     return num, den
 
 
-def parse_live(codec, rest):
+def parse_live(codec, rest, kind="live"):
     """`WxH@FPS:GOP[:KBPS]` -> dict."""
     m = re.fullmatch(r"(\d+)x(\d+)@([0-9/]+):(\d+)(?::(\d+))?", rest)
     if not m:
         raise SpecError(
-            f"bad live-{codec} spec {rest!r} (want WIDTHxHEIGHT@FPS:GOP[:KBPS])"
+            f"bad {kind}-{codec} spec {rest!r} (want WIDTHxHEIGHT@FPS:GOP[:KBPS])"
         )
     width, height = int(m.group(1)), int(m.group(2))
     if not (16 <= width <= 7680 and 16 <= height <= 4320):
@@ -82,8 +97,14 @@ def parse_live(codec, rest):
     kbps = int(m.group(5)) if m.group(5) else DEFAULT_KBPS[codec]
     if not 1 <= kbps <= 200000:
         raise SpecError(f"bad bit rate {kbps} kbit/s")
+    if kind == "stamp":
+        cell = stamp_cell(width)
+        if cell < 16:
+            raise SpecError(f"stamp needs a width of at least 416 (got {width})")
+        if height < 5 * cell:
+            raise SpecError(f"stamp needs a height of at least {5 * cell} (got {height})")
     return {
-        "kind": "live",
+        "kind": kind,
         "codec": codec,
         "width": width,
         "height": height,
@@ -107,6 +128,8 @@ def parse_mount(text):
         return path, parse_live("h264", rest)
     if kind == "live-h265" and sep:
         return path, parse_live("h265", rest)
+    if kind == "stamp-h264" and sep:
+        return path, parse_live("h264", rest, kind="stamp")
     if kind == "file" and sep:
         if not os.path.isabs(rest):
             raise SpecError(f"file path {rest!r} must be absolute")
@@ -114,7 +137,8 @@ def parse_mount(text):
             raise SpecError(f"file {rest!r} does not exist or is not readable")
         return path, {"kind": "file", "path": rest}
     raise SpecError(
-        f"bad spec {spec!r} (want live-h264:..., live-h265:... or file:/abs/path.mp4)"
+        f"bad spec {spec!r} (want live-h264:..., live-h265:..., stamp-h264:... "
+        "or file:/abs/path.mp4)"
     )
 
 
@@ -174,6 +198,29 @@ def gst_quote(value):
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def encoder(s):
+    """The encoder and payloader part of a live or stamp pipeline."""
+    if s["codec"] == "h264":
+        # tune=zerolatency makes x264 cut each picture into one slice per
+        # thread, and rtph264pay (config-interval=-1) then puts SPS and PPS
+        # before every IDR slice, i.e. in the middle of the access unit,
+        # which a decoder reading the RTP stream takes for the start of a
+        # new picture. A stamp picture is one slice, as most cameras send.
+        threads = "threads=1 " if s["kind"] == "stamp" else ""
+        return (
+            f"! x264enc speed-preset=ultrafast tune=zerolatency bframes=0 {threads}"
+            f"key-int-max={s['gop']} bitrate={s['kbps']} option-string=scenecut=0 "
+            f"! video/x-h264,profile=high "
+            f"! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1"
+        )
+    return (
+        f"! x265enc speed-preset=ultrafast tune=zerolatency "
+        f"key-int-max={s['gop']} bitrate={s['kbps']} log-level=error "
+        f'option-string="bframes=0:scenecut=0:open-gop=0:min-keyint={s["gop"]}:repeat-headers=1" '
+        f"! h265parse ! rtph265pay name=pay0 pt=96 config-interval=-1"
+    )
+
+
 def live_launch(s):
     num, den = s["fps"]
     raw = (
@@ -185,21 +232,112 @@ def live_launch(s):
         f"! timeoverlay font-desc=\"Sans {max(8, s['height'] // 20)}\" "
         f"! videoconvert ! video/x-raw,format=I420 "
     )
-    if s["codec"] == "h264":
-        enc = (
-            f"! x264enc speed-preset=ultrafast tune=zerolatency bframes=0 "
-            f"key-int-max={s['gop']} bitrate={s['kbps']} option-string=scenecut=0 "
-            f"! video/x-h264,profile=high "
-            f"! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1"
-        )
-    else:
-        enc = (
-            f"! x265enc speed-preset=ultrafast tune=zerolatency "
-            f"key-int-max={s['gop']} bitrate={s['kbps']} log-level=error "
-            f'option-string="bframes=0:scenecut=0:open-gop=0:min-keyint={s["gop"]}:repeat-headers=1" '
-            f"! h265parse ! rtph265pay name=pay0 pt=96 config-interval=-1"
-        )
-    return "( " + raw + enc + " )"
+    return "( " + raw + encoder(s) + " )"
+
+
+STAMP_SRC = "stampsrc"
+STAMP_COLS = 24
+STAMP_BITS = 40
+STAMP_START = (1, 0, 1, 1)
+STAMP_END = (0, 1, 0)
+# Luma of the picture: video-range black, white and a mid grey background.
+STAMP_BLACK, STAMP_WHITE, STAMP_GREY = 16, 235, 128
+
+
+def stamp_cell(width):
+    """Side of a stamp block in pixels for a picture `width` wide."""
+    return min(64, width // 26) // 8 * 8
+
+
+def stamp_word(ms):
+    """The 48 blocks (1 = white) that encode `ms` mod 2^40."""
+    value = ms % (1 << STAMP_BITS)
+    bits = [(value >> (STAMP_BITS - 1 - i)) & 1 for i in range(STAMP_BITS)]
+    return list(STAMP_START) + bits + [sum(bits) % 2] + list(STAMP_END)
+
+
+class StampPainter:
+    """Makes I420 pictures that carry a time stamp (layout in the module doc)."""
+
+    def __init__(self, width, height):
+        self.width, self.height = width, height
+        self.cell = stamp_cell(width)
+        chroma = (width // 2) * (height // 2)
+        self.template = bytes([STAMP_GREY]) * (width * height) + bytes([128]) * (2 * chroma)
+        self.black = bytes([STAMP_BLACK]) * self.cell
+        self.white = bytes([STAMP_WHITE]) * self.cell
+
+    def paint(self, ms):
+        word = stamp_word(ms)
+        lines = [word[:STAMP_COLS], word[STAMP_COLS:]]
+        lines += [[1 - b for b in line] for line in lines]
+        frame = bytearray(self.template)
+        c, w = self.cell, self.width
+        for i, line in enumerate(lines):
+            row = b"".join(self.white if b else self.black for b in line)
+            top = c + i * c
+            for y in range(top, top + c):
+                start = y * w + c
+                frame[start : start + len(row)] = row
+        return frame
+
+
+def stamp_launch(s):
+    num, den = s["fps"]
+    caps = (
+        f"video/x-raw,format=I420,width={s['width']},height={s['height']},"
+        f"framerate={num}/{den}"
+    )
+    # A live source that keeps at most two pictures: when nothing reads
+    # (before PLAYING) the oldest are dropped, never queued up.
+    raw = (
+        f"appsrc name={STAMP_SRC} is-live=true format=time do-timestamp=true "
+        f"block=false max-buffers=2 leaky-type=downstream caps={gst_quote(caps)} "
+    )
+    return "( " + raw + encoder(s) + " )"
+
+
+class Stamper:
+    """Feeds one stamp pipeline's appsrc from its own thread at the frame rate,
+    painting each picture with the wall-clock time at which it is made."""
+
+    def __init__(self, Gst, appsrc, spec, log):
+        import threading
+
+        self.Gst, self.appsrc, self.log = Gst, appsrc, log
+        self.painter = StampPainter(spec["width"], spec["height"])
+        num, den = spec["fps"]
+        self.interval = den / num
+        self.duration = Gst.SECOND * den // num
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="stamper", daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.stopped.set()
+
+    def run(self):
+        Gst = self.Gst
+        next_at = time.monotonic()
+        frames = 0
+        while not self.stopped.is_set():
+            delay = next_at - time.monotonic()
+            if delay > 0 and self.stopped.wait(delay):
+                break
+            ms = time.time_ns() // 1_000_000
+            buf = Gst.Buffer.new_wrapped(bytes(self.painter.paint(ms)))
+            buf.duration = self.duration
+            self.appsrc.emit("push-buffer", buf)
+            frames += 1
+            next_at += self.interval
+            # Fell behind by more than a frame (a stalled machine): skip the
+            # missed pictures rather than sending a burst.
+            now = time.monotonic()
+            if next_at < now - self.interval:
+                next_at = now
+        self.log(f"stamper stopped after {frames} pictures")
 
 
 def file_codec(Gst, GstPbutils, path):
@@ -281,6 +419,8 @@ def main(argv):
     for path, spec in args.mounts.items():
         if spec["kind"] == "live":
             launches[path] = (live_launch(spec), True)
+        elif spec["kind"] == "stamp":
+            launches[path] = (stamp_launch(spec), True)
         else:
             try:
                 codec = file_codec(Gst, GstPbutils, spec["path"])
@@ -319,6 +459,17 @@ def main(argv):
         factory.set_shared(shared)
         if permissions is not None:
             factory.set_permissions(permissions)
+        spec = args.mounts[path]
+        if spec["kind"] == "stamp":
+
+            def on_configure(_factory, media, spec=spec, path=path):
+                appsrc = media.get_element().get_by_name(STAMP_SRC)
+                stamper = Stamper(Gst, appsrc, spec, log)
+                media.connect("unprepared", lambda _m: stamper.stop())
+                stamper.start()
+                log(f"mount {path}: stamper started")
+
+            factory.connect("media-configure", on_configure)
         mounts.add_factory(path, factory)
         log(f"mount {path}: {'shared' if shared else 'per-client'} {launch}")
 
