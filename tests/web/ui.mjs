@@ -128,6 +128,29 @@ try {
   check(Math.abs(shown - target) < 3000, `playback starts at the clicked moment (${shown - target} ms off)`);
   await page.screenshot({ path: join(shots, "playback.png"), fullPage: true });
 
+  // Downloads from the playing moment: the MP4 and an evidence bundle.
+  await page.getByLabel("Minutes").fill("1");
+  const [mp4] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download MP4" }).click(),
+  ]);
+  const mp4Failure = await mp4.failure();
+  if (mp4Failure) {
+    const r = await page.evaluate(async (u) => { const r = await fetch(u); return `${r.status} ${await r.text()}`; }, mp4.url());
+    throw new Error(`the MP4 download failed (${mp4Failure}): ${mp4.url()} answers ${r}`);
+  }
+  await mp4.saveAs(join(shots, "download.mp4"));
+  check(/^stacks-\d+\.mp4$/.test(mp4.suggestedFilename()), `the span downloads as MP4 (${mp4.suggestedFilename()})`);
+  await page.getByLabel("Reason (bundle)").fill("browser test: evidence of the reading room");
+  await page.getByRole("button", { name: "Evidence bundle" }).click();
+  const bundleLink = page.locator("a[data-bundle]");
+  await bundleLink.waitFor({ timeout: 20000 }).catch(async (err) => {
+    throw new Error(`no bundle: ${await page.textContent("#message")} (${err.message})`);
+  });
+  const [tar] = await Promise.all([page.waitForEvent("download"), bundleLink.click()]);
+  await tar.saveAs(join(shots, "bundle.tar"));
+  check(true, `the span exports as an evidence bundle (${tar.suggestedFilename()})`);
+
   await page.goto(`${base}/#/items`);
   await page.getByLabel("Search items").fill("letters");
   await page.getByRole("button", { name: "Search" }).click();
@@ -184,6 +207,25 @@ try {
   check(inv.includes("ZZ9: no item with this barcode"), "the inventory report lists the unknown label");
   check(inv.includes("Missing (0)"), "the item that is out is not counted missing");
   await page.screenshot({ path: join(shots, "inventory.png"), fullPage: true });
+
+  // Locations with their coverage and blind spots; people with what they hold.
+  await page.goto(`${base}/#/locations`);
+  await page.locator("tr[data-location=R1]").waitFor();
+  check((await page.textContent("tr[data-location=R1]")).includes("covered"), "a location seen by a camera is covered");
+  await page.getByLabel("Code").fill("S9");
+  await page.getByLabel("Name").fill("Basement shelf");
+  await page.getByLabel("Kind").selectOption("shelf");
+  await page.getByRole("button", { name: "Add" }).click();
+  await page.locator("tr[data-location=S9]").waitFor();
+  check((await page.textContent("tr[data-location=S9]")).includes("blind spot"), "a location no camera sees is a blind spot");
+  await page.getByRole("link", { name: "Show blind spots only" }).click();
+  await page.getByRole("heading", { name: "Blind spots" }).waitFor();
+  check(await page.locator("tr[data-location]").count() === 1, "the blind-spot view lists only the blind spot");
+  await page.screenshot({ path: join(shots, "locations.png"), fullPage: true });
+  await page.goto(`${base}/#/people/S1`);
+  await page.getByRole("heading", { name: "Holds now (1)" }).waitFor();
+  check((await page.textContent("main")).includes("BX1"), "a person's page shows what they hold");
+  await page.screenshot({ path: join(shots, "person.png"), fullPage: true });
 
   // Audit: the live view and the playback are on record; the log verifies.
   await page.goto(`${base}/#/audit`);

@@ -26,7 +26,7 @@ fn the_web_app_in_chromium() {
     );
     let cam = Camera::start(&[("/cam", "live-h264:320x240@10:10:300")], None);
     let site = Site::new(&format!(
-        "[[camera]]\nid = \"stacks\"\nname = \"Stacks room\"\nurl = \"{}\"\nanalysis = false\n",
+        "[[camera]]\nid = \"stacks\"\nname = \"Stacks room\"\nurl = \"{}\"\nanalysis = false\nsegment_seconds = 4\n",
         cam.url("/cam")
     ));
     let token = site.admin_token();
@@ -113,12 +113,46 @@ fn the_web_app_in_chromium() {
         "alerts",
         "events",
         "dashboard-phone",
+        "locations",
+        "person",
     ] {
         assert!(
             shots.join(format!("{shot}.png")).exists(),
             "no screenshot {shot}"
         );
     }
+
+    // What the browser downloaded: an MP4 that ffprobe reads, and an
+    // evidence bundle that verifies offline.
+    let mp4 = common::ffprobe(&shots.join("download.mp4"));
+    assert_eq!(mp4["streams"][0]["codec_name"], "h264", "{mp4}");
+    let unpacked = shots.join("bundle");
+    let _ = std::fs::remove_dir_all(&unpacked);
+    std::fs::create_dir_all(&unpacked).expect("mkdir");
+    let untar = Command::new("tar")
+        .arg("-xf")
+        .arg(shots.join("bundle.tar"))
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .expect("tar");
+    assert!(untar.success());
+    let bundle_dir = std::fs::read_dir(&unpacked)
+        .expect("read bundle")
+        .flatten()
+        .next()
+        .expect("the tar holds the bundle directory")
+        .path();
+    let verified = site
+        .custos(&["verify", &bundle_dir.to_string_lossy()])
+        .output()
+        .expect("custos verify");
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
 
     // The thumbnail the dashboard showed is a real JPEG of the camera's
     // picture; a second look within minutes is not logged again.
@@ -175,4 +209,12 @@ fn the_web_app_in_chromium() {
         "{thumbnail_views:?}"
     );
     assert_eq!(thumbnail_views.get("vera"), Some(&1), "{thumbnail_views:?}");
+    let downloads = (0..log.size())
+        .map(|i| serde_json::from_slice::<serde_json::Value>(&log.entry(i).expect("entry")))
+        .filter(|v| {
+            v.as_ref()
+                .is_ok_and(|v| v["type"] == "footage.viewed" && v["download"] == true)
+        })
+        .count();
+    assert_eq!(downloads, 1, "the MP4 download is logged as one");
 }

@@ -47,10 +47,14 @@ const X_STOPPED: HeaderName = HeaderName::from_static("x-custos-stopped-at-param
 pub(crate) struct SpanQuery {
     start_ms: i64,
     end_ms: i64,
+    /// Sent as a file to save (`Content-Disposition: attachment`) rather
+    /// than to play; the log entry says so.
+    #[serde(default)]
+    download: bool,
 }
 
 /// Records that `user` was sent the footage of `camera` from `start_ms` to
-/// `end_ms`.
+/// `end_ms`, to play or (`download`) to save.
 ///
 /// Every path that hands out recorded video must call this before sending a
 /// byte: the view goes into the site's log (through the index's outbox), so
@@ -62,6 +66,7 @@ pub async fn audit_view(
     camera: &str,
     start_ms: i64,
     end_ms: i64,
+    download: bool,
 ) -> Result<(), ApiError> {
     tracing::info!(
         target: "custos::audit",
@@ -71,6 +76,7 @@ pub async fn audit_view(
         camera,
         start_ms,
         end_ms,
+        download,
         "recorded video viewed"
     );
     let leaf = Entry::new("footage.viewed", crate::now_ms())
@@ -78,7 +84,13 @@ pub async fn audit_view(
         .with("role", user.role.as_str().into())
         .with("camera", camera.into())
         .with("start_ms", start_ms.into())
-        .with("end_ms", end_ms.into())
+        .with("end_ms", end_ms.into());
+    let leaf = if download {
+        leaf.with("download", true.into())
+    } else {
+        leaf
+    };
+    let leaf = leaf
         .to_leaf_bytes()
         .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
     state
@@ -97,7 +109,11 @@ pub(crate) async fn video(
     ApiQuery(query): ApiQuery<SpanQuery>,
 ) -> Result<Response, ApiError> {
     require_role(&user, VIEWERS)?;
-    let SpanQuery { start_ms, end_ms } = query;
+    let SpanQuery {
+        start_ms,
+        end_ms,
+        download,
+    } = query;
     check_window(start_ms, end_ms, MAX_VIDEO_SPAN_MS, "6 hours")?;
     known_camera(&state, &camera)?;
 
@@ -128,14 +144,17 @@ pub(crate) async fn video(
     // footage, so it is not a view; every GET is.
     let head_only = method == axum::http::Method::HEAD;
     if !head_only {
-        audit_view(&state, &user, &camera, plan.first_ms, plan.last_ms).await?;
+        audit_view(&state, &user, &camera, plan.first_ms, plan.last_ms, download).await?;
     }
     let headers = [
         (CONTENT_TYPE, HeaderValue::from_static("video/mp4")),
         (CONTENT_LENGTH, HeaderValue::from(plan.len())),
         (X_START_MS, HeaderValue::from(plan.first_ms)),
         (X_END_MS, HeaderValue::from(plan.last_ms)),
-        (CONTENT_DISPOSITION, content_disposition(&camera, start_ms)?),
+        (
+            CONTENT_DISPOSITION,
+            content_disposition(&camera, start_ms, download)?,
+        ),
         (CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ];
     let stopped = plan.stopped_at_parameter_change;
@@ -172,7 +191,11 @@ fn segment_path(data_dir: &Path, relative: &str) -> Result<PathBuf, ApiError> {
 /// `inline; filename="<camera>-<start_ms>.mp4"`, with every character but
 /// ASCII letters, digits, `-`, `_` and `.` in the camera id replaced by `_`
 /// so the header cannot be broken by quotes or non-ASCII names.
-fn content_disposition(camera: &str, start_ms: i64) -> Result<HeaderValue, ApiError> {
+fn content_disposition(
+    camera: &str,
+    start_ms: i64,
+    download: bool,
+) -> Result<HeaderValue, ApiError> {
     let safe: String = camera
         .chars()
         .map(|c| {
@@ -183,7 +206,8 @@ fn content_disposition(camera: &str, start_ms: i64) -> Result<HeaderValue, ApiEr
             }
         })
         .collect();
-    HeaderValue::from_str(&format!("inline; filename=\"{safe}-{start_ms}.mp4\""))
+    let kind = if download { "attachment" } else { "inline" };
+    HeaderValue::from_str(&format!("{kind}; filename=\"{safe}-{start_ms}.mp4\""))
         .map_err(|e| ApiError::internal("naming the download", &e))
 }
 

@@ -398,6 +398,169 @@ async function itemPage(barcode) {
   );
 }
 
+// ---------------------------------------------------------------- places and people
+
+function table(headers, rows, attrs = {}) {
+  return el("table", attrs,
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows));
+}
+
+function coverageText(coverage) {
+  return coverage.map((c) => (c.zone ? `${c.camera}:${c.zone}` : c.camera)).join(", ");
+}
+
+/** "cam, cam2:door" → [{camera, zone}]; the server checks the cameras. */
+function parseCoverage(text) {
+  return text.split(",").map((p) => p.trim()).filter(Boolean).map((p) => {
+    const [camera, zone] = p.split(":").map((x) => x.trim());
+    return zone ? { camera, zone } : { camera };
+  });
+}
+
+function field(id, label, input) {
+  input.id = id;
+  return el("label", { for: id }, label, input);
+}
+
+async function locationsPage(params) {
+  const data = await api("GET", "/api/v1/locations");
+  const blindOnly = params.get("blind") === "1";
+  const shown = data.locations.filter((l) => !blindOnly || l.blind_spot);
+  const rows = shown.map((l) => el("tr", { "data-location": l.code },
+    el("td", {}, el("a", { href: `#/locations/${encodeURIComponent(l.code)}` }, l.code)),
+    el("td", {}, l.name),
+    el("td", {}, l.kind.replace("_", " ")),
+    el("td", {}, l.room || ""),
+    el("td", {}, l.coverage.length ? coverageText(l.coverage) : ""),
+    el("td", {}, l.blind_spot ? badge("missing", "blind spot") : badge("recorded", "covered"),
+      l.retired ? [" ", badge("disposed", "retired")] : null)));
+  const children = [
+    el("p", {}, blindOnly
+      ? el("a", { href: "#/locations" }, "Show every location")
+      : el("a", { href: "#/locations?blind=1" }, "Show blind spots only"),
+    " · ", el("a", { href: "/api/v1/reports/blind-spots?format=html" }, "Printable blind-spot report")),
+    shown.length
+      ? table(["Code", "Name", "Kind", "In room", "Cameras", "Coverage"], rows)
+      : el("p", {}, blindOnly ? "No blind spots: a camera sees every location." : "No locations yet."),
+  ];
+  if (may("admin", "archivist")) {
+    const code = el("input", { required: true, autocomplete: "off" });
+    const name = el("input", { required: true, autocomplete: "off" });
+    const kind = el("select", {}, ["room", "shelf", "reading_table", "other"].map((k) => el("option", { value: k }, k.replace("_", " "))));
+    const room = el("input", { autocomplete: "off" });
+    const cams = el("input", { autocomplete: "off", placeholder: "camera or camera:zone, …" });
+    children.push(el("h2", {}, "Add a location"), el("form", { class: "inline", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await api("POST", "/api/v1/locations", {
+          code: code.value.trim(), name: name.value.trim(), kind: kind.value,
+          room: room.value.trim() || undefined, coverage: parseCoverage(cams.value),
+        });
+        say(`Location ${code.value.trim()} added.`);
+        route(true);
+      } catch (err) {
+        say(err.message, true);
+      }
+    } },
+    field("loc-code", "Code", code), field("loc-name", "Name", name), field("loc-kind", "Kind", kind),
+    field("loc-room", "In room", room), field("loc-cameras", "Cameras", cams),
+    el("button", { type: "submit" }, "Add")));
+  }
+  page(blindOnly ? "Blind spots" : "Locations", ...children);
+}
+
+async function locationPage(code) {
+  const [l, items, custody] = await Promise.all([
+    api("GET", `/api/v1/locations/${encodeURIComponent(code)}`),
+    api("GET", `/api/v1/items?location=${encodeURIComponent(code)}&limit=200`),
+    api("GET", `/api/v1/custody?location=${encodeURIComponent(code)}&limit=50`),
+  ]);
+  const cams = l.coverage.map((c) => el("li", {},
+    c.zone ? `${c.camera} (zone ${c.zone}) · ` : `${c.camera} · `,
+    el("a", { href: `#/live/${encodeURIComponent(c.camera)}` }, "live"), " · ",
+    el("a", { href: `#/playback/${encodeURIComponent(c.camera)}` }, "playback")));
+  page(`${l.code} — ${l.name}`,
+    el("p", {}, l.kind.replace("_", " "), l.room ? ` in ${l.room}` : "", " ",
+      l.blind_spot ? badge("missing", "blind spot: no camera sees it") : badge("recorded", "covered"),
+      l.retired ? [" ", badge("disposed", "retired")] : null),
+    el("h2", {}, "Cameras"),
+    cams.length ? el("ul", {}, cams)
+      : el("p", {}, l.room ? `Only through the cameras of room ${l.room}, if it has any.` : "No camera covers it."),
+    el("h2", {}, `Items here (${items.items.length})`),
+    items.items.length
+      ? table(["Barcode", "Title", "Status"], items.items.map((i) => el("tr", {},
+        el("td", {}, el("a", { href: `#/items/${encodeURIComponent(i.barcode)}` }, i.barcode)),
+        el("td", {}, i.title), el("td", {}, badge(i.status)))))
+      : el("p", {}, "None."),
+    el("h2", {}, "Recent custody events here"),
+    custodyTable(custody.events));
+}
+
+function custodyTable(events) {
+  if (!events.length) return el("p", {}, "None.");
+  return table(["When", "Item", "Action", "Person", "Where", "Footage"], events.map((c) => el("tr", {},
+    el("td", {}, when(c.at_ms)),
+    el("td", {}, el("a", { href: `#/items/${encodeURIComponent(c.barcode)}` }, c.barcode)),
+    el("td", {}, c.action),
+    el("td", {}, c.person ? el("a", { href: `#/people/${encodeURIComponent(c.person)}` }, c.person) : ""),
+    el("td", {}, c.location || ""),
+    el("td", {}, footageCell(c)))));
+}
+
+async function peoplePage() {
+  const data = await api("GET", "/api/v1/people");
+  const rows = data.people.map((p) => el("tr", { "data-person": p.staff_id },
+    el("td", {}, el("a", { href: `#/people/${encodeURIComponent(p.staff_id)}` }, p.staff_id)),
+    el("td", {}, p.name), el("td", {}, p.role), el("td", {}, p.badge || ""),
+    el("td", {}, p.retired ? badge("disposed", "retired") : "")));
+  const children = [data.people.length
+    ? table(["Staff id", "Name", "Role", "Badge", ""], rows)
+    : el("p", {}, "No people yet.")];
+  if (may("admin", "archivist")) {
+    const id = el("input", { required: true, autocomplete: "off" });
+    const name = el("input", { required: true, autocomplete: "off" });
+    const role = el("select", {}, ["staff", "researcher", "contractor", "other"].map((r) => el("option", { value: r }, r)));
+    const card = el("input", { autocomplete: "off" });
+    children.push(el("h2", {}, "Add a person"), el("form", { class: "inline", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await api("POST", "/api/v1/people", {
+          staff_id: id.value.trim(), name: name.value.trim(), role: role.value, badge: card.value.trim() || undefined,
+        });
+        say(`${name.value.trim()} added.`);
+        route(true);
+      } catch (err) {
+        say(err.message, true);
+      }
+    } },
+    field("person-id", "Staff id", id), field("person-name", "Name", name), field("person-role", "Role", role),
+    field("person-badge", "Badge", card), el("button", { type: "submit" }, "Add")));
+  }
+  page("People", ...children);
+}
+
+async function personPage(staffId) {
+  const [p, held, custody] = await Promise.all([
+    api("GET", `/api/v1/people/${encodeURIComponent(staffId)}`),
+    api("GET", `/api/v1/items?holder=${encodeURIComponent(staffId)}&limit=200`),
+    api("GET", `/api/v1/custody?person=${encodeURIComponent(staffId)}&limit=100`),
+  ]);
+  page(`${p.name} (${p.staff_id})`,
+    el("p", {}, p.role, p.badge ? ` · badge ${p.badge}` : "", p.retired ? [" ", badge("disposed", "retired")] : null),
+    el("p", {}, el("a", { href: `/api/v1/reports/person-history?staff_id=${encodeURIComponent(p.staff_id)}&format=html` },
+      "Printable history")),
+    el("h2", {}, `Holds now (${held.items.length})`),
+    held.items.length
+      ? table(["Barcode", "Title", "Due"], held.items.map((i) => el("tr", {},
+        el("td", {}, el("a", { href: `#/items/${encodeURIComponent(i.barcode)}` }, i.barcode)),
+        el("td", {}, i.title),
+        el("td", {}, i.due_ms ? when(i.due_ms) : "", i.due_ms && i.due_ms < Date.now() ? [" ", badge("open", "overdue")] : null))))
+      : el("p", {}, "Nothing."),
+    el("h2", {}, "Custody events"),
+    custodyTable(custody.events));
+}
+
 // ---------------------------------------------------------------- live view
 
 const liveSockets = new Set();
@@ -566,6 +729,7 @@ async function playbackPage(id, params) {
       video.play().catch(() => {});
     }, { once: true });
     status.textContent = `Playing from ${when(from)}.`;
+    downloads.setFrom(from);
   };
   video.addEventListener("timeupdate", () => {
     if (fileStart === null) return;
@@ -584,6 +748,7 @@ async function playbackPage(id, params) {
     else status.textContent = dir > 0 ? "No later event." : "No earlier event.";
   };
   const zoom = (ms) => { location.hash = `#/playback/${cam}?span=${ms}&end=${end}`; };
+  const downloads = downloadForm(id, () => (fileStart === null ? start : fileStart + video.currentTime * 1000));
   page(
     `Playback: ${id}`,
     el("div", { class: "row" },
@@ -600,7 +765,84 @@ async function playbackPage(id, params) {
       el("li", { class: "custody" }, "custody event")),
     video,
     status,
+    downloads,
   );
+}
+
+/** "2026-11-29T08:15" in local time, as datetime-local inputs want it. */
+function localInput(ms) {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 19);
+}
+
+/**
+ * Download the span from a moment: as MP4 (every role that may watch), or
+ * as an evidence bundle that a third party can verify (auditor, admin).
+ * Both are logged by the server before a byte is sent.
+ */
+function downloadForm(id, playing) {
+  const cam = encodeURIComponent(id);
+  const from = el("input", { type: "datetime-local", step: 1, required: true });
+  const minutes = el("input", { type: "number", min: 1, max: 360, value: 5, required: true });
+  const reason = el("input", { autocomplete: "off", placeholder: "why (kept in the log)" });
+  const result = el("p", { class: "muted", role: "status" });
+  const span = () => {
+    const startMs = new Date(from.value).getTime();
+    const endMs = startMs + Number(minutes.value) * 60000;
+    if (!Number.isFinite(startMs) || !(endMs > startMs)) throw new Error("Choose a start and a length.");
+    return { startMs, endMs };
+  };
+  const fromNow = el("button", { type: "button", class: "secondary", onclick: () => {
+    from.value = localInput(playing());
+  } }, "From the playing moment");
+  from.value = localInput(playing());
+  const mp4 = el("button", { type: "button", onclick: () => {
+    try {
+      const { startMs, endMs } = span();
+      const a = el("a", {
+        href: `/api/v1/cameras/${cam}/video.mp4?start_ms=${startMs}&end_ms=${endMs}&download=true`,
+        download: `${id}-${startMs}.mp4`,
+      });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      result.textContent = `MP4 of ${when(startMs)} – ${when(endMs)} requested; the download is logged.`;
+    } catch (err) {
+      say(err.message, true);
+    }
+  } }, "Download MP4");
+  const bundle = el("button", { type: "button", onclick: async () => {
+    try {
+      const { startMs, endMs: asked } = span();
+      if (!reason.value.trim()) throw new Error("An evidence bundle needs a reason.");
+      // A bundle holds sealed segments only: a span reaching into the
+      // segment still being written ends where the sealed footage does,
+      // rather than claiming footage it cannot contain.
+      const rec = await api("GET", `/api/v1/cameras/${cam}/recordings?start_ms=${startMs}&end_ms=${asked}`);
+      const sealedEnd = Math.max(0, ...rec.segments.filter((g) => g.state === "sealed").map((g) => g.end_ms));
+      if (sealedEnd <= startMs) throw new Error("Nothing in this span is sealed yet; try again in a minute.");
+      const endMs = Math.min(asked, sealedEnd);
+      result.textContent = "Building the bundle…";
+      const made = await api("POST", "/api/v1/exports", {
+        camera: id, start_ms: startMs, end_ms: endMs, reason: reason.value.trim(),
+      });
+      result.replaceChildren(`Bundle ${made.id}: ${when(made.start_ms)} – ${when(made.end_ms)}, ${made.segments} segments, `
+        + `${bytes(made.bytes)}, log size ${made.tree_size}. `,
+        el("a", { href: made.download, download: `${made.id}.tar`, "data-bundle": made.id }, "Download the bundle"));
+    } catch (err) {
+      result.textContent = "";
+      say(err.message, true);
+    }
+  } }, "Evidence bundle");
+  const section = el("section", { "aria-label": "Download" },
+    el("h2", {}, "Download"),
+    el("form", { class: "inline", onsubmit: (e) => e.preventDefault() },
+      field("dl-from", "From", from), fromNow, field("dl-minutes", "Minutes", minutes),
+      may("admin", "auditor") ? field("dl-reason", "Reason (bundle)", reason) : null,
+      mp4, may("admin", "auditor") ? bundle : null),
+    result);
+  section.setFrom = (ms) => { from.value = localInput(ms); };
+  return section;
 }
 
 // ---------------------------------------------------------------- inventories
@@ -851,6 +1093,10 @@ async function route(refresh = false) {
     else if (path === "/desk") deskPage();
     else if (path === "/audit") await auditPage(params);
     else if (path === "/admin") await adminPage();
+    else if (path === "/locations") await locationsPage(params);
+    else if (path.startsWith("/locations/")) await locationPage(decodeURIComponent(path.slice(11)));
+    else if (path === "/people") await peoplePage();
+    else if (path.startsWith("/people/")) await personPage(decodeURIComponent(path.slice(8)));
     else if (path === "/inventories") await inventoriesPage();
     else if (path.startsWith("/inventories/")) await inventoryPage(Number(path.slice(13)));
     else if (path.startsWith("/playback/")) await playbackPage(decodeURIComponent(path.slice(10)), params);
