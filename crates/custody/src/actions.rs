@@ -37,6 +37,7 @@ use crate::model::{Item, ItemStatus, Location, Person};
 
 /// A custody action on one item.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// Lend the item to a person until a due time.

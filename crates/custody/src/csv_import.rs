@@ -41,6 +41,7 @@ const PROGRESS_EVERY_ROWS: u64 = 4096;
 
 /// One problem in an uploaded file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RowError {
     /// The line in the file (counted from 1) where the row starts.
     pub line: u64,

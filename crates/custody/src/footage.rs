@@ -31,6 +31,7 @@ const MAX_ROOM_DEPTH: usize = 8;
 
 /// One camera's footage around a custody action.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FootageWindow {
     /// The camera.
     pub camera: String,

@@ -25,6 +25,7 @@ use crate::model::{Item, ItemStatus};
 
 /// A scanned item the register did not expect to find anywhere in place.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Unexpected {
     /// The barcode scanned.
     pub barcode: String,
@@ -34,6 +35,7 @@ pub struct Unexpected {
 
 /// An item found here whose home is elsewhere.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Misplaced {
     /// The item.
     pub barcode: String,
@@ -43,6 +45,7 @@ pub struct Misplaced {
 
 /// The result of an inventory of one location.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InventoryReport {
     /// The location inventoried.
     pub location: String,

@@ -142,6 +142,7 @@ macro_rules! text_enum {
 
 /// What sort of place a location is.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LocationKind {
     /// A room, such as a strong room or a reading room.
@@ -159,6 +160,7 @@ text_enum!(LocationKind, "location kind",
 
 /// Where an item is in its life.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
     /// At a location of the archive.
@@ -174,6 +176,7 @@ text_enum!(ItemStatus, "item status",
 
 /// What a person is to the archive.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PersonRole {
     /// A member of staff.
@@ -193,6 +196,7 @@ text_enum!(PersonRole, "role",
 /// location. Written `camera` or `camera:zone`; lists are written
 /// `cam1;cam2:table-3`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Coverage {
     /// The camera's name in the site configuration.
     pub camera: String,
@@ -260,6 +264,7 @@ impl fmt::Display for Coverage {
 
 /// A place an item can be: a room, a shelf in a room, a reading table.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Location {
     /// Its code, unique in the register.
     pub code: String,
@@ -281,6 +286,7 @@ pub struct Location {
 
 /// An archive item under custody.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Item {
     /// Its barcode, unique in the register.
     pub barcode: String,
@@ -309,6 +315,7 @@ pub struct Item {
 
 /// Someone who can hold or consult items.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     /// Their id, unique in the register.
     pub staff_id: String,

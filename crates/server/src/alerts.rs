@@ -160,7 +160,8 @@ pub fn resolve_condition(
 }
 
 /// Query of `GET /api/v1/alerts`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AlertsQuery {
     state: Option<String>,
@@ -169,12 +170,23 @@ pub(crate) struct AlertsQuery {
 }
 
 /// `GET /api/v1/alerts` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct AlertList {
     alerts: Vec<Alert>,
 }
 
 /// `GET /api/v1/alerts?state=open|acknowledged|resolved|unresolved&kind=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "alerts",
+    extensions(("x-custos-roles" = json!(ALERT_READERS))),
+    params(AlertsQuery),
+    responses(
+        (status = 200, description = "Alerts, newest first", body = AlertList),
+        (status = 400, description = "An unknown state or a limit out of range"),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -210,7 +222,7 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/v1/alerts/{id}` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct AlertDetail {
     #[serde(flatten)]
     alert: Alert,
@@ -218,6 +230,17 @@ pub(crate) struct AlertDetail {
 }
 
 /// `GET /api/v1/alerts/{id}`: the alert and its history.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/{id}",
+    tag = "alerts",
+    extensions(("x-custos-roles" = json!(ALERT_READERS))),
+    params(("id" = i64, Path, description = "The alert's id")),
+    responses(
+        (status = 200, description = "The alert and its changes", body = AlertDetail),
+        (status = 404, description = "No such alert"),
+    ),
+)]
 pub(crate) async fn get(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -237,7 +260,7 @@ pub(crate) async fn get(
 }
 
 /// Body of the acknowledge and resolve requests.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoteBody {
     #[serde(default)]
@@ -274,6 +297,20 @@ async fn change_by_person(
 }
 
 /// `POST /api/v1/alerts/{id}/acknowledge` `{"note"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/acknowledge",
+    tag = "alerts",
+    extensions(("x-custos-roles" = json!(ACKNOWLEDGERS))),
+    params(("id" = i64, Path, description = "The alert's id")),
+    request_body = NoteBody,
+    responses(
+        (status = 200, description = "The alert, acknowledged; the change is logged", body = Alert),
+        (status = 400, description = "No note, or one that is too long"),
+        (status = 404, description = "No such alert"),
+        (status = 409, description = "The alert cannot move to that state (it is resolved)"),
+    ),
+)]
 pub(crate) async fn acknowledge(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -285,6 +322,20 @@ pub(crate) async fn acknowledge(
 }
 
 /// `POST /api/v1/alerts/{id}/resolve` `{"note"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/resolve",
+    tag = "alerts",
+    extensions(("x-custos-roles" = json!(RESOLVERS))),
+    params(("id" = i64, Path, description = "The alert's id")),
+    request_body = NoteBody,
+    responses(
+        (status = 200, description = "The alert, resolved; the change is logged", body = Alert),
+        (status = 400, description = "A note that is too long"),
+        (status = 404, description = "No such alert"),
+        (status = 409, description = "The alert is already resolved"),
+    ),
+)]
 pub(crate) async fn resolve(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,

@@ -48,7 +48,8 @@ fn category(name: &str) -> Option<&'static [&'static str]> {
 }
 
 /// Query of `GET /api/v1/audit`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
     /// `views`, `logins`, `changes`, `custody`, or none for every entry.
@@ -61,7 +62,7 @@ pub(crate) struct AuditQuery {
 }
 
 /// One entry as the audit list shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct AuditEntry {
     /// Its index in the log.
     index: u64,
@@ -70,7 +71,7 @@ pub(crate) struct AuditEntry {
 }
 
 /// `GET /api/v1/audit` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct AuditList {
     /// Newest first.
     entries: Vec<AuditEntry>,
@@ -87,6 +88,17 @@ fn open_log(state: &SharedState) -> Result<LogStorage, ApiError> {
 
 /// `GET /api/v1/audit?category=&user=&camera=&limit=`: entries of the
 /// site's log, newest first (admin, auditor).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    extensions(("x-custos-roles" = json!(AUDITORS))),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The log's own entries, newest first", body = AuditList),
+        (status = 400, description = "An unknown category or a limit out of range"),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -146,7 +158,7 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/v1/log` and `POST /api/v1/log/verify` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct LogStatus {
     /// Entries in the log.
     size: u64,
@@ -163,7 +175,7 @@ pub(crate) struct LogStatus {
 }
 
 /// The outcome of `POST /api/v1/log/verify`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Verification {
     ok: bool,
     /// What was found, in plain words.
@@ -237,6 +249,13 @@ async fn status(state: &SharedState, verify: bool) -> Result<LogStatus, ApiError
 }
 
 /// `GET /api/v1/log`: the log's size and latest checkpoint (admin, auditor).
+#[utoipa::path(
+    get,
+    path = "/api/v1/log",
+    tag = "audit",
+    extensions(("x-custos-roles" = json!(AUDITORS))),
+    responses((status = 200, description = "The log's size and latest signed checkpoint", body = LogStatus)),
+)]
 pub(crate) async fn log(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -248,6 +267,13 @@ pub(crate) async fn log(
 /// `POST /api/v1/log/verify`: checks the latest checkpoint's signature and
 /// that the log still hashes to its root (admin, auditor). Files against
 /// the index are checked by `custos verify --config`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/log/verify",
+    tag = "audit",
+    extensions(("x-custos-roles" = json!(AUDITORS))),
+    responses((status = 200, description = "The log checked against its latest checkpoint (`verified`)", body = LogStatus)),
+)]
 pub(crate) async fn verify(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,

@@ -6,7 +6,7 @@ use std::sync::RwLock;
 use serde::Serialize;
 
 /// A camera's connection state as operators see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LiveState {
     /// Connecting or reconnecting; no frames yet in this session.
@@ -18,7 +18,7 @@ pub enum LiveState {
 }
 
 /// Live status of one camera.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CameraStatus {
     /// Camera id from the configuration; also the camera name in the index.
     pub id: String,
@@ -49,7 +49,7 @@ pub struct CameraStatus {
 }
 
 /// How a camera's picture analysis is keeping up.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AnalysisStatus {
     /// Pictures decoded since start.
     pub frames_decoded: u64,

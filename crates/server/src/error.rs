@@ -22,8 +22,10 @@ pub struct ApiError {
 }
 
 /// The body of every error response.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody<'a> {
+    /// What went wrong, in plain words.
     error: &'a str,
 }
 

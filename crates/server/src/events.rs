@@ -23,7 +23,8 @@ const EVENT_READERS: &[Role] = &Role::ALL;
 const MAX_LIMIT: usize = 1000;
 
 /// Query of `GET /api/v1/events`; every field optional.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EventsQuery {
     camera: Option<String>,
@@ -44,7 +45,7 @@ pub const EVENT_KINDS: &[&str] = &[
 ];
 
 /// One event as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct EventJson {
     id: i64,
     camera: String,
@@ -76,12 +77,24 @@ impl From<Event> for EventJson {
 }
 
 /// `GET /api/v1/events` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct EventList {
     events: Vec<EventJson>,
 }
 
 /// `GET /api/v1/events?camera=&kind=&start_ms=&end_ms=&limit=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    extensions(("x-custos-roles" = json!(EVENT_READERS))),
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "Events, newest first", body = EventList),
+        (status = 400, description = "An unknown kind, a reversed window or a limit out of range"),
+        (status = 404, description = "No such camera"),
+    ),
+)]
 pub(crate) async fn list(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -130,6 +143,18 @@ pub(crate) async fn list(
 /// `GET /api/v1/events/{id}/snapshot.jpg`: a frame of footage, so the view
 /// is logged (`footage.viewed`, a span of the event's start) before it is
 /// sent.
+#[utoipa::path(
+    get,
+    path = "/api/v1/events/{id}/snapshot.jpg",
+    tag = "events",
+    extensions(("x-custos-roles" = json!(EVENT_READERS))),
+    params(("id" = i64, Path, description = "The event's id")),
+    responses(
+        (status = 200, description = "The JPEG taken when the event started; the view is logged first",
+            content_type = "image/jpeg", body = Vec<u8>),
+        (status = 404, description = "No such event, or it has no snapshot"),
+    ),
+)]
 pub(crate) async fn snapshot(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,

@@ -37,7 +37,7 @@ const MAX_EXPORT_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
 const MAX_REASON_CHARS: usize = 2000;
 
 /// Body of `POST /api/v1/exports`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExportBody {
     camera: String,
@@ -47,7 +47,7 @@ pub(crate) struct ExportBody {
 }
 
 /// Answer of `POST /api/v1/exports`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ExportCreated {
     id: String,
     camera: String,
@@ -66,6 +66,19 @@ pub fn exports_dir(data_dir: &Path) -> PathBuf {
 }
 
 /// `POST /api/v1/exports`: builds an evidence bundle (auditor or admin).
+#[utoipa::path(
+    post,
+    path = "/api/v1/exports",
+    tag = "exports",
+    extensions(("x-custos-roles" = json!(EXPORTERS))),
+    request_body = ExportBody,
+    responses(
+        (status = 201, description = "The evidence bundle was built; download it from `download`", body = ExportCreated),
+        (status = 400, description = "A bad span (empty, reversed, longer than 24 h) or no reason"),
+        (status = 404, description = "No such camera, or nothing recorded in the span"),
+        (status = 503, description = "The span's log entries are not yet under a signed checkpoint; try again in a few seconds"),
+    ),
+)]
 pub(crate) async fn create(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -221,6 +234,18 @@ fn export_error(e: ExportError) -> ApiError {
 
 /// `GET /api/v1/exports/{id}/bundle.tar` (auditor or admin). The download
 /// is logged (`evidence.downloaded`) before any byte is sent.
+#[utoipa::path(
+    get,
+    path = "/api/v1/exports/{id}/bundle.tar",
+    tag = "exports",
+    extensions(("x-custos-roles" = json!(EXPORTERS))),
+    params(("id" = String, Path, description = "The export's id, as `POST /api/v1/exports` answered")),
+    responses(
+        (status = 200, description = "The evidence bundle as a tar file; the download is logged first",
+            content_type = "application/x-tar", body = Vec<u8>),
+        (status = 404, description = "No such export"),
+    ),
+)]
 pub(crate) async fn download(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,

@@ -1,8 +1,10 @@
 //! The Custos HTTP API.
 //!
-//! `GET /api/v1/health` is open; every other endpoint needs an
-//! `Authorization: Bearer <token>` header (see [`auth`]). Every error is JSON
-//! `{"error": "<message>"}` (see [`error`]).
+//! `GET /api/v1/health`, `POST /api/v1/login` and `GET /api/v1/openapi.json`
+//! are open; every other endpoint needs an `Authorization: Bearer <token>`
+//! header or a session cookie (see [`auth`]). Every error is JSON
+//! `{"error": "<message>"}` (see [`error`]). The OpenAPI document is
+//! generated from the handlers' annotations (see [`openapi`]).
 
 #![warn(missing_docs)]
 
@@ -15,6 +17,7 @@ pub mod events;
 pub mod evidence;
 pub mod exports;
 pub mod live;
+pub mod openapi;
 mod recordings;
 pub mod register;
 mod register_api;
@@ -32,10 +35,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::routing::{get, post};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
 use axum::{middleware, Json, Router};
 use custos_store::{Store, StoreError};
-use serde_json::{json, Value};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub use auth::{require_role, AuthUser, Credential};
 pub use error::ApiError;
@@ -129,101 +134,94 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The API's routes.
+/// The API routes that need credentials, each registered with its
+/// `#[utoipa::path]` annotation (see [`openapi`]); [`router`] puts them
+/// behind [`auth::require_auth`].
+pub(crate) fn authenticated_routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(recordings::list_cameras))
+        .routes(routes!(recordings::camera))
+        .routes(routes!(recordings::recordings))
+        .routes(routes!(video::video))
+        .routes(routes!(thumbnails::snapshot))
+        .routes(routes!(storage::storage))
+        .routes(routes!(live::live))
+        .routes(routes!(exports::create))
+        .routes(routes!(exports::download))
+        .routes(routes!(events::list))
+        .routes(routes!(events::snapshot))
+        .routes(routes!(
+            register_api::list_locations,
+            register_api::create_location
+        ))
+        .routes(routes!(
+            register_api::get_location,
+            register_api::update_location
+        ))
+        .routes(routes!(
+            register_api::list_people,
+            register_api::create_person
+        ))
+        .routes(routes!(
+            register_api::get_person,
+            register_api::update_person
+        ))
+        .routes(routes!(register_api::list_items, register_api::create_item))
+        .routes(routes!(register_api::get_item, register_api::edit_item))
+        .routes(routes!(register_api::record_custody))
+        .routes(routes!(register_api::list_custody))
+        .routes(routes!(
+            register_api::list_inventories,
+            register_api::start_inventory
+        ))
+        .routes(routes!(register_api::get_inventory))
+        .routes(routes!(register_api::scan_inventory))
+        .routes(routes!(register_api::close_inventory))
+        // A register of 100,000 items is about 10 MB of CSV.
+        .routes(routes!(register_api::import).layer(DefaultBodyLimit::max(64 << 20)))
+        .routes(routes!(reports::report))
+        .routes(routes!(reports::label))
+        .routes(routes!(reports::label_sheet))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::change))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::log))
+        .routes(routes!(audit::verify))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::resolve))
+        .routes(routes!(register_api::list_notifications))
+        .routes(routes!(sessions::logout))
+        .routes(routes!(sessions::current))
+}
+
+/// The API routes open to anyone.
+pub(crate) fn open_routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(sessions::login))
+        .routes(routes!(openapi::document))
+}
+
+/// The API's routes, and the web app's.
+///
+/// API routes are added only with `routes!` in [`authenticated_routes`] or
+/// [`open_routes`], so each is in the OpenAPI document; a plain `.route(…)`
+/// here is for the web app alone (a test checks).
 pub fn router(state: AppState) -> Router {
     let state: SharedState = Arc::new(state);
-    let authenticated = Router::new()
-        .route("/api/v1/cameras", get(recordings::list_cameras))
-        .route("/api/v1/cameras/{id}", get(recordings::camera))
-        .route(
-            "/api/v1/cameras/{id}/recordings",
-            get(recordings::recordings),
-        )
-        .route("/api/v1/cameras/{id}/video.mp4", get(video::video))
-        .route(
-            "/api/v1/cameras/{id}/snapshot.jpg",
-            get(thumbnails::snapshot),
-        )
-        .route("/api/v1/storage", get(storage::storage))
-        .route("/api/v1/cameras/{id}/live", get(live::live))
-        .route("/api/v1/exports", post(exports::create))
-        .route("/api/v1/exports/{id}/bundle.tar", get(exports::download))
-        .route("/api/v1/events", get(events::list))
-        .route("/api/v1/events/{id}/snapshot.jpg", get(events::snapshot))
-        .route(
-            "/api/v1/locations",
-            get(register_api::list_locations).post(register_api::create_location),
-        )
-        .route(
-            "/api/v1/locations/{code}",
-            get(register_api::get_location).put(register_api::update_location),
-        )
-        .route(
-            "/api/v1/people",
-            get(register_api::list_people).post(register_api::create_person),
-        )
-        .route(
-            "/api/v1/people/{staff_id}",
-            get(register_api::get_person).put(register_api::update_person),
-        )
-        .route(
-            "/api/v1/items",
-            get(register_api::list_items).post(register_api::create_item),
-        )
-        .route(
-            "/api/v1/items/{barcode}",
-            get(register_api::get_item).patch(register_api::edit_item),
-        )
-        .route(
-            "/api/v1/items/{barcode}/custody",
-            post(register_api::record_custody),
-        )
-        .route("/api/v1/custody", get(register_api::list_custody))
-        .route(
-            "/api/v1/inventories",
-            get(register_api::list_inventories).post(register_api::start_inventory),
-        )
-        .route("/api/v1/inventories/{id}", get(register_api::get_inventory))
-        .route(
-            "/api/v1/inventories/{id}/scans",
-            post(register_api::scan_inventory),
-        )
-        .route(
-            "/api/v1/inventories/{id}/close",
-            post(register_api::close_inventory),
-        )
-        .route(
-            "/api/v1/register/import",
-            // A register of 100,000 items is about 10 MB of CSV.
-            post(register_api::import).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
-        )
-        .route("/api/v1/reports/{name}", get(reports::report))
-        .route("/api/v1/items/{barcode}/label.svg", get(reports::label))
-        .route("/api/v1/labels", get(reports::label_sheet))
-        .route("/api/v1/users", get(users::list).post(users::create))
-        .route("/api/v1/users/{name}", axum::routing::patch(users::change))
-        .route("/api/v1/audit", get(audit::list))
-        .route("/api/v1/log", get(audit::log))
-        .route("/api/v1/log/verify", post(audit::verify))
-        .route("/api/v1/alerts", get(alerts::list))
-        .route("/api/v1/alerts/{id}", get(alerts::get))
-        .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
-        .route("/api/v1/alerts/{id}/resolve", post(alerts::resolve))
-        .route(
-            "/api/v1/notifications",
-            get(register_api::list_notifications),
-        )
-        .route("/api/v1/logout", post(sessions::logout))
-        .route("/api/v1/session", get(sessions::current))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            auth::require_auth,
-        ));
+    let (authenticated, mut doc) = authenticated_routes().split_for_parts();
+    let roles = Arc::new(openapi::RoleTable::from_doc(&mut doc));
+    let (open, _) = open_routes().split_for_parts();
+    let authenticated = authenticated.route_layer(middleware::from_fn_with_state(
+        (Arc::clone(&state), roles),
+        auth::require_auth,
+    ));
     Router::new()
         .route("/", get(web::index))
         .route("/app/{file}", get(web::file))
-        .route("/api/v1/health", get(health))
-        .route("/api/v1/login", post(sessions::login))
+        .merge(open)
         .merge(authenticated)
         // After the routes: it replaces the fallback of those already added.
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -257,7 +255,20 @@ pub async fn serve_tls(
         .await
 }
 
+/// Answer of `GET /api/v1/health`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: &'static str,
+}
+
 /// `GET /api/v1/health`: the process is up and answering.
-async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "meta",
+    responses((status = 200, description = "The process is up and answering", body = Health)),
+)]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }

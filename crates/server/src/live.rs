@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
@@ -137,16 +138,38 @@ impl LiveHub {
     }
 }
 
+/// Every role may watch live.
+const LIVE_VIEWERS: &[Role] = &Role::ALL;
+
 /// `GET /api/v1/cameras/{id}/live` (WebSocket): the camera live, as fMP4.
 /// Every role may watch; the view is logged before anything is sent.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras/{id}/live",
+    tag = "cameras",
+    extensions(("x-custos-roles" = json!(LIVE_VIEWERS))),
+    params(("id" = String, Path, description = "Camera id from the configuration")),
+    responses(
+        (status = 101, description = "WebSocket: a JSON text message `{codec, width, height}`, then an fMP4 \
+            initialisation segment and one fragment per frame as binary messages; the view is logged first"),
+        (status = 400, description = "Not a WebSocket handshake (missing or wrong `Connection`, `Upgrade`, \
+            `Sec-WebSocket-Key` or `Sec-WebSocket-Version` header)"),
+        (status = 404, description = "No such camera"),
+        (status = 405, description = "Not a GET request"),
+        (status = 426, description = "The connection cannot be upgraded (HTTP/2, or not a real connection)"),
+    ),
+)]
 pub(crate) async fn live(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
     ApiPath(camera): ApiPath<String>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    require_role(&user, &Role::ALL)?;
+    require_role(&user, LIVE_VIEWERS)?;
     known_camera(&state, &camera)?;
+    // A request that is not a WebSocket handshake gets a JSON error like
+    // every other (axum's own answer is plain text).
+    let ws = ws.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
     let now = crate::now_ms();
     crate::video::audit_live_view(&state, &user, &camera, now).await?;
     let hub = Arc::clone(&state.live);

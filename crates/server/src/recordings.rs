@@ -26,12 +26,19 @@ pub(crate) const MIN_GAP_MS: i64 = 1000;
 const READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist, Role::Viewer];
 
 /// `GET /api/v1/cameras` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CameraList {
     cameras: Vec<CameraStatus>,
 }
 
 /// `GET /api/v1/cameras`: live status of every configured camera.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras",
+    tag = "cameras",
+    extensions(("x-custos-roles" = json!(READERS))),
+    responses((status = 200, description = "Every configured camera's live status", body = CameraList)),
+)]
 pub(crate) async fn list_cameras(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -43,7 +50,7 @@ pub(crate) async fn list_cameras(
 }
 
 /// `GET /api/v1/cameras/{id}` body: the live status plus index totals.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CameraDetail {
     #[serde(flatten)]
     status: CameraStatus,
@@ -51,6 +58,17 @@ pub(crate) struct CameraDetail {
 }
 
 /// `GET /api/v1/cameras/{id}`: one camera's status and what is recorded.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras/{id}",
+    tag = "cameras",
+    extensions(("x-custos-roles" = json!(READERS))),
+    params(("id" = String, Path, description = "Camera id from the configuration")),
+    responses(
+        (status = 200, description = "The camera's live status and recording totals", body = CameraDetail),
+        (status = 404, description = "No such camera"),
+    ),
+)]
 pub(crate) async fn camera(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -77,7 +95,8 @@ pub(crate) fn known_camera(state: &SharedState, id: &str) -> Result<CameraStatus
 }
 
 /// Query of `GET .../recordings`; both bounds optional.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WindowQuery {
     start_ms: Option<i64>,
@@ -86,7 +105,7 @@ pub(crate) struct WindowQuery {
 
 /// One segment as the API shows it (without its file path, which is an
 /// internal detail of the data directory).
-#[derive(Serialize, Debug, PartialEq, Eq)]
+#[derive(Serialize, Debug, PartialEq, Eq, utoipa::ToSchema)]
 pub(crate) struct SegmentJson {
     id: i64,
     start_ms: i64,
@@ -122,14 +141,14 @@ impl From<Segment> for SegmentJson {
 }
 
 /// A span with nothing recorded.
-#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 pub(crate) struct Gap {
     start_ms: i64,
     end_ms: i64,
 }
 
 /// `GET .../recordings` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Recordings {
     camera: String,
     start_ms: i64,
@@ -140,6 +159,18 @@ pub(crate) struct Recordings {
 
 /// `GET /api/v1/cameras/{id}/recordings`: the segments overlapping a window
 /// and the gaps between them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras/{id}/recordings",
+    tag = "cameras",
+    extensions(("x-custos-roles" = json!(READERS))),
+    params(("id" = String, Path, description = "Camera id from the configuration"), WindowQuery),
+    responses(
+        (status = 200, description = "Segments and gaps in the window", body = Recordings),
+        (status = 400, description = "The window is empty, reversed or longer than 31 days"),
+        (status = 404, description = "No such camera"),
+    ),
+)]
 pub(crate) async fn recordings(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,

@@ -254,7 +254,7 @@ pub fn update_person(store: &Store, by: &str, p: &Person, now_ms: i64) -> Result
 
 /// The descriptive fields of an item a person may edit; where it is and
 /// who holds it change only through custody actions.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemEdit {
     /// New title.
@@ -340,7 +340,7 @@ pub fn edit_item(
 }
 
 /// What recording a custody event produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Recorded {
     /// The stored event.
     pub event: CustodyEvent,
@@ -507,7 +507,7 @@ pub fn footage_of(store: &Store, event: &CustodyEvent) -> Result<Vec<FootageWind
 }
 
 /// A custody event with its footage, as reports and the API show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventWithFootage {
     /// The event.
     #[serde(flatten)]
@@ -568,7 +568,7 @@ pub fn error_json(e: &RegisterError) -> Value {
 }
 
 /// Which register file is imported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ImportKind {
     /// `locations.csv`.
@@ -599,7 +599,7 @@ impl ImportKind {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImportSummary {
     /// What was imported.
     pub kind: ImportKind,
@@ -784,7 +784,7 @@ pub fn start_inventory(
 }
 
 /// What a scan found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScanResult {
     /// The barcode scanned.
     pub barcode: String,

@@ -5,21 +5,25 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use custos_custody::actions::Action;
+use custos_custody::csv_import::RowError;
+use custos_custody::inventory::InventoryReport;
 use custos_custody::model::{
     Coverage, Item, ItemStatus, Location, LocationKind, Person, PersonRole,
 };
-use custos_store::{CustodyQuery, ItemQuery, Role};
+use custos_store::{CustodyQuery, Inventory, ItemQuery, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::register::{self, EventWithFootage, ItemEdit, Recorded, RegisterError};
+use crate::register::{self, EventWithFootage, ItemEdit, Recorded, RegisterError, ScanResult};
 use crate::{now_ms, SharedState};
 
 /// Who reads the register (a viewer watches cameras, not the holdings).
 pub(crate) const REGISTER_READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist];
 /// Who changes it and records custody.
 pub(crate) const REGISTER_WRITERS: &[Role] = &[Role::Admin, Role::Archivist];
+/// Who may read the notification outbox.
+const NOTIFICATION_READERS: &[Role] = &[Role::Admin, Role::Auditor];
 
 /// Most rows one list returns.
 const MAX_LIMIT: usize = 1000;
@@ -59,7 +63,7 @@ fn limit(l: Option<usize>) -> Result<usize, ApiError> {
 // ---------------------------------------------------------------- locations
 
 /// Body of `POST /api/v1/locations` and `PUT /api/v1/locations/{code}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LocationBody {
     code: Option<String>,
@@ -78,7 +82,7 @@ fn default_kind() -> LocationKind {
 }
 
 /// A location with what the API adds to it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct LocationJson {
     #[serde(flatten)]
     location: Location,
@@ -87,7 +91,7 @@ pub(crate) struct LocationJson {
 }
 
 /// `GET /api/v1/locations` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct LocationList {
     locations: Vec<LocationJson>,
 }
@@ -106,6 +110,13 @@ fn with_blind_spots(all: Vec<Location>) -> Vec<LocationJson> {
 }
 
 /// `GET /api/v1/locations`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/locations",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    responses((status = 200, description = "Every location, with whether it is a blind spot", body = LocationList)),
+)]
 pub(crate) async fn list_locations(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -118,6 +129,17 @@ pub(crate) async fn list_locations(
 }
 
 /// `GET /api/v1/locations/{code}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/locations/{code}",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    params(("code" = String, Path, description = "The location's code")),
+    responses(
+        (status = 200, description = "The location", body = LocationJson),
+        (status = 404, description = "No such location"),
+    ),
+)]
 pub(crate) async fn get_location(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -138,6 +160,20 @@ fn camera_checker(state: &SharedState) -> impl Fn(&str) -> bool + Send + 'static
 }
 
 /// `POST /api/v1/locations`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/locations",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    request_body = LocationBody,
+    responses(
+        (status = 201, description = "The location was added; the change is logged", body = Location),
+        (status = 400, description = "No code"),
+        (status = 404, description = "Something it names (a location, room, person or item) does not exist"),
+        (status = 409, description = "Refused by the register's rules (the message says why)"),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the message names it)"),
+    ),
+)]
 pub(crate) async fn create_location(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -171,6 +207,21 @@ fn location_from(code: String, body: LocationBody) -> Location {
 
 /// `PUT /api/v1/locations/{code}`: replaces its fields (retire with
 /// `"retired": true`).
+#[utoipa::path(
+    put,
+    path = "/api/v1/locations/{code}",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    params(("code" = String, Path, description = "The location's code")),
+    request_body = LocationBody,
+    responses(
+        (status = 200, description = "The location after the change; the change is logged", body = Location),
+        (status = 400, description = "The body names another code"),
+        (status = 404, description = "Something it names (a location, room, person or item) does not exist"),
+        (status = 409, description = "Refused by the register's rules (the message says why)"),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the message names it)"),
+    ),
+)]
 pub(crate) async fn update_location(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -196,7 +247,7 @@ pub(crate) async fn update_location(
 // ---------------------------------------------------------------- people
 
 /// Body of `POST /api/v1/people` and `PUT /api/v1/people/{staff_id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PersonBody {
     staff_id: Option<String>,
@@ -223,12 +274,19 @@ fn person_from(staff_id: String, body: PersonBody) -> Person {
 }
 
 /// `GET /api/v1/people` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct PeopleList {
     people: Vec<Person>,
 }
 
 /// `GET /api/v1/people`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/people",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    responses((status = 200, description = "Every person", body = PeopleList)),
+)]
 pub(crate) async fn list_people(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -239,6 +297,17 @@ pub(crate) async fn list_people(
 }
 
 /// `GET /api/v1/people/{staff_id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/people/{staff_id}",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    params(("staff_id" = String, Path, description = "The person's staff id")),
+    responses(
+        (status = 200, description = "The person", body = Person),
+        (status = 404, description = "No such person"),
+    ),
+)]
 pub(crate) async fn get_person(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -253,6 +322,20 @@ pub(crate) async fn get_person(
 }
 
 /// `POST /api/v1/people`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/people",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    request_body = PersonBody,
+    responses(
+        (status = 201, description = "The person was added; the change is logged", body = Person),
+        (status = 400, description = "No staff_id"),
+        (status = 404, description = "Something it names (a location, room, person or item) does not exist"),
+        (status = 409, description = "Refused by the register's rules (the message says why)"),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the message names it)"),
+    ),
+)]
 pub(crate) async fn create_person(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -273,6 +356,21 @@ pub(crate) async fn create_person(
 }
 
 /// `PUT /api/v1/people/{staff_id}` (retire with `"retired": true`).
+#[utoipa::path(
+    put,
+    path = "/api/v1/people/{staff_id}",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    params(("staff_id" = String, Path, description = "The person's staff id")),
+    request_body = PersonBody,
+    responses(
+        (status = 200, description = "The person after the change; the change is logged", body = Person),
+        (status = 400, description = "The body names another staff id"),
+        (status = 404, description = "Something it names (a location, room, person or item) does not exist"),
+        (status = 409, description = "Refused by the register's rules (the message says why)"),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the message names it)"),
+    ),
+)]
 pub(crate) async fn update_person(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -295,7 +393,8 @@ pub(crate) async fn update_person(
 // ---------------------------------------------------------------- items
 
 /// Query of `GET /api/v1/items`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ItemsQuery {
     q: Option<String>,
@@ -308,12 +407,23 @@ pub(crate) struct ItemsQuery {
 }
 
 /// `GET /api/v1/items` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ItemList {
     items: Vec<Item>,
 }
 
 /// `GET /api/v1/items?q=&status=&location=&holder=&overdue=&after=&limit=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/items",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    params(ItemsQuery),
+    responses(
+        (status = 200, description = "Items, by barcode (or the overdue ones)", body = ItemList),
+        (status = 400, description = "An unknown status or a limit out of range"),
+    ),
+)]
 pub(crate) async fn list_items(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -349,7 +459,7 @@ pub(crate) async fn list_items(
 }
 
 /// Body of `POST /api/v1/items`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewItemBody {
     barcode: String,
@@ -362,6 +472,19 @@ pub(crate) struct NewItemBody {
 }
 
 /// `POST /api/v1/items`: a new item, in place at its home location.
+#[utoipa::path(
+    post,
+    path = "/api/v1/items",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    request_body = NewItemBody,
+    responses(
+        (status = 201, description = "The item was added, in place at its home; the change is logged", body = Item),
+        (status = 404, description = "Something it names (a location, room, person or item) does not exist"),
+        (status = 409, description = "Refused by the register's rules (the message says why)"),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the message names it)"),
+    ),
+)]
 pub(crate) async fn create_item(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -389,7 +512,7 @@ pub(crate) async fn create_item(
 }
 
 /// `GET /api/v1/items/{barcode}` body: the item and its chain of custody.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct ItemDetail {
     item: Item,
     custody: Vec<EventWithFootage>,
@@ -397,6 +520,17 @@ pub(crate) struct ItemDetail {
 
 /// `GET /api/v1/items/{barcode}`: the item with its whole chain of custody
 /// and the footage of each event.
+#[utoipa::path(
+    get,
+    path = "/api/v1/items/{barcode}",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    params(("barcode" = String, Path, description = "The item's barcode")),
+    responses(
+        (status = 200, description = "The item and its chain of custody with footage", body = ItemDetail),
+        (status = 404, description = "No such item"),
+    ),
+)]
 pub(crate) async fn get_item(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -421,6 +555,20 @@ pub(crate) async fn get_item(
 }
 
 /// `PATCH /api/v1/items/{barcode}`: title, reference, classification.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/items/{barcode}",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    params(("barcode" = String, Path, description = "The item's barcode")),
+    request_body = ItemEdit,
+    responses(
+        (status = 200, description = "The item after the change; the change is logged", body = Item),
+        (status = 404, description = "Something it names (a location, room, person or item) does not exist"),
+        (status = 409, description = "Refused by the register's rules (the message says why)"),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the message names it)"),
+    ),
+)]
 pub(crate) async fn edit_item(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -437,7 +585,7 @@ pub(crate) async fn edit_item(
 
 /// Body of `POST /api/v1/items/{barcode}/custody`: the action (tagged by
 /// `"action"`) and, optionally, when it happened.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct CustodyBody {
     #[serde(flatten)]
     action: Action,
@@ -445,6 +593,21 @@ pub(crate) struct CustodyBody {
 }
 
 /// `POST /api/v1/items/{barcode}/custody`: records a custody action.
+#[utoipa::path(
+    post,
+    path = "/api/v1/items/{barcode}/custody",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    params(("barcode" = String, Path, description = "The item's barcode")),
+    request_body = CustodyBody,
+    responses(
+        (status = 201, description = "The custody event was recorded and logged", body = Recorded),
+        (status = 400, description = "`at_ms` is in the future"),
+        (status = 404, description = "Something it names (a location, room, person or item) does not exist"),
+        (status = 409, description = "Refused by the register's rules (the message says why)"),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the message names it)"),
+    ),
+)]
 pub(crate) async fn record_custody(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -467,7 +630,8 @@ pub(crate) async fn record_custody(
 }
 
 /// Query of `GET /api/v1/custody`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CustodyListQuery {
     barcode: Option<String>,
@@ -480,13 +644,24 @@ pub(crate) struct CustodyListQuery {
 }
 
 /// `GET /api/v1/custody` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CustodyList {
     events: Vec<EventWithFootage>,
 }
 
 /// `GET /api/v1/custody?barcode=&person=&location=&start_ms=&end_ms=&no_footage=&limit=`:
 /// custody events, newest first, with their footage.
+#[utoipa::path(
+    get,
+    path = "/api/v1/custody",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    params(CustodyListQuery),
+    responses(
+        (status = 200, description = "Custody events with their footage, newest first", body = CustodyList),
+        (status = 400, description = "A limit out of range"),
+    ),
+)]
 pub(crate) async fn list_custody(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -512,7 +687,8 @@ pub(crate) async fn list_custody(
 }
 
 /// Query of `GET /api/v1/notifications`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NotificationsQuery {
     state: Option<String>,
@@ -520,7 +696,7 @@ pub(crate) struct NotificationsQuery {
 }
 
 /// A notification with its delivery attempts.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct NotificationJson {
     #[serde(flatten)]
     notification: custos_store::Notification,
@@ -528,19 +704,30 @@ pub(crate) struct NotificationJson {
 }
 
 /// `GET /api/v1/notifications` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct NotificationList {
     notifications: Vec<NotificationJson>,
 }
 
 /// `GET /api/v1/notifications?state=pending|delivered|failed&limit=`: the
 /// outbox, newest first, with every delivery attempt (admin, auditor).
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(NOTIFICATION_READERS))),
+    params(NotificationsQuery),
+    responses(
+        (status = 200, description = "Notifications with their delivery attempts, newest first", body = NotificationList),
+        (status = 400, description = "An unknown state or a limit out of range"),
+    ),
+)]
 pub(crate) async fn list_notifications(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
     ApiQuery(q): ApiQuery<NotificationsQuery>,
 ) -> Result<Json<NotificationList>, ApiError> {
-    require_role(&user, &[Role::Admin, Role::Auditor])?;
+    require_role(&user, NOTIFICATION_READERS)?;
     if let Some(s) = q.state.as_deref() {
         if !["pending", "delivered", "failed"].contains(&s) {
             return Err(ApiError::bad_request(format!(
@@ -566,18 +753,31 @@ pub(crate) async fn list_notifications(
 }
 
 /// Body of `POST /api/v1/inventories`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct InventoryBody {
     location: String,
 }
 
 /// `POST /api/v1/inventories` `{"location"}`: starts an inventory.
+#[utoipa::path(
+    post,
+    path = "/api/v1/inventories",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    request_body = InventoryBody,
+    responses(
+        (status = 201, description = "The inventory was started; the change is logged", body = Inventory),
+        (status = 404, description = "Something it names (a location, room, person or item) does not exist"),
+        (status = 409, description = "Refused by the register's rules (the message says why)"),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the message names it)"),
+    ),
+)]
 pub(crate) async fn start_inventory(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
     ApiJson(body): ApiJson<InventoryBody>,
-) -> Result<(StatusCode, Json<custos_store::Inventory>), ApiError> {
+) -> Result<(StatusCode, Json<Inventory>), ApiError> {
     require_role(&user, REGISTER_WRITERS)?;
     let inv = blocking(&state, move |s| {
         register::start_inventory(s, &user.name, &body.location, now_ms())
@@ -587,7 +787,8 @@ pub(crate) async fn start_inventory(
 }
 
 /// Query of `GET /api/v1/inventories`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct InventoriesQuery {
     location: Option<String>,
@@ -595,12 +796,23 @@ pub(crate) struct InventoriesQuery {
 }
 
 /// `GET /api/v1/inventories` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct InventoryList {
-    inventories: Vec<custos_store::Inventory>,
+    inventories: Vec<Inventory>,
 }
 
 /// `GET /api/v1/inventories?location=&limit=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inventories",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    params(InventoriesQuery),
+    responses(
+        (status = 200, description = "Inventories, newest first", body = InventoryList),
+        (status = 400, description = "A limit out of range"),
+    ),
+)]
 pub(crate) async fn list_inventories(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -616,11 +828,22 @@ pub(crate) async fn list_inventories(
 }
 
 /// `GET /api/v1/inventories/{id}`: with its scans and, once closed, its report.
+#[utoipa::path(
+    get,
+    path = "/api/v1/inventories/{id}",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    params(("id" = i64, Path, description = "The inventory's id")),
+    responses(
+        (status = 200, description = "The inventory", body = Inventory),
+        (status = 404, description = "No such inventory"),
+    ),
+)]
 pub(crate) async fn get_inventory(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<custos_store::Inventory>, ApiError> {
+) -> Result<Json<Inventory>, ApiError> {
     require_role(&user, REGISTER_READERS)?;
     blocking(&state, move |s| Ok(s.inventory(id)?))
         .await?
@@ -629,19 +852,33 @@ pub(crate) async fn get_inventory(
 }
 
 /// Body of `POST /api/v1/inventories/{id}/scans`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScanBody {
     barcode: String,
 }
 
 /// `POST /api/v1/inventories/{id}/scans` `{"barcode"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/inventories/{id}/scans",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    params(("id" = i64, Path, description = "The inventory's id")),
+    request_body = ScanBody,
+    responses(
+        (status = 200, description = "What the scan found; an item in place is recorded as seen", body = ScanResult),
+        (status = 404, description = "Something it names (a location, room, person or item) does not exist"),
+        (status = 409, description = "Refused by the register's rules (the message says why)"),
+        (status = 422, description = "A field is missing, of the wrong type or invalid (the message names it)"),
+    ),
+)]
 pub(crate) async fn scan_inventory(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<ScanBody>,
-) -> Result<Json<register::ScanResult>, ApiError> {
+) -> Result<Json<ScanResult>, ApiError> {
     require_role(&user, REGISTER_WRITERS)?;
     let barcode = body.barcode.trim().to_owned();
     let result = blocking(&state, move |s| {
@@ -653,11 +890,23 @@ pub(crate) async fn scan_inventory(
 
 /// `POST /api/v1/inventories/{id}/close`: the report (missing, unexpected,
 /// misplaced).
+#[utoipa::path(
+    post,
+    path = "/api/v1/inventories/{id}/close",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    params(("id" = i64, Path, description = "The inventory's id")),
+    responses(
+        (status = 200, description = "The inventory was closed; its report", body = InventoryReport),
+        (status = 404, description = "No such inventory"),
+        (status = 409, description = "The inventory is already closed"),
+    ),
+)]
 pub(crate) async fn close_inventory(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<custos_custody::inventory::InventoryReport>, ApiError> {
+) -> Result<Json<InventoryReport>, ApiError> {
     require_role(&user, REGISTER_WRITERS)?;
     let report = blocking(&state, move |s| {
         register::close_inventory(s, &user.name, id, now_ms())
@@ -666,16 +915,43 @@ pub(crate) async fn close_inventory(
     Ok(Json(report))
 }
 
+/// The answer to an import with bad rows: the error shape, with every bad
+/// row. (An import refused for another reason has no `rows`.)
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ImportRefused {
+    /// How many rows are bad.
+    error: String,
+    /// Each bad row, with its line and column.
+    #[schema(required = false)]
+    rows: Vec<RowError>,
+}
+
 /// Query of `POST /api/v1/register/import`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ImportQuery {
+    /// Which register file this is.
     kind: register::ImportKind,
 }
 
 /// `POST /api/v1/register/import?kind=items|people|locations` with the CSV
 /// file as the body: every row or none (admin, archivist). A bad file gets
 /// 422 with every bad row's line, column and reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/register/import",
+    tag = "register",
+    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv",
+        description = "The CSV file (see the custody crate's README for the columns); at most 64 MiB"),
+    responses(
+        (status = 201, description = "Every row was added (or none: a bad row stops the import)", body = register::ImportSummary),
+        (status = 409, description = "A row is refused by the register's rules (nothing was imported)"),
+        (status = 422, description = "Bad rows, each with its line and column (nothing was imported)", body = ImportRefused),
+    ),
+)]
 pub(crate) async fn import(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -701,22 +977,14 @@ pub(crate) async fn import(
     .await;
     match joined {
         Ok(Ok(summary)) => Ok((StatusCode::CREATED, Json(summary))),
-        Ok(Err(register::ImportError::Rows(rows))) => {
-            let shown: Vec<serde_json::Value> = rows
-                .iter()
-                .map(|r| {
-                    serde_json::json!({ "line": r.line, "column": r.column, "reason": r.reason })
-                })
-                .collect();
-            Err((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(serde_json::json!({
-                    "error": format!("{} bad row(s); nothing was imported", rows.len()),
-                    "rows": shown,
-                })),
-            )
-                .into_response())
-        }
+        Ok(Err(register::ImportError::Rows(rows))) => Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(ImportRefused {
+                error: format!("{} bad row(s); nothing was imported", rows.len()),
+                rows,
+            }),
+        )
+            .into_response()),
         Ok(Err(register::ImportError::Register(e))) => Err(ApiError::from(e).into_response()),
         Err(e) => Err(ApiError::internal("importing", &e).into_response()),
     }

@@ -22,7 +22,8 @@ use crate::register_api::REGISTER_READERS;
 use crate::{now_ms, SharedState};
 
 /// Query of `GET /api/v1/reports/{name}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReportQuery {
     format: Option<String>,
@@ -386,6 +387,21 @@ fn typed(body: String, content_type: &'static str) -> Response {
 }
 
 /// `GET /api/v1/reports/{name}?format=json|html&barcode=&staff_id=&id=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{name}",
+    tag = "reports",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    params(("name" = String, Path, description = "`item-custody` (needs `barcode`), `person-history` \
+        (needs `staff_id`), `items-out`, `no-footage`, `blind-spots` or `inventory` (needs `id`)"), ReportQuery),
+    responses(
+        (status = 200, description = "The report: JSON whose fields depend on the report, or a printable page",
+            content((Object = "application/json"), (String = "text/html"))),
+        (status = 400, description = "A format other than json or html"),
+        (status = 404, description = "No such report, or the item, person or inventory it names does not exist"),
+        (status = 422, description = "A parameter the report needs is missing"),
+    ),
+)]
 pub(crate) async fn report(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -410,6 +426,18 @@ pub(crate) async fn report(
 }
 
 /// `GET /api/v1/items/{barcode}/label.svg`: a Code 128 label.
+#[utoipa::path(
+    get,
+    path = "/api/v1/items/{barcode}/label.svg",
+    tag = "reports",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    params(("barcode" = String, Path, description = "The item's barcode")),
+    responses(
+        (status = 200, description = "A Code 128 label with the item's title", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "The barcode cannot be written in Code 128"),
+        (status = 404, description = "No such item"),
+    ),
+)]
 pub(crate) async fn label(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
@@ -427,7 +455,8 @@ pub(crate) async fn label(
 }
 
 /// Query of `GET /api/v1/labels`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LabelsQuery {
     /// Comma-separated barcodes…
@@ -437,6 +466,18 @@ pub(crate) struct LabelsQuery {
 }
 
 /// `GET /api/v1/labels?barcodes=A,B|location=L`: a printable page of labels.
+#[utoipa::path(
+    get,
+    path = "/api/v1/labels",
+    tag = "reports",
+    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
+    params(LabelsQuery),
+    responses(
+        (status = 200, description = "A printable page of labels", content_type = "text/html", body = String),
+        (status = 400, description = "No items named, or a barcode that cannot be written in Code 128"),
+        (status = 404, description = "A named item does not exist"),
+    ),
+)]
 pub(crate) async fn label_sheet(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,

@@ -31,7 +31,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::auth::{token_digest, AuthUser, Credential};
+use crate::auth::{require_role, token_digest, AuthUser, Credential, EVERY_ROLE};
 use crate::error::{ApiError, ApiJson};
 use crate::{now_ms, SharedState};
 
@@ -190,7 +190,7 @@ pub fn csrf_token(secret: &str) -> String {
 }
 
 /// Body of `POST /api/v1/login`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginBody {
     user: String,
@@ -198,7 +198,7 @@ pub(crate) struct LoginBody {
 }
 
 /// Answer of a sign-in and of `GET /api/v1/session`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct SessionInfo {
     user: String,
     role: &'static str,
@@ -234,6 +234,22 @@ fn password_matches(password: &str, phc: &str) -> bool {
 }
 
 /// `POST /api/v1/login`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/login",
+    tag = "sessions",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in: the `custos_session` cookie is set (HttpOnly, SameSite=Strict); \
+            send `csrf_token` back in `X-CSRF-Token` with every request but GET. The sign-in is logged",
+            body = SessionInfo,
+            headers(("set-cookie" = String, description = "`custos_session=…; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200`"))),
+        (status = 400, description = "An empty or too long user name, or a too long password"),
+        (status = 401, description = "Wrong user name or password (one answer for both); the failure is logged"),
+        (status = 429, description = "Too many attempts from this address, or the account is locked for a while",
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+    ),
+)]
 pub(crate) async fn login(
     State(state): State<SharedState>,
     ClientAddr(source): ClientAddr,
@@ -368,10 +384,22 @@ fn too_many(retry_ms: i64, message: &str) -> Response {
 }
 
 /// `POST /api/v1/logout`: ends the session of the request's cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/logout",
+    tag = "sessions",
+    extensions(("x-custos-roles" = json!(EVERY_ROLE))),
+    responses(
+        (status = 204, description = "The session has ended and its cookie is cleared; the sign-out is logged",
+            headers(("set-cookie" = String, description = "Clears `custos_session`"))),
+        (status = 400, description = "The request carries a bearer token, not a session"),
+    ),
+)]
 pub(crate) async fn logout(
     State(state): State<SharedState>,
     auth: AuthUser,
 ) -> Result<Response, ApiError> {
+    require_role(&auth.user, EVERY_ROLE)?;
     let Credential::Session { id, .. } = &auth.credential else {
         return Err(ApiError::bad_request(
             "this request is authenticated by a bearer token, not a session; revoke tokens with `custos token revoke`",
@@ -399,19 +427,27 @@ pub(crate) async fn logout(
 
 /// `GET /api/v1/session`: who the request is authenticated as (and, for a
 /// session, its CSRF token and end).
-pub(crate) async fn current(auth: AuthUser) -> Json<SessionInfo> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    tag = "sessions",
+    extensions(("x-custos-roles" = json!(EVERY_ROLE))),
+    responses((status = 200, description = "Who the request is authenticated as", body = SessionInfo)),
+)]
+pub(crate) async fn current(auth: AuthUser) -> Result<Json<SessionInfo>, ApiError> {
+    require_role(&auth.user, EVERY_ROLE)?;
     let (expires_ms, csrf) = match &auth.credential {
         Credential::Session {
             expires_ms, csrf, ..
         } => (Some(*expires_ms), Some(csrf.clone())),
         Credential::Token { .. } => (None, None),
     };
-    Json(SessionInfo {
+    Ok(Json(SessionInfo {
         user: auth.user.name,
         role: auth.user.role.as_str(),
         expires_ms,
         csrf_token: csrf,
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub(crate) const STORAGE_READERS: &[Role] = &Role::ALL;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Space on the file system holding the data directory.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DiskUsage {
     /// Size of the file system as unprivileged users may fill it.
     pub total_bytes: u64,
@@ -62,7 +62,7 @@ pub fn disk_usage(dir: &Path) -> Option<DiskUsage> {
 }
 
 /// One camera's footage on disk.
-#[derive(Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub(crate) struct CameraStorage {
     id: String,
     /// Bytes of kept (recording and sealed) segments.
@@ -85,7 +85,7 @@ pub(crate) struct CameraStorage {
 }
 
 /// `GET /api/v1/storage` body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Storage {
     /// `None` when the file system cannot be read.
     disk: Option<DiskUsage>,
@@ -93,6 +93,13 @@ pub(crate) struct Storage {
 }
 
 /// `GET /api/v1/storage`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/storage",
+    tag = "cameras",
+    extensions(("x-custos-roles" = json!(STORAGE_READERS))),
+    responses((status = 200, description = "The data disk's use and, per camera, what is kept and for how long", body = Storage)),
+)]
 pub(crate) async fn storage(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,

@@ -36,6 +36,18 @@ const THUMBNAIL_WIDTH: u32 = 320;
 pub const VIEW_LOG_INTERVAL_MS: i64 = 5 * 60 * 1000;
 
 /// `GET /api/v1/cameras/{id}/snapshot.jpg`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras/{id}/snapshot.jpg",
+    tag = "cameras",
+    extensions(("x-custos-roles" = json!(THUMBNAIL_VIEWERS))),
+    params(("id" = String, Path, description = "Camera id from the configuration")),
+    responses(
+        (status = 200, description = "A JPEG thumbnail of the camera's newest key frame; views are logged \
+            once per user and camera every 5 minutes", content_type = "image/jpeg", body = Vec<u8>),
+        (status = 404, description = "No such camera, or it has sent no picture yet"),
+    ),
+)]
 pub(crate) async fn snapshot(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,

@@ -15,10 +15,13 @@ use crate::{now_ms, SharedState};
 
 /// Shortest password accepted (argon2id makes each guess slow; length
 /// makes the space large).
+/// Who may list, add and change users.
+const USER_ADMINS: &[Role] = &[Role::Admin];
+
 const MIN_PASSWORD_CHARS: usize = 12;
 
 /// A user as the API shows it (never the password hash).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct UserJson {
     name: String,
     role: &'static str,
@@ -38,7 +41,7 @@ impl From<custos_store::User> for UserJson {
 }
 
 /// `GET /api/v1/users` body.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct UserList {
     users: Vec<UserJson>,
 }
@@ -67,11 +70,18 @@ fn hash(password: &str) -> Result<String, ApiError> {
 }
 
 /// `GET /api/v1/users`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    extensions(("x-custos-roles" = json!(USER_ADMINS))),
+    responses((status = 200, description = "Every user (never a password or token)", body = UserList)),
+)]
 pub(crate) async fn list(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
 ) -> Result<Json<UserList>, ApiError> {
-    require_role(&user, &[Role::Admin])?;
+    require_role(&user, USER_ADMINS)?;
     let users = state
         .with_store("listing users", |s| s.list_users())
         .await?;
@@ -81,7 +91,7 @@ pub(crate) async fn list(
 }
 
 /// Body of `POST /api/v1/users`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewUser {
     name: String,
@@ -90,12 +100,24 @@ pub(crate) struct NewUser {
 }
 
 /// `POST /api/v1/users` `{name, role, password}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    extensions(("x-custos-roles" = json!(USER_ADMINS))),
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "The user was added; the change is logged", body = UserJson),
+        (status = 400, description = "A bad name, an unknown role or a password shorter than 12 characters"),
+        (status = 409, description = "A user of that name exists"),
+    ),
+)]
 pub(crate) async fn create(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
     ApiJson(body): ApiJson<NewUser>,
 ) -> Result<(StatusCode, Json<UserJson>), ApiError> {
-    require_role(&user, &[Role::Admin])?;
+    require_role(&user, USER_ADMINS)?;
     let role = parse_role(&body.role)?;
     let name = body.name.trim().to_owned();
     let password_hash = tokio::task::spawn_blocking(move || hash(&body.password))
@@ -116,7 +138,7 @@ pub(crate) async fn create(
 }
 
 /// Body of `PATCH /api/v1/users/{name}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UserChange {
     role: Option<String>,
@@ -125,13 +147,27 @@ pub(crate) struct UserChange {
 }
 
 /// `PATCH /api/v1/users/{name}` `{role?, disabled?, password?}`.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{name}",
+    tag = "users",
+    extensions(("x-custos-roles" = json!(USER_ADMINS))),
+    params(("name" = String, Path, description = "The user's name")),
+    request_body = UserChange,
+    responses(
+        (status = 200, description = "The user after the change; the change is logged", body = UserJson),
+        (status = 400, description = "Nothing to change, an unknown role or a password shorter than 12 characters"),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "An admin may not demote or disable their own account"),
+    ),
+)]
 pub(crate) async fn change(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
     ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<UserChange>,
 ) -> Result<Json<UserJson>, ApiError> {
-    require_role(&user, &[Role::Admin])?;
+    require_role(&user, USER_ADMINS)?;
     let role = body.role.as_deref().map(parse_role).transpose()?;
     let is_self = user.name.eq_ignore_ascii_case(&name);
     if is_self && (body.disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {

@@ -14,6 +14,7 @@ use crate::Store;
 
 /// One recorded custody event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustodyEvent {
     /// Its id.
     pub id: i64,
@@ -220,6 +221,7 @@ impl Store {
 
 /// An inventory of a location.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Inventory {
     /// Its id.
     pub id: i64,
@@ -368,6 +370,7 @@ impl Store {
 
 /// An alert's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     /// Raised, nobody has looked at it.
@@ -401,6 +404,7 @@ impl AlertState {
 
 /// One alert.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alert {
     /// Its id.
     pub id: i64,
@@ -443,6 +447,7 @@ pub struct NewAlert<'a> {
 
 /// A change of an alert's state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertChange {
     /// When.
     pub at_ms: i64,
@@ -658,6 +663,7 @@ impl Store {
 
 /// A notification waiting for (or past) delivery.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notification {
     /// Its id (receivers de-duplicate on it).
     pub id: i64,
@@ -687,6 +693,7 @@ pub struct Notification {
 
 /// One delivery attempt.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryAttempt {
     /// When.
     pub at_ms: i64,
