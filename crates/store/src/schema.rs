@@ -376,6 +376,16 @@ CREATE TABLE rule_cursors (
 -- Events still going on (tampering, offline), found without a scan.
 CREATE INDEX events_open ON events (kind) WHERE end_ms IS NULL;
 "#,
+    // 7: the rooms whose footage an archivist may see.
+    r#"
+CREATE TABLE user_rooms (
+    user_id       INTEGER NOT NULL REFERENCES users (id),
+    -- A location (usually a room); its cameras, and those of the places in
+    -- it, are the archivist's.
+    location      TEXT    NOT NULL REFERENCES locations (code),
+    PRIMARY KEY (user_id, location)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build creates and expects.

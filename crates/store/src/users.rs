@@ -286,6 +286,55 @@ impl Store {
         Ok(())
     }
 
+    /// The locations whose footage user `user_id` may see, by code (only
+    /// archivists are limited this way).
+    pub fn user_rooms(&self, user_id: i64) -> Result<Vec<String>> {
+        let what = || format!("listing the rooms of user {user_id}");
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT location FROM user_rooms WHERE user_id = ?1 ORDER BY location")
+            .context(what)?;
+        let rows = stmt
+            .query_map([user_id], |row| row.get::<_, String>(0))
+            .context(what)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().context(what)
+    }
+
+    /// Replaces the locations whose footage user `user_id` may see.
+    /// [`NotFound`](StoreError::NotFound) names an unknown location.
+    pub fn set_user_rooms(&self, user_id: i64, rooms: &[String]) -> Result<()> {
+        for code in rooms {
+            if self.location(code)?.is_none() {
+                return Err(StoreError::NotFound(format!("location {code:?}")));
+            }
+        }
+        let res = self.write_in_tx(|tx| {
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM users WHERE id = ?1")
+                .and_then(|mut stmt| stmt.exists([user_id]))?;
+            if !exists {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+            tx.prepare_cached("DELETE FROM user_rooms WHERE user_id = ?1")
+                .and_then(|mut stmt| stmt.execute([user_id]))?;
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO user_rooms (user_id, location) VALUES (?1, ?2)",
+            )?;
+            for code in rooms {
+                insert.execute(params![user_id, code])?;
+            }
+            Ok(())
+        });
+        match res {
+            Err(rusqlite::Error::QueryReturnedNoRows) => {
+                Err(StoreError::NotFound(format!("user {user_id}")))
+            }
+            other => other.context(|| format!("setting the rooms of user {user_id}")),
+        }?;
+        tracing::info!(user_id, ?rooms, "user rooms changed");
+        Ok(())
+    }
+
     /// Changes a user's role.
     pub fn set_user_role(&self, user_id: i64, role: Role) -> Result<()> {
         self.update_user(
@@ -443,5 +492,54 @@ impl Store {
             .query_map([user_id], |row| token_from_row(row, 0))
             .context(what)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().context(what)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use custos_custody::model::{Location, LocationKind};
+
+    use super::*;
+
+    const HASH: &str =
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+
+    fn room(code: &str) -> Location {
+        Location {
+            code: code.into(),
+            name: format!("Room {code}"),
+            kind: LocationKind::Room,
+            room: None,
+            coverage: Vec::new(),
+            retired: false,
+        }
+    }
+
+    #[test]
+    fn an_archivists_rooms_are_replaced_as_a_whole_and_must_exist() {
+        let s = Store::open_in_memory().expect("store");
+        s.transaction("rooms", |tx| {
+            tx.insert_location(&room("R1"), 1)?;
+            tx.insert_location(&room("R2"), 1)
+        })
+        .expect("rooms");
+        let u = s
+            .create_user("ada", Role::Archivist, HASH, 1)
+            .expect("user");
+        assert!(s.user_rooms(u.id).expect("rooms").is_empty());
+        s.set_user_rooms(u.id, &["R2".into(), "R1".into(), "R1".into()])
+            .expect("set");
+        assert_eq!(s.user_rooms(u.id).expect("rooms"), ["R1", "R2"]);
+        s.set_user_rooms(u.id, &["R2".into()]).expect("set");
+        assert_eq!(s.user_rooms(u.id).expect("rooms"), ["R2"]);
+
+        let unknown = s.set_user_rooms(u.id, &["R1".into(), "R9".into()]);
+        assert!(
+            matches!(&unknown, Err(StoreError::NotFound(m)) if m.contains("R9")),
+            "{unknown:?}"
+        );
+        assert_eq!(s.user_rooms(u.id).expect("rooms"), ["R2"], "unchanged");
+        let nobody = s.set_user_rooms(u.id + 100, &[]);
+        assert!(matches!(nobody, Err(StoreError::NotFound(_))), "{nobody:?}");
     }
 }
