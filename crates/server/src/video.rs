@@ -42,7 +42,8 @@ const X_END_MS: HeaderName = HeaderName::from_static("x-custos-end-ms");
 const X_STOPPED: HeaderName = HeaderName::from_static("x-custos-stopped-at-parameter-change");
 
 /// Query of `video.mp4`: both bounds required.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SpanQuery {
     start_ms: i64,
@@ -101,6 +102,26 @@ pub async fn audit_view(
 }
 
 /// `GET /api/v1/cameras/{id}/video.mp4?start_ms=&end_ms=`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cameras/{id}/video.mp4",
+    tag = "cameras",
+    extensions(("x-custos-roles" = json!(VIEWERS))),
+    params(("id" = String, Path, description = "Camera id from the configuration"), SpanQuery),
+    responses(
+        (status = 200, description = "The span as one MP4 file, streamed; the view is logged first \
+            (HEAD answers the same headers without logging)",
+            content_type = "video/mp4", body = Vec<u8>,
+            headers(
+                ("x-custos-start-ms" = i64, description = "Wall-clock ms of the first frame in the file"),
+                ("x-custos-end-ms" = i64, description = "Wall-clock ms where the file ends"),
+                ("x-custos-stopped-at-parameter-change" = String,
+                    description = "`true` when the file stops early because the stream's parameters changed"),
+            )),
+        (status = 400, description = "The span is empty, reversed or longer than 6 hours"),
+        (status = 404, description = "No such camera, or nothing recorded in the span"),
+    ),
+)]
 pub(crate) async fn video(
     method: axum::http::Method,
     State(state): State<SharedState>,
