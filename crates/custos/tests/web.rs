@@ -184,6 +184,8 @@ fn the_web_app_in_chromium() {
         "{storage}"
     );
 
+    archivist_sees_only_the_footage_of_their_rooms(&site, &token);
+
     assert!(serve
         .terminate(Duration::from_secs(10))
         .is_some_and(|s| s.success()));
@@ -217,4 +219,103 @@ fn the_web_app_in_chromium() {
         })
         .count();
     assert_eq!(downloads, 1, "the MP4 download is logged as one");
+}
+
+/// Status and body of a GET with `token`, whatever the status.
+fn get_status(site: &Site, token: &str, path: &str) -> (u16, String) {
+    match ureq::get(&format!("{}{path}", site.base_url()))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+    {
+        Ok(r) => (r.status(), String::new()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("GET {path}: {e}"),
+    }
+}
+
+/// An archivist sees the footage of the cameras covering their rooms and
+/// nothing else; the admin assigns the rooms. (The browser test made the
+/// blind-spot shelf S9; the camera covers room R1.)
+fn archivist_sees_only_the_footage_of_their_rooms(site: &Site, admin: &str) {
+    let (status, v) = site.send_json(
+        admin,
+        "POST",
+        "/api/v1/users",
+        json!({"name": "arne", "role": "archivist", "password": "archivist test password"}),
+    );
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["rooms"], json!([]), "{v}");
+    let cfg = site.config.to_string_lossy().into_owned();
+    let out = site
+        .custos(&["token", "create", "arne", "--config", &cfg])
+        .output()
+        .expect("token create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let arne = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    let now = common::now_ms();
+    let footage = [
+        "/api/v1/cameras/stacks/snapshot.jpg".to_owned(),
+        format!(
+            "/api/v1/cameras/stacks/video.mp4?start_ms={}&end_ms={now}",
+            now - 60_000
+        ),
+    ];
+
+    for path in &footage {
+        let (status, body) = get_status(site, &arne, path);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body.contains("no rooms"), "{body}");
+    }
+    let (status, v) = site.send_json(
+        admin,
+        "PATCH",
+        "/api/v1/users/arne",
+        json!({"rooms": ["S9"]}),
+    );
+    assert_eq!((status, &v["rooms"]), (200, &json!(["S9"])), "{v}");
+    for path in &footage {
+        let (status, body) = get_status(site, &arne, path);
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body.contains("does not cover your rooms (S9)"), "{body}");
+    }
+    let (status, v) = site.send_json(
+        admin,
+        "PATCH",
+        "/api/v1/users/arne",
+        json!({"rooms": ["R1"]}),
+    );
+    assert_eq!((status, &v["rooms"]), (200, &json!(["R1"])), "{v}");
+    for path in &footage {
+        let (status, body) = get_status(site, &arne, path);
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let (status, v) = site.send_json(
+        admin,
+        "PATCH",
+        "/api/v1/users/arne",
+        json!({"rooms": ["R1", "NOPE"]}),
+    );
+    assert_eq!(status, 404, "{v}");
+    assert!(
+        v["error"].as_str().is_some_and(|e| e.contains("NOPE")),
+        "{v}"
+    );
+    let users = site.get_json(admin, "/api/v1/users");
+    let arne_now = users["users"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["name"] == "arne"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        arne_now["rooms"],
+        json!(["R1"]),
+        "a refused change changes nothing"
+    );
 }

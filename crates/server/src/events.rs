@@ -165,6 +165,7 @@ pub(crate) async fn snapshot(
         .with_store("reading the event", move |s| s.event(id))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("event {id} not found")))?;
+    crate::scope::check_footage(&state, &user, &event.camera).await?;
     let Some(rel) = event.snapshot.clone() else {
         return Err(ApiError::not_found(format!("event {id} has no snapshot")));
     };

@@ -22,6 +22,7 @@ mod recordings;
 pub mod register;
 mod register_api;
 mod reports;
+mod scope;
 pub mod sessions;
 pub mod storage;
 mod thumbnails;

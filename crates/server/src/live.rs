@@ -167,6 +167,7 @@ pub(crate) async fn live(
 ) -> Result<Response, ApiError> {
     require_role(&user, LIVE_VIEWERS)?;
     known_camera(&state, &camera)?;
+    crate::scope::check_footage(&state, &user, &camera).await?;
     // A request that is not a WebSocket handshake gets a JSON error like
     // every other (axum's own answer is plain text).
     let ws = ws.map_err(|r| ApiError::new(r.status(), r.body_text()))?;

@@ -55,6 +55,7 @@ pub(crate) async fn snapshot(
 ) -> Result<Response, ApiError> {
     require_role(&user, THUMBNAIL_VIEWERS)?;
     known_camera(&state, &camera)?;
+    crate::scope::check_footage(&state, &user, &camera).await?;
     let key = state
         .live
         .latest_key_frame(&camera)

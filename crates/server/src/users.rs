@@ -27,17 +27,26 @@ pub(crate) struct UserJson {
     role: &'static str,
     created_ms: i64,
     disabled: bool,
+    /// The locations whose footage an archivist may see.
+    rooms: Vec<String>,
 }
 
-impl From<custos_store::User> for UserJson {
-    fn from(u: custos_store::User) -> Self {
+impl UserJson {
+    fn new(u: custos_store::User, rooms: Vec<String>) -> Self {
         UserJson {
             name: u.name,
             role: u.role.as_str(),
             created_ms: u.created_ms,
             disabled: u.disabled,
+            rooms,
         }
     }
+}
+
+/// Reads `u`'s rooms and shows it.
+fn with_rooms(s: &custos_store::Store, u: custos_store::User) -> Result<UserJson, StoreError> {
+    let rooms = s.user_rooms(u.id)?;
+    Ok(UserJson::new(u, rooms))
 }
 
 /// `GET /api/v1/users` body.
@@ -83,11 +92,14 @@ pub(crate) async fn list(
 ) -> Result<Json<UserList>, ApiError> {
     require_role(&user, USER_ADMINS)?;
     let users = state
-        .with_store("listing users", |s| s.list_users())
+        .with_store("listing users", |s| {
+            s.list_users()?
+                .into_iter()
+                .map(|u| with_rooms(s, u))
+                .collect()
+        })
         .await?;
-    Ok(Json(UserList {
-        users: users.into_iter().map(UserJson::from).collect(),
-    }))
+    Ok(Json(UserList { users }))
 }
 
 /// Body of `POST /api/v1/users`.
@@ -97,6 +109,9 @@ pub(crate) struct NewUser {
     name: String,
     role: String,
     password: String,
+    /// For an archivist: the locations whose footage they may see.
+    #[serde(default)]
+    rooms: Vec<String>,
 }
 
 /// `POST /api/v1/users` `{name, role, password}`.
@@ -124,17 +139,27 @@ pub(crate) async fn create(
         .await
         .map_err(|e| ApiError::internal("hashing a password", &e))??;
     let now = now_ms();
+    let rooms = body.rooms;
     let entry = Entry::user_created(now, &name, role.as_str(), &user.name)
+        .with("rooms", rooms.clone().into())
         .to_leaf_bytes()
         .map_err(|e| ApiError::internal("recording the new user", &e))?;
     let created = state
         .with_store("creating a user", move |s| {
-            s.with_log(vec![entry], |s| {
+            // Checked first: the entry commits with the user's row.
+            for code in &rooms {
+                if s.location(code)?.is_none() {
+                    return Err(StoreError::NotFound(format!("location {code:?}")));
+                }
+            }
+            let created = s.with_log(vec![entry], |s| {
                 s.create_user(&name, role, &password_hash, now)
-            })
+            })?;
+            s.set_user_rooms(created.id, &rooms)?;
+            with_rooms(s, created)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(created.into())))
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Body of `PATCH /api/v1/users/{name}`.
@@ -144,6 +169,8 @@ pub(crate) struct UserChange {
     role: Option<String>,
     disabled: Option<bool>,
     password: Option<String>,
+    /// Replaces the locations whose footage an archivist may see.
+    rooms: Option<Vec<String>>,
 }
 
 /// `PATCH /api/v1/users/{name}` `{role?, disabled?, password?}`.
@@ -195,10 +222,14 @@ pub(crate) async fn change(
     if let Some(d) = body.disabled {
         entry = entry.with("disabled", d.into());
     }
+    if let Some(r) = &body.rooms {
+        entry = entry.with("rooms", r.clone().into());
+    }
     let leaf = entry
         .to_leaf_bytes()
         .map_err(|e| ApiError::internal("recording the change", &e))?;
     let disabled = body.disabled;
+    let rooms = body.rooms;
     let updated = state
         .with_store("changing a user", move |s| {
             let target = s
@@ -206,10 +237,17 @@ pub(crate) async fn change(
                 .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
             // The entry commits with the first write; a change of nothing
             // is refused rather than logged.
-            if role.is_none() && disabled.is_none() && password_hash.is_none() {
+            if role.is_none() && disabled.is_none() && password_hash.is_none() && rooms.is_none() {
                 return Err(StoreError::InvalidArgument(
-                    "nothing to change: give role, disabled or password".into(),
+                    "nothing to change: give role, disabled, password or rooms".into(),
                 ));
+            }
+            if let Some(rooms) = &rooms {
+                for code in rooms {
+                    if s.location(code)?.is_none() {
+                        return Err(StoreError::NotFound(format!("location {code:?}")));
+                    }
+                }
             }
             s.with_log(vec![leaf], |s| {
                 if let Some(r) = role {
@@ -221,11 +259,16 @@ pub(crate) async fn change(
                 if let Some(h) = &password_hash {
                     s.set_password_hash(target.id, h)?;
                 }
+                if let Some(r) = &rooms {
+                    s.set_user_rooms(target.id, r)?;
+                }
                 Ok(())
             })?;
-            s.user_by_id(target.id)?
-                .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))
+            let updated = s
+                .user_by_id(target.id)?
+                .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
+            with_rooms(s, updated)
         })
         .await?;
-    Ok(Json(updated.into()))
+    Ok(Json(updated))
 }

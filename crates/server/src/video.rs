@@ -137,6 +137,7 @@ pub(crate) async fn video(
     } = query;
     check_window(start_ms, end_ms, MAX_VIDEO_SPAN_MS, "6 hours")?;
     known_camera(&state, &camera)?;
+    crate::scope::check_footage(&state, &user, &camera).await?;
 
     let name = camera.clone();
     let segments = state
@@ -165,7 +166,15 @@ pub(crate) async fn video(
     // footage, so it is not a view; every GET is.
     let head_only = method == axum::http::Method::HEAD;
     if !head_only {
-        audit_view(&state, &user, &camera, plan.first_ms, plan.last_ms, download).await?;
+        audit_view(
+            &state,
+            &user,
+            &camera,
+            plan.first_ms,
+            plan.last_ms,
+            download,
+        )
+        .await?;
     }
     let headers = [
         (CONTENT_TYPE, HeaderValue::from_static("video/mp4")),
@@ -324,10 +333,15 @@ mod tests {
 
     #[test]
     fn download_names_are_header_safe() {
-        let value = content_disposition("front \"door\"\r\nX: é", 12);
+        let value = content_disposition("front \"door\"\r\nX: é", 12, false);
         assert_eq!(
             value.ok().as_ref().map(|v| v.as_bytes()),
             Some(&b"inline; filename=\"front__door___X___-12.mp4\""[..])
+        );
+        let value = content_disposition("door", 12, true);
+        assert_eq!(
+            value.ok().as_ref().map(|v| v.as_bytes()),
+            Some(&b"attachment; filename=\"door-12.mp4\""[..])
         );
     }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
+use custos_custody::model::{Coverage, Location, LocationKind};
 use custos_ledger::note::SigningKey;
 use custos_ledger::storage::LogStorage;
 use custos_server::auth::token_digest;
@@ -37,6 +38,24 @@ struct Site {
 fn site() -> Result<Site, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(&dir.path().join(DB_FILE_NAME))?;
+    // The archivist's room is the one `cam` covers, so footage routes
+    // answer them as they answer every role they list.
+    store.transaction("the room", |tx| {
+        tx.insert_location(
+            &Location {
+                code: "R1".into(),
+                name: "Reading room".into(),
+                kind: LocationKind::Room,
+                room: None,
+                coverage: vec![Coverage {
+                    camera: "cam".into(),
+                    zone: None,
+                }],
+                retired: false,
+            },
+            T0,
+        )
+    })?;
     for role in Role::ALL {
         let user = store.create_user(role.as_str(), role, "$argon2id$test", T0)?;
         store.create_token(
@@ -46,6 +65,9 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
             &token_digest(&token(role)),
             T0,
         )?;
+        if role == Role::Archivist {
+            store.set_user_rooms(user.id, &["R1".to_owned()])?;
+        }
     }
     let cameras = Arc::new(CameraRegistry::new([("cam", "Front door")], T0));
     cameras.set_state("cam", LiveState::Recording, None, T0 + 1);

@@ -930,9 +930,13 @@ async function adminPage() {
     const role = el("select", { "aria-label": `Role of ${u.name}` },
       ROLES.map((r) => el("option", { value: r, selected: r === u.role }, r)));
     const disabled = el("input", { type: "checkbox", "aria-label": `${u.name} disabled`, checked: u.disabled });
+    const rooms = el("input", { "aria-label": `Rooms of ${u.name}`, value: u.rooms.join(", "), autocomplete: "off",
+      placeholder: u.role === "archivist" ? "no footage" : "every camera" });
     const save = el("button", { type: "button", class: "secondary", onclick: async () => {
       try {
-        await api("PATCH", `/api/v1/users/${encodeURIComponent(u.name)}`, { role: role.value, disabled: disabled.checked });
+        await api("PATCH", `/api/v1/users/${encodeURIComponent(u.name)}`, {
+          role: role.value, disabled: disabled.checked, rooms: roomList(rooms.value),
+        });
         say(`${u.name} saved.`);
         route(true);
       } catch (err) {
@@ -940,7 +944,7 @@ async function adminPage() {
       }
     } }, "Save");
     return el("tr", { "data-user": u.name }, el("td", {}, u.name), el("td", {}, role),
-      el("td", {}, el("label", {}, disabled)), el("td", {}, when(u.created_ms)), el("td", {}, save));
+      el("td", {}, el("label", {}, disabled)), el("td", {}, rooms), el("td", {}, when(u.created_ms)), el("td", {}, save));
   });
   const name = el("input", { id: "new-name", autocomplete: "off" });
   const role = el("select", { id: "new-role" }, ROLES.map((r) => el("option", { value: r, selected: r === "viewer" }, r)));
@@ -961,8 +965,15 @@ async function adminPage() {
   el("button", { type: "submit" }, "Add user"));
   page("Users", add,
     el("table", {},
-      el("thead", {}, el("tr", {}, ["Name", "Role", "Disabled", "Since", ""].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, rows)));
+      el("thead", {}, el("tr", {}, ["Name", "Role", "Disabled", "Rooms (archivists)", "Since", ""]
+        .map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows)),
+    el("p", { class: "muted" }, "An archivist sees the footage of the cameras covering their rooms "
+      + "(location codes, comma-separated) and of the places inside them; other roles see every camera."));
+}
+
+function roomList(text) {
+  return text.split(",").map((r) => r.trim()).filter(Boolean);
 }
 
 // ---------------------------------------------------------------- audit
