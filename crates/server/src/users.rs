@@ -124,6 +124,7 @@ pub(crate) struct NewUser {
     responses(
         (status = 201, description = "The user was added; the change is logged", body = UserJson),
         (status = 400, description = "A bad name, an unknown role or a password shorter than 12 characters"),
+        (status = 404, description = "A room names no location of the register"),
         (status = 409, description = "A user of that name exists"),
     ),
 )]
@@ -184,7 +185,7 @@ pub(crate) struct UserChange {
     responses(
         (status = 200, description = "The user after the change; the change is logged", body = UserJson),
         (status = 400, description = "Nothing to change, an unknown role or a password shorter than 12 characters"),
-        (status = 404, description = "No such user"),
+        (status = 404, description = "No such user, or a room names no location of the register"),
         (status = 409, description = "An admin may not demote or disable their own account"),
     ),
 )]
