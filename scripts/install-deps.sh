@@ -26,6 +26,7 @@ TEST_PKGS=(
     gir1.2-gst-rtsp-server-1.0
     gir1.2-gst-plugins-base-1.0
     python3-gi
+    python3-venv
     gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good
     gstreamer1.0-plugins-bad

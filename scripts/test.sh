@@ -6,8 +6,9 @@
 #   scripts/test.sh                 everything
 #   scripts/test.sh FILTER [ARGS]   extra arguments go to `cargo test --workspace`
 #
-# Rust tests find the fixtures through CUSTOS_TEST_DATA (tests-data/) and the
-# fake RTSP camera through CUSTOS_RTSP_CAMERA (run it with /usr/bin/python3).
+# Rust tests find the fixtures through CUSTOS_TEST_DATA (tests-data/), the
+# fake RTSP camera through CUSTOS_RTSP_CAMERA (run it with /usr/bin/python3)
+# and schemathesis through CUSTOS_SCHEMATHESIS.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,6 +36,25 @@ if ! cmp -s tests/web/package-lock.json tests/web/node_modules/.installed-lock.j
     npm ci --prefix tests/web --no-audit --no-fund
     cp tests/web/package-lock.json tests/web/node_modules/.installed-lock.json
 fi
+
+step "schemathesis"
+# crates/custos/tests/openapi.rs fuzzes a real site's API from its OpenAPI
+# document (GET /api/v1/openapi.json) with schemathesis, as a viewer and as
+# an admin: no 5xx, statuses, content types and bodies as documented, roles
+# as each operation's x-custos-roles says. It is installed from PyPI, at the
+# version pinned in tests/schemathesis/requirements.txt, into a virtualenv
+# under ~/.cache/custos kept between runs; a second run only checks the
+# version.
+ST_VERSION="$(sed -n 's/^schemathesis==//p' tests/schemathesis/requirements.txt)"
+ST_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/custos/schemathesis-$ST_VERSION"
+if ! "$ST_VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "$ST_VERSION"; then
+    rm -rf "$ST_VENV"
+    /usr/bin/python3 -m venv "$ST_VENV"
+    "$ST_VENV/bin/pip" install --quiet --disable-pip-version-check \
+        -r tests/schemathesis/requirements.txt
+fi
+export CUSTOS_SCHEMATHESIS="$ST_VENV/bin/schemathesis"
+"$CUSTOS_SCHEMATHESIS" --version
 
 for tool in cargo rustfmt cargo-clippy; do
     command -v "$tool" >/dev/null || {
