@@ -170,8 +170,19 @@ pub(crate) async fn snapshot(
         return Err(ApiError::not_found(format!("event {id} has no snapshot")));
     };
     // The path comes from the index, which only holds relative paths it
-    // validated; it is joined to the data directory and nothing else.
-    let bytes = tokio::fs::read(state.data_dir.join(&rel))
+    // validated; checked again (as for segments), because a damaged index
+    // must not make this serve a file from outside the data directory.
+    let relative = std::path::Path::new(&rel);
+    let inside = relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if rel.is_empty() || !inside {
+        return Err(ApiError::internal(
+            "locating a snapshot",
+            &format!("the index holds a path outside the data directory: {rel:?}"),
+        ));
+    }
+    let bytes = tokio::fs::read(state.data_dir.join(relative))
         .await
         .map_err(|e| {
             tracing::error!(event = id, "reading the snapshot: {e}");
