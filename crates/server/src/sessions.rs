@@ -273,7 +273,13 @@ pub(crate) async fn login(
         }
         Err(Refusal::Locked { retry_ms, log }) => {
             if log {
-                record_failure(&state, &name, &source, "account locked").await?;
+                let lookup = name.clone();
+                let known = state
+                    .with_store("looking up the user", move |s| s.user_by_name(&lookup))
+                    .await?
+                    .is_some();
+                let logged = if known { name.as_str() } else { "" };
+                record_failure(&state, logged, &source, "account locked").await?;
             }
             return Ok(too_many(
                 retry_ms,
@@ -297,15 +303,19 @@ pub(crate) async fn login(
     let user = match user {
         Some(u) if matched && !u.disabled => u,
         other => {
-            let reason = match other {
+            let reason = match &other {
                 None => "unknown user",
                 Some(u) if u.disabled => "user disabled",
                 Some(_) => "wrong password",
             };
+            // A name that is no one's may be a password typed into the
+            // wrong field: it is not logged (the log keeps it for good and
+            // auditors read it), only that the name was unknown.
+            let logged = if other.is_some() { name.as_str() } else { "" };
             let locked = state.login_throttle.failed(&account, now);
-            record_failure(&state, &name, &source, reason).await?;
+            record_failure(&state, logged, &source, reason).await?;
             if locked {
-                tracing::warn!(target: "custos::audit", user = %name, %source, "account locked after repeated failed sign-ins");
+                tracing::warn!(target: "custos::audit", user = %logged, %source, "account locked after repeated failed sign-ins");
             }
             return Err(ApiError::unauthorized(WRONG));
         }
