@@ -232,11 +232,25 @@ parameters = { "path.staff_id" = "S1" }
 [[operations]]
 include-path-regex = "^/api/v1/inventories/\\{id\\}"
 parameters = { "path.id" = 1 }
+
+# Changing the site's settings rewrites its configuration and restarts the
+# pipeline, the API with it: the run's requests in flight would be refused,
+# and a generated camera URL would stop the recording the rest of the run
+# exercises (and have the recorder connect to whatever host it names).
+[[operations]]
+include-name-regex = "^PUT /api/v1/settings/"
+enabled = false
+
+# A probe connects to the camera URL it is given: a generated one would
+# reach out to arbitrary hosts.
+[[operations]]
+include-name = "POST /api/v1/settings/probe"
+enabled = false
 "#,
     )
     .expect("write schemathesis.toml");
 
-    // Nothing is excluded. The runs use bearer tokens, so POST
+    // Nothing else is excluded. The runs use bearer tokens, so POST
     // /api/v1/logout cannot end their session (it answers 400), and an
     // admin cannot disable or demote their own account (PATCH
     // /api/v1/users/{name} answers 409). The admin run may disable or
