@@ -264,6 +264,39 @@ try {
   check((await page.textContent("#message")).includes("own account"), "an admin cannot disable their own account");
   await page.screenshot({ path: join(shots, "users.png"), fullPage: true });
 
+  // Settings: opening hours, a stream test, and a zone drawn on the
+  // picture; each change is saved to the file and applied by a restart.
+  await page.goto(`${base}/#/settings`);
+  await page.locator("tr[data-settings-camera=stacks]").waitFor();
+  await page.getByLabel("Time zone").fill("Europe/Berlin");
+  await page.getByLabel("Monday").fill("08:00-17:00");
+  await page.getByRole("button", { name: "Save the hours" }).click();
+  await page.locator("#message", { hasText: "Saved and applied." }).waitFor({ timeout: 30000 });
+  check(true, "an admin sets the opening hours and they are applied");
+  await page.goto(`${base}/#/settings/cameras/stacks`);
+  await page.getByRole("button", { name: "Test the stream" }).click();
+  await page.locator("[data-probe]", { hasText: "×" }).waitFor({ timeout: 20000 });
+  const probed = await page.textContent("[data-probe]");
+  check(probed.includes("h264 320×240"), `the stream test reports what the camera sends (${probed})`);
+  await page.waitForFunction(() => {
+    const img = document.querySelector(".picture img");
+    return img && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: 20000 });
+  await page.getByRole("button", { name: "Add a zone" }).click();
+  const picture = await page.locator(".picture svg.regions").boundingBox();
+  for (const [fx, fy] of [[0.1, 0.5], [0.6, 0.5], [0.6, 0.95]]) {
+    await page.mouse.click(picture.x + fx * picture.width, picture.y + fy * picture.height);
+  }
+  const corners = await page.getByLabel("Corners of region 1").inputValue();
+  check(corners.split(" ").length === 3, `three clicks make three corners (${corners})`);
+  await page.screenshot({ path: join(shots, "settings-camera.png"), fullPage: true });
+  await page.getByRole("button", { name: "Save and apply" }).click();
+  await page.locator("#message", { hasText: "Saved and applied." }).waitFor({ timeout: 30000 });
+  const saved = await page.evaluate(async () =>
+    (await (await fetch("/api/v1/settings/cameras")).json()).cameras.find((c) => c.id === "stacks"));
+  check(saved.analysis.zones.length === 1 && saved.analysis.zones[0].points.length === 3
+    && Math.abs(saved.analysis.zones[0].points[1][0] - 0.6) < 0.02, "the zone drawn on the picture is saved");
+
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   const after = await page.evaluate(async () => (await fetch("/api/v1/session")).status);

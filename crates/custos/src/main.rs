@@ -17,6 +17,7 @@ mod register_cli;
 mod rules;
 mod serve;
 mod site;
+mod site_settings;
 mod sitelog;
 mod verify;
 
@@ -315,16 +316,27 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// Serves the site of the file at `path`, starting again with the file as
+/// it then is each time the settings API changed it.
+fn serve_until_stopped(path: &Path) -> anyhow::Result<()> {
+    let runtime = runtime()?;
+    let settings = std::sync::Arc::new(site_settings::FileSettings::new(path));
+    loop {
+        let config = load_config(path)?;
+        let outcome = runtime.block_on(serve::serve(config, Some(settings.clone())))?;
+        if outcome == serve::Outcome::Stopped {
+            return Ok(());
+        }
+    }
+}
+
 fn load_config(path: &Path) -> anyhow::Result<config::Config> {
     config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve { config } => {
-            let config = load_config(&config)?;
-            runtime()?.block_on(serve::serve(config))?;
-        }
+        Command::Serve { config } => serve_until_stopped(&config)?,
         Command::Demo { dir, listen } => run_demo(&dir, &listen)?,
         Command::CheckConfig { file } => match config::load(&file) {
             Ok(c) => {
@@ -724,5 +736,6 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
         ),
     }
     println!("  config: {}   (stop with Ctrl-C)", config_path.display());
-    runtime()?.block_on(serve::serve(config))
+    drop(config);
+    serve_until_stopped(&config_path)
 }

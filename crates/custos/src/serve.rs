@@ -92,7 +92,22 @@ fn analysis_credentials(
     }
 }
 
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// Why [`serve`] returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// SIGINT or SIGTERM: the process ends.
+    Stopped,
+    /// The settings changed (through the API): start again with the file
+    /// as it now is.
+    Restart,
+}
+
+/// Runs the site until a signal, or until a settings change asks for a
+/// restart (only with `settings`, the file the API may change).
+pub async fn serve(
+    config: Config,
+    settings: Option<Arc<crate::site_settings::FileSettings>>,
+) -> anyhow::Result<Outcome> {
     // TLS files are checked first: a bad one stops the start before any
     // camera is touched.
     let tls = match &config.server.tls {
@@ -131,6 +146,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .map(|c| (c.id.as_str(), c.name.as_str())),
         now_ms(),
     ));
+    let reload = settings.as_ref().map(|s| s.reload_requested());
+    if let Some(settings) = settings {
+        registry.set_settings(settings);
+    }
     for cam in &config.cameras {
         registry.update(&cam.id, |s| {
             s.retain_days = cam.retain_days;
@@ -285,7 +304,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => tokio::spawn(custos_server::serve(listener, state, stopped)),
     };
 
-    wait_for_signal().await;
+    let outcome = match reload {
+        Some(reload) => tokio::select! {
+            () = wait_for_signal() => Outcome::Stopped,
+            () = reload.notified() => Outcome::Restart,
+        },
+        None => {
+            wait_for_signal().await;
+            Outcome::Stopped
+        }
+    };
+    if outcome == Outcome::Restart {
+        tracing::info!("settings changed: restarting the pipeline");
+    }
     tracing::info!("stopping: sealing open segments");
     let _ = shutdown_tx.send(true);
     for t in camera_tasks {
@@ -327,7 +358,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     tracing::info!("stopped cleanly");
-    Ok(())
+    Ok(outcome)
 }
 
 async fn wait_for_signal() {

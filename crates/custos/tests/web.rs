@@ -115,6 +115,7 @@ fn the_web_app_in_chromium() {
         "dashboard-phone",
         "locations",
         "person",
+        "settings-camera",
     ] {
         assert!(
             shots.join(format!("{shot}.png")).exists(),
@@ -205,9 +206,19 @@ fn the_web_app_in_chromium() {
                 .or_default() += 1;
         }
     }
+    // The admin looked at thumbnails in each run of the pipeline (the
+    // settings changes restarted it twice, and a restart starts with no
+    // memory of logged views): one entry per run, not one per picture.
+    let runs = (0..log.size())
+        .filter_map(|i| {
+            serde_json::from_slice::<serde_json::Value>(&log.entry(i).expect("entry")).ok()
+        })
+        .filter(|v| v["type"] == "config.loaded")
+        .count();
+    assert_eq!(runs, 3, "serve ran three times");
     assert_eq!(
         thumbnail_views.get("admin"),
-        Some(&1),
+        Some(&runs),
         "{thumbnail_views:?}"
     );
     assert_eq!(thumbnail_views.get("vera"), Some(&1), "{thumbnail_views:?}");
@@ -219,6 +230,21 @@ fn the_web_app_in_chromium() {
         })
         .count();
     assert_eq!(downloads, 1, "the MP4 download is logged as one");
+
+    // The settings the browser changed are in the file and in the log.
+    let config = std::fs::read_to_string(&site.config).expect("config");
+    assert!(config.contains("[[camera.zone]]"), "{config}");
+    assert!(config.contains("time_zone = \"Europe/Berlin\""), "{config}");
+    let changes: Vec<serde_json::Value> = (0..log.size())
+        .filter_map(|i| serde_json::from_slice(&log.entry(i).expect("entry")).ok())
+        .filter(|v: &serde_json::Value| v["type"] == "config.changed")
+        .collect();
+    let sections: Vec<&str> = changes
+        .iter()
+        .filter_map(|v| v["section"].as_str())
+        .collect();
+    assert_eq!(sections, ["hours", "camera stacks"], "{changes:?}");
+    assert!(changes.iter().all(|v| v["by"] == "admin"), "{changes:?}");
 }
 
 /// Status and body of a GET with `token`, whatever the status.

@@ -24,6 +24,7 @@ mod register_api;
 mod reports;
 mod scope;
 pub mod sessions;
+pub mod settings;
 pub mod storage;
 mod thumbnails;
 pub mod tls;
@@ -185,6 +186,10 @@ pub(crate) fn authenticated_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(reports::label_sheet))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::change))
+        .routes(routes!(settings::list_cameras))
+        .routes(routes!(settings::put_camera))
+        .routes(routes!(settings::get_hours, settings::put_hours))
+        .routes(routes!(settings::probe))
         .routes(routes!(audit::list))
         .routes(routes!(audit::log))
         .routes(routes!(audit::verify))
