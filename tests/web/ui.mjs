@@ -49,6 +49,32 @@ async function newPage(viewport = { width: 1280, height: 800 }) {
   return page;
 }
 
+/**
+ * Keeps a screenshot of the page and checks what a keyboard or screen
+ * reader user needs of it: every form control and button has a name,
+ * every picture a text, the page a heading, and nothing is a click-only
+ * trap (interactive elements are links, buttons or form controls).
+ */
+async function shot(page, name, fullPage = true) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage });
+  const found = await page.evaluate(() => {
+    const out = [];
+    for (const e of document.querySelectorAll("input, select, textarea")) {
+      if (e.type === "hidden") continue;
+      const named = (e.labels && e.labels.length) || e.getAttribute("aria-label") || e.getAttribute("aria-labelledby");
+      if (!named) out.push(`unlabelled ${e.tagName.toLowerCase()}#${e.id || e.name || "?"}`);
+    }
+    for (const b of document.querySelectorAll("button, a[href]")) {
+      if (!b.hidden && !(b.textContent.trim() || b.getAttribute("aria-label"))) out.push(`unnamed ${b.tagName.toLowerCase()}`);
+    }
+    for (const i of document.querySelectorAll("img")) if (!i.getAttribute("alt")) out.push(`img without alt ${i.src}`);
+    if (!document.querySelector("main h1")) out.push("no h1 in main");
+    for (const e of document.querySelectorAll("[onclick], div[tabindex], span[tabindex]")) out.push(`click-only ${e.tagName}`);
+    return out;
+  });
+  check(found.length === 0, `${name}: every control, link and picture has a name (${found.join("; ")})`);
+}
+
 async function submitLogin(page, user, password) {
   await page.goto(`${base}/#/login`);
   await page.getByLabel("User").fill(user);
@@ -67,7 +93,7 @@ try {
   await submitLogin(page, env("ADMIN_USER"), "not the password");
   await page.locator("#message.error").waitFor();
   check(await page.locator("#nav").isHidden(), "a wrong password is refused with a message");
-  await page.screenshot({ path: join(shots, "sign-in.png") });
+  await shot(page, "sign-in", false);
   await signIn(page, env("ADMIN_USER"), env("ADMIN_PASSWORD"));
   const cookies = await page.context().cookies();
   const sessionCookie = cookies.find((c) => c.httpOnly);
@@ -84,7 +110,7 @@ try {
   const storageRow = await page.locator("tr[data-storage=stacks]").innerText();
   check(/days|not known yet/.test(storageRow), `the dashboard shows the retention horizon (${storageRow.replace(/\s+/g, " ")})`);
   check(/% used/.test(await page.locator("[data-disk]").innerText()), "the dashboard shows disk use");
-  await page.screenshot({ path: join(shots, "dashboard.png"), fullPage: true });
+  await shot(page, "dashboard");
 
   // Live view: the video element's time advances, close behind the camera.
   await page.getByRole("link", { name: "Live" }).first().click();
@@ -101,7 +127,7 @@ try {
   });
   check(lag.t > t1 + 0.5, `live video plays (time ${t1.toFixed(2)} → ${lag.t.toFixed(2)} s)`);
   check(lag.behind < 2, `live video stays within 2 s of what arrived (${lag.behind.toFixed(2)} s behind)`);
-  await page.screenshot({ path: join(shots, "live.png"), fullPage: true });
+  await shot(page, "live");
 
   // Playback: a click on the timeline plays that moment.
   await page.goto(`${base}/#/playback/stacks?span=120000`);
@@ -126,7 +152,7 @@ try {
   });
   const shown = await page.evaluate(() => Number(document.querySelector("video[data-playback]").dataset.wallMs));
   check(Math.abs(shown - target) < 3000, `playback starts at the clicked moment (${shown - target} ms off)`);
-  await page.screenshot({ path: join(shots, "playback.png"), fullPage: true });
+  await shot(page, "playback");
 
   // Downloads from the playing moment: the MP4 and an evidence bundle.
   await page.getByLabel("Minutes").fill("1");
@@ -160,7 +186,7 @@ try {
     .catch(() => {});
   await page.getByRole("link", { name: "BX1" }).waitFor();
   check(await page.getByRole("link", { name: "BX2" }).count() === 0, "search finds only matching items");
-  await page.screenshot({ path: join(shots, "register.png"), fullPage: true });
+  await shot(page, "register");
 
   // The desk takes a scanner's input: the barcode typed, then Enter.
   await page.goto(`${base}/#/desk`);
@@ -175,21 +201,21 @@ try {
   await page.locator("#desk-log li.refused").waitFor();
   check((await page.textContent("#desk-log li.refused")).includes("BX1"), "a second check-out is refused with the reason");
   check(await barcode.evaluate((e) => e === document.activeElement), "the barcode field keeps the focus for the next scan");
-  await page.screenshot({ path: join(shots, "desk.png"), fullPage: true });
+  await shot(page, "desk");
 
   await page.goto(`${base}/#/items/BX1`);
   await page.getByRole("heading", { name: "Chain of custody" }).waitFor();
   const chain = await page.textContent("table");
   check(chain.includes("check_out") && chain.includes("S1"), "the item page shows the chain of custody");
   check(chain.includes("stacks"), "the custody event lists its camera's footage window");
-  await page.screenshot({ path: join(shots, "item.png"), fullPage: true });
+  await shot(page, "item");
 
   await page.goto(`${base}/#/alerts`);
   await page.getByRole("heading", { name: "Alerts" }).waitFor();
-  await page.screenshot({ path: join(shots, "alerts.png"), fullPage: true });
+  await shot(page, "alerts");
   await page.goto(`${base}/#/events`);
   await page.getByRole("heading", { name: "Events" }).waitFor();
-  await page.screenshot({ path: join(shots, "events.png"), fullPage: true });
+  await shot(page, "events");
 
   // Inventory of the reading room: BX2 scanned, BX1 is out, ZZ9 unknown.
   await page.goto(`${base}/#/inventories`);
@@ -206,7 +232,7 @@ try {
   const inv = await page.textContent("main");
   check(inv.includes("ZZ9: no item with this barcode"), "the inventory report lists the unknown label");
   check(inv.includes("Missing (0)"), "the item that is out is not counted missing");
-  await page.screenshot({ path: join(shots, "inventory.png"), fullPage: true });
+  await shot(page, "inventory");
 
   // Locations with their coverage and blind spots; people with what they hold.
   await page.goto(`${base}/#/locations`);
@@ -221,11 +247,11 @@ try {
   await page.getByRole("link", { name: "Show blind spots only" }).click();
   await page.getByRole("heading", { name: "Blind spots" }).waitFor();
   check(await page.locator("tr[data-location]").count() === 1, "the blind-spot view lists only the blind spot");
-  await page.screenshot({ path: join(shots, "locations.png"), fullPage: true });
+  await shot(page, "locations");
   await page.goto(`${base}/#/people/S1`);
   await page.getByRole("heading", { name: "Holds now (1)" }).waitFor();
   check((await page.textContent("main")).includes("BX1"), "a person's page shows what they hold");
-  await page.screenshot({ path: join(shots, "person.png"), fullPage: true });
+  await shot(page, "person");
 
   // Audit: the live view and the playback are on record; the log verifies.
   await page.goto(`${base}/#/audit`);
@@ -242,7 +268,7 @@ try {
   await page.getByRole("button", { name: "Verify the log" }).click();
   await page.locator("#verify-result .badge").waitFor();
   check((await page.textContent("#verify-result")).includes("verified"), "the log verifies against its latest checkpoint");
-  await page.screenshot({ path: join(shots, "audit.png"), fullPage: true });
+  await shot(page, "audit");
 
   // Users: an admin adds one, then disables it; they cannot disable
   // themselves.
@@ -262,7 +288,7 @@ try {
   await page.locator("tr[data-user=admin]").getByRole("button", { name: "Save" }).click();
   await page.locator("#message.error").waitFor();
   check((await page.textContent("#message")).includes("own account"), "an admin cannot disable their own account");
-  await page.screenshot({ path: join(shots, "users.png"), fullPage: true });
+  await shot(page, "users");
 
   // Settings: opening hours, a stream test, and a zone drawn on the
   // picture; each change is saved to the file and applied by a restart.
@@ -289,7 +315,7 @@ try {
   }
   const corners = await page.getByLabel("Corners of region 1").inputValue();
   check(corners.split(" ").length === 3, `three clicks make three corners (${corners})`);
-  await page.screenshot({ path: join(shots, "settings-camera.png"), fullPage: true });
+  await shot(page, "settings-camera");
   await page.getByRole("button", { name: "Save and apply" }).click();
   await page.locator("#message", { hasText: "Saved and applied." }).waitFor({ timeout: 30000 });
   const saved = await page.evaluate(async () =>
@@ -304,7 +330,29 @@ try {
 
   // --- a viewer: no register, no desk
   const viewer = await newPage({ width: 390, height: 844 });
-  await signIn(viewer, env("VIEWER_USER"), env("VIEWER_PASSWORD"));
+  // By keyboard alone: the focus starts on the user name, Tab moves to the
+  // password, Enter signs in; the skip link is the first stop and leads
+  // into the page without leaving it.
+  await viewer.goto(`${base}/#/login`);
+  await viewer.locator("#user").waitFor();
+  check(await viewer.evaluate(() => document.activeElement.id === "user"), "the sign-in page starts with the focus on the user name");
+  await viewer.keyboard.type(env("VIEWER_USER"));
+  await viewer.keyboard.press("Tab");
+  await viewer.keyboard.type(env("VIEWER_PASSWORD"));
+  await viewer.keyboard.press("Enter");
+  await viewer.waitForSelector("#nav:not([hidden])");
+  check(true, "a viewer signs in by keyboard alone");
+  await viewer.locator("[data-camera=stacks]").waitFor();
+  const firstStop = await viewer.evaluate(() => {
+    const focusable = [...document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]")]
+      .filter((e) => e.tabIndex >= 0 && !e.disabled);
+    return focusable[0] && focusable[0].className;
+  });
+  check(firstStop === "skip", `the skip link is the first stop of the Tab order (${firstStop})`);
+  await viewer.focus("a.skip");
+  await viewer.keyboard.press("Enter");
+  check(await viewer.evaluate(() => document.activeElement.id === "main" && location.hash === "#/"),
+    "the skip link moves the focus into the page and stays on it");
   check(await viewer.getByRole("link", { name: "Register" }).isHidden(), "a viewer has no Register link");
   await viewer.goto(`${base}/#/items`);
   await viewer.getByRole("heading", { name: "Not allowed" }).waitFor();
@@ -318,7 +366,7 @@ try {
     const img = document.querySelector("[data-camera=stacks] img.thumb");
     return img && img.complete && img.naturalWidth > 0;
   }, null, { timeout: 20000 });
-  await viewer.screenshot({ path: join(shots, "dashboard-phone.png"), fullPage: true });
+  await shot(viewer, "dashboard-phone");
 
   check(external.length === 0, `no request leaves the site (${external.join(", ")})`);
   check(problems.length === 0, `no console errors or CSP violations (${problems.join(" | ")})`);

@@ -1353,5 +1353,11 @@ document.getElementById("logout").addEventListener("click", async () => {
   }
   signedOut();
 });
+// The skip link's #main would be taken for a page address by the router:
+// it moves the focus itself.
+document.querySelector("a.skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  main.focus();
+});
 window.addEventListener("hashchange", () => route());
 route();
