@@ -367,6 +367,12 @@ try {
     return img && img.complete && img.naturalWidth > 0;
   }, null, { timeout: 20000 });
   await shot(viewer, "dashboard-phone");
+  for (const path of ["#/", "#/alerts", "#/events", "#/live/stacks", "#/playback/stacks"]) {
+    await viewer.goto(`${base}/${path}`);
+    await viewer.locator("main h1").waitFor();
+    const overflow = await viewer.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `${path} fits a phone's width (${overflow} px too wide)`);
+  }
 
   check(external.length === 0, `no request leaves the site (${external.join(", ")})`);
   check(problems.length === 0, `no console errors or CSP violations (${problems.join(" | ")})`);
