@@ -259,6 +259,8 @@ pub(crate) async fn change(
                 }
                 if let Some(h) = &password_hash {
                     s.set_password_hash(target.id, h)?;
+                    // Whoever signed in with the old password is out.
+                    s.end_user_sessions(target.id, now)?;
                 }
                 if let Some(r) = &rooms {
                     s.set_user_rooms(target.id, r)?;

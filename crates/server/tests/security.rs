@@ -1745,6 +1745,32 @@ async fn a_disabled_users_sessions_and_tokens_stop_working() -> TestResult {
     Ok(())
 }
 
+#[tokio::test]
+async fn a_new_password_ends_the_sessions_signed_in_with_the_old_one() -> TestResult {
+    let site = site().await?;
+    let app = &site.app;
+    let stolen = sign_in(app, &VIEWER).await?;
+    let a = send(app, Method::GET, "/api/v1/cameras", &stolen.ambient(), None).await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let a = send_json(
+        app,
+        Method::PATCH,
+        "/api/v1/users/vera",
+        &bearer(&ADMIN),
+        json!({"password": "a brand new long password"}),
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let a = send(app, Method::GET, "/api/v1/cameras", &stolen.ambient(), None).await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text());
+    // The new password signs in; the old one does not.
+    let a = login(app, "vera", "a brand new long password").await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let a = login(app, "vera", VIEWER.password).await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text());
+    Ok(())
+}
+
 // -------------------------------------------------------------- 3. Lock-out
 
 const WRONG: &str = "wrong user name or password";

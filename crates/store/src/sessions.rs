@@ -118,6 +118,18 @@ impl Store {
         Ok(())
     }
 
+    /// Ends every live session of user `user_id` (their password changed:
+    /// whoever signed in with the old one is out). Returns how many.
+    pub fn end_user_sessions(&self, user_id: i64, now_ms: i64) -> Result<usize> {
+        self.write_in_tx(|tx| {
+            tx.execute(
+                "UPDATE sessions SET ended_ms = ?2 WHERE user_id = ?1 AND ended_ms IS NULL",
+                params![user_id, now_ms],
+            )
+        })
+        .context(|| format!("ending the sessions of user {user_id}"))
+    }
+
     /// Ends session `id` (signing out). Staged log entries commit with it.
     /// [`NotFound`](crate::ErrorKind::NotFound) if there is no such live
     /// session.
@@ -175,10 +187,22 @@ mod tests {
         s.set_user_disabled(u.id, true).expect("disable");
         assert!(live(2000, 0).is_none());
         s.set_user_disabled(u.id, false).expect("enable");
-        s.end_session("s1", 3000).expect("end");
-        assert!(live(3001, 0).is_none());
+        let h2 = "ef".repeat(32);
+        s.create_session("s2", u.id, &h2, 1000, 10_000, "127.0.0.1")
+            .expect("second session");
+        assert_eq!(s.end_user_sessions(u.id, 2500).expect("end all"), 2);
+        assert!(live(2600, 0).is_none());
+        assert!(s.session_for_hash(&h2, 2600, 0).expect("q").is_none());
+        assert_eq!(s.end_user_sessions(u.id, 2700).expect("none left"), 0);
+        s.create_session("s3", u.id, &"12".repeat(32), 2800, 10_000, "x")
+            .expect("a new sign-in works");
+        s.end_session("s3", 3000).expect("end");
+        assert!(s
+            .session_for_hash(&"12".repeat(32), 3001, 0)
+            .expect("q")
+            .is_none());
         assert_eq!(
-            s.end_session("s1", 3002).expect_err("ended").kind(),
+            s.end_session("s3", 3002).expect_err("ended").kind(),
             ErrorKind::NotFound
         );
     }
