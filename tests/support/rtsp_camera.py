@@ -288,10 +288,10 @@ def stamp_launch(s):
         f"video/x-raw,format=I420,width={s['width']},height={s['height']},"
         f"framerate={num}/{den}"
     )
-    # A live source that keeps at most two pictures: when nothing reads
-    # (before PLAYING) the oldest are dropped, never queued up.
+    # A live source that keeps at most two pictures (the oldest are dropped,
+    # never queued up). Stamper sets each picture's time stamp.
     raw = (
-        f"appsrc name={STAMP_SRC} is-live=true format=time do-timestamp=true "
+        f"appsrc name={STAMP_SRC} is-live=true format=time "
         f"block=false max-buffers=2 leaky-type=downstream caps={gst_quote(caps)} "
     )
     return "( " + raw + encoder(s) + " )"
@@ -326,11 +326,21 @@ class Stamper:
             delay = next_at - time.monotonic()
             if delay > 0 and self.stopped.wait(delay):
                 break
-            ms = time.time_ns() // 1_000_000
-            buf = Gst.Buffer.new_wrapped(bytes(self.painter.paint(ms)))
-            buf.duration = self.duration
-            self.appsrc.emit("push-buffer", buf)
-            frames += 1
+            # Only a playing pipeline has a base time to stamp against: a
+            # picture stamped before (appsrc's do-timestamp does that when it
+            # has a clock but no base time yet) carries the clock's raw
+            # time, hours ahead, and the RTSP sinks then wait for it forever.
+            # Until then the camera makes no pictures.
+            clock = self.appsrc.get_clock()
+            _, state, _ = self.appsrc.get_state(0)
+            if clock is not None and state == Gst.State.PLAYING:
+                pts = clock.get_time() - self.appsrc.get_base_time()
+                ms = time.time_ns() // 1_000_000
+                buf = Gst.Buffer.new_wrapped(bytes(self.painter.paint(ms)))
+                buf.pts = pts
+                buf.duration = self.duration
+                self.appsrc.emit("push-buffer", buf)
+                frames += 1
             next_at += self.interval
             # Fell behind by more than a frame (a stalled machine): skip the
             # missed pictures rather than sending a burst.
