@@ -243,6 +243,7 @@ mod tests {
                 "segments",
                 "sessions",
                 "tokens",
+                "user_rooms",
                 "users"
             ]
         );
