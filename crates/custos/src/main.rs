@@ -501,7 +501,7 @@ fn probe_camera(
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
-                println!("{report}");
+                println!("{}", probe::describe(&report));
             }
             Ok(ExitCode::SUCCESS)
         }

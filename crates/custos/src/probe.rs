@@ -4,24 +4,10 @@ use std::time::{Duration, Instant};
 
 use custos_media::fmp4::TIMESCALE;
 use custos_media::source::{Source, SourceError, SourceItem, SourceSpec};
-use serde::Serialize;
 
-/// What a probe saw.
-#[derive(Debug, Serialize)]
-pub struct ProbeReport {
-    pub codec: String,
-    pub rfc6381: String,
-    pub width: u16,
-    pub height: u16,
-    /// Frames per second measured from timestamps.
-    pub fps: f64,
-    /// Frames from one key frame to the next, when two key frames were seen.
-    pub gop_frames: Option<u32>,
-    /// Bits per second measured over the sample.
-    pub bitrate_bps: u64,
-    /// Seconds of stream measured.
-    pub sampled_seconds: f64,
-}
+/// What a probe saw (the API's type, so `custos camera probe --json` and
+/// `POST /api/v1/settings/probe` answer alike).
+pub use custos_server::settings::ProbeResult as ProbeReport;
 
 /// Everything must be known within this time (the promise is 10 s).
 const PROBE_BUDGET: Duration = Duration::from_secs(9);
@@ -90,27 +76,19 @@ pub async fn probe(spec: &SourceSpec) -> Result<ProbeReport, SourceError> {
     })
 }
 
-impl std::fmt::Display for ProbeReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "codec:      {} ({})", self.codec, self.rfc6381)?;
-        writeln!(f, "resolution: {}x{}", self.width, self.height)?;
-        writeln!(f, "frame rate: {:.2} fps", self.fps)?;
-        match self.gop_frames {
-            Some(g) => writeln!(
-                f,
-                "GOP:        {g} frames ({:.2} s)",
-                f64::from(g) / self.fps.max(0.001)
-            )?,
-            None => writeln!(
-                f,
-                "GOP:        longer than the {:.1} s sampled",
-                self.sampled_seconds
-            )?,
-        }
-        write!(
-            f,
-            "bitrate:    {:.0} kbit/s",
-            self.bitrate_bps as f64 / 1000.0
-        )
-    }
+/// The report as `custos camera probe` prints it.
+pub fn describe(r: &ProbeReport) -> String {
+    let gop = match r.gop_frames {
+        Some(g) => format!("{g} frames ({:.2} s)", f64::from(g) / r.fps.max(0.001)),
+        None => format!("longer than the {:.1} s sampled", r.sampled_seconds),
+    };
+    format!(
+        "codec:      {} ({})\nresolution: {}x{}\nframe rate: {:.2} fps\nGOP:        {gop}\nbitrate:    {:.0} kbit/s",
+        r.codec,
+        r.rfc6381,
+        r.width,
+        r.height,
+        r.fps,
+        r.bitrate_bps as f64 / 1000.0
+    )
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use custos_server::settings::{
     AnalysisSettings, CameraSettings, FileChange, HoursSettings, ProbeFuture, ProbeRequest,
-    ProbeResult, RegionSettings, SettingsError, SiteSettings,
+    RegionSettings, SettingsError, SiteSettings,
 };
 use sha2::{Digest, Sha256};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
@@ -214,18 +214,9 @@ impl SiteSettings for FileSettings {
                 _ => None,
             };
             let spec = crate::serve::source_spec(&url, transport, credentials);
-            let report = crate::probe::probe(&spec)
+            crate::probe::probe(&spec)
                 .await
-                .map_err(|e| SettingsError::Probe(format!("{}: {e}", config::redact_url(&url))))?;
-            Ok(ProbeResult {
-                codec: report.codec,
-                rfc6381: report.rfc6381,
-                width: report.width,
-                height: report.height,
-                fps: (report.fps * 100.0).round() / 100.0,
-                gop_frames: report.gop_frames,
-                bitrate_bps: report.bitrate_bps,
-            })
+                .map_err(|e| SettingsError::Probe(format!("{}: {e}", config::redact_url(&url))))
         })
     }
 

@@ -182,7 +182,7 @@ pub struct ProbeRequest {
 }
 
 /// What a probe measured.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProbeResult {
     /// `h264` or `h265`.
     pub codec: String,
@@ -198,6 +198,8 @@ pub struct ProbeResult {
     pub gop_frames: Option<u32>,
     /// Bits per second measured over the sample.
     pub bitrate_bps: u64,
+    /// Seconds of stream measured.
+    pub sampled_seconds: f64,
 }
 
 /// What a change did to the configuration file.

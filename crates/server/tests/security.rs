@@ -246,6 +246,7 @@ impl SiteSettings for MemorySettings {
                 fps: 10.0,
                 gop_frames: Some(10),
                 bitrate_bps: 1_000_000,
+                sampled_seconds: 4.0,
             })
         })
     }
