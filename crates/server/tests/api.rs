@@ -1,7 +1,8 @@
 //! The API end to end: a real SQLite index in a temporary directory, real
 //! segment files, and requests sent straight to the router.
 
-use std::path::Path;
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
@@ -9,28 +10,22 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use bytes::Bytes;
 use custos_ledger::bundle::verify_bundle;
-use custos_ledger::entry::{Entry, SealedSegment as LoggedSegment};
-use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
-use custos_ledger::storage::LogStorage;
+use custos_ledger::entry::Entry;
+use custos_ledger::note::SigningKey;
 use custos_media::layout::parse_segment;
-use custos_media::params::VideoParams;
-use custos_media::segment::{Frame, SegmentWriter};
-use custos_media::synthetic;
 use custos_server::auth::token_digest;
 use custos_server::cameras::{CameraRegistry, LiveState};
 use custos_server::{router, AppState, LogAccess};
-use custos_store::{IndexedEntry, NewSegment, Role, SealedSegment, Store, DB_FILE_NAME};
+use custos_store::{Role, Store, DB_FILE_NAME};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+use common::{record_segment, write_log, GOP};
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const T0: i64 = 1_764_340_000_000;
-/// 10 fps in 90 kHz units.
-const FRAME: i64 = 9000;
-/// A key frame every 10 frames: one fragment per second.
-const GOP: i64 = 10;
 
 const TOKEN: &str = "cst_test0001_good-secret";
 const REVOKED_TOKEN: &str = "cst_test0002_revoked-secret";
@@ -54,109 +49,6 @@ struct Site {
     _dir: tempfile::TempDir,
     store: Arc<Mutex<Store>>,
     app: Router,
-}
-
-fn params() -> Result<VideoParams, Box<dyn std::error::Error>> {
-    Ok(synthetic::params(640, 360))
-}
-
-fn frame(n: i64) -> Frame {
-    synthetic::frame(n, GOP)
-}
-
-/// Writes frames `first..first + count` of one stream as a segment file
-/// starting at wall-clock `start_ms` and records it as sealed.
-fn record_segment(
-    store: &Store,
-    data_dir: &Path,
-    start_ms: i64,
-    first: i64,
-    count: i64,
-) -> TestResult {
-    let relative = format!("video/cam/{start_ms}.mp4");
-    let path = data_dir.join(&relative);
-    let params = params()?;
-    let mut w = SegmentWriter::create(&path, &params, frame(first), start_ms, 90_000, 9000)?;
-    for n in first + 1..first + count {
-        w.push(frame(n))?;
-    }
-    let sealed = w.finish(Some((first + count) * FRAME))?;
-    let sha256 = hex::encode(sealed.sha256);
-    // The log entry goes into the outbox with the fact, as the site does.
-    let leaf = Entry::segment_sealed(
-        sealed.end_ms,
-        &LoggedSegment {
-            camera: "cam",
-            path: &relative,
-            start_ms,
-            end_ms: sealed.end_ms,
-            bytes: sealed.bytes,
-            frames: sealed.frames,
-            sha256: &sha256,
-        },
-    )
-    .to_leaf_bytes()?;
-    let id = store.insert_recording_segment(&NewSegment {
-        camera: "cam".to_owned(),
-        path: relative,
-        start_ms,
-        codec: params.rfc6381.clone(),
-        width: Some(640),
-        height: Some(360),
-    })?;
-    store.with_log(vec![leaf], |st| {
-        st.seal_segments(&[SealedSegment {
-            id,
-            end_ms: sealed.end_ms,
-            bytes: sealed.bytes,
-            frames: sealed.frames,
-            sha256: sha256.clone(),
-            sealed_ms: sealed.end_ms,
-            recovered: false,
-        }])
-    })?;
-    Ok(())
-}
-
-/// Does what the site's log writer does: moves the outbox into the log,
-/// indexes the entries and signs a checkpoint.
-fn write_log(store: &Store, dir: &Path, key: &SigningKey) -> TestResult {
-    let mut log = LogStorage::open(dir)?;
-    let rows = store.outbox(1000)?;
-    let first = log.size();
-    let leaves: Vec<&[u8]> = rows.iter().map(|r| r.leaf.as_slice()).collect();
-    log.append_batch(&leaves)?;
-    let indexed: Vec<IndexedEntry> = leaves
-        .iter()
-        .enumerate()
-        .map(
-            |(i, leaf)| -> Result<IndexedEntry, Box<dyn std::error::Error>> {
-                let e = Entry::from_leaf_bytes(leaf)?;
-                Ok(IndexedEntry {
-                    index: first + i as u64,
-                    camera: e.str_field("camera").map(str::to_owned),
-                    path: e.str_field("path").map(str::to_owned),
-                    at_ms: e.int_field("at_ms"),
-                    kind: e.kind,
-                    time_ms: e.time_ms,
-                })
-            },
-        )
-        .collect::<Result<_, _>>()?;
-    if let Some(last) = rows.last() {
-        store.outbox_applied(last.id, log.size(), &indexed)?;
-    }
-    let size = log.size();
-    let note = sign_checkpoint(
-        &Checkpoint {
-            origin: key.name().to_owned(),
-            size,
-            root: log.root(size)?,
-        },
-        key,
-    );
-    store.insert_checkpoint(size, &note, T0)?;
-    Ok(())
 }
 
 fn site() -> Result<Site, Box<dyn std::error::Error>> {
@@ -201,7 +93,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
     cameras.set_state("cam", LiveState::Recording, None, T0 + 1);
     let key = SigningKey::generate("test")?;
     let log_dir = dir.path().join("log");
-    write_log(&store, &log_dir, &key)?;
+    write_log(&store, &log_dir, &key, T0)?;
     let store = Arc::new(Mutex::new(store));
     let app = router(AppState {
         store: Arc::clone(&store),

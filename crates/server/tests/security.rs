@@ -24,6 +24,8 @@
 //!    holds a camera or notification password, a password hash, an API
 //!    token or its digest, or a session's cookie secret.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,12 +37,9 @@ use axum::extract::connect_info::ConnectInfo;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use bytes::Bytes;
-use custos_ledger::entry::{Entry, SealedSegment as LoggedSegment};
-use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
-use custos_ledger::storage::LogStorage;
-use custos_media::segment::SegmentWriter;
+use custos_ledger::entry::Entry;
+use custos_ledger::note::SigningKey;
 use custos_media::source::{Source, SourceSpec, Transport};
-use custos_media::synthetic;
 use custos_server::auth::token_digest;
 use custos_server::cameras::{CameraRegistry, LiveState};
 use custos_server::sessions::{
@@ -51,13 +50,12 @@ use custos_server::settings::{
     SettingsError, SiteSettings,
 };
 use custos_server::{router, AppState, LogAccess};
-use custos_store::{
-    AttemptOutcome, CameraState, IndexedEntry, NewAlert, NewSegment, Role, SealedSegment, Store,
-    DB_FILE_NAME,
-};
+use custos_store::{AttemptOutcome, CameraState, NewAlert, Role, Store, DB_FILE_NAME};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+use common::{record_segment, write_log};
 
 type Error = Box<dyn std::error::Error>;
 type TestResult = Result<(), Error>;
@@ -256,94 +254,6 @@ impl SiteSettings for MemorySettings {
     }
 }
 
-/// Writes 30 frames of camera `cam` from `T0` as a sealed segment, logged.
-fn record_segment(store: &Store, data: &Path) -> TestResult {
-    let relative = format!("video/cam/{T0}.mp4");
-    let params = synthetic::params(640, 360);
-    let mut w = SegmentWriter::create(
-        &data.join(&relative),
-        &params,
-        synthetic::frame(0, 10),
-        T0,
-        90_000,
-        9000,
-    )?;
-    for n in 1..30 {
-        w.push(synthetic::frame(n, 10))?;
-    }
-    let sealed = w.finish(Some(30 * 9000))?;
-    let sha256 = hex::encode(sealed.sha256);
-    let leaf = Entry::segment_sealed(
-        sealed.end_ms,
-        &LoggedSegment {
-            camera: "cam",
-            path: &relative,
-            start_ms: T0,
-            end_ms: sealed.end_ms,
-            bytes: sealed.bytes,
-            frames: sealed.frames,
-            sha256: &sha256,
-        },
-    )
-    .to_leaf_bytes()?;
-    let id = store.insert_recording_segment(&NewSegment {
-        camera: "cam".to_owned(),
-        path: relative,
-        start_ms: T0,
-        codec: params.rfc6381.clone(),
-        width: Some(640),
-        height: Some(360),
-    })?;
-    store.with_log(vec![leaf], |st| {
-        st.seal_segments(&[SealedSegment {
-            id,
-            end_ms: sealed.end_ms,
-            bytes: sealed.bytes,
-            frames: sealed.frames,
-            sha256: sha256.clone(),
-            sealed_ms: sealed.end_ms,
-            recovered: false,
-        }])
-    })?;
-    Ok(())
-}
-
-/// What the site's log writer does: the outbox into the log, indexed, and
-/// a signed checkpoint.
-fn write_log(store: &Store, dir: &Path, key: &SigningKey) -> TestResult {
-    let mut log = LogStorage::open(dir)?;
-    let rows = store.outbox(100_000)?;
-    let first = log.size();
-    let leaves: Vec<&[u8]> = rows.iter().map(|r| r.leaf.as_slice()).collect();
-    log.append_batch(&leaves)?;
-    let mut indexed = Vec::new();
-    for (i, leaf) in leaves.iter().enumerate() {
-        let e = Entry::from_leaf_bytes(leaf)?;
-        indexed.push(IndexedEntry {
-            index: first + i as u64,
-            camera: e.str_field("camera").map(str::to_owned),
-            path: e.str_field("path").map(str::to_owned),
-            at_ms: e.int_field("at_ms"),
-            kind: e.kind,
-            time_ms: e.time_ms,
-        });
-    }
-    if let Some(last) = rows.last() {
-        store.outbox_applied(last.id, log.size(), &indexed)?;
-    }
-    let size = log.size();
-    let note = sign_checkpoint(
-        &Checkpoint {
-            origin: key.name().to_owned(),
-            size,
-            root: log.root(size)?,
-        },
-        key,
-    );
-    store.insert_checkpoint(size, &note, T0)?;
-    Ok(())
-}
-
 /// A loopback port nothing listens on.
 fn closed_port() -> Result<u16, Error> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -476,7 +386,7 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
             store.set_user_disabled(user.id, true)?;
         }
     }
-    record_segment(&store, &data)?;
+    record_segment(&store, &data, T0, 0, 30)?;
     let event = store.insert_event("cam", "tamper.covered", T0 + 1000, &[], 0.9)?;
     std::fs::create_dir_all(data.join("snapshots/cam"))?;
     std::fs::write(data.join("snapshots/cam/1.jpg"), b"\xFF\xD8 a snapshot")?;
@@ -523,7 +433,7 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
 
     let key = SigningKey::generate("test")?;
     let log_dir = data.join("log");
-    write_log(&store, &log_dir, &key)?;
+    write_log(&store, &log_dir, &key, T0)?;
     let store = Arc::new(Mutex::new(store));
     deliver_notifications(&store).await?;
     let settings = Arc::new(MemorySettings::new());
@@ -586,7 +496,7 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
     }
     {
         let store = store.lock().map_err(|_| "poisoned")?;
-        write_log(&store, &data.join("log"), &key)?;
+        write_log(&store, &data.join("log"), &key, T0)?;
     }
     let a = send_json(
         &app,
@@ -600,7 +510,7 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
     let export = a.json()?["id"].as_str().ok_or("export id")?.to_owned();
     {
         let store = store.lock().map_err(|_| "poisoned")?;
-        write_log(&store, &data.join("log"), &key)?;
+        write_log(&store, &data.join("log"), &key, T0)?;
     }
     Ok(Site {
         root,
@@ -2231,7 +2141,7 @@ async fn no_response_holds_a_secret() -> TestResult {
     // What the log writer moved into the log is shown by the audit route.
     {
         let store = site.store.lock().map_err(|_| "poisoned")?;
-        write_log(&store, &site.data.join("log"), &site.key)?;
+        write_log(&store, &site.data.join("log"), &site.key, T0)?;
     }
     let a = send(
         app,
