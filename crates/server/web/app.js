@@ -596,7 +596,12 @@ function playLive(video, id, status) {
   const keepUp = () => {
     if (!buffer || buffer.updating || !video.buffered.length) return;
     const end = video.buffered.end(video.buffered.length - 1);
-    if (end - video.currentTime > 2) video.currentTime = Math.max(0, end - 0.5);
+    const behind = end - video.currentTime;
+    // Far behind (a stall, a hidden tab): jump to the live edge. A little
+    // behind (the browser's playout buffer grows after early stalls):
+    // play slightly faster until caught up, which nobody notices.
+    if (behind > 1.5) video.currentTime = Math.max(0, end - 0.2);
+    else video.playbackRate = behind > 0.3 ? 1.25 : 1.0;
     const start = video.buffered.start(0);
     if (video.currentTime - start > 30) buffer.remove(start, video.currentTime - 10);
   };
