@@ -367,7 +367,12 @@ try {
     return img && img.complete && img.naturalWidth > 0;
   }, null, { timeout: 20000 });
   await shot(viewer, "dashboard-phone");
-  for (const path of ["#/", "#/alerts", "#/events", "#/live/stacks", "#/playback/stacks"]) {
+  await viewer.goto(`${base}/#/playback/stacks`);
+  await viewer.getByRole("heading", { name: "Not allowed" }).waitFor();
+  const recorded = await viewer.evaluate(async () =>
+    (await fetch(`/api/v1/cameras/stacks/video.mp4?start_ms=${Date.now() - 60000}&end_ms=${Date.now()}`)).status);
+  check(recorded === 403, `a viewer watches live but cannot play recorded footage (got ${recorded})`);
+  for (const path of ["#/", "#/alerts", "#/events", "#/live/stacks"]) {
     await viewer.goto(`${base}/${path}`);
     await viewer.locator("main h1").waitFor();
     const overflow = await viewer.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -31,8 +31,10 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// memory; the reader thread simply waits for it.
 const READ_AHEAD_CHUNKS: usize = 4;
 
-/// Who may watch recorded video.
-const VIEWERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist, Role::Viewer];
+/// Who may watch recorded video: a viewer (a guard) watches live and
+/// answers alerts, but playing back the record is for the roles that
+/// answer for it.
+const VIEWERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist];
 
 /// Wall-clock start of the first fragment included.
 const X_START_MS: HeaderName = HeaderName::from_static("x-custos-start-ms");

@@ -185,6 +185,12 @@ async fn get(app: &Router, uri: &str) -> Result<Answer, Box<dyn std::error::Erro
     send(app, Method::GET, uri, Some(TOKEN)).await
 }
 
+/// A GET as the auditor, a role that may play recorded footage back (the
+/// viewer of [`get`] watches live only).
+async fn watch(app: &Router, uri: &str) -> Result<Answer, Box<dyn std::error::Error>> {
+    send(app, Method::GET, uri, Some(AUDITOR_TOKEN)).await
+}
+
 #[tokio::test]
 async fn health_needs_no_token() -> TestResult {
     let site = site()?;
@@ -387,7 +393,7 @@ async fn bad_parameters_get_400_naming_the_problem() -> TestResult {
         ),
     ];
     for (uri, mentions) in cases {
-        let a = get(&site.app, uri).await?;
+        let a = watch(&site.app, uri).await?;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(a.header("content-type"), Some("application/json"), "{uri}");
         assert!(a.error().contains(mentions), "{uri}: {}", a.error());
@@ -410,7 +416,7 @@ async fn unknown_cameras_get_404() -> TestResult {
         "/api/v1/cameras/nope/recordings",
         "/api/v1/cameras/nope/video.mp4?start_ms=1&end_ms=2",
     ] {
-        let a = get(&site.app, uri).await?;
+        let a = watch(&site.app, uri).await?;
         assert_eq!(a.status, StatusCode::NOT_FOUND, "{uri}");
         assert!(a.error().contains("\"nope\""), "{uri}: {}", a.error());
     }
@@ -422,7 +428,7 @@ async fn unknown_cameras_get_404() -> TestResult {
 async fn check_video(start: i64, end: i64, frames: u64, first_ms: i64, last_ms: i64) -> TestResult {
     let site = site()?;
     let uri = format!("/api/v1/cameras/cam/video.mp4?start_ms={start}&end_ms={end}");
-    let a = get(&site.app, &uri).await?;
+    let a = watch(&site.app, &uri).await?;
     assert_eq!(a.status, StatusCode::OK, "{}", a.error());
     assert_eq!(a.header("content-type"), Some("video/mp4"));
     assert_eq!(a.header("cache-control"), Some("no-store"));
@@ -468,7 +474,7 @@ async fn video_of_an_unrecorded_span_is_404() -> TestResult {
     let site = site()?;
     for (camera, start, end) in [("cam", T0 + 6500, T0 + 9500), ("idle", T0, T0 + 1000)] {
         let uri = format!("/api/v1/cameras/{camera}/video.mp4?start_ms={start}&end_ms={end}");
-        let a = get(&site.app, &uri).await?;
+        let a = watch(&site.app, &uri).await?;
         assert_eq!(a.status, StatusCode::NOT_FOUND, "{uri}");
         assert_eq!(a.header("content-type"), Some("application/json"));
         assert!(a.error().contains("nothing was recorded"), "{}", a.error());
@@ -484,7 +490,7 @@ async fn video_of_a_lost_file_is_500_without_the_path() -> TestResult {
         "/api/v1/cameras/cam/video.mp4?start_ms={T0}&end_ms={}",
         T0 + 1000
     );
-    let a = get(&site.app, &uri).await?;
+    let a = watch(&site.app, &uri).await?;
     assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!a.error().is_empty());
     assert!(!a.error().contains("video/cam"), "{}", a.error());

@@ -218,7 +218,8 @@ async function dashboard() {
         : null,
       el("div", { class: "row" },
         el("a", { href: `#/live/${encodeURIComponent(c.id)}` }, "Live"),
-        el("a", { href: `#/playback/${encodeURIComponent(c.id)}` }, "Playback"),
+        may("admin", "auditor", "archivist")
+          ? el("a", { href: `#/playback/${encodeURIComponent(c.id)}` }, "Playback") : null,
         el("a", { href: `#/events?camera=${encodeURIComponent(c.id)}` }, "Events")),
     );
   });
@@ -672,6 +673,7 @@ function svg(tag, attrs = {}) {
  * click to play from that moment, or step between events.
  */
 async function playbackPage(id, params) {
+  if (!may("admin", "auditor", "archivist")) throw new ApiError(403, "Playback is not for your role.");
   const span = Number(params.get("span")) || 3600 * 1000;
   const end = Number(params.get("end")) || Date.now();
   const start = end - span;

@@ -24,7 +24,7 @@ pub enum Role {
     Auditor,
     /// Places holds and exports footage.
     Archivist,
-    /// Watches live and recorded video.
+    /// Watches live video and answers alerts (no recorded footage).
     Viewer,
 }
 
