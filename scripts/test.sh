@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs Custos' whole test suite (CI runs it via .ci/run):
 # installs missing Debian packages, builds the media fixtures, then checks
-# formatting, runs clippy and runs every test of the workspace.
+# formatting, runs clippy, runs every test of the workspace and fuzzes the
+# parsers of outside input for a short while (scripts/fuzz.sh).
 #
 #   scripts/test.sh                 everything
 #   scripts/test.sh FILTER [ARGS]   extra arguments go to `cargo test --workspace`
@@ -72,5 +73,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace "$@"
 
+step "fuzz the parsers that read outside input (20 s each)"
+bash scripts/fuzz.sh 20
+
 echo
-echo "test.sh: fmt, clippy and tests passed in $((SECONDS - T0)) s"
+echo "test.sh: fmt, clippy, tests and fuzzing passed in $((SECONDS - T0)) s"

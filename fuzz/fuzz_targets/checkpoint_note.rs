@@ -1,0 +1,33 @@
+//! Signed checkpoints and verifier keys, as a bundle or a central office
+//! hands them over: any text is refused or opened, never a panic, and a
+//! note that opens under the key parses back to the same checkpoint.
+#![no_main]
+
+use custos_ledger::note::{
+    open_checkpoint_with_extensions, sign_checkpoint, Checkpoint, SigningKey, VerifierKey,
+};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = VerifierKey::parse(text);
+    let _ = Checkpoint::parse_body_with_extensions(text);
+    let Ok(key) = SigningKey::from_seed("fuzz", &[7; 32]) else {
+        return;
+    };
+    let verifier = key.verifier();
+    let _ = open_checkpoint_with_extensions(text, &verifier);
+    // A body that parses, signed by a key named as its origin (as a site
+    // signs its own log), opens to itself.
+    if let Ok(c) = Checkpoint::parse_body(text) {
+        let Ok(own) = SigningKey::from_seed(&c.origin, &[9; 32]) else {
+            return;
+        };
+        let note = sign_checkpoint(&c, &own);
+        let opened = open_checkpoint_with_extensions(&note, &own.verifier())
+            .expect("a note we signed opens");
+        assert_eq!(opened.0, c);
+    }
+});
