@@ -908,8 +908,16 @@ mod tests {
 
     #[test]
     fn malformed_key_strings_are_refused_with_a_cause() {
-        let v = key("library").verifier().to_string();
+        // A fixed key: the upper-cased id below must differ from the id,
+        // which a random key's all-digit id (one in 43) would not.
+        let fixed = SigningKey::from_seed("library", &[3; SECRET_KEY_LENGTH]).expect("key");
+        let v = fixed.verifier().to_string();
         let parts: Vec<&str> = v.splitn(3, '+').collect();
+        assert!(
+            parts[1].bytes().any(|b| b.is_ascii_alphabetic()),
+            "the fixed key's id {} has a letter",
+            parts[1]
+        );
         let other_id = if parts[1] == "00000000" {
             "00000001"
         } else {
