@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{repo_root, Camera, Site};
+use common::{Camera, Site};
 
 /// Frames measured after the warm-up (10 s at 15 fps).
 const FRAMES: usize = 150;
@@ -19,15 +18,7 @@ const FRAMES: usize = 150;
 #[test]
 fn live_view_camera_to_glass_latency_in_chromium() {
     let t0 = Instant::now();
-    let web = repo_root().join("tests/web");
-    assert!(
-        web.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix tests/web` (scripts/test.sh does)"
-    );
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "chromium is missing (Debian package chromium; scripts/install-deps.sh installs it)"
-    );
+    let web = common::browser_tests();
     // A realistic sub stream: 640×360 at 15 fps, a key frame every second.
     let cam = Camera::start(&[("/stamp", "stamp-h264:640x360@15:15:800")], None);
     let site = Site::new(&format!(

@@ -16,9 +16,8 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{repo_root, Camera, Site};
@@ -71,37 +70,8 @@ fn schemathesis() -> PathBuf {
 
 /// Adds user `name` with `role` and returns a bearer token for it.
 fn user_token(site: &Site, name: &str, role: &str) -> String {
-    let cfg = site.config.to_string_lossy().into_owned();
-    let mut add = site
-        .custos(&[
-            "user",
-            "add",
-            name,
-            "--role",
-            role,
-            "--password-stdin",
-            "--config",
-            &cfg,
-        ])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("user add");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"a long test password\n")
-        .expect("write");
-    assert!(add.wait().expect("wait").success(), "user add {name}");
-    let out = site
-        .custos(&["token", "create", name, "--config", &cfg])
-        .output()
-        .expect("token create");
-    assert!(out.status.success(), "token create {name}");
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_owned()
+    site.add_user(name, role, "a long test password");
+    site.token(name)
 }
 
 /// Runs schemathesis as `role` with `token` for `seconds`; panics with its

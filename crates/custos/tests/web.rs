@@ -5,52 +5,23 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{repo_root, Camera, Site};
+use common::{Camera, Site};
 use serde_json::json;
 
 #[test]
 fn the_web_app_in_chromium() {
-    let web = repo_root().join("tests/web");
-    assert!(
-        web.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix tests/web` (scripts/test.sh does)"
-    );
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "chromium is missing (Debian package chromium; scripts/install-deps.sh installs it)"
-    );
+    let web = common::browser_tests();
     let cam = Camera::start(&[("/cam", "live-h264:320x240@10:10:300")], None);
     let site = Site::new(&format!(
         "[[camera]]\nid = \"stacks\"\nname = \"Stacks room\"\nurl = \"{}\"\nanalysis = false\nsegment_seconds = 4\n",
         cam.url("/cam")
     ));
     let token = site.admin_token();
-    let cfg = site.config.to_string_lossy().into_owned();
-    let mut add = site
-        .custos(&[
-            "user",
-            "add",
-            "vera",
-            "--role",
-            "viewer",
-            "--password-stdin",
-            "--config",
-            &cfg,
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("user add");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"viewer test password\n")
-        .expect("write");
-    assert!(add.wait().expect("wait").success());
+    site.add_user("vera", "viewer", "viewer test password");
 
     let mut serve = site.serve();
     for (path, body) in [
@@ -271,20 +242,7 @@ fn archivist_sees_only_the_footage_of_their_rooms(site: &Site, admin: &str) {
     );
     assert_eq!(status, 201, "{v}");
     assert_eq!(v["rooms"], json!([]), "{v}");
-    let cfg = site.config.to_string_lossy().into_owned();
-    let out = site
-        .custos(&["token", "create", "arne", "--config", &cfg])
-        .output()
-        .expect("token create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let arne = String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_owned();
+    let arne = site.token("arne");
     let now = common::now_ms();
     let footage = [
         "/api/v1/cameras/stacks/snapshot.jpg".to_owned(),

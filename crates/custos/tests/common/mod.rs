@@ -31,6 +31,21 @@ pub fn test_data(name: &str) -> PathBuf {
     p
 }
 
+/// The browser tests' directory, after checking that playwright-core and
+/// Debian's chromium are installed (scripts/test.sh installs both).
+pub fn browser_tests() -> PathBuf {
+    let web = repo_root().join("tests/web");
+    assert!(
+        web.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run `npm ci --prefix tests/web` (scripts/test.sh does)"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "chromium is missing (Debian package chromium; scripts/install-deps.sh installs it)"
+    );
+    web
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -182,15 +197,17 @@ impl Site {
     }
 
     /// Creates an admin and returns a bearer token for it.
-    pub fn admin_token(&self) -> String {
+    /// Adds user `name` with `role` and `password` (through `custos user
+    /// add`, as an operator would).
+    pub fn add_user(&self, name: &str, role: &str, password: &str) {
         let cfg = self.config.to_string_lossy().into_owned();
         let mut add = self
             .custos(&[
                 "user",
                 "add",
-                "admin",
+                name,
                 "--role",
-                "admin",
+                role,
                 "--password-stdin",
                 "--config",
                 &cfg,
@@ -203,27 +220,38 @@ impl Site {
         add.stdin
             .take()
             .expect("stdin")
-            .write_all(b"a long test password\n")
+            .write_all(format!("{password}\n").as_bytes())
             .expect("write");
         let out = add.wait_with_output().expect("user add output");
         assert!(
             out.status.success(),
-            "user add failed: {}",
+            "user add {name} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// A new bearer token of user `name` (`custos token create`).
+    pub fn token(&self, name: &str) -> String {
+        let cfg = self.config.to_string_lossy().into_owned();
         let out = self
-            .custos(&["token", "create", "admin", "--config", &cfg])
+            .custos(&["token", "create", name, "--config", &cfg])
             .output()
             .expect("token create");
         assert!(
             out.status.success(),
-            "token create failed: {}",
+            "token create {name} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout)
             .expect("utf8")
             .trim()
             .to_owned()
+    }
+
+    /// Adds `admin` (password "a long test password") and returns a token.
+    pub fn admin_token(&self) -> String {
+        self.add_user("admin", "admin", "a long test password");
+        self.token("admin")
     }
 
     /// Starts `custos serve` and waits for its API to answer.
