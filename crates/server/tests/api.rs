@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use bytes::Bytes;
 use custos_ledger::bundle::verify_bundle;
 use custos_ledger::entry::Entry;
 use custos_ledger::note::SigningKey;
@@ -21,7 +20,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use common::{record_segment, write_log, GOP};
+use common::{password_hash, record_segment, send_body, write_log, Answer, GOP};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -32,15 +31,6 @@ const REVOKED_TOKEN: &str = "cst_test0002_revoked-secret";
 const AUDITOR_TOKEN: &str = "cst_test0003_auditor-secret";
 const ARCHIVIST_TOKEN: &str = "cst_test0004_archivist-secret";
 const AUDITOR_PASSWORD: &str = "correct horse battery staple";
-
-fn password_hash(password: &str) -> Result<String, Box<dyn std::error::Error>> {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| e.to_string())?
-        .to_string())
-}
 
 /// A site with camera `cam` (three recorded segments) and camera `idle`
 /// (nothing recorded), and a viewer with one live and one revoked token.
@@ -117,31 +107,6 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
     })
 }
 
-/// Response status, headers and body.
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Bytes,
-}
-
-impl Answer {
-    fn json(&self) -> Result<Value, Box<dyn std::error::Error>> {
-        Ok(serde_json::from_slice(&self.body)?)
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The `error` message of a JSON error answer ("" if there is none).
-    fn error(&self) -> String {
-        self.json()
-            .ok()
-            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_default()
-    }
-}
-
 async fn send(
     app: &Router,
     method: Method,
@@ -149,36 +114,6 @@ async fn send(
     token: Option<&str>,
 ) -> Result<Answer, Box<dyn std::error::Error>> {
     send_body(app, method, uri, token, None).await
-}
-
-/// Sends a request with an optional JSON body.
-async fn send_body(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    token: Option<&str>,
-    json: Option<&str>,
-) -> Result<Answer, Box<dyn std::error::Error>> {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let body = match json {
-        Some(json) => {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-            Body::from(json.to_owned())
-        }
-        None => Body::empty(),
-    };
-    let response = app.clone().oneshot(request.body(body)?).await?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok(Answer {
-        status,
-        headers,
-        body,
-    })
 }
 
 async fn get(app: &Router, uri: &str) -> Result<Answer, Box<dyn std::error::Error>> {

@@ -55,7 +55,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use common::{record_segment, write_log};
+use common::{password_hash, record_segment, write_log};
 
 type Error = Box<dyn std::error::Error>;
 type TestResult = Result<(), Error>;
@@ -122,15 +122,6 @@ const CANARY_NEAR: &str = "CANARY one directory above the data directory 5b7e";
 const CANARY_FAR: &str = "CANARY two directories above the data directory 2c9d";
 /// The index's first bytes: it must never be served either.
 const SQLITE_MAGIC: &str = "SQLite format 3";
-
-fn password_hash(password: &str) -> Result<String, Error> {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| e.to_string())?
-        .to_string())
-}
 
 /// What the setup made, for filling in path parameters.
 struct Ids {

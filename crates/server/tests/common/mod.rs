@@ -7,12 +7,19 @@
 
 use std::path::Path;
 
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use bytes::Bytes;
 use custos_ledger::entry::{Entry, SealedSegment as LoggedSegment};
 use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
 use custos_ledger::storage::LogStorage;
 use custos_media::segment::SegmentWriter;
 use custos_media::synthetic;
 use custos_store::{IndexedEntry, NewSegment, SealedSegment, Store};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
 
 pub type Error = Box<dyn std::error::Error>;
 
@@ -115,4 +122,70 @@ pub fn write_log(store: &Store, dir: &Path, key: &SigningKey, now_ms: i64) -> Re
     );
     store.insert_checkpoint(size, &note, now_ms)?;
     Ok(())
+}
+
+/// An argon2id PHC hash of `password`, as `custos user add` stores it.
+pub fn password_hash(password: &str) -> Result<String, Error> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| e.to_string())?
+        .to_string())
+}
+
+/// Response status, headers and body.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn json(&self) -> Result<Value, Error> {
+        Ok(serde_json::from_slice(&self.body)?)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `error` message of a JSON error answer ("" if there is none).
+    pub fn error(&self) -> String {
+        self.json()
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// Sends a request to the router in process, with an optional bearer
+/// token and JSON body.
+pub async fn send_body(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    json: Option<&str>,
+) -> Result<Answer, Error> {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let body = match json {
+        Some(json) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Body::from(json.to_owned())
+        }
+        None => Body::empty(),
+    };
+    let response = app.clone().oneshot(request.body(body)?).await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
 }
