@@ -20,7 +20,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use common::{password_hash, record_segment, send_body, write_log, Answer, GOP};
+use common::{password_hash, record_segment, send_body, send_with, write_log, Answer, GOP};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -610,36 +610,6 @@ async fn exports_are_for_auditors_and_admins_and_check_their_input() -> TestResu
     .await?;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     Ok(())
-}
-
-/// Sends a request with arbitrary headers and an optional JSON body.
-async fn send_with(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    headers: &[(&str, &str)],
-    json: Option<&str>,
-) -> Result<Answer, Box<dyn std::error::Error>> {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let body = match json {
-        Some(json) => {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-            Body::from(json.to_owned())
-        }
-        None => Body::empty(),
-    };
-    let response = app.clone().oneshot(request.body(body)?).await?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok(Answer {
-        status,
-        headers,
-        body,
-    })
 }
 
 async fn login(

@@ -168,9 +168,26 @@ pub async fn send_body(
     token: Option<&str>,
     json: Option<&str>,
 ) -> Result<Answer, Error> {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .as_deref()
+        .map(|b| (header::AUTHORIZATION.as_str(), b))
+        .into_iter()
+        .collect();
+    send_with(app, method, uri, &headers, json).await
+}
+
+/// Sends a request with arbitrary headers and an optional JSON body.
+pub async fn send_with(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    headers: &[(&str, &str)],
+    json: Option<&str>,
+) -> Result<Answer, Error> {
     let mut request = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let body = match json {
         Some(json) => {
