@@ -298,6 +298,7 @@ pub async fn read_analysis_stream(
             loop {
                 match source.next().await? {
                     SourceItem::Params(p) => tap.params(&p),
+                    SourceItem::Lost(_) => {}
                     SourceItem::Frame(f) => {
                         backoff.reset();
                         tap.frame(&f, now_ms());
@@ -408,7 +409,7 @@ fn run(a: CameraAnalysis, mut rx: mpsc::Receiver<AnalysisInput>) {
                 if arrivals.len() > 64 {
                     arrivals.pop_front();
                 }
-                if let Err(e) = dec.send(&frame.data, frame.pts) {
+                if let Err(e) = dec.send(&frame.data, frame.pts, frame.dts) {
                     tracing::debug!(camera = %a.camera, "undecodable frame: {e}");
                     need_key = true;
                     continue;

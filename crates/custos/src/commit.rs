@@ -14,8 +14,10 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use custos_media::recorder::SegmentEvent;
-use custos_store::{CameraState, NewSegment, SealedSegment, SegmentProgress, Store};
+use custos_media::recorder::{LossEpisode, SegmentEvent};
+use custos_store::{
+    CameraState, NewSegment, RecordingLossRow, SealedSegment, SegmentProgress, Store,
+};
 
 use crate::clock::now_ms;
 use crate::facts;
@@ -96,6 +98,11 @@ struct Batch {
     progress: HashMap<String, (u64, u64, i64)>,
     /// (camera, path relative to the data directory, the sealed file).
     sealed: Vec<(String, String, custos_media::segment::SealedFile)>,
+    /// Paths of files removed after their first write failed.
+    discarded: Vec<(String, String)>,
+    losses: Vec<(String, LossEpisode)>,
+    /// (camera, at_ms, from_pts, to_pts).
+    clock_resets: Vec<(String, i64, i64, i64)>,
     states: Vec<(String, i64, CameraState, Option<String>)>,
     files: Vec<Arc<File>>,
 }
@@ -106,6 +113,9 @@ impl Batch {
             opened: vec![],
             progress: HashMap::new(),
             sealed: vec![],
+            discarded: vec![],
+            losses: vec![],
+            clock_resets: vec![],
             states: vec![],
             files: vec![],
         }
@@ -114,6 +124,9 @@ impl Batch {
         self.opened.is_empty()
             && self.progress.is_empty()
             && self.sealed.is_empty()
+            && self.discarded.is_empty()
+            && self.losses.is_empty()
+            && self.clock_resets.is_empty()
             && self.states.is_empty()
     }
     fn add(&mut self, item: CommitItem, data_dir: &Path) {
@@ -146,6 +159,27 @@ impl Batch {
                     self.progress.remove(&rel);
                     self.sealed.push((camera, rel, sealed));
                 }
+                SegmentEvent::Discarded { path, reason } => {
+                    let rel = relative(&path, data_dir);
+                    tracing::warn!(
+                        camera,
+                        path = rel,
+                        "removed a segment file that never held a picture: {reason}"
+                    );
+                    self.progress.remove(&rel);
+                    // Opened in this same tick: its row was never written.
+                    let before = self.opened.len();
+                    self.opened.retain(|(_, p, _, _)| *p != rel);
+                    if self.opened.len() == before {
+                        self.discarded.push((camera, rel));
+                    }
+                }
+                SegmentEvent::Loss(loss) => self.losses.push((camera, loss)),
+                SegmentEvent::ClockReset {
+                    at_ms,
+                    from_pts,
+                    to_pts,
+                } => self.clock_resets.push((camera, at_ms, from_pts, to_pts)),
             },
             CommitItem::CameraState {
                 camera,
@@ -281,6 +315,33 @@ fn commit(
         stats
             .segments_sealed
             .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+    }
+    for (camera, rel) in &batch.discarded {
+        if let Some(id) = ids.remove(rel) {
+            store.discard_empty_recording_segment(id)?;
+            stats.transactions.fetch_add(1, Ordering::Relaxed);
+        } else {
+            tracing::error!(camera, path = rel, "discarded segment has no index row");
+        }
+    }
+    for (camera, loss) in &batch.losses {
+        let row = RecordingLossRow {
+            id: 0,
+            camera: camera.clone(),
+            reason: loss.reason.as_str().to_owned(),
+            pictures: i64::try_from(loss.pictures).unwrap_or(i64::MAX),
+            start_ms: loss.start_ms,
+            end_ms: loss.end_ms,
+            detail: loss.detail.clone(),
+        };
+        // The loss and its log entry commit together.
+        store.with_log(vec![facts::recording_loss(&row)], |st| st.record_loss(&row))?;
+        stats.transactions.fetch_add(1, Ordering::Relaxed);
+    }
+    for (camera, at_ms, from_pts, to_pts) in &batch.clock_resets {
+        let entry = facts::recording_clock_reset(camera, *at_ms, *from_pts, *to_pts);
+        store.with_log(vec![entry], |_| Ok(()))?;
+        stats.transactions.fetch_add(1, Ordering::Relaxed);
     }
     for (camera, at_ms, state, detail) in &batch.states {
         let entry = facts::camera_state(camera, *at_ms, state.as_str(), detail.as_deref());

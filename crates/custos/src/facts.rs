@@ -67,6 +67,32 @@ pub fn segment_hold(camera: &str, path: &str, hold: bool, by: &str) -> Vec<u8> {
     )
 }
 
+/// Pictures the recorder dropped, and why.
+pub fn recording_loss(loss: &custos_store::RecordingLossRow) -> Vec<u8> {
+    leaf(Entry::recording_loss(
+        now_ms(),
+        &custos_ledger::entry::RecordingLoss {
+            camera: &loss.camera,
+            reason: &loss.reason,
+            pictures: u64::try_from(loss.pictures).unwrap_or(0),
+            start_ms: loss.start_ms,
+            end_ms: loss.end_ms,
+            detail: &loss.detail,
+        },
+    ))
+}
+
+/// The camera's clock jumped: the old and new presentation times.
+pub fn recording_clock_reset(camera: &str, at_ms: i64, from_pts: i64, to_pts: i64) -> Vec<u8> {
+    leaf(Entry::recording_clock_reset(
+        now_ms(),
+        camera,
+        at_ms,
+        from_pts,
+        to_pts,
+    ))
+}
+
 pub fn camera_state(camera: &str, at_ms: i64, state: &str, detail: Option<&str>) -> Vec<u8> {
     leaf(Entry::camera_state(now_ms(), camera, at_ms, state, detail))
 }

@@ -33,9 +33,11 @@ pub async fn probe(spec: &SourceSpec) -> Result<ProbeReport, SourceError> {
         };
         match item {
             SourceItem::Params(p) => params = Some(p),
+            SourceItem::Lost(_) => {}
             SourceItem::Frame(f) => {
-                first_pts.get_or_insert(f.pts);
-                last_pts = f.pts;
+                // Decode times: they increase even with B-frames.
+                first_pts.get_or_insert(f.dts);
+                last_pts = f.dts;
                 if f.is_key {
                     key_positions.push(frames);
                 }
@@ -64,7 +66,9 @@ pub async fn probe(spec: &SourceSpec) -> Result<ProbeReport, SourceError> {
     } else {
         0
     };
+    let reorder_depth = custos_media::sps::reorder_depth(&params).pictures;
     Ok(ProbeReport {
+        reorder_depth,
         codec: params.codec.name().to_owned(),
         rfc6381: params.rfc6381,
         width: params.width,
@@ -82,8 +86,12 @@ pub fn describe(r: &ProbeReport) -> String {
         Some(g) => format!("{g} frames ({:.2} s)", f64::from(g) / r.fps.max(0.001)),
         None => format!("longer than the {:.1} s sampled", r.sampled_seconds),
     };
+    let b_frames = match r.reorder_depth {
+        0 => "none".to_owned(),
+        n => format!("yes (reorder depth {n})"),
+    };
     format!(
-        "codec:      {} ({})\nresolution: {}x{}\nframe rate: {:.2} fps\nGOP:        {gop}\nbitrate:    {:.0} kbit/s",
+        "codec:      {} ({})\nresolution: {}x{}\nframe rate: {:.2} fps\nGOP:        {gop}\nB-frames:   {b_frames}\nbitrate:    {:.0} kbit/s",
         r.codec,
         r.rfc6381,
         r.width,

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use custos_media::recorder::{CameraRecorder, RecorderConfig, SegmentEvent};
 use custos_media::source::{Source, SourceError, SourceItem, SourceSpec};
-use custos_server::cameras::{CameraRegistry, LiveState};
+use custos_media::sps::reorder_depth;
+use custos_server::cameras::{CameraRegistry, DroppedPictures, LiveState};
 use custos_store::CameraState;
 use rand::Rng;
 use tokio::sync::watch;
@@ -67,6 +68,31 @@ pub struct CameraTask {
     pub live: std::sync::Arc<custos_server::live::LiveHub>,
 }
 
+/// Bytes and seals of one camera's recording, from the segment events.
+#[derive(Default)]
+struct WriteTally {
+    /// Bytes of files already sealed.
+    sealed_bytes: u64,
+    /// Bytes written so far to the open file.
+    open_bytes: u64,
+    segments_sealed: u64,
+}
+
+impl WriteTally {
+    fn note(&mut self, event: &SegmentEvent) {
+        match event {
+            SegmentEvent::Opened { .. } | SegmentEvent::Discarded { .. } => self.open_bytes = 0,
+            SegmentEvent::Progress { bytes, .. } => self.open_bytes = *bytes,
+            SegmentEvent::Sealed(s) => {
+                self.sealed_bytes += s.bytes;
+                self.open_bytes = 0;
+                self.segments_sealed += 1;
+            }
+            SegmentEvent::Loss(_) | SegmentEvent::ClockReset { .. } => {}
+        }
+    }
+}
+
 impl CameraTask {
     fn report_state(&self, state: LiveState, error: Option<String>) {
         let now = now_ms();
@@ -89,13 +115,31 @@ impl CameraTask {
         }
     }
 
-    fn forward(&self, events: &mut Vec<SegmentEvent>) {
+    /// Sends the recorder's events to the committer, and its counts to the
+    /// registry (the API, the dashboard and the metrics read them there).
+    fn forward(
+        &self,
+        recorder: &CameraRecorder,
+        tally: &mut WriteTally,
+        events: &mut Vec<SegmentEvent>,
+    ) {
         for event in events.drain(..) {
+            tally.note(&event);
             let _ = self.commits.send(CommitItem::Segment {
                 camera: self.id.clone(),
                 event,
             });
         }
+        let counts = recorder.counts();
+        let failing = recorder.failing().map(str::to_owned);
+        self.registry.update(&self.id, |s| {
+            s.recording.pictures_received = counts.received;
+            s.recording.pictures_stored = counts.stored;
+            s.recording.pictures_dropped = DroppedPictures::from_counts(&counts);
+            s.recording.bytes_written = tally.sealed_bytes + tally.open_bytes;
+            s.recording.segments_sealed = tally.segments_sealed;
+            s.recording_error = failing;
+        });
     }
 
     /// Runs until shutdown. Never returns an error: every failure is a state.
@@ -103,20 +147,25 @@ impl CameraTask {
         let mut recorder = CameraRecorder::new(self.recorder.clone());
         let mut backoff = Backoff::recorder_default();
         let mut events = Vec::new();
+        let mut tally = WriteTally::default();
         let mut shutdown = self.shutdown.clone();
+        let mut sessions = 0u64;
         loop {
             if *shutdown.borrow() {
                 break;
             }
             self.report_state(LiveState::Connecting, None);
+            if sessions > 0 {
+                self.registry
+                    .update(&self.id, |s| s.recording.reconnects = sessions);
+            }
+            sessions += 1;
             let outcome = tokio::select! {
-                r = self.session(&mut recorder, &mut events, &mut backoff) => r,
+                r = self.session(&mut recorder, &mut tally, &mut events, &mut backoff) => r,
                 _ = shutdown.changed() => Ok(()),
             };
-            if let Err(e) = recorder.new_session(&mut events) {
-                tracing::error!("{e}");
-            }
-            self.forward(&mut events);
+            recorder.new_session(now_ms(), &mut events);
+            self.forward(&recorder, &mut tally, &mut events);
             if *shutdown.borrow() {
                 break;
             }
@@ -132,16 +181,15 @@ impl CameraTask {
                 _ = shutdown.changed() => {}
             }
         }
-        if let Err(e) = recorder.seal(None, &mut events) {
-            tracing::error!("{e}");
-        }
-        self.forward(&mut events);
+        recorder.stop(now_ms(), &mut events);
+        self.forward(&recorder, &mut tally, &mut events);
     }
 
     /// One connection, until it fails.
     async fn session(
         &self,
         recorder: &mut CameraRecorder,
+        tally: &mut WriteTally,
         events: &mut Vec<SegmentEvent>,
         backoff: &mut Backoff,
     ) -> Result<(), SourceError> {
@@ -150,18 +198,21 @@ impl CameraTask {
         loop {
             match source.next().await? {
                 SourceItem::Params(p) => {
+                    let depth = reorder_depth(&p);
                     self.registry.update(&self.id, |s| {
                         s.codec = Some(p.rfc6381.clone());
                         s.width = Some(u32::from(p.width));
                         s.height = Some(u32::from(p.height));
+                        s.recording.reorder_depth = depth.pictures;
                     });
                     if let Some(tap) = &self.analysis {
                         tap.lock().unwrap_or_else(|e| e.into_inner()).params(&p);
                     }
                     self.live.params(&self.id, &p);
-                    if let Err(e) = recorder.set_params(p, events) {
-                        tracing::error!("{e}");
-                    }
+                    recorder.set_params(p, now_ms(), events);
+                }
+                SourceItem::Lost(pictures) => {
+                    recorder.lost_in_transit(pictures, now_ms(), events);
                 }
                 SourceItem::Frame(frame) => {
                     let now = now_ms();
@@ -171,12 +222,10 @@ impl CameraTask {
                             .frame(&frame, now);
                     }
                     self.live.frame(&self.id, &frame);
-                    if let Err(e) = recorder.push(frame, now, events) {
-                        // Disk trouble: the frame is lost, the stream goes on;
-                        // the next key frame starts a new segment.
-                        tracing::error!("{e}");
-                        let _ = recorder.seal(None, events);
-                    }
+                    // A write error drops the frame (counted, reported as a
+                    // loss); the stream goes on and the next key frame
+                    // starts a new segment.
+                    recorder.push(frame, now, events);
                     self.registry
                         .update(&self.id, |s| s.last_frame_ms = Some(now));
                     if !recording && recorder.is_recording() {
@@ -186,7 +235,7 @@ impl CameraTask {
                     }
                 }
             }
-            self.forward(events);
+            self.forward(recorder, tally, events);
         }
     }
 }

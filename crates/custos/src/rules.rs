@@ -9,6 +9,7 @@
 //! | `custody.no_footage`  | 30 s after a custody event, no camera recorded its window (or none covers its place) | by a person |
 //! | `item.overdue`        | an item out is past its due time                        | it is checked in (or the due time moves) |
 //! | `disk.nearly_full`    | the data disk is fuller than `disk_full_percent`        | it is not any more |
+//! | `recording.loss`      | the recorder dropped pictures (a write error, a clock jump, network loss, …); one alert per camera and reason | by a person |
 //!
 //! Rows of growing tables (events, custody events, camera states) are read
 //! through cursors kept in the index and advanced in the transaction that
@@ -70,7 +71,60 @@ impl Rules {
         self.custody_footage(store, now)?;
         self.overdue(store, now)?;
         self.disk(store, now)?;
+        self.recording_losses(store, now)?;
         self.camera_states(store, now)?;
+        Ok(())
+    }
+
+    /// One alert per camera and reason while pictures are being lost; a
+    /// person resolves it once the cause is dealt with, and a loss after
+    /// that raises a new one. Every loss is in the log either way.
+    fn recording_losses(&self, store: &Store, now: i64) -> anyhow::Result<()> {
+        const CURSOR: &str = "recording_loss";
+        let start = store
+            .transaction("reading a rule cursor", |tx| tx.cursor(CURSOR))?
+            .unwrap_or(0);
+        let losses = store.losses_after(start, BATCH)?;
+        let Some(last) = losses.last().map(|l| l.id) else {
+            return Ok(());
+        };
+        store.transaction("raising recording loss alerts", |tx| {
+            for loss in &losses {
+                let key = format!("loss:{}:{}", loss.camera, loss.reason);
+                let why = match loss.reason.as_str() {
+                    "write_error" => "the disk refused to write them",
+                    "clock_jump" => "the camera's clock jumped",
+                    "lost_in_transit" => "they were lost on the network",
+                    "frame_too_large" => "a picture was too large to store",
+                    other => other,
+                };
+                let summary = format!(
+                    "camera {} dropped {} picture{}: {why}",
+                    loss.camera,
+                    loss.pictures,
+                    if loss.pictures == 1 { "" } else { "s" }
+                );
+                let details = json!({
+                    "loss": loss.id, "reason": loss.reason, "pictures": loss.pictures,
+                    "start_ms": loss.start_ms, "end_ms": loss.end_ms, "detail": loss.detail,
+                });
+                raise_in(
+                    tx,
+                    &NewAlert {
+                        kind: "recording.loss",
+                        subject_key: &key,
+                        summary: &summary,
+                        camera: Some(&loss.camera),
+                        barcode: None,
+                        details: &details,
+                    },
+                    &self.site,
+                    &self.alert_destinations,
+                    now,
+                )?;
+            }
+            tx.set_cursor(CURSOR, last)
+        })?;
         Ok(())
     }
 
@@ -659,6 +713,73 @@ mod tests {
                 AlertState::Open
             )),
             "{k:?}"
+        );
+    }
+
+    #[test]
+    fn lost_pictures_raise_one_alert_per_camera_and_reason_until_resolved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = site();
+        let r = rules(dir.path(), 100);
+        let loss = |reason: &str, pictures: i64, at: i64| custos_store::RecordingLossRow {
+            id: 0,
+            camera: "stacks".into(),
+            reason: reason.into(),
+            pictures,
+            start_ms: at,
+            end_ms: at + 900,
+            detail: "writing video/stacks/1.mp4: No space left on device (os error 28)".into(),
+        };
+        for l in [
+            loss("write_error", 12, MONDAY_10),
+            loss("write_error", 15, MONDAY_10 + 60_000),
+        ] {
+            s.with_log(vec![crate::facts::recording_loss(&l)], |st| {
+                st.record_loss(&l)
+            })
+            .expect("loss");
+        }
+        r.run_once(&s, MONDAY_10 + 61_000).expect("rules");
+        let alerts = s
+            .alerts(&AlertQuery {
+                kind: Some("recording.loss".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .expect("alerts");
+        assert_eq!(
+            alerts.len(),
+            1,
+            "one alert while the losses go on: {alerts:?}"
+        );
+        assert_eq!(alerts[0].state, AlertState::Open);
+        assert_eq!(alerts[0].subject_key, "loss:stacks:write_error");
+        assert_eq!(
+            alerts[0].summary,
+            "camera stacks dropped 12 pictures: the disk refused to write them"
+        );
+        assert_eq!(alerts[0].details["pictures"], 12);
+        // Another reason is another alert; each loss runs once.
+        let l = loss("clock_jump", 3, MONDAY_10 + 70_000);
+        s.with_log(vec![crate::facts::recording_loss(&l)], |st| {
+            st.record_loss(&l)
+        })
+        .expect("loss");
+        r.run_once(&s, MONDAY_10 + 71_000).expect("rules");
+        r.run_once(&s, MONDAY_10 + 72_000).expect("rules");
+        let k = kinds(&s);
+        assert!(
+            k.contains(&(
+                "recording.loss loss:stacks:clock_jump".into(),
+                AlertState::Open
+            )),
+            "{k:?}"
+        );
+        assert_eq!(
+            k.iter()
+                .filter(|(n, _)| n.starts_with("recording.loss"))
+                .count(),
+            2
         );
     }
 }

@@ -69,6 +69,8 @@ const MAX_KEY_BYTES: u64 = 4096;
 const SEGMENT_SEALED: &str = "segment.sealed";
 /// The entry type of a camera state change.
 const CAMERA_STATE: &str = "camera.state";
+/// The entry type of pictures the recorder dropped (and why).
+const RECORDING_LOSS: &str = "recording.loss";
 /// Entry type of a deleted segment's tombstone.
 const SEGMENT_DELETED: &str = "segment.deleted";
 
@@ -1512,8 +1514,9 @@ impl Verifier<'_> {
     }
 
     /// Checks that the segments cover the manifest's span, gaps aside that
-    /// the bundle's `camera.state` entries explain. Returns the explained
-    /// gaps as (from, to, log index of the explaining entry).
+    /// the bundle's tombstones, `recording.loss` and `camera.state` entries
+    /// explain. Returns the explained gaps as (from, to, log index of the
+    /// explaining entry).
     fn check_coverage(
         &mut self,
         manifest: &ManifestFile,
@@ -1598,9 +1601,30 @@ impl Verifier<'_> {
             .collect();
         deleted.sort_unstable();
 
+        // Pictures the recorder logged as dropped: proven `recording.loss`
+        // entries of this camera, as (first, last dropped, index).
+        let mut losses: Vec<(i64, i64, u64)> = entries
+            .iter()
+            .filter(|(_, inc)| {
+                inc.proven
+                    && inc.entry.kind == RECORDING_LOSS
+                    && inc.entry.str_field("camera") == Some(manifest.camera.as_str())
+            })
+            .filter_map(|(index, inc)| {
+                let start = inc.entry.int_field("start_ms")?;
+                let end = inc.entry.int_field("end_ms")?;
+                (start <= end).then_some((start, end, *index))
+            })
+            .collect();
+        losses.sort_unstable();
+
         let mut explained = Vec::new();
         for (from, to) in gaps {
-            if let Some(index) = deleted_during(&deleted, from, to) {
+            if let Some(index) = covered_by(&deleted, from, to) {
+                explained.push((from, to, index));
+                continue;
+            }
+            if let Some(index) = covered_by(&losses, from, to) {
                 explained.push((from, to, index));
                 continue;
             }
@@ -1701,6 +1725,12 @@ impl Verifier<'_> {
                         e.str_field("by").unwrap_or("?"),
                         e.str_field("reason").unwrap_or("?")
                     ),
+                    Some(e) if e.kind == RECORDING_LOSS => format!(
+                        "log entry {index} (recording.loss) says the recorder dropped {} picture(s) then ({}): {:?}",
+                        e.int_field("pictures").unwrap_or(0),
+                        e.str_field("reason").unwrap_or("?"),
+                        e.str_field("detail").unwrap_or("?")
+                    ),
                     _ => format!(
                         "log entry {index} (camera.state) says camera {:?} was offline then",
                         m.camera
@@ -1754,10 +1784,11 @@ impl Verifier<'_> {
     }
 }
 
-/// The log index of the tombstone of a deleted segment that, with others,
-/// covers `[from, to]` (to within [`MAX_GAP_MS`]); `deleted` holds
-/// `(start, end, tombstone index)` sorted by start.
-fn deleted_during(deleted: &[(i64, i64, u64)], from: i64, to: i64) -> Option<u64> {
+/// The log index of the entry of an interval that, with others, covers
+/// `[from, to]` (to within [`MAX_GAP_MS`]); `deleted` holds `(start, end,
+/// index)` sorted by start: deleted segments with their tombstones, or
+/// recording losses.
+fn covered_by(deleted: &[(i64, i64, u64)], from: i64, to: i64) -> Option<u64> {
     let mut covered_to = from;
     let mut first = None;
     for (start, end, index) in deleted {

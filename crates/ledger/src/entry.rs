@@ -126,6 +126,18 @@ pub struct Entry {
     pub fields: BTreeMap<String, Value>,
 }
 
+/// What a `recording.loss` entry records.
+#[derive(Clone, Copy, Debug)]
+pub struct RecordingLoss<'a> {
+    pub camera: &'a str,
+    /// `clock_jump`, `write_error`, `lost_in_transit` or `frame_too_large`.
+    pub reason: &'a str,
+    pub pictures: u64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub detail: &'a str,
+}
+
 /// The facts about a sealed segment file, for [`Entry::segment_sealed`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SealedSegment<'a> {
@@ -221,6 +233,38 @@ impl Entry {
             .with("at_ms", at_ms.into())
             .with("state", state.into())
             .with("detail", detail.into())
+    }
+
+    /// `recording.loss`: the recorder dropped `pictures` pictures of `camera`
+    /// for `reason` between `start_ms` and `end_ms` (when the first and the
+    /// last arrived); `detail` says what went wrong. `at_ms` repeats
+    /// `start_ms`, the moment the log's index files the entry under.
+    pub fn recording_loss(time_ms: i64, loss: &RecordingLoss<'_>) -> Entry {
+        Entry::new("recording.loss", time_ms)
+            .with("camera", loss.camera.into())
+            .with("reason", loss.reason.into())
+            .with("pictures", loss.pictures.into())
+            .with("start_ms", loss.start_ms.into())
+            .with("end_ms", loss.end_ms.into())
+            .with("at_ms", loss.start_ms.into())
+            .with("detail", loss.detail.into())
+    }
+
+    /// `recording.clock_reset`: `camera`'s clock jumped at `at_ms` from
+    /// presentation time `from_pts` to `to_pts` (the camera's own 90 kHz
+    /// time stamps): the segment before ended, a new one starts.
+    pub fn recording_clock_reset(
+        time_ms: i64,
+        camera: &str,
+        at_ms: i64,
+        from_pts: i64,
+        to_pts: i64,
+    ) -> Entry {
+        Entry::new("recording.clock_reset", time_ms)
+            .with("camera", camera.into())
+            .with("at_ms", at_ms.into())
+            .with("from_pts", from_pts.into())
+            .with("to_pts", to_pts.into())
     }
 
     /// `config.loaded`: the site started with the configuration file whose

@@ -98,6 +98,7 @@ impl Decoder {
         let id = match params.codec {
             VideoCodec::H264 => ffmpeg::codec::Id::H264,
             VideoCodec::H265 => ffmpeg::codec::Id::HEVC,
+            VideoCodec::Mjpeg => ffmpeg::codec::Id::MJPEG,
         };
         let codec = ffmpeg::decoder::find(id)
             .ok_or_else(|| DecodeError::NoDecoder(params.codec.to_string()))?;
@@ -121,7 +122,13 @@ impl Decoder {
             }
             std::ptr::copy_nonoverlapping(params.config_record.as_ptr(), buf, len);
             (*raw).extradata = buf;
-            (*raw).extradata_size = len as i32;
+            // A JPEG picture carries its own tables; the `esds` is no
+            // extradata for libavcodec.
+            (*raw).extradata_size = if params.codec == VideoCodec::Mjpeg {
+                0
+            } else {
+                len as i32
+            };
             (*raw).width = i32::from(params.width);
             (*raw).height = i32::from(params.height);
         }
@@ -154,12 +161,12 @@ impl Decoder {
         &self.codec
     }
 
-    /// Feeds one coded frame (`pts` in any unit; it comes back with the
-    /// picture).
-    pub fn send(&mut self, data: &[u8], pts: i64) -> Result<(), DecodeError> {
+    /// Feeds one coded frame in decode order (`pts` and `dts` in any one
+    /// unit; the pts comes back with the picture, in presentation order).
+    pub fn send(&mut self, data: &[u8], pts: i64, dts: i64) -> Result<(), DecodeError> {
         let mut packet = ffmpeg::Packet::copy(data);
         packet.set_pts(Some(pts));
-        packet.set_dts(Some(pts));
+        packet.set_dts(Some(dts));
         self.decoder
             .send_packet(&packet)
             .map_err(codec_err("decoding a frame"))

@@ -27,10 +27,15 @@ const IDENTITY_MATRIX: [u32; 9] = [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0
 /// One sample (a video frame) as a `trun` entry describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SampleInfo {
-    /// In [`TIMESCALE`] units.
+    /// Decode time to the next sample's, in [`TIMESCALE`] units.
     pub duration: u32,
     pub size: u32,
     pub is_key: bool,
+    /// Presentation time minus decode time, in [`TIMESCALE`] units; nonzero
+    /// for streams with B-frames. Negative values are written in a
+    /// version 1 `trun` (14496-12 8.8.8), so presentation times are the
+    /// camera's own without an edit list.
+    pub composition_offset: i32,
 }
 
 fn mp4_time(unix_secs: i64) -> u32 {
@@ -196,8 +201,15 @@ pub fn fragment_header(
             // default-base-is-moof: data offsets count from this moof.
             write_full_box(b, b"tfhd", 0, 0x02_0000, |b| put_u32(b, 1));
             write_full_box(b, b"tfdt", 1, 0, |b| put_u64(b, base_decode_time));
-            // data-offset, sample duration, size and flags present.
-            write_full_box(b, b"trun", 0, 0x00_0701, |b| {
+            // data-offset, sample duration, size and flags present; and
+            // signed composition offsets (version 1) when any is nonzero.
+            let reordered = samples.iter().any(|s| s.composition_offset != 0);
+            let (version, flags) = if reordered {
+                (1, 0x00_0F01)
+            } else {
+                (0, 0x00_0701)
+            };
+            write_full_box(b, b"trun", version, flags, |b| {
                 put_u32(b, samples.len() as u32);
                 data_offset_pos = b.len();
                 put_u32(b, 0);
@@ -212,6 +224,9 @@ pub fn fragment_header(
                             NON_SYNC_SAMPLE_FLAGS
                         },
                     );
+                    if reordered {
+                        b.extend_from_slice(&s.composition_offset.to_be_bytes());
+                    }
                 }
             });
         });
@@ -289,11 +304,13 @@ mod tests {
                 duration: 6000,
                 size: 100,
                 is_key: true,
+                composition_offset: 0,
             },
             SampleInfo {
                 duration: 6000,
                 size: 20,
                 is_key: false,
+                composition_offset: 0,
             },
         ];
         let hdr = fragment_header(7, 123_456, 1_764_340_000_500, &samples);

@@ -61,6 +61,10 @@ pub struct FragmentInfo {
     pub duration: u64,
     pub samples: u32,
     pub starts_with_key: bool,
+    /// Some sample after the first is presented before it: the fragment's
+    /// key frame has leading pictures (an open GOP), which reference the
+    /// fragment before it.
+    pub has_leading_pictures: bool,
     /// From the `prft` box, when present.
     pub wall_clock_ms: Option<i64>,
 }
@@ -339,13 +343,19 @@ fn parse_moof(moof: &[u8], file_offset: u64, mdat_payload: u64) -> Result<Fragme
     let mut duration = 0u64;
     let mut bytes = 0u64;
     let mut starts_with_key = false;
+    // Presentation time of the first sample, relative to the fragment's
+    // decode time, to find samples presented before it.
+    let mut first_presented: Option<i64> = None;
+    let mut has_leading_pictures = false;
     for run in children(moof, traf.body_range()) {
         let run = run?;
         if &run.fourcc != b"trun" {
             continue;
         }
         let mut c = Cursor::new(moof, &run);
-        let flags = c.u32()? & 0x00ff_ffff;
+        let version_flags = c.u32()?;
+        let signed_offsets = version_flags >> 24 == 1;
+        let flags = version_flags & 0x00ff_ffff;
         let count = c.u32()?;
         if flags & 0x1 != 0 {
             c.skip(4)?;
@@ -373,8 +383,21 @@ fn parse_moof(moof: &[u8], file_offset: u64, mdat_payload: u64) -> Result<Fragme
             } else {
                 default_flags
             };
-            if flags & 0x800 != 0 {
-                c.skip(4)?;
+            let offset = if flags & 0x800 != 0 {
+                let raw = c.u32()?;
+                if signed_offsets {
+                    i64::from(raw as i32)
+                } else {
+                    i64::from(raw)
+                }
+            } else {
+                0
+            };
+            let presented = duration as i64 + offset;
+            match first_presented {
+                None => first_presented = Some(presented),
+                Some(first) if presented < first => has_leading_pictures = true,
+                Some(_) => {}
             }
             if samples == 0 && i == 0 {
                 starts_with_key = f & 0x0001_0000 == 0;
@@ -405,6 +428,7 @@ fn parse_moof(moof: &[u8], file_offset: u64, mdat_payload: u64) -> Result<Fragme
         duration,
         samples,
         starts_with_key,
+        has_leading_pictures,
         wall_clock_ms: None,
     })
 }
@@ -421,12 +445,23 @@ impl SegmentLayout {
         let codec = match &entry.fourcc {
             b"avc1" | b"avc3" => VideoCodec::H264,
             b"hvc1" | b"hev1" => VideoCodec::H265,
+            b"mp4v" => VideoCodec::Mjpeg,
             _ => return None,
         };
         let body = entry.body_range();
         // VisualSampleEntry: 6 reserved + 2 index + 16 predefined, then width, height; 78 bytes in all.
         let width = mp4box::be_u16(d.get(body.start + 24..body.start + 26)?);
         let height = mp4box::be_u16(d.get(body.start + 26..body.start + 28)?);
+        if codec == VideoCodec::Mjpeg {
+            // Only JPEG is recorded in an `mp4v` entry; its `esds` says so.
+            let esds = find_child(d, body.start + 78..body.end, b"esds").ok()??;
+            let is_jpeg = d[esds.body_range()]
+                .windows(3)
+                .any(|w| w == [0x04, 13, 0x6C]);
+            return is_jpeg
+                .then(|| VideoParams::mjpeg(width, height).ok())
+                .flatten();
+        }
         let config = find_child(d, body.start + 78..body.end, codec.config_box_type()).ok()??;
         VideoParams::from_config_record(codec, width, height, d[config.body_range()].to_vec()).ok()
     }

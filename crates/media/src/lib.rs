@@ -4,6 +4,7 @@
 //! frames into files and tells its caller what the index must record.
 
 pub mod decode;
+pub mod decode_time;
 pub mod fmp4;
 pub mod layout;
 pub mod mp4box;
@@ -13,4 +14,5 @@ pub mod recovery;
 pub mod segment;
 pub mod source;
 pub mod span;
+pub mod sps;
 pub mod synthetic;

@@ -2,11 +2,13 @@
 
 use std::fmt;
 
-/// The video codecs Custos records. Both are stored exactly as the camera sent them.
+/// The video codecs Custos records. Each is stored exactly as the camera sent it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VideoCodec {
     H264,
     H265,
+    /// Motion JPEG: every picture a JPEG image, every picture a key frame.
+    Mjpeg,
 }
 
 impl VideoCodec {
@@ -16,6 +18,8 @@ impl VideoCodec {
         match self {
             VideoCodec::H264 => b"avc1",
             VideoCodec::H265 => b"hvc1",
+            // MPEG-4 visual sample entry whose `esds` names JPEG (14496-14).
+            VideoCodec::Mjpeg => b"mp4v",
         }
     }
     /// The box that carries the decoder configuration record.
@@ -23,12 +27,14 @@ impl VideoCodec {
         match self {
             VideoCodec::H264 => b"avcC",
             VideoCodec::H265 => b"hvcC",
+            VideoCodec::Mjpeg => b"esds",
         }
     }
     pub fn name(self) -> &'static str {
         match self {
             VideoCodec::H264 => "h264",
             VideoCodec::H265 => "h265",
+            VideoCodec::Mjpeg => "mjpeg",
         }
     }
 }
@@ -50,7 +56,8 @@ pub struct VideoParams {
     /// Pixel aspect ratio `(h_spacing, v_spacing)` when the stream says it is not square.
     pub pixel_aspect: Option<(u32, u32)>,
     /// The AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3) or
-    /// HEVCDecoderConfigurationRecord (8.3.3), exactly as it goes in `avcC`/`hvcC`.
+    /// HEVCDecoderConfigurationRecord (8.3.3), exactly as it goes in
+    /// `avcC`/`hvcC`; for MJPEG the body of the `esds` box.
     pub config_record: Vec<u8>,
     /// RFC 6381 codec string, e.g. `avc1.640028`.
     pub rfc6381: String,
@@ -75,6 +82,7 @@ impl VideoParams {
         let rfc6381 = match codec {
             VideoCodec::H264 => avc_codec_string(&config_record)?,
             VideoCodec::H265 => hevc_codec_string(&config_record)?,
+            VideoCodec::Mjpeg => MJPEG_CODEC_STRING.to_owned(),
         };
         if width == 0 || height == 0 {
             return Err(ConfigRecordError {
@@ -91,6 +99,39 @@ impl VideoParams {
             rfc6381,
         })
     }
+}
+
+/// RFC 6381 names MPEG-4 visual streams by object type: 0x6C is JPEG.
+const MJPEG_CODEC_STRING: &str = "mp4v.6C";
+
+impl VideoParams {
+    /// Motion JPEG of `width`×`height`: pictures carry their own tables, so
+    /// the only configuration is the `esds` that says "JPEG".
+    pub fn mjpeg(width: u16, height: u16) -> Result<Self, ConfigRecordError> {
+        VideoParams::from_config_record(VideoCodec::Mjpeg, width, height, mjpeg_esds())
+    }
+}
+
+/// The body of an `esds` box (14496-14 5.6) for a JPEG stream: an
+/// ES_Descriptor holding a DecoderConfigDescriptor with
+/// objectTypeIndication 0x6C (JPEG, 14496-1 Table 5) and streamType 4
+/// (visual), and the predefined MP4 SLConfigDescriptor.
+fn mjpeg_esds() -> Vec<u8> {
+    let decoder_config = [
+        0x04, 13,   // DecoderConfigDescriptor, 13 bytes
+        0x6C, // objectTypeIndication: JPEG
+        0x11, // streamType 4 (visual) << 2 | upStream 0 | reserved 1
+        0, 0, 0, // bufferSizeDB
+        0, 0, 0, 0, // maxBitrate
+        0, 0, 0, 0, // avgBitrate
+    ];
+    let sl_config = [0x06, 1, 0x02];
+    let es_len = 3 + decoder_config.len() + sl_config.len();
+    let mut body = vec![0, 0, 0, 0]; // full box version and flags
+    body.extend_from_slice(&[0x03, es_len as u8, 0, 1, 0]); // ES_ID 1, no flags
+    body.extend_from_slice(&decoder_config);
+    body.extend_from_slice(&sl_config);
+    body
 }
 
 /// `avc1.PPCCLL` from bytes 1..4 of an AVCDecoderConfigurationRecord.

@@ -1,5 +1,6 @@
 //! Turning one camera's frames into a sequence of segment files: when to cut,
-//! how media time maps to wall-clock time, and what the index must learn.
+//! how media time maps to wall-clock time, what the index must learn, and an
+//! account of every picture: stored, or dropped with its reason.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ pub struct RecorderConfig {
     /// When media time and the wall clock disagree by more than this at a
     /// segment start, the wall clock wins (camera clocks drift).
     pub max_clock_drift_ms: i64,
+    /// A loss that goes on is reported at least this often.
+    pub loss_report_ms: i64,
 }
 
 impl RecorderConfig {
@@ -33,8 +36,98 @@ impl RecorderConfig {
             segment_ticks: i64::from(segment_seconds) * i64::from(TIMESCALE),
             max_fragment_ticks: i64::from(TIMESCALE),
             max_clock_drift_ms: 1000,
+            loss_report_ms: 60_000,
         }
     }
+}
+
+/// Why a picture the camera sent was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// Before the first key frame after (re)connecting: a recording can
+    /// only start at a picture that decodes on its own. Expected, and not
+    /// an alarm.
+    AwaitingKeyFrame,
+    /// The camera's clock jumped (reboot, NTP step) and the pictures up to
+    /// the next key frame could not start a new segment.
+    ClockJump,
+    /// The disk refused a write (full, read-only, failing); recording
+    /// resumes at the next key frame that can be written.
+    WriteError,
+    /// Lost between the camera and the recorder (RTP packets lost on the
+    /// network, counted from the gaps they leave in presentation times).
+    LostInTransit,
+    /// A picture larger than an MP4 sample can hold (4 GiB).
+    FrameTooLarge,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 5] = [
+        DropReason::AwaitingKeyFrame,
+        DropReason::ClockJump,
+        DropReason::WriteError,
+        DropReason::LostInTransit,
+        DropReason::FrameTooLarge,
+    ];
+
+    /// The name used in the API, metrics and log entries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::AwaitingKeyFrame => "awaiting_key_frame",
+            DropReason::ClockJump => "clock_jump",
+            DropReason::WriteError => "write_error",
+            DropReason::LostInTransit => "lost_in_transit",
+            DropReason::FrameTooLarge => "frame_too_large",
+        }
+    }
+
+    /// True for the one drop that is part of normal operation.
+    pub fn is_expected(self) -> bool {
+        self == DropReason::AwaitingKeyFrame
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Every picture of a camera since the recorder started: received from
+/// the camera, stored in segment files, or dropped for a reason. Pictures
+/// still buffered for the next fragment are in none of the last two:
+/// `received = stored + dropped + buffered`, except that pictures lost in
+/// transit were never received.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PictureCounts {
+    pub received: u64,
+    pub stored: u64,
+    dropped: [u64; 5],
+}
+
+impl PictureCounts {
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason.index()]
+    }
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+    /// (reason, count) for every reason, zero counts included.
+    pub fn dropped_by_reason(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL.iter().map(|&r| (r, self.dropped(r)))
+    }
+}
+
+/// A run of pictures dropped for one reason, reported when recording
+/// resumes, when the reason changes, and at least every
+/// [`RecorderConfig::loss_report_ms`] while it goes on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LossEpisode {
+    pub reason: DropReason,
+    pub pictures: u64,
+    /// Wall-clock ms of the first and last picture dropped.
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// The cause in words (the error, or the clock's old and new times).
+    pub detail: String,
 }
 
 /// What the index must learn from a frame.
@@ -57,6 +150,19 @@ pub enum SegmentEvent {
     },
     /// The file is complete and will not change again.
     Sealed(SealedFile),
+    /// An opened file was removed again: a write failed before any picture
+    /// reached it, so it held nothing worth keeping.
+    Discarded { path: PathBuf, reason: String },
+    /// Pictures were dropped (never for [`DropReason::AwaitingKeyFrame`]).
+    Loss(LossEpisode),
+    /// The camera's clock jumped: the segment before ends, the next starts
+    /// at the first key frame on the new clock.
+    ClockReset {
+        at_ms: i64,
+        /// The camera's presentation times (90 kHz) before and after.
+        from_pts: i64,
+        to_pts: i64,
+    },
 }
 
 /// Failure to record a frame. Recording goes on with the next key frame.
@@ -73,14 +179,21 @@ pub struct CameraRecorder {
     cfg: RecorderConfig,
     params: Option<VideoParams>,
     writer: Option<SegmentWriter>,
-    /// (pts, wall ms) of a frame whose arrival time we trust as its wall time.
+    /// (dts, wall ms) of a frame whose arrival time we trust as its wall time.
     anchor: Option<(i64, i64)>,
-    last_pts: Option<i64>,
+    last_dts: Option<i64>,
     /// The most recent interval between frames: the duration given to a
     /// segment's last frame when no next frame tells it.
     frame_ticks: u32,
-    /// Frames dropped while waiting for a key frame to start a segment.
-    pub frames_before_key: u64,
+    counts: PictureCounts,
+    /// Frames stored in files already closed.
+    stored_closed: u64,
+    /// Why frames are being dropped until the next key frame that can start
+    /// a segment; `None` while recording (or before the first key frame).
+    skipping: Option<(DropReason, String)>,
+    episode: Option<LossEpisode>,
+    /// The last write error, until a segment is written again.
+    failing: Option<String>,
 }
 
 impl CameraRecorder {
@@ -90,9 +203,13 @@ impl CameraRecorder {
             params: None,
             writer: None,
             anchor: None,
-            last_pts: None,
+            last_dts: None,
             frame_ticks: TIMESCALE / 10,
-            frames_before_key: 0,
+            counts: PictureCounts::default(),
+            stored_closed: 0,
+            skipping: None,
+            episode: None,
+            failing: None,
         }
     }
 
@@ -100,51 +217,77 @@ impl CameraRecorder {
         &self.cfg.camera
     }
 
+    /// Every picture so far: received, stored, dropped by reason.
+    pub fn counts(&self) -> PictureCounts {
+        let mut c = self.counts;
+        c.stored = self.stored_closed + self.writer.as_ref().map_or(0, |w| w.written().frames);
+        c
+    }
+
+    /// Why recording is failing right now (the last write error), if it is.
+    pub fn failing(&self) -> Option<&str> {
+        self.failing.as_deref()
+    }
+
     /// A new connection to the camera: its timestamps start afresh, so the
     /// current segment ends here (the outage, if any, becomes a gap).
-    pub fn new_session(&mut self, events: &mut Vec<SegmentEvent>) -> Result<(), RecordError> {
+    pub fn new_session(&mut self, now_ms: i64, events: &mut Vec<SegmentEvent>) {
         self.anchor = None;
-        self.last_pts = None;
-        self.seal(None, events)
+        self.last_dts = None;
+        self.seal(None, now_ms, events);
+        // Whatever was being skipped, the next session starts clean; an
+        // open loss is reported now.
+        self.skipping = None;
+        self.report_episode(events);
     }
 
     /// The stream's parameters (first, or changed mid-stream). A change seals
     /// the current segment: one file has one sample description.
-    pub fn set_params(
-        &mut self,
-        params: VideoParams,
-        events: &mut Vec<SegmentEvent>,
-    ) -> Result<(), RecordError> {
+    pub fn set_params(&mut self, params: VideoParams, now_ms: i64, events: &mut Vec<SegmentEvent>) {
         if self.params.as_ref() != Some(&params) {
-            self.seal(None, events)?;
+            self.seal(None, now_ms, events);
             self.params = Some(params);
         }
-        Ok(())
+    }
+
+    /// Pictures the source knows were lost on their way (network loss).
+    pub fn lost_in_transit(&mut self, pictures: u64, now_ms: i64, events: &mut Vec<SegmentEvent>) {
+        if pictures > 0 {
+            self.dropped(
+                DropReason::LostInTransit,
+                pictures,
+                now_ms,
+                "RTP packets lost between the camera and the recorder",
+                events,
+            );
+        }
     }
 
     /// Records one frame that arrived at wall-clock `now_ms`.
-    pub fn push(
-        &mut self,
-        frame: Frame,
-        now_ms: i64,
-        events: &mut Vec<SegmentEvent>,
-    ) -> Result<(), RecordError> {
-        self.anchor.get_or_insert((frame.pts, now_ms));
-        let pts = frame.pts;
-        if let Some(prev) = self.last_pts {
-            if let Ok(gap @ 1..=90_000) = u32::try_from(pts - prev) {
+    pub fn push(&mut self, frame: Frame, now_ms: i64, events: &mut Vec<SegmentEvent>) {
+        self.counts.received += 1;
+        self.anchor.get_or_insert((frame.dts, now_ms));
+        let dts = frame.dts;
+        if let Some(prev) = self.last_dts {
+            if let Ok(gap @ 1..=90_000) = u32::try_from(dts - prev) {
                 self.frame_ticks = gap;
             }
         }
-        self.last_pts = Some(pts);
+        self.last_dts = Some(dts);
         if let Some(w) = &self.writer {
-            if frame.is_key && pts - w.start_pts() >= self.cfg.segment_ticks {
-                self.seal(Some(pts), events)?;
+            if frame.is_key && dts - w.start_dts() >= self.cfg.segment_ticks {
+                self.seal(Some(dts), now_ms, events);
             }
         }
-        let result = match self.writer.as_mut() {
-            Some(w) => match w.push(frame.clone()) {
-                Ok(true) => {
+        let Some(w) = self.writer.as_mut() else {
+            self.open(frame, now_ms, events);
+            return;
+        };
+        // A clone shares the frame's bytes; it is kept for a clock jump,
+        // where the frame starts the next segment instead.
+        match w.push(frame.clone()) {
+            Ok(flushed) => {
+                if flushed {
                     let written = w.written();
                     events.push(SegmentEvent::Progress {
                         path: w.path().to_owned(),
@@ -153,84 +296,215 @@ impl CameraRecorder {
                         end_ms: written.end_ms,
                         file: w.file().clone(),
                     });
-                    Ok(())
                 }
-                Ok(false) => Ok(()),
-                Err(WriteError::TimestampJump { .. }) => {
-                    // The camera's clock jumped: end this segment and start
-                    // the next one on a fresh anchor.
-                    self.seal(None, events)?;
-                    self.anchor = Some((pts, now_ms));
-                    self.open(frame, now_ms, events)
-                }
-                Err(e) => Err(e),
-            },
-            None => self.open(frame, now_ms, events),
-        };
-        result.map_err(|source| RecordError {
-            camera: self.cfg.camera.clone(),
-            source,
-        })
+            }
+            Err(WriteError::TimestampJump { previous, next }) => {
+                // The camera's clock jumped: end this segment and start
+                // the next one on a fresh anchor.
+                tracing::warn!(
+                    camera = %self.cfg.camera,
+                    from_ticks = previous,
+                    to_ticks = next,
+                    "the camera's clock jumped; starting a new segment"
+                );
+                self.seal(None, now_ms, events);
+                events.push(SegmentEvent::ClockReset {
+                    at_ms: now_ms,
+                    from_pts: previous,
+                    to_pts: next,
+                });
+                self.anchor = Some((next, now_ms));
+                self.skipping = Some((
+                    DropReason::ClockJump,
+                    format!(
+                        "the camera's clock jumped from {previous} to {next} (90 kHz units); \
+                         waiting for a key frame"
+                    ),
+                ));
+                self.open(frame, now_ms, events);
+            }
+            Err(WriteError::FrameTooLarge(size)) => {
+                let detail = format!("a picture of {size} bytes is too large for an MP4 sample");
+                self.dropped(DropReason::FrameTooLarge, 1, now_ms, &detail, events);
+            }
+            Err(e) => {
+                // The frame that failed and those buffered with it are lost.
+                self.write_failed(&e, 1, now_ms, events);
+            }
+        }
     }
 
-    fn open(
-        &mut self,
-        frame: Frame,
-        now_ms: i64,
-        events: &mut Vec<SegmentEvent>,
-    ) -> Result<(), WriteError> {
+    fn open(&mut self, frame: Frame, now_ms: i64, events: &mut Vec<SegmentEvent>) {
+        let waiting = match &self.skipping {
+            Some((reason, detail)) => (*reason, detail.clone()),
+            None => (
+                DropReason::AwaitingKeyFrame,
+                "waiting for the first key frame".to_owned(),
+            ),
+        };
         if !frame.is_key {
-            self.frames_before_key += 1;
-            return Ok(());
+            self.dropped(waiting.0, 1, now_ms, &waiting.1, events);
+            return;
         }
         let Some(params) = self.params.clone() else {
-            self.frames_before_key += 1;
-            return Ok(());
+            self.dropped(waiting.0, 1, now_ms, &waiting.1, events);
+            return;
         };
-        let (anchor_pts, anchor_wall) = self.anchor.unwrap_or((frame.pts, now_ms));
-        let mut start_ms = anchor_wall + ticks_to_ms(frame.pts - anchor_pts);
+        let (anchor_dts, anchor_wall) = self.anchor.unwrap_or((frame.dts, now_ms));
+        let mut start_ms = anchor_wall + ticks_to_ms(frame.dts - anchor_dts);
         if (start_ms - now_ms).abs() > self.cfg.max_clock_drift_ms {
             tracing::debug!(camera = %self.cfg.camera, drift_ms = start_ms - now_ms, "re-anchoring media time to the wall clock");
-            self.anchor = Some((frame.pts, now_ms));
+            self.anchor = Some((frame.dts, now_ms));
             start_ms = now_ms;
         }
-        std::fs::create_dir_all(&self.cfg.dir).map_err(|source| WriteError::Io {
-            path: self.cfg.dir.clone(),
-            source,
-        })?;
+        if let Err(source) = std::fs::create_dir_all(&self.cfg.dir) {
+            let e = WriteError::Io {
+                path: self.cfg.dir.clone(),
+                source,
+            };
+            self.write_failed(&e, 1, now_ms, events);
+            return;
+        }
         let path = unused_path(&self.cfg.dir, start_ms);
-        let writer = SegmentWriter::create(
+        match SegmentWriter::create(
             &path,
             &params,
             frame,
             start_ms,
             self.cfg.max_fragment_ticks,
             self.frame_ticks,
-        )?;
-        events.push(SegmentEvent::Opened {
-            path,
-            start_ms,
-            params,
-            file: writer.file().clone(),
-        });
-        self.writer = Some(writer);
-        Ok(())
+        ) {
+            Ok(writer) => {
+                events.push(SegmentEvent::Opened {
+                    path,
+                    start_ms,
+                    params,
+                    file: writer.file().clone(),
+                });
+                self.writer = Some(writer);
+                self.skipping = None;
+                self.failing = None;
+                self.report_episode(events);
+            }
+            Err(e) => self.write_failed(&e, 1, now_ms, events),
+        }
     }
 
-    /// Ends the current segment, if any.
-    pub fn seal(
-        &mut self,
-        next_pts: Option<i64>,
-        events: &mut Vec<SegmentEvent>,
-    ) -> Result<(), RecordError> {
-        if let Some(w) = self.writer.take() {
-            let sealed = w.finish(next_pts).map_err(|source| RecordError {
-                camera: self.cfg.camera.clone(),
-                source,
-            })?;
-            events.push(SegmentEvent::Sealed(sealed));
+    /// Ends the current segment, if any. A write that fails here ends it
+    /// at its last complete fragment instead.
+    pub fn seal(&mut self, next_dts: Option<i64>, now_ms: i64, events: &mut Vec<SegmentEvent>) {
+        let Some(w) = self.writer.take() else {
+            return;
+        };
+        match w.finish(next_dts) {
+            Ok(sealed) => {
+                self.stored_closed += sealed.frames;
+                events.push(SegmentEvent::Sealed(sealed));
+            }
+            Err(failed) => {
+                self.writer = Some(*failed.writer);
+                self.write_failed(&failed.source, 0, now_ms, events);
+            }
         }
-        Ok(())
+    }
+
+    /// Ends recording cleanly (shutdown): seals the segment and reports
+    /// any loss still open.
+    pub fn stop(&mut self, now_ms: i64, events: &mut Vec<SegmentEvent>) {
+        self.seal(None, now_ms, events);
+        self.report_episode(events);
+    }
+
+    /// A write failed: the open segment ends at its last complete fragment
+    /// (or is removed if it has none), the frames it buffered and `also`
+    /// more are dropped, and recording waits for the next key frame.
+    fn write_failed(
+        &mut self,
+        error: &WriteError,
+        also: u64,
+        now_ms: i64,
+        events: &mut Vec<SegmentEvent>,
+    ) {
+        let detail = error.to_string();
+        tracing::error!(camera = %self.cfg.camera, "recording failed: {detail}");
+        let mut lost = also;
+        if let Some(w) = self.writer.take() {
+            let path = w.path().to_owned();
+            match w.abandon() {
+                Ok((Some(sealed), buffered)) => {
+                    lost += buffered;
+                    self.stored_closed += sealed.frames;
+                    events.push(SegmentEvent::Sealed(sealed));
+                }
+                Ok((None, buffered)) => {
+                    lost += buffered;
+                    events.push(SegmentEvent::Discarded {
+                        path,
+                        reason: detail.clone(),
+                    });
+                }
+                Err((e, buffered)) => {
+                    // The file could not even be cut back; recovery at the
+                    // next start will make it whole. The index keeps it as
+                    // recording until then.
+                    lost += buffered;
+                    tracing::error!(camera = %self.cfg.camera, "ending the failed segment: {e}");
+                }
+            }
+        }
+        self.failing = Some(detail.clone());
+        self.skipping = Some((DropReason::WriteError, detail.clone()));
+        if lost > 0 {
+            self.dropped(DropReason::WriteError, lost, now_ms, &detail, events);
+        }
+    }
+
+    fn dropped(
+        &mut self,
+        reason: DropReason,
+        pictures: u64,
+        now_ms: i64,
+        detail: &str,
+        events: &mut Vec<SegmentEvent>,
+    ) {
+        self.counts.dropped[reason.index()] += pictures;
+        if reason.is_expected() {
+            return;
+        }
+        if let Some(ep) = &self.episode {
+            let stale = now_ms - ep.start_ms >= self.cfg.loss_report_ms;
+            if ep.reason != reason || stale {
+                self.report_episode(events);
+            }
+        }
+        match &mut self.episode {
+            Some(ep) => {
+                ep.pictures += pictures;
+                ep.end_ms = now_ms;
+            }
+            None => {
+                self.episode = Some(LossEpisode {
+                    reason,
+                    pictures,
+                    start_ms: now_ms,
+                    end_ms: now_ms,
+                    detail: detail.to_owned(),
+                })
+            }
+        }
+    }
+
+    fn report_episode(&mut self, events: &mut Vec<SegmentEvent>) {
+        if let Some(ep) = self.episode.take() {
+            tracing::warn!(
+                camera = %self.cfg.camera,
+                reason = ep.reason.as_str(),
+                pictures = ep.pictures,
+                "pictures dropped: {}",
+                ep.detail
+            );
+            events.push(SegmentEvent::Loss(ep));
+        }
     }
 
     /// True while a segment file is open.

@@ -13,11 +13,15 @@ use sha2::{Digest, Sha256};
 use crate::fmp4::{fragment_header, init_segment, SampleInfo, TIMESCALE};
 use crate::params::VideoParams;
 
-/// One encoded video frame as the camera sent it.
+/// One encoded video frame as the camera sent it, in decode order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Frame {
-    /// Presentation time in 90 kHz units, increasing within one session.
+    /// Presentation time in 90 kHz units: the camera's own time stamp. With
+    /// B-frames it steps back and forth in decode order.
     pub pts: i64,
+    /// Decode time in 90 kHz units, strictly increasing within one session
+    /// (see [`crate::decode_time`]); equal to `pts` when nothing is reordered.
+    pub dts: i64,
     /// NAL units, each prefixed with its 4-byte big-endian length (the MP4 form).
     pub data: Bytes,
     /// A random access point (IDR / IRAP): a fragment or segment may start here.
@@ -29,8 +33,9 @@ pub fn ticks_to_ms(ticks: i64) -> i64 {
     ticks.div_euclid(i64::from(TIMESCALE) / 1000)
 }
 
-/// The longest gap between two frames that is still one stream. A larger
-/// jump (or a step backwards) means the camera's clock was reset.
+/// The longest gap between two frames' decode times that is still one
+/// stream. A larger jump (or a step backwards) means the camera's clock was
+/// reset.
 pub const MAX_FRAME_GAP_TICKS: i64 = 10 * TIMESCALE as i64;
 
 /// What a frame that cannot be appended to the current segment did wrong.
@@ -44,6 +49,16 @@ pub enum WriteError {
     TimestampJump { previous: i64, next: i64 },
     #[error("frame of {0} bytes is too large for one MP4 sample")]
     FrameTooLarge(usize),
+}
+
+/// A segment that could not be finished: the write that failed, and the
+/// writer, to [`abandon`](SegmentWriter::abandon) the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct FinishError {
+    #[source]
+    pub source: WriteError,
+    pub writer: Box<SegmentWriter>,
 }
 
 /// State of the bytes already written (not the frames still buffered).
@@ -66,6 +81,17 @@ pub struct SealedFile {
     pub sha256: [u8; 32],
 }
 
+impl std::fmt::Debug for SegmentWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentWriter")
+            .field("path", &self.path)
+            .field("bytes", &self.bytes)
+            .field("frames", &self.frames)
+            .field("buffered", &self.pending.len())
+            .finish()
+    }
+}
+
 /// Appends fragments to one new segment file.
 pub struct SegmentWriter {
     path: PathBuf,
@@ -76,7 +102,8 @@ pub struct SegmentWriter {
     /// Media time (90 kHz) covered by the fragments written so far.
     written_ticks: u64,
     sequence: u32,
-    start_pts: i64,
+    /// Decode time of the segment's first frame: media time 0 of the file.
+    start_dts: i64,
     start_wall_ms: i64,
     pending: Vec<Frame>,
     last_duration: u32,
@@ -108,17 +135,28 @@ impl SegmentWriter {
             .open(path)
             .map_err(io_err)?;
         let init = init_segment(params, start_wall_ms);
-        file.write_all(&init).map_err(io_err)?;
-        file.sync_all().map_err(io_err)?;
-        if let Some(dir) = path.parent() {
-            sync_dir(dir).map_err(|source| WriteError::Io {
-                path: dir.to_owned(),
-                source,
-            })?;
+        let durable = file
+            .write_all(&init)
+            .and_then(|()| file.sync_all())
+            .map_err(io_err)
+            .and_then(|()| match path.parent() {
+                Some(dir) => sync_dir(dir).map_err(|source| WriteError::Io {
+                    path: dir.to_owned(),
+                    source,
+                }),
+                None => Ok(()),
+            });
+        if let Err(e) = durable {
+            // A file that never got its init segment is no segment: leave
+            // nothing behind (a full disk would otherwise collect one empty
+            // file per key frame).
+            drop(file);
+            let _ = std::fs::remove_file(path);
+            return Err(e);
         }
         let mut hasher = Sha256::new();
         hasher.update(&init);
-        let start_pts = first.pts;
+        let start_dts = first.dts;
         Ok(SegmentWriter {
             path: path.to_owned(),
             file: Arc::new(file),
@@ -127,7 +165,7 @@ impl SegmentWriter {
             frames: 0,
             written_ticks: 0,
             sequence: 0,
-            start_pts,
+            start_dts,
             start_wall_ms,
             pending: vec![first],
             last_duration: frame_ticks_hint.max(1),
@@ -145,9 +183,9 @@ impl SegmentWriter {
     pub fn start_wall_ms(&self) -> i64 {
         self.start_wall_ms
     }
-    /// Presentation time of the segment's first frame.
-    pub fn start_pts(&self) -> i64 {
-        self.start_pts
+    /// Decode time of the segment's first frame (its key frame).
+    pub fn start_dts(&self) -> i64 {
+        self.start_dts
     }
     pub fn written(&self) -> WrittenSoFar {
         WrittenSoFar {
@@ -169,33 +207,33 @@ impl SegmentWriter {
             self.pending.push(frame);
             return Ok(false);
         };
-        let gap = frame.pts - last.pts;
+        let gap = frame.dts - last.dts;
         if gap <= 0 || gap > MAX_FRAME_GAP_TICKS {
             return Err(WriteError::TimestampJump {
-                previous: last.pts,
-                next: frame.pts,
+                previous: last.dts,
+                next: frame.dts,
             });
         }
         let mut flushed = false;
-        if frame.is_key || frame.pts - self.pending[0].pts >= self.max_fragment_ticks {
-            self.flush(Some(frame.pts))?;
+        if frame.is_key || frame.dts - self.pending[0].dts >= self.max_fragment_ticks {
+            self.flush(Some(frame.dts))?;
             flushed = true;
         }
         self.pending.push(frame);
         Ok(flushed)
     }
 
-    /// Writes the buffered frames as one fragment. `next_pts` gives the last
+    /// Writes the buffered frames as one fragment. `next_dts` gives the last
     /// frame its duration; without it the previous frame's duration is reused.
-    fn flush(&mut self, next_pts: Option<i64>) -> Result<(), WriteError> {
+    fn flush(&mut self, next_dts: Option<i64>) -> Result<(), WriteError> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let mut samples = Vec::with_capacity(self.pending.len());
         for (i, f) in self.pending.iter().enumerate() {
-            let next = self.pending.get(i + 1).map(|n| n.pts).or(next_pts);
+            let next = self.pending.get(i + 1).map(|n| n.dts).or(next_dts);
             let duration = match next {
-                Some(n) => u32::try_from(n - f.pts).unwrap_or(self.last_duration),
+                Some(n) => u32::try_from(n - f.dts).unwrap_or(self.last_duration),
                 None => self.last_duration,
             };
             self.last_duration = duration;
@@ -203,11 +241,12 @@ impl SegmentWriter {
                 duration,
                 size: f.data.len() as u32,
                 is_key: f.is_key,
+                composition_offset: composition_offset(f),
             });
         }
         let first = &self.pending[0];
-        let base = u64::try_from(first.pts - self.start_pts).unwrap_or(0);
-        let wall = self.start_wall_ms + ticks_to_ms(first.pts - self.start_pts);
+        let base = u64::try_from(first.dts - self.start_dts).unwrap_or(0);
+        let wall = self.start_wall_ms + ticks_to_ms(first.dts - self.start_dts);
         self.sequence += 1;
         let header = fragment_header(self.sequence, base, wall, &samples);
         self.scratch.clear();
@@ -231,10 +270,20 @@ impl SegmentWriter {
     }
 
     /// Writes what is buffered and finishes the file. The caller makes it
-    /// durable (group commit) before recording it as sealed.
-    pub fn finish(mut self, next_pts: Option<i64>) -> Result<SealedFile, WriteError> {
-        self.flush(next_pts)?;
-        Ok(SealedFile {
+    /// durable (group commit) before recording it as sealed. On failure the
+    /// writer comes back, for [`abandon`](Self::abandon).
+    pub fn finish(mut self, next_dts: Option<i64>) -> Result<SealedFile, FinishError> {
+        if let Err(source) = self.flush(next_dts) {
+            return Err(FinishError {
+                source,
+                writer: Box::new(self),
+            });
+        }
+        Ok(self.sealed())
+    }
+
+    fn sealed(self) -> SealedFile {
+        SealedFile {
             end_ms: self.start_wall_ms + ticks_to_ms(self.written_ticks as i64),
             path: self.path,
             file: self.file,
@@ -242,8 +291,45 @@ impl SegmentWriter {
             bytes: self.bytes,
             frames: self.frames,
             sha256: self.hasher.finalize().into(),
-        })
+        }
     }
+
+    /// Gives up on the file after a failed write: cuts it back to its last
+    /// complete fragment (what the hash covers) and seals that, or removes
+    /// it when no fragment was written. Returns the sealed file, if any, and
+    /// how many buffered frames were lost; on error, the lost count too.
+    pub fn abandon(self) -> Result<(Option<SealedFile>, u64), (WriteError, u64)> {
+        let buffered = self.pending.len() as u64;
+        let io_err = |source| {
+            (
+                WriteError::Io {
+                    path: self.path.clone(),
+                    source,
+                },
+                buffered,
+            )
+        };
+        if self.frames == 0 {
+            std::fs::remove_file(&self.path).map_err(io_err)?;
+            if let Some(dir) = self.path.parent() {
+                // Best effort: the file's removal need not survive a crash,
+                // recovery discards an init-only file too.
+                let _ = sync_dir(dir);
+            }
+            return Ok((None, buffered));
+        }
+        self.file.set_len(self.bytes).map_err(io_err)?;
+        Ok((Some(self.sealed()), buffered))
+    }
+}
+
+/// A frame's presentation time relative to its decode time, as `trun`
+/// stores it. The decode-time stage keeps the two within the reorder window
+/// (seconds), far inside `i32`; saturating keeps a corrupt stamp from
+/// wrapping around.
+pub fn composition_offset(frame: &Frame) -> i32 {
+    let offset = frame.pts - frame.dts;
+    i32::try_from(offset).unwrap_or(if offset < 0 { i32::MIN } else { i32::MAX })
 }
 
 /// fsyncs a directory so that a file created or removed in it survives power loss.

@@ -17,9 +17,11 @@ use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoParametersCodec}
 use tokio::sync::mpsc;
 use url::Url;
 
+use crate::decode_time::DecodeTimer;
 use crate::fmp4::TIMESCALE;
 use crate::params::{VideoCodec, VideoParams};
 use crate::segment::Frame;
+use crate::sps::reorder_depth;
 
 /// How RTP reaches us from an RTSP camera.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -74,7 +76,7 @@ pub enum SourceError {
     Rejected { status: u16, detail: String },
     #[error("no video track in the stream")]
     NoVideoTrack,
-    #[error("unsupported codec {0}: Custos records H.264 and H.265")]
+    #[error("unsupported codec {0}: Custos records H.264, H.265 and MJPEG")]
     UnsupportedCodec(String),
     #[error("stream ended")]
     Ended,
@@ -91,7 +93,11 @@ pub enum SourceError {
 pub enum SourceItem {
     /// Sent before the first frame and again whenever the parameters change.
     Params(VideoParams),
+    /// A frame, in decode order, with its decode time.
     Frame(Frame),
+    /// This many pictures were lost on their way from the camera (RTP
+    /// packets lost or out of order), before the next frame.
+    Lost(u64),
 }
 
 /// A connected source.
@@ -128,9 +134,68 @@ pub struct RtspSource {
     demuxed: retina::client::Demuxed,
     video_stream: usize,
     params: Option<VideoParams>,
-    /// Parameters known before the first frame, announced by the first `next`.
-    pending_params: Option<VideoParams>,
-    queued: Option<Frame>,
+    /// Items ready to hand out, in order.
+    ready: std::collections::VecDeque<SourceItem>,
+    /// RTP gives presentation times only: decode times come from here.
+    timer: DecodeTimer,
+    loss: LossCounter,
+    /// The error that ended the session, handed out once the frames held
+    /// back for their decode time are out.
+    ended: Option<SourceError>,
+}
+
+/// Counts pictures lost in transit from the gaps they leave in the
+/// presentation times, while retina reports lost packets. A gap of `n`
+/// frame intervals where the interval is the smallest gap seen lately is
+/// `n - 1` lost pictures. Without reported loss a long gap is the camera's
+/// own doing (a lower frame rate at night) and counts nothing.
+#[derive(Debug, Default)]
+struct LossCounter {
+    last_dts: Option<i64>,
+    /// The last gaps between decode times, for the frame interval.
+    gaps: std::collections::VecDeque<i64>,
+    /// Frames still to examine since the last reported loss.
+    watch: u32,
+}
+
+impl LossCounter {
+    const HISTORY: usize = 32;
+
+    fn packets_lost(&mut self, window: u32) {
+        self.watch = window;
+    }
+
+    fn reset(&mut self) {
+        *self = LossCounter::default();
+    }
+
+    /// Pictures missing before `dts` (the next decode time in order).
+    fn missing_before(&mut self, dts: i64) -> u64 {
+        let Some(last) = self.last_dts.replace(dts) else {
+            return 0;
+        };
+        let gap = dts - last;
+        if gap <= 0 {
+            return 0;
+        }
+        let interval = self.gaps.iter().copied().min();
+        let mut missing = 0;
+        if self.watch > 0 {
+            self.watch -= 1;
+            if let Some(interval) = interval.filter(|&i| i > 0) {
+                if gap * 2 > interval * 3 {
+                    missing = ((gap + interval / 2) / interval - 1).max(0) as u64;
+                }
+            }
+        }
+        if missing == 0 {
+            if self.gaps.len() == Self::HISTORY {
+                self.gaps.pop_front();
+            }
+            self.gaps.push_back(gap);
+        }
+        missing
+    }
 }
 
 fn classify_retina(e: retina::Error) -> SourceError {
@@ -155,6 +220,13 @@ fn classify_retina(e: retina::Error) -> SourceError {
     }
     let text = e.to_string();
     let first = text.lines().next().unwrap_or_default().to_owned();
+    if first.starts_with("RTSP framing error") && answered_http(&text) {
+        return SourceError::Stream(
+            "the port answered HTTP, not RTSP: this looks like the camera's web port \
+             (RTSP is usually port 554; see the camera's network settings)"
+                .to_owned(),
+        );
+    }
     if first.starts_with("Unable to connect") {
         // retina keeps the io::Error inside its own error type; its text is
         // all that tells a refused connection from an unreachable host.
@@ -168,16 +240,35 @@ fn classify_retina(e: retina::Error) -> SourceError {
     }
 }
 
+/// True when the bytes retina could not frame (quoted in its error, as text
+/// or as hex) begin an HTTP response.
+fn answered_http(error_text: &str) -> bool {
+    error_text.contains("HTTP/1.") || error_text.contains("HTTP/2") || {
+        // "HTTP/1" in hex, as retina's buffer dump may show it.
+        let compact: String = error_text
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        compact.contains("485454502f31")
+    }
+}
+
 fn params_from_retina(v: &retina::codec::VideoParameters) -> Result<VideoParams, SourceError> {
     let codec = match v.codec_params() {
         VideoParametersCodec::H264 { .. } => VideoCodec::H264,
         VideoParametersCodec::H265 { .. } => VideoCodec::H265,
+        VideoParametersCodec::Jpeg => VideoCodec::Mjpeg,
         _ => return Err(SourceError::UnsupportedCodec(v.rfc6381_codec().to_owned())),
     };
     let (w, h) = v.pixel_dimensions();
     let dim = |x: u32| {
         u16::try_from(x).map_err(|_| SourceError::Stream(format!("frame size {w}x{h} too large")))
     };
+    if codec == VideoCodec::Mjpeg {
+        return VideoParams::mjpeg(dim(w)?, dim(h)?)
+            .map_err(|e| SourceError::Stream(e.to_string()));
+    }
     let mut params =
         VideoParams::from_config_record(codec, dim(w)?, dim(h)?, v.extra_data().to_vec())
             .map_err(|e| SourceError::Stream(e.to_string()))?;
@@ -249,24 +340,68 @@ impl RtspSource {
             Some(ParametersRef::Video(v)) => Some(params_from_retina(v)?),
             _ => None,
         };
-        Ok(RtspSource {
+        let mut source = RtspSource {
             demuxed,
             video_stream,
             params: None,
-            pending_params: params,
-            queued: None,
-        })
+            ready: Default::default(),
+            timer: DecodeTimer::new(0),
+            loss: LossCounter::default(),
+            ended: None,
+        };
+        if let Some(p) = params {
+            source.announce(p);
+        }
+        Ok(source)
+    }
+
+    /// New parameters: frames held under the old ones go out first, then
+    /// the parameters, and the decode-time window follows the new SPS.
+    fn announce(&mut self, params: VideoParams) {
+        self.release_all();
+        let depth = reorder_depth(&params);
+        tracing::debug!(codec = %params.rfc6381, reorder = depth.pictures, source = ?depth.source, "stream parameters");
+        self.timer.set_depth(depth.pictures);
+        self.params = Some(params.clone());
+        self.ready.push_back(SourceItem::Params(params));
+    }
+
+    fn release_all(&mut self) {
+        let mut out = Vec::new();
+        self.timer.drain(&mut out);
+        self.enqueue(out);
+    }
+
+    fn enqueue(&mut self, frames: Vec<Frame>) {
+        for f in frames {
+            let missing = self.loss.missing_before(f.dts);
+            if missing > 0 {
+                self.ready.push_back(SourceItem::Lost(missing));
+            }
+            self.ready.push_back(SourceItem::Frame(f));
+        }
     }
 
     async fn next(&mut self) -> Result<SourceItem, SourceError> {
-        if let Some(p) = self.pending_params.take() {
-            self.params = Some(p.clone());
-            return Ok(SourceItem::Params(p));
-        }
-        if let Some(f) = self.queued.take() {
-            return Ok(SourceItem::Frame(f));
-        }
         loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Ok(item);
+            }
+            if let Some(e) = self.ended.take() {
+                return Err(e);
+            }
+            if let Err(e) = self.receive().await {
+                // Frames held for their decode time are the camera's too:
+                // hand them out before the error ends the session.
+                self.release_all();
+                self.ended = Some(e);
+            }
+        }
+    }
+
+    /// Reads from the camera until something is ready to hand out.
+    async fn receive(&mut self) -> Result<(), SourceError> {
+        while self.ready.is_empty() {
             let item = tokio::time::timeout(FRAME_TIMEOUT, self.demuxed.next())
                 .await
                 .map_err(|_| {
@@ -283,31 +418,48 @@ impl RtspSource {
             if vf.stream_id() != self.video_stream {
                 continue;
             }
-            let new_params = if vf.has_new_parameters() || self.params.is_none() {
-                match self.demuxed.streams()[self.video_stream].parameters() {
-                    Some(ParametersRef::Video(v)) => Some(params_from_retina(v)?),
-                    _ => None,
-                }
-            } else {
-                None
-            };
-            let frame = Frame {
-                pts: vf.timestamp().elapsed(),
-                is_key: vf.is_random_access_point(),
-                data: Bytes::from(vf.into_data()),
-            };
-            if let Some(p) = new_params {
-                if self.params.as_ref() != Some(&p) {
-                    self.params = Some(p.clone());
-                    self.queued = Some(frame);
-                    return Ok(SourceItem::Params(p));
+            if vf.loss() > 0 {
+                // Look for the gaps the lost pictures left among the next
+                // few presentation times (they may be reordered).
+                self.loss.packets_lost(self.timer.depth() + 2);
+            }
+            if vf.has_new_parameters() || self.params.is_none() {
+                if let Some(ParametersRef::Video(v)) =
+                    self.demuxed.streams()[self.video_stream].parameters()
+                {
+                    let p = params_from_retina(v)?;
+                    if self.params.as_ref() != Some(&p) {
+                        self.announce(p);
+                    }
                 }
             }
             if self.params.is_none() {
                 continue; // frames before parameters cannot be recorded
             }
-            return Ok(SourceItem::Frame(frame));
+            let pts = vf.timestamp().elapsed();
+            let frame = Frame {
+                pts,
+                dts: pts,
+                is_key: vf.is_random_access_point(),
+                data: Bytes::from(vf.into_data()),
+            };
+            let mut out = Vec::new();
+            if let Some(jump) = self.timer.push(frame, &mut out) {
+                tracing::warn!(
+                    from = jump.from,
+                    to = jump.to,
+                    "the camera's time stamps jumped"
+                );
+                // A gap across a jump is no loss.
+                let after = out.split_off(jump.released_before.min(out.len()));
+                self.enqueue(out);
+                self.loss.reset();
+                self.enqueue(after);
+            } else {
+                self.enqueue(out);
+            }
         }
+        Ok(())
     }
 }
 
@@ -363,6 +515,7 @@ fn open_file(path: &std::path::Path) -> Result<OpenedFile, SourceError> {
     let codec = match stream.parameters().id() {
         ffmpeg_next::codec::Id::H264 => VideoCodec::H264,
         ffmpeg_next::codec::Id::HEVC => VideoCodec::H265,
+        ffmpeg_next::codec::Id::MJPEG => VideoCodec::Mjpeg,
         other => {
             return Err(SourceError::UnsupportedCodec(
                 format!("{other:?}").to_lowercase(),
@@ -386,8 +539,11 @@ fn open_file(path: &std::path::Path) -> Result<OpenedFile, SourceError> {
         u16::try_from(x)
             .map_err(|_| file_err(path, format!("frame size {width}x{height} out of range")))
     };
-    let params = VideoParams::from_config_record(codec, dim(width)?, dim(height)?, extradata)
-        .map_err(|e| file_err(path, format!("{e}; use an MP4 or MKV file")))?;
+    let params = match codec {
+        VideoCodec::Mjpeg => VideoParams::mjpeg(dim(width)?, dim(height)?),
+        _ => VideoParams::from_config_record(codec, dim(width)?, dim(height)?, extradata),
+    }
+    .map_err(|e| file_err(path, format!("{e}; use an MP4 or MKV file")))?;
     let tb = stream.time_base();
     if tb.numerator() <= 0 || tb.denominator() <= 0 {
         return Err(file_err(path, "video stream has no time base"));
@@ -434,8 +590,11 @@ fn play_file_loop(
         }
         let (num, den) = opened.time_base;
         let to_ticks = |t: i64| t * num * i64::from(TIMESCALE) / den;
+        // Time 0 of this pass is the first packet's decode time; a file
+        // with B-frames has presentation times ahead of it.
         let mut first_ticks: Option<i64> = None;
-        let mut last_ticks = 0i64;
+        let mut last_dts = 0i64;
+        let mut max_pts = 0i64;
         let mut last_duration = i64::from(TIMESCALE) / 10;
         let mut frames = 0u64;
         for (stream, packet) in opened.input.packets() {
@@ -443,25 +602,36 @@ fn play_file_loop(
                 continue;
             }
             let Some(data) = packet.data() else { continue };
-            // Decode order and decode time: B-frames would need composition
-            // offsets, which the recorder does not keep.
-            let Some(ts) = packet.dts().or(packet.pts()) else {
+            // Packets come in decode order with the container's decode and
+            // presentation times, B-frames' composition offsets included.
+            let (Some(dts), Some(pts)) =
+                (packet.dts().or(packet.pts()), packet.pts().or(packet.dts()))
+            else {
                 continue;
             };
-            let ticks = to_ticks(ts);
-            let base = *first_ticks.get_or_insert(ticks);
+            let base = *first_ticks.get_or_insert(to_ticks(dts));
             if packet.duration() > 0 {
                 last_duration = to_ticks(packet.duration());
             }
-            last_ticks = ticks - base;
-            let pts = offset_ticks + last_ticks;
+            let dts_rel = to_ticks(dts) - base;
+            let pts_rel = to_ticks(pts) - base;
+            // A damaged file could step back; decode times must not.
+            if frames > 0 && dts_rel <= last_dts {
+                continue;
+            }
+            last_dts = dts_rel;
+            max_pts = max_pts.max(pts_rel);
+            // Sent when it is due, by decode time, as a camera sends.
             let due = started
-                + Duration::from_micros((pts.max(0) as u64) * 1_000_000 / u64::from(TIMESCALE));
+                + Duration::from_micros(
+                    ((offset_ticks + dts_rel).max(0) as u64) * 1_000_000 / u64::from(TIMESCALE),
+                );
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
             let frame = Frame {
-                pts,
+                pts: offset_ticks + pts_rel,
+                dts: offset_ticks + dts_rel,
                 data: Bytes::copy_from_slice(data),
                 is_key: packet.is_key(),
             };
@@ -474,6 +644,8 @@ fn play_file_loop(
             let _ = tx.blocking_send(Err(file_err(&path, "no video frames")));
             return;
         }
-        offset_ticks += last_ticks + last_duration.max(1);
+        // The next pass starts after everything of this one, in decode
+        // and in presentation order.
+        offset_ticks += last_dts.max(max_pts) + last_duration.max(1);
     }
 }

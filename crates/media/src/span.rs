@@ -61,20 +61,17 @@ impl SpanPlan {
     }
 }
 
-/// Plans the export of `[start_ms, end_ms)` from `sources`, ordered by start.
-pub fn plan_span(
-    sources: &[SpanSource],
-    start_ms: i64,
-    end_ms: i64,
-) -> Result<SpanPlan, SpanError> {
-    let mut files = Vec::new();
-    let mut init: Option<(Vec<u8>, Vec<u8>)> = None; // (init bytes, sample description)
-    let mut chosen: Vec<PlannedFragment> = Vec::new();
-    let mut out_time = 0u64;
-    let mut first_ms = None;
-    let mut last_ms = start_ms;
-    let mut stopped = false;
-    'files: for src in sources {
+/// A source file opened and parsed, with its fragments' wall-clock times.
+struct OpenedSource {
+    path: PathBuf,
+    file: File,
+    layout: crate::layout::SegmentLayout,
+    /// (start, end) wall-clock ms of each fragment.
+    times: Vec<(i64, i64)>,
+}
+
+impl OpenedSource {
+    fn open(src: &SpanSource) -> Result<Self, SpanError> {
         let file = File::open(&src.path).map_err(|source| SpanError::Io {
             path: src.path.clone(),
             source,
@@ -84,79 +81,188 @@ pub fn plan_span(
             source,
         })?;
         let scale = |t: u64| ticks_to_ms((t as i64) * 90_000 / i64::from(layout.timescale));
-        let frag_start = |f: &FragmentInfo| {
-            f.wall_clock_ms
-                .unwrap_or(src.start_ms + scale(f.base_decode_time))
-        };
-        // Index of the key-frame fragment at or before `start_ms` in this file.
-        let first_index = if chosen.is_empty() {
-            let before = layout
+        let times = layout
+            .fragments
+            .iter()
+            .map(|f| {
+                let start = f
+                    .wall_clock_ms
+                    .unwrap_or(src.start_ms + scale(f.base_decode_time));
+                (start, start + scale(f.duration))
+            })
+            .collect();
+        Ok(OpenedSource {
+            path: src.path.clone(),
+            file,
+            layout,
+            times,
+        })
+    }
+
+    fn end_ms(&self) -> Option<i64> {
+        self.times.last().map(|t| t.1)
+    }
+}
+
+/// Plans the export of `[start_ms, end_ms)` from `sources`, ordered by
+/// start. Sources that end before the span are used only for the GOP an
+/// open GOP's leading pictures reference; give the segment just before the
+/// span for that.
+pub fn plan_span(
+    sources: &[SpanSource],
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<SpanPlan, SpanError> {
+    let mut plan = Planner {
+        files: Vec::new(),
+        init: None,
+        chosen: Vec::new(),
+        out_time: 0,
+        first_ms: None,
+        last_ms: start_ms,
+        stopped: false,
+    };
+    // The latest source seen that ends before the span.
+    let mut before_span: Option<OpenedSource> = None;
+    for src in sources {
+        let opened = OpenedSource::open(src)?;
+        let overlaps = opened
+            .times
+            .iter()
+            .any(|&(s, e)| s < end_ms && e > start_ms);
+        if plan.chosen.is_empty() && !overlaps {
+            if opened.times.first().is_some_and(|t| t.0 >= end_ms) {
+                break;
+            }
+            before_span = Some(opened);
+            continue;
+        }
+        let first_index = if plan.chosen.is_empty() {
+            // The key-frame fragment at or before the start.
+            let at = opened
+                .layout
                 .fragments
                 .iter()
-                .rposition(|f| f.starts_with_key && frag_start(f) <= start_ms);
-            before.unwrap_or(0)
+                .zip(&opened.times)
+                .rposition(|(f, t)| f.starts_with_key && t.0 <= start_ms)
+                .unwrap_or(0);
+            let open_gop = opened
+                .layout
+                .fragments
+                .get(at)
+                .is_some_and(|f| f.has_leading_pictures);
+            // An open GOP's key frame has leading pictures that reference
+            // the GOP before it: start there, so they decode too.
+            let earlier_key = opened.layout.fragments[..at]
+                .iter()
+                .rposition(|f| f.starts_with_key);
+            match (open_gop, earlier_key, before_span.take()) {
+                (true, Some(k), _) => k,
+                (true, None, Some(prev)) => {
+                    let contiguous = match (prev.end_ms(), opened.times.first()) {
+                        // Within a frame or so: the same recording session.
+                        (Some(end), Some(first)) => (first.0 - end).abs() <= 1000,
+                        _ => false,
+                    };
+                    let same_stream =
+                        prev.layout.sample_description == opened.layout.sample_description;
+                    if contiguous && same_stream {
+                        if let Some(k) = prev
+                            .layout
+                            .fragments
+                            .iter()
+                            .rposition(|f| f.starts_with_key)
+                        {
+                            plan.take(prev, k, end_ms)?;
+                        }
+                    }
+                    at
+                }
+                _ => at,
+            }
         } else {
             0
         };
-        // Registered before the loop: a span that ends inside this file leaves
-        // the loop by `break 'files`, and its fragments still refer to it.
-        let file_index = files.len();
-        files.push((src.path.clone(), file));
-        let file = &files[file_index].1;
+        if plan.take(opened, first_index, end_ms)? {
+            break;
+        }
+    }
+    let (Some((init, _)), Some(first_ms)) = (plan.init, plan.first_ms) else {
+        return Err(SpanError::Empty { start_ms, end_ms });
+    };
+    Ok(SpanPlan {
+        files: plan.files,
+        init,
+        fragments: plan.chosen,
+        first_ms,
+        last_ms: plan.last_ms,
+        stopped_at_parameter_change: plan.stopped,
+    })
+}
+
+struct Planner {
+    files: Vec<(PathBuf, File)>,
+    /// (init bytes, sample description) of the first file used.
+    init: Option<(Vec<u8>, Vec<u8>)>,
+    chosen: Vec<PlannedFragment>,
+    out_time: u64,
+    first_ms: Option<i64>,
+    last_ms: i64,
+    stopped: bool,
+}
+
+impl Planner {
+    /// Adds `src`'s fragments from `from` on, up to the end of the span.
+    /// Returns true when the span is complete (or cannot go on).
+    fn take(&mut self, src: OpenedSource, from: usize, end_ms: i64) -> Result<bool, SpanError> {
+        let file_index = self.files.len();
         let mut used = false;
-        for f in &layout.fragments[first_index.min(layout.fragments.len())..] {
-            let f_start = frag_start(f);
+        let mut done = false;
+        for (f, &(f_start, f_end)) in src.layout.fragments.iter().zip(&src.times).skip(from) {
             if f_start >= end_ms {
-                break 'files;
+                done = true;
+                break;
             }
-            let f_end = f_start + scale(f.duration);
-            if f_end <= start_ms {
+            // From the key frame at or before the start (this file overlaps
+            // the span), every fragment is needed to decode the pictures of
+            // the span, even those that end before it: a GOP cut into
+            // several fragments, or the GOP before an open GOP's key frame.
+            if self.chosen.is_empty() && !f.starts_with_key {
                 continue;
             }
-            if chosen.is_empty() && !f.starts_with_key {
-                continue;
-            }
-            match &init {
+            match &self.init {
                 None => {
-                    let mut buf = vec![0u8; layout.init_len as usize];
-                    file.read_exact_at(&mut buf, 0)
+                    let mut buf = vec![0u8; src.layout.init_len as usize];
+                    src.file
+                        .read_exact_at(&mut buf, 0)
                         .map_err(|source| SpanError::Io {
                             path: src.path.clone(),
                             source,
                         })?;
-                    init = Some((buf, layout.sample_description.clone()));
+                    self.init = Some((buf, src.layout.sample_description.clone()));
                 }
-                Some((_, desc)) if *desc != layout.sample_description => {
-                    stopped = true;
-                    break 'files;
+                Some((_, desc)) if *desc != src.layout.sample_description => {
+                    self.stopped = true;
+                    done = true;
+                    break;
                 }
                 Some(_) => {}
             }
-            first_ms.get_or_insert(f_start);
-            last_ms = f_end;
-            chosen.push(PlannedFragment {
+            self.first_ms.get_or_insert(f_start);
+            self.last_ms = f_end;
+            self.chosen.push(PlannedFragment {
                 file_index,
                 fragment: f.clone(),
-                out_decode_time: out_time,
+                out_decode_time: self.out_time,
             });
-            out_time += f.duration;
+            self.out_time += f.duration;
             used = true;
         }
-        if !used {
-            files.pop();
+        if used {
+            self.files.push((src.path, src.file));
         }
+        Ok(done)
     }
-    let (Some((init, _)), Some(first_ms)) = (init, first_ms) else {
-        return Err(SpanError::Empty { start_ms, end_ms });
-    };
-    Ok(SpanPlan {
-        files,
-        init,
-        fragments: chosen,
-        first_ms,
-        last_ms,
-        stopped_at_parameter_change: stopped,
-    })
 }
 
 /// Produces the bytes of a planned span in chunks of at most `chunk` bytes.

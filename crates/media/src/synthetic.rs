@@ -27,6 +27,7 @@ pub fn frame(n: i64, gop: i64) -> Frame {
     data.extend_from_slice(&[0xAB; 3]);
     Frame {
         pts: n * 9000,
+        dts: n * 9000,
         data: Bytes::from(data),
         is_key: n % gop == 0,
     }

@@ -92,7 +92,10 @@ fn frames_in_mp4_form_decode_with_the_configuration_record() {
             continue;
         }
         let data = packet.data().expect("data");
-        decoder.send(data, packet.pts().unwrap_or(0)).expect("send");
+        let pts = packet.pts().unwrap_or(0);
+        decoder
+            .send(data, pts, packet.dts().unwrap_or(pts))
+            .expect("send");
         while decoder.receive().expect("receive").is_some() {
             pictures += 1;
             if pictures == 100 {

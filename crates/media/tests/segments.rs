@@ -2,7 +2,7 @@
 
 use custos_media::layout::parse_segment;
 use custos_media::params::VideoParams;
-use custos_media::recorder::{CameraRecorder, RecorderConfig, SegmentEvent};
+use custos_media::recorder::{CameraRecorder, DropReason, RecorderConfig, SegmentEvent};
 use custos_media::recovery::recover_file;
 use custos_media::segment::{Frame, SegmentWriter};
 use custos_media::span::{read_span_to_vec, SpanSource};
@@ -129,24 +129,24 @@ fn recorder_cuts_on_key_frame_after_segment_duration_and_on_parameter_change() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rec = CameraRecorder::new(RecorderConfig::new("cam", dir.path().join("video/cam"), 2));
     let mut events = Vec::new();
-    rec.set_params(params(), &mut events).expect("params");
+    rec.set_params(params(), T0, &mut events);
     // 3 frames before the first key frame are skipped, not recorded.
     for n in 7..10 {
-        rec.push(frame(n, 10), T0 + n * 100, &mut events)
-            .expect("push");
+        rec.push(frame(n, 10), T0 + n * 100, &mut events);
     }
-    assert!(events.is_empty());
-    assert_eq!(rec.frames_before_key, 3);
+    assert!(events.is_empty(), "waiting for a key frame is not a loss");
+    assert_eq!(rec.counts().dropped(DropReason::AwaitingKeyFrame), 3);
+    assert_eq!(rec.counts().dropped_total(), 3);
     for n in 10..60 {
-        rec.push(frame(n, 10), T0 + n * 100, &mut events)
-            .expect("push");
+        rec.push(frame(n, 10), T0 + n * 100, &mut events);
     }
     let mut other = params();
     other.width = 1280;
-    rec.set_params(other, &mut events).expect("change");
-    rec.push(frame(60, 10), T0 + 6000, &mut events)
-        .expect("push");
-    rec.seal(None, &mut events).expect("seal");
+    rec.set_params(other, T0 + 6000, &mut events);
+    rec.push(frame(60, 10), T0 + 6000, &mut events);
+    rec.seal(None, T0 + 6100, &mut events);
+    let counts = rec.counts();
+    assert_eq!((counts.received, counts.stored), (54, 51));
 
     let sealed: Vec<_> = events
         .iter()
@@ -177,12 +177,11 @@ fn span_starts_at_key_frame_before_start_and_is_continuous_across_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rec = CameraRecorder::new(RecorderConfig::new("cam", dir.path().to_owned(), 2));
     let mut events = Vec::new();
-    rec.set_params(params(), &mut events).expect("params");
+    rec.set_params(params(), T0, &mut events);
     for n in 0..60 {
-        rec.push(frame(n, 10), T0 + n * 100, &mut events)
-            .expect("push");
+        rec.push(frame(n, 10), T0 + n * 100, &mut events);
     }
-    rec.seal(None, &mut events).expect("seal");
+    rec.seal(None, T0 + 6000, &mut events);
     let sources: Vec<SpanSource> = events
         .iter()
         .filter_map(|e| match e {

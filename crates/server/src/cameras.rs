@@ -46,6 +46,61 @@ pub struct CameraStatus {
     pub retain_days: Option<u32>,
     /// How many bytes of recordings are kept, if limited by size.
     pub retain_bytes: Option<u64>,
+    /// Every picture since the recorder started: received, stored, dropped
+    /// with the reason.
+    pub recording: RecordingStats,
+    /// Why recording is failing right now (the disk refused a write), in
+    /// plain words, while it is; pictures are being dropped meanwhile.
+    pub recording_error: Option<String>,
+}
+
+/// What the recorder did with a camera's pictures since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct RecordingStats {
+    /// Pictures received from the camera.
+    pub pictures_received: u64,
+    /// Pictures written to segment files.
+    pub pictures_stored: u64,
+    /// Pictures not stored, by reason.
+    pub pictures_dropped: DroppedPictures,
+    /// Bytes written to segment files.
+    pub bytes_written: u64,
+    /// Segments sealed.
+    pub segments_sealed: u64,
+    /// Connections made to the camera after the first.
+    pub reconnects: u64,
+    /// Pictures the recorder holds back to give B-frames their decode time
+    /// (the stream's reorder depth; 0 without B-frames).
+    pub reorder_depth: u32,
+}
+
+/// Pictures dropped, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct DroppedPictures {
+    /// Before the first key frame after (re)connecting: expected, no alarm.
+    pub awaiting_key_frame: u64,
+    /// The camera's clock jumped; dropped until the next key frame.
+    pub clock_jump: u64,
+    /// The disk refused a write; dropped until a key frame could be written.
+    pub write_error: u64,
+    /// Lost on the network between camera and recorder (RTP packets lost).
+    pub lost_in_transit: u64,
+    /// Too large for an MP4 sample.
+    pub frame_too_large: u64,
+}
+
+impl DroppedPictures {
+    /// The counts of a recorder.
+    pub fn from_counts(c: &custos_media::recorder::PictureCounts) -> Self {
+        use custos_media::recorder::DropReason;
+        DroppedPictures {
+            awaiting_key_frame: c.dropped(DropReason::AwaitingKeyFrame),
+            clock_jump: c.dropped(DropReason::ClockJump),
+            write_error: c.dropped(DropReason::WriteError),
+            lost_in_transit: c.dropped(DropReason::LostInTransit),
+            frame_too_large: c.dropped(DropReason::FrameTooLarge),
+        }
+    }
 }
 
 /// How a camera's picture analysis is keeping up.
@@ -92,6 +147,8 @@ impl CameraRegistry {
                     analysis: None,
                     retain_days: None,
                     retain_bytes: None,
+                    recording: RecordingStats::default(),
+                    recording_error: None,
                 };
                 (id.to_owned(), status)
             })

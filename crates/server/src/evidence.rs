@@ -201,9 +201,19 @@ pub fn export_bundle(
         let proof = storage.inclusion_proof(*index, checkpoint.size)?;
         writer.add_segment(&data_dir.join(&segment.path), *index, &leaf, &proof)?;
     }
-    // What explains the span's gaps: the camera's state changes, and for
-    // each segment deleted since, its sealed entry and its tombstone.
+    // What explains the span's gaps: the camera's state changes, the
+    // pictures it lost, and for each segment deleted since, its sealed
+    // entry and its tombstone.
     let mut explaining: Vec<u64> = states.iter().map(|e| e.index).collect();
+    // Pictures the recorder logged as dropped (each entry covers at most a
+    // minute, so those begun two minutes before the span reach into it).
+    let losses = store.camera_log_entries(
+        req.camera,
+        "recording.loss",
+        req.start_ms.saturating_sub(120_000),
+        req.end_ms,
+    )?;
+    explaining.extend(losses.iter().map(|e| e.index));
     for segment in store.deleted_segments_overlapping(req.camera, req.start_ms, req.end_ms)? {
         let sealed = store.log_entry_for_path("segment.sealed", &segment.path)?;
         let tombstone = store.log_entry_for_path("segment.deleted", &segment.path)?;

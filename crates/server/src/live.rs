@@ -6,7 +6,9 @@
 //! message `{"codec","width","height"}`, then the init segment, then one
 //! fragment per frame starting at a key frame. A frame is sent when the
 //! next one arrives (its duration is known then), so the added delay is
-//! one frame interval. A viewer too slow for the channel loses frames and
+//! one frame interval. Frames arrive in decode order with decode times
+//! (B-frames included); each fragment carries the frame's composition
+//! offset, so the browser presents pictures in the camera's order. A viewer too slow for the channel loses frames and
 //! skips ahead to the next key frame instead of falling further behind.
 
 use std::collections::HashMap;
@@ -18,7 +20,7 @@ use axum::extract::State;
 use axum::response::Response;
 use custos_media::fmp4::{fragment_header, init_segment, SampleInfo};
 use custos_media::params::VideoParams;
-use custos_media::segment::Frame;
+use custos_media::segment::{composition_offset, Frame};
 use custos_store::Role;
 use tokio::sync::broadcast;
 
@@ -189,6 +191,7 @@ fn fragment(
         duration,
         size: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
         is_key: frame.is_key,
+        composition_offset: composition_offset(frame),
     };
     let mut out = fragment_header(sequence, decode_time, wall_ms, &[info]);
     out.extend_from_slice(&frame.data);
@@ -224,7 +227,7 @@ async fn stream(mut socket: WebSocket, hub: Arc<LiveHub>, camera: String) {
         return;
     }
     let mut held: Option<Frame> = None;
-    let mut first_pts: Option<i64> = None;
+    let mut first_dts: Option<i64> = None;
     let mut sequence: u32 = 1;
     loop {
         let item = tokio::select! {
@@ -254,9 +257,11 @@ async fn stream(mut socket: WebSocket, hub: Arc<LiveHub>, camera: String) {
             continue;
         }
         if let Some(prev) = held.take() {
-            let start = *first_pts.get_or_insert(prev.pts);
-            let duration = u32::try_from((frame.pts - prev.pts).clamp(1, 90_000)).unwrap_or(3000);
-            let decode_time = u64::try_from(prev.pts - start).unwrap_or(0);
+            // Decode times carry the stream (B-frames are presented at
+            // their composition offset from them, in the fragment).
+            let start = *first_dts.get_or_insert(prev.dts);
+            let duration = u32::try_from((frame.dts - prev.dts).clamp(1, 90_000)).unwrap_or(3000);
+            let decode_time = u64::try_from(prev.dts - start).unwrap_or(0);
             let bytes = fragment(sequence, decode_time, duration, &prev, crate::now_ms());
             sequence = sequence.wrapping_add(1);
             if socket.send(Message::Binary(bytes.into())).await.is_err() {

@@ -184,7 +184,7 @@ pub struct ProbeRequest {
 /// What a probe measured.
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProbeResult {
-    /// `h264` or `h265`.
+    /// `h264`, `h265` or `mjpeg`.
     pub codec: String,
     /// The RFC 6381 codec string, as browsers want it.
     pub rfc6381: String,
@@ -200,6 +200,9 @@ pub struct ProbeResult {
     pub bitrate_bps: u64,
     /// Seconds of stream measured.
     pub sampled_seconds: f64,
+    /// Pictures the stream may reorder (B-frames): 0 without B-frames; the
+    /// recorder holds this many back to give each its decode time.
+    pub reorder_depth: u32,
 }
 
 /// What a change did to the configuration file.

@@ -110,7 +110,9 @@ fn encode(key: &KeyFrame) -> Result<Bytes, ApiError> {
         ApiError::internal("decoding the camera's key frame for a thumbnail", &e)
     };
     let mut decoder = Decoder::for_params(&key.params, 1).map_err(fail)?;
-    decoder.send(&key.frame.data, key.frame.pts).map_err(fail)?;
+    decoder
+        .send(&key.frame.data, key.frame.pts, key.frame.dts)
+        .map_err(fail)?;
     decoder.send_eof().map_err(fail)?;
     // With the end signalled the decoder has nothing more to wait for: no
     // picture now means the frame did not decode.

@@ -144,7 +144,15 @@ pub(crate) async fn video(
     let name = camera.clone();
     let segments = state
         .with_store("finding the segments of the span", move |store| {
-            store.segments_overlapping(&name, start_ms, end_ms)
+            let mut segments = store.segments_overlapping(&name, start_ms, end_ms)?;
+            // The segment just before, for the GOP that an open GOP's
+            // leading pictures reference (the planner uses it only then).
+            if let Some(first) = segments.first() {
+                if let Some(before) = store.segment_ending_at_or_before(&name, first.start_ms)? {
+                    segments.insert(0, before);
+                }
+            }
+            Ok(segments)
         })
         .await?;
     let mut sources = Vec::with_capacity(segments.len());

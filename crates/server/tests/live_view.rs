@@ -66,6 +66,7 @@ fn frame(n: i64) -> Frame {
     data.resize(FRAME_BYTES, 0xAB);
     Frame {
         pts: n * FRAME_TICKS,
+        dts: n * FRAME_TICKS,
         data: Bytes::from(data),
         is_key,
     }

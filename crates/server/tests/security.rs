@@ -236,6 +236,7 @@ impl SiteSettings for MemorySettings {
                 gop_frames: Some(10),
                 bitrate_bps: 1_000_000,
                 sampled_seconds: 4.0,
+                reorder_depth: 0,
             })
         })
     }

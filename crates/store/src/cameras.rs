@@ -1,5 +1,6 @@
 //! The `camera_states` table: a log of camera state changes, which explains
-//! gaps in the footage.
+//! gaps in the footage; and `recording_losses`: pictures the recorder
+//! dropped, with the reason, which explain the rest.
 
 use std::fmt;
 use std::str::FromStr;
@@ -103,7 +104,101 @@ fn change_from_row(row: &Row<'_>) -> rusqlite::Result<CameraStateChange> {
     })
 }
 
+/// Pictures of a camera the recorder dropped, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordingLossRow {
+    /// Row id (0 before it is stored).
+    pub id: i64,
+    /// The camera's id.
+    pub camera: String,
+    /// `clock_jump`, `write_error`, `lost_in_transit` or `frame_too_large`.
+    pub reason: String,
+    /// How many pictures.
+    pub pictures: i64,
+    /// When the first dropped picture arrived.
+    pub start_ms: i64,
+    /// When the last dropped picture arrived.
+    pub end_ms: i64,
+    /// What went wrong.
+    pub detail: String,
+}
+
+fn loss_from_row(r: &Row<'_>) -> rusqlite::Result<RecordingLossRow> {
+    Ok(RecordingLossRow {
+        id: r.get(0)?,
+        camera: r.get(1)?,
+        reason: r.get(2)?,
+        pictures: r.get(3)?,
+        start_ms: r.get(4)?,
+        end_ms: r.get(5)?,
+        detail: r.get(6)?,
+    })
+}
+
 impl Store {
+    /// Stores a loss of pictures (the caller logs it in the same
+    /// transaction, through [`Store::with_log`]). Returns the row id.
+    pub fn record_loss(&self, loss: &RecordingLossRow) -> Result<i64> {
+        validate::name("camera name", &loss.camera)?;
+        self.write_in_tx(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO recording_losses (camera, reason, pictures, start_ms, end_ms, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut stmt| {
+                stmt.insert(params![
+                    loss.camera,
+                    loss.reason,
+                    loss.pictures,
+                    loss.start_ms,
+                    loss.end_ms,
+                    loss.detail
+                ])
+            })
+        })
+        .context(|| format!("recording a loss of pictures of camera {:?}", loss.camera))
+    }
+
+    /// Losses stored after row `after_id`, oldest first (for the rules).
+    pub fn losses_after(&self, after_id: i64, limit: usize) -> Result<Vec<RecordingLossRow>> {
+        let what = || "listing recording losses".to_owned();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, camera, reason, pictures, start_ms, end_ms, detail \
+                 FROM recording_losses WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .context(what)?;
+        let rows = stmt
+            .query_map(params![after_id, limit as i64], loss_from_row)
+            .context(what)?;
+        rows.collect::<rusqlite::Result<_>>().context(what)
+    }
+
+    /// Losses of `camera` overlapping `start_ms..end_ms`, by start.
+    pub fn losses_overlapping(
+        &self,
+        camera: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<RecordingLossRow>> {
+        validate::range(start_ms, end_ms)?;
+        let what = || format!("listing losses of camera {camera:?} in {start_ms}..{end_ms}");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, camera, reason, pictures, start_ms, end_ms, detail \
+                 FROM recording_losses WHERE camera = ?1 AND start_ms < ?3 AND end_ms >= ?2 \
+                 ORDER BY start_ms, id",
+            )
+            .context(what)?;
+        let rows = stmt
+            .query_map(params![camera, start_ms, end_ms], loss_from_row)
+            .context(what)?;
+        rows.collect::<rusqlite::Result<_>>().context(what)
+    }
+
     /// Logs that `camera` entered `state` at `at_ms`. Returns the row id.
     pub fn record_camera_state(
         &self,

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-pub use cameras::{CameraState, CameraStateChange};
+pub use cameras::{CameraState, CameraStateChange, RecordingLossRow};
 pub use custody::{
     Alert, AlertChange, AlertQuery, AlertState, AttemptOutcome, CameraStateRow, CustodyEvent,
     CustodyQuery, DeliveryAttempt, Inventory, NewAlert, NewCustodyEvent, Notification,
@@ -239,6 +239,7 @@ mod tests {
                 "notification_attempts",
                 "notifications",
                 "people",
+                "recording_losses",
                 "rule_cursors",
                 "segments",
                 "sessions",

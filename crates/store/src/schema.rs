@@ -386,6 +386,24 @@ CREATE TABLE user_rooms (
     PRIMARY KEY (user_id, location)
 ) WITHOUT ROWID;
 "#,
+    // 8: pictures the recorder dropped, with the reason (each also a
+    // `recording.loss` log entry; the rules raise alerts from these rows).
+    r#"
+CREATE TABLE recording_losses (
+    id            INTEGER PRIMARY KEY,
+    camera        TEXT    NOT NULL,
+    -- 'clock_jump', 'write_error', 'lost_in_transit' or 'frame_too_large'.
+    reason        TEXT    NOT NULL,
+    -- How many pictures.
+    pictures      INTEGER NOT NULL,
+    -- Wall-clock ms when the first and the last of them arrived.
+    start_ms      INTEGER NOT NULL,
+    end_ms        INTEGER NOT NULL,
+    -- What went wrong, in words (an error message, the clock's times).
+    detail        TEXT    NOT NULL
+);
+CREATE INDEX recording_losses_camera ON recording_losses (camera, start_ms);
+"#,
 ];
 
 /// The schema version this build creates and expects.

@@ -323,6 +323,27 @@ impl Store {
         }
     }
 
+    /// Removes the row of a `recording` segment that never held a frame:
+    /// the recorder removed its file when the first write to it failed.
+    /// Rows with frames, or in any other state, are never removed.
+    pub fn discard_empty_recording_segment(&self, id: i64) -> Result<()> {
+        let removed = self
+            .write_in_tx(|tx| {
+                tx.execute(
+                    "DELETE FROM segments WHERE id = ?1 AND state = 'recording' AND frames = 0",
+                    [id],
+                )
+            })
+            .context(|| format!("discarding empty segment {id}"))?;
+        if removed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "segment {id} is not an empty recording segment; it was kept"
+            )))
+        }
+    }
+
     /// Records the progress of many recording segments in one transaction
     /// (the group commit, about once a second for all cameras).
     ///
@@ -539,6 +560,22 @@ impl Store {
             params![camera, start_ms, end_ms],
             || format!("finding segments of camera {camera:?} in {start_ms}..{end_ms}"),
         )
+    }
+
+    /// The `sealed` segment of `camera` that ends last at or before `at_ms`,
+    /// if any: a span export needs it when the span's first key frame
+    /// opens an open GOP whose leading pictures reference the GOP before.
+    pub fn segment_ending_at_or_before(&self, camera: &str, at_ms: i64) -> Result<Option<Segment>> {
+        let mut found = self.query_segments(
+            &format!(
+                "SELECT {COLUMNS} FROM segments \
+                 WHERE camera = ?1 AND end_ms <= ?2 AND state = 'sealed' \
+                 ORDER BY end_ms DESC, id DESC LIMIT 1"
+            ),
+            params![camera, at_ms],
+            || format!("finding the segment of camera {camera:?} before {at_ms}"),
+        )?;
+        Ok(found.pop())
     }
 
     /// Segments of `camera` overlapping `start_ms..end_ms` whose bytes were
