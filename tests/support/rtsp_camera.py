@@ -14,7 +14,12 @@ SPEC is one of
     live-h265:WIDTHxHEIGHT@FPS:GOP[:KBPS]   endless live test pattern, H.265
     stamp-h264:WIDTHxHEIGHT@FPS:GOP[:KBPS]  endless live H.264 whose every picture
                                             carries its capture time (see below)
-    file:/abs/path.mp4                      H.264 or H.265 video of an MP4 file,
+    count-CODEC:WIDTHxHEIGHT@FPS:GOP[:KBPS][,OPTION=VALUE...]
+                                            endless live stream whose every picture
+                                            carries its number (see below); CODEC is
+                                            h264, h265 or mjpeg
+    file:/abs/path.mp4                      H.264 or H.265 video of an MP4 file (and
+                                            its AAC audio as a second stream),
                                             played once in real time per client
 FPS is an integer or a fraction such as 30000/1001; GOP is the key frame
 interval in frames (every GOPth frame is an IDR frame); KBPS is the encoder
@@ -36,10 +41,28 @@ the time (most significant first), an even parity bit over those 40 bits and
 the end mark 010. Lines 3-4 hold the same word inverted, so every block is
 checked. tests/web/latency.mjs reads it.
 
+A count mount paints the same blocks, but the 40 bits are the picture's
+number (0 for the first picture the pipeline makes, then 1, 2, ...), so a
+test that decodes the recording can tell exactly which pictures it holds.
+Its OPTIONs shape the stream as cameras send it (the "camera zoo"):
+    bframes=N       B-frames between reference pictures (H.264/H.265, 0-3)
+    pyramid=1       B-frames used as references (a B-pyramid)
+    open-gop=1      key frames that are not IDR (CRA / recovery point), with
+                    leading pictures referencing the GOP before
+    inband=1        no parameter sets in the SDP: SPS/PPS (and VPS) only in
+                    the stream, before each key frame
+    loss=P          the network drops P % of the video's RTP packets
+    reorder=P       the network delays P % of them by 5-40 ms, reordering them
+    resize=S:WxH    after S seconds the picture size changes to WxH (new
+                    parameter sets mid-stream)
+
 The server listens on 127.0.0.1:PORT only. With --user and --password every
 mount requires RTSP Basic or Digest authentication (a wrong password is
 answered with 401 Unauthorized). Put mounts that need a password on their own
 server: one server is either wholly open or wholly protected.
+
+With --tls-cert and --tls-key the server speaks RTSP over TLS only (rtsps://),
+as cameras with a self-signed certificate do; the READY line then says rtsps.
 
 Once listening it prints exactly one line `READY rtsp://127.0.0.1:PORT` on
 stdout (flushed); a test waits for that line. SIGTERM or SIGINT stop it at once
@@ -60,7 +83,7 @@ import signal
 import sys
 import time
 
-DEFAULT_KBPS = {"h264": 1000, "h265": 800}
+DEFAULT_KBPS = {"h264": 1000, "h265": 800, "mjpeg": 4000}
 
 
 class SpecError(ValueError):
@@ -97,7 +120,7 @@ def parse_live(codec, rest, kind="live"):
     kbps = int(m.group(5)) if m.group(5) else DEFAULT_KBPS[codec]
     if not 1 <= kbps <= 200000:
         raise SpecError(f"bad bit rate {kbps} kbit/s")
-    if kind == "stamp":
+    if kind in ("stamp", "count"):
         cell = stamp_cell(width)
         if cell < 16:
             raise SpecError(f"stamp needs a width of at least 416 (got {width})")
@@ -112,6 +135,47 @@ def parse_live(codec, rest, kind="live"):
         "gop": gop,
         "kbps": kbps,
     }
+
+
+COUNT_OPTIONS = {
+    "bframes": (0, 3),
+    "pyramid": (0, 1),
+    "open-gop": (0, 1),
+    "inband": (0, 1),
+    "loss": (0, 50),
+    "reorder": (0, 50),
+}
+
+
+def parse_count(codec, rest):
+    """`WxH@FPS:GOP[:KBPS][,OPTION=VALUE...]` -> dict with "options"."""
+    base, *opts = rest.split(",")
+    spec = parse_live(codec, base, kind="count")
+    options = {name: 0 for name in COUNT_OPTIONS}
+    options["resize"] = None
+    for opt in opts:
+        name, sep, value = opt.partition("=")
+        if not sep:
+            raise SpecError(f"bad count option {opt!r} (want NAME=VALUE)")
+        if name == "resize":
+            m = re.fullmatch(r"(\d+):(\d+)x(\d+)", value)
+            if not m:
+                raise SpecError(f"bad resize {value!r} (want SECONDS:WIDTHxHEIGHT)")
+            w, h = int(m.group(2)), int(m.group(3))
+            if w % 16 or h % 16 or w < 416 or h < 5 * stamp_cell(w):
+                raise SpecError(f"bad resize size {w}x{h}")
+            options["resize"] = (int(m.group(1)), w, h)
+            continue
+        if name not in COUNT_OPTIONS or not value.isdigit():
+            raise SpecError(f"bad count option {opt!r}")
+        lo, hi = COUNT_OPTIONS[name]
+        if not lo <= int(value) <= hi:
+            raise SpecError(f"count option {name} must be {lo}..{hi}")
+        options[name] = int(value)
+    if codec == "mjpeg" and (options["bframes"] or options["open-gop"] or options["inband"]):
+        raise SpecError("MJPEG has no B-frames, GOPs or parameter sets")
+    spec["options"] = options
+    return spec
 
 
 def parse_mount(text):
@@ -130,6 +194,8 @@ def parse_mount(text):
         return path, parse_live("h265", rest)
     if kind == "stamp-h264" and sep:
         return path, parse_live("h264", rest, kind="stamp")
+    if kind in ("count-h264", "count-h265", "count-mjpeg") and sep:
+        return path, parse_count(kind.split("-")[1], rest)
     if kind == "file" and sep:
         if not os.path.isabs(rest):
             raise SpecError(f"file path {rest!r} must be absolute")
@@ -137,8 +203,8 @@ def parse_mount(text):
             raise SpecError(f"file {rest!r} does not exist or is not readable")
         return path, {"kind": "file", "path": rest}
     raise SpecError(
-        f"bad spec {spec!r} (want live-h264:..., live-h265:..., stamp-h264:... "
-        "or file:/abs/path.mp4)"
+        f"bad spec {spec!r} (want live-h264:..., live-h265:..., stamp-h264:..., "
+        "count-h264:..., count-h265:..., count-mjpeg:... or file:/abs/path.mp4)"
     )
 
 
@@ -166,6 +232,16 @@ def parse_args(argv):
         help="a stream; may be repeated",
     )
     p.add_argument(
+        "--tls-cert",
+        help="serve rtsps:// (RTSP over TLS) with this PEM certificate (with --tls-key)",
+    )
+    p.add_argument("--tls-key", help="the PEM private key of --tls-cert")
+    p.add_argument(
+        "--stats",
+        help="write, every half second and at exit, which pictures each count mount "
+        "sent: JSON {PATH: {sent: [[from, to], ...]}} (runs of picture numbers)",
+    )
+    p.add_argument(
         "--exit-with-parent",
         action="store_true",
         help="exit when the parent process goes away",
@@ -178,6 +254,8 @@ def parse_args(argv):
         p.error(f"bad port {args.port} (want 1..65535)")
     if (args.user is None) != (args.password is None):
         p.error("--user and --password go together")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        p.error("--tls-cert and --tls-key go together")
     if args.user is not None and (not args.user or ":" in args.user):
         p.error("bad --user (must be non-empty, without ':')")
     mounts = {}
@@ -219,6 +297,60 @@ def encoder(s):
         f'option-string="bframes=0:scenecut=0:open-gop=0:min-keyint={s["gop"]}:repeat-headers=1" '
         f"! h265parse ! rtph265pay name=pay0 pt=96 config-interval=-1"
     )
+
+
+def count_encoder(s):
+    """The encoder, payloader and network of a count pipeline."""
+    o = s["options"]
+    gop, kbps = s["gop"], s["kbps"]
+    if s["codec"] == "mjpeg":
+        enc = "! jpegenc name=encoder quality=85 ! rtpjpegpay"
+    elif s["codec"] == "h264":
+        # tune=zerolatency turns B-frames off; without them it keeps the
+        # stream as the other mounts send it. One slice per picture.
+        tune = "" if o["bframes"] else "tune=zerolatency "
+        enc = (
+            f"! x264enc name=encoder speed-preset=superfast {tune}threads=1 bframes={o['bframes']} "
+            f"b-adapt=false b-pyramid={'true' if o['pyramid'] else 'false'} "
+            f"key-int-max={gop} bitrate={kbps} "
+            f"option-string=scenecut=0:open-gop={o['open-gop']} "
+            f"! video/x-h264,profile=high ! h264parse ! rtph264pay config-interval=-1"
+        )
+    else:
+        tune = "" if o["bframes"] else "tune=zerolatency "
+        enc = (
+            f"! x265enc name=encoder speed-preset=superfast {tune}key-int-max={gop} bitrate={kbps} "
+            f"log-level=error option-string=\"bframes={o['bframes']}:b-pyramid={o['pyramid']}:"
+            f"b-adapt=0:scenecut=0:open-gop={o['open-gop']}:min-keyint={gop}:"
+            f"repeat-headers=1:frame-threads=1:pools=none\" "
+            f"! h265parse ! rtph265pay config-interval=-1"
+        )
+    pt = 26 if s["codec"] == "mjpeg" else 96
+    if o["loss"] or o["reorder"]:
+        # The network between camera and recorder: netsim drops and delays
+        # (reorders) RTP packets; it is the stream's last element, so it is
+        # the one the server sends from.
+        net = (
+            f" pt={pt} name=camerapay ! netsim name=pay0 "
+            f"drop-probability={o['loss'] / 100} delay-probability={o['reorder'] / 100} "
+            f"min-delay=5 max-delay=40 allow-reordering=true "
+        )
+    else:
+        net = f" name=pay0 pt={pt} "
+    return enc + net
+
+
+def count_launch(s):
+    num, den = s["fps"]
+    caps = (
+        f"video/x-raw,format=I420,width={s['width']},height={s['height']},"
+        f"framerate={num}/{den}"
+    )
+    raw = (
+        f"appsrc name={STAMP_SRC} is-live=true format=time "
+        f"block=false max-buffers=2 leaky-type=downstream caps={gst_quote(caps)} "
+    )
+    return "( " + raw + count_encoder(s) + " )"
 
 
 def live_launch(s):
@@ -298,13 +430,18 @@ def stamp_launch(s):
 
 
 class Stamper:
-    """Feeds one stamp pipeline's appsrc from its own thread at the frame rate,
-    painting each picture with the wall-clock time at which it is made."""
+    """Feeds one stamp or count pipeline's appsrc from its own thread at the
+    frame rate, painting each picture with the wall-clock time at which it
+    is made (stamp) or with its number (count)."""
 
     def __init__(self, Gst, appsrc, spec, log):
         import threading
 
         self.Gst, self.appsrc, self.log = Gst, appsrc, log
+        self.spec = spec
+        self.number_caps = Gst.Caps.from_string(NUMBER_CAPS)
+        self.counting = spec["kind"] == "count"
+        self.resize = (spec.get("options") or {}).get("resize")
         self.painter = StampPainter(spec["width"], spec["height"])
         num, den = spec["fps"]
         self.interval = den / num
@@ -322,6 +459,7 @@ class Stamper:
         Gst = self.Gst
         next_at = time.monotonic()
         frames = 0
+        first_pts = None
         while not self.stopped.is_set():
             delay = next_at - time.monotonic()
             if delay > 0 and self.stopped.wait(delay):
@@ -335,8 +473,19 @@ class Stamper:
             _, state, _ = self.appsrc.get_state(0)
             if clock is not None and state == Gst.State.PLAYING:
                 pts = clock.get_time() - self.appsrc.get_base_time()
-                ms = time.time_ns() // 1_000_000
-                buf = Gst.Buffer.new_wrapped(bytes(self.painter.paint(ms)))
+                if self.counting:
+                    # A count camera stamps its pictures like an encoder
+                    # clock: exactly one frame interval apart.
+                    if first_pts is None:
+                        first_pts = pts
+                    num, den = self.spec["fps"]
+                    pts = first_pts + frames * Gst.SECOND * den // num
+                if self.resize and pts >= self.resize[0] * Gst.SECOND:
+                    self.change_size()
+                value = frames if self.counting else time.time_ns() // 1_000_000
+                buf = Gst.Buffer.new_wrapped(bytes(self.painter.paint(value)))
+                if self.counting:
+                    buf.add_reference_timestamp_meta(self.number_caps, frames, Gst.CLOCK_TIME_NONE)
                 buf.pts = pts
                 buf.duration = self.duration
                 self.appsrc.emit("push-buffer", buf)
@@ -349,9 +498,104 @@ class Stamper:
                 next_at = now
         self.log(f"stamper stopped after {frames} pictures")
 
+    def change_size(self):
+        """Switches the picture size, as a camera reconfigured mid-stream."""
+        _, width, height = self.resize
+        self.resize = None
+        num, den = self.spec["fps"]
+        caps = self.Gst.Caps.from_string(
+            f"video/x-raw,format=I420,width={width},height={height},framerate={num}/{den}"
+        )
+        self.appsrc.set_property("caps", caps)
+        self.painter = StampPainter(width, height)
+        self.log(f"picture size changed to {width}x{height}")
+
+
+# The pictures each count mount's encoder put out, by number. A live camera
+# drops pictures before its encoder when the pipeline is blocked (the server
+# holds it until a client plays) or busy, and an encoder stopped mid-GOP
+# never puts out the B-frames it holds: those were never sent, and a test
+# must not look for them. Each count picture carries its number in a
+# reference timestamp meta, which encoders copy from picture to frame.
+SENT = {}
+NUMBER_CAPS = "timestamp/x-custos-picture-number"
+
+
+def watch_encoder_output(pipeline, path, Gst):
+    """Notes the number of each picture leaving the mount's encoder."""
+    numbers = SENT.setdefault(path, set())
+    caps = Gst.Caps.from_string(NUMBER_CAPS)
+    pad = pipeline.get_by_name("encoder").get_static_pad("src")
+
+    def probe(_pad, info):
+        meta = info.get_buffer().get_reference_timestamp_meta(caps)
+        if meta is not None:
+            numbers.add(meta.timestamp)
+        return Gst.PadProbeReturn.OK
+
+    pad.add_probe(Gst.PadProbeType.BUFFER, probe)
+
+
+def sent_ranges(numbers):
+    """[[from, to], ...] of the contiguous runs in a set of numbers."""
+    runs = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return runs
+
+
+def write_stats(path):
+    """Writes the runs of SENT to `path` atomically."""
+    import json
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({p: {"sent": sent_ranges(numbers)} for p, numbers in SENT.items()}, f)
+    os.replace(tmp, path)
+
+
+_INBAND_MEDIA = None
+
+
+def inband_media_type(GstRtspServer):
+    """An RTSPMedia whose SDP carries no parameter sets (no sprop-* in the
+    fmtp line): a decoder learns them only from the stream, as from cameras
+    that send SPS/PPS in band only."""
+    global _INBAND_MEDIA
+    if _INBAND_MEDIA is not None:
+        return _INBAND_MEDIA
+
+    class InbandMedia(GstRtspServer.RTSPMedia):
+        def do_setup_sdp(self, sdp, info):
+            if not GstRtspServer.RTSPMedia.do_setup_sdp(self, sdp, info):
+                return False
+            for i in range(sdp.medias_len()):
+                media = sdp.get_media(i)
+                fmtp = [
+                    (j, media.get_attribute(j).value)
+                    for j in range(media.attributes_len())
+                    if media.get_attribute(j).key == "fmtp"
+                ]
+                for j, value in reversed(fmtp):
+                    pt, _, params = value.partition(" ")
+                    kept = [
+                        p.strip()
+                        for p in params.split(";")
+                        if p.strip() and not p.strip().startswith("sprop-")
+                    ]
+                    media.remove_attribute(j)
+                    media.add_attribute("fmtp", f"{pt} {';'.join(kept)}")
+            return True
+
+    _INBAND_MEDIA = InbandMedia
+    return InbandMedia
+
 
 def file_codec(Gst, GstPbutils, path):
-    """'h264' or 'h265' for the first video stream of an MP4 file, else raises SpecError."""
+    """('h264' or 'h265', has AAC audio) for an MP4 file, else raises SpecError."""
     disc = GstPbutils.Discoverer.new(10 * Gst.SECOND)
     try:
         info = disc.discover_uri(Gst.filename_to_uri(path))
@@ -361,21 +605,24 @@ def file_codec(Gst, GstPbutils, path):
     ccaps = container.get_caps().to_string() if container else ""
     if not ccaps.startswith("video/quicktime"):
         raise SpecError(f"{path!r} is not an MP4/QuickTime file ({ccaps or 'unknown'})")
+    audio = any(
+        a.get_caps().to_string().startswith("audio/mpeg") for a in info.get_audio_streams()
+    )
     for v in info.get_video_streams():
         caps = v.get_caps().to_string()
         if caps.startswith("video/x-h264"):
-            return "h264"
+            return "h264", audio
         if caps.startswith("video/x-h265"):
-            return "h265"
+            return "h265", audio
         raise SpecError(f"{path!r}: video is {caps.split(',')[0]}, want H.264 or H.265")
     raise SpecError(f"{path!r} has no video stream")
 
 
-def file_launch(path, codec):
-    return (
-        f"( filesrc location={gst_quote(path)} ! qtdemux ! {codec}parse "
-        f"! rtp{codec}pay name=pay0 pt=96 config-interval=-1 )"
-    )
+def file_launch(path, codec, audio):
+    """A file's video (and AAC audio, as a second stream, when it has some)."""
+    video = f"d.video_0 ! queue ! {codec}parse ! rtp{codec}pay name=pay0 pt=96 config-interval=-1"
+    sound = " d.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97" if audio else ""
+    return f"( filesrc location={gst_quote(path)} ! qtdemux name=d {video}{sound} )"
 
 
 def set_auth_methods(auth, which, GstRtsp):
@@ -431,13 +678,15 @@ def main(argv):
             launches[path] = (live_launch(spec), True)
         elif spec["kind"] == "stamp":
             launches[path] = (stamp_launch(spec), True)
+        elif spec["kind"] == "count":
+            launches[path] = (count_launch(spec), True)
         else:
             try:
-                codec = file_codec(Gst, GstPbutils, spec["path"])
+                codec, audio = file_codec(Gst, GstPbutils, spec["path"])
             except SpecError as e:
                 print(f"rtsp_camera.py: error: {e}", file=sys.stderr)
                 return 2
-            launches[path] = (file_launch(spec["path"], codec), False)
+            launches[path] = (file_launch(spec["path"], codec, audio), False)
 
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
@@ -462,6 +711,27 @@ def main(argv):
         permissions.add_permission_for_role(role, "media.factory.access", True)
         permissions.add_permission_for_role(role, "media.factory.construct", True)
 
+    if args.tls_cert is not None:
+        from gi.repository import Gio
+
+        try:
+            cert = Gio.TlsCertificate.new_from_files(args.tls_cert, args.tls_key)
+        except Exception as e:  # GLib.Error
+            print(f"rtsp_camera.py: error: --tls-cert/--tls-key: {e}", file=sys.stderr)
+            return 2
+        tls_auth = server.get_auth() or GstRtspServer.RTSPAuth()
+        tls_auth.set_tls_certificate(cert)
+        if args.user is None:
+            # Anyone may watch: TLS only, no account.
+            role = "camera-user"
+            token = GstRtspServer.RTSPToken()
+            token.set_string("media.factory.role", role)
+            tls_auth.set_default_token(token)
+            permissions = GstRtspServer.RTSPPermissions()
+            permissions.add_permission_for_role(role, "media.factory.access", True)
+            permissions.add_permission_for_role(role, "media.factory.construct", True)
+        server.set_auth(tls_auth)
+
     mounts = server.get_mount_points()
     for path, (launch, shared) in launches.items():
         factory = GstRtspServer.RTSPMediaFactory()
@@ -470,9 +740,13 @@ def main(argv):
         if permissions is not None:
             factory.set_permissions(permissions)
         spec = args.mounts[path]
-        if spec["kind"] == "stamp":
+        if spec["kind"] == "count" and spec["options"]["inband"]:
+            factory.set_media_gtype(inband_media_type(GstRtspServer))
+        if spec["kind"] in ("stamp", "count"):
 
             def on_configure(_factory, media, spec=spec, path=path):
+                if spec["kind"] == "count":
+                    watch_encoder_output(media.get_element(), path, Gst)
                 appsrc = media.get_element().get_by_name(STAMP_SRC)
                 stamper = Stamper(Gst, appsrc, spec, log)
                 media.connect("unprepared", lambda _m: stamper.stop())
@@ -535,7 +809,16 @@ def main(argv):
         )
         return 1
 
-    print(f"READY rtsp://127.0.0.1:{args.port}", flush=True)
+    if args.stats:
+
+        def stats_tick():
+            write_stats(args.stats)
+            return GLib.SOURCE_CONTINUE
+
+        GLib.timeout_add(500, stats_tick)
+
+    scheme = "rtsps" if args.tls_cert else "rtsp"
+    print(f"READY {scheme}://127.0.0.1:{args.port}", flush=True)
     loop.run()
 
     # Drop the clients so their media pipelines stop, then leave without
@@ -545,6 +828,8 @@ def main(argv):
     except Exception:
         pass
     GLib.source_remove(source_id)
+    if args.stats:
+        write_stats(args.stats)
     log("exiting")
     try:
         sys.stdout.flush()

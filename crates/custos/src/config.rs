@@ -128,6 +128,9 @@ pub struct CameraConfig {
     pub transport: Transport,
     pub username: Option<String>,
     pub password_env: Option<String>,
+    /// For `rtsps://` and `https://` cameras: the SHA-256 fingerprint of the
+    /// camera's (usually self-signed) certificate, the one to trust.
+    pub tls_fingerprint: Option<custos_media::tls_pin::Fingerprint>,
     pub segment_seconds: u32,
     pub retain_days: Option<u32>,
     pub retain_bytes: Option<u64>,
@@ -190,6 +193,7 @@ impl fmt::Debug for CameraConfig {
             .field("transport", &self.transport)
             .field("username", &self.username)
             .field("password_env", &self.password_env)
+            .field("tls_fingerprint", &self.tls_fingerprint)
             .field("segment_seconds", &self.segment_seconds)
             .field("retain_days", &self.retain_days)
             .field("retain_bytes", &self.retain_bytes)
@@ -561,6 +565,7 @@ const CAMERA_KEYS: &[&str] = &[
     "transport",
     "username",
     "password_env",
+    "tls_fingerprint",
     "segment_seconds",
     "retain_days",
     "retain_bytes",
@@ -1018,6 +1023,55 @@ impl Checker<'_> {
             None => None,
         };
 
+        let tls_fingerprint = match self.string(section, "tls_fingerprint", "a SHA-256 fingerprint")
+        {
+            Some((text, span)) => match custos_media::tls_pin::Fingerprint::parse(&text) {
+                Ok(pin) => {
+                    let tls = |u: &Option<Url>| {
+                        u.as_ref()
+                            .is_some_and(|u| matches!(u.scheme(), "rtsps" | "https"))
+                    };
+                    if !tls(&url) && !tls(&analysis_url) {
+                        self.report(
+                            span,
+                            "tls_fingerprint: the camera's URLs are not rtsps:// or https://; \
+                             expected it only for a camera reached over TLS"
+                                .into(),
+                        );
+                    }
+                    Some(pin)
+                }
+                Err(e) => {
+                    self.report(span, format!("tls_fingerprint: {e}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        for (key, u) in [("url", &url), ("analysis_url", &analysis_url)] {
+            let Some(u) = u else { continue };
+            if matches!(u.scheme(), "rtsps" | "https") && section.get("tls_fingerprint").is_none() {
+                let span = section.get(key).and_then(|(_, span)| span);
+                self.report(
+                    span,
+                    format!(
+                        "{key}: a camera reached over TLS needs tls_fingerprint, the SHA-256 \
+                         fingerprint of its certificate (openssl s_client -connect HOST:PORT \
+                         </dev/null | openssl x509 -noout -fingerprint -sha256 shows it)"
+                    ),
+                );
+            }
+            if u.scheme() == "rtsps" && transport == Transport::Udp {
+                let span = section.get("transport").and_then(|(_, span)| span);
+                self.report(
+                    span,
+                    "transport: an rtsps camera sends its video inside the TLS connection; \
+                     expected \"tcp\""
+                        .into(),
+                );
+            }
+        }
+
         let segment_seconds = self
             .integer(section, "segment_seconds", 1, 3600)
             .unwrap_or(DEFAULT_SEGMENT_SECONDS);
@@ -1035,6 +1089,7 @@ impl Checker<'_> {
             transport,
             username,
             password_env,
+            tls_fingerprint,
             segment_seconds,
             retain_days,
             retain_bytes,
@@ -1215,7 +1270,8 @@ impl Checker<'_> {
     }
 }
 
-const URL_EXPECTED: &str = "rtsp://host/path, rtsps://host/path or file:///absolute/path.mp4";
+const URL_EXPECTED: &str = "rtsp://host/path, rtsps://host/path, http://host/path (an MJPEG \
+     stream), https://host/path or file:///absolute/path.mp4";
 
 const SIZE_EXPECTED: &str = "an integer number of bytes above 0 or a string such as \"50GB\" \
      (units B, KB, MB, GB, TB in steps of 1000; KiB, MiB, GiB, TiB in steps of 1024)";
@@ -1225,7 +1281,7 @@ const SIZE_EXPECTED: &str = "an integer number of bytes above 0 or a string such
 fn check_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim()).map_err(|e| format!("not a valid URL ({e})"))?;
     match url.scheme() {
-        "rtsp" | "rtsps" => {
+        "rtsp" | "rtsps" | "http" | "https" => {
             if url.host_str().is_none_or(str::is_empty) {
                 return Err(format!("an {} URL needs a host", url.scheme()));
             }
@@ -1783,10 +1839,11 @@ url = "file:///srv/clips/door.mp4"
         assert!(cam.enabled);
         assert!(valid("data_dir = \"d\"\n").cameras.is_empty());
         // Inline forms are the same TOML and are accepted.
-        let inline = valid(
-            "data_dir = \"d\"\nserver = { listen = \"[::1]:81\" }\n\
-             camera = [{ id = \"b\", url = \"rtsps://h/s\" }]\n",
-        );
+        let inline = valid(&format!(
+            "data_dir = \"d\"\nserver = {{ listen = \"[::1]:81\" }}\n\
+             camera = [{{ id = \"b\", url = \"rtsps://h/s\", tls_fingerprint = \"{}\" }}]\n",
+            "0f".repeat(32)
+        ));
         assert_eq!(inline.server.listen.port(), 81);
         assert_eq!(inline.cameras[0].id, "b");
     }
@@ -1827,7 +1884,7 @@ site = \"Main Archive\"
 listen = \"nowhere\"
 [[camera]]
 id = \"stacks\"
-url = \"http://cam/\"
+url = \"ftp://cam/\"
 segment_seconds = \"sixty\"
 retain_days = 0
 transport = \"sctp\"
@@ -1862,7 +1919,7 @@ name = \"no id, no url\"
             p[1].2
         );
         assert!(
-            p[2].2.starts_with("url: unsupported scheme \"http\""),
+            p[2].2.starts_with("url: unsupported scheme \"ftp\""),
             "{}",
             p[2].2
         );
@@ -2008,7 +2065,7 @@ colour = "red"
         assert_eq!(
             p[2].2,
             "unknown key \"retain\" in [[camera]]; expected one of: id, name, url, \
-             analysis_url, transport, username, password_env, segment_seconds, \
+             analysis_url, transport, username, password_env, tls_fingerprint, segment_seconds, \
              retain_days, retain_bytes, enabled, analysis, analysis_fps, motion_sensitivity, \
              motion_min_area, motion_merge_seconds, tamper, zone, mask"
         );
@@ -2119,12 +2176,34 @@ colour = "red"
 
     #[test]
     fn url_scheme_and_host_rules() {
-        let (l, c, m) = camera_problem("id = \"a\"\nurl = \"http://cam/s\"\n");
+        let (l, c, m) = camera_problem("id = \"a\"\nurl = \"ftp://cam/s\"\n");
         assert_eq!((l, c), (4, 7));
         assert!(
-            m.starts_with("url: unsupported scheme \"http\"; expected rtsp://"),
+            m.starts_with("url: unsupported scheme \"ftp\"; expected rtsp://"),
             "{m}"
         );
+        // A camera over TLS needs the fingerprint of its certificate, and
+        // sends rtsps over TCP only.
+        let (_, _, m) = camera_problem("id = \"a\"\nurl = \"rtsps://h/s\"\n");
+        assert!(
+            m.starts_with("url: a camera reached over TLS needs tls_fingerprint"),
+            "{m}"
+        );
+        let (_, _, m) =
+            camera_problem("id = \"a\"\nurl = \"rtsp://h/s\"\ntls_fingerprint = \"AB\"\n");
+        assert!(
+            m.starts_with("tls_fingerprint: expected a SHA-256 fingerprint"),
+            "{m}"
+        );
+        let pin = "ab".repeat(32);
+        let (_, _, m) = camera_problem(&format!(
+            "id = \"a\"\nurl = \"rtsp://h/s\"\ntls_fingerprint = \"{pin}\"\n"
+        ));
+        assert!(m.contains("not rtsps:// or https://"), "{m}");
+        let (_, _, m) = camera_problem(&format!(
+            "id = \"a\"\nurl = \"rtsps://h/s\"\ntls_fingerprint = \"{pin}\"\ntransport = \"udp\"\n"
+        ));
+        assert!(m.starts_with("transport: an rtsps camera"), "{m}");
         let (_, _, m) = camera_problem("id = \"a\"\nurl = \"rtsp:///stream\"\n");
         assert!(m.contains("needs a host"), "{m}");
         let (_, _, m) = camera_problem("id = \"a\"\nurl = \"not a url\"\n");

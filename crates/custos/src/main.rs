@@ -230,13 +230,18 @@ enum TransportArg {
 enum CameraCommand {
     /// Connect to a camera and report codec, resolution, frame rate, GOP and bitrate.
     Probe {
-        /// rtsp://[user[:password]@]host[:port]/path or file:///path.mp4
+        /// rtsp[s]://[user[:password]@]host[:port]/path, http[s]://… (MJPEG)
+        /// or file:///path.mp4
         url: String,
         #[arg(long, value_enum, default_value = "tcp")]
         transport: TransportArg,
         /// Read the password from this environment variable instead of the URL.
         #[arg(long)]
         password_env: Option<String>,
+        /// For rtsps:// and https://: the SHA-256 fingerprint of the camera's
+        /// certificate, the one to trust.
+        #[arg(long)]
+        tls_fingerprint: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -358,10 +363,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     url,
                     transport,
                     password_env,
+                    tls_fingerprint,
                     json,
                 },
         } => {
-            return probe_camera(&url, transport, password_env.as_deref(), json);
+            return probe_camera(
+                &url,
+                transport,
+                password_env.as_deref(),
+                tls_fingerprint.as_deref(),
+                json,
+            );
         }
         Command::User { command } => user_command(command)?,
         Command::Token { command } => token_command(command)?,
@@ -473,6 +485,7 @@ fn probe_camera(
     url: &str,
     transport: TransportArg,
     password_env: Option<&str>,
+    tls_fingerprint: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut url = url::Url::parse(url).with_context(|| format!("{url:?} is not a URL"))?;
@@ -495,7 +508,14 @@ fn probe_camera(
         TransportArg::Tcp => config::Transport::Tcp,
         TransportArg::Udp => config::Transport::Udp,
     };
-    let spec = serve::source_spec(&url, transport, credentials);
+    let pin = match tls_fingerprint {
+        Some(text) => Some(
+            custos_media::tls_pin::Fingerprint::parse(text)
+                .map_err(|e| anyhow::anyhow!("--tls-fingerprint: {e}"))?,
+        ),
+        None => None,
+    };
+    let spec = serve::source_spec(&url, transport, credentials, pin);
     match runtime()?.block_on(probe::probe(&spec)) {
         Ok(report) => {
             if json {

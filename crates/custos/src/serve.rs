@@ -63,6 +63,7 @@ pub fn source_spec(
     url: &url::Url,
     transport: Transport,
     credentials: Option<(String, String)>,
+    tls_fingerprint: Option<custos_media::tls_pin::Fingerprint>,
 ) -> SourceSpec {
     SourceSpec {
         url: url.clone(),
@@ -71,6 +72,7 @@ pub fn source_spec(
             Transport::Udp => SourceTransport::Udp,
         },
         credentials,
+        tls_fingerprint,
     }
 }
 
@@ -181,7 +183,7 @@ pub async fn serve(
             match &cam.analysis_url {
                 Some(url) => {
                     let creds = analysis_credentials(url, credentials.clone());
-                    let spec = source_spec(url, cam.transport, creds);
+                    let spec = source_spec(url, cam.transport, creds, cam.tls_fingerprint);
                     camera_tasks.push(tokio::spawn(crate::analysis::read_analysis_stream(
                         cam.id.clone(),
                         spec,
@@ -194,7 +196,7 @@ pub async fn serve(
         }
         let task = CameraTask {
             id: cam.id.clone(),
-            spec: source_spec(&cam.url, cam.transport, credentials),
+            spec: source_spec(&cam.url, cam.transport, credentials, cam.tls_fingerprint),
             recorder: RecorderConfig::new(
                 &cam.id,
                 camera_dir(&data_dir, &cam.id),

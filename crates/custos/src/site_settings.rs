@@ -213,7 +213,18 @@ impl SiteSettings for FileSettings {
                 (Some(u), None) => Some((u, String::new())),
                 _ => None,
             };
-            let spec = crate::serve::source_spec(&url, transport, credentials);
+            let pin = match request
+                .tls_fingerprint
+                .as_deref()
+                .filter(|t| !t.trim().is_empty())
+            {
+                Some(text) => Some(
+                    custos_media::tls_pin::Fingerprint::parse(text)
+                        .map_err(|e| SettingsError::Probe(format!("tls_fingerprint: {e}")))?,
+                ),
+                None => None,
+            };
+            let spec = crate::serve::source_spec(&url, transport, credentials, pin);
             crate::probe::probe(&spec)
                 .await
                 .map_err(|e| SettingsError::Probe(format!("{}: {e}", config::redact_url(&url))))

@@ -162,7 +162,7 @@ fn check_config_reports_every_error_with_line_and_column() {
     let file = dir.path().join("bad.toml");
     std::fs::write(
         &file,
-        "data_dir = \"/tmp/x\"\ncolour = \"blue\"\n[server]\nlisten = \"nowhere\"\n[[camera]]\nid = \"Bad Id\"\nurl = \"http://cam/\"\nsegment_seconds = \"sixty\"\n",
+        "data_dir = \"/tmp/x\"\ncolour = \"blue\"\n[server]\nlisten = \"nowhere\"\n[[camera]]\nid = \"Bad Id\"\nurl = \"ftp://cam/\"\nsegment_seconds = \"sixty\"\n",
     )
     .expect("write");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))

@@ -1,5 +1,7 @@
-//! Camera sources: RTSP cameras (through `retina`) and MP4 files played in
-//! real time in a loop as if they were live cameras (through libavformat).
+//! Camera sources: RTSP cameras (through `retina`; H.264, H.265 and MJPEG),
+//! MJPEG over HTTP (`multipart/x-mixed-replace`, [`crate::mjpeg_http`]) and
+//! MP4 files played in real time in a loop as if they were live cameras
+//! (through libavformat).
 //!
 //! Both yield the same items: the stream's parameters, then frames in the MP4
 //! form (4-byte length-prefixed NAL units), never re-encoded.
@@ -39,6 +41,8 @@ pub struct SourceSpec {
     pub transport: Transport,
     /// User name and password; kept out of `url` so that URLs can be logged.
     pub credentials: Option<(String, String)>,
+    /// For `rtsps://` and `https://`: the one certificate to trust.
+    pub tls_fingerprint: Option<crate::tls_pin::Fingerprint>,
 }
 
 impl std::fmt::Debug for SourceSpec {
@@ -50,6 +54,7 @@ impl std::fmt::Debug for SourceSpec {
                 "credentials",
                 &self.credentials.as_ref().map(|(u, _)| (u, "***")),
             )
+            .field("tls_fingerprint", &self.tls_fingerprint)
             .finish()
     }
 }
@@ -84,7 +89,7 @@ pub enum SourceError {
     Stream(String),
     #[error("file {path}: {reason}")]
     File { path: PathBuf, reason: String },
-    #[error("unsupported URL scheme {0:?}: expected rtsp, rtsps or file")]
+    #[error("unsupported URL scheme {0:?}: expected rtsp, rtsps, http, https or file")]
     Scheme(String),
 }
 
@@ -103,6 +108,7 @@ pub enum SourceItem {
 /// A connected source.
 pub enum Source {
     Rtsp(Box<RtspSource>),
+    HttpMjpeg(crate::mjpeg_http::HttpMjpegSource),
     File(FileSource),
 }
 
@@ -115,6 +121,9 @@ impl Source {
     pub async fn connect(spec: &SourceSpec) -> Result<Source, SourceError> {
         match spec.url.scheme() {
             "rtsp" | "rtsps" => Ok(Source::Rtsp(Box::new(RtspSource::connect(spec).await?))),
+            "http" | "https" => Ok(Source::HttpMjpeg(
+                crate::mjpeg_http::HttpMjpegSource::connect(spec).await?,
+            )),
             "file" => Ok(Source::File(FileSource::open(spec)?)),
             other => Err(SourceError::Scheme(other.to_owned())),
         }
@@ -124,6 +133,7 @@ impl Source {
     pub async fn next(&mut self) -> Result<SourceItem, SourceError> {
         match self {
             Source::Rtsp(s) => s.next().await,
+            Source::HttpMjpeg(s) => s.next().await,
             Source::File(s) => s.next().await,
         }
     }
@@ -142,6 +152,8 @@ pub struct RtspSource {
     /// The error that ended the session, handed out once the frames held
     /// back for their decode time are out.
     ended: Option<SourceError>,
+    /// For `rtsps://`: the loopback relay that carries the session over TLS.
+    _relay: Option<crate::tls_pin::Relay>,
 }
 
 /// Counts pictures lost in transit from the gaps they leave in the
@@ -240,18 +252,14 @@ fn classify_retina(e: retina::Error) -> SourceError {
     }
 }
 
-/// True when the bytes retina could not frame (quoted in its error, as text
-/// or as hex) begin an HTTP response.
+/// True when the bytes retina could not frame (quoted in its error, with
+/// their text beside the hex) are an HTTP answer: a status line, or the
+/// HTML page a camera's web server sends with it.
 fn answered_http(error_text: &str) -> bool {
-    error_text.contains("HTTP/1.") || error_text.contains("HTTP/2") || {
-        // "HTTP/1" in hex, as retina's buffer dump may show it.
-        let compact: String = error_text
-            .chars()
-            .filter(|c| c.is_ascii_hexdigit())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        compact.contains("485454502f31")
-    }
+    let text = error_text.to_ascii_lowercase();
+    ["http/1.", "http/2", "<html", "<!doctype", "<head>"]
+        .iter()
+        .any(|mark| text.contains(mark))
 }
 
 fn params_from_retina(v: &retina::codec::VideoParameters) -> Result<VideoParams, SourceError> {
@@ -287,6 +295,46 @@ impl RtspSource {
         // Credentials go through retina's auth, never in the request URL.
         let _ = url.set_username("");
         let _ = url.set_password(None);
+        let relay = if url.scheme() == "rtsps" {
+            let pin = spec.tls_fingerprint.ok_or_else(|| {
+                SourceError::Stream(
+                    "an rtsps camera needs tls_fingerprint: the SHA-256 fingerprint of its \
+                     certificate"
+                        .into(),
+                )
+            })?;
+            if spec.transport == Transport::Udp {
+                return Err(SourceError::Stream(
+                    "rtsps carries the video inside its TLS connection: use transport \"tcp\""
+                        .into(),
+                ));
+            }
+            let host = url.host_str().unwrap_or_default().to_owned();
+            let port = url.port().unwrap_or(322);
+            let relay = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                crate::tls_pin::Relay::start(&host, port, pin),
+            )
+            .await
+            .map_err(|_| {
+                SourceError::Unreachable(format!(
+                    "no TLS answer from {host}:{port} within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })??;
+            // retina speaks to the relay in plain RTSP; the camera sees
+            // the same requests over TLS.
+            let rewritten = url
+                .set_scheme("rtsp")
+                .and_then(|()| url.set_host(Some("127.0.0.1")).map_err(|_| ()))
+                .and_then(|()| url.set_port(Some(relay.port)));
+            if rewritten.is_err() {
+                return Err(SourceError::Stream("cannot relay this rtsps URL".into()));
+            }
+            Some(relay)
+        } else {
+            None
+        };
         let options = SessionOptions::default()
             .creds(creds)
             .user_agent(format!("Custos/{}", env!("CARGO_PKG_VERSION")));
@@ -312,7 +360,7 @@ impl RtspSource {
             .find(|(_, s)| s.media() == "video")
             .ok_or(SourceError::NoVideoTrack)?;
         let encoding = stream.encoding_name().to_ascii_lowercase();
-        if encoding != "h264" && encoding != "h265" {
+        if !matches!(encoding.as_str(), "h264" | "h265" | "jpeg") {
             return Err(SourceError::UnsupportedCodec(encoding));
         }
         let transport = match spec.transport {
@@ -348,6 +396,7 @@ impl RtspSource {
             timer: DecodeTimer::new(0),
             loss: LossCounter::default(),
             ended: None,
+            _relay: relay,
         };
         if let Some(p) = params {
             source.announce(p);
@@ -437,11 +486,23 @@ impl RtspSource {
                 continue; // frames before parameters cannot be recorded
             }
             let pts = vf.timestamp().elapsed();
+            let retina_key = vf.is_random_access_point();
+            let mut data = vf.into_data();
+            let codec = self.params.as_ref().map_or(VideoCodec::H264, |p| p.codec);
+            // retina knows only IDR pictures; open GOPs start at CRA (H.265)
+            // or recovery-point I pictures (H.264).
+            let is_key = retina_key || crate::nal::is_random_access(codec, &data);
+            if codec == VideoCodec::Mjpeg && !data.ends_with(&[0xFF, 0xD9]) {
+                // RTP/JPEG carries no JPEG markers: retina rebuilds the
+                // headers, but omits the end-of-image marker when the scan
+                // happens to end in 0xFF or 0xD9. A JPEG ends with one.
+                data.extend_from_slice(&[0xFF, 0xD9]);
+            }
             let frame = Frame {
                 pts,
                 dts: pts,
-                is_key: vf.is_random_access_point(),
-                data: Bytes::from(vf.into_data()),
+                is_key,
+                data: Bytes::from(data),
             };
             let mut out = Vec::new();
             if let Some(jump) = self.timer.push(frame, &mut out) {

@@ -168,7 +168,7 @@ pub struct HoursSettings {
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeRequest {
-    /// The stream to test, `rtsp://…`.
+    /// The stream to test: `rtsp://…`, `rtsps://…`, `http(s)://…` (MJPEG).
     pub url: String,
     /// The camera account's name.
     #[serde(default)]
@@ -179,6 +179,10 @@ pub struct ProbeRequest {
     /// `tcp` (default) or `udp`.
     #[serde(default = "default_transport")]
     pub transport: String,
+    /// For `rtsps://` and `https://`: the SHA-256 fingerprint of the
+    /// camera's certificate, the one to trust.
+    #[serde(default)]
+    pub tls_fingerprint: Option<String>,
 }
 
 /// What a probe measured.

@@ -263,6 +263,7 @@ async fn camera_error() -> Result<String, Error> {
         url: url.parse()?,
         transport: Transport::Tcp,
         credentials: Some(("admin".to_owned(), CAMERA_PASSWORD.to_owned())),
+        tls_fingerprint: None,
     };
     match Source::connect(&spec).await {
         Ok(_) => Err("a closed port accepted an RTSP session".into()),

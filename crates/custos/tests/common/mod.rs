@@ -394,11 +394,14 @@ pub struct SegmentRow {
 }
 
 /// Decodes a whole file with ffmpeg; returns its error output (empty = clean).
+/// The output keeps the file's own time base: pictures stamped when they
+/// arrived (MJPEG over HTTP) are not one frame interval apart, and ffmpeg's
+/// default of 1/frame rate would merge two of them into one time stamp.
 pub fn ffmpeg_decode_errors(path: &Path) -> String {
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-xerror", "-i"])
         .arg(path)
-        .args(["-f", "null", "-"])
+        .args(["-enc_time_base:v", "-1", "-f", "null", "-"])
         .output()
         .expect("run ffmpeg");
     let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
