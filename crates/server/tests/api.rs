@@ -1307,3 +1307,126 @@ async fn a_spreadsheet_import_names_the_lines_of_the_file() -> TestResult {
     assert_eq!(a.json()?["item"]["title"], "Letters \"to\" the mayor");
     Ok(())
 }
+
+/// The printable chain of custody links every footage window with anything
+/// recorded to its video, and says in words when a window was not recorded
+/// (or no camera covers the place).
+#[tokio::test]
+async fn the_printable_chain_of_custody_links_each_window_to_its_video() -> TestResult {
+    use scraper::{Html, Selector};
+
+    let site = site()?;
+    let app = &site.app;
+    {
+        // 60 s of `cam` from T0+100 s: a whole footage window.
+        let store = site.store.lock().map_err(|_| "lock")?;
+        record_segment(&store, site._dir.path(), T0 + 100_000, 0, 600)?;
+    }
+    let a = import_csv(
+        app,
+        "locations",
+        b"code,name,coverage\nR1,Watched room,cam\nR2,Idle camera's room,idle\nR3,Unwatched room,\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    let a = import_csv(app, "people", b"staff_id,name\nP1,Pat\n").await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    let a = import_csv(
+        app,
+        "items",
+        b"barcode,title,home_location\nA1,Box one,R1\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    // (where, when): partly recorded, wholly recorded, a camera that
+    // recorded nothing, no camera.
+    let views = [
+        ("R1", T0 + 3_000),
+        ("R1", T0 + 130_000),
+        ("R2", T0 + 200_000),
+        ("R3", T0 + 300_000),
+    ];
+    for (location, at_ms) in views {
+        let a = send_body(
+            app,
+            Method::POST,
+            "/api/v1/items/A1/custody",
+            Some(ARCHIVIST_TOKEN),
+            Some(&format!(
+                r#"{{"action":"view","by":"P1","location":"{location}","at_ms":{at_ms}}}"#
+            )),
+        )
+        .await?;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    }
+
+    let a = watch(app, "/api/v1/reports/item-custody?barcode=A1&format=html").await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    let page = Html::parse_document(&String::from_utf8(a.body.to_vec())?);
+    assert!(page.errors.is_empty(), "{:?}", page.errors);
+    let select = |s: &str| Selector::parse(s).map_err(|e| format!("{s}: {e}"));
+    let (row_s, li_s, a_s, span_s) = (
+        select("tbody tr")?,
+        select("td:last-child ul.footage li")?,
+        select("a")?,
+        select("span")?,
+    );
+    // (link, line text) of each footage line, per row.
+    let rows: Vec<Vec<(Option<String>, String)>> = page
+        .select(&row_s)
+        .map(|row| {
+            row.select(&li_s)
+                .map(|li| {
+                    let href = li
+                        .select(&a_s)
+                        .next()
+                        .and_then(|a| a.value().attr("href"))
+                        .map(str::to_owned);
+                    (href, li.text().collect::<String>())
+                })
+                .collect()
+        })
+        .collect();
+    let video = |at: i64| {
+        format!(
+            "/api/v1/cameras/cam/video.mp4?start_ms={}&end_ms={}",
+            at - 30_000,
+            at + 30_000
+        )
+    };
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows[0].len(), 1);
+    assert_eq!(rows[0][0].0, Some(video(T0 + 3_000)), "{rows:?}");
+    assert!(
+        rows[0][0]
+            .1
+            .ends_with(": not recorded: only 8 s of the 60 s"),
+        "{rows:?}"
+    );
+    assert_eq!(rows[1][0].0, Some(video(T0 + 130_000)), "{rows:?}");
+    assert!(rows[1][0].1.ends_with(": recorded"), "{rows:?}");
+    assert_eq!(rows[2][0].0, None, "nothing to watch: {rows:?}");
+    assert!(
+        rows[2][0].1.starts_with("idle ") && rows[2][0].1.ends_with(": not recorded"),
+        "{rows:?}"
+    );
+    assert_eq!(
+        rows[3],
+        [(None, "not recorded: no camera covers this place".to_owned())]
+    );
+    // Each "not recorded" stands out.
+    let missing: Vec<String> = page
+        .select(&span_s)
+        .filter(|s| s.value().attr("class") == Some("missing"))
+        .map(|s| s.text().collect())
+        .collect();
+    assert_eq!(missing.len(), 3, "{missing:?}");
+
+    // The links play.
+    for href in [video(T0 + 3_000), video(T0 + 130_000)] {
+        let a = watch(app, &href).await?;
+        assert_eq!(a.status, StatusCode::OK, "{href}: {}", a.error());
+        assert_eq!(a.header("content-type"), Some("video/mp4"), "{href}");
+    }
+    Ok(())
+}
