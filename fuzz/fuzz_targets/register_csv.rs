@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let exists = |code: &str| code.starts_with('A');
     let lines = lines_in(csv);
     let errors = match which % 3 {
-        0 => parse_locations(csv, &exists).err(),
+        0 => parse_locations(csv, &exists, &exists).err(),
         1 => parse_people(csv, &exists, &|badge: &str| {
             exists(badge).then(|| "A0".to_owned())
         })

@@ -395,12 +395,14 @@ const LOCATION_COLUMNS: &[Column] = &[
 ];
 
 /// Parses a locations file. `known` says whether a location code is
-/// already in the register.
+/// already in the register; `camera_exists` whether the site has a camera
+/// (cameras are the site's configuration, not the register's).
 pub fn parse_locations(
     bytes: &[u8],
     known: &impl Fn(&str) -> bool,
+    camera_exists: &impl Fn(&str) -> bool,
 ) -> Result<Vec<Location>, Vec<RowError>> {
-    parse_locations_with_progress(bytes, known, &mut |_| {})
+    parse_locations_with_progress(bytes, known, camera_exists, &mut |_| {})
 }
 
 /// [`parse_locations`], calling `progress` now and then with the number of
@@ -408,6 +410,7 @@ pub fn parse_locations(
 pub fn parse_locations_with_progress(
     bytes: &[u8],
     known: &impl Fn(&str) -> bool,
+    camera_exists: &impl Fn(&str) -> bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Vec<Location>, Vec<RowError>> {
     const CODE: usize = 0;
@@ -461,7 +464,18 @@ pub fn parse_locations_with_progress(
                 },
             };
             let coverage = match Coverage::parse_list(row.get(COVERAGE)) {
-                Ok(list) => Some(list),
+                Ok(list) => {
+                    let unknown: Vec<&Coverage> =
+                        list.iter().filter(|c| !camera_exists(&c.camera)).collect();
+                    for c in &unknown {
+                        errors.add(
+                            row.line,
+                            Some(row.name(COVERAGE)),
+                            format!("camera {:?} is not one of the site's cameras", c.camera),
+                        );
+                    }
+                    unknown.is_empty().then_some(list)
+                }
                 Err(e) => {
                     errors.add(row.line, Some(row.name(COVERAGE)), e.to_string());
                     None
@@ -909,8 +923,11 @@ mod tests {
                    T1,Table 1,reading_table,R1,cam2:table 1\n\
                    R1,Strong room,,,cam1;cam2\n\
                    S2,Shelf 2,shelf,R0,\n";
-        let parsed =
-            parse_locations(csv.as_bytes(), &|c: &str| known.contains(c)).expect("valid file");
+        let cameras = set(&["cam1", "cam2"]);
+        let parsed = parse_locations(csv.as_bytes(), &|c: &str| known.contains(c), &|c: &str| {
+            cameras.contains(c)
+        })
+        .expect("valid file");
         let codes: Vec<&str> = parsed.iter().map(|l| l.code.as_str()).collect();
         assert_eq!(codes, ["R1", "S2", "S1", "T1"]);
         assert_eq!(parsed[0].kind, LocationKind::Room);
@@ -927,9 +944,13 @@ mod tests {
                    S1,Shelf,drawer,R9,\n\
                    A,A,,B,\n\
                    B,B,,A,\n\
-                   C,C,,C,cam 1\n";
-        let errors =
-            parse_locations(csv.as_bytes(), &|c: &str| known.contains(c)).expect_err("errors");
+                   C,C,,C,cam 1\n\
+                   D,D,,,cam1; cam9:door\n";
+        let cameras = set(&["cam1"]);
+        let errors = parse_locations(csv.as_bytes(), &|c: &str| known.contains(c), &|c: &str| {
+            cameras.contains(c)
+        })
+        .expect_err("errors");
         assert_eq!(
             messages(&errors),
             [
@@ -942,6 +963,7 @@ mod tests {
                 "line 6, column \"room\": a location cannot be inside itself",
                 "line 6, column \"coverage\": coverage \"cam 1\": camera \"cam 1\" contains ' ' \
                  at position 4; only letters A-Z a-z, digits 0-9, '.', '_' and '-' are allowed",
+                "line 7, column \"coverage\": camera \"cam9\" is not one of the site's cameras",
             ]
         );
     }

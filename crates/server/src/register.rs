@@ -658,23 +658,11 @@ pub fn import(
     }
     let rows = match kind {
         ImportKind::Locations => {
-            let parsed = csv_import::parse_locations(bytes, &|c: &str| locations.contains(c))
+            let parsed =
+                csv_import::parse_locations(bytes, &|c: &str| locations.contains(c), &|c: &str| {
+                    camera_exists(c)
+                })
                 .map_err(ImportError::Rows)?;
-            // Cameras are the site's configuration, not the register's.
-            let mut errors = Vec::new();
-            for l in &parsed {
-                for c in &l.coverage {
-                    if !camera_exists(&c.camera) {
-                        errors.push(format!(
-                            "location {:?}: camera {:?} is not configured",
-                            l.code, c.camera
-                        ));
-                    }
-                }
-            }
-            if !errors.is_empty() {
-                return Err(RegisterError::Invalid(errors.join("; ")).into());
-            }
             Rows::Locations(parsed)
         }
         ImportKind::People => Rows::People(

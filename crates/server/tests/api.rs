@@ -1219,6 +1219,19 @@ fn line_of(file: &[u8], needle: &str) -> u64 {
 async fn a_spreadsheet_import_names_the_lines_of_the_file() -> TestResult {
     let site = site()?;
     let app = &site.app;
+    // A camera the site does not have is named with its row's line.
+    let a = import_csv(
+        app,
+        "locations",
+        b"\xEF\xBB\xBFCode,NAME,coverage\r\nR01,Strong room,cam\r\n\r\nR02,\"Reading room,\nground floor\",cam;lobby\r\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.error());
+    assert_eq!(
+        a.json()?["rows"],
+        serde_json::json!([{"line": 4, "column": "coverage",
+            "reason": "camera \"lobby\" is not one of the site's cameras"}])
+    );
     let a = import_csv(
         app,
         "locations",
