@@ -4,12 +4,15 @@
 //! Every file starts with a header row naming its columns, in any order
 //! (matched case-insensitively, surrounding spaces ignored). Unknown columns
 //! and missing required columns are errors. Values are trimmed. A UTF-8 byte
-//! order mark, CRLF line ends, blank lines and quoted fields holding commas,
-//! quotes (`""`) or line breaks are accepted.
+//! order mark, CRLF (or CR) line ends, blank lines, empty rows (`,,,`) and
+//! quoted fields holding commas, quotes (`""`) or line breaks are accepted.
+//! A quote anywhere else (`"a "b" c"`, `a "b`) is an error, never a guess.
 //!
 //! A file either parses completely or gives every error found (up to
 //! [`MAX_ERRORS`], then one more entry saying how many were left out), each
-//! naming the line in the file where its row starts and the column.
+//! naming the line in the file where its row starts (a stray quote: the
+//! line it is on) and the column. Lines are counted as editors show them:
+//! LF, CRLF and a lone CR each end one, inside quoted fields too.
 //!
 //! | file | required columns | optional columns |
 //! |---|---|---|
@@ -26,8 +29,12 @@
 //! a locations file may name as `room` a location defined anywhere in the
 //! same file, and the result lists every room before what it contains.
 
+mod records;
+
 use std::collections::HashMap;
 use std::fmt;
+
+use records::Records;
 
 use crate::model::{
     validate_code, Coverage, Item, ItemStatus, Location, LocationKind, Person, PersonRole,
@@ -226,49 +233,51 @@ fn read_rows<T>(
 ) -> Vec<T> {
     const BOM: &[u8] = b"\xEF\xBB\xBF";
     let body = bytes.strip_prefix(BOM).unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        // Rows with the wrong number of fields are reported, not fatal.
-        .flexible(true)
-        .from_reader(body);
+    let mut records = Records::new(body);
 
-    let mut record = csv::ByteRecord::new();
-    let Some(positions) = read_header(&mut reader, &mut record, columns, errors) else {
+    let Some(positions) = read_header(&mut records, columns, errors) else {
         return Vec::new();
     };
-    let header_len = record.len();
+    let header_len = positions.len();
+    // The column a field of the file fills, to name it in errors.
+    let column_of = |field: usize| {
+        positions
+            .get(field)
+            .copied()
+            .flatten()
+            .map(|c| columns[c].name)
+    };
 
     let mut rows = Vec::new();
     let mut count: u64 = 0;
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                errors.add(line, None, format!("unreadable CSV: {e}"));
-                break;
-            }
-        }
+    while let Some(record) = records.next_record() {
         count += 1;
         if count.is_multiple_of(PROGRESS_EVERY_ROWS) {
-            progress(reader.position().byte());
+            progress(records.position() as u64);
         }
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() != header_len {
+        let line = record.line;
+        if !record.problems.is_empty() {
+            // The fields are not what the file meant; nothing else about
+            // the row can be judged.
+            for p in &record.problems {
+                errors.add(p.line, column_of(p.field), p.reason.clone());
+            }
+            continue;
+        }
+        if record.fields.len() != header_len {
             errors.add(
                 line,
                 None,
                 format!(
                     "expected {header_len} fields as in the header, got {}",
-                    record.len()
+                    record.fields.len()
                 ),
             );
             continue;
         }
         let mut values = vec![""; columns.len()];
         let mut readable = true;
-        for (field, position) in record.iter().zip(&positions) {
+        for (field, position) in record.fields.iter().zip(&positions) {
             let Some(column) = *position else { continue };
             match std::str::from_utf8(field) {
                 Ok(text) => values[column] = text.trim(),
@@ -301,38 +310,36 @@ fn read_rows<T>(
     rows
 }
 
-/// Reads the header into `record`; returns, for each field of the file, the
-/// index in `columns` it fills.
+/// Reads the header; returns, for each field of the file, the index in
+/// `columns` it fills.
 fn read_header(
-    reader: &mut csv::Reader<&[u8]>,
-    record: &mut csv::ByteRecord,
+    records: &mut Records<'_>,
     columns: &'static [Column],
     errors: &mut Errors,
 ) -> Option<Vec<Option<usize>>> {
     let all_names = || columns.iter().map(|c| c.name).collect::<Vec<_>>().join(",");
-    match reader.read_byte_record(record) {
-        Ok(true) => {}
-        Ok(false) => {
-            errors.add(
-                1,
-                None,
-                format!(
-                    "the file is empty; its first line must name the columns, such as {}",
-                    all_names()
-                ),
-            );
-            return None;
+    let Some(record) = records.next_record() else {
+        errors.add(
+            1,
+            None,
+            format!(
+                "the file is empty; its first line must name the columns, such as {}",
+                all_names()
+            ),
+        );
+        return None;
+    };
+    let line = record.line;
+    if !record.problems.is_empty() {
+        for p in &record.problems {
+            errors.add(p.line, None, format!("in the header: {}", p.reason));
         }
-        Err(e) => {
-            errors.add(1, None, format!("unreadable CSV header: {e}"));
-            return None;
-        }
+        return None;
     }
-    let line = record.position().map_or(1, |p| p.line());
-    let mut positions = Vec::with_capacity(record.len());
+    let mut positions = Vec::with_capacity(record.fields.len());
     let mut found = vec![false; columns.len()];
     let mut ok = true;
-    for field in record.iter() {
+    for field in &record.fields {
         let Ok(name) = std::str::from_utf8(field) else {
             errors.add(line, None, "invalid UTF-8 in the header");
             return None;
@@ -345,6 +352,7 @@ fn read_header(
             Some(index) if found[index] => {
                 ok = false;
                 errors.add(line, Some(columns[index].name), "the column appears twice");
+                positions.push(None);
             }
             Some(index) => {
                 found[index] = true;
@@ -387,12 +395,14 @@ const LOCATION_COLUMNS: &[Column] = &[
 ];
 
 /// Parses a locations file. `known` says whether a location code is
-/// already in the register.
+/// already in the register; `camera_exists` whether the site has a camera
+/// (cameras are the site's configuration, not the register's).
 pub fn parse_locations(
     bytes: &[u8],
     known: &impl Fn(&str) -> bool,
+    camera_exists: &impl Fn(&str) -> bool,
 ) -> Result<Vec<Location>, Vec<RowError>> {
-    parse_locations_with_progress(bytes, known, &mut |_| {})
+    parse_locations_with_progress(bytes, known, camera_exists, &mut |_| {})
 }
 
 /// [`parse_locations`], calling `progress` now and then with the number of
@@ -400,6 +410,7 @@ pub fn parse_locations(
 pub fn parse_locations_with_progress(
     bytes: &[u8],
     known: &impl Fn(&str) -> bool,
+    camera_exists: &impl Fn(&str) -> bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Vec<Location>, Vec<RowError>> {
     const CODE: usize = 0;
@@ -453,7 +464,18 @@ pub fn parse_locations_with_progress(
                 },
             };
             let coverage = match Coverage::parse_list(row.get(COVERAGE)) {
-                Ok(list) => Some(list),
+                Ok(list) => {
+                    let unknown: Vec<&Coverage> =
+                        list.iter().filter(|c| !camera_exists(&c.camera)).collect();
+                    for c in &unknown {
+                        errors.add(
+                            row.line,
+                            Some(row.name(COVERAGE)),
+                            format!("camera {:?} is not one of the site's cameras", c.camera),
+                        );
+                    }
+                    unknown.is_empty().then_some(list)
+                }
                 Err(e) => {
                     errors.add(row.line, Some(row.name(COVERAGE)), e.to_string());
                     None
@@ -548,12 +570,14 @@ const PEOPLE_COLUMNS: &[Column] = &[
 ];
 
 /// Parses a people file. `staff_exists` says whether a staff id is already
-/// in the register.
+/// in the register; `badge_holder` whose badge a badge already is. A badge
+/// belongs to one person: in the file and in the register.
 pub fn parse_people(
     bytes: &[u8],
     staff_exists: &impl Fn(&str) -> bool,
+    badge_holder: &impl Fn(&str) -> Option<String>,
 ) -> Result<Vec<Person>, Vec<RowError>> {
-    parse_people_with_progress(bytes, staff_exists, &mut |_| {})
+    parse_people_with_progress(bytes, staff_exists, badge_holder, &mut |_| {})
 }
 
 /// [`parse_people`], calling `progress` now and then with the number of
@@ -561,6 +585,7 @@ pub fn parse_people(
 pub fn parse_people_with_progress(
     bytes: &[u8],
     staff_exists: &impl Fn(&str) -> bool,
+    badge_holder: &impl Fn(&str) -> Option<String>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Vec<Person>, Vec<RowError>> {
     const STAFF_ID: usize = 0;
@@ -570,6 +595,7 @@ pub fn parse_people_with_progress(
 
     let mut errors = Errors::default();
     let mut ids = FirstSeen::new();
+    let mut badges = FirstSeen::new();
     let rows = read_rows(
         bytes,
         PEOPLE_COLUMNS,
@@ -589,11 +615,22 @@ pub fn parse_people_with_progress(
             }
             let name = row.non_empty(NAME, errors);
             let role = row.parsed(ROLE, PersonRole::Staff, errors);
+            let badge = row.optional(BADGE);
+            if let Some(badge) = &badge {
+                badges.check(row, BADGE, "badge", badge, errors);
+                if let Some(holder) = badge_holder(badge) {
+                    errors.add(
+                        row.line,
+                        Some(row.name(BADGE)),
+                        format!("badge {badge:?} already belongs to {holder:?} in the register"),
+                    );
+                }
+            }
             Some(Person {
                 staff_id: staff_id?.to_owned(),
                 name: name?.to_owned(),
                 role: role?,
-                badge: row.optional(BADGE),
+                badge,
                 retired: false,
             })
         },
@@ -758,11 +795,17 @@ mod tests {
     }
 
     fn items(csv: &str) -> Result<Vec<Item>, Vec<RowError>> {
+        items_bytes(csv.as_bytes())
+    }
+
+    /// Items parsed against a register of locations S1 and S2, item OLD1
+    /// and person alice.
+    fn items_bytes(bytes: &[u8]) -> Result<Vec<Item>, Vec<RowError>> {
         let locations = set(&["S1", "S2"]);
         let barcodes = set(&["OLD1"]);
         let people = set(&["alice"]);
         parse_items(
-            csv.as_bytes(),
+            bytes,
             &|c: &str| locations.contains(c),
             &|b: &str| barcodes.contains(b),
             &|s: &str| people.contains(s),
@@ -856,16 +899,6 @@ mod tests {
         assert!(errors[0].reason.starts_with("invalid UTF-8"));
     }
 
-    fn items_bytes(bytes: &[u8]) -> Result<Vec<Item>, Vec<RowError>> {
-        let locations = set(&["S1"]);
-        parse_items(
-            bytes,
-            &|c: &str| locations.contains(c),
-            &|_: &str| false,
-            &|_: &str| false,
-        )
-    }
-
     #[test]
     fn errors_are_capped() {
         let mut csv = String::from("barcode,title,home_location\n");
@@ -890,8 +923,11 @@ mod tests {
                    T1,Table 1,reading_table,R1,cam2:table 1\n\
                    R1,Strong room,,,cam1;cam2\n\
                    S2,Shelf 2,shelf,R0,\n";
-        let parsed =
-            parse_locations(csv.as_bytes(), &|c: &str| known.contains(c)).expect("valid file");
+        let cameras = set(&["cam1", "cam2"]);
+        let parsed = parse_locations(csv.as_bytes(), &|c: &str| known.contains(c), &|c: &str| {
+            cameras.contains(c)
+        })
+        .expect("valid file");
         let codes: Vec<&str> = parsed.iter().map(|l| l.code.as_str()).collect();
         assert_eq!(codes, ["R1", "S2", "S1", "T1"]);
         assert_eq!(parsed[0].kind, LocationKind::Room);
@@ -908,9 +944,13 @@ mod tests {
                    S1,Shelf,drawer,R9,\n\
                    A,A,,B,\n\
                    B,B,,A,\n\
-                   C,C,,C,cam 1\n";
-        let errors =
-            parse_locations(csv.as_bytes(), &|c: &str| known.contains(c)).expect_err("errors");
+                   C,C,,C,cam 1\n\
+                   D,D,,,cam1; cam9:door\n";
+        let cameras = set(&["cam1"]);
+        let errors = parse_locations(csv.as_bytes(), &|c: &str| known.contains(c), &|c: &str| {
+            cameras.contains(c)
+        })
+        .expect_err("errors");
         assert_eq!(
             messages(&errors),
             [
@@ -923,6 +963,7 @@ mod tests {
                 "line 6, column \"room\": a location cannot be inside itself",
                 "line 6, column \"coverage\": coverage \"cam 1\": camera \"cam 1\" contains ' ' \
                  at position 4; only letters A-Z a-z, digits 0-9, '.', '_' and '-' are allowed",
+                "line 7, column \"coverage\": camera \"cam9\" is not one of the site's cameras",
             ]
         );
     }
@@ -930,20 +971,45 @@ mod tests {
     #[test]
     fn people_parse_and_report_duplicates() {
         let known = set(&["boss"]);
-        let good = "staff_id,name,role,badge\nalice,Alice A,researcher,B-17\nbob,Bob B,,\n";
-        let people = parse_people(good.as_bytes(), &|s: &str| known.contains(s)).expect("valid");
+        let no_badges = |_: &str| None;
+        let good =
+            "staff_id,name,role,badge\nalice,Alice A,researcher,B-17\nbob,Bob B,,\ncarol,C,,\n";
+        let people =
+            parse_people(good.as_bytes(), &|s: &str| known.contains(s), &no_badges).expect("valid");
         assert_eq!(people[0].role, PersonRole::Researcher);
         assert_eq!(people[0].badge.as_deref(), Some("B-17"));
         assert_eq!(people[1].role, PersonRole::Staff);
+        // People without a badge do not share one.
         assert_eq!(people[1].badge, None);
+        assert_eq!(people[2].badge, None);
 
         let bad = "name,staff_id\nA,alice\nB,alice\nC,boss\n";
-        let errors = parse_people(bad.as_bytes(), &|s: &str| known.contains(s)).expect_err("dups");
+        let errors = parse_people(bad.as_bytes(), &|s: &str| known.contains(s), &no_badges)
+            .expect_err("dups");
         assert_eq!(
             messages(&errors),
             [
                 "line 3, column \"staff_id\": staff id \"alice\" appears again; first on line 2",
                 "line 4, column \"staff_id\": staff id \"boss\" is already in the register",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_badge_belongs_to_one_person() {
+        let badges: HashMap<String, String> = [("B-1".to_owned(), "boss".to_owned())].into();
+        let holder = |b: &str| badges.get(b).cloned();
+        let csv = "staff_id,name,badge\r\n\
+                   p0115.x,A,B-8705\r\n\
+                   \r\n\
+                   p0116.x,B, B-8705 \r\n\
+                   p0117.x,C,B-1\r\n";
+        let errors = parse_people(csv.as_bytes(), &|_: &str| false, &holder).expect_err("dups");
+        assert_eq!(
+            messages(&errors),
+            [
+                "line 4, column \"badge\": badge \"B-8705\" appears again; first on line 2",
+                "line 5, column \"badge\": badge \"B-1\" already belongs to \"boss\" in the register",
             ]
         );
     }
@@ -976,5 +1042,191 @@ mod tests {
         assert_eq!(parsed[99_999].barcode, "ITEM-099999");
         assert_eq!(parsed[99_999].title, "Box 99999, folder 4");
         assert_eq!(parsed[99_999].home_location, "S2");
+    }
+
+    /// The line (counted from 1) of `file` holding `needle`, which must
+    /// appear on exactly one line. Lines end at LF, CRLF or a lone CR, as
+    /// an editor shows them.
+    fn line_of(file: &[u8], needle: &str) -> u64 {
+        let text = String::from_utf8_lossy(file)
+            .replace("\r\n", "\n")
+            .replace('\r', "\n");
+        let hits: Vec<u64> = text
+            .split('\n')
+            .enumerate()
+            .filter(|(_, line)| line.contains(needle))
+            .map(|(n, _)| n as u64 + 1)
+            .collect();
+        assert_eq!(hits.len(), 1, "{needle:?} is on lines {hits:?}");
+        hits[0]
+    }
+
+    #[test]
+    fn crlf_rows_are_numbered_as_in_the_file() {
+        let csv = "barcode,title,home_location\r\nA1,t,S1\r\nA2,t,NOPE\r\n";
+        let errors = items(csv).expect_err("unknown location");
+        assert_eq!(
+            messages(&errors),
+            [
+                "line 3, column \"home_location\": location \"NOPE\" is not in the register \
+              (import locations first)"
+            ]
+        );
+        // The same file with LF line ends gives the same line.
+        let lf = items(&csv.replace("\r\n", "\n")).expect_err("unknown location");
+        assert_eq!(lf, errors);
+    }
+
+    #[test]
+    fn a_row_after_blank_lines_keeps_its_own_line() {
+        for csv in [
+            "barcode,title,home_location\nA1,t,S1\n\nA2,t,NOPE\n",
+            "barcode,title,home_location\r\nA1,t,S1\r\n\r\nA2,t,NOPE\r\n",
+            "barcode,title,home_location\nA1,t,S1\n\n,,\n  \nA2,t,NOPE\n",
+        ] {
+            let errors = items(csv).expect_err("unknown location");
+            assert_eq!(errors.len(), 1, "{csv:?}: {errors:?}");
+            assert_eq!(
+                errors[0].line,
+                line_of(csv.as_bytes(), "NOPE"),
+                "{csv:?}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stray_quote_refuses_the_row_and_names_where_it_is() {
+        let cases = [
+            // A quote inside a quoted value, not doubled.
+            (
+                "barcode,title,home_location\nQ1,\"Minutes 1901 \"draft\" copy\",S1\n",
+                "line 2, column \"title\": the quote at character 18 ends the quoted value \
+                 but the value goes on; inside quotes, write a quote twice: \
+                 \"Minutes 1901 \"\"draft\"\" copy\"",
+            ),
+            // A quote inside a value that is not in quotes.
+            (
+                "barcode,title,home_location\nQ2,Minutes 1901 \"draft,S1\n",
+                "line 2, column \"title\": a quote at character 17 inside a value that does not \
+                 start with one; put the whole value in quotes and write the quote twice: \
+                 \"Minutes 1901 \"\"draft\"",
+            ),
+            // A quoted value never closed: the rest of the file is in it.
+            (
+                "barcode,title,home_location\nQ3,t,S1\nQ4,\"Minutes,S1\nQ5,t,S1\n",
+                "line 3, column \"title\": the quote at character 4 opens a value that is never \
+                 closed (the file ends inside it)",
+            ),
+        ];
+        for (csv, want) in cases {
+            let errors = items(csv).expect_err("stray quote");
+            assert_eq!(messages(&errors), [want], "{csv:?}");
+        }
+        // Doubled quotes, spaces around a quoted value, and a quoted line
+        // break are all fine.
+        let good = "barcode,title,home_location\n\
+                    Q1,\"Minutes 1901 \"\"draft\"\" copy\",S1\n\
+                    Q2, \"Minutes, 1902\" ,S1\n\
+                    Q3,\"Two\r\nlines\",S1\n";
+        let parsed = items(good).expect("valid file");
+        let titles: Vec<&str> = parsed.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Minutes 1901 \"draft\" copy",
+                "Minutes, 1902",
+                "Two\r\nlines"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stray_quote_in_the_header_is_reported() {
+        let errors = items("barcode,\"title,home_location\nB1,t,S1\n").expect_err("header");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, 1);
+        assert!(errors[0].reason.contains("never closed"), "{:?}", errors[0]);
+    }
+
+    /// A file as a spreadsheet saves it ("CSV UTF-8"): a byte order mark,
+    /// CRLF line ends, headers in another order and case, cells with line
+    /// breaks (LF inside the cell, as spreadsheets write them), empty rows
+    /// written as commas, blank lines; then every error's line is looked up
+    /// in the file itself.
+    #[test]
+    fn spreadsheet_output_is_read_and_every_line_is_the_files() {
+        let mut csv = b"\xEF\xBB\xBF".to_vec();
+        csv.extend_from_slice(
+            b"Home_Location, TITLE ,Barcode,Status,HOLDER,due\r\n\
+              S1,\"Minutes of the board,\n1901\",GOOD-1,,,\r\n\
+              S1,\"Letters \"\"to\"\" the mayor\",GOOD-2,out,alice,2026-05-01 15:00\r\n\
+              \r\n\
+              ,,,,,\r\n\
+              S9,Unknown home,BAD-HOME,,,\r\n\
+              S1,\"A cell\nover\nthree lines\",GOOD-3,,,\r\n\
+              S2,,BAD-TITLE,,,\r\n\
+              \r\n\
+              \r\n\
+              S1,\"Deeds, 1820\",BAD-STATUS,lent,,\r\n\
+              S1,\"Plans\n(rolled)\",BAD-DUE,out,alice,tomorrow\r\n\
+              S1,Short row,BAD-SHORT\r\n\
+              S1,\"Map \"1850\" sheet\",BAD-QUOTE,,,\r\n\
+              S1,Last,GOOD-1,,,\r\n",
+        );
+        let errors = items_bytes(&csv).expect_err("bad rows");
+        let want: Vec<(&str, Option<&str>)> = vec![
+            ("BAD-HOME", Some("home_location")),
+            ("BAD-TITLE", Some("title")),
+            ("BAD-STATUS", Some("status")),
+            ("BAD-DUE", Some("due")),
+            ("BAD-SHORT", None),
+            ("BAD-QUOTE", Some("title")),
+            // The duplicate barcode on the last line.
+            ("Last", Some("barcode")),
+        ];
+        let got: Vec<(u64, Option<&str>)> = errors
+            .iter()
+            .map(|e| (e.line, e.column.as_deref()))
+            .collect();
+        let expected: Vec<(u64, Option<&str>)> = want
+            .iter()
+            .map(|(needle, column)| {
+                // A row's line is where it starts: for BAD-DUE, the line of
+                // its first cell, before the cell with a line break.
+                let line = if *needle == "BAD-DUE" {
+                    line_of(&csv, "\"Plans")
+                } else {
+                    line_of(&csv, needle)
+                };
+                (line, *column)
+            })
+            .collect();
+        assert_eq!(got, expected, "{:#?}", messages(&errors));
+        assert!(
+            errors[6].reason.contains(&format!(
+                "first on line {}",
+                line_of(&csv, "Minutes of the board")
+            )),
+            "{:?}",
+            errors[6]
+        );
+
+        // Without the bad rows the file imports, values intact.
+        let good: Vec<u8> = String::from_utf8(csv)
+            .expect("utf-8")
+            .split_inclusive("\r\n")
+            .filter(|l| !l.contains("BAD-") && !l.contains("Last"))
+            .collect::<String>()
+            .into_bytes();
+        let parsed = items_bytes(&good).expect("valid file");
+        let titles: Vec<&str> = parsed.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Minutes of the board,\n1901",
+                "Letters \"to\" the mayor",
+                "A cell\nover\nthree lines"
+            ]
+        );
     }
 }

@@ -311,7 +311,19 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .init();
+}
+
+/// Whether log lines on stderr may carry colour codes: only for a person
+/// at a terminal, not into a file, a pipe or the journal (where the codes
+/// are noise), and not when NO_COLOR is set to anything (no-color.org) or
+/// the terminal says it is dumb.
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    std::io::stderr().is_terminal() && !set("NO_COLOR") && !dumb
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

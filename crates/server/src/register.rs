@@ -641,11 +641,16 @@ pub fn import(
 ) -> std::result::Result<ImportSummary, ImportError> {
     use custos_custody::csv_import;
     use sha2::Digest;
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
 
     let sha256 = hex::encode(sha2::Sha256::digest(bytes));
     let locations: HashSet<String> = store.locations()?.into_iter().map(|l| l.code).collect();
-    let staff: HashSet<String> = store.people()?.into_iter().map(|p| p.staff_id).collect();
+    let people = store.people()?;
+    let staff: HashSet<&str> = people.iter().map(|p| p.staff_id.as_str()).collect();
+    let badges: HashMap<&str, &str> = people
+        .iter()
+        .filter_map(|p| Some((p.badge.as_deref()?, p.staff_id.as_str())))
+        .collect();
     enum Rows {
         Locations(Vec<Location>),
         People(Vec<Person>),
@@ -653,28 +658,18 @@ pub fn import(
     }
     let rows = match kind {
         ImportKind::Locations => {
-            let parsed = csv_import::parse_locations(bytes, &|c: &str| locations.contains(c))
+            let parsed =
+                csv_import::parse_locations(bytes, &|c: &str| locations.contains(c), &|c: &str| {
+                    camera_exists(c)
+                })
                 .map_err(ImportError::Rows)?;
-            // Cameras are the site's configuration, not the register's.
-            let mut errors = Vec::new();
-            for l in &parsed {
-                for c in &l.coverage {
-                    if !camera_exists(&c.camera) {
-                        errors.push(format!(
-                            "location {:?}: camera {:?} is not configured",
-                            l.code, c.camera
-                        ));
-                    }
-                }
-            }
-            if !errors.is_empty() {
-                return Err(RegisterError::Invalid(errors.join("; ")).into());
-            }
             Rows::Locations(parsed)
         }
         ImportKind::People => Rows::People(
-            csv_import::parse_people(bytes, &|s: &str| staff.contains(s))
-                .map_err(ImportError::Rows)?,
+            csv_import::parse_people(bytes, &|s: &str| staff.contains(s), &|b: &str| {
+                badges.get(b).map(|s| (*s).to_owned())
+            })
+            .map_err(ImportError::Rows)?,
         ),
         ImportKind::Items => {
             let barcodes = store.all_barcodes()?;

@@ -40,8 +40,35 @@ struct Report {
     title: String,
     about: Vec<(String, String)>,
     columns: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
+    rows: Vec<Vec<Cell>>,
     json: Value,
+}
+
+/// One cell of a report's table.
+enum Cell {
+    Text(String),
+    /// A custody event's footage: one line per camera window.
+    Footage(Vec<FootageLine>),
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Cell {
+        Cell::Text(text)
+    }
+}
+
+/// One line of a footage cell: what and when, the video to watch when
+/// anything was recorded, and the verdict in words.
+struct FootageLine {
+    what: String,
+    video: Option<String>,
+    verdict: String,
+}
+
+fn text_rows(rows: Vec<Vec<String>>) -> Vec<Vec<Cell>> {
+    rows.into_iter()
+        .map(|row| row.into_iter().map(Cell::from).collect())
+        .collect()
 }
 
 fn time(ms: Option<i64>) -> String {
@@ -54,42 +81,70 @@ fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
 
-fn footage_cell(f: &register::EventWithFootage) -> String {
-    if f.footage.is_empty() {
-        return "none: no camera covers this place".into();
-    }
-    f.footage
-        .iter()
-        .map(|w| {
-            format!(
-                "{} {}–{} ({})",
-                w.camera,
-                time(Some(w.start_ms)),
-                time(Some(w.end_ms)),
-                if w.recorded {
-                    "recorded"
-                } else {
-                    "NOT recorded"
-                }
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+/// The playback URL of a camera's span: the API's `video.mp4`, as the web
+/// app links it (camera ids are `[a-z0-9-]`, safe in a path).
+fn video_url(camera: &str, start_ms: i64, end_ms: i64) -> String {
+    format!("/api/v1/cameras/{camera}/video.mp4?start_ms={start_ms}&end_ms={end_ms}")
 }
 
-fn custody_rows(events: &[register::EventWithFootage]) -> Vec<Vec<String>> {
+fn footage_cell(f: &register::EventWithFootage, now_ms: i64) -> Cell {
+    if f.footage.is_empty() {
+        return Cell::Footage(vec![FootageLine {
+            what: String::new(),
+            video: None,
+            verdict: "not recorded: no camera covers this place".into(),
+        }]);
+    }
+    let lines = f
+        .footage
+        .iter()
+        .map(|w| {
+            let seconds = |ms: i64| (ms + 500) / 1000;
+            let verdict = if w.end_ms > now_ms {
+                "window still open".to_owned()
+            } else if w.recorded {
+                "recorded".to_owned()
+            } else if w.recorded_ms > 0 {
+                format!(
+                    "not recorded: only {} s of the {} s",
+                    seconds(w.recorded_ms),
+                    seconds(w.end_ms - w.start_ms)
+                )
+            } else {
+                "not recorded".to_owned()
+            };
+            FootageLine {
+                what: format!(
+                    "{}{} {}–{}",
+                    w.camera,
+                    w.zone
+                        .as_deref()
+                        .map(|z| format!(" ({z})"))
+                        .unwrap_or_default(),
+                    time(Some(w.start_ms)),
+                    time(Some(w.end_ms)),
+                ),
+                video: (w.recorded_ms > 0).then(|| video_url(&w.camera, w.start_ms, w.end_ms)),
+                verdict,
+            }
+        })
+        .collect();
+    Cell::Footage(lines)
+}
+
+fn custody_rows(events: &[register::EventWithFootage], now_ms: i64) -> Vec<Vec<Cell>> {
     events
         .iter()
         .map(|e| {
             vec![
-                time(Some(e.event.at_ms)),
-                e.event.barcode.clone(),
-                e.event.action.clone(),
-                opt(&e.event.person),
-                opt(&e.event.holder),
-                opt(&e.event.location),
-                e.event.recorded_by.clone(),
-                footage_cell(e),
+                time(Some(e.event.at_ms)).into(),
+                e.event.barcode.clone().into(),
+                e.event.action.clone().into(),
+                opt(&e.event.person).into(),
+                opt(&e.event.holder).into(),
+                opt(&e.event.location).into(),
+                e.event.recorded_by.clone().into(),
+                footage_cell(e, now_ms),
             ]
         })
         .collect()
@@ -138,7 +193,7 @@ fn build(
                     ("holder".into(), opt(&item.holder)),
                 ],
                 columns: CUSTODY_COLUMNS.to_vec(),
-                rows: custody_rows(&events),
+                rows: custody_rows(&events, now),
                 json: json!({ "item": item, "custody": events }),
             })
         }
@@ -177,7 +232,7 @@ fn build(
                     ),
                 ],
                 columns: CUSTODY_COLUMNS.to_vec(),
-                rows: custody_rows(&events),
+                rows: custody_rows(&events, now),
                 json: json!({ "person": person, "holding": holding, "custody": events }),
             })
         }
@@ -215,7 +270,7 @@ fn build(
                     ("overdue".into(), overdue.len().to_string()),
                 ],
                 columns: vec!["item", "title", "holder", "due", ""],
-                rows,
+                rows: text_rows(rows),
                 json: json!({ "items": items, "overdue": overdue }),
             })
         }
@@ -230,7 +285,7 @@ fn build(
                 title: "Custody events without footage".into(),
                 about: vec![("events".into(), events.len().to_string())],
                 columns: CUSTODY_COLUMNS.to_vec(),
-                rows: custody_rows(&events),
+                rows: custody_rows(&events, now),
                 json: json!({ "custody": events }),
             })
         }
@@ -253,7 +308,7 @@ fn build(
                 title: "Blind spots: locations no camera covers".into(),
                 about: vec![("locations".into(), blind.len().to_string())],
                 columns: vec!["code", "name", "kind", "room"],
-                rows,
+                rows: text_rows(rows),
                 json: json!({ "locations": blind }),
             })
         }
@@ -307,7 +362,7 @@ fn build(
                     ("scanned".into(), inv.scanned.len().to_string()),
                 ],
                 columns: vec!["finding", "item", "detail"],
-                rows,
+                rows: text_rows(rows),
                 json: json!({ "inventory": inv }),
             })
         }
@@ -345,7 +400,8 @@ fn html(report: &Report, site: &str) -> String {
          table{{border-collapse:collapse;width:100%}}\
          th,td{{border:1px solid #999;padding:.25em .4em;text-align:left;vertical-align:top}}\
          th{{background:#eee}}dl{{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}}\
-         dt{{font-weight:600}}@media print{{body{{margin:0}}}}\
+         dt{{font-weight:600}}ul.footage{{margin:0;padding:0;list-style:none}}\
+         .missing{{font-weight:600}}@media print{{body{{margin:0}}}}\
          </style></head><body><h1>{t}</h1><p>Site {s}, generated {g}.</p><dl>",
         t = escape(&report.title),
         s = escape(site),
@@ -369,7 +425,42 @@ fn html(report: &Report, site: &str) -> String {
     for row in &report.rows {
         h.push_str("<tr>");
         for cell in row {
-            let _ = write!(h, "<td>{}</td>", escape(cell));
+            match cell {
+                Cell::Text(text) => {
+                    let _ = write!(h, "<td>{}</td>", escape(text));
+                }
+                Cell::Footage(lines) => {
+                    h.push_str("<td><ul class=\"footage\">");
+                    for line in lines {
+                        h.push_str("<li>");
+                        match (&line.video, line.what.is_empty()) {
+                            (_, true) => {}
+                            (Some(url), false) => {
+                                let _ = write!(
+                                    h,
+                                    "<a href=\"{}\">{}</a>: ",
+                                    escape(url),
+                                    escape(&line.what)
+                                );
+                            }
+                            (None, false) => {
+                                let _ = write!(h, "{}: ", escape(&line.what));
+                            }
+                        }
+                        let class = if line.verdict.starts_with("not recorded") {
+                            "missing"
+                        } else {
+                            "verdict"
+                        };
+                        let _ = write!(
+                            h,
+                            "<span class=\"{class}\">{}</span></li>",
+                            escape(&line.verdict)
+                        );
+                    }
+                    h.push_str("</ul></td>");
+                }
+            }
         }
         h.push_str("</tr>");
     }

@@ -1172,3 +1172,274 @@ async fn the_web_app_is_served_with_a_strict_policy_and_nothing_else() -> TestRe
     }
     Ok(())
 }
+
+/// Posts `csv` to `POST /api/v1/register/import?kind=KIND` as the archivist.
+async fn import_csv(
+    app: &Router,
+    kind: &str,
+    csv: &[u8],
+) -> Result<Answer, Box<dyn std::error::Error>> {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/register/import?kind={kind}"))
+        .header(header::AUTHORIZATION, format!("Bearer {ARCHIVIST_TOKEN}"))
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(Body::from(csv.to_vec()))?;
+    let response = app.clone().oneshot(request).await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// The line (counted from 1) of `file` holding `needle`, which must be on
+/// exactly one line; lines end at LF, CRLF or CR, as an editor shows them.
+fn line_of(file: &[u8], needle: &str) -> u64 {
+    let text = String::from_utf8_lossy(file)
+        .replace("\r\n", "\n")
+        .replace('\r', "\n");
+    let hits: Vec<u64> = text
+        .split('\n')
+        .enumerate()
+        .filter(|(_, line)| line.contains(needle))
+        .map(|(n, _)| n as u64 + 1)
+        .collect();
+    assert_eq!(hits.len(), 1, "{needle:?} is on lines {hits:?}");
+    hits[0]
+}
+
+/// A spreadsheet's "CSV UTF-8" file through the API: each bad row is named
+/// by the line an editor shows it on; a quote that is not doubled refuses
+/// the file; without its bad rows it imports, values intact.
+#[tokio::test]
+async fn a_spreadsheet_import_names_the_lines_of_the_file() -> TestResult {
+    let site = site()?;
+    let app = &site.app;
+    // A camera the site does not have is named with its row's line.
+    let a = import_csv(
+        app,
+        "locations",
+        b"\xEF\xBB\xBFCode,NAME,coverage\r\nR01,Strong room,cam\r\n\r\nR02,\"Reading room,\nground floor\",cam;lobby\r\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.error());
+    assert_eq!(
+        a.json()?["rows"],
+        serde_json::json!([{"line": 4, "column": "coverage",
+            "reason": "camera \"lobby\" is not one of the site's cameras"}])
+    );
+    let a = import_csv(
+        app,
+        "locations",
+        b"\xEF\xBB\xBFCode,NAME,coverage\r\nR01,Strong room,cam\r\n\r\nR02,\"Reading room,\nground floor\",\r\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    let a = import_csv(
+        app,
+        "people",
+        b"\xEF\xBB\xBFstaff_id,Name,BADGE\r\np1,Ada,B-1\r\n\r\np2,Bo,B-1\r\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.error());
+    let rows = a.json()?["rows"].clone();
+    assert_eq!(
+        rows,
+        serde_json::json!([{"line": 4, "column": "badge",
+            "reason": "badge \"B-1\" appears again; first on line 2"}])
+    );
+
+    let mut bad = b"\xEF\xBB\xBF".to_vec();
+    bad.extend_from_slice(
+        b"Title,HOME_LOCATION,Barcode\r\n\
+          \"Minutes of the board,\n1901\",R01,GOOD-1\r\n\
+          \r\n\
+          ,,\r\n\
+          Unknown home,NOPE,BAD-HOME\r\n\
+          \"A cell\nover\nthree lines\",R02,GOOD-2\r\n\
+          \r\n\
+          ,R01,BAD-TITLE\r\n\
+          \"Letters \"\"to\"\" the mayor\",R01,GOOD-3\r\n\
+          \"Map \"1850\" sheet\",R01,BAD-QUOTE\r\n\
+          Minutes 1901 \"draft,R01,BAD-LOOSE\r\n\
+          Again,R01,GOOD-1\r\n",
+    );
+    let a = import_csv(app, "items", &bad).await?;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.error());
+    let answer = a.json()?;
+    let got: Vec<(u64, String)> = answer["rows"]
+        .as_array()
+        .ok_or("rows")?
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap_or(0),
+                r["column"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = [
+        ("BAD-HOME", "home_location"),
+        ("BAD-TITLE", "title"),
+        ("BAD-QUOTE", "title"),
+        ("BAD-LOOSE", "title"),
+        ("Again", "barcode"),
+    ]
+    .iter()
+    .map(|(needle, column)| (line_of(&bad, needle), (*column).to_owned()))
+    .collect();
+    assert_eq!(got, expected, "{answer}");
+
+    let good: Vec<u8> = String::from_utf8(bad.clone())?
+        .split_inclusive("\r\n")
+        .filter(|l| !l.contains("BAD-") && !l.contains("Again"))
+        .collect::<String>()
+        .into_bytes();
+    let a = import_csv(app, "items", &good).await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    assert_eq!(a.json()?["rows"], 3);
+    let a = send(
+        app,
+        Method::GET,
+        "/api/v1/items/GOOD-1",
+        Some(AUDITOR_TOKEN),
+    )
+    .await?;
+    assert_eq!(a.json()?["item"]["title"], "Minutes of the board,\n1901");
+    let a = send(
+        app,
+        Method::GET,
+        "/api/v1/items/GOOD-3",
+        Some(AUDITOR_TOKEN),
+    )
+    .await?;
+    assert_eq!(a.json()?["item"]["title"], "Letters \"to\" the mayor");
+    Ok(())
+}
+
+/// The printable chain of custody links every footage window with anything
+/// recorded to its video, and says in words when a window was not recorded
+/// (or no camera covers the place).
+#[tokio::test]
+async fn the_printable_chain_of_custody_links_each_window_to_its_video() -> TestResult {
+    use scraper::{Html, Selector};
+
+    let site = site()?;
+    let app = &site.app;
+    {
+        // 60 s of `cam` from T0+100 s: a whole footage window.
+        let store = site.store.lock().map_err(|_| "lock")?;
+        record_segment(&store, site._dir.path(), T0 + 100_000, 0, 600)?;
+    }
+    let a = import_csv(
+        app,
+        "locations",
+        b"code,name,coverage\nR1,Watched room,cam\nR2,Idle camera's room,idle\nR3,Unwatched room,\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    let a = import_csv(app, "people", b"staff_id,name\nP1,Pat\n").await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    let a = import_csv(
+        app,
+        "items",
+        b"barcode,title,home_location\nA1,Box one,R1\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    // (where, when): partly recorded, wholly recorded, a camera that
+    // recorded nothing, no camera.
+    let views = [
+        ("R1", T0 + 3_000),
+        ("R1", T0 + 130_000),
+        ("R2", T0 + 200_000),
+        ("R3", T0 + 300_000),
+    ];
+    for (location, at_ms) in views {
+        let a = send_body(
+            app,
+            Method::POST,
+            "/api/v1/items/A1/custody",
+            Some(ARCHIVIST_TOKEN),
+            Some(&format!(
+                r#"{{"action":"view","by":"P1","location":"{location}","at_ms":{at_ms}}}"#
+            )),
+        )
+        .await?;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+    }
+
+    let a = watch(app, "/api/v1/reports/item-custody?barcode=A1&format=html").await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    let page = Html::parse_document(&String::from_utf8(a.body.to_vec())?);
+    assert!(page.errors.is_empty(), "{:?}", page.errors);
+    let select = |s: &str| Selector::parse(s).map_err(|e| format!("{s}: {e}"));
+    let (row_s, li_s, a_s, span_s) = (
+        select("tbody tr")?,
+        select("td:last-child ul.footage li")?,
+        select("a")?,
+        select("span")?,
+    );
+    // (link, line text) of each footage line, per row.
+    let rows: Vec<Vec<(Option<String>, String)>> = page
+        .select(&row_s)
+        .map(|row| {
+            row.select(&li_s)
+                .map(|li| {
+                    let href = li
+                        .select(&a_s)
+                        .next()
+                        .and_then(|a| a.value().attr("href"))
+                        .map(str::to_owned);
+                    (href, li.text().collect::<String>())
+                })
+                .collect()
+        })
+        .collect();
+    let video = |at: i64| {
+        format!(
+            "/api/v1/cameras/cam/video.mp4?start_ms={}&end_ms={}",
+            at - 30_000,
+            at + 30_000
+        )
+    };
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows[0].len(), 1);
+    assert_eq!(rows[0][0].0, Some(video(T0 + 3_000)), "{rows:?}");
+    assert!(
+        rows[0][0]
+            .1
+            .ends_with(": not recorded: only 8 s of the 60 s"),
+        "{rows:?}"
+    );
+    assert_eq!(rows[1][0].0, Some(video(T0 + 130_000)), "{rows:?}");
+    assert!(rows[1][0].1.ends_with(": recorded"), "{rows:?}");
+    assert_eq!(rows[2][0].0, None, "nothing to watch: {rows:?}");
+    assert!(
+        rows[2][0].1.starts_with("idle ") && rows[2][0].1.ends_with(": not recorded"),
+        "{rows:?}"
+    );
+    assert_eq!(
+        rows[3],
+        [(None, "not recorded: no camera covers this place".to_owned())]
+    );
+    // Each "not recorded" stands out.
+    let missing: Vec<String> = page
+        .select(&span_s)
+        .filter(|s| s.value().attr("class") == Some("missing"))
+        .map(|s| s.text().collect())
+        .collect();
+    assert_eq!(missing.len(), 3, "{missing:?}");
+
+    // The links play.
+    for href in [video(T0 + 3_000), video(T0 + 130_000)] {
+        let a = watch(app, &href).await?;
+        assert_eq!(a.status, StatusCode::OK, "{href}: {}", a.error());
+        assert_eq!(a.header("content-type"), Some("video/mp4"), "{href}");
+    }
+    Ok(())
+}

@@ -39,7 +39,12 @@ pub struct CustodyEvent {
     pub cameras: Vec<Coverage>,
     /// Whether its footage window has been checked.
     pub footage_checked: bool,
-    /// Checked and found without footage.
+    /// Checked and found without footage: the index's flag for the rules
+    /// and the `no_footage=` filter. Answers do not show it; they show the
+    /// judgement made as they are read (`no_footage` of the server's
+    /// `EventWithFootage`, which covers events no camera sees), and one
+    /// object must not name a key twice.
+    #[serde(skip_serializing)]
     pub no_footage: bool,
 }
 

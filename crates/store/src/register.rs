@@ -234,7 +234,7 @@ impl WriteTx<'_> {
                     now_ms
                 ])
             });
-        unique_violation(res, || format!("location {:?}", l.code))
+        unique_violation(res, |_| format!("location {:?}", l.code))
             .context(|| format!("adding location {:?}", l.code))?;
         Ok(())
     }
@@ -282,10 +282,8 @@ impl WriteTx<'_> {
                     now_ms
                 ])
             });
-        unique_violation(res, || {
-            format!("person {:?} (or badge {:?})", p.staff_id, p.badge)
-        })
-        .context(|| format!("adding person {:?}", p.staff_id))?;
+        unique_violation(res, |failed| person_conflict(p, failed))
+            .context(|| format!("adding person {:?}", p.staff_id))?;
         Ok(())
     }
 
@@ -303,7 +301,7 @@ impl WriteTx<'_> {
                 now_ms
             ],
         );
-        let n = unique_violation(res, || format!("badge {:?}", p.badge))
+        let n = unique_violation(res, |failed| person_conflict(p, failed))
             .context(|| format!("updating person {:?}", p.staff_id))?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("person {:?}", p.staff_id)));
@@ -335,7 +333,7 @@ impl WriteTx<'_> {
                     now_ms
                 ])
             });
-        unique_violation(res, || format!("item {:?}", i.barcode))
+        unique_violation(res, |_| format!("item {:?}", i.barcode))
             .context(|| format!("adding item {:?}", i.barcode))?;
         Ok(())
     }
@@ -387,11 +385,23 @@ impl WriteTx<'_> {
     }
 }
 
-/// Maps a UNIQUE or PRIMARY KEY violation to `AlreadyExists(name())`, and a
-/// foreign key violation to `InvalidArgument`.
+/// What a person's row collided with: SQLite names the column of the
+/// failed constraint (`UNIQUE constraint failed: people.badge`).
+fn person_conflict(p: &Person, failed: &str) -> String {
+    match &p.badge {
+        Some(badge) if failed.contains("people.badge") => {
+            format!("a person with badge {badge:?}")
+        }
+        _ => format!("person {:?}", p.staff_id),
+    }
+}
+
+/// Maps a UNIQUE or PRIMARY KEY violation to `AlreadyExists(name(message))`,
+/// and a foreign key violation to `InvalidArgument`; `name` gets SQLite's
+/// message, which names the constraint.
 pub(crate) fn unique_violation<T>(
     res: rusqlite::Result<T>,
-    name: impl FnOnce() -> String,
+    name: impl FnOnce(&str) -> String,
 ) -> std::result::Result<T, UniqueOr> {
     match res {
         Ok(v) => Ok(v),
@@ -402,10 +412,10 @@ pub(crate) fn unique_violation<T>(
             if text.contains("FOREIGN KEY") {
                 Err(UniqueOr::Store(StoreError::InvalidArgument(format!(
                     "{} refers to a location or person that does not exist",
-                    name()
+                    name(&text)
                 ))))
             } else {
-                Err(UniqueOr::Store(StoreError::AlreadyExists(name())))
+                Err(UniqueOr::Store(StoreError::AlreadyExists(name(&text))))
             }
         }
         Err(e) => Err(UniqueOr::Sqlite(e)),

@@ -704,3 +704,57 @@ fn role_parsing() -> TestResult {
     assert!("".parse::<Role>().is_err());
     Ok(())
 }
+
+fn person(staff_id: &str, badge: Option<&str>) -> custos_custody::model::Person {
+    custos_custody::model::Person {
+        staff_id: staff_id.into(),
+        name: format!("Person {staff_id}"),
+        role: custos_custody::model::PersonRole::Staff,
+        badge: badge.map(str::to_owned),
+        retired: false,
+    }
+}
+
+#[test]
+fn a_taken_staff_id_or_badge_is_named_plainly() -> TestResult {
+    let (_dir, path) = temp_db()?;
+    let store = Store::open(&path)?;
+    store.transaction("adding people", |tx| {
+        tx.insert_person(&person("p1", Some("B-1")), 1)?;
+        tx.insert_person(&person("p2", None), 1)?;
+        // People without a badge do not share one.
+        tx.insert_person(&person("p3", None), 1)
+    })?;
+
+    let taken_badge = store
+        .transaction("adding a person", |tx| {
+            tx.insert_person(&person("p4", Some("B-1")), 2)
+        })
+        .err()
+        .ok_or("a second person with badge B-1 was accepted")?;
+    assert_eq!(taken_badge.kind(), ErrorKind::AlreadyExists);
+    assert_eq!(
+        taken_badge.to_string(),
+        r#"a person with badge "B-1" already exists"#
+    );
+
+    let taken_id = store
+        .transaction("adding a person", |tx| {
+            tx.insert_person(&person("p1", Some("B-9")), 2)
+        })
+        .err()
+        .ok_or("a second p1 was accepted")?;
+    assert_eq!(taken_id.to_string(), r#"person "p1" already exists"#);
+
+    let edited = store
+        .transaction("editing a person", |tx| {
+            tx.update_person(&person("p2", Some("B-1")), 3)
+        })
+        .err()
+        .ok_or("p2 was given p1's badge")?;
+    assert_eq!(
+        edited.to_string(),
+        r#"a person with badge "B-1" already exists"#
+    );
+    Ok(())
+}

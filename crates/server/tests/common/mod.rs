@@ -21,6 +21,8 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+pub mod strict_json;
+
 pub type Error = Box<dyn std::error::Error>;
 
 /// 10 fps in 90 kHz units.
