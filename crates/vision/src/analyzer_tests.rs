@@ -36,6 +36,9 @@ struct Look {
     blur_radius: usize,
     shift: usize,
     freeze: bool,
+    /// Sensor noise amplitude instead of the camera's (a camera's gain
+    /// turned up on a dark picture).
+    noise_amplitude: Option<i32>,
 }
 
 impl Default for Look {
@@ -47,6 +50,7 @@ impl Default for Look {
             blur_radius: 0,
             shift: 0,
             freeze: false,
+            noise_amplitude: None,
         }
     }
 }
@@ -124,10 +128,10 @@ impl Camera {
                 look.blur_radius,
             );
         }
+        let noise_amplitude = look.noise_amplitude.unwrap_or(self.noise_amplitude);
         for (out, &value) in self.frame.iter_mut().zip(&self.clean) {
-            let noise = if self.noise_amplitude > 0 {
-                (self.random.next() % (2 * self.noise_amplitude as u64 + 1)) as i32
-                    - self.noise_amplitude
+            let noise = if noise_amplitude > 0 {
+                (self.random.next() % (2 * noise_amplitude as u64 + 1)) as i32 - noise_amplitude
             } else {
                 0
             };
@@ -452,6 +456,22 @@ fn a_black_cover_is_covered_and_nothing_else() {
     let run = run(AnalyzerConfig::default(), &mut camera(), 5, 60, |t| Look {
         cover: (20.0..40.0).contains(&t),
         ..Default::default()
+    });
+    assert_one_tamper(&run, EventKind::Covered, 20.0, 40.0);
+}
+
+#[test]
+fn a_dark_noisy_cover_is_covered_not_defocused() {
+    // Something dark over the lens: a faint trace of the scene at 15 % of
+    // its brightness, and the strong noise of the camera's gain on it. The
+    // layout is still there and the edges are gone, as in a blur.
+    let run = run(AnalyzerConfig::default(), &mut camera(), 5, 60, |t| {
+        let covered = (20.0..40.0).contains(&t);
+        Look {
+            gain: if covered { 0.15 } else { 1.0 },
+            noise_amplitude: covered.then_some(20),
+            ..Default::default()
+        }
     });
     assert_one_tamper(&run, EventKind::Covered, 20.0, 40.0);
 }

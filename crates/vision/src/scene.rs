@@ -9,15 +9,25 @@
 //!   updated adaptively. The picture is an 8x6 grid of cells; only cells
 //!   with texture in the reference are judged.
 //! - Covered: most textured cells lost their contrast (or show nothing but
-//!   sensor noise) and the brightness layout no longer matches the
-//!   reference; 45 % of them, when it lasts twice as long.
+//!   sensor noise) and the picture is no longer the scene: its brightness
+//!   layout no longer matches the reference, or it went dark or flat (its
+//!   mean brightness, or the spread of brightness across the picture, fell
+//!   to under half the reference's: something dark over the lens, with the
+//!   noise a camera's gain puts on it, keeps a faint layout). Or the fine
+//!   detail is gone nearly everywhere and the layout no longer matches (a
+//!   hand close to the lens: a smooth blob, whose shading keeps some
+//!   contrast in each cell). 45 % of the cells losing contrast counts when
+//!   it lasts twice as long.
 //! - Defocused: edge energy per unit of contrast (a sharpness measure that
 //!   gain and offset do not change), both without their noise part, fell in
 //!   most of the cells that have fine detail in the reference, while the
-//!   brightness layout and most cells' correlation still match: the same
-//!   scene, blurred. Ribnick et al. compare high-frequency energy; Aksoy,
-//!   Saglam & Temizel 2013 ("Camera tamper detection using wavelet analysis
-//!   for video surveillance") the same idea with wavelets.
+//!   brightness layout, the mean brightness and the spread of brightness
+//!   across the picture, and most cells' correlation still match: the same
+//!   scene, blurred (a blur evens out detail within a cell, not the
+//!   differences between cells). Edges alone cannot tell a blur from a
+//!   cover: both lose them. Ribnick et al. compare high-frequency energy;
+//!   Aksoy, Saglam & Temizel 2013 ("Camera tamper detection using wavelet
+//!   analysis for video surveillance") the same idea with wavelets.
 //! - Moved: per-cell normalised cross-correlation with the reference picture
 //!   fell in most cells that normally correlate; correlation ignores gain
 //!   and offset, so lighting does not move the camera. A smaller nudge is
@@ -98,10 +108,23 @@ const MISMATCH_CORRELATION: f32 = 0.5;
 
 /// Covered: this fraction of the textured cells lost their contrast...
 const COVERED_FRACTION: f32 = 0.7;
+/// ...or this fraction of the detailed cells lost their detail, the
+/// picture as a whole kept less than `SMOOTH_EDGES` of the reference's
+/// edge energy, and the layout no longer matches (a smooth blob over the
+/// lens: a hand's shading keeps some contrast in every cell, but no
+/// edges; a camera turned to another scene keeps its edges)...
+const COVERED_DETAIL_FRACTION: f32 = 0.85;
+const SMOOTH_EDGES: f32 = 0.3;
 /// ...or this fraction, for longer (someone large and close looks alike
 /// for a moment).
 const PARTLY_COVERED_FRACTION: f32 = 0.45;
 const PARTLY_COVERED_SUSTAIN_MS: i64 = 4000;
+/// A picture whose mean brightness, or whose spread of brightness across
+/// the cells, fell below this fraction of the reference's went dark or
+/// flat: covered if its contrast is gone, never defocused (a blur keeps
+/// both near 1; a lighting change that halves them leaves the cells'
+/// contrast above `LOST_CONTRAST`).
+const DIMMED: f32 = 0.5;
 /// Defocused: this fraction of the detailed cells lost their sharpness...
 const DEFOCUSED_FRACTION: f32 = 0.5;
 /// ...while fewer than this fraction of the cells mismatch.
@@ -171,6 +194,15 @@ pub struct TamperFeatures {
     pub mismatched: f32,
     /// Correlation of the cells' mean brightness with the reference's.
     pub layout: f32,
+    /// Mean brightness of the picture relative to the reference's.
+    pub brightness: f32,
+    /// Spread of the cells' mean brightness across the picture (their
+    /// standard deviation) relative to the reference's: a blur keeps it,
+    /// a cover flattens it.
+    pub spread: f32,
+    /// Edge energy of the textured cells (sensor noise part removed)
+    /// relative to the reference's: low when the whole picture is smooth.
+    pub edges: f32,
     /// The global offset (work pixels, x and y) at which the picture best
     /// matches the reference, when the cells disagreed enough to look for
     /// one.
@@ -318,12 +350,16 @@ impl Scene {
         let (mut textured, mut lost) = (0usize, 0usize);
         let (mut detailed, mut softened) = (0usize, 0usize);
         let (mut reliable, mut mismatched) = (0usize, 0usize);
+        let noise_gradient = NOISE_GRADIENT_PER_SIGMA * noise_sigma;
+        let (mut edges, mut reference_edges) = (0.0f32, 0.0f32);
         for cell in 0..CELLS {
             let reference_deviation = self.reference.deviation[cell];
             if reference_deviation < texture_floor {
                 continue;
             }
             textured += 1;
+            edges += (measures.gradient[cell] - noise_gradient).max(0.0);
+            reference_edges += (self.reference.gradient[cell] - noise_gradient).max(0.0);
             // Lost: far below the reference's contrast, or nothing left but
             // sensor noise.
             let contrast = self.contrast_ratio(measures, cell);
@@ -354,12 +390,17 @@ impl Scene {
             }
         };
         let layout = correlation(&measures.mean, &self.reference.mean);
+        let (mean, spread) = mean_and_spread(&measures.mean);
+        let (reference_mean, reference_spread) = mean_and_spread(&self.reference.mean);
         self.features = TamperFeatures {
             textured_cells: textured,
             contrast_lost: fraction(lost, textured),
             softened: fraction(softened, detailed),
             mismatched: fraction(mismatched, reliable),
             layout,
+            brightness: mean / reference_mean.max(1.0),
+            spread: spread / reference_spread.max(1.0),
+            edges: edges / reference_edges.max(f32::EPSILON),
             shift: None,
             shifted: false,
             frame_difference,
@@ -393,9 +434,20 @@ impl Scene {
             }
         };
         let layout_kept = f.layout >= self.layout_limit();
-        if !layout_kept {
+        // Dark or flat: a cover, whatever faint layout its noise or a
+        // lighting change left. A blur keeps brightness and spread.
+        let dimmed = f.brightness < DIMMED || f.spread < DIMMED;
+        if !layout_kept || dimmed {
             if f.contrast_lost >= needed(EventKind::Covered, COVERED_FRACTION) {
                 return Some(Verdict::new(EventKind::Covered, f.contrast_lost));
+            }
+            if !layout_kept
+                && f.softened >= needed(EventKind::Covered, COVERED_DETAIL_FRACTION)
+                && f.edges < SMOOTH_EDGES
+            {
+                // No detail left anywhere and not the scene's layout: a
+                // smooth blob over the lens, not a blur of the scene.
+                return Some(Verdict::new(EventKind::Covered, f.softened));
             }
             if f.contrast_lost >= needed(EventKind::Covered, PARTLY_COVERED_FRACTION) {
                 // Part of the picture blacked out: as likely someone large
@@ -410,11 +462,12 @@ impl Scene {
         // with the reference; a new view keeps neither. Once a defocus is
         // open, someone walking through the blurred picture changes the
         // layout and some cells, not the blur.
-        let still_the_scene = if open == Some(EventKind::Defocused) {
-            f.mismatched < MOVED_FRACTION
-        } else {
-            layout_kept && f.mismatched < DEFOCUSED_MAX_MISMATCH
-        };
+        let still_the_scene = !dimmed
+            && if open == Some(EventKind::Defocused) {
+                f.mismatched < MOVED_FRACTION
+            } else {
+                layout_kept && f.mismatched < DEFOCUSED_MAX_MISMATCH
+            };
         if f.softened >= needed(EventKind::Defocused, DEFOCUSED_FRACTION) && still_the_scene {
             return Some(Verdict::new(EventKind::Defocused, f.softened));
         }
@@ -607,6 +660,18 @@ impl Scene {
         )?;
         Some(current / self.reference_sharpness(cell)?.max(f32::EPSILON))
     }
+}
+
+/// The mean and standard deviation of the cells' mean brightness.
+fn mean_and_spread(cell_means: &[f32; CELLS]) -> (f32, f32) {
+    let count = CELLS as f32;
+    let mean = cell_means.iter().sum::<f32>() / count;
+    let variance = cell_means
+        .iter()
+        .map(|&value| (value - mean) * (value - mean))
+        .sum::<f32>()
+        / count;
+    (mean, variance.sqrt())
 }
 
 /// Edge energy per unit of contrast, both without their sensor-noise part:
