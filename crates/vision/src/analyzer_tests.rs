@@ -534,6 +534,54 @@ fn a_noise_free_scene_cannot_be_told_frozen() {
     assert!(!run.analyzer.stats().frozen_armed);
 }
 
+/// Someone crossing the picture every 4 s (3 s to cross), from 2 s on.
+fn walkers(t: f32) -> Option<(f32, f32, f32, f32)> {
+    (t >= 2.0)
+        .then(|| walker((t - 2.0) % 4.0, 0.0, 3.0))
+        .flatten()
+}
+
+#[test]
+fn a_freeze_of_a_noise_free_scene_while_someone_walks_is_frozen() {
+    // Compressed footage of a still scene has no noise left: the picture
+    // stops dead in the middle of a walk and then repeats exactly.
+    let mut camera = Camera::new(320, 180, 0);
+    let run = run(AnalyzerConfig::default(), &mut camera, 5, 60, |t| Look {
+        blob: walkers(t),
+        // Mid-crossing: the walker stops two thirds of the way across.
+        freeze: (20.0..35.0).contains(&t),
+        ..Default::default()
+    });
+    assert_one_tamper(&run, EventKind::Frozen, 20.0, 35.0);
+}
+
+#[test]
+fn a_room_that_empties_after_a_freeze_is_not_frozen_again() {
+    // The tamper's start reseeds the motion background with the frozen
+    // picture, walker included; once the room empties, that ghost must not
+    // be taken for someone left standing.
+    let mut camera = Camera::new(320, 180, 0);
+    let run = run(AnalyzerConfig::default(), &mut camera, 5, 60, |t| Look {
+        blob: walkers(t).filter(|_| t < 38.0),
+        freeze: (20.0..35.0).contains(&t),
+        ..Default::default()
+    });
+    assert_one_tamper(&run, EventKind::Frozen, 20.0, 35.0);
+}
+
+#[test]
+fn a_noise_free_scene_that_empties_is_not_frozen() {
+    // The last person walks out at the picture's edge at 25 s; the empty
+    // room that remains repeats exactly, as a frozen picture would.
+    let mut camera = Camera::new(320, 180, 0);
+    let run = run(AnalyzerConfig::default(), &mut camera, 5, 60, |t| Look {
+        blob: walkers(t).filter(|_| t < 26.0),
+        ..Default::default()
+    });
+    assert!(run.tamper_started().is_empty(), "{:?}", run.updates);
+    assert!(!run.motion_started().is_empty());
+}
+
 #[test]
 fn a_person_close_to_the_camera_is_motion_not_tamper() {
     // Half the picture dark and moving slowly for 6 s, then standing for 2 s.

@@ -35,10 +35,11 @@
 //!   whole picture matches the reference again), run only when many cells
 //!   disagree.
 //! - Frozen: even the cell that changed most differs from the previous
-//!   frame by far less than the learnt sensor noise of a typical cell. A
-//!   noise-free picture of an empty room cannot be told from a frozen one,
-//!   so frozen is armed only when the learnt noise is measurably above zero
-//!   (movement alone does not arm it: the room may empty).
+//!   frame by far less than the learnt sensor noise of a typical cell
+//!   (armed only when the learnt noise is measurably above zero); or, in
+//!   footage without noise, the picture stopped dead while something was
+//!   moving and stays identical (`stillness.rs`). A noise-free picture of
+//!   an empty room that freezes cannot be told from one that does not.
 //!
 //! Every per-cell limit is the stricter of a fixed definition ("lost 65 % of
 //! its contrast") and what this camera's own scene shows as normal: the
@@ -54,6 +55,7 @@ use crate::grid::{correlation, CellGrid, CellMeasures, CELLS};
 use crate::reference::{Reference, ReferenceSamples};
 use crate::shift::ShiftEstimator;
 use crate::spread::{SpreadSample, Spreads};
+use crate::stillness::Stillness;
 
 // Learning.
 
@@ -155,6 +157,13 @@ const FROZEN_MAX_CONTRAST_LOST: f32 = 0.3;
 /// difference of a typical cell, luma levels) is at least this: below it,
 /// an empty room and a frozen picture look alike.
 const FROZEN_MIN_NOISE: f32 = 0.25;
+/// A picture that stopped dead is frozen when at least this share of the
+/// pixels of the cells that changed last differ from the reference picture
+/// (people left standing mid-stride)...
+const STANDING_FRACTION: f32 = 0.02;
+/// ...by more than this many luma levels, or this many noise deviations.
+const STANDING_LEVEL: f32 = 12.0;
+const STANDING_NOISE_FACTOR: f32 = 5.0;
 /// While an event of the same kind is open, the fraction needed drops by
 /// this (hysteresis: a flickering verdict must not end and restart it).
 const HYSTERESIS: f32 = 0.15;
@@ -212,6 +221,9 @@ pub struct TamperFeatures {
     /// Mean absolute difference from the previous frame of the cell that
     /// changed most (luma levels).
     pub frame_difference: f32,
+    /// True if the picture stopped dead while something was moving and has
+    /// not changed since (a frozen picture, noise or not).
+    pub stopped: bool,
 }
 
 /// The learnt scene and the judgement of each frame against it.
@@ -237,6 +249,8 @@ pub(crate) struct Scene {
     noise_samples: Vec<f32>,
     /// Scratch for that median.
     noise_scratch: Vec<f32>,
+    /// Whether the picture stopped dead (frozen without sensor noise).
+    stillness: Stillness,
     features: TamperFeatures,
     /// Scratch for the detail floor.
     sorted: [f32; CELLS],
@@ -290,6 +304,7 @@ impl Scene {
             noise: 0.0,
             noise_samples: Vec::with_capacity(MAX_NOISE_SAMPLES),
             noise_scratch: Vec::with_capacity(MAX_NOISE_SAMPLES),
+            stillness: Stillness::default(),
             features: TamperFeatures::default(),
             sorted: [0.0; CELLS],
         }
@@ -339,11 +354,27 @@ impl Scene {
         if self.state != LearningState::Watching {
             return None;
         }
+        // Masked cells are left out of the stillness checks: a burnt-in
+        // clock under a mask keeps changing while the picture is frozen.
+        let differences: [f32; CELLS] = std::array::from_fn(|cell| {
+            if self.masked_cells[cell] {
+                0.0
+            } else {
+                measures.difference[cell]
+            }
+        });
+        // The cell that changed most: near zero only when the whole
+        // picture stands still (a walking person or sensor noise anywhere
+        // raises it).
         let frame_difference = if first {
             self.noise
         } else {
-            self.largest_difference(measures)
+            differences.iter().fold(0.0f32, |a, &b| a.max(b))
         };
+        if self.stillness.observe((!first).then_some(&differences)) {
+            let standing = self.left_standing(image);
+            self.stillness.confirm(standing >= STANDING_FRACTION);
+        }
         let noise_sigma = self.noise_sigma();
         let texture_floor = (TEXTURE_NOISE_FACTOR * noise_sigma).max(MIN_TEXTURE);
         let detail_floor = self.detail_floor(texture_floor);
@@ -404,8 +435,36 @@ impl Scene {
             shift: None,
             shifted: false,
             frame_difference,
+            stopped: self.stillness.stopped(),
         };
         self.verdict(image, open)
+    }
+
+    /// The share of the pixels of the cells that changed last which differ
+    /// from the reference picture: what was moving there and is left
+    /// standing now the picture stopped.
+    fn left_standing(&self, image: &[f32]) -> f32 {
+        let level = (STANDING_NOISE_FACTOR * self.noise_sigma()).max(STANDING_LEVEL);
+        let (mut standing, mut pixels) = (0usize, 0usize);
+        for (cell, _) in self
+            .stillness
+            .changed_cells()
+            .iter()
+            .enumerate()
+            .filter(|(_, &changed)| changed)
+        {
+            let rows = self.grid.cell_rows(image, cell);
+            let reference_rows = self.grid.cell_rows(&self.reference.image, cell);
+            for (row, reference_row) in rows.zip(reference_rows) {
+                pixels += row.len();
+                standing += row
+                    .iter()
+                    .zip(reference_row)
+                    .filter(|(&value, &reference)| (value - reference).abs() > level)
+                    .count();
+            }
+        }
+        standing as f32 / pixels.max(1) as f32
     }
 
     /// Looks for a global offset that explains the picture; records it in
@@ -479,14 +538,16 @@ impl Scene {
             return Some(Verdict::new(EventKind::Moved, f.mismatched));
         }
         let frozen_limit = FROZEN_RATIO * self.noise;
-        if self.frozen_armed()
-            && f.frame_difference <= frozen_limit
-            && f.contrast_lost < FROZEN_MAX_CONTRAST_LOST
-        {
-            return Some(Verdict::new(
-                EventKind::Frozen,
-                1.0 - f.frame_difference / frozen_limit,
-            ));
+        if f.contrast_lost < FROZEN_MAX_CONTRAST_LOST {
+            if self.frozen_armed() && f.frame_difference <= frozen_limit {
+                return Some(Verdict::new(
+                    EventKind::Frozen,
+                    1.0 - f.frame_difference / frozen_limit,
+                ));
+            }
+            if f.stopped {
+                return Some(Verdict::new(EventKind::Frozen, 1.0));
+            }
         }
         None
     }
@@ -606,18 +667,6 @@ impl Scene {
         let noise_variance = self.noise_sigma().powi(2);
         let signal = |deviation: f32| (deviation * deviation - noise_variance).max(0.0).sqrt();
         signal(measures.deviation[cell]) / signal(self.reference.deviation[cell]).max(f32::EPSILON)
-    }
-
-    /// The frame difference of the unmasked cell that changed most: near
-    /// zero only when the whole picture stands still (a walking person or
-    /// sensor noise anywhere raises it).
-    fn largest_difference(&self, measures: &CellMeasures) -> f32 {
-        measures
-            .difference
-            .iter()
-            .zip(&self.masked_cells)
-            .filter(|(_, &masked)| !masked)
-            .fold(0.0f32, |largest, (&difference, _)| largest.max(difference))
     }
 
     /// The reference sharpness of a cell; `None` when too flat to say.

@@ -59,6 +59,20 @@ enum Source {
     /// size and rate; decoded at full size and sampled at 5 fps, as the
     /// recorder hands pictures to the analysis.
     Hall,
+    /// The hall at night, empty and still: a temporal median of
+    /// `vtest-h264.mp4` (the walkers removed) held as one picture,
+    /// darkened, with the strong temporal noise of a camera's gain
+    /// (`noise=alls=20:allf=t`); encoded and decoded as `Hall`.
+    NightRoom,
+    /// A still Mandelbrot picture without any noise, 640x360 at 10 fps:
+    /// a scene that was always still (its frames are identical from the
+    /// start); encoded and decoded as `Hall`.
+    StillSynthetic,
+    /// The synthetic scene (the still Mandelbrot picture, the dark box
+    /// crossing it every 10 s) without any noise, 640x360 at 10 fps:
+    /// people walking in footage whose still parts repeat exactly; encoded
+    /// and decoded as `Hall`.
+    QuietSynthetic,
 }
 
 impl Source {
@@ -66,7 +80,10 @@ impl Source {
     /// full size and rate) and sampled at decoding; false for the first
     /// suite's clips (5 fps, 320 px, veryfast, GOP 2 s before encoding).
     fn camera_encoded(self) -> bool {
-        self == Source::Hall
+        matches!(
+            self,
+            Source::Hall | Source::NightRoom | Source::StillSynthetic | Source::QuietSynthetic
+        )
     }
 }
 
@@ -76,8 +93,8 @@ enum Category {
     Lighting,
     Tamper(EventKind),
     /// A tamper the analyzer cannot see by design: a frozen picture of a
-    /// scene without sensor noise (frozen detection is not armed). No
-    /// tamper event may be reported.
+    /// scene without sensor noise where nothing moves. No tamper event may
+    /// be reported.
     Undetectable(EventKind),
 }
 
@@ -201,13 +218,8 @@ fn clips() -> Vec<Clip> {
             format!("hflip={w}"),
         ),
         // vtest.avi after H.264 has no temporal noise left (P-frames copy
-        // the still background exactly): frozen is not armed.
-        clip(
-            "vtest-frozen",
-            Vtest,
-            Undetectable(EventKind::Frozen),
-            freeze(),
-        ),
+        // the still background exactly), but the people stop dead.
+        clip("vtest-frozen", Vtest, Tamper(EventKind::Frozen), freeze()),
         clip(
             "vtest-lights-up",
             Vtest,
@@ -354,9 +366,13 @@ fn clips() -> Vec<Clip> {
             Tamper(EventKind::Defocused),
             format!("boxblur=luma_radius=12:luma_power=1:{w}"),
         ),
+        // The picture stops for 15 s while people walk: the encoder then
+        // sends the same picture again and again.
+        frozen_clip("hall-frozen", Hall, "", ONSET_S, FROZEN_RECOVERY_S),
         // Added after the fix, from clips it was not tuned on: a lighter
         // darkening with less noise; a dimmer, wider hand with more noise
-        // (found on the slower partial-cover path).
+        // (found on the slower partial-cover path); the mirrored hall frozen
+        // later for 12 s.
         clip(
             "hall-cover-dim-noise",
             Hall,
@@ -369,8 +385,47 @@ fn clips() -> Vec<Clip> {
             Tamper(EventKind::Covered),
             cover_with(&hand(0.8, 120.0, 20)),
         ),
+        frozen_clip("hall-frozen-mirrored", Hall, "hflip", 44.0, 56.0),
+        // Noise-free footage with someone crossing every 10 s, frozen while
+        // the box is in the picture; after the freeze the box leaves and the
+        // picture repeats exactly again (no freeze, no person).
+        clip("quiet-synth-clean", QuietSynthetic, Clean, String::new()),
+        frozen_clip("quiet-synth-frozen", QuietSynthetic, "", 23.5, 38.0),
+        // Scenes that are always still: no tamper may be reported.
+        clip("night-room-clean", NightRoom, Clean, String::new()),
+        clip("still-synth-clean", StillSynthetic, Clean, String::new()),
+        // Nothing moves and there is no noise: a freeze changes nothing.
+        clip(
+            "still-synth-frozen",
+            StillSynthetic,
+            Undetectable(EventKind::Frozen),
+            freeze(),
+        ),
     ]
 }
+
+/// A clip whose picture `freeze_between(onset_s, recovery_s)` after the
+/// filter `before` (may be empty).
+fn frozen_clip(
+    name: &'static str,
+    source: Source,
+    before: &str,
+    onset_s: f64,
+    recovery_s: f64,
+) -> Clip {
+    Clip {
+        name,
+        source,
+        category: Category::Tamper(EventKind::Frozen),
+        tamper: chain(&[before, &freeze_between(onset_s, recovery_s)]),
+        after_noise: String::new(),
+        onset_s,
+        recovery_s,
+    }
+}
+
+/// The 15 s freeze of `hall-frozen` ends here.
+const FROZEN_RECOVERY_S: f64 = 35.0;
 
 /// Blends the picture into `layer` (a 768x576 10 fps yuv420p source) over
 /// 0.8 s from the onset, and back over 0.4 s before the recovery: a cover
@@ -433,7 +488,8 @@ impl Clip {
         match self.source {
             Source::Vtest => (WIDTH, 240),
             Source::Synthetic => (WIDTH, 180),
-            Source::Hall => (768, 576),
+            Source::Hall | Source::NightRoom => (768, 576),
+            Source::StillSynthetic | Source::QuietSynthetic => (640, 360),
         }
     }
 
@@ -451,6 +507,30 @@ impl Clip {
                 vec!["-i".to_string(), hall.display().to_string()],
                 format!("[0:v]{}[out]", chain(&["null", &self.tamper, &scale])),
             ),
+            Source::NightRoom => {
+                // The walkers removed by a 4 s temporal median, one picture
+                // of it held, darkened, the gain's noise on top.
+                let room = "tmedian=radius=20,trim=start_frame=300:end_frame=301,\
+                            loop=loop=-1:size=1,setpts=N/(10*TB),lutyuv=y='val*0.3',\
+                            noise=alls=20:allf=t";
+                (
+                    vec!["-i".to_string(), hall.display().to_string()],
+                    format!("[0:v]{}[out]", chain(&[room, &self.tamper, &scale])),
+                )
+            }
+            Source::QuietSynthetic => (
+                Vec::new(),
+                format!("{}[out]", chain(&[SYNTHETIC_SCENE, &self.tamper, &scale])),
+            ),
+            Source::StillSynthetic => {
+                let scene = "mandelbrot=s=640x360:r=10:start_scale=1.5:end_scale=1.5,\
+                             trim=end_frame=1,loop=loop=-1:size=1,setpts=N/(10*TB),\
+                             format=yuv420p";
+                (
+                    Vec::new(),
+                    format!("{}[out]", chain(&[scene, &self.tamper, &scale])),
+                )
+            }
             Source::Vtest => (
                 vec!["-i".to_string(), vtest.display().to_string()],
                 format!("[0:v]{}[out]", chain(&["null", &self.tamper, &scale])),
