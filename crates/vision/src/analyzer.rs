@@ -36,8 +36,10 @@ pub struct Stats {
     /// The learnt noise floor: mean absolute frame-to-frame difference of a
     /// typical cell, in luma levels at the work size.
     pub noise: f32,
-    /// True if the learnt noise is high enough for frozen detection (a
-    /// noise-free picture of an empty room looks frozen).
+    /// True if the learnt noise is high enough for the noise-based frozen
+    /// check (a noise-free picture of an empty room looks frozen). Without
+    /// it a freeze is seen only when the picture stops dead while
+    /// something moves.
     pub frozen_armed: bool,
     /// The motion detector's view of the last frame.
     pub motion: MotionFeatures,

@@ -36,6 +36,9 @@ struct Look {
     blur_radius: usize,
     shift: usize,
     freeze: bool,
+    /// Sensor noise amplitude instead of the camera's (a camera's gain
+    /// turned up on a dark picture).
+    noise_amplitude: Option<i32>,
 }
 
 impl Default for Look {
@@ -47,6 +50,7 @@ impl Default for Look {
             blur_radius: 0,
             shift: 0,
             freeze: false,
+            noise_amplitude: None,
         }
     }
 }
@@ -124,10 +128,10 @@ impl Camera {
                 look.blur_radius,
             );
         }
+        let noise_amplitude = look.noise_amplitude.unwrap_or(self.noise_amplitude);
         for (out, &value) in self.frame.iter_mut().zip(&self.clean) {
-            let noise = if self.noise_amplitude > 0 {
-                (self.random.next() % (2 * self.noise_amplitude as u64 + 1)) as i32
-                    - self.noise_amplitude
+            let noise = if noise_amplitude > 0 {
+                (self.random.next() % (2 * noise_amplitude as u64 + 1)) as i32 - noise_amplitude
             } else {
                 0
             };
@@ -457,6 +461,22 @@ fn a_black_cover_is_covered_and_nothing_else() {
 }
 
 #[test]
+fn a_dark_noisy_cover_is_covered_not_defocused() {
+    // Something dark over the lens: a faint trace of the scene at 15 % of
+    // its brightness, and the strong noise of the camera's gain on it. The
+    // layout is still there and the edges are gone, as in a blur.
+    let run = run(AnalyzerConfig::default(), &mut camera(), 5, 60, |t| {
+        let covered = (20.0..40.0).contains(&t);
+        Look {
+            gain: if covered { 0.15 } else { 1.0 },
+            noise_amplitude: covered.then_some(20),
+            ..Default::default()
+        }
+    });
+    assert_one_tamper(&run, EventKind::Covered, 20.0, 40.0);
+}
+
+#[test]
 fn a_blur_is_defocused() {
     let run = run(AnalyzerConfig::default(), &mut camera(), 5, 60, |t| Look {
         blur_radius: if (20.0..40.0).contains(&t) { 3 } else { 0 },
@@ -512,6 +532,54 @@ fn a_noise_free_scene_cannot_be_told_frozen() {
     });
     assert!(run.updates.is_empty(), "{:?}", run.updates);
     assert!(!run.analyzer.stats().frozen_armed);
+}
+
+/// Someone crossing the picture every 4 s (3 s to cross), from 2 s on.
+fn walkers(t: f32) -> Option<(f32, f32, f32, f32)> {
+    (t >= 2.0)
+        .then(|| walker((t - 2.0) % 4.0, 0.0, 3.0))
+        .flatten()
+}
+
+#[test]
+fn a_freeze_of_a_noise_free_scene_while_someone_walks_is_frozen() {
+    // Compressed footage of a still scene has no noise left: the picture
+    // stops dead in the middle of a walk and then repeats exactly.
+    let mut camera = Camera::new(320, 180, 0);
+    let run = run(AnalyzerConfig::default(), &mut camera, 5, 60, |t| Look {
+        blob: walkers(t),
+        // Mid-crossing: the walker stops two thirds of the way across.
+        freeze: (20.0..35.0).contains(&t),
+        ..Default::default()
+    });
+    assert_one_tamper(&run, EventKind::Frozen, 20.0, 35.0);
+}
+
+#[test]
+fn a_room_that_empties_after_a_freeze_is_not_frozen_again() {
+    // The tamper's start reseeds the motion background with the frozen
+    // picture, walker included; once the room empties, that ghost must not
+    // be taken for someone left standing.
+    let mut camera = Camera::new(320, 180, 0);
+    let run = run(AnalyzerConfig::default(), &mut camera, 5, 60, |t| Look {
+        blob: walkers(t).filter(|_| t < 38.0),
+        freeze: (20.0..35.0).contains(&t),
+        ..Default::default()
+    });
+    assert_one_tamper(&run, EventKind::Frozen, 20.0, 35.0);
+}
+
+#[test]
+fn a_noise_free_scene_that_empties_is_not_frozen() {
+    // The last person walks out at the picture's edge at 25 s; the empty
+    // room that remains repeats exactly, as a frozen picture would.
+    let mut camera = Camera::new(320, 180, 0);
+    let run = run(AnalyzerConfig::default(), &mut camera, 5, 60, |t| Look {
+        blob: walkers(t).filter(|_| t < 26.0),
+        ..Default::default()
+    });
+    assert!(run.tamper_started().is_empty(), "{:?}", run.updates);
+    assert!(!run.motion_started().is_empty());
 }
 
 #[test]

@@ -34,6 +34,7 @@ mod reference;
 mod scene;
 mod shift;
 mod spread;
+mod stillness;
 mod tracking;
 
 pub use analyzer::{Analyzer, Stats};

@@ -9,15 +9,25 @@
 //!   updated adaptively. The picture is an 8x6 grid of cells; only cells
 //!   with texture in the reference are judged.
 //! - Covered: most textured cells lost their contrast (or show nothing but
-//!   sensor noise) and the brightness layout no longer matches the
-//!   reference; 45 % of them, when it lasts twice as long.
+//!   sensor noise) and the picture is no longer the scene: its brightness
+//!   layout no longer matches the reference, or it went dark or flat (its
+//!   mean brightness, or the spread of brightness across the picture, fell
+//!   to under half the reference's: something dark over the lens, with the
+//!   noise a camera's gain puts on it, keeps a faint layout). Or the fine
+//!   detail is gone nearly everywhere and the layout no longer matches (a
+//!   hand close to the lens: a smooth blob, whose shading keeps some
+//!   contrast in each cell). 45 % of the cells losing contrast counts when
+//!   it lasts twice as long.
 //! - Defocused: edge energy per unit of contrast (a sharpness measure that
 //!   gain and offset do not change), both without their noise part, fell in
 //!   most of the cells that have fine detail in the reference, while the
-//!   brightness layout and most cells' correlation still match: the same
-//!   scene, blurred. Ribnick et al. compare high-frequency energy; Aksoy,
-//!   Saglam & Temizel 2013 ("Camera tamper detection using wavelet analysis
-//!   for video surveillance") the same idea with wavelets.
+//!   brightness layout, the mean brightness and the spread of brightness
+//!   across the picture, and most cells' correlation still match: the same
+//!   scene, blurred (a blur evens out detail within a cell, not the
+//!   differences between cells). Edges alone cannot tell a blur from a
+//!   cover: both lose them. Ribnick et al. compare high-frequency energy;
+//!   Aksoy, Saglam & Temizel 2013 ("Camera tamper detection using wavelet
+//!   analysis for video surveillance") the same idea with wavelets.
 //! - Moved: per-cell normalised cross-correlation with the reference picture
 //!   fell in most cells that normally correlate; correlation ignores gain
 //!   and offset, so lighting does not move the camera. A smaller nudge is
@@ -25,10 +35,11 @@
 //!   whole picture matches the reference again), run only when many cells
 //!   disagree.
 //! - Frozen: even the cell that changed most differs from the previous
-//!   frame by far less than the learnt sensor noise of a typical cell. A
-//!   noise-free picture of an empty room cannot be told from a frozen one,
-//!   so frozen is armed only when the learnt noise is measurably above zero
-//!   (movement alone does not arm it: the room may empty).
+//!   frame by far less than the learnt sensor noise of a typical cell
+//!   (armed only when the learnt noise is measurably above zero); or, in
+//!   footage without noise, the picture stopped dead while something was
+//!   moving and stays identical (`stillness.rs`). A noise-free picture of
+//!   an empty room that freezes cannot be told from one that does not.
 //!
 //! Every per-cell limit is the stricter of a fixed definition ("lost 65 % of
 //! its contrast") and what this camera's own scene shows as normal: the
@@ -44,6 +55,7 @@ use crate::grid::{correlation, CellGrid, CellMeasures, CELLS};
 use crate::reference::{Reference, ReferenceSamples};
 use crate::shift::ShiftEstimator;
 use crate::spread::{SpreadSample, Spreads};
+use crate::stillness::Stillness;
 
 // Learning.
 
@@ -98,10 +110,23 @@ const MISMATCH_CORRELATION: f32 = 0.5;
 
 /// Covered: this fraction of the textured cells lost their contrast...
 const COVERED_FRACTION: f32 = 0.7;
+/// ...or this fraction of the detailed cells lost their detail, the
+/// picture as a whole kept less than `SMOOTH_EDGES` of the reference's
+/// edge energy, and the layout no longer matches (a smooth blob over the
+/// lens: a hand's shading keeps some contrast in every cell, but no
+/// edges; a camera turned to another scene keeps its edges)...
+const COVERED_DETAIL_FRACTION: f32 = 0.85;
+const SMOOTH_EDGES: f32 = 0.3;
 /// ...or this fraction, for longer (someone large and close looks alike
 /// for a moment).
 const PARTLY_COVERED_FRACTION: f32 = 0.45;
 const PARTLY_COVERED_SUSTAIN_MS: i64 = 4000;
+/// A picture whose mean brightness, or whose spread of brightness across
+/// the cells, fell below this fraction of the reference's went dark or
+/// flat: covered if its contrast is gone, never defocused (a blur keeps
+/// both near 1; a lighting change that halves them leaves the cells'
+/// contrast above `LOST_CONTRAST`).
+const DIMMED: f32 = 0.5;
 /// Defocused: this fraction of the detailed cells lost their sharpness...
 const DEFOCUSED_FRACTION: f32 = 0.5;
 /// ...while fewer than this fraction of the cells mismatch.
@@ -132,6 +157,13 @@ const FROZEN_MAX_CONTRAST_LOST: f32 = 0.3;
 /// difference of a typical cell, luma levels) is at least this: below it,
 /// an empty room and a frozen picture look alike.
 const FROZEN_MIN_NOISE: f32 = 0.25;
+/// A picture that stopped dead is frozen when at least this share of the
+/// pixels of the cells that changed last differ from the reference picture
+/// (people left standing mid-stride)...
+const STANDING_FRACTION: f32 = 0.02;
+/// ...by more than this many luma levels, or this many noise deviations.
+const STANDING_LEVEL: f32 = 12.0;
+const STANDING_NOISE_FACTOR: f32 = 5.0;
 /// While an event of the same kind is open, the fraction needed drops by
 /// this (hysteresis: a flickering verdict must not end and restart it).
 const HYSTERESIS: f32 = 0.15;
@@ -171,6 +203,15 @@ pub struct TamperFeatures {
     pub mismatched: f32,
     /// Correlation of the cells' mean brightness with the reference's.
     pub layout: f32,
+    /// Mean brightness of the picture relative to the reference's.
+    pub brightness: f32,
+    /// Spread of the cells' mean brightness across the picture (their
+    /// standard deviation) relative to the reference's: a blur keeps it,
+    /// a cover flattens it.
+    pub spread: f32,
+    /// Edge energy of the textured cells (sensor noise part removed)
+    /// relative to the reference's: low when the whole picture is smooth.
+    pub edges: f32,
     /// The global offset (work pixels, x and y) at which the picture best
     /// matches the reference, when the cells disagreed enough to look for
     /// one.
@@ -180,6 +221,9 @@ pub struct TamperFeatures {
     /// Mean absolute difference from the previous frame of the cell that
     /// changed most (luma levels).
     pub frame_difference: f32,
+    /// True if the picture stopped dead while something was moving and has
+    /// not changed since (a frozen picture, noise or not).
+    pub stopped: bool,
 }
 
 /// The learnt scene and the judgement of each frame against it.
@@ -205,6 +249,8 @@ pub(crate) struct Scene {
     noise_samples: Vec<f32>,
     /// Scratch for that median.
     noise_scratch: Vec<f32>,
+    /// Whether the picture stopped dead (frozen without sensor noise).
+    stillness: Stillness,
     features: TamperFeatures,
     /// Scratch for the detail floor.
     sorted: [f32; CELLS],
@@ -258,6 +304,7 @@ impl Scene {
             noise: 0.0,
             noise_samples: Vec::with_capacity(MAX_NOISE_SAMPLES),
             noise_scratch: Vec::with_capacity(MAX_NOISE_SAMPLES),
+            stillness: Stillness::default(),
             features: TamperFeatures::default(),
             sorted: [0.0; CELLS],
         }
@@ -307,23 +354,43 @@ impl Scene {
         if self.state != LearningState::Watching {
             return None;
         }
+        // Masked cells are left out of the stillness checks: a burnt-in
+        // clock under a mask keeps changing while the picture is frozen.
+        let differences: [f32; CELLS] = std::array::from_fn(|cell| {
+            if self.masked_cells[cell] {
+                0.0
+            } else {
+                measures.difference[cell]
+            }
+        });
+        // The cell that changed most: near zero only when the whole
+        // picture stands still (a walking person or sensor noise anywhere
+        // raises it).
         let frame_difference = if first {
             self.noise
         } else {
-            self.largest_difference(measures)
+            differences.iter().fold(0.0f32, |a, &b| a.max(b))
         };
+        if self.stillness.observe((!first).then_some(&differences)) {
+            let standing = self.left_standing(image);
+            self.stillness.confirm(standing >= STANDING_FRACTION);
+        }
         let noise_sigma = self.noise_sigma();
         let texture_floor = (TEXTURE_NOISE_FACTOR * noise_sigma).max(MIN_TEXTURE);
         let detail_floor = self.detail_floor(texture_floor);
         let (mut textured, mut lost) = (0usize, 0usize);
         let (mut detailed, mut softened) = (0usize, 0usize);
         let (mut reliable, mut mismatched) = (0usize, 0usize);
+        let noise_gradient = NOISE_GRADIENT_PER_SIGMA * noise_sigma;
+        let (mut edges, mut reference_edges) = (0.0f32, 0.0f32);
         for cell in 0..CELLS {
             let reference_deviation = self.reference.deviation[cell];
             if reference_deviation < texture_floor {
                 continue;
             }
             textured += 1;
+            edges += (measures.gradient[cell] - noise_gradient).max(0.0);
+            reference_edges += (self.reference.gradient[cell] - noise_gradient).max(0.0);
             // Lost: far below the reference's contrast, or nothing left but
             // sensor noise.
             let contrast = self.contrast_ratio(measures, cell);
@@ -354,17 +421,50 @@ impl Scene {
             }
         };
         let layout = correlation(&measures.mean, &self.reference.mean);
+        let (mean, spread) = mean_and_spread(&measures.mean);
+        let (reference_mean, reference_spread) = mean_and_spread(&self.reference.mean);
         self.features = TamperFeatures {
             textured_cells: textured,
             contrast_lost: fraction(lost, textured),
             softened: fraction(softened, detailed),
             mismatched: fraction(mismatched, reliable),
             layout,
+            brightness: mean / reference_mean.max(1.0),
+            spread: spread / reference_spread.max(1.0),
+            edges: edges / reference_edges.max(f32::EPSILON),
             shift: None,
             shifted: false,
             frame_difference,
+            stopped: self.stillness.stopped(),
         };
         self.verdict(image, open)
+    }
+
+    /// The share of the pixels of the cells that changed last which differ
+    /// from the reference picture: what was moving there and is left
+    /// standing now the picture stopped.
+    fn left_standing(&self, image: &[f32]) -> f32 {
+        let level = (STANDING_NOISE_FACTOR * self.noise_sigma()).max(STANDING_LEVEL);
+        let (mut standing, mut pixels) = (0usize, 0usize);
+        for (cell, _) in self
+            .stillness
+            .changed_cells()
+            .iter()
+            .enumerate()
+            .filter(|(_, &changed)| changed)
+        {
+            let rows = self.grid.cell_rows(image, cell);
+            let reference_rows = self.grid.cell_rows(&self.reference.image, cell);
+            for (row, reference_row) in rows.zip(reference_rows) {
+                pixels += row.len();
+                standing += row
+                    .iter()
+                    .zip(reference_row)
+                    .filter(|(&value, &reference)| (value - reference).abs() > level)
+                    .count();
+            }
+        }
+        standing as f32 / pixels.max(1) as f32
     }
 
     /// Looks for a global offset that explains the picture; records it in
@@ -393,9 +493,20 @@ impl Scene {
             }
         };
         let layout_kept = f.layout >= self.layout_limit();
-        if !layout_kept {
+        // Dark or flat: a cover, whatever faint layout its noise or a
+        // lighting change left. A blur keeps brightness and spread.
+        let dimmed = f.brightness < DIMMED || f.spread < DIMMED;
+        if !layout_kept || dimmed {
             if f.contrast_lost >= needed(EventKind::Covered, COVERED_FRACTION) {
                 return Some(Verdict::new(EventKind::Covered, f.contrast_lost));
+            }
+            if !layout_kept
+                && f.softened >= needed(EventKind::Covered, COVERED_DETAIL_FRACTION)
+                && f.edges < SMOOTH_EDGES
+            {
+                // No detail left anywhere and not the scene's layout: a
+                // smooth blob over the lens, not a blur of the scene.
+                return Some(Verdict::new(EventKind::Covered, f.softened));
             }
             if f.contrast_lost >= needed(EventKind::Covered, PARTLY_COVERED_FRACTION) {
                 // Part of the picture blacked out: as likely someone large
@@ -410,11 +521,12 @@ impl Scene {
         // with the reference; a new view keeps neither. Once a defocus is
         // open, someone walking through the blurred picture changes the
         // layout and some cells, not the blur.
-        let still_the_scene = if open == Some(EventKind::Defocused) {
-            f.mismatched < MOVED_FRACTION
-        } else {
-            layout_kept && f.mismatched < DEFOCUSED_MAX_MISMATCH
-        };
+        let still_the_scene = !dimmed
+            && if open == Some(EventKind::Defocused) {
+                f.mismatched < MOVED_FRACTION
+            } else {
+                layout_kept && f.mismatched < DEFOCUSED_MAX_MISMATCH
+            };
         if f.softened >= needed(EventKind::Defocused, DEFOCUSED_FRACTION) && still_the_scene {
             return Some(Verdict::new(EventKind::Defocused, f.softened));
         }
@@ -426,14 +538,16 @@ impl Scene {
             return Some(Verdict::new(EventKind::Moved, f.mismatched));
         }
         let frozen_limit = FROZEN_RATIO * self.noise;
-        if self.frozen_armed()
-            && f.frame_difference <= frozen_limit
-            && f.contrast_lost < FROZEN_MAX_CONTRAST_LOST
-        {
-            return Some(Verdict::new(
-                EventKind::Frozen,
-                1.0 - f.frame_difference / frozen_limit,
-            ));
+        if f.contrast_lost < FROZEN_MAX_CONTRAST_LOST {
+            if self.frozen_armed() && f.frame_difference <= frozen_limit {
+                return Some(Verdict::new(
+                    EventKind::Frozen,
+                    1.0 - f.frame_difference / frozen_limit,
+                ));
+            }
+            if f.stopped {
+                return Some(Verdict::new(EventKind::Frozen, 1.0));
+            }
         }
         None
     }
@@ -555,18 +669,6 @@ impl Scene {
         signal(measures.deviation[cell]) / signal(self.reference.deviation[cell]).max(f32::EPSILON)
     }
 
-    /// The frame difference of the unmasked cell that changed most: near
-    /// zero only when the whole picture stands still (a walking person or
-    /// sensor noise anywhere raises it).
-    fn largest_difference(&self, measures: &CellMeasures) -> f32 {
-        measures
-            .difference
-            .iter()
-            .zip(&self.masked_cells)
-            .filter(|(_, &masked)| !masked)
-            .fold(0.0f32, |largest, (&difference, _)| largest.max(difference))
-    }
-
     /// The reference sharpness of a cell; `None` when too flat to say.
     fn reference_sharpness(&self, cell: usize) -> Option<f32> {
         sharpness(
@@ -607,6 +709,18 @@ impl Scene {
         )?;
         Some(current / self.reference_sharpness(cell)?.max(f32::EPSILON))
     }
+}
+
+/// The mean and standard deviation of the cells' mean brightness.
+fn mean_and_spread(cell_means: &[f32; CELLS]) -> (f32, f32) {
+    let count = CELLS as f32;
+    let mean = cell_means.iter().sum::<f32>() / count;
+    let variance = cell_means
+        .iter()
+        .map(|&value| (value - mean) * (value - mean))
+        .sum::<f32>()
+        / count;
+    (mean, variance.sqrt())
 }
 
 /// Edge energy per unit of contrast, both without their sensor-noise part:
