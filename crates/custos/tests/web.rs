@@ -87,6 +87,18 @@ fn the_web_app_in_chromium() {
         "locations",
         "person",
         "settings-camera",
+        "settings",
+        "live",
+        "playback",
+        "audit",
+        "inventories",
+        "register-nothing-found",
+        "sign-in-locked",
+        "users-locked",
+        "dashboard-admin-phone",
+        "register-phone",
+        "locations-phone",
+        "settings-phone",
     ] {
         assert!(
             shots.join(format!("{shot}.png")).exists(),
