@@ -482,10 +482,15 @@ try {
     ["#/items", "#q", "register-phone"],
     ["#/locations", "#loc-cameras", "locations-phone"],
     ["#/settings", "#hours-sun", "settings-phone"],
+    ["#/settings/cameras/stacks", "#cam-url", "settings-camera-phone"],
+    ["#/admin", "#new-name", "users-phone"],
+    ["#/audit", "main table", "audit-phone"],
   ]) {
     await phone.goto(`${base}/${path}`);
     await phone.locator(ready).waitFor();
     await shot(phone, name);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `${path} fits a phone's width for an admin (${overflow} px too wide)`);
   }
   await phone.context().close();
 

@@ -99,6 +99,9 @@ fn the_web_app_in_chromium() {
         "register-phone",
         "locations-phone",
         "settings-phone",
+        "settings-camera-phone",
+        "users-phone",
+        "audit-phone",
     ] {
         assert!(
             shots.join(format!("{shot}.png")).exists(),
