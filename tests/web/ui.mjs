@@ -36,8 +36,9 @@ async function newPage(viewport = { width: 1280, height: 800 }) {
   const page = await context.newPage();
   page.on("console", (m) => {
     // Answers the app expects and shows (401 before sign-in, 403 for a
-    // role, 409 for a refused action) are not problems; 404 and 5xx are.
-    const expected = /status of (401|403|409|422) /.test(m.text());
+    // role, 409 for a refused action, 429 for a locked account) are not
+    // problems; 404 and 5xx are.
+    const expected = /status of (401|403|409|422|429) /.test(m.text());
     if (m.type() === "error" && !expected) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
@@ -73,6 +74,41 @@ async function shot(page, name, fullPage = true) {
     return out;
   });
   check(found.length === 0, `${name}: every control, link and picture has a name (${found.join("; ")})`);
+  const unclear = await page.evaluate(() => {
+    const out = [];
+    // An empty list says what to do next, not bare column names.
+    for (const t of document.querySelectorAll("main table")) {
+      if (t.offsetParent && !t.querySelector("tbody tr")) out.push("a table with column names and no rows");
+    }
+    // A hint in a field is shown whole.
+    const ruler = document.createElement("canvas").getContext("2d");
+    for (const i of document.querySelectorAll("main input[placeholder]")) {
+      if (!i.offsetParent) continue;
+      const cs = getComputedStyle(i);
+      ruler.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      const needs = ruler.measureText(i.placeholder).width;
+      const room = i.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+      if (needs > room + 0.5) {
+        out.push(`the hint “${i.placeholder}” of ${i.id || i.getAttribute("aria-label")} is cut off `
+          + `(${needs.toFixed(0)} px in ${room.toFixed(0)} px)`);
+      }
+    }
+    // Where the header row is not shown (a phone), each cell names its column.
+    for (const t of document.querySelectorAll("main table")) {
+      const head = t.querySelector("thead");
+      if (!head || !t.offsetParent || getComputedStyle(head).display !== "none") continue;
+      const names = [...head.querySelectorAll("th")].map((th) => th.textContent.trim());
+      for (const tr of t.querySelectorAll("tbody tr")) {
+        [...tr.children].forEach((td, i) => {
+          if (!names[i] || !td.textContent.trim()) return;
+          const label = getComputedStyle(td, "::before").content;
+          if (!label.includes(names[i])) out.push(`a cell of column “${names[i]}” does not say so (${label})`);
+        });
+      }
+    }
+    return [...new Set(out)];
+  });
+  check(unclear.length === 0, `${name}: no bare table, cut-off hint or unnamed cell (${unclear.join("; ")})`);
 }
 
 async function submitLogin(page, user, password) {
@@ -110,6 +146,16 @@ try {
   const storageRow = await page.locator("tr[data-storage=stacks]").innerText();
   check(/days|not known yet/.test(storageRow), `the dashboard shows the retention horizon (${storageRow.replace(/\s+/g, " ")})`);
   check(/% used/.test(await page.locator("[data-disk]").innerText()), "the dashboard shows disk use");
+  check((await card.innerText()).includes("320×240"), "an admin sees the camera's stream details");
+  await page.waitForFunction(() => {
+    const img = document.querySelector("[data-camera=stacks] img.thumb");
+    return img && Math.abs(img.clientWidth / img.clientHeight - 4 / 3) < 0.02;
+  }, null, { timeout: 5000 }).catch(() => {});
+  const thumbShape = await page.evaluate(() => {
+    const img = document.querySelector("[data-camera=stacks] img.thumb");
+    return img.clientWidth / img.clientHeight;
+  });
+  check(Math.abs(thumbShape - 4 / 3) < 0.02, `the thumbnail has the camera's shape (${thumbShape.toFixed(3)})`);
   await shot(page, "dashboard");
 
   // Live view: the video element's time advances, close behind the camera.
@@ -127,12 +173,52 @@ try {
   });
   check(lag.t > t1 + 0.5, `live video plays (time ${t1.toFixed(2)} → ${lag.t.toFixed(2)} s)`);
   check(lag.behind < 2, `live video stays within 2 s of what arrived (${lag.behind.toFixed(2)} s behind)`);
+  const liveShape = await page.evaluate(() => {
+    const v = document.querySelector("video[data-live=stacks]");
+    return { box: v.clientWidth / v.clientHeight, picture: v.videoWidth / v.videoHeight };
+  });
+  check(Math.abs(liveShape.box - liveShape.picture) < 0.02,
+    `live view has the camera's own shape (${liveShape.box.toFixed(3)} for a ${liveShape.picture.toFixed(3)} picture)`);
   await shot(page, "live");
+
+  // Playback opens on what is recorded, under the camera's name, and the
+  // download starts at footage that exists.
+  await page.goto(`${base}/#/playback/stacks`);
+  await page.getByRole("heading", { name: "Playback: Stacks room" }).waitFor();
+  const opened = await page.evaluate(async () => {
+    const line = document.querySelector("svg.timeline");
+    const start = Number(line.dataset.startMs);
+    const end = Number(line.dataset.endMs);
+    const rec = await (await fetch(`/api/v1/cameras/stacks/recordings?start_ms=${start}&end_ms=${end}`)).json();
+    let covered = 0;
+    for (const g of rec.segments) covered += Math.max(0, Math.min(g.end_ms, end) - Math.max(g.start_ms, start));
+    return {
+      start,
+      end,
+      fraction: covered / (end - start),
+      from: new Date(document.getElementById("dl-from").value).getTime(),
+      first: Math.min(...rec.segments.map((g) => g.start_ms)),
+      last: Math.max(...rec.segments.map((g) => g.end_ms)),
+      summary: document.querySelector("[data-window]").textContent,
+    };
+  });
+  const lead = opened.first - opened.start;
+  const trail = opened.end - opened.last;
+  check(lead >= 0 && lead <= Math.max(1500, 0.05 * (opened.end - opened.start)) && trail < 3000 && opened.fraction > 0.6,
+    `playback opens on the recorded span (from ${lead} ms before the first recorded moment to ${trail} ms after `
+    + `the last; ${(opened.fraction * 100).toFixed(0)} % of the timeline recorded)`);
+  check(opened.from >= opened.first - 1000 && opened.from < opened.last,
+    `the download starts where footage exists (${opened.from - opened.first} ms after the first recorded moment)`);
+  check(!/\b1 (segments|gaps|events|custody events)\b/.test(opened.summary)
+    && /\b(segment|segments), \d+ (gap|gaps)/.test(opened.summary), `counts are in words (${opened.summary})`);
 
   // Playback: a click on the timeline plays that moment.
   await page.goto(`${base}/#/playback/stacks?span=120000`);
   const timeline = page.locator("svg.timeline");
-  await timeline.waitFor();
+  await page.waitForFunction(() => {
+    const n = document.querySelector("svg.timeline");
+    return n && Number(n.dataset.endMs) - Number(n.dataset.startMs) === 120000;
+  });
   const { startMs, endMs } = await timeline.evaluate((n) => ({
     startMs: Number(n.dataset.startMs), endMs: Number(n.dataset.endMs) }));
   const target = endMs - 6000;
@@ -187,6 +273,13 @@ try {
   await page.getByRole("link", { name: "BX1" }).waitFor();
   check(await page.getByRole("link", { name: "BX2" }).count() === 0, "search finds only matching items");
   await shot(page, "register");
+  await page.getByLabel("Search items").fill("no-such-thing");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator("main p.empty").waitFor();
+  check((await page.textContent("main p.empty")).includes("No item matches “no-such-thing”")
+    && await page.getByRole("link", { name: "show every item" }).count() === 1,
+  "a search that finds nothing says so and how to see every item");
+  await shot(page, "register-nothing-found");
 
   // The desk takes a scanner's input: the barcode typed, then Enter.
   await page.goto(`${base}/#/desk`);
@@ -215,10 +308,16 @@ try {
   await shot(page, "alerts");
   await page.goto(`${base}/#/events`);
   await page.getByRole("heading", { name: "Events" }).waitFor();
+  check((await page.textContent("main")).includes("No events yet. Motion and tampering seen by cameras with analysis on appear here"),
+    "the events page says what will appear there");
   await shot(page, "events");
 
   // Inventory of the reading room: BX2 scanned, BX1 is out, ZZ9 unknown.
   await page.goto(`${base}/#/inventories`);
+  await page.getByRole("button", { name: "Start an inventory" }).waitFor();
+  check((await page.textContent("main p.empty")).includes("Choose a location above and start one"),
+    "with no inventories the page says how to start one");
+  await shot(page, "inventories");
   await page.getByRole("button", { name: "Start an inventory" }).click();
   const scan = page.getByLabel("Barcode");
   await scan.waitFor();
@@ -253,6 +352,41 @@ try {
   check((await page.textContent("main")).includes("BX1"), "a person's page shows what they hold");
   await shot(page, "person");
 
+  // Five wrong passwords lock an account: the refusal says until when, the
+  // users page shows the lock and an admin ends it (logged).
+  const guesser = await newPage();
+  await guesser.goto(`${base}/#/login`);
+  const attempt = async (password) => {
+    await guesser.getByLabel("User").fill(env("VIEWER_USER"));
+    await guesser.getByLabel("Password").fill(password);
+    const [answer] = await Promise.all([
+      guesser.waitForResponse((r) => r.url().endsWith("/api/v1/login")),
+      guesser.getByRole("button", { name: "Sign in" }).click(),
+    ]);
+    return answer.status();
+  };
+  for (let i = 0; i < 5; i += 1) check(await attempt(`wrong guess ${i}`) === 401, `wrong password ${i + 1} is refused`);
+  check(await attempt(env("VIEWER_PASSWORD")) === 429, "after five wrong passwords the right one is refused too");
+  await guesser.locator("#message.error", { hasText: "locked" }).waitFor();
+  const refusal = await guesser.textContent("#message");
+  check(/locked until \d{1,2}:\d{2}/.test(refusal) && refusal.includes("15 min from now") && !refusal.includes("a while"),
+    `a locked account is told until when (${refusal})`);
+  await shot(guesser, "sign-in-locked", false);
+  await guesser.context().close();
+  await page.goto(`${base}/#/admin`);
+  const lockedRow = page.locator(`tr[data-user=${env("VIEWER_USER")}]`);
+  await lockedRow.waitFor();
+  check(/locked until \d{1,2}:\d{2}/.test(await lockedRow.locator("[data-sign-in]").innerText()),
+    "the users page shows the locked account and until when");
+  await shot(page, "users-locked");
+  await lockedRow.getByRole("button", { name: "Unlock" }).click();
+  await page.locator("#message", { hasText: "unlocked" }).waitFor();
+  await page.waitForFunction(async (name) => {
+    const v = await (await fetch("/api/v1/users")).json();
+    return v.users.some((u) => u.name === name && u.locked_until_ms === null);
+  }, env("VIEWER_USER"));
+  check((await lockedRow.locator("[data-sign-in]").innerText()).includes("may sign in"), "an admin unlocks the account");
+
   // Audit: the live view and the playback are on record; the log verifies.
   await page.goto(`${base}/#/audit`);
   await page.getByRole("heading", { name: "Audit" }).waitFor();
@@ -263,12 +397,24 @@ try {
   }, null, { timeout: 20000, polling: 1000 });
   await page.reload();
   await page.getByRole("heading", { name: "Entries" }).waitFor();
-  const views = await page.textContent("table");
-  check(views.includes("footage.viewed") && views.includes("admin"), "the audit page lists who viewed footage");
+  // In plain words: times and durations, not milliseconds and entry types;
+  // the raw entry one click away.
+  const views = await page.locator("main table").innerText();
+  check(views.includes("watched Stacks room live") && /downloaded \d+ (s|min) of Stacks room from \d{1,2}:\d{2}/.test(views)
+    && views.includes("admin"), `the audit page says in plain words who watched and downloaded footage (${views})`);
+  check(!/footage\.viewed|start_ms|end_ms/.test(views), "the audit page shows no raw entry types or milliseconds");
+  const firstEntry = page.locator("main table tbody tr").first();
+  await firstEntry.locator("summary").click();
+  const raw = await firstEntry.locator("pre").innerText();
+  check(/"type": "(footage|evidence)\.[a-z]+"/.test(raw) && raw.includes("time_ms"), "the raw log entry is one click away");
   await page.getByRole("button", { name: "Verify the log" }).click();
   await page.locator("#verify-result .badge").waitFor();
   check((await page.textContent("#verify-result")).includes("verified"), "the log verifies against its latest checkpoint");
   await shot(page, "audit");
+  await page.goto(`${base}/#/audit?category=changes`);
+  const unlockText = `changed user ${env("VIEWER_USER")}: unlocked`;
+  await page.locator("main table", { hasText: unlockText }).waitFor({ timeout: 10000 }).catch(() => {});
+  check((await page.locator("main table").innerText()).includes(unlockText), "the unlock is in the log as a change of the user");
 
   // Users: an admin adds one, then disables it; they cannot disable
   // themselves.
@@ -294,12 +440,16 @@ try {
   // picture; each change is saved to the file and applied by a restart.
   await page.goto(`${base}/#/settings`);
   await page.locator("tr[data-settings-camera=stacks]").waitFor();
+  await shot(page, "settings");
   await page.getByLabel("Time zone").fill("Europe/Berlin");
   await page.getByLabel("Monday").fill("08:00-17:00");
   await page.getByRole("button", { name: "Save the hours" }).click();
   await page.locator("#message", { hasText: "Saved and applied." }).waitFor({ timeout: 30000 });
   check(true, "an admin sets the opening hours and they are applied");
   await page.goto(`${base}/#/settings/cameras/stacks`);
+  await page.getByRole("button", { name: "Test the stream" }).waitFor();
+  check((await page.textContent("main")).includes("No zones or masks: motion counts anywhere in the picture"),
+    "a camera without zones says what a zone would do");
   await page.getByRole("button", { name: "Test the stream" }).click();
   await page.locator("[data-probe]", { hasText: "×" }).waitFor({ timeout: 20000 });
   const probed = await page.textContent("[data-probe]");
@@ -322,6 +472,27 @@ try {
     (await (await fetch("/api/v1/settings/cameras")).json()).cameras.find((c) => c.id === "stacks"));
   check(saved.analysis.zones.length === 1 && saved.analysis.zones[0].points.length === 3
     && Math.abs(saved.analysis.zones[0].points[1][0] - 0.6) < 0.02, "the zone drawn on the picture is saved");
+
+  // An admin on a phone: column names beside each cell, hints not cut off.
+  const phone = await newPage({ width: 390, height: 844 });
+  await signIn(phone, env("ADMIN_USER"), env("ADMIN_PASSWORD"));
+  await phone.locator("tr[data-storage=stacks]").waitFor();
+  await shot(phone, "dashboard-admin-phone");
+  for (const [path, ready, name] of [
+    ["#/items", "#q", "register-phone"],
+    ["#/locations", "#loc-cameras", "locations-phone"],
+    ["#/settings", "#hours-sun", "settings-phone"],
+    ["#/settings/cameras/stacks", "#cam-url", "settings-camera-phone"],
+    ["#/admin", "#new-name", "users-phone"],
+    ["#/audit", "main table", "audit-phone"],
+  ]) {
+    await phone.goto(`${base}/${path}`);
+    await phone.locator(ready).waitFor();
+    await shot(phone, name);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `${path} fits a phone's width for an admin (${overflow} px too wide)`);
+  }
+  await phone.context().close();
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
@@ -366,6 +537,8 @@ try {
     const img = document.querySelector("[data-camera=stacks] img.thumb");
     return img && img.complete && img.naturalWidth > 0;
   }, null, { timeout: 20000 });
+  const guardCard = await viewer.locator("[data-camera=stacks]").innerText();
+  check(!/avc1|h264|analysed|dropped|×/.test(guardCard), `a viewer sees no codec or analysis counters (${guardCard.replace(/\s+/g, " ")})`);
   await shot(viewer, "dashboard-phone");
   await viewer.goto(`${base}/#/playback/stacks`);
   await viewer.getByRole("heading", { name: "Not allowed" }).waitFor();
@@ -378,6 +551,9 @@ try {
     const overflow = await viewer.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 0, `${path} fits a phone's width (${overflow} px too wide)`);
   }
+  await viewer.locator("main [role=status]", { hasText: "live" }).waitFor({ timeout: 20000 });
+  const guardLive = await viewer.textContent("main [role=status]");
+  check(guardLive.trim() === "live", `a viewer's live view shows no codec (${guardLive})`);
 
   check(external.length === 0, `no request leaves the site (${external.join(", ")})`);
   check(problems.length === 0, `no console errors or CSP violations (${problems.join(" | ")})`);

@@ -1,9 +1,16 @@
 //! `custos demo`: a complete site from nothing — synthetic scenes encoded to
-//! H.264 in process (libx264 through libavcodec), played as live cameras.
+//! H.264 in process (libx264 through libavcodec), played as live cameras
+//! (one of them covered for a while), and a register of locations, people
+//! and a few hundred items on which custody actions happen during the first
+//! minutes.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use custos_custody::actions::Action;
+use custos_server::register::{self, ImportKind};
+use custos_store::Store;
 use ffmpeg_next as ffmpeg;
 
 /// A synthetic camera scene.
@@ -15,6 +22,10 @@ pub struct Scene {
     pub figure: u8,
     /// Seconds the figure takes to cross the picture.
     pub crossing_seconds: f64,
+    /// Length of the clip, which plays in a loop.
+    pub seconds: i32,
+    /// When in the clip something covers the lens (start, end in seconds).
+    pub covered: Option<(f64, f64)>,
 }
 
 pub const SCENES: [Scene; 2] = [
@@ -24,25 +35,105 @@ pub const SCENES: [Scene; 2] = [
         background: 70,
         figure: 200,
         crossing_seconds: 6.0,
+        seconds: 20,
+        covered: None,
     },
+    // Someone covers this camera for 15 s, 20 s after the demo starts and
+    // again every time the clip comes round (5 min), so the tamper alert
+    // opens and closes while a newcomer looks.
     Scene {
         id: "stacks",
         name: "Stacks",
         background: 110,
         figure: 30,
         crossing_seconds: 9.0,
+        seconds: 300,
+        covered: Some((COVERED_FROM_S, COVERED_FROM_S + 15.0)),
     },
 ];
+
+/// When the stacks camera is first covered, seconds after the demo starts.
+pub const COVERED_FROM_S: f64 = 20.0;
+
+/// Clips are named after this, so a demo directory made by an older
+/// version, whose clips show other scenes, gets the new ones.
+const CLIP_VERSION: u32 = 2;
 
 pub const WIDTH: u32 = 640;
 pub const HEIGHT: u32 = 360;
 pub const FPS: i32 = 15;
-const SECONDS: i32 = 20;
 
-/// Draws frame `n` of `scene` into a YUV 4:2:0 frame: shelves, a figure
+/// Seconds a hand takes to cover the lens, and to leave it.
+const COVER_SLIDE_S: f64 = 0.6;
+
+/// How much of the picture's width is covered at `t` seconds (0..=1).
+fn covered_fraction(scene: &Scene, t: f64) -> f64 {
+    let Some((from, to)) = scene.covered else {
+        return 0.0;
+    };
+    if t < from || t >= to {
+        0.0
+    } else {
+        ((t - from) / COVER_SLIDE_S)
+            .min((to - t) / COVER_SLIDE_S)
+            .min(1.0)
+    }
+}
+
+/// A small deterministic hash, for the scene's variety of book spines.
+fn spread(a: usize, b: usize) -> usize {
+    let mut x =
+        (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64).wrapping_add(0x632B_E59B);
+    x ^= x >> 29;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (x ^ (x >> 32)) as usize
+}
+
+/// The room behind the figure: shelves of books (spines of varied width
+/// and shade) between dark boards, lit a little less towards the floor.
+/// Real rooms have such detail, and the tamper analysis judges a picture
+/// by it: a covered lens is one whose detail is gone.
+fn shelves(scene: &Scene) -> Vec<u8> {
+    let (w, h) = (WIDTH as usize, HEIGHT as usize);
+    const SHELF: usize = 72;
+    const BOARD: usize = 6;
+    let mut picture = vec![0u8; w * h];
+    for shelf in 0..h.div_ceil(SHELF) {
+        // One row of spines per shelf.
+        let mut spines = vec![0i32; w];
+        let mut x = 0;
+        let mut book = 0;
+        while x < w {
+            let width = 5 + spread(shelf, book) % 10;
+            let shade = (spread(book, shelf + 7) % 50) as i32 - 25;
+            for v in spines.iter_mut().skip(x).take(width) {
+                *v = shade;
+            }
+            x += width;
+            book += 1;
+        }
+        for y in shelf * SHELF..((shelf + 1) * SHELF).min(h) {
+            let row = &mut picture[y * w..(y + 1) * w];
+            let light = i32::from(scene.background) - (y * 20 / h) as i32;
+            if y - shelf * SHELF < BOARD {
+                row.fill((light - 45).clamp(16, 235) as u8);
+            } else {
+                for (px, shade) in row.iter_mut().zip(&spines) {
+                    *px = (light + shade).clamp(16, 235) as u8;
+                }
+            }
+        }
+    }
+    picture
+}
+
+/// Draws frame `n` of `scene` into a YUV 4:2:0 frame: the shelves, a figure
 /// walking back and forth, and a row of blocks spelling the frame number in
-/// binary so that no two frames are alike.
-fn draw(scene: &Scene, n: i32, frame: &mut ffmpeg::frame::Video) {
+/// binary so that no two frames are alike. While the lens is covered, a
+/// dark shape slides over the picture from the left; it is never quite
+/// uniform (a hand or a cloth in front of a lens is not), so the picture
+/// does not freeze either.
+fn draw(scene: &Scene, background: &[u8], n: i32, frame: &mut ffmpeg::frame::Video) {
     let (w, h) = (WIDTH as usize, HEIGHT as usize);
     let stride = frame.stride(0);
     let t = f64::from(n) / f64::from(FPS);
@@ -55,21 +146,26 @@ fn draw(scene: &Scene, n: i32, frame: &mut ffmpeg::frame::Video) {
     let fig_w = w / 10;
     let fig_x = ((w - fig_w) as f64 * x_frac) as usize;
     let fig_y = h / 3;
+    let cover_x = (w as f64 * covered_fraction(scene, t)) as usize;
     let luma = frame.data_mut(0);
     for y in 0..h {
         let row = &mut luma[y * stride..y * stride + w];
-        for (x, px) in row.iter_mut().enumerate() {
-            // Shelves: vertical bands with a little gradient.
-            let shelf = if (x / 80) % 2 == 0 { 0 } else { 25 };
-            let mut v = i32::from(scene.background) + shelf + (y * 20 / h) as i32;
-            if x >= fig_x && x < fig_x + fig_w && y >= fig_y && y < h - 20 {
-                v = i32::from(scene.figure);
+        row.copy_from_slice(&background[y * w..(y + 1) * w]);
+        if y >= fig_y && y < h - 20 {
+            row[fig_x..fig_x + fig_w].fill(scene.figure.clamp(16, 235));
+        }
+        if y < 16 {
+            for bit in 0..16 {
+                let on = (n >> bit) & 1 == 1;
+                row[bit * 16..bit * 16 + 16].fill(if on { 235 } else { 16 });
             }
-            if y < 16 && x < 16 * 16 {
-                let bit = (n >> (x / 16)) & 1;
-                v = if bit == 1 { 235 } else { 16 };
+        }
+        if cover_x > 0 {
+            // Dark, with soft folds that drift as the hand moves.
+            for (x, px) in row[..cover_x].iter_mut().enumerate() {
+                let fold = ((x / 24 + y / 24) as i32 + n / 4) % 5;
+                *px = (18 + fold) as u8;
             }
-            *px = v.clamp(16, 235) as u8;
         }
     }
     for plane in 1..3 {
@@ -126,6 +222,7 @@ pub fn write_scene_clip(scene: &Scene, path: &Path) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow!("muxer lost its stream"))?
         .time_base();
     let mut frame = ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUV420P, WIDTH, HEIGHT);
+    let background = shelves(scene);
     let write_packets = |encoder: &mut ffmpeg::encoder::Video,
                          octx: &mut ffmpeg::format::context::Output|
      -> anyhow::Result<()> {
@@ -137,8 +234,8 @@ pub fn write_scene_clip(scene: &Scene, path: &Path) -> anyhow::Result<()> {
         }
         Ok(())
     };
-    for n in 0..FPS * SECONDS {
-        draw(scene, n, &mut frame);
+    for n in 0..FPS * scene.seconds {
+        draw(scene, &background, n, &mut frame);
         frame.set_pts(Some(i64::from(n)));
         encoder.send_frame(&frame)?;
         write_packets(&mut encoder, &mut octx)?;
@@ -153,15 +250,21 @@ pub fn write_scene_clip(scene: &Scene, path: &Path) -> anyhow::Result<()> {
 }
 
 /// Creates the demo directory: clips and a config. Returns the config path.
+/// Everything the demo makes stays inside `dir`.
 pub fn prepare(dir: &Path, listen: &str) -> anyhow::Result<PathBuf> {
     let clips = dir.join("clips");
     std::fs::create_dir_all(&clips).with_context(|| format!("creating {}", clips.display()))?;
     let dir = std::fs::canonicalize(dir).with_context(|| format!("resolving {}", dir.display()))?;
     let mut cameras = String::new();
     for scene in &SCENES {
-        let clip = dir.join("clips").join(format!("{}.mp4", scene.id));
+        let clip = dir
+            .join("clips")
+            .join(format!("{}-v{CLIP_VERSION}.mp4", scene.id));
         if !clip.exists() {
-            eprintln!("encoding the synthetic scene {:?} …", scene.name);
+            eprintln!(
+                "encoding the synthetic scene {:?} ({} s) …",
+                scene.name, scene.seconds
+            );
             write_scene_clip(scene, &clip)?;
         }
         let url = url::Url::from_file_path(&clip)
@@ -172,10 +275,252 @@ pub fn prepare(dir: &Path, listen: &str) -> anyhow::Result<PathBuf> {
         ));
     }
     let config = dir.join("custos.toml");
+    // The rules run every 5 s, so the covered camera's alert opens and
+    // closes while it lasts (15 s).
     let text = format!(
         "# Written by `custos demo`: two synthetic cameras played as live streams.\n\
-         data_dir = \"data\"\nsite = \"demo\"\n\n[server]\nlisten = \"{listen}\"\n{cameras}"
+         data_dir = \"data\"\nsite = \"demo\"\n\n[server]\nlisten = \"{listen}\"\n\n\
+         [alerts]\ncheck_seconds = 5\n{cameras}"
     );
     std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
     Ok(config)
+}
+
+// ------------------------------------------------------------ the register
+
+/// Who the demo's register changes are recorded by.
+pub const DEMO_USER: &str = "admin";
+
+/// Items in the demo's register.
+const ITEMS: usize = 300;
+
+/// The location no camera sees.
+pub const BLIND_SPOT: &str = "BASEMENT";
+
+/// Locations: the reading room and the stacks, each seen by its camera,
+/// with tables and shelves inside; and a basement store no camera sees.
+fn locations_csv() -> String {
+    let mut csv = String::from("code,name,kind,room,coverage\n");
+    csv.push_str("READ,Reading room,room,,reading-room\n");
+    csv.push_str("T1,Reading table 1,reading_table,READ,\n");
+    csv.push_str("T2,Reading table 2,reading_table,READ,\n");
+    csv.push_str("STACKS,Stacks,room,,stacks\n");
+    for shelf in 1..=6 {
+        csv.push_str(&format!("S-{shelf:02},Shelf {shelf},shelf,STACKS,\n"));
+    }
+    csv.push_str(&format!("{BLIND_SPOT},Basement store,room,,\n"));
+    csv.push_str(&format!("B-01,Basement shelf 1,shelf,{BLIND_SPOT},\n"));
+    csv
+}
+
+const PEOPLE_CSV: &str = "staff_id,name,role,badge\n\
+    m.weber,Maria Weber,staff,B-0117\n\
+    j.okafor,John Okafor,staff,B-0121\n\
+    r.dubois,René Dubois,researcher,\n\
+    a.lindqvist,Anna Lindqvist,researcher,\n\
+    k.sato,Kenji Sato,contractor,C-0042\n";
+
+/// The archive's series: a title and its reference prefix.
+const SERIES: [(&str, &str); 10] = [
+    ("Minutes of the town council", "TC"),
+    ("Letters to the harbour master", "HM"),
+    ("Parish register of St Olaf", "PR"),
+    ("Building permits", "BP"),
+    ("Photographs of the quay", "PH"),
+    ("Ledger of the grain store", "GS"),
+    ("Maps of the estate", "ME"),
+    ("School reports", "SR"),
+    ("Court rolls", "CR"),
+    ("Shipping manifests", "SM"),
+];
+
+/// The barcode of demo item `n` (1-based).
+pub fn barcode(n: usize) -> String {
+    format!("D-{n:04}")
+}
+
+/// Items: a few hundred boxes and volumes of ten series, over the six
+/// shelves of the stacks; the last twenty kept in the basement.
+fn items_csv() -> String {
+    let mut csv = String::from("barcode,title,reference,classification,home_location\n");
+    for n in 1..=ITEMS {
+        let (title, prefix) = SERIES[(n - 1) % SERIES.len()];
+        let volume = (n - 1) / SERIES.len() + 1;
+        let year = 1850 + (n * 7) % 110;
+        let classification = if n % 9 == 0 { "restricted" } else { "public" };
+        let home = if n > ITEMS - 20 {
+            "B-01".to_owned()
+        } else {
+            format!("S-{:02}", (n - 1) % 6 + 1)
+        };
+        csv.push_str(&format!(
+            "{},\"{title}, {year}\",{prefix}/{volume},{classification},{home}\n",
+            barcode(n)
+        ));
+    }
+    csv
+}
+
+/// Fills an empty register: locations, people and items, each imported as
+/// a site would import its spreadsheets (logged). Returns false, doing
+/// nothing, when the register already has locations (a later run).
+pub fn seed_register(store: &Store, camera_exists: &dyn Fn(&str) -> bool) -> anyhow::Result<bool> {
+    if !store.locations()?.is_empty() {
+        return Ok(false);
+    }
+    let files = [
+        (ImportKind::Locations, locations_csv()),
+        (ImportKind::People, PEOPLE_CSV.to_owned()),
+        (ImportKind::Items, items_csv()),
+    ];
+    for (kind, csv) in files {
+        register::import(
+            store,
+            DEMO_USER,
+            kind,
+            csv.as_bytes(),
+            camera_exists,
+            crate::clock::now_ms(),
+            &mut |_, _| {},
+        )
+        .map_err(|e| anyhow!("seeding the demo's {}: {e}", kind.as_str()))?;
+    }
+    Ok(true)
+}
+
+/// One custody action of the demo's script.
+struct Step {
+    /// Seconds after the demo starts.
+    at_s: u64,
+    barcode: String,
+    action: Action,
+}
+
+/// Seconds after the start by which a camera has recorded enough of an
+/// action's footage window (30 s before it, 90 % of it) for it to count.
+const FOOTAGE_SETTLED_S: u64 = 35;
+
+/// What happens at the desk during the demo's first minutes. The first
+/// action is in the basement, which no camera sees (a `custody.no_footage`
+/// alert about 40 s later); a loan of 20 s falls overdue (`item.overdue`);
+/// the others happen where cameras record them.
+fn script(started_ms: i64) -> Vec<Step> {
+    let at = |s: u64| started_ms + i64::try_from(s * 1000).unwrap_or(i64::MAX);
+    let basement_item = barcode(ITEMS);
+    let step = |at_s: u64, n: usize, action: Action| Step {
+        at_s,
+        barcode: barcode(n),
+        action,
+    };
+    let settled = FOOTAGE_SETTLED_S;
+    vec![
+        Step {
+            at_s: 8,
+            barcode: basement_item,
+            action: Action::CheckOut {
+                to: "j.okafor".into(),
+                due_ms: at(4 * 3600),
+            },
+        },
+        step(
+            settled,
+            2,
+            Action::CheckOut {
+                to: "a.lindqvist".into(),
+                due_ms: at(settled + 20),
+            },
+        ),
+        step(
+            settled + 5,
+            1,
+            Action::CheckOut {
+                to: "r.dubois".into(),
+                due_ms: at(3 * 3600),
+            },
+        ),
+        step(
+            settled + 15,
+            3,
+            Action::View {
+                by: "r.dubois".into(),
+                location: "T1".into(),
+            },
+        ),
+        step(
+            settled + 30,
+            4,
+            Action::Copy {
+                by: "k.sato".into(),
+            },
+        ),
+        step(
+            settled + 45,
+            5,
+            Action::Move {
+                to_location: "S-02".into(),
+            },
+        ),
+        step(
+            settled + 60,
+            1,
+            Action::Transfer {
+                to: "a.lindqvist".into(),
+            },
+        ),
+        step(
+            settled + 90,
+            1,
+            Action::CheckIn {
+                location: Some("READ".into()),
+            },
+        ),
+    ]
+}
+
+/// Plays the script on its own thread, with its own connection to the
+/// index (as `custos custody` would beside `serve`). A refused or failed
+/// action is reported and the script goes on.
+pub fn start_custody_script(data_dir: PathBuf) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let started_ms = crate::clock::now_ms();
+    std::thread::Builder::new()
+        .name("demo-custody".into())
+        .spawn(move || {
+            let store = match crate::serve::open_store(&data_dir) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("the demo's custody script cannot open the index: {e:#}");
+                    return;
+                }
+            };
+            for step in script(started_ms) {
+                let due = started + Duration::from_secs(step.at_s);
+                if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let now = crate::clock::now_ms();
+                match register::record_custody(
+                    &store,
+                    DEMO_USER,
+                    &step.barcode,
+                    &step.action,
+                    now,
+                    now,
+                ) {
+                    Ok(r) => tracing::info!(
+                        barcode = %step.barcode,
+                        action = step.action.name(),
+                        location = r.event.location.as_deref().unwrap_or(""),
+                        "demo: custody event"
+                    ),
+                    Err(e) => tracing::warn!(
+                        barcode = %step.barcode,
+                        action = step.action.name(),
+                        "demo: custody event refused: {e}"
+                    ),
+                }
+            }
+        })
+        .context("starting the demo's custody script")?;
+    Ok(())
 }

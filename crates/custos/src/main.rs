@@ -46,7 +46,8 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Run a complete demo site with two synthetic cameras.
+    /// Run a complete demo site: two synthetic cameras (one covered for a
+    /// while), a register, and custody actions during the first minutes.
     Demo {
         /// Where the demo keeps its config, clips and recordings.
         #[arg(long, default_value = "custos-demo")]
@@ -733,41 +734,70 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
     let config = load_config(&config_path)?;
     let store = site_store(&config.data_dir)?;
     let mut login = None;
-    if store.user_by_name("admin")?.is_none() {
+    if store.user_by_name(demo::DEMO_USER)?.is_none() {
         let password = auth::random_password();
         let hash = auth::hash_password(&password)?;
-        let created = facts::user_created("admin", Role::Admin.as_str(), "custos demo");
+        let created = facts::user_created(demo::DEMO_USER, Role::Admin.as_str(), "custos demo");
         let admin = store.with_log(vec![created], |st| {
-            st.create_user("admin", Role::Admin, &hash, clock::now_ms())
+            st.create_user(demo::DEMO_USER, Role::Admin, &hash, clock::now_ms())
         })?;
         let (id, token, digest) = auth::new_token();
-        let entry = facts::token_created(&id, "admin", "custos demo");
+        let entry = facts::token_created(&id, demo::DEMO_USER, "custos demo");
         store.with_log(vec![entry], |st| {
             st.create_token(&id, admin.id, Some("demo"), &digest, clock::now_ms())
         })?;
         login = Some((password, token));
     }
+    let camera_exists = |c: &str| config.cameras.iter().any(|cam| cam.id == c);
+    let seeded = demo::seed_register(&store, &camera_exists)?;
     drop(store);
     let url = format!("http://{}", config.server.listen);
+    // The web app first: it is what a newcomer opens.
     println!(
-        "Custos demo site \"{}\" — {} cameras recording into {}",
-        config.site,
-        config.cameras.len(),
-        config.data_dir.display()
+        "Custos demo site \"{}\" — open the web app: {url}/",
+        config.site
     );
-    println!("  URL:    {url}/api/v1/cameras");
-    match login {
-        Some((password, token)) => {
-            println!("  login:  admin / {password}   (one-time: shown only now)");
+    match &login {
+        Some((password, _)) => {
+            println!("  login:  admin / {password}   (one-time: shown only now)")
+        }
+        None => println!("  login:  admin, with the password shown on the first run"),
+    }
+    println!("  API:    {url}/api/v1/cameras");
+    match &login {
+        Some((_, token)) => {
             println!("  token:  {token}");
-            println!("  try:    curl -H 'Authorization: Bearer {token}' {url}/api/v1/cameras");
+            println!("  try:    curl -H 'Authorization: Bearer {token}' '{url}/api/v1/items?overdue=true'");
         }
         None => println!(
-            "  login:  the admin created on the first run; new token: custos token create admin --config {}",
+            "  token:  custos token create admin --config {}",
             config_path.display()
         ),
     }
+    println!(
+        "  site:   {} cameras recording into {}",
+        config.cameras.len(),
+        config.data_dir.display()
+    );
+    if seeded {
+        println!(
+            "  watch:  the register holds rooms (the basement is seen by no camera), people and items; \
+             custody actions happen at the desk over the first 2 minutes; \
+             the Stacks camera is covered for 15 s from 0:{:02}, and every 5 minutes after",
+            demo::COVERED_FROM_S as u32
+        );
+    } else {
+        println!(
+            "  watch:  the register as earlier runs left it; \
+             the Stacks camera is covered for 15 s from 0:{:02}, and every 5 minutes after",
+            demo::COVERED_FROM_S as u32
+        );
+    }
     println!("  config: {}   (stop with Ctrl-C)", config_path.display());
+    let data_dir = config.data_dir.clone();
     drop(config);
+    if seeded {
+        demo::start_custody_script(data_dir)?;
+    }
     serve_until_stopped(&config_path)
 }

@@ -329,66 +329,6 @@ fn retention_deletes_by_age_and_by_bytes_while_recording() {
 }
 
 #[test]
-fn demo_starts_a_site_with_two_recording_cameras_and_a_one_time_login() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_custos"))
-        .args(["demo", "--dir"])
-        .arg(dir.path().join("demo"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("demo");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut proc = Proc {
-        child,
-        name: "demo".into(),
-    };
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let mut token = None;
-    let mut password = None;
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if line.trim().starts_with("config:") {
-            break; // the last line of the banner
-        }
-        if let Some(t) = line.trim().strip_prefix("token:") {
-            token = Some(t.trim().to_owned());
-        }
-        if let Some(l) = line.trim().strip_prefix("login:") {
-            password = l.split_whitespace().nth(2).map(str::to_owned);
-        }
-    }
-    let token = token.expect("demo prints a token");
-    assert!(
-        password.is_some_and(|p| p.len() >= 12),
-        "demo prints a one-time admin password"
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = ureq::get(&format!("http://127.0.0.1:{port}/api/v1/cameras"))
-            .set("Authorization", &format!("Bearer {token}"))
-            .call();
-        if let Ok(r) = r {
-            let v: serde_json::Value = r.into_json().expect("json");
-            let cams = v["cameras"].as_array().cloned().unwrap_or_default();
-            if cams.len() >= 2 && cams.iter().all(|c| c["state"] == "recording") {
-                break;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "demo cameras never all recorded"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert!(proc
-        .terminate(Duration::from_secs(10))
-        .is_some_and(|s| s.success()));
-}
-
-#[test]
 fn https_when_configured_with_secure_cookies_and_no_plain_http() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));

@@ -186,6 +186,7 @@ pub(crate) fn authenticated_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(reports::label_sheet))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::change))
+        .routes(routes!(users::unlock))
         .routes(routes!(settings::list_cameras))
         .routes(routes!(settings::put_camera))
         .routes(routes!(settings::get_hours, settings::put_hours))

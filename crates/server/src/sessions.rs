@@ -9,8 +9,9 @@
 //!
 //! Guessing is slowed three ways: argon2id makes each check costly, an
 //! account is locked for [`LOCK_MS`] after [`MAX_FAILURES`] failures within
-//! [`FAILURE_WINDOW_MS`], and one client address may try at most
-//! [`MAX_ATTEMPTS_PER_SOURCE`] times a minute.
+//! [`FAILURE_WINDOW_MS`] (the refusal says until when; an admin may unlock
+//! it sooner with `POST /api/v1/users/{name}/unlock`), and one client address may try at
+//! most [`MAX_ATTEMPTS_PER_SOURCE`] times a minute.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -155,6 +156,36 @@ impl LoginThrottle {
     fn succeeded(&self, account: &str) {
         self.lock().accounts.remove(account);
     }
+
+    /// When the lock of `account` (see [`account_key`]) ends, if it is
+    /// locked at `now`.
+    pub fn locked_until(&self, account: &str, now: i64) -> Option<i64> {
+        self.lock()
+            .accounts
+            .get(account)
+            .and_then(|a| a.locked_until)
+            .filter(|&until| now < until)
+    }
+
+    /// Ends the lock of `account` at once and forgets its failures (an
+    /// admin vouched for the person); returns when the lock would have
+    /// ended, or `None` when it was not locked.
+    pub fn unlock(&self, account: &str, now: i64) -> Option<i64> {
+        let mut state = self.lock();
+        let until = state
+            .accounts
+            .get(account)?
+            .locked_until
+            .filter(|&until| now < until)?;
+        state.accounts.remove(account);
+        Some(until)
+    }
+}
+
+/// The key the throttle knows an account by: sign-in names are matched
+/// without regard to case or surrounding spaces.
+pub fn account_key(name: &str) -> String {
+    name.trim().to_ascii_lowercase()
 }
 
 /// The client's address, when the server was started with connection info
@@ -246,7 +277,9 @@ fn password_matches(password: &str, phc: &str) -> bool {
             headers(("set-cookie" = String, description = "`custos_session=…; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200`"))),
         (status = 400, description = "An empty or too long user name, or a too long password"),
         (status = 401, description = "Wrong user name or password (one answer for both); the failure is logged"),
-        (status = 429, description = "Too many attempts from this address, or the account is locked for a while",
+        (status = 429, description = "Too many attempts from this address, or the account is locked \
+            (until `locked_until_ms`, or until an admin unlocks it)",
+            body = SignInRefused,
             headers(("retry-after" = u64, description = "Seconds to wait"))),
     ),
 )]
@@ -261,14 +294,15 @@ pub(crate) async fn login(
             "user must be 1 to {MAX_NAME_LEN} bytes and password at most {MAX_PASSWORD_LEN}"
         )));
     }
-    let account = name.to_ascii_lowercase();
+    let account = account_key(&name);
     let now = now_ms();
     match state.login_throttle.check(&account, &source, now) {
         Ok(()) => {}
         Err(Refusal::TooFast) => {
             return Ok(too_many(
                 60_000,
-                "too many sign-in attempts from this address",
+                "too many sign-in attempts from this address; wait a minute".to_owned(),
+                None,
             ));
         }
         Err(Refusal::Locked { retry_ms, log }) => {
@@ -281,9 +315,16 @@ pub(crate) async fn login(
                 let logged = if known { name.as_str() } else { "" };
                 record_failure(&state, logged, &source, "account locked").await?;
             }
+            let until = now + retry_ms;
             return Ok(too_many(
                 retry_ms,
-                "too many failed sign-ins: this account is locked for a while",
+                format!(
+                    "too many failed sign-ins: this account is locked until {} ({} from now); \
+                     an admin can unlock it sooner",
+                    utc_text(until),
+                    wait_text(retry_ms)
+                ),
+                Some(until),
             ));
         }
     }
@@ -384,8 +425,43 @@ async fn record_failure(
         .await
 }
 
-fn too_many(retry_ms: i64, message: &str) -> Response {
-    let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, message).into_response();
+/// Body of a sign-in refused with 429.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SignInRefused {
+    /// Why, in plain words (with the lock's end in UTC).
+    error: String,
+    /// When the account's lock ends, for clients to show in local time
+    /// (absent when the client address is trying too fast).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    locked_until_ms: Option<i64>,
+}
+
+/// `ms` as `2026-11-28 14:32:05 UTC`.
+fn utc_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || format!("{ms} ms after 1970"),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+/// A wait as people say it: `45 s`, `15 min`.
+fn wait_text(ms: i64) -> String {
+    if ms < 60_000 {
+        format!("{} s", (ms + 999) / 1000)
+    } else {
+        format!("{} min", (ms + 59_999) / 60_000)
+    }
+}
+
+fn too_many(retry_ms: i64, message: String, locked_until_ms: Option<i64>) -> Response {
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(SignInRefused {
+            error: message,
+            locked_until_ms,
+        }),
+    )
+        .into_response();
     let secs = (retry_ms + 999) / 1000;
     response
         .headers_mut()

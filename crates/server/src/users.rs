@@ -1,6 +1,7 @@
 //! Users over HTTP (admin only): list, create, change role, disable, set a
-//! password. Every change is logged. An administrator cannot lock
-//! themselves out (demote or disable their own account).
+//! password, unlock an account locked by failed sign-ins. Every change is
+//! logged. An administrator cannot lock themselves out (demote or disable
+//! their own account).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,13 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath};
+use crate::sessions::account_key;
 use crate::{now_ms, SharedState};
+
+/// Who may list, add, change and unlock users.
+const USER_ADMINS: &[Role] = &[Role::Admin];
 
 /// Shortest password accepted (argon2id makes each guess slow; length
 /// makes the space large).
-/// Who may list, add and change users.
-const USER_ADMINS: &[Role] = &[Role::Admin];
-
 const MIN_PASSWORD_CHARS: usize = 12;
 
 /// A user as the API shows it (never the password hash).
@@ -29,6 +31,9 @@ pub(crate) struct UserJson {
     disabled: bool,
     /// The locations whose footage an archivist may see.
     rooms: Vec<String>,
+    /// While failed sign-ins keep the account locked: when the lock ends
+    /// (`POST /api/v1/users/{name}/unlock` ends it sooner).
+    locked_until_ms: Option<i64>,
 }
 
 impl UserJson {
@@ -39,7 +44,16 @@ impl UserJson {
             created_ms: u.created_ms,
             disabled: u.disabled,
             rooms,
+            locked_until_ms: None,
         }
+    }
+
+    /// Fills in the sign-in lock, which the server keeps in memory.
+    fn with_lock(mut self, state: &SharedState, now: i64) -> Self {
+        self.locked_until_ms = state
+            .login_throttle
+            .locked_until(&account_key(&self.name), now);
+        self
     }
 }
 
@@ -91,7 +105,7 @@ pub(crate) async fn list(
     AuthUser { user, .. }: AuthUser,
 ) -> Result<Json<UserList>, ApiError> {
     require_role(&user, USER_ADMINS)?;
-    let users = state
+    let users: Vec<UserJson> = state
         .with_store("listing users", |s| {
             s.list_users()?
                 .into_iter()
@@ -99,6 +113,11 @@ pub(crate) async fn list(
                 .collect()
         })
         .await?;
+    let now = now_ms();
+    let users = users
+        .into_iter()
+        .map(|u| u.with_lock(&state, now))
+        .collect();
     Ok(Json(UserList { users }))
 }
 
@@ -273,5 +292,61 @@ pub(crate) async fn change(
             with_rooms(s, updated)
         })
         .await?;
-    Ok(Json(updated))
+    Ok(Json(updated.with_lock(&state, now_ms())))
+}
+
+/// `POST /api/v1/users/{name}/unlock`: ends the lock that failed sign-ins
+/// put on an account, before its time (logged as a `user.changed` entry
+/// with `unlocked`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{name}/unlock",
+    tag = "users",
+    extensions(("x-custos-roles" = json!(USER_ADMINS))),
+    params(("name" = String, Path, description = "The user's name")),
+    responses(
+        (status = 200, description = "The account signs in again at once; the unlock is logged", body = UserJson),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "The account is not locked"),
+    ),
+)]
+pub(crate) async fn unlock(
+    State(state): State<SharedState>,
+    AuthUser { user, .. }: AuthUser,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<UserJson>, ApiError> {
+    require_role(&user, USER_ADMINS)?;
+    let lookup = name.clone();
+    let target = state
+        .with_store("looking up the user", move |s| {
+            let target = s
+                .user_by_name(&lookup)?
+                .ok_or_else(|| StoreError::NotFound(format!("user {lookup:?}")))?;
+            with_rooms(s, target)
+        })
+        .await?;
+    let account = account_key(&target.name);
+    let now = now_ms();
+    let Some(until) = state.login_throttle.locked_until(&account, now) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("user {:?} is not locked", target.name),
+        ));
+    };
+    // Logged before the lock ends: an unlock the log does not hold never
+    // happened.
+    let leaf = Entry::new("user.changed", now)
+        .with("name", target.name.clone().into())
+        .with("by", user.name.clone().into())
+        .with("password_changed", false.into())
+        .with("unlocked", true.into())
+        .with("locked_until_ms", until.into())
+        .to_leaf_bytes()
+        .map_err(|e| ApiError::internal("recording the unlock", &e))?;
+    state
+        .with_store("recording the unlock", move |s| s.enqueue_log(vec![leaf]))
+        .await?;
+    state.login_throttle.unlock(&account, now);
+    tracing::info!(target: "custos::audit", user = %target.name, by = %user.name, "account unlocked");
+    Ok(Json(target.with_lock(&state, now)))
 }

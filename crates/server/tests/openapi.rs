@@ -165,6 +165,7 @@ async fn the_document_lists_every_api_route_and_its_roles() -> TestResult {
         ("POST", "/api/v1/items/{barcode}/custody"),
         ("POST", "/api/v1/register/import"),
         ("PATCH", "/api/v1/users/{name}"),
+        ("POST", "/api/v1/users/{name}/unlock"),
         ("POST", "/api/v1/logout"),
     ] {
         assert!(

@@ -21,6 +21,8 @@ function el(tag, attrs = {}, ...children) {
     if (c === null || c === undefined) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
+  // Wide enough for its hint: a cut-off placeholder helps no one.
+  if (tag === "input" && attrs.placeholder && !attrs.size) node.size = Math.max(20, attrs.placeholder.length + 3);
   return node;
 }
 
@@ -35,6 +37,31 @@ function when(ms) {
   return d.toLocaleString();
 }
 
+/** A time of day, with the date when it is not today: "14:32" or "3 Dec, 14:32"
+ * (with `seconds`, "14:32:05"). */
+function clock(ms, seconds = false) {
+  const d = new Date(ms);
+  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: seconds ? "2-digit" : undefined });
+  if (d.toDateString() === new Date().toDateString()) return time;
+  return `${d.toLocaleDateString([], { day: "numeric", month: "short" })}, ${time}`;
+}
+
+/** A length of time as people say it: "45 s", "5 min", "1 h 20 min", "3 days". */
+function duration(ms) {
+  const s = Math.round(Math.abs(ms) / 1000);
+  if (s < 60) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  if (h < 48) return min % 60 ? `${h} h ${min % 60} min` : `${h} h`;
+  return `${Math.round(h / 24)} days`;
+}
+
+/** "1 event", "2 events". */
+function count(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 function ago(ms) {
   if (!ms) return "never";
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
@@ -44,9 +71,10 @@ function ago(ms) {
 }
 
 class ApiError extends Error {
-  constructor(status, text) {
+  constructor(status, text, data = null) {
     super(text);
     this.status = status;
+    this.data = data;
   }
 }
 
@@ -71,7 +99,7 @@ async function api(method, path, body) {
     signedOut();
     throw new ApiError(401, "Please sign in.");
   }
-  if (!r.ok) throw new ApiError(r.status, (data && data.error) || `${r.status} ${r.statusText}`);
+  if (!r.ok) throw new ApiError(r.status, (data && data.error) || `${r.status} ${r.statusText}`, data);
   return data;
 }
 
@@ -86,6 +114,29 @@ function page(title, ...children) {
 
 function badge(kind, text) {
   return el("span", { class: `badge ${kind}` }, text ?? kind);
+}
+
+/** What an empty list says instead of bare column names: what is missing
+ * and what to do next. */
+function empty(...children) {
+  return el("p", { class: "empty" }, ...children);
+}
+
+/**
+ * A table with its column names, or `whenEmpty` when there are no rows.
+ * Each cell carries its column's name, which narrow screens show beside
+ * it (they lay rows out as blocks, without the header row).
+ */
+function table(headers, rows, whenEmpty, attrs = {}) {
+  if (!rows.length) return whenEmpty instanceof Node ? whenEmpty : empty(whenEmpty);
+  for (const row of rows) {
+    [...row.children].forEach((cell, i) => {
+      if (headers[i]) cell.dataset.label = headers[i];
+    });
+  }
+  return el("table", attrs,
+    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, rows));
 }
 
 // ---------------------------------------------------------------- session
@@ -127,7 +178,11 @@ function loginPage() {
         say("");
         location.hash = "#/";
       } catch (err) {
-        say(err.message, true);
+        const until = err.data && err.data.locked_until_ms;
+        say(until
+          ? `Too many failed sign-ins: this account is locked until ${clock(until)} `
+            + `(${duration(until - Date.now())} from now). An admin can unlock it sooner on the Users page.`
+          : err.message, true);
         pass.value = "";
         pass.focus();
       }
@@ -178,20 +233,33 @@ function storageSection(storage) {
   return [
     el("h2", {}, "Storage"),
     disk,
-    el("table", {},
-      el("thead", {}, el("tr", {}, ["Camera", "Kept", "Oldest footage", "Written", "Retention horizon"]
-        .map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, rows)),
+    table(["Camera", "Kept", "Oldest footage", "Written", "Retention horizon"], rows,
+      may("admin") ? ["No camera records yet: ", el("a", { href: "#/settings/cameras/new" }, "add a camera"), "."]
+        : "No camera records yet; an admin adds cameras in the settings."),
   ];
+}
+
+/** Gives `node` the camera's own picture shape once its size is known
+ * (the stylesheet's 16:9 is only the shape before that). */
+function cameraShape(node, width, height) {
+  if (!(width > 0 && height > 0)) return;
+  node.style.aspectRatio = `${width} / ${height}`;
+  node.style.setProperty("--aspect", String(width / height));
 }
 
 function thumbnail(c) {
   // The time in the address defeats caching; the server logs the view.
   const img = el("img", {
-    class: "thumb", alt: `Latest picture of ${c.name}`, width: 320, height: 180,
+    class: "thumb", alt: `Latest picture of ${c.name}`, width: 320,
+    height: c.width && c.height ? Math.round((320 * c.height) / c.width) : 180,
     src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot.jpg?at=${Date.now()}`,
   });
-  img.addEventListener("error", () => img.replaceWith(el("div", { class: "thumb none" }, "No picture yet")));
+  cameraShape(img, c.width, c.height);
+  img.addEventListener("error", () => {
+    const none = el("div", { class: "thumb none" }, "No picture yet");
+    cameraShape(none, c.width, c.height);
+    img.replaceWith(none);
+  });
   return el("a", { href: `#/live/${encodeURIComponent(c.id)}`, "aria-label": `Watch ${c.name} live` }, img);
 }
 
@@ -208,12 +276,16 @@ async function dashboard() {
       { class: "card", "data-camera": c.id, "aria-label": `Camera ${c.name}` },
       thumbnail(c),
       el("h3", {}, c.name, " ", badge(state, c.tamper ? c.tamper : c.state)),
-      el("div", { class: "muted" }, `${c.id} · ${c.codec || "no stream yet"}`,
-        c.width ? ` · ${c.width}×${c.height}` : ""),
+      // Stream details and analysis counters are for whoever runs the
+      // site; a guard needs the picture and whether it is recording.
+      may("admin")
+        ? el("div", { class: "muted", "data-stream": "" }, `${c.id} · ${c.codec || "no stream yet"}`,
+          c.width ? ` · ${c.width}×${c.height}` : "")
+        : null,
       el("div", { class: "muted" }, `last frame ${ago(c.last_frame_ms)}`),
       c.error ? el("div", { class: "muted" }, c.error) : null,
-      c.analysis
-        ? el("div", { class: "muted" },
+      c.analysis && may("admin")
+        ? el("div", { class: "muted", "data-analysis": "" },
           `analysed ${c.analysis.frames_analysed}, dropped ${c.analysis.frames_dropped}`)
         : null,
       el("div", { class: "row" },
@@ -226,9 +298,11 @@ async function dashboard() {
   page(
     "Dashboard",
     el("h2", {}, "Cameras"),
-    el("div", { class: "cards" }, cards.length ? cards : el("p", {}, "No cameras are configured.")),
+    cards.length ? el("div", { class: "cards" }, cards)
+      : may("admin") ? empty("No cameras yet: ", el("a", { href: "#/settings/cameras/new" }, "add the first camera"), ".")
+        : empty("No cameras yet; an admin adds them in the settings."),
     el("h2", {}, `Open alerts (${alerts.alerts.length})`),
-    alertTable(alerts.alerts),
+    alertTable(alerts.alerts, "Nothing needs attention: no alert is open. New alerts appear here as they are raised."),
     ...storageSection(storage),
   );
   // Refresh every 5 s, but not under someone typing a note.
@@ -242,8 +316,7 @@ async function dashboard() {
   refreshTimer = setTimeout(tick, 5000);
 }
 
-function alertTable(alerts) {
-  if (!alerts.length) return el("p", {}, "No alerts.");
+function alertTable(alerts, whenEmpty) {
   const rows = alerts.map((a) => {
     const note = el("input", { "aria-label": `Note for alert ${a.id}`, placeholder: "note" });
     const act = async (verb) => {
@@ -273,12 +346,7 @@ function alertTable(alerts) {
       el("td", {}, el("div", { class: "row" }, actions)),
     );
   });
-  return el(
-    "table",
-    {},
-    el("thead", {}, el("tr", {}, ["Raised", "Kind", "What", "State", ""].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, rows),
-  );
+  return table(["Raised", "Kind", "What", "State", ""], rows, whenEmpty);
 }
 
 async function alertsPage(params) {
@@ -290,7 +358,13 @@ async function alertsPage(params) {
     ["unresolved", "open", "acknowledged", "resolved"].map((s) =>
       el("option", { value: s, selected: s === state }, s)),
   );
-  page("Alerts", el("label", { for: "alert-state" }, "Show", select), alertTable(data.alerts));
+  const none = {
+    unresolved: "No alert needs attention. New alerts appear here as the rules raise them.",
+    open: "No open alerts: every alert has been acknowledged or resolved.",
+    acknowledged: "No acknowledged alerts waiting to be resolved.",
+    resolved: "No resolved alerts yet. Choose “unresolved” to see the ones that need attention.",
+  }[state] || "No alerts in this state.";
+  page("Alerts", el("label", { for: "alert-state" }, "Show", select), alertTable(data.alerts, none));
 }
 
 async function eventsPage(params) {
@@ -311,13 +385,12 @@ async function eventsPage(params) {
       el("td", {}, e.end_ms ? when(e.end_ms) : "going on"),
       el("td", {}, e.zones.join(", ")),
     ));
+  const filtered = params.get("camera") || params.get("kind");
   page(
     "Events",
-    data.events.length
-      ? el("table", {},
-        el("thead", {}, el("tr", {}, ["", "Camera", "Kind", "Start", "End", "Zones"].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, rows))
-      : el("p", {}, "No events."),
+    table(["", "Camera", "Kind", "Start", "End", "Zones"], rows, filtered
+      ? empty("No events match this filter. ", el("a", { href: "#/events" }, "Show every event"), ".")
+      : "No events yet. Motion and tampering seen by cameras with analysis on appear here, with a snapshot."),
   );
 }
 
@@ -347,9 +420,12 @@ async function itemsPage(params) {
   page(
     "Register",
     form,
-    el("table", {},
-      el("thead", {}, el("tr", {}, ["Barcode", "Title", "Reference", "Status", "Where"].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, rows)),
+    table(["Barcode", "Title", "Reference", "Status", "Where"], rows, q
+      ? empty(`No item matches “${q}”. Search for part of a barcode, title or reference, or `,
+        el("a", { href: "#/items" }, "show every item"), ".")
+      : empty("The register has no items yet. Import them from a spreadsheet: ",
+        el("code", {}, "custos register import --config custos.toml items.csv"),
+        " (locations and people first), or add them through the API.")),
   );
   input.focus();
 }
@@ -391,21 +467,14 @@ async function itemPage(barcode) {
     el("p", {}, el("a", { href: `/api/v1/items/${encodeURIComponent(i.barcode)}/label.svg` }, "Label"), " · ",
       el("a", { href: `/api/v1/reports/item-custody?barcode=${encodeURIComponent(i.barcode)}&format=html` }, "Printable chain of custody")),
     el("h2", {}, "Chain of custody"),
-    chain.length
-      ? el("table", {},
-        el("thead", {}, el("tr", {}, ["When", "Action", "Person", "Holder after", "Where", "Recorded by", "Footage"].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, chain))
-      : el("p", {}, "No custody events yet."),
+    table(["When", "Action", "Person", "Holder after", "Where", "Recorded by", "Footage"], chain,
+      may("admin", "archivist")
+        ? empty("No custody events yet. Record a check-out or check-in at the ", el("a", { href: "#/desk" }, "desk"), ".")
+        : "No custody events yet; archivists record them at the desk."),
   );
 }
 
 // ---------------------------------------------------------------- places and people
-
-function table(headers, rows, attrs = {}) {
-  return el("table", attrs,
-    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, rows));
-}
 
 function coverageText(coverage) {
   return coverage.map((c) => (c.zone ? `${c.camera}:${c.zone}` : c.camera)).join(", ");
@@ -441,9 +510,11 @@ async function locationsPage(params) {
       ? el("a", { href: "#/locations" }, "Show every location")
       : el("a", { href: "#/locations?blind=1" }, "Show blind spots only"),
     " · ", el("a", { href: "/api/v1/reports/blind-spots?format=html" }, "Printable blind-spot report")),
-    shown.length
-      ? table(["Code", "Name", "Kind", "In room", "Cameras", "Coverage"], rows)
-      : el("p", {}, blindOnly ? "No blind spots: a camera sees every location." : "No locations yet."),
+    table(["Code", "Name", "Kind", "In room", "Cameras", "Coverage"], rows, blindOnly
+      ? "No blind spots: a camera sees every location."
+      : may("admin", "archivist")
+        ? "No locations yet. Add the rooms below first, then the shelves and tables in them."
+        : "No locations yet; an archivist or admin adds them."),
   ];
   if (may("admin", "archivist")) {
     const code = el("input", { required: true, autocomplete: "off" });
@@ -489,24 +560,25 @@ async function locationPage(code) {
     cams.length ? el("ul", {}, cams)
       : el("p", {}, l.room ? `Only through the cameras of room ${l.room}, if it has any.` : "No camera covers it."),
     el("h2", {}, `Items here (${items.items.length})`),
-    items.items.length
-      ? table(["Barcode", "Title", "Status"], items.items.map((i) => el("tr", {},
-        el("td", {}, el("a", { href: `#/items/${encodeURIComponent(i.barcode)}` }, i.barcode)),
-        el("td", {}, i.title), el("td", {}, badge(i.status)))))
-      : el("p", {}, "None."),
+    table(["Barcode", "Title", "Status"], items.items.map((i) => el("tr", {},
+      el("td", {}, el("a", { href: `#/items/${encodeURIComponent(i.barcode)}` }, i.barcode)),
+      el("td", {}, i.title), el("td", {}, badge(i.status)))),
+    "No items are kept here. An item's home location is set when it is added to the register."),
     el("h2", {}, "Recent custody events here"),
     custodyTable(custody.events));
 }
 
 function custodyTable(events) {
-  if (!events.length) return el("p", {}, "None.");
   return table(["When", "Item", "Action", "Person", "Where", "Footage"], events.map((c) => el("tr", {},
     el("td", {}, when(c.at_ms)),
     el("td", {}, el("a", { href: `#/items/${encodeURIComponent(c.barcode)}` }, c.barcode)),
     el("td", {}, c.action),
     el("td", {}, c.person ? el("a", { href: `#/people/${encodeURIComponent(c.person)}` }, c.person) : ""),
     el("td", {}, c.location || ""),
-    el("td", {}, footageCell(c)))));
+    el("td", {}, footageCell(c)))),
+  may("admin", "archivist")
+    ? empty("No custody events yet. They are recorded at the ", el("a", { href: "#/desk" }, "desk"), ".")
+    : "No custody events yet; archivists record them at the desk.");
 }
 
 async function peoplePage() {
@@ -515,9 +587,9 @@ async function peoplePage() {
     el("td", {}, el("a", { href: `#/people/${encodeURIComponent(p.staff_id)}` }, p.staff_id)),
     el("td", {}, p.name), el("td", {}, p.role), el("td", {}, p.badge || ""),
     el("td", {}, p.retired ? badge("disposed", "retired") : "")));
-  const children = [data.people.length
-    ? table(["Staff id", "Name", "Role", "Badge", ""], rows)
-    : el("p", {}, "No people yet.")];
+  const children = [table(["Staff id", "Name", "Role", "Badge", ""], rows, may("admin", "archivist")
+    ? "No people yet. Add the staff and readers who handle items below."
+    : "No people yet; an archivist or admin adds them.")];
   if (may("admin", "archivist")) {
     const id = el("input", { required: true, autocomplete: "off" });
     const name = el("input", { required: true, autocomplete: "off" });
@@ -552,12 +624,11 @@ async function personPage(staffId) {
     el("p", {}, el("a", { href: `/api/v1/reports/person-history?staff_id=${encodeURIComponent(p.staff_id)}&format=html` },
       "Printable history")),
     el("h2", {}, `Holds now (${held.items.length})`),
-    held.items.length
-      ? table(["Barcode", "Title", "Due"], held.items.map((i) => el("tr", {},
-        el("td", {}, el("a", { href: `#/items/${encodeURIComponent(i.barcode)}` }, i.barcode)),
-        el("td", {}, i.title),
-        el("td", {}, i.due_ms ? when(i.due_ms) : "", i.due_ms && i.due_ms < Date.now() ? [" ", badge("open", "overdue")] : null))))
-      : el("p", {}, "Nothing."),
+    table(["Barcode", "Title", "Due"], held.items.map((i) => el("tr", {},
+      el("td", {}, el("a", { href: `#/items/${encodeURIComponent(i.barcode)}` }, i.barcode)),
+      el("td", {}, i.title),
+      el("td", {}, i.due_ms ? when(i.due_ms) : "", i.due_ms && i.due_ms < Date.now() ? [" ", badge("open", "overdue")] : null))),
+    "Holds nothing now: items checked out to them appear here."),
     el("h2", {}, "Custody events"),
     custodyTable(custody.events));
 }
@@ -623,7 +694,8 @@ function playLive(video, id, status) {
       };
       if (media.readyState === "open") start();
       else media.addEventListener("sourceopen", start, { once: true });
-      status.textContent = `live · ${info.codec} · ${info.width}×${info.height}`;
+      cameraShape(video, info.width, info.height);
+      status.textContent = may("admin") ? `live · ${info.codec} · ${info.width}×${info.height}` : "live";
       return;
     }
     queue.push(m.data);
@@ -647,6 +719,8 @@ async function livePage(id) {
     const video = el("video", { muted: true, autoplay: true, playsinline: true, "data-live": c.id,
       "aria-label": `Live view of ${c.name}` });
     video.muted = true;
+    // The camera's own shape: a 4:3 camera is not boxed into 16:9.
+    cameraShape(video, c.width, c.height);
     const status = el("div", { class: "muted", role: "status" }, "connecting…");
     const tile = el("section", { class: "card live" },
       el("h3", {}, id ? c.name : el("a", { href: `#/live/${encodeURIComponent(c.id)}` }, c.name)),
@@ -668,16 +742,38 @@ function svg(tag, attrs = {}) {
 }
 
 /**
+ * The window playback opens on: what is recorded (the last day of it at
+ * most), with a little room on each side, so the footage fills the
+ * timeline instead of being a sliver at its edge. Nothing recorded: the
+ * last hour.
+ */
+function recordedWindow(recorded, now) {
+  const first = recorded.first_start_ms;
+  const last = recorded.last_end_ms === null || recorded.last_end_ms === undefined
+    ? null : Math.min(recorded.last_end_ms, now);
+  if (first === null || first === undefined || last === null || last <= first) {
+    return { start: now - 3600 * 1000, end: now };
+  }
+  const from = Math.max(first, last - 24 * 3600 * 1000);
+  const pad = Math.max(1000, (last - from) * 0.03);
+  // A camera recording now: up to now, where its footage keeps growing.
+  const end = now - last < 60 * 1000 ? now : last + pad;
+  return { start: Math.max(from - pad, end - 24 * 3600 * 1000), end };
+}
+
+/**
  * A camera's timeline: recorded spans, gaps, analysis events and custody
- * events over a window (`span` ms ending at `end`, default the last hour);
- * click to play from that moment, or step between events.
+ * events over a window (`span` ms ending at `end`; by default what is
+ * recorded); click to play from that moment, or step between events.
  */
 async function playbackPage(id, params) {
   if (!may("admin", "auditor", "archivist")) throw new ApiError(403, "Playback is not for your role.");
-  const span = Number(params.get("span")) || 3600 * 1000;
-  const end = Number(params.get("end")) || Date.now();
-  const start = end - span;
   const cam = encodeURIComponent(id);
+  const camera = await api("GET", `/api/v1/cameras/${cam}`);
+  const opened = recordedWindow(camera.recorded, Date.now());
+  const end = Number(params.get("end")) || (params.get("span") ? Date.now() : opened.end);
+  const span = Number(params.get("span")) || opened.end - opened.start;
+  const start = end - span;
   const [rec, events, custody] = await Promise.all([
     api("GET", `/api/v1/cameras/${cam}/recordings?start_ms=${start}&end_ms=${end}`),
     api("GET", `/api/v1/events?camera=${cam}&start_ms=${start}&end_ms=${end}&limit=1000`),
@@ -690,7 +786,7 @@ async function playbackPage(id, params) {
   const x = (ms) => ((ms - start) / span) * width;
   const line = svg("svg", {
     viewBox: `0 0 ${width} 60`, class: "timeline", role: "img",
-    "aria-label": `Timeline of camera ${id}`, "data-start-ms": start, "data-end-ms": end,
+    "aria-label": `Timeline of camera ${camera.name}`, "data-start-ms": start, "data-end-ms": end,
   });
   line.append(svg("rect", { x: 0, y: 10, width, height: 24, class: "gap" }));
   for (const seg of rec.segments) {
@@ -755,16 +851,32 @@ async function playbackPage(id, params) {
     else status.textContent = dir > 0 ? "No later event." : "No earlier event.";
   };
   const zoom = (ms) => { location.hash = `#/playback/${cam}?span=${ms}&end=${end}`; };
-  const downloads = downloadForm(id, () => (fileStart === null ? start : fileStart + video.currentTime * 1000));
+  // The download starts, until something plays, at what exists: the last
+  // minutes recorded in the window, not a moment with nothing in it.
+  const inView = rec.segments.map((g) => [Math.max(g.start_ms, start), Math.min(g.end_ms, end)]).filter(([a, b]) => b > a);
+  const recordedFrom = inView.length ? Math.min(...inView.map(([a]) => a)) : null;
+  const recordedTo = inView.length ? Math.max(...inView.map(([, b]) => b)) : null;
+  const downloads = downloadForm(id, () => {
+    if (fileStart !== null) return fileStart + video.currentTime * 1000;
+    return recordedTo === null ? start : Math.max(recordedFrom, recordedTo - 5 * 60 * 1000);
+  }, recordedTo !== null);
+  if (recordedTo === null) status.textContent = "Nothing is recorded in this window; choose a longer one.";
   page(
-    `Playback: ${id}`,
+    `Playback: ${camera.name}`,
     el("div", { class: "row" },
+      el("button", { type: "button", class: "secondary", onclick: () => {
+        const all = `#/playback/${cam}`;
+        if (location.hash === all) route();
+        else location.hash = all;
+      } }, "Recorded"),
       el("button", { type: "button", class: "secondary", onclick: () => zoom(24 * 3600 * 1000) }, "24 h"),
       el("button", { type: "button", class: "secondary", onclick: () => zoom(3600 * 1000) }, "1 h"),
       el("button", { type: "button", class: "secondary", onclick: () => zoom(600 * 1000) }, "10 min"),
       el("button", { type: "button", onclick: () => step(-1) }, "Previous event"),
       el("button", { type: "button", onclick: () => step(1) }, "Next event")),
-    el("p", { class: "muted" }, `${when(start)} – ${when(end)} · ${rec.segments.length} segments, ${rec.gaps.length} gaps, ${events.events.length} events, ${ours.length} custody events`),
+    el("p", { class: "muted", "data-window": "" }, `${when(start)} – ${when(end)} (${duration(span)}) · `
+      + `${count(rec.segments.length, "segment")}, ${count(rec.gaps.length, "gap")}, `
+      + `${count(events.events.length, "event")}, ${count(ours.length, "custody event")}`),
     line,
     el("ul", { class: "legend muted" },
       el("li", { class: "recorded" }, "recorded"), el("li", { class: "gap" }, "not recorded"),
@@ -787,7 +899,7 @@ function localInput(ms) {
  * as an evidence bundle that a third party can verify (auditor, admin).
  * Both are logged by the server before a byte is sent.
  */
-function downloadForm(id, playing) {
+function downloadForm(id, playing, anything = true) {
   const cam = encodeURIComponent(id);
   const from = el("input", { type: "datetime-local", step: 1, required: true });
   const minutes = el("input", { type: "number", min: 1, max: 360, value: 5, required: true });
@@ -848,6 +960,7 @@ function downloadForm(id, playing) {
       may("admin", "auditor") ? field("dl-reason", "Reason (bundle)", reason) : null,
       mp4, may("admin", "auditor") ? bundle : null),
     result);
+  if (!anything) result.textContent = "Nothing is recorded in this window to download.";
   section.setFrom = (ms) => { from.value = localInput(ms); };
   return section;
 }
@@ -876,7 +989,9 @@ async function inventoriesPage() {
     el("td", {}, `${when(i.started_ms)} by ${i.started_by}`),
     el("td", {}, i.closed_ms ? `closed ${when(i.closed_ms)}` : badge("connecting", "open"))));
   page("Inventories", may("admin", "archivist") ? start : null,
-    rows.length ? el("table", {}, el("tbody", {}, rows)) : el("p", {}, "No inventories yet."));
+    table(["Inventory", "Location", "Started", "State"], rows, may("admin", "archivist")
+      ? "No inventories yet. Choose a location above and start one, then scan what is on its shelves."
+      : "No inventories yet; an archivist or admin starts them."));
 }
 
 function reportLists(report) {
@@ -950,8 +1065,23 @@ async function adminPage() {
         say(err.message, true);
       }
     } }, "Save");
+    // Failed sign-ins lock an account for a while; an admin who knows the
+    // person can end the lock at once (the unlock is logged).
+    const signIn = u.locked_until_ms
+      ? [badge("missing", `locked until ${clock(u.locked_until_ms)}`), " ",
+        el("button", { type: "button", class: "secondary", "aria-label": `Unlock ${u.name}`, onclick: async () => {
+          try {
+            await api("POST", `/api/v1/users/${encodeURIComponent(u.name)}/unlock`);
+            say(`${u.name} is unlocked and may sign in again.`);
+            route(true);
+          } catch (err) {
+            say(err.message, true);
+          }
+        } }, "Unlock")]
+      : u.disabled ? "disabled" : "may sign in";
     return el("tr", { "data-user": u.name }, el("td", {}, u.name), el("td", {}, role),
-      el("td", {}, el("label", {}, disabled)), el("td", {}, rooms), el("td", {}, when(u.created_ms)), el("td", {}, save));
+      el("td", {}, el("label", {}, disabled)), el("td", { "data-sign-in": "" }, signIn), el("td", {}, rooms),
+      el("td", {}, when(u.created_ms)), el("td", {}, save));
   });
   const name = el("input", { id: "new-name", autocomplete: "off" });
   const role = el("select", { id: "new-role" }, ROLES.map((r) => el("option", { value: r, selected: r === "viewer" }, r)));
@@ -971,10 +1101,8 @@ async function adminPage() {
   el("label", { for: "new-password" }, "Password (12 or more characters)", password),
   el("button", { type: "submit" }, "Add user"));
   page("Users", add,
-    el("table", {},
-      el("thead", {}, el("tr", {}, ["Name", "Role", "Disabled", "Rooms (archivists)", "Since", ""]
-        .map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, rows)),
+    table(["Name", "Role", "Disabled", "Sign-in", "Rooms (archivists)", "Since", ""], rows,
+      "No users yet: add one above."),
     el("p", { class: "muted" }, "An archivist sees the footage of the cameras covering their rooms "
       + "(location codes, comma-separated) and of the places inside them; other roles see every camera."));
 }
@@ -998,7 +1126,8 @@ async function settingsPage() {
       ? `${c.analysis.zones.length} zones, ${c.analysis.masks.length} masks` : "no analysis")));
   page("Settings",
     el("h2", {}, "Cameras"),
-    table(["Id", "Name", "Stream", "", "Analysis"], rows),
+    table(["Id", "Name", "Stream", "", "Analysis"], rows,
+      "No cameras yet: add one below, test its stream, and save it to start recording."),
     el("p", {}, el("a", { href: "#/settings/cameras/new" }, "Add a camera")),
     el("h2", {}, "Opening hours"),
     hoursForm(hours),
@@ -1030,7 +1159,7 @@ function hoursForm(h) {
   const days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
   const names = { mon: "Monday", tue: "Tuesday", wed: "Wednesday", thu: "Thursday", fri: "Friday", sat: "Saturday", sun: "Sunday" };
   const inputs = Object.fromEntries(days.map((d) => [d, el("input", {
-    value: h[d] || "", placeholder: "08:00-17:00 or closed", autocomplete: "off", size: 14,
+    value: h[d] || "", placeholder: "08:00-17:00 or closed", autocomplete: "off",
   })]));
   const closed = el("input", { value: h.closed.join(", "), placeholder: "2026-12-25, …", autocomplete: "off" });
   return el("form", { class: "inline", "data-hours": "", onsubmit: async (e) => {
@@ -1090,6 +1219,10 @@ async function cameraSettingsPage(id) {
   let selected = null;
   const overlay = svg("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", class: "regions", "aria-hidden": "true" });
   const list = el("tbody", {});
+  const regionsTable = el("table", { class: "regions" },
+    el("thead", {}, el("tr", {}, ["Kind", "Name", "Corners", ""].map((h) => el("th", { scope: "col" }, h)))), list);
+  const noRegions = empty("No zones or masks: motion counts anywhere in the picture. "
+    + "Add a zone to watch only part of it, or a mask to ignore a part (a clock, a window).");
   const redraw = () => {
     overlay.replaceChildren();
     regions.forEach((r, i) => {
@@ -1098,13 +1231,16 @@ async function cameraSettingsPage(id) {
         points: pts, class: `${r.kind}${i === selected ? " selected" : ""}`,
       }));
     });
+    regionsTable.hidden = !regions.length;
+    noRegions.hidden = regions.length > 0;
     list.replaceChildren(...regions.map((r, i) => {
       const name = el("input", { value: r.name, "aria-label": `Name of region ${i + 1}`, size: 12 });
       name.addEventListener("change", () => { r.name = name.value; });
       const pts = el("input", { value: pointsText(r.points), "aria-label": `Corners of region ${i + 1}`, size: 36 });
       pts.addEventListener("change", () => { r.points = parsePoints(pts.value); redraw(); });
       return el("tr", { "data-region": i, class: i === selected ? "selected" : "" },
-        el("td", {}, r.kind), el("td", {}, name), el("td", {}, pts),
+        el("td", { "data-label": "Kind" }, r.kind), el("td", { "data-label": "Name" }, name),
+        el("td", { "data-label": "Corners" }, pts),
         el("td", {}, el("button", { type: "button", class: "secondary", onclick: () => { selected = i; redraw(); } },
           i === selected ? "Drawing" : "Draw"),
         " ",
@@ -1199,28 +1335,108 @@ async function cameraSettingsPage(id) {
       el("div", { class: "row" },
         el("button", { type: "button", class: "secondary", onclick: () => addRegion("zone") }, "Add a zone"),
         el("button", { type: "button", class: "secondary", onclick: () => addRegion("mask") }, "Add a mask")),
-      el("table", { class: "regions" },
-        el("thead", {}, el("tr", {}, ["Kind", "Name", "Corners", ""].map((h) => el("th", { scope: "col" }, h)))), list),
+      noRegions,
+      regionsTable,
       el("p", {}, el("button", { type: "submit" }, "Save and apply"), " ",
         el("a", { href: "#/settings" }, "Back to the settings"))));
 }
 
 // ---------------------------------------------------------------- audit
 
-function entrySummary(e) {
-  const skip = new Set(["type", "time_ms", "user", "by", "camera"]);
-  return Object.entries(e)
-    .filter(([k, v]) => !skip.has(k) && v !== null && typeof v !== "object")
-    .map(([k, v]) => `${k}: ${v}`)
-    .join(", ");
+const ACTION_WORDS = {
+  check_out: "checked out", check_in: "checked in", transfer: "transferred", view: "consulted",
+  copy: "copied", move: "moved", inventory_seen: "seen in an inventory", disposal: "disposed of",
+};
+const CHANGE_WORDS = { created: "added", updated: "changed", imported: "imported" };
+
+/** A span of a camera's footage: "5 min of Stacks from 14:32", or
+ * "Stacks at 14:32" for a moment. */
+function spanText(e, cam) {
+  const len = e.end_ms - e.start_ms;
+  return len >= 1000 ? `${duration(len)} of ${cam} from ${clock(e.start_ms, true)}` : `${cam} at ${clock(e.start_ms, true)}`;
+}
+
+/** What a log entry says, in plain words; `camName` turns an id into a name. */
+function describeEntry(e, camName) {
+  const cam = e.camera ? camName(e.camera) : "";
+  const quoted = (t) => (t ? ` (“${t}”)` : "");
+  switch (e.type) {
+    case "footage.viewed":
+      if (e.thumbnail) return `looked at the live thumbnails of ${cam}`;
+      if (e.live) return `watched ${cam} live`;
+      if (e.event !== undefined) return `looked at the snapshot of event ${e.event} on ${cam}`;
+      if (e.download) return `downloaded ${spanText(e, cam)}`;
+      return `played back ${spanText(e, cam)}`;
+    case "footage.exported":
+      return `exported ${spanText(e, cam)} as an evidence bundle`
+        + `${e.segments !== undefined ? ` (${count(e.segments, "segment")})` : ""}${quoted(e.reason)}`;
+    case "evidence.downloaded": return `downloaded evidence bundle ${e.export}`;
+    case "auth.login": return `signed in from ${e.source}`;
+    case "auth.login_failed":
+      return `${e.user ? "" : "someone (a name that is no one's) "}failed to sign in from ${e.source}: ${e.reason}`;
+    case "auth.logout": return "signed out";
+    case "config.loaded":
+      return `the site started${e.cameras !== undefined ? ` with ${count(e.cameras, "camera")}` : ""}`;
+    case "config.changed":
+      return e.section === "hours" ? "changed the opening hours" : `changed the settings of ${e.section}`;
+    case "user.created":
+      return `added user ${e.name} as ${e.role}${e.rooms && e.rooms.length ? `, rooms ${e.rooms.join(", ")}` : ""}`;
+    case "user.changed": {
+      const what = [];
+      if (e.role) what.push(`role ${e.role}`);
+      if (e.disabled === true) what.push("disabled");
+      if (e.disabled === false) what.push("enabled");
+      if (e.password_changed) what.push("new password");
+      if (e.rooms) what.push(e.rooms.length ? `rooms ${e.rooms.join(", ")}` : "no rooms");
+      if (e.unlocked) {
+        what.push(`unlocked${e.locked_until_ms ? ` (locked by failed sign-ins until ${clock(e.locked_until_ms)})` : ""}`);
+      }
+      return `changed user ${e.name}: ${what.join(", ") || "nothing"}`;
+    }
+    case "token.created": return `made an API token for ${e.user}`;
+    case "token.revoked": return `revoked API token ${e.id}${e.user ? ` of ${e.user}` : ""}`;
+    case "segment.sealed":
+      return `recorded ${spanText(e, cam)} (${bytes(e.bytes)})`;
+    case "segment.deleted": return `deleted recorded footage of ${cam}${quoted(e.reason)}`;
+    case "segment.held": return `put a hold on recorded footage of ${cam}`;
+    case "segment.released": return `released the hold on recorded footage of ${cam}`;
+    case "segment.missing": return `found recorded footage of ${cam} missing`;
+    case "camera.state": return `${cam}: ${e.state}${e.detail ? ` (${e.detail})` : ""}`;
+    case "analysis.started": return `${cam}: ${e.kind} began`;
+    case "analysis.event": return `${cam}: ${e.kind}, ${duration(e.end_ms - e.start_ms)} from ${clock(e.start_ms)}`;
+    case "register.location": return `${CHANGE_WORDS[e.change] || e.change} location ${e.code} (${e.name})`;
+    case "register.person": return `${CHANGE_WORDS[e.change] || e.change} person ${e.staff_id} (${e.name})`;
+    case "register.item": return `${CHANGE_WORDS[e.change] || e.change} item ${e.barcode} (${e.title})`;
+    case "register.import": return `imported ${count(e.rows, e.kind.replace(/s$/, ""), e.kind)} from a CSV file`;
+    case "custody.event": {
+      const d = e.details || {};
+      const to = d.to ? ` to ${d.to}` : "";
+      const by = !d.to && e.person ? ` by ${e.person}` : "";
+      const at = e.location ? ` at ${e.location}` : "";
+      return `${e.barcode} ${ACTION_WORDS[e.action] || e.action}${to}${by}${at}`
+        + `${d.due_ms ? `, due ${clock(d.due_ms)}` : ""}${e.at_ms !== e.time_ms ? ` (happened ${clock(e.at_ms)})` : ""}`;
+    }
+    case "inventory.started": return `started inventory ${e.inventory} of ${e.location}`;
+    case "inventory.closed": {
+      const r = e.report || {};
+      return `closed inventory ${e.inventory} of ${e.location}: ${(r.missing || []).length} missing, `
+        + `${(r.unexpected || []).length} unexpected, ${(r.misplaced || []).length} misplaced`;
+    }
+    case "alert.raised": return `alert ${e.alert} raised: ${e.summary}`;
+    case "alert.changed": return `${e.state} alert ${e.alert} (${e.kind})${quoted(e.note)}`;
+    default: return e.type.replace(/[._]/g, " ");
+  }
 }
 
 async function auditPage(params) {
   const cat = params.get("category") || "views";
-  const [log, audit] = await Promise.all([
+  const [log, audit, cams] = await Promise.all([
     api("GET", "/api/v1/log"),
     api("GET", `/api/v1/audit?limit=200${cat === "all" ? "" : `&category=${encodeURIComponent(cat)}`}`),
+    api("GET", "/api/v1/cameras"),
   ]);
+  const names = new Map(cams.cameras.map((c) => [c.id, c.name]));
+  const camName = (id) => names.get(id) || `camera ${id}`;
   const result = el("div", { id: "verify-result", role: "status" });
   const verify = el("button", { type: "button", onclick: async () => {
     result.replaceChildren("Verifying…");
@@ -1236,14 +1452,15 @@ async function auditPage(params) {
     onchange: (e) => { location.hash = `#/audit?category=${e.target.value}`; } },
   [["views", "views and exports of footage"], ["logins", "sign-ins"], ["changes", "changes"],
     ["custody", "custody"], ["all", "everything"]].map(([v, t]) => el("option", { value: v, selected: v === cat }, t)));
+  // Plain words first; the entry itself, as the signed log holds it, one
+  // click away.
   const rows = audit.entries.map((a) =>
-    el("tr", {},
-      el("td", {}, String(a.index)),
+    el("tr", { "data-entry": a.index },
       el("td", {}, when(a.entry.time_ms)),
-      el("td", {}, a.entry.type),
       el("td", {}, a.entry.user || a.entry.by || ""),
-      el("td", {}, a.entry.camera || ""),
-      el("td", {}, entrySummary(a.entry))));
+      el("td", {}, describeEntry(a.entry, camName)),
+      el("td", {}, el("details", {}, el("summary", {}, `Entry ${a.index}`),
+        el("pre", { class: "entry" }, JSON.stringify(a.entry, null, 1))))));
   page(
     "Audit",
     el("h2", {}, "The log"),
@@ -1253,11 +1470,9 @@ async function auditPage(params) {
     result,
     el("h2", {}, "Entries"),
     el("label", { for: "audit-category" }, "Show", select),
-    rows.length
-      ? el("table", {},
-        el("thead", {}, el("tr", {}, ["#", "When", "Type", "Who", "Camera", "Details"].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, rows))
-      : el("p", {}, "No entries."),
+    table(["When", "Who", "What", "Log entry"], rows, cat === "all"
+      ? "The log has no entries yet."
+      : empty("No entries of this kind yet. ", el("a", { href: "#/audit?category=all" }, "Show every entry"), ".")),
   );
 }
 
