@@ -32,6 +32,12 @@ pub struct Config {
     pub server: ServerConfig,
     /// How often retention runs (`[retention] check_seconds`, default 60).
     pub retention_check_seconds: u32,
+    /// `[retention] disk_reserve`: bytes of the data disk video never takes
+    /// (default: 2 % of the disk, between 8 MB and 1 GB).
+    pub disk_reserve: Option<u64>,
+    /// `[retention] delete_oldest_when_full` (default true): when the disk
+    /// is full, the oldest unheld footage is deleted to keep recording.
+    pub delete_oldest_when_full: bool,
     pub cameras: Vec<CameraConfig>,
     /// Opening hours (`[hours]`); none means the rooms are never closed.
     pub hours: Option<custos_custody::hours::OpeningHours>,
@@ -109,6 +115,12 @@ pub struct ServerConfig {
     /// with them the server speaks only HTTPS and cookies are `Secure`.
     /// Relative paths are relative to the config file.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// `metrics = true` serves `GET /metrics` (off by default).
+    pub metrics: bool,
+    /// `metrics_token_env`: the environment variable holding the token a
+    /// Prometheus scraper sends (`Authorization: Bearer …`); without it,
+    /// only admins' and auditors' credentials read the metrics.
+    pub metrics_token_env: Option<String>,
 }
 
 /// How RTP travels from a camera.
@@ -257,6 +269,8 @@ impl fmt::Debug for Config {
             .field("site", &self.site)
             .field("server", &self.server)
             .field("retention_check_seconds", &self.retention_check_seconds)
+            .field("disk_reserve", &self.disk_reserve)
+            .field("delete_oldest_when_full", &self.delete_oldest_when_full)
             .field("cameras", &self.cameras)
             .field("hours", &self.hours.is_some())
             .field("alerts", &self.alerts)
@@ -472,21 +486,26 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     let parts = checker.root(doc.as_table());
     checker.problems.sort_by_key(|p| (p.line, p.column));
     match parts {
-        Some((data_dir, site, server, retention_check_seconds, cameras, rules))
-            if checker.problems.is_empty() =>
-        {
-            Ok(Config {
-                data_dir,
-                site,
-                server,
-                retention_check_seconds,
-                cameras,
-                hours: rules.hours,
-                alerts: rules.alerts,
-                notify: rules.notify,
-                source_hash: hex::encode(Sha256::digest(text.as_bytes())),
-            })
-        }
+        Some((
+            data_dir,
+            site,
+            server,
+            (retention_check_seconds, disk_reserve, delete_oldest_when_full),
+            cameras,
+            rules,
+        )) if checker.problems.is_empty() => Ok(Config {
+            data_dir,
+            site,
+            server,
+            retention_check_seconds,
+            disk_reserve,
+            delete_oldest_when_full,
+            cameras,
+            hours: rules.hours,
+            alerts: rules.alerts,
+            notify: rules.notify,
+            source_hash: hex::encode(Sha256::digest(text.as_bytes())),
+        }),
         _ => {
             if checker.problems.is_empty() {
                 // Every path that gives up reports why; this is a safety net.
@@ -555,8 +574,14 @@ const NOTIFY_KEYS: &[&str] = &[
     "from",
     "to",
 ];
-const SERVER_KEYS: &[&str] = &["listen", "tls_cert", "tls_key"];
-const RETENTION_KEYS: &[&str] = &["check_seconds"];
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "tls_cert",
+    "tls_key",
+    "metrics",
+    "metrics_token_env",
+];
+const RETENTION_KEYS: &[&str] = &["check_seconds", "disk_reserve", "delete_oldest_when_full"];
 const CAMERA_KEYS: &[&str] = &[
     "id",
     "name",
@@ -618,7 +643,8 @@ type Parts = (
     PathBuf,
     String,
     ServerConfig,
-    u32,
+    // `[retention]`: check_seconds, disk_reserve, delete_oldest_when_full.
+    (u32, Option<u64>, bool),
     Vec<CameraConfig>,
     SiteRules,
 );
@@ -812,7 +838,17 @@ impl Checker<'_> {
 
         let mut listen = SocketAddr::from(DEFAULT_LISTEN);
         let mut tls = None;
+        let (mut metrics, mut metrics_token_env) = (false, None);
         if let Some(server) = self.sub_table(&root, "server", "[server]", SERVER_KEYS) {
+            metrics = self.boolean(&server, "metrics").unwrap_or(false);
+            metrics_token_env = self.env_name(&server, "metrics_token_env");
+            if metrics_token_env.is_some() && !metrics {
+                self.report(
+                    server.get("metrics_token_env").and_then(|(_, span)| span),
+                    "metrics_token_env: the metrics are off; expected metrics = true with it"
+                        .into(),
+                );
+            }
             let cert = self.string(&server, "tls_cert", "the path of a PEM certificate chain");
             let key = self.string(&server, "tls_key", "the path of a PEM private key");
             match (cert, key) {
@@ -836,10 +872,15 @@ impl Checker<'_> {
         }
 
         let mut retention_check_seconds = DEFAULT_RETENTION_CHECK_SECONDS;
+        let mut disk = (None, true);
         if let Some(retention) = self.sub_table(&root, "retention", "[retention]", RETENTION_KEYS) {
             if let Some(s) = self.integer(&retention, "check_seconds", 1, 86_400) {
                 retention_check_seconds = s;
             }
+            disk.0 = self.byte_size(&retention, "disk_reserve");
+            disk.1 = self
+                .boolean(&retention, "delete_oldest_when_full")
+                .unwrap_or(true);
         }
 
         let cameras = self.cameras(&root);
@@ -851,8 +892,13 @@ impl Checker<'_> {
         Some((
             data_dir?,
             site,
-            ServerConfig { listen, tls },
-            retention_check_seconds,
+            ServerConfig {
+                listen,
+                tls,
+                metrics,
+                metrics_token_env,
+            },
+            (retention_check_seconds, disk.0, disk.1),
             cameras,
             rules,
         ))
@@ -1253,7 +1299,12 @@ impl Checker<'_> {
     }
 
     fn retain_bytes(&mut self, section: &Section<'_>) -> Option<u64> {
-        let (item, span) = section.get("retain_bytes")?;
+        self.byte_size(section, "retain_bytes")
+    }
+
+    /// A byte size: an integer, or a string with a unit (`"50GB"`).
+    fn byte_size(&mut self, section: &Section<'_>, key: &str) -> Option<u64> {
+        let (item, span) = section.get(key)?;
         let message = match item.as_value() {
             Some(Value::Integer(i)) => match u64::try_from(*i.value()) {
                 Ok(b) if b > 0 => return Some(b),
@@ -1265,7 +1316,7 @@ impl Checker<'_> {
             },
             _ => format!("expected {SIZE_EXPECTED}, found {}", describe(item)),
         };
-        self.report(span, format!("retain_bytes: {message}"));
+        self.report(span, format!("{key}: {message}"));
         None
     }
 }
@@ -2060,7 +2111,8 @@ colour = "red"
         );
         assert_eq!(
             p[1].2,
-            "unknown key \"port\" in [server]; expected one of: listen, tls_cert, tls_key"
+            "unknown key \"port\" in [server]; expected one of: listen, tls_cert, tls_key, metrics, \
+             metrics_token_env"
         );
         assert_eq!(
             p[2].2,

@@ -8,6 +8,7 @@ mod clock;
 mod commit;
 mod config;
 mod demo;
+mod disk;
 mod events;
 mod facts;
 mod notifier;
@@ -297,6 +298,17 @@ enum TokenCommand {
 fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
+        // A command whose output goes into `head` or a closed pipe ends
+        // quietly, as other command-line tools do, instead of panicking in
+        // println!. The servers keep ignoring SIGPIPE: a client that
+        // disconnects must not end them.
+        // SAFETY: setting a signal's disposition to its default is
+        // async-signal-safe and done before any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

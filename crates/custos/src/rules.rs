@@ -403,6 +403,16 @@ impl Rules {
                 },
                 now,
             )?;
+            // An alert already open says how full the disk is now, not how
+            // full it was when it was raised.
+            custos_server::alerts::update_facts(
+                store,
+                "disk.nearly_full",
+                "disk",
+                &summary,
+                &details,
+                now,
+            )?;
         } else {
             self.resolve(
                 store,

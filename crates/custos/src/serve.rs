@@ -27,13 +27,21 @@ pub fn open_site(data_dir: &Path) -> anyhow::Result<(Store, std::fs::File)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let lock = lock_data_dir(data_dir)?;
+    // Whatever filled the disk, the ballast's room lets SQLite open.
+    match crate::disk::release_ballast(data_dir) {
+        Ok(true) => tracing::debug!("released the disk reserve's ballast"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!("removing the ballast file: {e}"),
+    }
     let store = open_store(data_dir)?;
     Ok((store, lock))
 }
 
 pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
     let db = data_dir.join(custos_store::DB_FILE_NAME);
-    Store::open(&db).with_context(|| format!("opening the index {}", db.display()))
+    Store::open(&db)
+        .with_context(|| format!("opening the index {}", db.display()))
+        .map_err(|e| crate::disk::name_full_disk(e, data_dir))
 }
 
 /// One `serve` per data directory: two recorders writing the same files would
@@ -127,6 +135,17 @@ pub async fn serve(
     })
     .await?;
     let report = report.context("crash recovery")?;
+    // A full disk is made room on before any camera writes.
+    let disk = crate::disk::policy(
+        &data_dir,
+        config.disk_reserve,
+        config.delete_oldest_when_full,
+    );
+    crate::disk::make_room(&store, &data_dir, &disk, now_ms())
+        .context("making room on a full disk")?;
+    if let Err(e) = crate::disk::restore_ballast(&data_dir, &disk) {
+        tracing::warn!("keeping a ballast file for a full disk: {e}");
+    }
     store.enqueue_log(vec![crate::facts::config_loaded(
         &config.source_hash,
         config.cameras.len(),
@@ -197,11 +216,10 @@ pub async fn serve(
         let task = CameraTask {
             id: cam.id.clone(),
             spec: source_spec(&cam.url, cam.transport, credentials, cam.tls_fingerprint),
-            recorder: RecorderConfig::new(
-                &cam.id,
-                camera_dir(&data_dir, &cam.id),
-                cam.segment_seconds,
-            ),
+            recorder: RecorderConfig {
+                disk_reserve: disk.reserve,
+                ..RecorderConfig::new(&cam.id, camera_dir(&data_dir, &cam.id), cam.segment_seconds)
+            },
             registry: registry.clone(),
             commits: committer.sender(),
             shutdown: shutdown_rx.clone(),
@@ -226,6 +244,7 @@ pub async fn serve(
         open_store(&data_dir)?,
         data_dir.clone(),
         rules,
+        disk.clone(),
         Duration::from_secs(u64::from(config.retention_check_seconds)),
         shutdown_rx.clone(),
     ));
@@ -280,6 +299,27 @@ pub async fn serve(
         .with_context(|| format!("listening on {}", config.server.listen))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!("API listening on {scheme}://{}", listener.local_addr()?);
+    let metrics = if config.server.metrics {
+        let token = match &config.server.metrics_token_env {
+            Some(var) => match std::env::var(var) {
+                Ok(t) if t.len() >= 16 => Some(t),
+                Ok(_) => anyhow::bail!(
+                    "metrics_token_env: the environment variable {var} holds fewer than 16 \
+                     characters; set it to a long random token"
+                ),
+                Err(_) => anyhow::bail!(
+                    "metrics_token_env: the environment variable {var} is not set; set it to \
+                     the token Prometheus sends, or remove metrics_token_env"
+                ),
+            },
+            None => None,
+        };
+        Some(Arc::new(custos_server::metrics::MetricsAccess::new(
+            token.as_deref(),
+        )))
+    } else {
+        None
+    };
     let state = custos_server::AppState {
         store: Arc::new(Mutex::new(store)),
         data_dir: data_dir.clone(),
@@ -293,6 +333,7 @@ pub async fn serve(
         secure_cookies: tls.is_some(),
         alert_destinations,
         live: live_hub.clone(),
+        metrics,
     };
     let mut http_shutdown = shutdown_rx.clone();
     let stopped = async move {
@@ -341,6 +382,7 @@ pub async fn serve(
     .await?;
     let stats = committer.stats.clone();
     tokio::task::spawn_blocking(move || committer.shutdown()).await?;
+    let commit_errors = stats.errors.load(std::sync::atomic::Ordering::Relaxed);
     {
         use std::sync::atomic::Ordering::Relaxed;
         tracing::info!(
@@ -358,6 +400,15 @@ pub async fn serve(
         Ok(Err(e)) => tracing::error!("HTTP server: {e}"),
         Err(e) => tracing::error!("HTTP server task: {e}"),
         Ok(Ok(())) => {}
+    }
+    if commit_errors > 0 {
+        // The files are whole, but the index missed some of what happened
+        // to them: say so instead of "cleanly", and let the next start's
+        // recovery bring the index up to date.
+        anyhow::bail!(
+            "stopped, but {commit_errors} index update(s) failed (see the errors above); \
+             the next start recovers them from the files"
+        );
     }
     tracing::info!("stopped cleanly");
     Ok(outcome)
@@ -379,27 +430,44 @@ async fn wait_for_signal() {
     }
 }
 
+/// How often the disk's free space is looked at between retention runs: a
+/// full disk loses pictures every second until room is made.
+const DISK_CHECK: Duration = Duration::from_secs(5);
+
 async fn retention_loop(
     store: Store,
     data_dir: std::path::PathBuf,
     rules: Vec<RetentionRule>,
+    disk: crate::disk::DiskPolicy,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    if rules.is_empty() {
-        return;
-    }
     let store = Arc::new(Mutex::new(store));
+    let mut next_rules = tokio::time::Instant::now();
     loop {
-        let (store2, dir, rules2) = (store.clone(), data_dir.clone(), rules.clone());
+        let run_rules = tokio::time::Instant::now() >= next_rules;
+        if run_rules {
+            next_rules += interval;
+        }
+        let (store2, dir, rules2, disk2) =
+            (store.clone(), data_dir.clone(), rules.clone(), disk.clone());
         let result = tokio::task::spawn_blocking(move || {
             let store = store2.lock().unwrap_or_else(|e| e.into_inner());
             let mut deleted = 0;
-            for rule in &rules2 {
-                match enforce_retention(&store, &dir, rule, now_ms()) {
-                    Ok(ids) => deleted += ids.len(),
-                    Err(e) => tracing::error!(camera = %rule.camera, "retention: {e:#}"),
+            if run_rules {
+                for rule in &rules2 {
+                    match enforce_retention(&store, &dir, rule, now_ms()) {
+                        Ok(ids) => deleted += ids.len(),
+                        Err(e) => tracing::error!(camera = %rule.camera, "retention: {e:#}"),
+                    }
                 }
+            }
+            match crate::disk::make_room(&store, &dir, &disk2, now_ms()) {
+                Ok(ids) => deleted += ids.len(),
+                Err(e) => tracing::error!("making room on a full disk: {e:#}"),
+            }
+            if let Err(e) = crate::disk::restore_ballast(&dir, &disk2) {
+                tracing::debug!("ballast not restored yet: {e}");
             }
             deleted
         })
@@ -410,7 +478,7 @@ async fn retention_loop(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(DISK_CHECK.min(interval)) => {}
             _ = shutdown.changed() => return,
         }
     }

@@ -412,7 +412,7 @@ pub fn set_hold_by(store: &Store, id: i64, hold: bool, by: &str) -> anyhow::Resu
     Ok(store.with_log(vec![entry], |st| st.set_hold(id, hold))?)
 }
 
-fn delete_segments(
+pub(crate) fn delete_segments(
     store: &Store,
     data_dir: &Path,
     ids: &[i64],

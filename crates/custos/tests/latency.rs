@@ -89,3 +89,68 @@ fn live_view_camera_to_glass_latency_in_chromium() {
         .terminate(Duration::from_secs(10))
         .is_some_and(|s| s.success()));
 }
+
+/// With B-frames the live view's fragments arrive in decode order; Chromium
+/// must show the pictures in the camera's order (the composition offsets
+/// in each fragment say where each goes). A count camera (each picture
+/// carries its number) with a B-pyramid, read back from every frame the
+/// browser presents.
+#[test]
+fn live_view_shows_b_frame_pictures_in_the_cameras_order_in_chromium() {
+    let web = common::browser_tests();
+    let cam = Camera::start(
+        &[("/count", "count-h264:640x360@15:15,bframes=3,pyramid=1")],
+        None,
+    );
+    let site = Site::new(&format!(
+        "[[camera]]\nid = \"hall\"\nname = \"Hall\"\nurl = \"{}\"\nanalysis = false\n",
+        cam.url("/count")
+    ));
+    let token = site.admin_token();
+    let mut serve = site.serve();
+    let cameras = site.wait_json(
+        &token,
+        "/api/v1/cameras",
+        Duration::from_secs(15),
+        "recording",
+        |v| v["cameras"][0]["state"] == "recording",
+    );
+    assert_eq!(cameras["cameras"][0]["recording"]["reorder_depth"], 2);
+
+    let out = Command::new("node")
+        .arg(web.join("latency.mjs"))
+        .current_dir(&web)
+        .env("CUSTOS_URL", site.base_url())
+        .env("ADMIN_USER", "admin")
+        .env("ADMIN_PASSWORD", "a long test password")
+        .env("CAMERA", "hall")
+        .env("FRAMES", FRAMES.to_string())
+        .env("MODE", "order")
+        .output()
+        .expect("node must be installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    println!("{report}");
+    assert!(
+        out.status.success(),
+        "the browser did not show the pictures in order:\n{report}\nlog:\n{}",
+        site.log()
+    );
+    let figures: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON figures in the output:\n{report}"));
+    assert_eq!(figures["backwards"], 0, "{figures}");
+    assert_eq!(figures["repeated"], 0, "{figures}");
+    // Nearly every step is to the next picture: a B-frame missing from the
+    // fragments would show as a skip at every GOP.
+    let consecutive = figures["consecutive"].as_u64().unwrap_or(0);
+    assert!(
+        consecutive * 10 >= (FRAMES as u64 - 1) * 9,
+        "too many pictures skipped: {figures}"
+    );
+    assert!(serve
+        .terminate(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
+}

@@ -285,6 +285,14 @@ impl LogStorage {
         Ok(storage)
     }
 
+    /// True while a writer holds the log in `dir` (the site is running).
+    pub fn writer_active(dir: &Path) -> bool {
+        let Ok(lock) = File::open(dir.join(LOCK_FILE)) else {
+            return false;
+        };
+        matches!(lock.try_lock(), Err(TryLockError::WouldBlock))
+    }
+
     /// Opens an existing log for reading only: nothing is created, locked,
     /// cut or repaired, so this is safe beside a live writer and on evidence
     /// that must not change. A torn tail is ignored rather than removed.

@@ -26,6 +26,9 @@ pub struct RecorderConfig {
     pub max_clock_drift_ms: i64,
     /// A loss that goes on is reported at least this often.
     pub loss_report_ms: i64,
+    /// Bytes of the disk video never takes: the index and the log need them
+    /// to record what happens when the disk is full.
+    pub disk_reserve: u64,
 }
 
 impl RecorderConfig {
@@ -37,6 +40,7 @@ impl RecorderConfig {
             max_fragment_ticks: i64::from(TIMESCALE),
             max_clock_drift_ms: 1000,
             loss_report_ms: 60_000,
+            disk_reserve: 0,
         }
     }
 }
@@ -365,6 +369,11 @@ impl CameraRecorder {
             self.write_failed(&e, 1, now_ms, events);
             return;
         }
+        // The init segment and the first fragment need room too.
+        if let Err(e) = crate::segment::check_room(&self.cfg.dir, 64 << 10, self.cfg.disk_reserve) {
+            self.write_failed(&e, 1, now_ms, events);
+            return;
+        }
         let path = unused_path(&self.cfg.dir, start_ms);
         match SegmentWriter::create(
             &path,
@@ -374,7 +383,8 @@ impl CameraRecorder {
             self.cfg.max_fragment_ticks,
             self.frame_ticks,
         ) {
-            Ok(writer) => {
+            Ok(mut writer) => {
+                writer.set_reserve(self.cfg.disk_reserve);
                 events.push(SegmentEvent::Opened {
                     path,
                     start_ms,
@@ -426,7 +436,12 @@ impl CameraRecorder {
         events: &mut Vec<SegmentEvent>,
     ) {
         let detail = error.to_string();
-        tracing::error!(camera = %self.cfg.camera, "recording failed: {detail}");
+        // Once when it starts failing; every key frame retries, quietly.
+        if self.failing.is_none() {
+            tracing::error!(camera = %self.cfg.camera, "recording failed: {detail}");
+        } else {
+            tracing::debug!(camera = %self.cfg.camera, "recording still failing: {detail}");
+        }
         let mut lost = also;
         if let Some(w) = self.writer.take() {
             let path = w.path().to_owned();

@@ -49,6 +49,54 @@ pub enum WriteError {
     TimestampJump { previous: i64, next: i64 },
     #[error("frame of {0} bytes is too large for one MP4 sample")]
     FrameTooLarge(usize),
+    #[error(
+        "the disk is full: {} free in {}, and {} is kept free for the index and the log",
+        mb(*available),
+        dir.display(),
+        mb(*reserve)
+    )]
+    DiskFull {
+        dir: PathBuf,
+        available: u64,
+        reserve: u64,
+    },
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// Bytes an unprivileged process may still write on the file system
+/// holding `dir` (`None` when the system cannot tell).
+pub fn available_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: all-zero bytes are a valid `statvfs` (plain integers).
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable struct.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    // The field types differ between platforms (u32 on some 32-bit ones).
+    #[allow(clippy::unnecessary_cast)]
+    Some((st.f_bavail as u64).saturating_mul((st.f_frsize as u64).max(1)))
+}
+
+/// Refuses to write `bytes` more into `dir` when that would leave less than
+/// `reserve` free: video never takes the last of the disk, which the index
+/// and the log need to record what happened (including this).
+pub fn check_room(dir: &Path, bytes: u64, reserve: u64) -> Result<(), WriteError> {
+    if reserve == 0 {
+        return Ok(());
+    }
+    match available_bytes(dir) {
+        Some(available) if available < reserve.saturating_add(bytes) => Err(WriteError::DiskFull {
+            dir: dir.to_owned(),
+            available,
+            reserve,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A segment that could not be finished: the write that failed, and the
@@ -109,6 +157,8 @@ pub struct SegmentWriter {
     last_duration: u32,
     max_fragment_ticks: i64,
     scratch: Vec<u8>,
+    /// Bytes to leave free on the disk ([`check_room`]); 0: no check.
+    reserve: u64,
 }
 
 impl SegmentWriter {
@@ -171,7 +221,14 @@ impl SegmentWriter {
             last_duration: frame_ticks_hint.max(1),
             max_fragment_ticks,
             scratch: Vec::new(),
+            reserve: 0,
         })
+    }
+
+    /// Leave `bytes` free on the disk: a fragment that would eat into them
+    /// fails with [`WriteError::DiskFull`] instead of being written.
+    pub fn set_reserve(&mut self, bytes: u64) {
+        self.reserve = bytes;
     }
 
     pub fn path(&self) -> &Path {
@@ -253,6 +310,9 @@ impl SegmentWriter {
         self.scratch.extend_from_slice(&header);
         for f in &self.pending {
             self.scratch.extend_from_slice(&f.data);
+        }
+        if let Some(dir) = self.path.parent() {
+            check_room(dir, self.scratch.len() as u64, self.reserve)?;
         }
         // One write per fragment; the hash covers exactly what reaches the file.
         (&*self.file)

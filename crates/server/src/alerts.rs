@@ -105,6 +105,36 @@ pub fn raise(
     })
 }
 
+/// Brings the facts of the unresolved alert of `kind` about `subject_key`
+/// up to date (logged as `alert.updated`), when they changed; returns the
+/// alert when it did.
+pub fn update_facts(
+    store: &Store,
+    kind: &str,
+    subject_key: &str,
+    summary: &str,
+    details: &serde_json::Value,
+    now_ms: i64,
+) -> Result<Option<Alert>, StoreError> {
+    store.transaction("updating an alert", |tx| {
+        let Some(alert) = tx.unresolved_alert(kind, subject_key)? else {
+            return Ok(None);
+        };
+        if alert.summary == summary && &alert.details == details {
+            return Ok(None);
+        }
+        let alert = tx.update_alert_facts(alert.id, summary, details, now_ms)?;
+        tx.log(leaf(
+            Entry::new("alert.updated", now_ms)
+                .with("alert", alert.id.into())
+                .with("kind", alert.kind.clone().into())
+                .with("summary", alert.summary.clone().into())
+                .with("details", alert.details.clone()),
+        )?);
+        Ok(Some(alert))
+    })
+}
+
 /// Moves alert `id` to `state` (logged, and announced).
 #[allow(clippy::too_many_arguments)]
 pub fn change_in(

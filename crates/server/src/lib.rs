@@ -17,6 +17,7 @@ pub mod events;
 pub mod evidence;
 pub mod exports;
 pub mod live;
+pub mod metrics;
 pub mod openapi;
 mod recordings;
 pub mod register;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub alert_destinations: Vec<String>,
     /// Every camera's live frames, for live view.
     pub live: Arc<live::LiveHub>,
+    /// Who may read `GET /metrics`; `None` while metrics are off.
+    pub metrics: metrics::Access,
 }
 
 /// Read access to the site's Merkle log.
@@ -211,6 +214,12 @@ pub(crate) fn open_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(openapi::document))
 }
 
+/// `GET /metrics`, which authenticates itself: a scraper may send the
+/// metrics token, which is no user's.
+pub(crate) fn metrics_routes() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new().routes(routes!(metrics::metrics))
+}
+
 /// The API's routes, and the web app's.
 ///
 /// API routes are added only with `routes!` in [`authenticated_routes`] or
@@ -221,6 +230,7 @@ pub fn router(state: AppState) -> Router {
     let (authenticated, mut doc) = authenticated_routes().split_for_parts();
     let roles = Arc::new(openapi::RoleTable::from_doc(&mut doc));
     let (open, _) = open_routes().split_for_parts();
+    let (metrics, _) = metrics_routes().split_for_parts();
     let authenticated = authenticated.route_layer(middleware::from_fn_with_state(
         (Arc::clone(&state), roles),
         auth::require_auth,
@@ -229,6 +239,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(web::index))
         .route("/app/{file}", get(web::file))
         .merge(open)
+        .merge(metrics)
         .merge(authenticated)
         // After the routes: it replaces the fallback of those already added.
         .method_not_allowed_fallback(error::method_not_allowed)

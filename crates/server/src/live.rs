@@ -4,7 +4,8 @@
 //! The recorder publishes every frame to a [`LiveHub`] (a broadcast
 //! channel per camera; publishing never waits). A viewer gets one text
 //! message `{"codec","width","height"}`, then the init segment, then one
-//! fragment per frame starting at a key frame. A frame is sent when the
+//! fragment per frame starting at a key frame (an MJPEG camera's viewer
+//! gets each picture as a JPEG instead, which browsers show natively). A frame is sent when the
 //! next one arrives (its duration is known then), so the added delay is
 //! one frame interval. Frames arrive in decode order with decode times
 //! (B-frames included); each fragment carries the frame's composition
@@ -209,14 +210,23 @@ async fn stream(mut socket: WebSocket, hub: Arc<LiveHub>, camera: String) {
         }
     }
     let Some(p) = params else { return };
+    // Browsers play H.264 (and sometimes H.265) through Media Source; no
+    // browser plays MJPEG in MP4, but every one shows a JPEG: an MJPEG
+    // camera's pictures go out as they are, one JPEG per message.
+    let jpeg = p.codec == custos_media::params::VideoCodec::Mjpeg;
     let header = serde_json::json!({
         "codec": p.rfc6381, "width": p.width, "height": p.height,
+        "format": if jpeg { "jpeg" } else { "fmp4" },
     });
     if socket
         .send(Message::Text(header.to_string().into()))
         .await
         .is_err()
     {
+        return;
+    }
+    if jpeg {
+        stream_jpeg(socket, rx, camera).await;
         return;
     }
     if socket
@@ -269,5 +279,34 @@ async fn stream(mut socket: WebSocket, hub: Arc<LiveHub>, camera: String) {
             }
         }
         held = Some(frame);
+    }
+}
+
+/// An MJPEG camera's pictures, each a JPEG as the camera sent it; a viewer
+/// too slow for the channel simply gets a later picture.
+async fn stream_jpeg(mut socket: WebSocket, mut rx: broadcast::Receiver<LiveItem>, camera: String) {
+    loop {
+        let item = tokio::select! {
+            r = rx.recv() => r,
+            m = socket.recv() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            },
+        };
+        match item {
+            Ok(LiveItem::Frame(f)) => {
+                if socket.send(Message::Binary(f.data.clone())).await.is_err() {
+                    return;
+                }
+            }
+            Ok(LiveItem::Params(_)) => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!(camera = %camera, frames = n, "live viewer fell behind");
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
     }
 }

@@ -74,8 +74,13 @@ pub fn openapi() -> OpenApi {
         .build();
     let mut authenticated = crate::authenticated_routes().into_openapi();
     require_credentials(&mut authenticated);
+    // Checks its own credentials (it also takes the metrics token), but
+    // like the others needs them.
+    let mut metrics = crate::metrics_routes().into_openapi();
+    require_credentials(&mut metrics);
     doc.merge(crate::open_routes().into_openapi());
     doc.merge(authenticated);
+    doc.merge(metrics);
     let components = doc.components.get_or_insert_with(Default::default);
     components
         .schemas

@@ -98,6 +98,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         secure_cookies: false,
         alert_destinations: Vec::new(),
         live: Default::default(),
+        metrics: None,
     });
     Ok(Site {
         key,

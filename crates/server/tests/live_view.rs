@@ -186,6 +186,7 @@ async fn serve() -> Result<
         secure_cookies: false,
         alert_destinations: Vec::new(),
         live: Arc::clone(&live),
+        metrics: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -121,6 +121,8 @@ const LOCKER: SocketAddr = SocketAddr::new(
 
 const CAMERA_PASSWORD: &str = "cam-PASSWORD-8e41d2f5";
 const HOOK_SECRET: &str = "hook-HMAC-secret-61f0c9a2";
+/// The token a Prometheus scraper sends for `GET /metrics`.
+const METRICS_TOKEN: &str = "metrics-token-5a1e93c7d0b2";
 const HOOK_URL_PASSWORD: &str = "hook-URL-password-a7b3e9";
 const HOOK_QUERY_TOKEN: &str = "hook-query-token-0d5e7c";
 const MQTT_PASSWORD: &str = "mqtt-PASSWORD-4c2b9a61";
@@ -453,6 +455,9 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
         secure_cookies,
         alert_destinations: names,
         live: Default::default(),
+        metrics: Some(Arc::new(custos_server::metrics::MetricsAccess::new(Some(
+            METRICS_TOKEN,
+        )))),
     });
 
     // The register, through the API as an admin would fill it.
@@ -1235,6 +1240,7 @@ fn get_requests(ids: &Ids) -> Vec<(&'static str, String, StatusCode)> {
         ("/app/{file}", "/app/app.css".to_owned(), ok),
         ("/app/{file}", "/app/icon.svg".to_owned(), ok),
         ("/api/v1/health", "/api/v1/health".to_owned(), ok),
+        ("/metrics", "/metrics".to_owned(), ok),
         (
             "/api/v1/openapi.json",
             "/api/v1/openapi.json".to_owned(),
@@ -2100,6 +2106,7 @@ fn secrets(site: &Site, sessions: &[&Session]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = vec![
         ("camera password".into(), CAMERA_PASSWORD.into()),
         ("webhook HMAC secret".into(), HOOK_SECRET.into()),
+        ("metrics token".into(), METRICS_TOKEN.into()),
         ("webhook URL password".into(), HOOK_URL_PASSWORD.into()),
         ("webhook URL token".into(), HOOK_QUERY_TOKEN.into()),
         ("MQTT password".into(), MQTT_PASSWORD.into()),
@@ -2347,5 +2354,36 @@ async fn every_json_answer_names_each_key_once() -> TestResult {
     let custody = a.json()?["custody"].clone();
     assert_eq!(custody[0]["action"], "view", "{custody}");
     assert!(custody[0]["footage"][0]["camera"] == "cam", "{custody}");
+    Ok(())
+}
+
+/// `GET /metrics`: the scraper's token, or an admin's or auditor's
+/// credentials; everyone else is refused, and the counters are there.
+#[tokio::test]
+async fn metrics_take_their_own_token_or_an_admin_and_refuse_the_rest() -> TestResult {
+    let site = site().await?;
+    let app = &site.app;
+    let scraper = vec![("authorization", format!("Bearer {METRICS_TOKEN}"))];
+    let a = send(app, Method::GET, "/metrics", &scraper, None).await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let text = a.text();
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics text: {text}");
+    for family in [
+        "custos_pictures_received_total{camera=\"cam\"}",
+        "custos_pictures_dropped_total{camera=\"cam\",reason=\"write_error\"}",
+        "custos_alerts_unresolved",
+        "custos_disk_used_bytes",
+    ] {
+        assert!(text.contains(family), "{family} missing:\n{text}");
+    }
+    let a = send(app, Method::GET, "/metrics", &bearer(&ADMIN), None).await?;
+    assert_eq!(a.status, StatusCode::OK);
+    let a = send(app, Method::GET, "/metrics", &bearer(&VIEWER), None).await?;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text());
+    let wrong = vec![("authorization", format!("Bearer {METRICS_TOKEN}x"))];
+    let a = send(app, Method::GET, "/metrics", &wrong, None).await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text());
+    let a = send(app, Method::GET, "/metrics", &[], None).await?;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     Ok(())
 }

@@ -263,6 +263,18 @@ function thumbnail(c) {
   return el("a", { href: `#/live/${encodeURIComponent(c.id)}`, "aria-label": `Watch ${c.name} live` }, img);
 }
 
+/** Pictures stored and dropped since the recorder started, with reasons. */
+function pictureCounts(r) {
+  const d = r.pictures_dropped || {};
+  const reasons = [
+    ["clock_jump", "clock jumps"], ["write_error", "disk errors"],
+    ["lost_in_transit", "lost on the network"], ["frame_too_large", "too large"],
+  ].filter(([k]) => d[k] > 0).map(([k, words]) => `${d[k]} ${words}`);
+  const lost = reasons.length ? `; lost ${reasons.join(", ")}` : "; none lost";
+  return el("div", { class: reasons.length ? "warn" : "muted", "data-pictures": "" },
+    `${r.pictures_stored} pictures stored${lost}`);
+}
+
 async function dashboard() {
   const [cams, alerts, storage] = await Promise.all([
     api("GET", "/api/v1/cameras"),
@@ -284,6 +296,12 @@ async function dashboard() {
         : null,
       el("div", { class: "muted" }, `last frame ${ago(c.last_frame_ms)}`),
       c.error ? el("div", { class: "muted" }, c.error) : null,
+      // Everyone sees that recording is failing; pictures are being lost.
+      c.recording_error
+        ? el("div", { class: "warn", role: "alert", "data-recording-error": "" },
+          `Recording is failing: ${c.recording_error}`)
+        : null,
+      c.recording && may("admin") ? pictureCounts(c.recording) : null,
       c.analysis && may("admin")
         ? el("div", { class: "muted", "data-analysis": "" },
           `analysed ${c.analysis.frames_analysed}, dropped ${c.analysis.frames_dropped}`)
@@ -677,9 +695,29 @@ function playLive(video, id, status) {
     const start = video.buffered.start(0);
     if (video.currentTime - start > 30) buffer.remove(start, video.currentTime - 10);
   };
+  let picture = null;
+  let pictureUrl = null;
   ws.onmessage = (m) => {
+    if (picture) {
+      // An MJPEG camera: each message is the next picture.
+      if (typeof m.data === "string") return;
+      const url = URL.createObjectURL(new Blob([m.data], { type: "image/jpeg" }));
+      picture.src = url;
+      if (pictureUrl) URL.revokeObjectURL(pictureUrl);
+      pictureUrl = url;
+      return;
+    }
     if (typeof m.data === "string") {
       const info = JSON.parse(m.data);
+      if (info.format === "jpeg") {
+        // No browser plays MJPEG through Media Source: show the pictures.
+        picture = el("img", { class: video.className, "data-live": video.dataset.live,
+          alt: video.getAttribute("aria-label") || "Live picture" });
+        cameraShape(picture, info.width, info.height);
+        video.replaceWith(picture);
+        status.textContent = may("admin") ? `live · MJPEG · ${info.width}×${info.height}` : "live";
+        return;
+      }
       const type = `video/mp4; codecs="${info.codec}"`;
       if (!MediaSource.isTypeSupported(type)) {
         status.textContent = `this browser cannot play ${info.codec}`;
@@ -704,6 +742,9 @@ function playLive(video, id, status) {
   };
   ws.onclose = () => {
     liveSockets.delete(ws);
+    if (pictureUrl) URL.revokeObjectURL(pictureUrl);
+    // An MJPEG picture goes back to being the video element it replaced.
+    if (picture && document.body.contains(picture)) picture.replaceWith(video);
     if (!document.body.contains(video)) return;
     status.textContent = "reconnecting…";
     setTimeout(() => { if (document.body.contains(video)) playLive(video, id, status); }, 2000);

@@ -554,6 +554,32 @@ impl WriteTx<'_> {
         read_alert(self.conn(), id)
     }
 
+    /// Replaces the summary and details of unresolved alert `id` with what
+    /// is true now (a disk fuller than when the alert was raised); its state
+    /// and history stay. Returns the alert as it now stands.
+    pub fn update_alert_facts(
+        &mut self,
+        id: i64,
+        summary: &str,
+        details: &serde_json::Value,
+        now_ms: i64,
+    ) -> Result<Alert> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE alerts SET summary = ?2, details = ?3, updated_ms = ?4 \
+                 WHERE id = ?1 AND state != 'resolved'",
+                params![id, summary, details.to_string(), now_ms],
+            )
+            .context(|| format!("updating alert {id}"))?;
+        if changed == 0 {
+            return Err(StoreError::Conflict(format!(
+                "alert {id} is resolved or does not exist; it was not updated"
+            )));
+        }
+        read_alert(self.conn(), id)?.ok_or_else(|| StoreError::NotFound(format!("alert {id}")))
+    }
+
     /// Moves alert `id` to `state`: open → acknowledged → resolved (or open
     /// → resolved). `Conflict` for any other move.
     pub fn set_alert_state(

@@ -18,6 +18,7 @@ mod cameras;
 mod custody;
 mod error;
 mod events;
+mod gauges;
 mod log;
 mod register;
 mod schema;
@@ -38,6 +39,7 @@ pub use custody::{
 };
 pub use error::{ErrorKind, Result, StoreError};
 pub use events::{Event, EventQuery};
+pub use gauges::SiteGauges;
 pub use log::{IndexedEntry, OutboxEntry, StoredCheckpoint};
 pub use register::{ItemQuery, WriteTx};
 pub use segments::{

@@ -648,6 +648,19 @@ impl Store {
         )
     }
 
+    /// The oldest sealed, unheld segments of every camera, oldest first: what
+    /// goes when the disk is full.
+    pub fn oldest_sealed_unheld_any(&self, limit: usize) -> Result<Vec<Segment>> {
+        self.query_segments(
+            &format!(
+                "SELECT {COLUMNS} FROM segments WHERE state = 'sealed' AND hold = 0 \
+                 ORDER BY start_ms, id LIMIT ?1"
+            ),
+            params![limit],
+            || "finding the oldest segments of every camera".to_owned(),
+        )
+    }
+
     /// Starts deleting segments: in one transaction, marks those of `ids`
     /// that are `sealed` and not held as `deleting` with `reason`, recording
     /// `now_ms` as the time deletion began. Returns the rows actually marked

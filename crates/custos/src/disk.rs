@@ -1,0 +1,204 @@
+//! Keeping a full disk from stopping the site or hiding its losses.
+//!
+//! - Video never takes the last of the disk: the recorder keeps
+//!   [`DiskPolicy::reserve`] bytes free (`media::segment::check_room`), so
+//!   the index and the log can still record that recording is failing, and
+//!   why.
+//! - When free space falls below twice the reserve, the oldest footage that
+//!   is not held is deleted (with a tombstone in the log saying why) until
+//!   there is room again, unless `delete_oldest_when_full = false`.
+//! - A ballast file of our own (`reserve.ballast`) holds a few MB of the
+//!   disk. Whatever else fills the disk, a site restarted on it first
+//!   removes the ballast, so SQLite has room to open the index and
+//!   retention can free space; the ballast is put back once there is room.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use custos_media::segment::available_bytes;
+use custos_store::Store;
+
+/// The file that keeps space for a restart on a full disk.
+pub const BALLAST_FILE: &str = "reserve.ballast";
+
+/// How the site treats its disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskPolicy {
+    /// Bytes video never takes.
+    pub reserve: u64,
+    /// Delete the oldest unheld footage when the disk is full.
+    pub delete_oldest_when_full: bool,
+}
+
+/// The reserve for a file system of `total` bytes when none is configured:
+/// 2 % of it, at least 8 MB (a tiny disk still keeps room for the index),
+/// at most 1 GB.
+pub fn default_reserve(total: u64) -> u64 {
+    (total / 50).clamp(8 << 20, 1 << 30)
+}
+
+/// The policy for `data_dir`: the configured reserve, or the default for
+/// its file system.
+pub fn policy(
+    data_dir: &Path,
+    configured: Option<u64>,
+    delete_oldest_when_full: bool,
+) -> DiskPolicy {
+    let reserve = configured.unwrap_or_else(|| {
+        custos_server::storage::disk_usage(data_dir)
+            .map_or(8 << 20, |d| default_reserve(d.total_bytes))
+    });
+    DiskPolicy {
+        reserve,
+        delete_oldest_when_full,
+    }
+}
+
+fn ballast_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(BALLAST_FILE)
+}
+
+/// The ballast's size for a reserve: half of it, at most 16 MB.
+fn ballast_size(reserve: u64) -> u64 {
+    (reserve / 2).min(16 << 20)
+}
+
+/// Removes the ballast (before the index is opened): whatever filled the
+/// disk, SQLite then has room. Returns true if there was one.
+pub fn release_ballast(data_dir: &Path) -> io::Result<bool> {
+    match std::fs::remove_file(ballast_path(data_dir)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Puts the ballast back when the disk has room for it and the reserve:
+/// its blocks are allocated for real (not a sparse file).
+pub fn restore_ballast(data_dir: &Path, policy: &DiskPolicy) -> io::Result<bool> {
+    let path = ballast_path(data_dir);
+    let size = ballast_size(policy.reserve);
+    if size == 0 || path.exists() {
+        return Ok(false);
+    }
+    let free = available_bytes(data_dir).unwrap_or(0);
+    if free < policy.reserve.saturating_mul(2).saturating_add(size) {
+        return Ok(false);
+    }
+    let file = std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: posix_fallocate on a descriptor we own; no memory involved.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
+    if rc != 0 {
+        drop(file);
+        let _ = std::fs::remove_file(&path);
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    file.sync_all()?;
+    Ok(true)
+}
+
+/// Deletes the oldest unheld footage of every camera while the disk has
+/// less than twice the reserve free, until it has three times the reserve.
+/// Returns the ids deleted.
+pub fn make_room(
+    store: &Store,
+    data_dir: &Path,
+    policy: &DiskPolicy,
+    now_ms: i64,
+) -> anyhow::Result<Vec<i64>> {
+    let mut deleted = Vec::new();
+    let Some(mut free) = available_bytes(data_dir) else {
+        return Ok(deleted);
+    };
+    if !policy.delete_oldest_when_full || free >= policy.reserve.saturating_mul(2) {
+        return Ok(deleted);
+    }
+    let target = policy.reserve.saturating_mul(3);
+    let reason = format!(
+        "retention: the disk was full ({:.1} MB free); the oldest footage made room for recording",
+        free as f64 / 1e6
+    );
+    while free < target {
+        let batch = store.oldest_sealed_unheld_any(16)?;
+        if batch.is_empty() {
+            tracing::error!(
+                free,
+                reserve = policy.reserve,
+                "the disk is full and no footage may be deleted (all held): recording is failing"
+            );
+            break;
+        }
+        let mut ids = Vec::new();
+        let mut freed = 0;
+        for s in &batch {
+            if free + freed >= target {
+                break;
+            }
+            freed += s.bytes;
+            ids.push(s.id);
+        }
+        let done = crate::site::delete_segments(store, data_dir, &ids, &reason, now_ms)?;
+        if done.is_empty() {
+            break;
+        }
+        deleted.extend(done);
+        free = available_bytes(data_dir).unwrap_or(free + freed);
+    }
+    if !deleted.is_empty() {
+        tracing::warn!(
+            segments = deleted.len(),
+            free,
+            "the disk was full: deleted the oldest footage"
+        );
+    }
+    Ok(deleted)
+}
+
+/// `err` with its cause named when the disk holding `dir` is (nearly)
+/// full: SQLite says "disk I/O error" or "database or disk is full".
+pub fn name_full_disk(err: anyhow::Error, dir: &Path) -> anyhow::Error {
+    match available_bytes(dir) {
+        Some(free) if free < 1 << 20 => err.context(format!(
+            "the disk holding {} is full ({free} bytes free); `custos serve` frees its reserve \
+             and deletes the oldest footage at start, or free space by hand",
+            dir.display()
+        )),
+        _ => err,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reserve_scales_with_the_disk_within_bounds() {
+        assert_eq!(default_reserve(64 << 20), 8 << 20);
+        assert_eq!(default_reserve(10 << 30), (10u64 << 30) / 50);
+        assert_eq!(default_reserve(4 << 40), 1 << 30);
+    }
+
+    #[test]
+    fn the_ballast_is_allocated_released_and_restored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policy = DiskPolicy {
+            reserve: 2 << 20,
+            delete_oldest_when_full: true,
+        };
+        assert!(restore_ballast(dir.path(), &policy).expect("restore"));
+        let meta = std::fs::metadata(dir.path().join(BALLAST_FILE)).expect("ballast");
+        assert_eq!(meta.len(), 1 << 20);
+        use std::os::unix::fs::MetadataExt;
+        assert!(meta.blocks() * 512 >= 1 << 20, "allocated, not sparse");
+        assert!(
+            !restore_ballast(dir.path(), &policy).expect("again"),
+            "kept as is"
+        );
+        assert!(release_ballast(dir.path()).expect("release"));
+        assert!(!release_ballast(dir.path()).expect("none left"));
+    }
+}
