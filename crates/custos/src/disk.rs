@@ -4,9 +4,10 @@
 //!   [`DiskPolicy::reserve`] bytes free (`media::segment::check_room`), so
 //!   the index and the log can still record that recording is failing, and
 //!   why.
-//! - When free space falls below twice the reserve, the oldest footage that
-//!   is not held is deleted (with a tombstone in the log saying why) until
-//!   there is room again, unless `delete_oldest_when_full = false`.
+//! - When free space falls below one and a half times the reserve, the
+//!   oldest footage that is not held is deleted (with a tombstone in the log
+//!   saying why) until twice the reserve is free, unless
+//!   `delete_oldest_when_full = false`.
 //! - A ballast file of our own (`reserve.ballast`) holds a few MB of the
 //!   disk. Whatever else fills the disk, a site restarted on it first
 //!   removes the ballast, so SQLite has room to open the index and
@@ -101,8 +102,9 @@ pub fn restore_ballast(data_dir: &Path, policy: &DiskPolicy) -> io::Result<bool>
     Ok(true)
 }
 
-/// Deletes the oldest unheld footage of every camera while the disk has
-/// less than twice the reserve free, until it has three times the reserve.
+/// Deletes the oldest unheld footage of every camera when the disk has
+/// less than one and a half times the reserve free, until it has twice the
+/// reserve (before the recorder, which stops at the reserve, has to).
 /// Returns the ids deleted.
 pub fn make_room(
     store: &Store,
@@ -114,10 +116,10 @@ pub fn make_room(
     let Some(mut free) = available_bytes(data_dir) else {
         return Ok(deleted);
     };
-    if !policy.delete_oldest_when_full || free >= policy.reserve.saturating_mul(2) {
+    if !policy.delete_oldest_when_full || free >= policy.reserve.saturating_mul(3) / 2 {
         return Ok(deleted);
     }
-    let target = policy.reserve.saturating_mul(3);
+    let target = policy.reserve.saturating_mul(2);
     let reason = format!(
         "retention: the disk was full ({:.1} MB free); the oldest footage made room for recording",
         free as f64 / 1e6
@@ -125,10 +127,12 @@ pub fn make_room(
     while free < target {
         let batch = store.oldest_sealed_unheld_any(16)?;
         if batch.is_empty() {
-            tracing::error!(
+            // Recording says it is failing, and why; this is the reason
+            // nothing more can be done here.
+            tracing::debug!(
                 free,
                 reserve = policy.reserve,
-                "the disk is full and no footage may be deleted (all held): recording is failing"
+                "the disk is nearly full and no unheld footage is left to delete"
             );
             break;
         }

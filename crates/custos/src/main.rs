@@ -296,17 +296,22 @@ enum TokenCommand {
 }
 
 fn main() -> ExitCode {
+    // A command whose output goes into `head` or a closed pipe ends
+    // quietly, as other command-line tools do, instead of panicking in
+    // println! (help text included). The servers go back to ignoring
+    // SIGPIPE, as Rust programs do: a client that disconnects must not end
+    // them.
+    // SAFETY: setting a signal's disposition is async-signal-safe, and this
+    // runs before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     init_tracing();
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
-        // A command whose output goes into `head` or a closed pipe ends
-        // quietly, as other command-line tools do, instead of panicking in
-        // println!. The servers keep ignoring SIGPIPE: a client that
-        // disconnects must not end them.
-        // SAFETY: setting a signal's disposition to its default is
-        // async-signal-safe and done before any thread is started.
+    if matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
+        // SAFETY: as above.
         unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         }
     }
     match run(cli) {

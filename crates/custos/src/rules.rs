@@ -8,7 +8,7 @@
 //! | `custody.after_hours` | a custody event is dated while the site is closed       | by a person |
 //! | `custody.no_footage`  | 30 s after a custody event, no camera recorded its window (or none covers its place) | by a person |
 //! | `item.overdue`        | an item out is past its due time                        | it is checked in (or the due time moves) |
-//! | `disk.nearly_full`    | the data disk is fuller than `disk_full_percent`        | it is not any more |
+//! | `disk.nearly_full`    | the data disk is fuller than `disk_full_percent`, or nearly down to the reserve video leaves free | it is not any more |
 //! | `recording.loss`      | the recorder dropped pictures (a write error, a clock jump, network loss, …); one alert per camera and reason | by a person |
 //!
 //! Rows of growing tables (events, custody events, camera states) are read
@@ -16,7 +16,7 @@
 //! raises their alerts, so each is acted on exactly once, across restarts.
 //! Camera state changes are also queued for destinations that want them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +56,9 @@ pub struct Rules {
     pub state_destinations: Vec<String>,
     pub hours: Option<OpeningHours>,
     pub disk_full_percent: u32,
+    /// Bytes of the data disk video never takes ([`crate::disk`]): with
+    /// less than one and a half times that free, recording is about to stop.
+    pub disk_reserve: u64,
 }
 
 impl Rules {
@@ -382,15 +385,31 @@ impl Rules {
     }
 
     fn disk(&self, store: &Store, now: i64) -> anyhow::Result<()> {
-        let Some(used) = disk_used_percent(&self.data_dir) else {
+        let Some(usage) = custos_server::storage::disk_usage(&self.data_dir) else {
             return Ok(());
         };
-        if used >= f64::from(self.disk_full_percent) {
-            let summary = format!(
-                "the data disk is {used:.0} % full (alert at {} %)",
-                self.disk_full_percent
-            );
-            let details = json!({ "used_percent": used.round() as i64, "threshold_percent": self.disk_full_percent });
+        let used = usage.used_percent;
+        let at_reserve = usage.available_bytes < self.disk_reserve.saturating_mul(3) / 2;
+        if used >= f64::from(self.disk_full_percent) || at_reserve {
+            let summary = if at_reserve {
+                format!(
+                    "the data disk is full: {:.0} MB free, and recording keeps {:.0} MB of it \
+                     for the index and the log ({used:.0} % used)",
+                    usage.available_bytes as f64 / 1e6,
+                    self.disk_reserve as f64 / 1e6
+                )
+            } else {
+                format!(
+                    "the data disk is {used:.0} % full (alert at {} %)",
+                    self.disk_full_percent
+                )
+            };
+            let details = json!({
+                "used_percent": used.round() as i64,
+                "threshold_percent": self.disk_full_percent,
+                "available_bytes": usage.available_bytes / 1_000_000 * 1_000_000,
+                "reserve_bytes": self.disk_reserve,
+            });
             self.raise(
                 store,
                 &NewAlert {
@@ -469,12 +488,6 @@ impl Rules {
     }
 }
 
-/// How full the file system holding `dir` is, in percent of the space a
-/// non-root user can use.
-fn disk_used_percent(dir: &Path) -> Option<f64> {
-    custos_server::storage::disk_usage(dir).map(|d| d.used_percent)
-}
-
 /// Runs the rules every `interval` until `stop` is set.
 pub fn run(db_path: PathBuf, rules: Rules, interval: Duration, stop: Arc<AtomicBool>) {
     let store = match Store::open(&db_path) {
@@ -501,6 +514,7 @@ pub fn run(db_path: PathBuf, rules: Rules, interval: Duration, stop: Arc<AtomicB
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::path::Path;
 
     use custos_custody::actions::Action;
     use custos_custody::model::{Item, ItemStatus, Location, LocationKind, Person, PersonRole};
@@ -525,6 +539,7 @@ mod tests {
                 custos_custody::hours::parse("Europe/Berlin", &weekly, &[]).expect("hours"),
             ),
             disk_full_percent,
+            disk_reserve: 0,
         }
     }
 

@@ -274,6 +274,7 @@ pub async fn serve(
             state_destinations,
             hours: config.hours.clone(),
             disk_full_percent: config.alerts.disk_full_percent,
+            disk_reserve: disk.reserve,
         };
         let interval = Duration::from_secs(u64::from(config.alerts.check_seconds));
         let (db, stop) = (db_path.clone(), background_stop.clone());

@@ -24,7 +24,10 @@ pub struct RecorderConfig {
     /// When media time and the wall clock disagree by more than this at a
     /// segment start, the wall clock wins (camera clocks drift).
     pub max_clock_drift_ms: i64,
-    /// A loss that goes on is reported at least this often.
+    /// A loss is reported this long after it began (not only once it ends:
+    /// a full disk may last for days)...
+    pub loss_first_report_ms: i64,
+    /// ...and then at least this often while it goes on.
     pub loss_report_ms: i64,
     /// Bytes of the disk video never takes: the index and the log need them
     /// to record what happens when the disk is full.
@@ -39,6 +42,7 @@ impl RecorderConfig {
             segment_ticks: i64::from(segment_seconds) * i64::from(TIMESCALE),
             max_fragment_ticks: i64::from(TIMESCALE),
             max_clock_drift_ms: 1000,
+            loss_first_report_ms: 2_000,
             loss_report_ms: 60_000,
             disk_reserve: 0,
         }
@@ -121,7 +125,8 @@ impl PictureCounts {
 }
 
 /// A run of pictures dropped for one reason, reported when recording
-/// resumes, when the reason changes, and at least every
+/// resumes, when the reason changes, [`RecorderConfig::loss_first_report_ms`]
+/// after it began, and then at least every
 /// [`RecorderConfig::loss_report_ms`] while it goes on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LossEpisode {
@@ -198,6 +203,13 @@ pub struct CameraRecorder {
     episode: Option<LossEpisode>,
     /// The last write error, until a segment is written again.
     failing: Option<String>,
+    /// True while a loss goes on that was already reported in part.
+    loss_continues: bool,
+    /// Bytes of the last fragment written: the room a new segment needs,
+    /// so that a full disk is not met by creating files it cannot fill.
+    fragment_bytes: u64,
+    /// Bytes of the open file after its last fragment.
+    last_written_bytes: u64,
 }
 
 impl CameraRecorder {
@@ -214,6 +226,9 @@ impl CameraRecorder {
             skipping: None,
             episode: None,
             failing: None,
+            loss_continues: false,
+            fragment_bytes: 0,
+            last_written_bytes: 0,
         }
     }
 
@@ -292,7 +307,13 @@ impl CameraRecorder {
         match w.push(frame.clone()) {
             Ok(flushed) => {
                 if flushed {
+                    let before = self.fragment_bytes;
                     let written = w.written();
+                    self.fragment_bytes = written.bytes.saturating_sub(self.last_written_bytes);
+                    self.last_written_bytes = written.bytes;
+                    if self.fragment_bytes == 0 {
+                        self.fragment_bytes = before;
+                    }
                     events.push(SegmentEvent::Progress {
                         path: w.path().to_owned(),
                         bytes: written.bytes,
@@ -369,8 +390,10 @@ impl CameraRecorder {
             self.write_failed(&e, 1, now_ms, events);
             return;
         }
-        // The init segment and the first fragment need room too.
-        if let Err(e) = crate::segment::check_room(&self.cfg.dir, 64 << 10, self.cfg.disk_reserve) {
+        // The init segment and the first fragment need room too (as much
+        // as the last fragment took).
+        let needed = self.fragment_bytes.max(64 << 10);
+        if let Err(e) = crate::segment::check_room(&self.cfg.dir, needed, self.cfg.disk_reserve) {
             self.write_failed(&e, 1, now_ms, events);
             return;
         }
@@ -385,6 +408,7 @@ impl CameraRecorder {
         ) {
             Ok(mut writer) => {
                 writer.set_reserve(self.cfg.disk_reserve);
+                self.last_written_bytes = writer.written().bytes;
                 events.push(SegmentEvent::Opened {
                     path,
                     start_ms,
@@ -395,6 +419,7 @@ impl CameraRecorder {
                 self.skipping = None;
                 self.failing = None;
                 self.report_episode(events);
+                self.loss_continues = false;
             }
             Err(e) => self.write_failed(&e, 1, now_ms, events),
         }
@@ -487,9 +512,18 @@ impl CameraRecorder {
             return;
         }
         if let Some(ep) = &self.episode {
-            let stale = now_ms - ep.start_ms >= self.cfg.loss_report_ms;
-            if ep.reason != reason || stale {
+            let due = if self.loss_continues {
+                self.cfg.loss_report_ms
+            } else {
+                self.cfg.loss_first_report_ms
+            };
+            let stale = now_ms - ep.start_ms >= due;
+            if ep.reason != reason {
                 self.report_episode(events);
+                self.loss_continues = false;
+            } else if stale {
+                self.report_episode(events);
+                self.loss_continues = true;
             }
         }
         match &mut self.episode {
