@@ -67,6 +67,45 @@ impl LoggedSegment {
     }
 }
 
+/// What `verify` reads from the index, all as of one moment.
+///
+/// Reading the pieces one after the other on a running site would race the
+/// site: a segment sealed between the log being opened and the index being
+/// read would be "sealed but never logged", its log entry having moved from
+/// the outbox into the tree unseen. One read transaction rules that out.
+struct IndexSnapshot {
+    /// Log entries appended and removed from the outbox as of the snapshot.
+    applied_size: u64,
+    checkpoints: Vec<custos_store::StoredCheckpoint>,
+    outbox: Vec<custos_store::OutboxEntry>,
+    /// Every segment whose file should exist, by path, with its row when it
+    /// is sealed (`None` while it is recording or being deleted).
+    segments: Vec<(String, Option<custos_store::Segment>)>,
+}
+
+impl IndexSnapshot {
+    fn read(store: &Store) -> anyhow::Result<IndexSnapshot> {
+        let snapshot = store.read_snapshot(|s| {
+            let mut segments = Vec::new();
+            for (id, path, state) in s.all_live_segment_paths()? {
+                let row = if state == SegmentState::Sealed {
+                    s.segment(id)?
+                } else {
+                    None
+                };
+                segments.push((path, row));
+            }
+            Ok(IndexSnapshot {
+                applied_size: s.log_applied_size()?,
+                checkpoints: s.checkpoints()?,
+                outbox: s.outbox(usize::MAX >> 1)?,
+                segments,
+            })
+        });
+        snapshot.context("reading the site index")
+    }
+}
+
 fn str_field<'a>(e: &'a Entry, k: &str) -> Option<&'a str> {
     e.fields.get(k).and_then(|v| v.as_str())
 }
@@ -82,14 +121,26 @@ pub fn verify_site(
 ) -> anyhow::Result<SiteReport> {
     let mut report = SiteReport::default();
     let dir = log_dir(data_dir);
+    // The index is read as of one moment, and the log opened after it: on a
+    // running site the log writer appends an outbox row to the tree before
+    // it deletes the row, so the tree then holds at least everything the
+    // snapshot's index refers to (see `IndexSnapshot`).
+    let snapshot = IndexSnapshot::read(store)?;
     let storage = LogStorage::open_read_only(&dir)
         .with_context(|| format!("opening the log in {}", dir.display()))?;
     let size = storage.size();
+    if size < snapshot.applied_size {
+        report.problems.push(format!(
+            "the log holds {size} entries but the index recorded {} appended: log truncated",
+            snapshot.applied_size
+        ));
+    }
+    let applied = snapshot.applied_size.min(size);
 
     // 1. Checkpoints: signatures, and each consistent with the one before.
-    let checkpoints = store.checkpoints()?;
+    let checkpoints = &snapshot.checkpoints;
     let mut previous: Option<(u64, merkle::Hash)> = None;
-    for stored in &checkpoints {
+    for stored in checkpoints {
         report.checked_checkpoints += 1;
         let cp = match open_checkpoint(&stored.note, key) {
             Ok(cp) => cp,
@@ -164,6 +215,12 @@ pub fn verify_site(
                 continue;
             }
         };
+        // Entries past the snapshot's applied size are the outbox rows of
+        // step 2b (or newer than the snapshot): the index read knows them
+        // as outbox rows, so they are matched from there.
+        if index >= applied {
+            continue;
+        }
         let Some(path) = str_field(&entry, "path").map(str::to_owned) else {
             continue;
         };
@@ -186,10 +243,14 @@ pub fn verify_site(
         }
     }
 
-    // 2b. Facts whose entries still wait in the outbox (written while the
-    //     site was stopped): they count, and are reported as pending.
-    for row in store.outbox(usize::MAX >> 1)? {
-        report.pending_entries += 1;
+    // 2b. Facts whose entries were still in the outbox at the snapshot
+    //     (the site is stopped, or the writer had not reached them). Those
+    //     the tree has gained since are appended; the rest are pending.
+    let appended_since = (size - applied) as usize;
+    report.pending_entries = snapshot.outbox.len().saturating_sub(appended_since);
+    for (position, row) in snapshot.outbox.iter().enumerate() {
+        // Numbered as they are (or will be) in the log.
+        let index = applied + position as u64;
         let Ok(entry) = Entry::from_leaf_bytes(&row.leaf) else {
             report
                 .problems
@@ -200,11 +261,8 @@ pub fn verify_site(
             continue;
         };
         match entry.kind.as_str() {
-            // Not yet in the tree: it has no index, so it is numbered past
-            // the log's end in messages.
             "segment.sealed" => {
-                let pending = size + report.pending_entries as u64 - 1;
-                logged.insert(path, LoggedSegment::from_entry(pending, &entry));
+                logged.insert(path, LoggedSegment::from_entry(index, &entry));
             }
             "segment.deleted" => {
                 if let Some(s) = logged.get_mut(&path) {
@@ -222,15 +280,13 @@ pub fn verify_site(
 
     // 3. The index against the log, and the files against both.
     let mut indexed: HashSet<String> = HashSet::new();
-    for (id, path, state) in store.all_live_segment_paths()? {
+    for (path, seg) in &snapshot.segments {
+        let path = path.clone();
         indexed.insert(path.clone());
-        if state != SegmentState::Sealed {
-            continue;
-        }
-        report.checked_segments += 1;
-        let Some(seg) = store.segment(id)? else {
+        let Some(seg) = seg else {
             continue;
         };
+        report.checked_segments += 1;
         let Some(entry) = logged.get(&path) else {
             report
                 .problems
@@ -255,10 +311,19 @@ pub fn verify_site(
         }
         let file_path = data_dir.join(&path);
         match std::fs::File::open(&file_path) {
-            Err(_) => report.problems.push(format!(
-                "{path}: file missing (sealed at log entry {}, no tombstone)",
-                entry.index
-            )),
+            Err(_) => {
+                // Retention may have deleted it since the snapshot: the
+                // index says so now, and its tombstone follows.
+                let deleted_since = store
+                    .segment(seg.id)?
+                    .is_some_and(|now| now.state != SegmentState::Sealed);
+                if !deleted_since {
+                    report.problems.push(format!(
+                        "{path}: file missing (sealed at log entry {}, no tombstone)",
+                        entry.index
+                    ));
+                }
+            }
             Ok(f) => {
                 let len = f.metadata().map(|m| m.len()).unwrap_or(0);
                 let actual = hash_prefix(&f, len).map(hex::encode).unwrap_or_default();

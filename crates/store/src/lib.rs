@@ -150,6 +150,34 @@ impl Store {
         Ok(value)
     }
 
+    /// Runs `f` in one read transaction, so that every query it makes sees
+    /// the database as of one moment, whatever other connections commit
+    /// meanwhile (WAL readers keep their snapshot until the transaction
+    /// ends). `f` must only read; the transaction is rolled back.
+    pub fn read_snapshot<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        // DEFERRED, not the connection's IMMEDIATE default: a reader must not
+        // take the write lock.
+        self.conn
+            .execute_batch("BEGIN DEFERRED")
+            .context(|| "starting a read transaction".to_owned())?;
+        // The snapshot is taken at the first read; take it now so that it is
+        // the moment of this call even if `f` starts with other work.
+        let started = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .context(|| "starting a read snapshot".to_owned());
+        let result = started.and_then(|_| f(self));
+        let ended = self
+            .conn
+            .execute_batch("ROLLBACK")
+            .context(|| "ending a read transaction".to_owned());
+        let value = result?;
+        ended?;
+        Ok(value)
+    }
+
     fn write_tx(&self, what: &str) -> Result<Transaction<'_>> {
         // Not nested: no method calls another while holding a transaction,
         // and `Store` is not `Sync`, so the unchecked variant is safe.
@@ -250,6 +278,26 @@ mod tests {
                 "users"
             ]
         );
+        Ok(())
+    }
+
+    #[test]
+    fn read_snapshot_does_not_see_commits_made_during_it(
+    ) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(DB_FILE_NAME);
+        let reader = Store::open(&path)?;
+        let writer = Store::open(&path)?;
+        writer.enqueue_log(vec![b"before".to_vec()])?;
+        let (during, after_write) = reader.read_snapshot(|s| {
+            let during = s.outbox(10)?.len();
+            // Another connection commits while the snapshot is open: it must
+            // not wait for the reader, and the reader must not see it.
+            writer.enqueue_log(vec![b"during".to_vec()])?;
+            Ok((during, s.outbox(10)?.len()))
+        })?;
+        assert_eq!((during, after_write), (1, 1));
+        assert_eq!(reader.outbox(10)?.len(), 2, "a new read sees the commit");
         Ok(())
     }
 
