@@ -11,7 +11,14 @@
 #   tests-data/vtest-h264.mp4      vtest.avi as H.264, GOP 10, ~800 kbit/s
 #   tests-data/vtest-h265.mp4      first 30 s as H.265 (hvc1), GOP 10
 #   tests-data/bench-1080p15.mp4   1920x1080 15 fps 70 s H.264 ~4 Mbit/s, GOP 30
+#   tests-data/bench-1080p15-nob.mp4  the same without B-frames (the benchmark's
+#                                  comparison: what B-frames cost the recorder)
 #   tests-data/sub-360p15.mp4      640x360 15 fps 70 s H.264 ~500 kbit/s, GOP 30 (a sub stream)
+#
+# Every fixture is encoded as encoders write by default: with B-frames (x264
+# and x265 default to 3 and 4 with a pyramid; many cameras send them), except
+# bench-1080p15-nob.mp4, which exists to be compared with its twin. The GOPs
+# are closed (IDR key frames); open GOPs are tested with clips the tests make.
 #
 # Needs: ffmpeg/ffprobe with libx264 and libx265, apt-get, dpkg (see
 # scripts/install-deps.sh).
@@ -67,11 +74,12 @@ idr_pictures() {
         grep -cE 'trace_headers.*nal_unit_type: +(5|19|20)\((IDR|IDR_W_RADL|IDR_N_LP)\)' || true
 }
 
-# check FILE CODEC WIDTH HEIGHT FPS MIN_DUR MAX_DUR [MIN_KBPS MAX_KBPS [TAG [KEYFRAMES_MIN KEYFRAMES_MAX]]]
+# check FILE CODEC WIDTH HEIGHT FPS MIN_DUR MAX_DUR [MIN_KBPS MAX_KBPS [TAG [KEYFRAMES_MIN KEYFRAMES_MAX [BFRAMES]]]]
+# BFRAMES: "yes" (the stream reorders pictures) or "no".
 # Prints a one-line summary; returns non-zero (with the reason on stderr) if wrong.
 check() {
     local f="$1" codec="$2" w="$3" h="$4" fps="$5" dmin="$6" dmax="$7"
-    local kmin="${8:-}" kmax="${9:-}" tag="${10:-}" kfmin="${11:-}" kfmax="${12:-}"
+    local kmin="${8:-}" kmax="${9:-}" tag="${10:-}" kfmin="${11:-}" kfmax="${12:-}" bf="${13:-}"
     [[ -s "$f" ]] || { echo "$f: missing or empty" >&2; return 1; }
     local p
     p="$(probe "$f" 2>&1)" || { echo "$f: ffprobe failed: $p" >&2; return 1; }
@@ -114,6 +122,15 @@ check() {
         idr="$(idr_pictures "$f")"
         if ((idr != kf)); then
             bad+=("$idr IDR pictures for $kf key frames (open GOP?)")
+        fi
+    fi
+    if [[ -n "$bf" ]]; then
+        local reorder
+        reorder="$(ffprobe -v error -select_streams v:0 -show_entries stream=has_b_frames -of csv=p=0 "$f")"
+        if [[ "$bf" == yes && "${reorder:-0}" == 0 ]]; then
+            bad+=("no B-frames, want the encoder's default B-frames")
+        elif [[ "$bf" == no && "${reorder:-0}" != 0 ]]; then
+            bad+=("B-frames (has_b_frames=$reorder), want none")
         fi
     fi
     if ((${#bad[@]})); then
@@ -185,7 +202,7 @@ build_vtest_h264() {
     "${FF[@]}" -i "$OUT/vtest.avi" -an -map 0:v:0 \
         -vf fps=10,format=yuv420p -c:v libx264 -preset veryfast -profile:v high \
         -b:v 800k -maxrate 1200k -bufsize 1600k \
-        -g 10 -keyint_min 10 -sc_threshold 0 -bf 0 \
+        -g 10 -keyint_min 10 -sc_threshold 0 \
         -movflags +faststart -f mp4 "$1"
 }
 
@@ -193,7 +210,7 @@ build_vtest_h265() {
     "${FF[@]}" -i "$OUT/vtest.avi" -an -map 0:v:0 -t 30 \
         -vf fps=10,format=yuv420p -c:v libx265 -preset veryfast -tag:v hvc1 \
         -b:v 800k \
-        -x265-params keyint=10:min-keyint=10:scenecut=0:bframes=0:open-gop=0:log-level=error \
+        -x265-params keyint=10:min-keyint=10:scenecut=0:open-gop=0:log-level=error \
         -movflags +faststart -f mp4 "$1"
 }
 
@@ -201,11 +218,22 @@ build_bench_1080p15() {
     # vtest.avi upscaled to 1080p with light temporal noise (a real camera's
     # sensor noise), so the encoder has real work at 4 Mbit/s instead of
     # coasting on smooth upscaled pixels and repeated frames.
+    bench_1080p15 "$1"
+}
+
+build_bench_1080p15_nob() {
+    bench_1080p15 "$1" -bf 0
+}
+
+# bench_1080p15 OUT [EXTRA ENCODER ARGS]
+bench_1080p15() {
+    local out="$1"
+    shift
     "${FF[@]}" -i "$OUT/vtest.avi" -an -map 0:v:0 -t 70 \
         -vf "scale=1920:1080:flags=bicubic,fps=15,noise=alls=6:allf=t,format=yuv420p" \
         -c:v libx264 -preset veryfast -profile:v high \
-        -b:v 4M -maxrate 4M -bufsize 8M -g 30 -keyint_min 30 -sc_threshold 0 -bf 0 \
-        -movflags +faststart -f mp4 "$1"
+        -b:v 4M -maxrate 4M -bufsize 8M -g 30 -keyint_min 30 -sc_threshold 0 "$@" \
+        -movflags +faststart -f mp4 "$out"
 }
 
 build_sub_360p15() {
@@ -214,7 +242,7 @@ build_sub_360p15() {
     "${FF[@]}" -i "$OUT/vtest.avi" -an -map 0:v:0 -t 70 \
         -vf "scale=640:360:flags=bicubic,fps=15,noise=alls=4:allf=t,format=yuv420p" \
         -c:v libx264 -preset veryfast -profile:v main \
-        -b:v 500k -maxrate 600k -bufsize 1M -g 30 -keyint_min 30 -sc_threshold 0 -bf 0 \
+        -b:v 500k -maxrate 600k -bufsize 1M -g 30 -keyint_min 30 -sc_threshold 0 \
         -movflags +faststart -f mp4 "$1"
 }
 
@@ -222,20 +250,21 @@ T_ALL="$(now)"
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null ||
     die "ffmpeg/ffprobe not found (run scripts/install-deps.sh)"
 
-# name              codec      W    H    fps dur       kbit/s     tag  keyframes
-fixture vtest.avi         msmpeg4v3 768  576  10  79   80                           -- build_vtest_avi
-fixture vtest-h264.mp4    h264      768  576  10  79   80   500  1100 avc1 79 81   -- build_vtest_h264
-fixture vtest-h265.mp4    hevc      768  576  10  29.9 30.1 400  1100 hvc1 30 30   -- build_vtest_h265
-fixture bench-1080p15.mp4 h264      1920 1080 15  69.9 70.1 3200 4400 avc1 35 36   -- build_bench_1080p15
-fixture sub-360p15.mp4    h264      640  360  15  69.9 70.1 300  700  avc1 35 36   -- build_sub_360p15
+# name                  codec      W    H    fps dur       kbit/s     tag  keyframes B-frames
+fixture vtest.avi             msmpeg4v3 768  576  10  79   80                              -- build_vtest_avi
+fixture vtest-h264.mp4        h264      768  576  10  79   80   500  1100 avc1 79 81 yes  -- build_vtest_h264
+fixture vtest-h265.mp4        hevc      768  576  10  29.9 30.1 400  1100 hvc1 30 30 yes  -- build_vtest_h265
+fixture bench-1080p15.mp4     h264      1920 1080 15  69.9 70.1 3200 4400 avc1 35 36 yes  -- build_bench_1080p15
+fixture bench-1080p15-nob.mp4 h264      1920 1080 15  69.9 70.1 3200 4400 avc1 35 36 no   -- build_bench_1080p15_nob
+fixture sub-360p15.mp4        h264      640  360  15  69.9 70.1 300  700  avc1 35 36 yes  -- build_sub_360p15
 
 echo "fixtures: all fixtures in $OUT ok ($(elapsed "$T_ALL") s):"
-for f in vtest.avi vtest-h264.mp4 vtest-h265.mp4 bench-1080p15.mp4 sub-360p15.mp4; do
+for f in vtest.avi vtest-h264.mp4 vtest-h265.mp4 bench-1080p15.mp4 bench-1080p15-nob.mp4 sub-360p15.mp4; do
     case "$f" in
     vtest.avi) check "$OUT/$f" msmpeg4v3 768 576 10 79 80 ;;
     vtest-h264.mp4) check "$OUT/$f" h264 768 576 10 79 80 ;;
     vtest-h265.mp4) check "$OUT/$f" hevc 768 576 10 29.9 30.1 ;;
-    bench-1080p15.mp4) check "$OUT/$f" h264 1920 1080 15 69.9 70.1 ;;
+    bench-1080p15.mp4 | bench-1080p15-nob.mp4) check "$OUT/$f" h264 1920 1080 15 69.9 70.1 ;;
     sub-360p15.mp4) check "$OUT/$f" h264 640 360 15 69.9 70.1 ;;
     esac
 done

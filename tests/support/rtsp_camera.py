@@ -10,8 +10,10 @@ typelib, see scripts/install-deps.sh):
         --mount PATH=SPEC [--mount PATH=SPEC ...]
 
 SPEC is one of
-    live-h264:WIDTHxHEIGHT@FPS:GOP[:KBPS]   endless live test pattern, H.264
-    live-h265:WIDTHxHEIGHT@FPS:GOP[:KBPS]   endless live test pattern, H.265
+    live-h264:WIDTHxHEIGHT@FPS:GOP[:KBPS][,OPTION=VALUE...]
+                                            endless live test pattern, H.264
+    live-h265:WIDTHxHEIGHT@FPS:GOP[:KBPS][,OPTION=VALUE...]
+                                            endless live test pattern, H.265
     stamp-h264:WIDTHxHEIGHT@FPS:GOP[:KBPS]  endless live H.264 whose every picture
                                             carries its capture time (see below)
     count-CODEC:WIDTHxHEIGHT@FPS:GOP[:KBPS][,OPTION=VALUE...]
@@ -44,7 +46,8 @@ checked. tests/web/latency.mjs reads it.
 A count mount paints the same blocks, but the 40 bits are the picture's
 number (0 for the first picture the pipeline makes, then 1, 2, ...), so a
 test that decodes the recording can tell exactly which pictures it holds.
-Its OPTIONs shape the stream as cameras send it (the "camera zoo"):
+Live and count mounts take OPTIONs that shape the stream as cameras send it
+(the "camera zoo"); a live mount sends 2 B-frames unless told bframes=0:
     bframes=N       B-frames between reference pictures (H.264/H.265, 0-3)
     pyramid=1       B-frames used as references (a B-pyramid)
     open-gop=1      key frames that are not IDR (CRA / recovery point), with
@@ -137,6 +140,8 @@ def parse_live(codec, rest, kind="live"):
     }
 
 
+LIVE_DEFAULTS = {"bframes": 2}
+
 COUNT_OPTIONS = {
     "bframes": (0, 3),
     "pyramid": (0, 1),
@@ -147,11 +152,12 @@ COUNT_OPTIONS = {
 }
 
 
-def parse_count(codec, rest):
+def parse_count(codec, rest, kind="count", defaults=None):
     """`WxH@FPS:GOP[:KBPS][,OPTION=VALUE...]` -> dict with "options"."""
     base, *opts = rest.split(",")
-    spec = parse_live(codec, base, kind="count")
+    spec = parse_live(codec, base, kind=kind)
     options = {name: 0 for name in COUNT_OPTIONS}
+    options.update(defaults or {})
     options["resize"] = None
     for opt in opts:
         name, sep, value = opt.partition("=")
@@ -172,6 +178,8 @@ def parse_count(codec, rest):
         if not lo <= int(value) <= hi:
             raise SpecError(f"count option {name} must be {lo}..{hi}")
         options[name] = int(value)
+    if kind == "live" and options["resize"]:
+        raise SpecError("resize is for count mounts (their pictures are painted)")
     if codec == "mjpeg" and (options["bframes"] or options["open-gop"] or options["inband"]):
         raise SpecError("MJPEG has no B-frames, GOPs or parameter sets")
     spec["options"] = options
@@ -188,10 +196,12 @@ def parse_mount(text):
     if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path):
         raise SpecError(f"bad mount path {path!r}")
     kind, sep, rest = spec.partition(":")
+    # Live mounts send what x264 and x265 send by default, and many cameras
+    # too: B-frames (`,bframes=0` for none).
     if kind == "live-h264" and sep:
-        return path, parse_live("h264", rest)
+        return path, parse_count("h264", rest, kind="live", defaults=LIVE_DEFAULTS)
     if kind == "live-h265" and sep:
-        return path, parse_live("h265", rest)
+        return path, parse_count("h265", rest, kind="live", defaults=LIVE_DEFAULTS)
     if kind == "stamp-h264" and sep:
         return path, parse_live("h264", rest, kind="stamp")
     if kind in ("count-h264", "count-h265", "count-mjpeg") and sep:
@@ -277,7 +287,8 @@ def gst_quote(value):
 
 
 def encoder(s):
-    """The encoder and payloader part of a live or stamp pipeline."""
+    """The encoder and payloader part of a stamp pipeline: no B-frames, no
+    look-ahead, so the picture leaves the camera as soon as it is made."""
     if s["codec"] == "h264":
         # tune=zerolatency makes x264 cut each picture into one slice per
         # thread, and rtph264pay (config-interval=-1) then puts SPS and PPS
@@ -364,7 +375,7 @@ def live_launch(s):
         f"! timeoverlay font-desc=\"Sans {max(8, s['height'] // 20)}\" "
         f"! videoconvert ! video/x-raw,format=I420 "
     )
-    return "( " + raw + encoder(s) + " )"
+    return "( " + raw + count_encoder(s) + " )"
 
 
 STAMP_SRC = "stampsrc"
