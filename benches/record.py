@@ -4,18 +4,23 @@
 same gst-rtsp-server, each for the same wall-clock time.
 
 Reports CPU seconds per stream-minute (user + system, from wait4 of the
-recorder processes), memory (peak RSS, and PSS sampled late in the run),
-frames recorded against frames expected at the stream's rate, and custos'
-fsync and index-commit rates.
+recorder processes), memory (the whole process's resident memory, VmRSS,
+sampled every second while it records: its peak and mean, and PSS late in
+the run), pictures recorded against pictures sent, and custos' fsync and
+index-commit rates. While custos records, --viewers of the cameras (a
+quarter by default) are watched live over the WebSocket, as a guard would.
 
     /usr/bin/python3 benches/record.py --streams 16 --seconds 60 [--skip-ffmpeg]
+        [--clip tests-data/bench-1080p15-nob.mp4] [--viewers K]
 
 Needs: a release build (cargo build --release -p custos), tests-data/ from
-scripts/fixtures.sh (bench-1080p15.mp4: 1080p, 15 fps, ~4 Mbit/s H.264),
+scripts/fixtures.sh (bench-1080p15.mp4: 1080p, 15 fps, ~4 Mbit/s H.264 with
+the encoder's default B-frames; bench-1080p15-nob.mp4 the same without),
 ffmpeg/ffprobe, and the GStreamer RTSP server (scripts/install-deps.sh).
 """
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -25,6 +30,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,19 +66,95 @@ def pss_kb(pid):
     return 0
 
 
-def run_custos(binary, url, streams, seconds, workdir):
+def vm_rss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class LiveViewer(threading.Thread):
+    """A live viewer: the WebSocket of GET /api/v1/cameras/{id}/live, read
+    as fast as it comes (what a browser's live view receives)."""
+
+    def __init__(self, port, token, camera):
+        super().__init__(daemon=True)
+        self.port, self.token, self.camera = port, token, camera
+        self.bytes = 0
+        self.error = None
+        self.stop = threading.Event()
+
+    def run(self):
+        try:
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            key = base64.b64encode(os.urandom(16)).decode()
+            s.sendall((f"GET /api/v1/cameras/{self.camera}/live HTTP/1.1\r\n"
+                       f"Host: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                       f"Authorization: Bearer {self.token}\r\n\r\n").encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise OSError("closed during the handshake")
+                head += chunk
+            if b" 101 " not in head.split(b"\r\n", 1)[0]:
+                raise OSError(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+            self.bytes += len(head.split(b"\r\n\r\n", 1)[1])
+            while not self.stop.is_set():
+                chunk = s.recv(1 << 16)
+                if not chunk:
+                    break
+                self.bytes += len(chunk)
+        except OSError as e:
+            self.error = str(e)
+
+
+def custos_token(binary, config):
+    """An admin and a token for the live viewers."""
+    add = subprocess.run([binary, "user", "add", "bench", "--role", "admin", "--password-stdin",
+                          "--config", config], input="a long bench password\n", text=True,
+                         capture_output=True)
+    if add.returncode != 0:
+        sys.exit(f"user add: {add.stderr}")
+    tok = subprocess.run([binary, "token", "create", "bench", "--config", config], text=True,
+                         capture_output=True)
+    if tok.returncode != 0:
+        sys.exit(f"token create: {tok.stderr}")
+    return tok.stdout.strip()
+
+
+def run_custos(binary, url, streams, seconds, workdir, viewers):
     port = free_port()
-    cams = "".join(f'[[camera]]\nid = "cam{i:02d}"\nurl = "{url}"\nsegment_seconds = 60\n' for i in range(streams))
+    # Recording alone: the analysis of pictures has its own benchmark.
+    cams = "".join(f'[[camera]]\nid = "cam{i:02d}"\nurl = "{url}"\nsegment_seconds = 60\nanalysis = false\n'
+                   for i in range(streams))
     config = os.path.join(workdir, "custos.toml")
     with open(config, "w") as f:
         f.write(f'data_dir = "data"\nsite = "bench"\n[server]\nlisten = "127.0.0.1:{port}"\n{cams}')
+    token = custos_token(binary, config) if viewers else None
     log = open(os.path.join(workdir, "custos.log"), "w")
     env = dict(os.environ, CUSTOS_LOG="info")
     proc = subprocess.Popen([binary, "serve", "--config", config], stderr=log, stdout=subprocess.DEVNULL, env=env)
     started = time.monotonic()
-    time.sleep(seconds * 0.8)
-    pss = pss_kb(proc.pid)
-    time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+    # Viewers join once the cameras record, as guards open the live page.
+    time.sleep(min(5.0, seconds * 0.1))
+    watching = [LiveViewer(port, token, f"cam{i:02d}") for i in range(viewers)]
+    for v in watching:
+        v.start()
+    rss = []
+    pss = 0
+    while time.monotonic() - started < seconds:
+        time.sleep(1.0)
+        rss.append(vm_rss_kb(proc.pid))
+        if not pss and time.monotonic() - started >= seconds * 0.8:
+            pss = pss_kb(proc.pid)
+    for v in watching:
+        v.stop.set()
     proc.send_signal(signal.SIGTERM)
     _, status, usage = os.wait4(proc.pid, 0)
     log.close()
@@ -92,10 +174,16 @@ def run_custos(binary, url, streams, seconds, workdir):
             expected += round((rows[-1][1] - rows[0][0]) * FPS / 1000)
             gaps += sum(1 for a, b in zip(rows, rows[1:]) if b[0] - a[1] > 100)
     offline = len(re.findall(r"camera offline", text))
+    steady = rss[len(rss) // 4:] or rss or [0]
     return {
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "maxrss_kb": usage.ru_maxrss,
+        "rss_peak_kb": max(rss or [0]),
+        "rss_mean_kb": sum(steady) / len(steady),
         "pss_kb": pss,
+        "viewers": viewers,
+        "viewer_mbytes": sum(v.bytes for v in watching) / 1e6,
+        "viewer_errors": [v.error for v in watching if v.error],
         "frames": frames,
         "expected": expected,
         "gaps": gaps,
@@ -144,7 +232,10 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, "target/release/custos"))
     ap.add_argument("--clip", default=os.path.join(ROOT, "tests-data/bench-1080p15.mp4"))
     ap.add_argument("--skip-ffmpeg", action="store_true")
+    ap.add_argument("--viewers", type=int, default=None,
+                    help="cameras watched live while custos records (default: a quarter)")
     args = ap.parse_args()
+    viewers = args.streams // 4 if args.viewers is None else args.viewers
     for path in (args.binary, args.clip):
         if not os.path.exists(path):
             sys.exit(f"{path} is missing (cargo build --release -p custos; scripts/fixtures.sh)")
@@ -157,7 +248,7 @@ def main():
         cam, url = start_camera(args.clip)
         try:
             os.makedirs(os.path.join(work, "custos"))
-            c = run_custos(args.binary, url, n, secs, os.path.join(work, "custos"))
+            c = run_custos(args.binary, url, n, secs, os.path.join(work, "custos"), viewers)
             results["custos"] = c
             if not args.skip_ffmpeg:
                 os.makedirs(os.path.join(work, "ffmpeg"))
@@ -167,10 +258,13 @@ def main():
             cam.wait()
     c = results["custos"]
     print(json.dumps(results, indent=1), file=sys.stderr)
-    print(f"\n| N={n}, {secs} s | CPU-s per stream-minute | memory per stream (peak RSS / PSS) | frames recorded / expected |")
+    print(f"\nclip {os.path.basename(args.clip)}; {c['viewers']} cameras watched live "
+          f"({c['viewer_mbytes']:.0f} MB received{', errors: ' + '; '.join(c['viewer_errors']) if c['viewer_errors'] else ''})")
+    print(f"\n| N={n}, {secs} s | CPU-s per stream-minute | memory per stream (VmRSS peak / mean while recording; PSS) | frames recorded / expected |")
     print("|---|---|---|---|")
-    print(f"| custos | {c['cpu_s'] / stream_minutes:.3f} | {c['maxrss_kb'] / n / 1024:.2f} MB / {c['pss_kb'] / n / 1024:.2f} MB"
-          f" (whole process {c['maxrss_kb'] / 1024:.1f} MB) | {c['frames']} / {c['expected']}, {c['gaps']} gaps |")
+    print(f"| custos | {c['cpu_s'] / stream_minutes:.3f} | {c['rss_peak_kb'] / n / 1024:.2f} MB / {c['rss_mean_kb'] / n / 1024:.2f} MB;"
+          f" {c['pss_kb'] / n / 1024:.2f} MB (whole process peak {c['rss_peak_kb'] / 1024:.1f} MB) |"
+          f" {c['frames']} / {c['expected']}, {c['gaps']} gaps |")
     if "ffmpeg" in results:
         f = results["ffmpeg"]
         print(f"| ffmpeg ×{n} | {f['cpu_s'] / stream_minutes:.3f} | {f['maxrss_kb'] / n / 1024:.2f} MB / "

@@ -18,8 +18,9 @@ pub struct RecorderConfig {
     pub dir: PathBuf,
     /// A segment is cut at the first key frame after this much media time.
     pub segment_ticks: i64,
-    /// A fragment is written at each key frame or after this much media time,
-    /// which bounds what a crash can lose when the camera's GOP is long.
+    /// A fragment is written at each key frame or after this much media time
+    /// (half a second), which bounds what a crash can lose when the camera's
+    /// GOP is long, and what each camera holds in memory until it is written.
     pub max_fragment_ticks: i64,
     /// When media time and the wall clock disagree by more than this at a
     /// segment start, the wall clock wins (camera clocks drift).
@@ -40,7 +41,7 @@ impl RecorderConfig {
             camera: camera.to_owned(),
             dir,
             segment_ticks: i64::from(segment_seconds) * i64::from(TIMESCALE),
-            max_fragment_ticks: i64::from(TIMESCALE),
+            max_fragment_ticks: i64::from(TIMESCALE) / 2,
             max_clock_drift_ms: 1000,
             loss_first_report_ms: 2_000,
             loss_report_ms: 60_000,

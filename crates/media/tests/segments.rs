@@ -175,7 +175,11 @@ fn recorder_cuts_on_key_frame_after_segment_duration_and_on_parameter_change() {
 #[test]
 fn span_starts_at_key_frame_before_start_and_is_continuous_across_files() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rec = CameraRecorder::new(RecorderConfig::new("cam", dir.path().to_owned(), 2));
+    // One fragment per GOP (1 s here).
+    let mut rec = CameraRecorder::new(RecorderConfig {
+        max_fragment_ticks: 90_000,
+        ..RecorderConfig::new("cam", dir.path().to_owned(), 2)
+    });
     let mut events = Vec::new();
     rec.set_params(params(), T0, &mut events);
     for n in 0..60 {

@@ -58,7 +58,8 @@ pub(crate) async fn snapshot(
     crate::scope::check_footage(&state, &user, &camera).await?;
     let key = state
         .live
-        .latest_key_frame(&camera)
+        .latest_key_frame(&camera, KEY_FRAME_WAIT)
+        .await
         .ok_or_else(|| ApiError::not_found(format!("camera {camera:?} has sent no picture yet")))?;
     let received_ms = key.received_ms;
     let jpeg = match cached(&state, &camera, received_ms) {
@@ -103,6 +104,11 @@ fn cached(state: &SharedState, camera: &str, received_ms: i64) -> Option<Bytes> 
         .filter(|(at, _)| *at == received_ms)
         .map(|(_, jpeg)| jpeg.clone())
 }
+
+/// How long a thumbnail request waits for a key frame when the camera kept
+/// none (it keeps them only while thumbnails are asked for): a camera's GOP
+/// is seldom longer.
+const KEY_FRAME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Decodes the key frame (it needs no other frame) and encodes it as JPEG.
 fn encode(key: &KeyFrame) -> Result<Bytes, ApiError> {

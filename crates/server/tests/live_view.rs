@@ -35,9 +35,9 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const T0: i64 = 1_764_340_000_000;
 const TOKEN: &str = "cst_live0001_viewer-secret";
 
-/// What `live.rs` keeps per camera for viewers that fall behind
-/// (`CHANNEL_FRAMES`): a viewer further behind than this loses frames.
-const CHANNEL_FRAMES: i64 = 256;
+/// What `live.rs` keeps per camera for viewers that fall behind: a viewer
+/// further behind than this loses frames.
+const CHANNEL_FRAMES: i64 = custos_server::live::CHANNEL_FRAMES as i64;
 /// 25 fps in 90 kHz units.
 const FRAME_TICKS: i64 = 3600;
 /// A key frame every second.
