@@ -148,6 +148,15 @@ fn decode_counts(path: &Path) -> Vec<(Option<u64>, i64)> {
     out
 }
 
+/// The value of a numeric option (`name=N`) of a count mount's spec, or 0.
+fn spec_option(spec: &str, name: &str) -> u64 {
+    spec.split(',')
+        .filter_map(|part| part.split_once('='))
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0)
+}
+
 /// (pts, dts, key, sha256 of the data) of every video packet, as ffprobe
 /// reads them.
 fn probe_packets(path: &Path) -> Vec<(i64, i64, bool, String)> {
@@ -473,7 +482,6 @@ fn every_picture_of_every_kind_of_camera_is_recorded_or_counted() {
             .filter_map(|(n, t)| n.map(|n| (n, *t)))
             .collect();
         let (first, last) = (readable[0].0, readable[readable.len() - 1].0);
-        let sent = last - first + 1;
         if lossy {
             // Over the whole session: what the camera sent either reached
             // the recorder or is counted as lost on the way (give or take
@@ -507,11 +515,13 @@ fn every_picture_of_every_kind_of_camera_is_recorded_or_counted() {
         // its encoder while the server holds its pipeline, and B-frames an
         // encoder still holds when it stops are never sent).
         let sent_runs = sent_by_camera(&encoded, path);
-        // When the camera stops, the B-frames after its last reference
-        // picture in decode order may still be on the wire: the last
-        // `depth + 1` pictures are not judged.
-        let depth = stats["reorder_depth"].as_u64().unwrap_or(0);
-        let settled = last.saturating_sub(depth + 1);
+        // When the camera stops, the B-frames presented before its last
+        // reference picture come after it in decode order and may still be
+        // on the wire: the `bframes` pictures before the last one recorded
+        // are not judged (the reorder depth is smaller than that when the
+        // B-frames are not references themselves: 1 for two plain B-frames).
+        let trailing_b_frames = spec_option(spec, "bframes");
+        let settled = last.saturating_sub(trailing_b_frames + 1);
         let camera_sent: Vec<u64> = (first..=settled)
             .filter(|&n| sent_runs.iter().any(|&(a, b)| a <= n && n <= b))
             .collect();
@@ -571,9 +581,14 @@ fn every_picture_of_every_kind_of_camera_is_recorded_or_counted() {
             "{id}: {stored} stored, {} decoded",
             readable.len()
         );
+        let numbered = last - first + 1;
+        let encoded = (first..=last)
+            .filter(|&n| sent_runs.iter().any(|&(a, b)| a <= n && n <= b))
+            .count();
         report.push(format!(
-            "{id}: pictures #{first}..#{last} all recorded ({sent} = {} decoded, {stored} stored, \
-             reorder depth {}), {} files",
+            "{id}: of pictures #{first}..#{last} ({numbered}) the camera's encoder put out \
+             {encoded} (the rest it dropped before encoding); all recorded: {} decoded, {stored} \
+             stored, reorder depth {}, {} files",
             readable.len(),
             stats["reorder_depth"],
             files.len()
