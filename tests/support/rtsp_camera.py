@@ -30,6 +30,7 @@ bit rate in kbit/s (default: 1000 for H.264, 800 for H.265).
 e.g.  --port 8554 --mount /cam=live-h264:640x360@15:15:800
       --mount /h265=live-h265:1280x720@10:10 --mount /vtest=file:/x/vtest-h264.mp4
       --mount /stamp=stamp-h264:640x360@15:15:800
+      --mount /stall=stamp-h264:640x360@15:15:800,stall=5:2
 
 A stamp mount paints each picture when it is made: a grey picture with, at
 its top left, blocks that encode the wall-clock time of that moment
@@ -41,7 +42,9 @@ left, 24 blocks a line. Lines 1-2 hold a 48-block code word (white = 1, black
 = 0, read line by line, left to right): the start mark 1011, the 40 bits of
 the time (most significant first), an even parity bit over those 40 bits and
 the end mark 010. Lines 3-4 hold the same word inverted, so every block is
-checked. tests/web/latency.mjs reads it.
+checked. tests/web/latency.mjs reads it. With `,stall=S:D` the camera stops
+making pictures S seconds after its first one, for D seconds, then goes on
+(a stalled link or encoder).
 
 A count mount paints the same blocks, but the 40 bits are the picture's
 number (0 for the first picture the pipeline makes, then 1, 2, ...), so a
@@ -186,6 +189,19 @@ def parse_count(codec, rest, kind="count", defaults=None):
     return spec
 
 
+def parse_stamp(rest):
+    """`WxH@FPS:GOP[:KBPS][,stall=S:D]` -> dict with "stall" (or None)."""
+    base, *opts = rest.split(",")
+    spec = parse_live("h264", base, kind="stamp")
+    spec["stall"] = None
+    for opt in opts:
+        m = re.fullmatch(r"stall=(\d+):(\d+)", opt)
+        if not m or not 1 <= int(m.group(2)) <= 60:
+            raise SpecError(f"bad stamp option {opt!r} (want stall=SECONDS:SECONDS, 1-60 s long)")
+        spec["stall"] = (int(m.group(1)), int(m.group(2)))
+    return spec
+
+
 def parse_mount(text):
     """`PATH=SPEC` -> (path, spec dict)."""
     path, sep, spec = text.partition("=")
@@ -203,7 +219,7 @@ def parse_mount(text):
     if kind == "live-h265" and sep:
         return path, parse_count("h265", rest, kind="live", defaults=LIVE_DEFAULTS)
     if kind == "stamp-h264" and sep:
-        return path, parse_live("h264", rest, kind="stamp")
+        return path, parse_stamp(rest)
     if kind in ("count-h264", "count-h265", "count-mjpeg") and sep:
         return path, parse_count(kind.split("-")[1], rest)
     if kind == "file" and sep:
@@ -453,6 +469,7 @@ class Stamper:
         self.number_caps = Gst.Caps.from_string(NUMBER_CAPS)
         self.counting = spec["kind"] == "count"
         self.resize = (spec.get("options") or {}).get("resize")
+        self.stall = spec.get("stall")
         self.painter = StampPainter(spec["width"], spec["height"])
         num, den = spec["fps"]
         self.interval = den / num
@@ -471,10 +488,20 @@ class Stamper:
         next_at = time.monotonic()
         frames = 0
         first_pts = None
+        started = None
         while not self.stopped.is_set():
             delay = next_at - time.monotonic()
             if delay > 0 and self.stopped.wait(delay):
                 break
+            if self.stall and started is not None and time.monotonic() - started >= self.stall[0]:
+                # A camera that stops sending for a while (a stalled link, a
+                # busy encoder) and then goes on from the present moment.
+                _, seconds = self.stall
+                self.stall = None
+                self.log(f"stalling for {seconds} s")
+                if self.stopped.wait(seconds):
+                    break
+                next_at = time.monotonic()
             # Only a playing pipeline has a base time to stamp against: a
             # picture stamped before (appsrc's do-timestamp does that when it
             # has a clock but no base time yet) carries the clock's raw
@@ -501,6 +528,8 @@ class Stamper:
                 buf.duration = self.duration
                 self.appsrc.emit("push-buffer", buf)
                 frames += 1
+                if started is None:
+                    started = time.monotonic()
             next_at += self.interval
             # Fell behind by more than a frame (a stalled machine): skip the
             # missed pictures rather than sending a burst.

@@ -24,7 +24,9 @@
 // Environment: CUSTOS_URL, ADMIN_USER, ADMIN_PASSWORD, CAMERA (the camera
 // id), FRAMES (samples to take, default 150), WARMUP_MS (frames shown in the
 // first WARMUP_MS of playback are not counted, default 1000), LIMIT_MS
-// (default 2000), CHROMIUM (default /usr/bin/chromium).
+// (default 2000), PAUSE_AT_MS (pause the video that long after the
+// measurement starts, as a browser's power saving may; default never),
+// CHROMIUM (default /usr/bin/chromium).
 
 import { chromium } from "playwright-core";
 
@@ -38,6 +40,7 @@ const camera = env("CAMERA");
 const frames = Number(env("FRAMES", "150"));
 const warmupMs = Number(env("WARMUP_MS", "1000"));
 const limitMs = Number(env("LIMIT_MS", "2000"));
+const pauseAtMs = Number(env("PAUSE_AT_MS", "0"));
 const mode = env("MODE", "latency");
 
 const browser = await chromium.launch({
@@ -62,9 +65,11 @@ try {
   const selector = `video[data-live="${camera}"]`;
   await page.locator(selector).waitFor();
 
-  const run = await page.evaluate(sample, { selector, frames, warmupMs, timeoutMs: 20000 + frames * 200 });
+  const run = await page.evaluate(sample, { selector, frames, warmupMs, pauseAtMs, timeoutMs: 20000 + frames * 200 });
   const s = mode === "order" ? order(run) : summarise(run);
   if (problems.length) s.page_errors = problems;
+  // The video element at the end (paused, buffered, playhead).
+  s.state = run.state;
   const why = [];
   if (s.decoded < frames) why.push(`only ${s.decoded} of ${frames} frames decoded`);
   if (s.failed > s.decoded) why.push(`the stamp did not decode on most frames (${s.failed} failed)`);
@@ -77,7 +82,6 @@ try {
   if (why.length) {
     failed = true;
     s.failure = why.join("; ");
-    s.state = run.state;
     s.first_failures = run.failures.slice(0, 5);
   }
   console.log(JSON.stringify(s));
@@ -178,7 +182,7 @@ function summarise(run) {
  * Runs in the page: reads the stamp of every frame the video presents until
  * `frames` have decoded. Layout of the stamp: tests/support/rtsp_camera.py.
  */
-function sample({ selector, frames, warmupMs, timeoutMs }) {
+function sample({ selector, frames, warmupMs, pauseAtMs, timeoutMs }) {
   const BITS = 40;
   const COLS = 24;
   const START = [1, 0, 1, 1];
@@ -197,6 +201,16 @@ function sample({ selector, frames, warmupMs, timeoutMs }) {
   let width = 0;
   let height = 0;
   const t0 = performance.now();
+  // What happened to the element while it was measured (a pause, a stall,
+  // a new source), for the report of a failure.
+  const mediaEvents = [];
+  for (const type of ["pause", "play", "ended", "emptied", "waiting", "error"]) {
+    video.addEventListener(type, () => {
+      if (mediaEvents.length < 40) {
+        mediaEvents.push({ type, at_s: Math.round((performance.now() - t0) / 100) / 10, media_s: video.currentTime });
+      }
+    });
+  }
 
   // Averages the luma of the middle half of each block: 1 = white.
   function read(cell) {
@@ -258,6 +272,12 @@ function sample({ selector, frames, warmupMs, timeoutMs }) {
       readyState: video.readyState,
       currentTime: video.currentTime,
       paused: video.paused,
+      ended: video.ended,
+      error: video.error ? video.error.message || String(video.error.code) : null,
+      in_document: document.body.contains(video),
+      visibility: document.visibilityState,
+      top: Math.round(video.getBoundingClientRect().top),
+      events: mediaEvents,
       buffered: video.buffered.length ? [video.buffered.start(0), video.buffered.end(video.buffered.length - 1)] : null,
       status: video.parentElement?.querySelector("[role=status]")?.textContent,
     });
@@ -268,6 +288,7 @@ function sample({ selector, frames, warmupMs, timeoutMs }) {
       state: state(),
     });
     const timer = setTimeout(finish, timeoutMs);
+    if (pauseAtMs > 0) setTimeout(() => video.pause(), pauseAtMs);
     const onFrame = (now, meta) => {
       const shown = performance.timeOrigin + meta.expectedDisplayTime;
       const callbackAt = Date.now();

@@ -181,6 +181,31 @@ try {
     `live view has the camera's own shape (${liveShape.box.toFixed(3)} for a ${liveShape.picture.toFixed(3)} picture)`);
   await shot(page, "live");
 
+  // A page still loading when the user moves on must not come back over
+  // the newer one (nor its refresh timer): leave for the dashboard and,
+  // before it has loaded, come back to the live view. The live picture
+  // then shown stays, and plays.
+  await page.evaluate(() => {
+    document.querySelector("video[data-live=stacks]").dataset.old = "yes";
+    location.hash = "#/";
+    setTimeout(() => { location.hash = "#/live/stacks"; }, 0);
+  });
+  await page.waitForFunction(() => location.hash === "#/live/stacks"
+    && document.querySelector("main h1")?.textContent.startsWith("Live")
+    && document.querySelector("video[data-live=stacks]:not([data-old])"), null, { timeout: 10000 });
+  await page.evaluate(() => {
+    const v = document.querySelector("video[data-live=stacks]");
+    if (v) v.dataset.first = "yes";
+  });
+  await page.waitForTimeout(6500);
+  const kept = await page.evaluate(() => {
+    const v = document.querySelector("video[data-live=stacks]");
+    return { same: Boolean(v && v.dataset.first === "yes"), paused: v ? v.paused : null,
+      title: document.querySelector("main h1")?.textContent };
+  });
+  check(kept.same && kept.paused === false && kept.title.startsWith("Live"),
+    `a page that finished loading late does not replace the live view (${JSON.stringify(kept)})`);
+
   // Playback opens on what is recorded, under the camera's name, and the
   // download starts at footage that exists.
   await page.goto(`${base}/#/playback/stacks`);

@@ -323,8 +323,11 @@ async function dashboard() {
     alertTable(alerts.alerts, "Nothing needs attention: no alert is open. New alerts appear here as they are raised."),
     ...storageSection(storage),
   );
-  // Refresh every 5 s, but not under someone typing a note.
+  // Refresh every 5 s, but not under someone typing a note, and only while
+  // the dashboard is still the page asked for.
+  const generation = renderingGeneration;
   const tick = () => {
+    if (!stillCurrent(generation)) return;
     if (document.activeElement && document.activeElement.tagName === "INPUT") {
       refreshTimer = setTimeout(tick, 5000);
     } else {
@@ -690,6 +693,11 @@ function playLive(video, id, status) {
     // Far behind (a stall, a hidden tab): jump to the live edge. A little
     // behind (the browser's playout buffer grows after early stalls):
     // play slightly faster until caught up, which nobody notices.
+    // A live view has no pause button: whatever paused it (a browser's
+    // power saving, a source that ran dry) must not freeze the picture.
+    if (video.paused && document.visibilityState === "visible" && document.body.contains(video)) {
+      video.play().catch(() => {});
+    }
     if (behind > 1.5) video.currentTime = Math.max(0, end - 0.2);
     else video.playbackRate = behind > 0.3 ? 1.25 : 1.0;
     const start = video.buffered.start(0);
@@ -769,6 +777,8 @@ async function livePage(id) {
     return { tile, video, status, id: c.id };
   });
   page(id ? `Live: ${shown[0].name}` : "Live", el("div", { class: id ? "" : "cards" }, tiles.map((t) => t.tile)));
+  // A page rendered again keeps no stream for the pictures it replaced.
+  stopLive();
   for (const t of tiles) playLive(t.video, t.id, t.status);
 }
 
@@ -1560,7 +1570,29 @@ function deskPage() {
 
 // ---------------------------------------------------------------- routing
 
-async function route(refresh = false) {
+// Pages render one at a time, in the order they were asked for: a page
+// still loading when the user moves on (the dashboard after signing in)
+// must not replace the newer page when its answers come in. A request
+// overtaken by a newer one before it starts is skipped.
+let routeGeneration = 0;
+let renderingGeneration = 0;
+let routing = Promise.resolve();
+
+function route(refresh = false) {
+  const generation = ++routeGeneration;
+  const run = () => (generation === routeGeneration ? routeNow(refresh, generation) : undefined);
+  routing = routing.then(run, run);
+  return routing;
+}
+
+/** Whether the page that rendering started as `generation` is still the
+ * newest one asked for (a timer it set is stale otherwise). */
+function stillCurrent(generation) {
+  return generation === routeGeneration;
+}
+
+async function routeNow(refresh, generation) {
+  renderingGeneration = generation;
   clearTimeout(refreshTimer);
   if (!refresh) stopLive();
   const [path, query] = (location.hash.slice(1) || "/").split("?");
