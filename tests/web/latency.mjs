@@ -201,10 +201,12 @@ function sample({ selector, frames, warmupMs, pauseAtMs, timeoutMs }) {
   let width = 0;
   let height = 0;
   const t0 = performance.now();
-  // What happened to the element while it was measured (a pause, a stall,
-  // a new source), for the report of a failure.
+  // What happened to the element while it was measured (a pause, a new
+  // source, an error), for the report of a failure; stalls are counted.
   const mediaEvents = [];
-  for (const type of ["pause", "play", "ended", "emptied", "waiting", "error"]) {
+  let waits = 0;
+  video.addEventListener("waiting", () => { waits++; });
+  for (const type of ["pause", "play", "ended", "emptied", "error"]) {
     video.addEventListener(type, () => {
       if (mediaEvents.length < 40) {
         mediaEvents.push({ type, at_s: Math.round((performance.now() - t0) / 100) / 10, media_s: video.currentTime });
@@ -278,6 +280,7 @@ function sample({ selector, frames, warmupMs, pauseAtMs, timeoutMs }) {
       visibility: document.visibilityState,
       top: Math.round(video.getBoundingClientRect().top),
       events: mediaEvents,
+      waits,
       buffered: video.buffered.length ? [video.buffered.start(0), video.buffered.end(video.buffered.length - 1)] : null,
       status: video.parentElement?.querySelector("[role=status]")?.textContent,
     });

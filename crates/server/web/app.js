@@ -690,14 +690,14 @@ function playLive(video, id, status) {
     if (!buffer || buffer.updating || !video.buffered.length) return;
     const end = video.buffered.end(video.buffered.length - 1);
     const behind = end - video.currentTime;
-    // Far behind (a stall, a hidden tab): jump to the live edge. A little
-    // behind (the browser's playout buffer grows after early stalls):
-    // play slightly faster until caught up, which nobody notices.
     // A live view has no pause button: whatever paused it (a browser's
     // power saving, a source that ran dry) must not freeze the picture.
     if (video.paused && document.visibilityState === "visible" && document.body.contains(video)) {
       video.play().catch(() => {});
     }
+    // Far behind (a stall, a hidden tab): jump to the live edge. A little
+    // behind (the browser's playout buffer grows after early stalls):
+    // play slightly faster until caught up, which nobody notices.
     if (behind > 1.5) video.currentTime = Math.max(0, end - 0.2);
     else video.playbackRate = behind > 0.3 ? 1.25 : 1.0;
     const start = video.buffered.start(0);
