@@ -4,6 +4,8 @@
 //! every frame it shows (tests/web/latency.mjs). The issue asks for live
 //! view at most 2 s behind the camera; the script fails when the p95 is
 //! over that. Figures: docs/benchmarks.md, "Live view: camera to glass".
+//! The same harness checks that the live view plays on after the camera
+//! stalls or the browser pauses it, and shows B-frame pictures in order.
 
 mod common;
 

@@ -517,9 +517,9 @@ fn every_picture_of_every_kind_of_camera_is_recorded_or_counted() {
         let sent_runs = sent_by_camera(&encoded, path);
         // When the camera stops, the B-frames presented before its last
         // reference picture come after it in decode order and may still be
-        // on the wire: the `bframes` pictures before the last one recorded
-        // are not judged (the reorder depth is smaller than that when the
-        // B-frames are not references themselves: 1 for two plain B-frames).
+        // on the wire: the last picture recorded and the `bframes` before it
+        // are not judged (the reorder depth is smaller than `bframes` when
+        // the B-frames are not references themselves: 1 for two plain ones).
         let trailing_b_frames = spec_option(spec, "bframes");
         let settled = last.saturating_sub(trailing_b_frames + 1);
         let camera_sent: Vec<u64> = (first..=settled)
