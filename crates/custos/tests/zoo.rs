@@ -515,6 +515,7 @@ fn every_picture_of_every_kind_of_camera_is_recorded_or_counted() {
         // its encoder while the server holds its pipeline, and B-frames an
         // encoder still holds when it stops are never sent).
         let sent_runs = sent_by_camera(&encoded, path);
+        let was_sent = |n: u64| sent_runs.iter().any(|&(a, b)| a <= n && n <= b);
         // When the camera stops, the B-frames presented before its last
         // reference picture come after it in decode order and may still be
         // on the wire: the last picture recorded and the `bframes` before it
@@ -522,9 +523,7 @@ fn every_picture_of_every_kind_of_camera_is_recorded_or_counted() {
         // the B-frames are not references themselves: 1 for two plain ones).
         let trailing_b_frames = spec_option(spec, "bframes");
         let settled = last.saturating_sub(trailing_b_frames + 1);
-        let camera_sent: Vec<u64> = (first..=settled)
-            .filter(|&n| sent_runs.iter().any(|&(a, b)| a <= n && n <= b))
-            .collect();
+        let camera_sent: Vec<u64> = (first..=settled).filter(|&n| was_sent(n)).collect();
         let recorded: Vec<u64> = readable
             .iter()
             .map(|r| r.0)
@@ -582,12 +581,10 @@ fn every_picture_of_every_kind_of_camera_is_recorded_or_counted() {
             readable.len()
         );
         let numbered = last - first + 1;
-        let encoded = (first..=last)
-            .filter(|&n| sent_runs.iter().any(|&(a, b)| a <= n && n <= b))
-            .count();
+        let put_out = (first..=last).filter(|&n| was_sent(n)).count();
         report.push(format!(
             "{id}: of pictures #{first}..#{last} ({numbered}) the camera's encoder put out \
-             {encoded} (the rest it dropped before encoding); all recorded: {} decoded, {stored} \
+             {put_out} (the rest it dropped before encoding); all recorded: {} decoded, {stored} \
              stored, reorder depth {}, {} files",
             readable.len(),
             stats["reorder_depth"],
