@@ -1,0 +1,8 @@
+//! The site's operations, below every way of reaching them.
+//!
+//! The HTTP API (`custos-server`) and the command line (`custos`) are
+//! adapters over this crate: both call the same functions, so a rule holds
+//! however an operation is asked for. Nothing here knows of HTTP (the crate
+//! does not depend on axum; `tests/layering.rs` checks it).
+
+pub mod clock;
