@@ -18,7 +18,7 @@ use custos_media::decode::{Decoder, FileDecoder};
 use custos_media::params::VideoParams;
 use custos_media::segment::Frame;
 use custos_media::source::{Source, SourceItem, SourceSpec};
-use custos_server::cameras::{AnalysisStatus, CameraRegistry};
+use custos_site::cameras::{AnalysisStatus, CameraRegistry};
 use custos_store::Store;
 use custos_vision::{Analyzer, AnalyzerConfig, EventKind, LumaFrame, Polygon, Update};
 use sha2::{Digest, Sha256};

@@ -350,7 +350,7 @@ pub fn analysis(file: &Path) -> anyhow::Result<()> {
 /// of the same items.csv into a table with the same primary key (no checks,
 /// no log).
 pub fn import(items: usize, dir: &Path) -> anyhow::Result<()> {
-    use custos_server::register::{import, ImportKind};
+    use custos_site::register::{import, ImportKind};
     use std::fmt::Write as _;
 
     let work = tempfile::Builder::new()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use custos_custody::actions::Action;
-use custos_server::register::{self, ImportKind};
+use custos_site::register::{self, ImportKind};
 use custos_store::Store;
 use ffmpeg_next as ffmpeg;
 

@@ -419,7 +419,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = site_store(&config.data_dir)?;
             let key = sitelog::signing_key(&config.data_dir, &config.site)?;
             let user = facts::cli_actor();
-            let req = custos_server::evidence::ExportRequest {
+            let req = custos_site::evidence::ExportRequest {
                 site: &config.site,
                 camera: &camera,
                 start_ms,
@@ -427,7 +427,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 reason: &reason,
                 user: &user,
             };
-            let summary = custos_server::evidence::export_bundle(
+            let summary = custos_site::evidence::export_bundle(
                 &store,
                 &config.data_dir,
                 &sitelog::log_dir(&config.data_dir),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use custos_media::recorder::{CameraRecorder, RecorderConfig, SegmentEvent};
 use custos_media::source::{Source, SourceError, SourceItem, SourceSpec};
 use custos_media::sps::reorder_depth;
-use custos_server::cameras::{CameraRegistry, DroppedPictures, LiveState};
+use custos_site::cameras::{CameraRegistry, DroppedPictures, LiveState};
 use custos_store::CameraState;
 use rand::Rng;
 use tokio::sync::watch;

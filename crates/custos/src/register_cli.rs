@@ -11,7 +11,7 @@ use custos_custody::actions::Action;
 use custos_custody::model::{
     Coverage, Item, ItemStatus, Location, LocationKind, Person, PersonRole,
 };
-use custos_server::register::{self, ImportError, ImportKind};
+use custos_site::register::{self, ImportError, ImportKind};
 use custos_store::{CustodyQuery, ItemQuery, Store};
 
 use crate::clock::now_ms;

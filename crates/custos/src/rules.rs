@@ -296,7 +296,7 @@ impl Rules {
         let due = store
             .unchecked_custody_events(now - footage::WINDOW_AFTER_MS - FOOTAGE_GRACE_MS, BATCH)?;
         for ev in due {
-            let windows = custos_server::register::footage_of(store, &ev)?;
+            let windows = custos_site::register::footage_of(store, &ev)?;
             let missing = footage::needs_no_footage_alert(&windows);
             store.transaction("checking custody footage", |tx| {
                 tx.set_footage_checked(ev.id, missing)?;
@@ -518,7 +518,7 @@ mod tests {
 
     use custos_custody::actions::Action;
     use custos_custody::model::{Item, ItemStatus, Location, LocationKind, Person, PersonRole};
-    use custos_server::register;
+    use custos_site::register;
     use custos_store::AlertState;
 
     use super::*;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use custos_media::recorder::RecorderConfig;
 use custos_media::source::{SourceSpec, Transport as SourceTransport};
-use custos_server::cameras::CameraRegistry;
+use custos_site::cameras::CameraRegistry;
 use custos_store::Store;
 use tokio::sync::watch;
 
@@ -168,9 +168,6 @@ pub async fn serve(
         now_ms(),
     ));
     let reload = settings.as_ref().map(|s| s.reload_requested());
-    if let Some(settings) = settings {
-        registry.set_settings(settings);
-    }
     for cam in &config.cameras {
         registry.update(&cam.id, |s| {
             s.retain_days = cam.retain_days;
@@ -335,6 +332,7 @@ pub async fn serve(
         alert_destinations,
         live: live_hub.clone(),
         metrics,
+        settings: settings.map(|s| s as Arc<dyn custos_server::settings::SiteSettings>),
     };
     let mut http_shutdown = shutdown_rx.clone();
     let stopped = async move {

@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath};
-use crate::evidence::{export_bundle, ExportError, ExportRequest};
 use crate::recordings::{check_window, known_camera};
 use crate::SharedState;
+use custos_site::evidence::{export_bundle, ExportError, ExportRequest};
 
 /// Who may export evidence.
 const EXPORTERS: &[Role] = &[Role::Admin, Role::Auditor];
@@ -175,7 +175,7 @@ fn build_tar(
     state: &crate::AppState,
     req: &ExportRequest<'_>,
     id: &str,
-) -> Result<(crate::evidence::ExportSummary, u64), ApiError> {
+) -> Result<(custos_site::evidence::ExportSummary, u64), ApiError> {
     let dir = exports_dir(&state.data_dir);
     std::fs::create_dir_all(&dir)
         .map_err(|e| ApiError::internal(&format!("creating {}", dir.display()), &e))?;

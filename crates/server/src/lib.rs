@@ -11,16 +11,13 @@
 pub mod alerts;
 mod audit;
 pub mod auth;
-pub mod cameras;
 pub mod error;
 pub mod events;
-pub mod evidence;
 pub mod exports;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
 mod recordings;
-pub mod register;
 mod register_api;
 mod reports;
 mod scope;
@@ -49,7 +46,7 @@ pub use auth::{require_role, AuthUser, Credential};
 pub use error::ApiError;
 pub use video::audit_view;
 
-use cameras::CameraRegistry;
+use custos_site::cameras::CameraRegistry;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -75,6 +72,9 @@ pub struct AppState {
     pub live: Arc<live::LiveHub>,
     /// Who may read `GET /metrics`; `None` while metrics are off.
     pub metrics: metrics::Access,
+    /// Where the site's settings are kept, when this process may change
+    /// them (see [`settings`]); `None` makes the settings API answer 503.
+    pub settings: Option<Arc<dyn settings::SiteSettings>>,
 }
 
 /// Read access to the site's Merkle log.

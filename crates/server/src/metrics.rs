@@ -26,9 +26,9 @@ use prometheus_client::registry::Registry;
 use sha2::{Digest, Sha256};
 
 use crate::auth::{require_role, AuthUser};
-use crate::cameras::{CameraStatus, LiveState};
 use crate::error::ApiError;
 use crate::SharedState;
+use custos_site::cameras::{CameraStatus, LiveState};
 
 /// Who may read the metrics besides the metrics token.
 const METRICS_READERS: &[Role] = &[Role::Admin, Role::Auditor];

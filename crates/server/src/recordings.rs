@@ -6,9 +6,9 @@ use custos_store::{CameraSummary, Role, Segment, SegmentState};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
-use crate::cameras::CameraStatus;
 use crate::error::{ApiError, ApiPath, ApiQuery};
 use crate::{now_ms, SharedState};
+use custos_site::cameras::CameraStatus;
 
 /// Window of a recordings query when the client gives none.
 const DEFAULT_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;

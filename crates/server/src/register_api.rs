@@ -1,5 +1,5 @@
 //! The register over HTTP: locations, people, items, custody events and
-//! their footage. Rules and logging are in [`crate::register`].
+//! their footage. Rules and logging are in [`custos_site::register`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,8 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
-use crate::register::{self, EventWithFootage, ItemEdit, Recorded, RegisterError, ScanResult};
 use crate::{now_ms, SharedState};
+use custos_site::register::{
+    self, EventWithFootage, ItemEdit, Recorded, RegisterError, ScanResult,
+};
 
 /// Who reads the register (a viewer watches cameras, not the holdings).
 pub(crate) const REGISTER_READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist];

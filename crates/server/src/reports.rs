@@ -17,9 +17,9 @@ use serde_json::{json, Value};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiPath, ApiQuery};
-use crate::register::{self, RegisterError};
 use crate::register_api::REGISTER_READERS;
 use crate::{now_ms, SharedState};
+use custos_site::register::{self, RegisterError};
 
 /// Query of `GET /api/v1/reports/{name}`.
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -290,7 +290,7 @@ fn default_merge_seconds() -> u32 {
 }
 
 fn provider(state: &SharedState) -> Result<Arc<dyn SiteSettings>, ApiError> {
-    state.cameras.settings().ok_or_else(|| {
+    state.settings.clone().ok_or_else(|| {
         ApiError::not_found(
             "this server's settings cannot be changed over the API; edit its configuration file",
         )

@@ -13,8 +13,8 @@ use custos_ledger::entry::Entry;
 use custos_ledger::note::SigningKey;
 use custos_media::layout::parse_segment;
 use custos_server::auth::token_digest;
-use custos_server::cameras::{CameraRegistry, LiveState};
 use custos_server::{router, AppState, LogAccess};
+use custos_site::cameras::{CameraRegistry, LiveState};
 use custos_store::{Role, Store, DB_FILE_NAME};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -99,6 +99,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         alert_destinations: Vec::new(),
         live: Default::default(),
         metrics: None,
+        settings: None,
     });
     Ok(Site {
         key,

@@ -22,9 +22,9 @@ use custos_media::mp4box::{children, find_child, BoxHeader};
 use custos_media::segment::Frame;
 use custos_media::synthetic;
 use custos_server::auth::token_digest;
-use custos_server::cameras::{CameraRegistry, LiveState};
 use custos_server::live::LiveHub;
 use custos_server::{AppState, LogAccess};
+use custos_site::cameras::{CameraRegistry, LiveState};
 use custos_store::{Role, Store, DB_FILE_NAME};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -187,6 +187,7 @@ async fn serve() -> Result<
         alert_destinations: Vec::new(),
         live: Arc::clone(&live),
         metrics: None,
+        settings: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -15,8 +15,8 @@ use custos_custody::model::{Coverage, Location, LocationKind};
 use custos_ledger::note::SigningKey;
 use custos_ledger::storage::LogStorage;
 use custos_server::auth::token_digest;
-use custos_server::cameras::{CameraRegistry, LiveState};
 use custos_server::{router, AppState, LogAccess};
+use custos_site::cameras::{CameraRegistry, LiveState};
 use custos_store::{Role, Store, DB_FILE_NAME};
 use serde_json::Value;
 
@@ -88,6 +88,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         alert_destinations: Vec::new(),
         live: Default::default(),
         metrics: None,
+        settings: None,
     });
     Ok(Site { _dir: dir, app })
 }

@@ -41,7 +41,6 @@ use custos_ledger::entry::Entry;
 use custos_ledger::note::SigningKey;
 use custos_media::source::{Source, SourceSpec, Transport};
 use custos_server::auth::token_digest;
-use custos_server::cameras::{CameraRegistry, LiveState};
 use custos_server::sessions::{
     LOCK_MS, MAX_ATTEMPTS_PER_SOURCE, MAX_FAILURES, SESSION_IDLE_MS, SESSION_LIFETIME_MS,
 };
@@ -50,6 +49,7 @@ use custos_server::settings::{
     SettingsError, SiteSettings,
 };
 use custos_server::{router, AppState, LogAccess};
+use custos_site::cameras::{CameraRegistry, LiveState};
 use custos_store::{AttemptOutcome, CameraState, NewAlert, Role, Store, DB_FILE_NAME};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -441,7 +441,6 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
     let store = Arc::new(Mutex::new(store));
     deliver_notifications(&store).await?;
     let settings = Arc::new(MemorySettings::new());
-    cameras.set_settings(Arc::clone(&settings) as Arc<dyn SiteSettings>);
     let app = router(AppState {
         store: Arc::clone(&store),
         data_dir: data.clone(),
@@ -458,6 +457,7 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
         metrics: Some(Arc::new(custos_server::metrics::MetricsAccess::new(Some(
             METRICS_TOKEN,
         )))),
+        settings: Some(Arc::clone(&settings) as Arc<dyn SiteSettings>),
     });
 
     // The register, through the API as an admin would fill it.

@@ -5,4 +5,7 @@
 //! however an operation is asked for. Nothing here knows of HTTP (the crate
 //! does not depend on axum; `tests/layering.rs` checks it).
 
+pub mod cameras;
 pub mod clock;
+pub mod evidence;
+pub mod register;

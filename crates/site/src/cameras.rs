@@ -122,9 +122,6 @@ pub struct AnalysisStatus {
 #[derive(Default)]
 pub struct CameraRegistry {
     cameras: RwLock<BTreeMap<String, CameraStatus>>,
-    /// Where the cameras' settings are kept, when this process may change
-    /// them (see [`crate::settings`]).
-    settings: std::sync::OnceLock<std::sync::Arc<dyn crate::settings::SiteSettings>>,
 }
 
 impl CameraRegistry {
@@ -155,19 +152,7 @@ impl CameraRegistry {
             .collect();
         CameraRegistry {
             cameras: RwLock::new(map),
-            settings: std::sync::OnceLock::new(),
         }
-    }
-
-    /// Lets the API change the site's settings through `settings` (once;
-    /// later calls are ignored).
-    pub fn set_settings(&self, settings: std::sync::Arc<dyn crate::settings::SiteSettings>) {
-        let _ = self.settings.set(settings);
-    }
-
-    /// The settings provider, if there is one.
-    pub fn settings(&self) -> Option<std::sync::Arc<dyn crate::settings::SiteSettings>> {
-        self.settings.get().cloned()
     }
 
     /// Applies `f` to camera `id`'s status, if it exists.

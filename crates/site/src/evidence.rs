@@ -134,7 +134,7 @@ pub fn export_bundle(
     }
     // The export is a fact of its own; logged before any byte leaves.
     let exported = Entry::footage_exported(
-        crate::now_ms(),
+        crate::clock::now_ms(),
         req.user,
         req.camera,
         req.start_ms,
@@ -238,7 +238,7 @@ pub fn export_bundle(
             end_ms: req.end_ms,
             reason: req.reason.to_owned(),
             exported_by: req.user.to_owned(),
-            exported_ms: crate::now_ms(),
+            exported_ms: crate::clock::now_ms(),
         },
         &checkpoint_note,
         verifier,
