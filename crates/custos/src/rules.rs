@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use custos_custody::footage;
 use custos_custody::hours::OpeningHours;
-use custos_server::alerts::{raise, raise_in, resolve_condition};
+use custos_site::alerts::{raise, raise_in, resolve_condition};
 use custos_store::{AlertQuery, NewAlert, Store, StoreError};
 use serde_json::json;
 
@@ -424,7 +424,7 @@ impl Rules {
             )?;
             // An alert already open says how full the disk is now, not how
             // full it was when it was raised.
-            custos_server::alerts::update_facts(
+            custos_site::alerts::update_facts(
                 store,
                 "disk.nearly_full",
                 "disk",

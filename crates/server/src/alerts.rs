@@ -1,15 +1,11 @@
-//! Alerts: raised by the rules, acknowledged and resolved by people; every
-//! change is logged and queued for each notification destination in the
-//! same transaction, so none is lost across a restart.
+//! The alerts API: alerts are listed, acknowledged and resolved here; what
+//! a change does is [`custos_site::alerts`]'s.
 
 use axum::extract::State;
 use axum::Json;
-use custos_ledger::entry::Entry;
-use custos_store::{
-    Alert, AlertChange, AlertQuery, AlertState, NewAlert, Role, Store, StoreError, WriteTx,
-};
+use custos_site::alerts::change_in;
+use custos_store::{Alert, AlertChange, AlertQuery, AlertState, Role, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
@@ -22,172 +18,8 @@ const ACKNOWLEDGERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist];
 /// Who resolves one by hand.
 const RESOLVERS: &[Role] = &[Role::Admin, Role::Auditor];
 
-/// Name used for changes made by the rules.
-pub const RULES_ACTOR: &str = "custos";
-
 /// Longest note accepted.
 const MAX_NOTE_CHARS: usize = 2000;
-
-fn leaf(entry: Entry) -> Result<Vec<u8>, StoreError> {
-    entry
-        .to_leaf_bytes()
-        .map_err(|e| StoreError::InvalidArgument(format!("encoding the {} entry: {e}", entry.kind)))
-}
-
-/// The JSON an alert is announced with.
-pub fn alert_message(alert: &Alert, site: &str) -> Value {
-    json!({
-        "site": site,
-        "id": alert.id,
-        "kind": alert.kind,
-        "state": alert.state,
-        "summary": alert.summary,
-        "camera": alert.camera,
-        "barcode": alert.barcode,
-        "details": alert.details,
-        "raised_ms": alert.raised_ms,
-        "updated_ms": alert.updated_ms,
-    })
-}
-
-/// Queues `alert` for every destination in `destinations`.
-fn queue(
-    tx: &mut WriteTx<'_>,
-    alert: &Alert,
-    site: &str,
-    destinations: &[String],
-    now_ms: i64,
-) -> Result<(), StoreError> {
-    let subject = format!("{} ({})", alert.summary, alert.state.as_str());
-    let body = alert_message(alert, site);
-    for d in destinations {
-        tx.enqueue_notification(d, "alert", alert.camera.as_deref(), &subject, &body, now_ms)?;
-    }
-    Ok(())
-}
-
-/// Raises `new` unless an unresolved alert about the same thing stands;
-/// logs it and queues it for `destinations`. Returns the new alert.
-pub fn raise_in(
-    tx: &mut WriteTx<'_>,
-    new: &NewAlert<'_>,
-    site: &str,
-    destinations: &[String],
-    now_ms: i64,
-) -> Result<Option<Alert>, StoreError> {
-    let Some(alert) = tx.raise_alert(new, now_ms)? else {
-        return Ok(None);
-    };
-    tx.log(leaf(
-        Entry::new("alert.raised", now_ms)
-            .with("alert", alert.id.into())
-            .with("kind", alert.kind.clone().into())
-            .with("subject", alert.subject_key.clone().into())
-            .with("summary", alert.summary.clone().into())
-            .with("camera", alert.camera.clone().into())
-            .with("barcode", alert.barcode.clone().into())
-            .with("details", alert.details.clone()),
-    )?);
-    queue(tx, &alert, site, destinations, now_ms)?;
-    Ok(Some(alert))
-}
-
-/// [`raise_in`] in a transaction of its own.
-pub fn raise(
-    store: &Store,
-    new: &NewAlert<'_>,
-    site: &str,
-    destinations: &[String],
-    now_ms: i64,
-) -> Result<Option<Alert>, StoreError> {
-    store.transaction("raising an alert", |tx| {
-        raise_in(tx, new, site, destinations, now_ms)
-    })
-}
-
-/// Brings the facts of the unresolved alert of `kind` about `subject_key`
-/// up to date (logged as `alert.updated`), when they changed; returns the
-/// alert when it did.
-pub fn update_facts(
-    store: &Store,
-    kind: &str,
-    subject_key: &str,
-    summary: &str,
-    details: &serde_json::Value,
-    now_ms: i64,
-) -> Result<Option<Alert>, StoreError> {
-    store.transaction("updating an alert", |tx| {
-        let Some(alert) = tx.unresolved_alert(kind, subject_key)? else {
-            return Ok(None);
-        };
-        if alert.summary == summary && &alert.details == details {
-            return Ok(None);
-        }
-        let alert = tx.update_alert_facts(alert.id, summary, details, now_ms)?;
-        tx.log(leaf(
-            Entry::new("alert.updated", now_ms)
-                .with("alert", alert.id.into())
-                .with("kind", alert.kind.clone().into())
-                .with("summary", alert.summary.clone().into())
-                .with("details", alert.details.clone()),
-        )?);
-        Ok(Some(alert))
-    })
-}
-
-/// Moves alert `id` to `state` (logged, and announced).
-#[allow(clippy::too_many_arguments)]
-pub fn change_in(
-    tx: &mut WriteTx<'_>,
-    id: i64,
-    state: AlertState,
-    by: &str,
-    note: Option<&str>,
-    site: &str,
-    destinations: &[String],
-    now_ms: i64,
-) -> Result<Alert, StoreError> {
-    let alert = tx.set_alert_state(id, state, by, note, now_ms)?;
-    tx.log(leaf(
-        Entry::new("alert.changed", now_ms)
-            .with("alert", id.into())
-            .with("kind", alert.kind.clone().into())
-            .with("state", state.as_str().into())
-            .with("by", by.into())
-            .with("note", note.map(str::to_owned).into()),
-    )?);
-    queue(tx, &alert, site, destinations, now_ms)?;
-    Ok(alert)
-}
-
-/// Resolves the unresolved alert of `kind` about `subject_key`, if there
-/// is one (the condition has ended). Returns it.
-pub fn resolve_condition(
-    store: &Store,
-    kind: &str,
-    subject_key: &str,
-    note: &str,
-    site: &str,
-    destinations: &[String],
-    now_ms: i64,
-) -> Result<Option<Alert>, StoreError> {
-    store.transaction("resolving an alert", |tx| {
-        let Some(alert) = tx.unresolved_alert(kind, subject_key)? else {
-            return Ok(None);
-        };
-        change_in(
-            tx,
-            alert.id,
-            AlertState::Resolved,
-            RULES_ACTOR,
-            Some(note),
-            site,
-            destinations,
-            now_ms,
-        )
-        .map(Some)
-    })
-}
 
 /// Query of `GET /api/v1/alerts`.
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -417,7 +417,7 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
     let mut alerts = Vec::new();
     for i in 0..6 {
         let key = format!("test-{i}");
-        let alert = custos_server::alerts::raise(
+        let alert = custos_site::alerts::raise(
             &store,
             &NewAlert {
                 kind: "camera.offline",

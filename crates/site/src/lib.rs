@@ -6,6 +6,7 @@
 //! does not depend on axum; `tests/layering.rs` checks it).
 
 pub mod cameras;
+pub mod alerts;
 pub mod clock;
 pub mod evidence;
 pub mod register;
