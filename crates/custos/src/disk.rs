@@ -46,7 +46,7 @@ pub fn policy(
     delete_oldest_when_full: bool,
 ) -> DiskPolicy {
     let reserve = configured.unwrap_or_else(|| {
-        custos_server::storage::disk_usage(data_dir)
+        custos_site::storage::disk_usage(data_dir)
             .map_or(8 << 20, |d| default_reserve(d.total_bytes))
     });
     DiskPolicy {

@@ -385,7 +385,7 @@ impl Rules {
     }
 
     fn disk(&self, store: &Store, now: i64) -> anyhow::Result<()> {
-        let Some(usage) = custos_server::storage::disk_usage(&self.data_dir) else {
+        let Some(usage) = custos_site::storage::disk_usage(&self.data_dir) else {
             return Ok(());
         };
         let used = usage.used_percent;

@@ -174,7 +174,7 @@ fn a_disk_filled_by_something_else_fails_loudly_loses_nothing_recorded_and_recov
         .flatten()
         .find(|a| a["kind"] == "disk.nearly_full")
         .unwrap_or_else(|| panic!("no disk alert: {alerts}"));
-    let usage = custos_server::storage::disk_usage(&data).expect("statvfs");
+    let usage = custos_site::storage::disk_usage(&data).expect("statvfs");
     let shown = disk["details"]["used_percent"].as_f64().unwrap_or(0.0);
     assert!(
         (shown - usage.used_percent).abs() <= 3.0,

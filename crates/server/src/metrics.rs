@@ -267,7 +267,7 @@ async fn render(state: &SharedState) -> Result<String, ApiError> {
             age,
         );
     }
-    if let Some(disk) = crate::storage::disk_usage(&state.data_dir) {
+    if let Some(disk) = custos_site::storage::disk_usage(&state.data_dir) {
         let used = Gauge::<i64>::default();
         used.set(i64::try_from(disk.used_bytes).unwrap_or(i64::MAX));
         r.register(

@@ -169,4 +169,3 @@ pub fn resolve_condition(
         .map(Some)
     })
 }
-

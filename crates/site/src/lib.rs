@@ -5,8 +5,9 @@
 //! however an operation is asked for. Nothing here knows of HTTP (the crate
 //! does not depend on axum; `tests/layering.rs` checks it).
 
-pub mod cameras;
 pub mod alerts;
+pub mod cameras;
 pub mod clock;
 pub mod evidence;
 pub mod register;
+pub mod storage;
