@@ -21,7 +21,6 @@ use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use custos_store::{Role, User};
-use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::openapi::RoleTable;
@@ -36,10 +35,7 @@ pub const TOUCH_INTERVAL_MS: i64 = 60_000;
 /// hashing and looking up.
 const MAX_TOKEN_LEN: usize = 1024;
 
-/// Lower-hex SHA-256 of `token`: the form in which the index stores it.
-pub fn token_digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
+pub use custos_site::credentials::token_digest;
 
 /// The user a request authenticated as.
 ///

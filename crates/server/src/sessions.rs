@@ -15,10 +15,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::{RETRY_AFTER, SET_COOKIE};
@@ -31,6 +29,8 @@ use custos_ledger::entry::Entry;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use custos_site::credentials::{dummy_password_hash, password_matches};
 
 use crate::auth::{require_role, token_digest, AuthUser, Credential, EVERY_ROLE};
 use crate::error::{ApiError, ApiJson};
@@ -241,29 +241,6 @@ pub(crate) struct SessionInfo {
     csrf_token: Option<String>,
 }
 
-/// A PHC hash of a random password, checked against when the user does not
-/// exist so that the answer takes as long as for a real user.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        let mut pw = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut pw);
-        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        Argon2::default()
-            .hash_password(&pw, &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
-}
-
-fn password_matches(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
-}
-
 /// `POST /api/v1/login`.
 #[utoipa::path(
     post,
@@ -335,7 +312,9 @@ pub(crate) async fn login(
         .await?;
     let password = body.password;
     let (user, matched) = tokio::task::spawn_blocking(move || {
-        let phc = user.as_ref().map_or(dummy_hash(), |u| &u.password_hash);
+        let phc = user
+            .as_ref()
+            .map_or(dummy_password_hash(), |u| &u.password_hash);
         let matched = password_matches(&password, phc);
         (user, matched)
     })

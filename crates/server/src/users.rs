@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use custos_ledger::entry::Entry;
+use custos_site::credentials::PasswordError;
 use custos_store::{Role, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -17,10 +18,6 @@ use crate::{now_ms, SharedState};
 
 /// Who may list, add, change and unlock users.
 const USER_ADMINS: &[Role] = &[Role::Admin];
-
-/// Shortest password accepted (argon2id makes each guess slow; length
-/// makes the space large).
-const MIN_PASSWORD_CHARS: usize = 12;
 
 /// A user as the API shows it (never the password hash).
 #[derive(Serialize, utoipa::ToSchema)]
@@ -78,18 +75,10 @@ fn parse_role(text: &str) -> Result<Role, ApiError> {
 }
 
 fn hash(password: &str) -> Result<String, ApiError> {
-    use argon2::password_hash::rand_core::OsRng;
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ApiError::bad_request(format!(
-            "password too short: at least {MIN_PASSWORD_CHARS} characters"
-        )));
-    }
-    let salt = SaltString::generate(&mut OsRng);
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| ApiError::internal("hashing a password", &e))
+    custos_site::credentials::hash_password(password).map_err(|e| match e {
+        PasswordError::TooShort => ApiError::bad_request(e.to_string()),
+        PasswordError::Hashing(_) => ApiError::internal("hashing a password", &e),
+    })
 }
 
 /// `GET /api/v1/users`.

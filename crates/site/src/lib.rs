@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod cameras;
 pub mod clock;
+pub mod credentials;
 pub mod evidence;
 pub mod register;
 pub mod storage;
