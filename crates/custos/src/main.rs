@@ -15,7 +15,6 @@ mod notifier;
 mod probe;
 mod recording;
 mod register_cli;
-mod rules;
 mod serve;
 mod site;
 mod site_settings;

@@ -264,7 +264,7 @@ pub async fn serve(
     let background_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let db_path = data_dir.join(custos_store::DB_FILE_NAME);
     let rules_thread = {
-        let rules = crate::rules::Rules {
+        let rules = custos_site::rules::Rules {
             site: config.site.clone(),
             data_dir: data_dir.clone(),
             alert_destinations: alert_destinations.clone(),
@@ -277,7 +277,7 @@ pub async fn serve(
         let (db, stop) = (db_path.clone(), background_stop.clone());
         std::thread::Builder::new()
             .name("alert-rules".into())
-            .spawn(move || crate::rules::run(db, rules, interval, stop))
+            .spawn(move || custos_site::rules::run(db, rules, interval, stop))
             .context("starting the alert rules thread")?
     };
     let notifier_thread = {

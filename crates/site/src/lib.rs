@@ -11,4 +11,5 @@ pub mod clock;
 pub mod credentials;
 pub mod evidence;
 pub mod register;
+pub mod rules;
 pub mod storage;

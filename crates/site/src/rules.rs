@@ -21,13 +21,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::alerts::{raise, raise_in, resolve_condition};
 use custos_custody::footage;
 use custos_custody::hours::OpeningHours;
-use custos_site::alerts::{raise, raise_in, resolve_condition};
 use custos_store::{AlertQuery, NewAlert, Store, StoreError};
 use serde_json::json;
 
 use crate::clock::now_ms;
+use crate::storage::disk_usage;
 
 /// Event kinds that raise an alert for as long as they last.
 const ALARM_KINDS: &[&str] = &[
@@ -56,7 +57,7 @@ pub struct Rules {
     pub state_destinations: Vec<String>,
     pub hours: Option<OpeningHours>,
     pub disk_full_percent: u32,
-    /// Bytes of the data disk video never takes ([`crate::disk`]): with
+    /// Bytes of the data disk video never takes (the recorder's reserve): with
     /// less than one and a half times that free, recording is about to stop.
     pub disk_reserve: u64,
 }
@@ -296,7 +297,7 @@ impl Rules {
         let due = store
             .unchecked_custody_events(now - footage::WINDOW_AFTER_MS - FOOTAGE_GRACE_MS, BATCH)?;
         for ev in due {
-            let windows = custos_site::register::footage_of(store, &ev)?;
+            let windows = crate::register::footage_of(store, &ev)?;
             let missing = footage::needs_no_footage_alert(&windows);
             store.transaction("checking custody footage", |tx| {
                 tx.set_footage_checked(ev.id, missing)?;
@@ -385,7 +386,7 @@ impl Rules {
     }
 
     fn disk(&self, store: &Store, now: i64) -> anyhow::Result<()> {
-        let Some(usage) = custos_site::storage::disk_usage(&self.data_dir) else {
+        let Some(usage) = disk_usage(&self.data_dir) else {
             return Ok(());
         };
         let used = usage.used_percent;
@@ -424,7 +425,7 @@ impl Rules {
             )?;
             // An alert already open says how full the disk is now, not how
             // full it was when it was raised.
-            custos_site::alerts::update_facts(
+            crate::alerts::update_facts(
                 store,
                 "disk.nearly_full",
                 "disk",
@@ -516,12 +517,28 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::Path;
 
+    use crate::register;
     use custos_custody::actions::Action;
     use custos_custody::model::{Item, ItemStatus, Location, LocationKind, Person, PersonRole};
-    use custos_site::register;
     use custos_store::AlertState;
 
     use super::*;
+
+    fn loss_leaf(loss: &custos_store::RecordingLossRow) -> Vec<u8> {
+        custos_ledger::entry::Entry::recording_loss(
+            loss.start_ms,
+            &custos_ledger::entry::RecordingLoss {
+                camera: &loss.camera,
+                reason: &loss.reason,
+                pictures: u64::try_from(loss.pictures).unwrap_or(0),
+                start_ms: loss.start_ms,
+                end_ms: loss.end_ms,
+                detail: &loss.detail,
+            },
+        )
+        .to_leaf_bytes()
+        .expect("a loss entry encodes")
+    }
 
     /// 2026-11-30 (a Monday) 10:00 and 03:00 in Berlin (UTC+1), in ms.
     const MONDAY_10: i64 = 1_796_029_200_000;
@@ -759,10 +776,8 @@ mod tests {
             loss("write_error", 12, MONDAY_10),
             loss("write_error", 15, MONDAY_10 + 60_000),
         ] {
-            s.with_log(vec![crate::facts::recording_loss(&l)], |st| {
-                st.record_loss(&l)
-            })
-            .expect("loss");
+            s.with_log(vec![loss_leaf(&l)], |st| st.record_loss(&l))
+                .expect("loss");
         }
         r.run_once(&s, MONDAY_10 + 61_000).expect("rules");
         let alerts = s
@@ -786,10 +801,8 @@ mod tests {
         assert_eq!(alerts[0].details["pictures"], 12);
         // Another reason is another alert; each loss runs once.
         let l = loss("clock_jump", 3, MONDAY_10 + 70_000);
-        s.with_log(vec![crate::facts::recording_loss(&l)], |st| {
-            st.record_loss(&l)
-        })
-        .expect("loss");
+        s.with_log(vec![loss_leaf(&l)], |st| st.record_loss(&l))
+            .expect("loss");
         r.run_once(&s, MONDAY_10 + 71_000).expect("rules");
         r.run_once(&s, MONDAY_10 + 72_000).expect("rules");
         let k = kinds(&s);
