@@ -65,7 +65,7 @@ pub struct CameraTask {
     /// Where frames go for analysis when it reads the recorded stream.
     pub analysis: Option<std::sync::Mutex<AnalysisTap>>,
     /// Live viewers' feed (publishing never waits).
-    pub live: std::sync::Arc<custos_server::live::LiveHub>,
+    pub live: std::sync::Arc<custos_site::live::LiveHub>,
 }
 
 /// Bytes and seals of one camera's recording, from the segment events.

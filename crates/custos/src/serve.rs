@@ -178,7 +178,7 @@ pub async fn serve(
         .context("starting the group commit thread")?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-    let live_hub = Arc::new(custos_server::live::LiveHub::default());
+    let live_hub = Arc::new(custos_site::live::LiveHub::default());
     let mut camera_tasks = Vec::new();
     let mut analysis_threads = Vec::new();
     for cam in config.cameras.iter().filter(|c| c.enabled) {

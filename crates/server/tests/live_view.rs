@@ -22,9 +22,9 @@ use custos_media::mp4box::{children, find_child, BoxHeader};
 use custos_media::segment::Frame;
 use custos_media::synthetic;
 use custos_server::auth::token_digest;
-use custos_server::live::LiveHub;
 use custos_server::{AppState, LogAccess};
 use custos_site::cameras::{CameraRegistry, LiveState};
+use custos_site::live::LiveHub;
 use custos_store::{Role, Store, DB_FILE_NAME};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -37,7 +37,7 @@ const TOKEN: &str = "cst_live0001_viewer-secret";
 
 /// What `live.rs` keeps per camera for viewers that fall behind: a viewer
 /// further behind than this loses frames.
-const CHANNEL_FRAMES: i64 = custos_server::live::CHANNEL_FRAMES as i64;
+const CHANNEL_FRAMES: i64 = custos_site::live::CHANNEL_FRAMES as i64;
 /// 25 fps in 90 kHz units.
 const FRAME_TICKS: i64 = 3600;
 /// A key frame every second.

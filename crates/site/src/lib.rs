@@ -10,6 +10,7 @@ pub mod cameras;
 pub mod clock;
 pub mod credentials;
 pub mod evidence;
+pub mod live;
 pub mod register;
 pub mod rules;
 pub mod storage;
