@@ -13,4 +13,5 @@ pub mod evidence;
 pub mod live;
 pub mod register;
 pub mod rules;
+pub mod scope;
 pub mod storage;
