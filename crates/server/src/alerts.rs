@@ -6,21 +6,15 @@ use axum::extract::State;
 use axum::Json;
 use custos_ledger::entry::Entry;
 use custos_store::{
-    Alert, AlertChange, AlertQuery, AlertState, NewAlert, Role, Store, StoreError, WriteTx,
+    Alert, AlertChange, AlertQuery, AlertState, NewAlert, Store, StoreError, WriteTx,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::roles::{ACKNOWLEDGERS, ALERT_READERS, RESOLVERS};
 use crate::{now_ms, SharedState};
-
-/// Every role sees alerts (a guard watches them).
-const ALERT_READERS: &[Role] = &Role::ALL;
-/// Who acknowledges an alert.
-const ACKNOWLEDGERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist];
-/// Who resolves one by hand.
-const RESOLVERS: &[Role] = &[Role::Admin, Role::Auditor];
 
 /// Name used for changes made by the rules.
 pub const RULES_ACTOR: &str = "custos";
@@ -210,7 +204,6 @@ pub(crate) struct AlertList {
     get,
     path = "/api/v1/alerts",
     tag = "alerts",
-    extensions(("x-custos-roles" = json!(ALERT_READERS))),
     params(AlertsQuery),
     responses(
         (status = 200, description = "Alerts, newest first", body = AlertList),
@@ -264,7 +257,6 @@ pub(crate) struct AlertDetail {
     get,
     path = "/api/v1/alerts/{id}",
     tag = "alerts",
-    extensions(("x-custos-roles" = json!(ALERT_READERS))),
     params(("id" = i64, Path, description = "The alert's id")),
     responses(
         (status = 200, description = "The alert and its changes", body = AlertDetail),
@@ -331,7 +323,6 @@ async fn change_by_person(
     post,
     path = "/api/v1/alerts/{id}/acknowledge",
     tag = "alerts",
-    extensions(("x-custos-roles" = json!(ACKNOWLEDGERS))),
     params(("id" = i64, Path, description = "The alert's id")),
     request_body = NoteBody,
     responses(
@@ -356,7 +347,6 @@ pub(crate) async fn acknowledge(
     post,
     path = "/api/v1/alerts/{id}/resolve",
     tag = "alerts",
-    extensions(("x-custos-roles" = json!(RESOLVERS))),
     params(("id" = i64, Path, description = "The alert's id")),
     request_body = NoteBody,
     responses(

@@ -22,12 +22,12 @@ use axum::response::Response;
 use custos_media::fmp4::{fragment_header, init_segment, SampleInfo};
 use custos_media::params::VideoParams;
 use custos_media::segment::{composition_offset, Frame};
-use custos_store::Role;
 use tokio::sync::broadcast;
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiPath};
 use crate::recordings::known_camera;
+use crate::roles::LIVE_VIEWERS;
 use crate::SharedState;
 
 /// Frames a viewer may lag behind before it skips ahead to the next key
@@ -216,16 +216,12 @@ impl LiveHub {
     }
 }
 
-/// Every role may watch live.
-const LIVE_VIEWERS: &[Role] = &Role::ALL;
-
 /// `GET /api/v1/cameras/{id}/live` (WebSocket): the camera live, as fMP4.
 /// Every role may watch; the view is logged before anything is sent.
 #[utoipa::path(
     get,
     path = "/api/v1/cameras/{id}/live",
     tag = "cameras",
-    extensions(("x-custos-roles" = json!(LIVE_VIEWERS))),
     params(("id" = String, Path, description = "Camera id from the configuration")),
     responses(
         (status = 101, description = "WebSocket: a JSON text message `{codec, width, height}`, then an fMP4 \

@@ -32,8 +32,9 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::auth::{require_role, token_digest, AuthUser, Credential, EVERY_ROLE};
+use crate::auth::{require_role, token_digest, AuthUser, Credential};
 use crate::error::{ApiError, ApiJson};
+use crate::roles::EVERY_ROLE;
 use crate::{now_ms, SharedState};
 
 /// Name of the session cookie.
@@ -474,7 +475,6 @@ fn too_many(retry_ms: i64, message: String, locked_until_ms: Option<i64>) -> Res
     post,
     path = "/api/v1/logout",
     tag = "sessions",
-    extensions(("x-custos-roles" = json!(EVERY_ROLE))),
     responses(
         (status = 204, description = "The session has ended and its cookie is cleared; the sign-out is logged",
             headers(("set-cookie" = String, description = "Clears `custos_session`"))),
@@ -517,7 +517,6 @@ pub(crate) async fn logout(
     get,
     path = "/api/v1/session",
     tag = "sessions",
-    extensions(("x-custos-roles" = json!(EVERY_ROLE))),
     responses((status = 200, description = "Who the request is authenticated as", body = SessionInfo)),
 )]
 pub(crate) async fn current(auth: AuthUser) -> Result<Json<SessionInfo>, ApiError> {

@@ -5,15 +5,12 @@ use std::path::Path;
 
 use axum::extract::State;
 use axum::Json;
-use custos_store::Role;
 use serde::Serialize;
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::ApiError;
+use crate::roles::STORAGE_READERS;
 use crate::{now_ms, SharedState};
-
-/// Every role sees the dashboard, which shows this.
-pub(crate) const STORAGE_READERS: &[Role] = &Role::ALL;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -97,7 +94,6 @@ pub(crate) struct Storage {
     get,
     path = "/api/v1/storage",
     tag = "cameras",
-    extensions(("x-custos-roles" = json!(STORAGE_READERS))),
     responses((status = 200, description = "The data disk's use and, per camera, what is kept and for how long", body = Storage)),
 )]
 pub(crate) async fn storage(
