@@ -1,11 +1,12 @@
 //! Who may call what: the one table of every authenticated operation and
 //! the roles allowed to call it.
 //!
-//! Both readers share it, so they cannot disagree: the authentication
+//! Three readers share it, so they cannot disagree: the authentication
 //! layer ([`crate::auth::require_auth`]) refuses any other role with 403
-//! before a parameter or body is read, and the OpenAPI document
+//! before a parameter or body is read; the OpenAPI document
 //! ([`crate::openapi`]) takes each operation's id and its `x-custos-roles`
-//! from it.
+//! from it; and `GET /api/v1/session` tells the web app which operations
+//! its session may call, so the app shows only what will be allowed.
 //! Handlers check again with the same constants, passed to
 //! [`crate::require_role`].
 //!
@@ -55,7 +56,8 @@ pub const METRICS_READERS: &[Role] = &[Role::Admin, Role::Auditor];
 /// One operation of the API that needs credentials.
 #[derive(Debug)]
 pub struct Operation {
-    /// Its `operationId` in the OpenAPI document, unique in the API.
+    /// Its `operationId` in the OpenAPI document, unique in the API; the
+    /// web app asks by it whether the session may call the operation.
     pub id: &'static str,
     /// Its method, in lower case as the OpenAPI document writes it.
     pub method: &'static str,

@@ -34,7 +34,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{require_role, token_digest, AuthUser, Credential};
 use crate::error::{ApiError, ApiJson};
-use crate::roles::EVERY_ROLE;
+use crate::roles::{self, EVERY_ROLE};
 use crate::{now_ms, SharedState};
 
 /// Name of the session cookie.
@@ -240,6 +240,11 @@ pub(crate) struct SessionInfo {
     /// Send it back in `X-CSRF-Token` with every state-changing request.
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf_token: Option<String>,
+    /// The `operationId`s of the operations this role may call, from the
+    /// table access control checks: the web app shows only the actions
+    /// these allow. The server still checks every request.
+    #[schema(example = json!(["list_cameras", "watch_live", "list_alerts"]))]
+    operations: Vec<&'static str>,
 }
 
 /// A PHC hash of a random password, checked against when the user does not
@@ -393,6 +398,7 @@ pub(crate) async fn login(
         role: user.role.as_str(),
         expires_ms: Some(expires),
         csrf_token: Some(csrf_token(&secret)),
+        operations: roles::operations_for(user.role),
     })
     .into_response();
     response.headers_mut().insert(SET_COOKIE, cookie);
@@ -512,12 +518,13 @@ pub(crate) async fn logout(
 }
 
 /// `GET /api/v1/session`: who the request is authenticated as (and, for a
-/// session, its CSRF token and end).
+/// session, its CSRF token and end), and which operations it may call.
 #[utoipa::path(
     get,
     path = "/api/v1/session",
     tag = "sessions",
-    responses((status = 200, description = "Who the request is authenticated as", body = SessionInfo)),
+    responses((status = 200, description = "Who the request is authenticated as, and the operations \
+        (by `operationId`) its role may call", body = SessionInfo)),
 )]
 pub(crate) async fn current(auth: AuthUser) -> Result<Json<SessionInfo>, ApiError> {
     require_role(&auth.user, EVERY_ROLE)?;
@@ -532,6 +539,7 @@ pub(crate) async fn current(auth: AuthUser) -> Result<Json<SessionInfo>, ApiErro
         role: auth.user.role.as_str(),
         expires_ms,
         csrf_token: csrf,
+        operations: roles::operations_for(auth.user.role),
     }))
 }
 
