@@ -238,6 +238,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(web::index))
         .route("/app/{file}", get(web::file))
+        .route("/app/pages/{file}", get(web::page))
         .merge(open)
         .merge(metrics)
         .merge(authenticated)

@@ -48,7 +48,7 @@ pub const ROLES_EXTENSION: &str = "x-custos-roles";
 
 /// Routes that serve the web app rather than the API; they are not in the
 /// document.
-pub const WEB_ROUTES: &[&str] = &["/", "/app/{file}"];
+pub const WEB_ROUTES: &[&str] = &["/", "/app/{file}", "/app/pages/{file}"];
 
 /// The whole document.
 pub fn openapi() -> OpenApi {
@@ -67,7 +67,7 @@ pub fn openapi() -> OpenApi {
                      operation lists the roles (admin, auditor, archivist, viewer) that may call \
                      it; every other role gets 403 before anything else is checked.\n\n\
                      Every error is JSON `{\"error\": \"…\"}`.\n\n\
-                     `/` and `/app/{file}` serve the web app and are not described here.",
+                     `/`, `/app/{file}` and `/app/pages/{file}` serve the web app and are not described here.",
                 ))
                 .build(),
         )
