@@ -3,7 +3,7 @@
 // text (never as HTML), so names and titles cannot inject.
 
 export const main = document.getElementById("main");
-export const message = document.getElementById("message");
+const message = document.getElementById("message");
 
 /** Builds an element: el("a", {href: "#/"}, "text", child, …). */
 export function el(tag, attrs = {}, ...children) {
