@@ -23,8 +23,14 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::roles;
-use crate::sessions::{csrf_token, CSRF_HEADER, SESSION_COOKIE, SESSION_IDLE_MS};
 use crate::{now_ms, SharedState};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "custos_session";
+/// Header that carries the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// A session unused for this long no longer works.
+pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 
 /// How long a token's `last_used_ms` may lag behind its real last use. Writing
 /// it on every request would turn every read into a database write.
@@ -37,6 +43,15 @@ const MAX_TOKEN_LEN: usize = 1024;
 /// Lower-hex SHA-256 of `token`: the form in which the index stores it.
 pub fn token_digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The CSRF token of the session whose cookie secret is `secret`: derived
+/// from it, so it needs no storage, and useless without the cookie.
+pub fn csrf_token(secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"custos csrf\n");
+    h.update(secret.as_bytes());
+    hex::encode(h.finalize())
 }
 
 /// The user a request authenticated as.

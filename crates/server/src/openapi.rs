@@ -32,9 +32,9 @@ use utoipa::openapi::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
 use crate::roles;
-use crate::sessions::{CSRF_HEADER, SESSION_COOKIE};
 
 /// Name of the bearer-token security scheme.
 pub const BEARER: &str = "bearer";

@@ -30,21 +30,18 @@ use base64::Engine;
 use custos_ledger::entry::Entry;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::auth::{require_role, token_digest, AuthUser, Credential};
 use crate::error::{ApiError, ApiJson};
 use crate::roles::{self, EVERY_ROLE};
 use crate::{now_ms, SharedState};
 
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "custos_session";
-/// Header that carries the CSRF token.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+// Defined beside the check of every request (auth), which needs them;
+// sessions only hands them out, so it depends on auth and not the reverse.
+pub use crate::auth::{csrf_token, CSRF_HEADER, SESSION_COOKIE, SESSION_IDLE_MS};
+
 /// A session ends this long after sign-in, however active.
 pub const SESSION_LIFETIME_MS: i64 = 12 * 60 * 60 * 1000;
-/// A session unused for this long no longer works.
-pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 /// Failed sign-ins to one account, within [`FAILURE_WINDOW_MS`], that lock it.
 pub const MAX_FAILURES: usize = 5;
 /// Window in which failures count towards a lock.
@@ -210,15 +207,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
             |a| a.ip().to_string(),
         )))
     }
-}
-
-/// The CSRF token of the session whose cookie secret is `secret`: derived
-/// from it, so it needs no storage, and useless without the cookie.
-pub fn csrf_token(secret: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"custos csrf\n");
-    h.update(secret.as_bytes());
-    hex::encode(h.finalize())
 }
 
 /// Body of `POST /api/v1/login`.
