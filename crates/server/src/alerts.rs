@@ -4,19 +4,13 @@
 use axum::extract::State;
 use axum::Json;
 use custos_site::alerts::change_in;
-use custos_store::{Alert, AlertChange, AlertQuery, AlertState, Role, StoreError};
+use custos_store::{Alert, AlertChange, AlertQuery, AlertState, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::roles::{ACKNOWLEDGERS, ALERT_READERS, RESOLVERS};
 use crate::{now_ms, SharedState};
-
-/// Every role sees alerts (a guard watches them).
-const ALERT_READERS: &[Role] = &Role::ALL;
-/// Who acknowledges an alert.
-const ACKNOWLEDGERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist];
-/// Who resolves one by hand.
-const RESOLVERS: &[Role] = &[Role::Admin, Role::Auditor];
 
 /// Longest note accepted.
 const MAX_NOTE_CHARS: usize = 2000;
@@ -42,7 +36,6 @@ pub(crate) struct AlertList {
     get,
     path = "/api/v1/alerts",
     tag = "alerts",
-    extensions(("x-custos-roles" = json!(ALERT_READERS))),
     params(AlertsQuery),
     responses(
         (status = 200, description = "Alerts, newest first", body = AlertList),
@@ -96,7 +89,6 @@ pub(crate) struct AlertDetail {
     get,
     path = "/api/v1/alerts/{id}",
     tag = "alerts",
-    extensions(("x-custos-roles" = json!(ALERT_READERS))),
     params(("id" = i64, Path, description = "The alert's id")),
     responses(
         (status = 200, description = "The alert and its changes", body = AlertDetail),
@@ -163,7 +155,6 @@ async fn change_by_person(
     post,
     path = "/api/v1/alerts/{id}/acknowledge",
     tag = "alerts",
-    extensions(("x-custos-roles" = json!(ACKNOWLEDGERS))),
     params(("id" = i64, Path, description = "The alert's id")),
     request_body = NoteBody,
     responses(
@@ -188,7 +179,6 @@ pub(crate) async fn acknowledge(
     post,
     path = "/api/v1/alerts/{id}/resolve",
     tag = "alerts",
-    extensions(("x-custos-roles" = json!(RESOLVERS))),
     params(("id" = i64, Path, description = "The alert's id")),
     request_body = NoteBody,
     responses(

@@ -12,8 +12,6 @@
 //! GET, HEAD and OPTIONS) must also carry the session's CSRF token in
 //! `X-CSRF-Token`, which only the application's own pages can read.
 
-use std::sync::Arc;
-
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
@@ -21,11 +19,18 @@ use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use custos_store::{Role, User};
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::openapi::RoleTable;
-use crate::sessions::{csrf_token, CSRF_HEADER, SESSION_COOKIE, SESSION_IDLE_MS};
+use crate::roles;
 use crate::{now_ms, SharedState};
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "custos_session";
+/// Header that carries the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// A session unused for this long no longer works.
+pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 
 /// How long a token's `last_used_ms` may lag behind its real last use. Writing
 /// it on every request would turn every read into a database write.
@@ -36,6 +41,15 @@ pub const TOUCH_INTERVAL_MS: i64 = 60_000;
 const MAX_TOKEN_LEN: usize = 1024;
 
 pub use custos_site::credentials::token_digest;
+
+/// The CSRF token of the session whose cookie secret is `secret`: derived
+/// from it, so it needs no storage, and useless without the cookie.
+pub fn csrf_token(secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"custos csrf\n");
+    h.update(secret.as_bytes());
+    hex::encode(h.finalize())
+}
 
 /// The user a request authenticated as.
 ///
@@ -88,11 +102,16 @@ impl FromRequestParts<SharedState> for AuthUser {
 
 /// Middleware for every route that needs credentials: authenticates the
 /// request (401 without valid credentials), then answers 403 unless the
-/// user's role is one the operation's `x-custos-roles` lists (see
-/// [`RoleTable`]), before any parameter or body is read; stores the
-/// [`AuthUser`] in the request's extensions for the handler.
+/// user's role is one [`roles::OPERATIONS`] lists for the operation,
+/// before any parameter or body is read; stores the [`AuthUser`] in the
+/// request's extensions for the handler.
+///
+/// Checking here, from the route alone, means a role that may not call an
+/// operation gets 403 whatever it sends (and learns nothing of what the
+/// operation would accept); the handler checks again with the same
+/// constant.
 pub async fn require_auth(
-    State((state, roles)): State<(SharedState, Arc<RoleTable>)>,
+    State(state): State<SharedState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
@@ -101,13 +120,13 @@ pub async fn require_auth(
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
-    let allowed = route
+    let operation = route
         .as_deref()
-        .and_then(|route| roles.allowed(request.method(), route));
-    match allowed {
-        Some(allowed) => require_role(&user.user, allowed)?,
-        // Every operation lists its roles (a test of the document checks);
-        // one that does not is refused rather than left open.
+        .and_then(|route| roles::operation(request.method().as_str(), route));
+    match operation {
+        Some(operation) => require_role(&user.user, operation.roles)?,
+        // Every routed operation is in the table (a test of the document
+        // checks); one that is not is refused rather than left open.
         None => {
             return Err(ApiError::forbidden(format!(
                 "{} {} declares no roles that may call it",
@@ -119,9 +138,6 @@ pub async fn require_auth(
     request.extensions_mut().insert(user);
     Ok(next.run(request).await)
 }
-
-/// Every role: for what any signed-in user may do.
-pub const EVERY_ROLE: &[Role] = &Role::ALL;
 
 /// Answers 403 unless `user` has one of `allowed`.
 pub fn require_role(user: &User, allowed: &[Role]) -> Result<(), ApiError> {

@@ -17,18 +17,16 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use custos_ledger::entry::Entry;
-use custos_store::{Role, Store};
+use custos_store::Store;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::recordings::{check_window, known_camera};
+use crate::roles::EXPORTERS;
 use crate::SharedState;
 use custos_site::evidence::{export_bundle, ExportError, ExportRequest};
-
-/// Who may export evidence.
-const EXPORTERS: &[Role] = &[Role::Admin, Role::Auditor];
 
 /// Longest span one export may cover (a day): bounds one request's work.
 const MAX_EXPORT_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
@@ -70,7 +68,6 @@ pub fn exports_dir(data_dir: &Path) -> PathBuf {
     post,
     path = "/api/v1/exports",
     tag = "exports",
-    extensions(("x-custos-roles" = json!(EXPORTERS))),
     request_body = ExportBody,
     responses(
         (status = 201, description = "The evidence bundle was built; download it from `download`", body = ExportCreated),
@@ -238,7 +235,6 @@ fn export_error(e: ExportError) -> ApiError {
     get,
     path = "/api/v1/exports/{id}/bundle.tar",
     tag = "exports",
-    extensions(("x-custos-roles" = json!(EXPORTERS))),
     params(("id" = String, Path, description = "The export's id, as `POST /api/v1/exports` answered")),
     responses(
         (status = 200, description = "The evidence bundle as a tar file; the download is logged first",

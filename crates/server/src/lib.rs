@@ -20,6 +20,7 @@ pub mod openapi;
 mod recordings;
 mod register_api;
 mod reports;
+pub mod roles;
 mod scope;
 pub mod sessions;
 pub mod settings;
@@ -227,17 +228,17 @@ pub(crate) fn metrics_routes() -> OpenApiRouter<SharedState> {
 /// here is for the web app alone (a test checks).
 pub fn router(state: AppState) -> Router {
     let state: SharedState = Arc::new(state);
-    let (authenticated, mut doc) = authenticated_routes().split_for_parts();
-    let roles = Arc::new(openapi::RoleTable::from_doc(&mut doc));
+    let (authenticated, _) = authenticated_routes().split_for_parts();
     let (open, _) = open_routes().split_for_parts();
     let (metrics, _) = metrics_routes().split_for_parts();
     let authenticated = authenticated.route_layer(middleware::from_fn_with_state(
-        (Arc::clone(&state), roles),
+        Arc::clone(&state),
         auth::require_auth,
     ));
     Router::new()
         .route("/", get(web::index))
         .route("/app/{file}", get(web::file))
+        .route("/app/pages/{file}", get(web::page))
         .merge(open)
         .merge(metrics)
         .merge(authenticated)

@@ -21,16 +21,13 @@ use axum::response::Response;
 use custos_media::fmp4::{fragment_header, init_segment, SampleInfo};
 use custos_media::segment::{composition_offset, Frame};
 pub use custos_site::live::{KeyFrame, LiveHub, LiveItem, CHANNEL_FRAMES};
-use custos_store::Role;
 use tokio::sync::broadcast;
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiPath};
 use crate::recordings::known_camera;
+use crate::roles::LIVE_VIEWERS;
 use crate::SharedState;
-
-/// Every role may watch live.
-const LIVE_VIEWERS: &[Role] = &Role::ALL;
 
 /// `GET /api/v1/cameras/{id}/live` (WebSocket): the camera live, as fMP4.
 /// Every role may watch; the view is logged before anything is sent.
@@ -38,7 +35,6 @@ const LIVE_VIEWERS: &[Role] = &Role::ALL;
     get,
     path = "/api/v1/cameras/{id}/live",
     tag = "cameras",
-    extensions(("x-custos-roles" = json!(LIVE_VIEWERS))),
     params(("id" = String, Path, description = "Camera id from the configuration")),
     responses(
         (status = 101, description = "WebSocket: a JSON text message `{codec, width, height}`, then an fMP4 \

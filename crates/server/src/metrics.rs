@@ -17,7 +17,6 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use custos_store::Role;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -27,11 +26,9 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::ApiError;
+use crate::roles::METRICS_READERS;
 use crate::SharedState;
 use custos_site::cameras::{CameraStatus, LiveState};
-
-/// Who may read the metrics besides the metrics token.
-const METRICS_READERS: &[Role] = &[Role::Admin, Role::Auditor];
 
 /// The content type of OpenMetrics text, which Prometheus reads.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -84,7 +81,6 @@ impl MetricsAccess {
     get,
     path = "/metrics",
     tag = "meta",
-    extensions(("x-custos-roles" = json!(METRICS_READERS))),
     responses(
         (status = 200, description = "OpenMetrics text: per camera pictures received, stored and \
             dropped by reason, bytes written, segments sealed, reconnects, analysis frames; for the \

@@ -5,9 +5,9 @@
 //! takes the path, method, parameters, bodies and answers from the handler's
 //! `#[utoipa::path]` annotation, so a route without an annotation does not
 //! compile (and a plain axum `.route(…)` for the API fails this module's
-//! tests). Each annotation names the roles that may call the operation in
-//! the `x-custos-roles` extension, taken from the very constant the handler
-//! passes to [`crate::require_role`].
+//! tests). Each authenticated operation's `operationId` and the roles that
+//! may call it (the `x-custos-roles` extension) come from the one table in
+//! [`crate::roles`], which access control reads too.
 //!
 //! What every operation has in common is added here, from how the router
 //! is built rather than from the annotations: the credentials of the
@@ -16,13 +16,12 @@
 //! authentication layer give (400, 401, 403, 415, 422, 500), all in the one
 //! error shape `{"error": "…"}`.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderValue, Method};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use custos_store::Role;
+use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
@@ -33,8 +32,9 @@ use utoipa::openapi::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::auth::{CSRF_HEADER, SESSION_COOKIE};
 use crate::error::ErrorBody;
-use crate::sessions::{CSRF_HEADER, SESSION_COOKIE};
+use crate::roles;
 
 /// Name of the bearer-token security scheme.
 pub const BEARER: &str = "bearer";
@@ -48,7 +48,7 @@ pub const ROLES_EXTENSION: &str = "x-custos-roles";
 
 /// Routes that serve the web app rather than the API; they are not in the
 /// document.
-pub const WEB_ROUTES: &[&str] = &["/", "/app/{file}"];
+pub const WEB_ROUTES: &[&str] = &["/", "/app/{file}", "/app/pages/{file}"];
 
 /// The whole document.
 pub fn openapi() -> OpenApi {
@@ -67,17 +67,19 @@ pub fn openapi() -> OpenApi {
                      operation lists the roles (admin, auditor, archivist, viewer) that may call \
                      it; every other role gets 403 before anything else is checked.\n\n\
                      Every error is JSON `{\"error\": \"…\"}`.\n\n\
-                     `/` and `/app/{file}` serve the web app and are not described here.",
+                     `/`, `/app/{file}` and `/app/pages/{file}` serve the web app and are not described here.",
                 ))
                 .build(),
         )
         .build();
     let mut authenticated = crate::authenticated_routes().into_openapi();
     require_credentials(&mut authenticated);
+    name_roles(&mut authenticated);
     // Checks its own credentials (it also takes the metrics token), but
     // like the others needs them.
     let mut metrics = crate::metrics_routes().into_openapi();
     require_credentials(&mut metrics);
+    name_roles(&mut metrics);
     doc.merge(crate::open_routes().into_openapi());
     doc.merge(authenticated);
     doc.merge(metrics);
@@ -126,47 +128,20 @@ pub fn openapi() -> OpenApi {
     doc
 }
 
-/// Which roles may call each operation, as its `x-custos-roles` says:
-/// (method in lower case, path template) → roles.
-///
-/// [`crate::auth::require_auth`] checks the role with it before any
-/// parameter or body is read, so a role that may not call an operation
-/// gets 403 whatever it sends (and learns nothing of what the operation
-/// would accept); the handler checks again with the same constant.
-#[derive(Debug, Default)]
-pub struct RoleTable(HashMap<(String, String), Vec<Role>>);
-
-impl RoleTable {
-    /// The table of every operation of `doc` that lists its roles.
-    pub fn from_doc(doc: &mut OpenApi) -> RoleTable {
-        let mut table = HashMap::new();
-        for (path, item) in doc.paths.paths.iter_mut() {
-            for (method, op) in operations_mut(item) {
-                let Some(list) = op.extensions.as_ref().and_then(|e| e.get(ROLES_EXTENSION)) else {
-                    continue;
-                };
-                let roles = list
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|r| r.as_str()?.parse::<Role>().ok())
-                    .collect();
-                table.insert((method.to_owned(), path.clone()), roles);
-            }
+/// Gives every operation of `doc` that [`roles::OPERATIONS`] lists its id
+/// and its `x-custos-roles` from there.
+fn name_roles(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, op) in operations_mut(item) {
+            let Some(entry) = roles::operation(method, path) else {
+                continue;
+            };
+            op.operation_id = Some(entry.id.to_owned());
+            let names: Vec<&str> = entry.roles.iter().map(|r| r.as_str()).collect();
+            op.extensions
+                .get_or_insert_with(Extensions::default)
+                .insert(ROLES_EXTENSION.to_owned(), serde_json::json!(names));
         }
-        RoleTable(table)
-    }
-
-    /// The roles that may call `method` on the route `path` (a template
-    /// such as `/api/v1/cameras/{id}`); `None` when the operation lists
-    /// none. HEAD is answered by the GET handler, so it has GET's roles.
-    pub fn allowed(&self, method: &Method, path: &str) -> Option<&[Role]> {
-        let method = if method == Method::HEAD {
-            "get".to_owned()
-        } else {
-            method.as_str().to_ascii_lowercase()
-        };
-        self.0.get(&(method, path.to_owned())).map(Vec::as_slice)
     }
 }
 
@@ -417,6 +392,62 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The document and access control read one table: each operation
+    /// that needs credentials has the table's id and roles, and each entry
+    /// of the table is a documented operation.
+    #[test]
+    fn the_roles_in_the_document_are_the_table() {
+        let mut doc = openapi();
+        let mut seen = Vec::new();
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (method, op) in operations_mut(item) {
+                if op.security.is_none() {
+                    continue;
+                }
+                let entry = roles::operation(method, path)
+                    .unwrap_or_else(|| panic!("{method} {path} is not in the role table"));
+                assert_eq!(
+                    op.operation_id.as_deref(),
+                    Some(entry.id),
+                    "{method} {path}"
+                );
+                let listed = op
+                    .extensions
+                    .as_ref()
+                    .and_then(|e| e.get(ROLES_EXTENSION))
+                    .cloned();
+                let names: Vec<&str> = entry.roles.iter().map(|r| r.as_str()).collect();
+                assert_eq!(listed, Some(serde_json::json!(names)), "{method} {path}");
+                seen.push(entry.id);
+            }
+        }
+        let missing: Vec<&str> = roles::OPERATIONS
+            .iter()
+            .map(|o| o.id)
+            .filter(|id| !seen.contains(id))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "in the role table but not routed: {missing:?}"
+        );
+        // Operation ids are unique in the whole document, open ones too.
+        let mut ids: Vec<String> = doc
+            .paths
+            .paths
+            .values_mut()
+            .flat_map(|item| {
+                operations_mut(item)
+                    .into_iter()
+                    .filter_map(|(_, op)| op.operation_id.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let all = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all, "an operation id is used twice");
     }
 
     #[test]

@@ -2,11 +2,12 @@
 
 use axum::extract::State;
 use axum::Json;
-use custos_store::{CameraSummary, Role, Segment, SegmentState};
+use custos_store::{CameraSummary, Segment, SegmentState};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiPath, ApiQuery};
+use crate::roles::CAMERA_READERS;
 use crate::{now_ms, SharedState};
 use custos_site::cameras::CameraStatus;
 
@@ -22,9 +23,6 @@ pub(crate) const MAX_RECORDINGS_WINDOW_MS: i64 = 31 * 24 * 60 * 60 * 1000;
 /// quick is not worth showing.
 pub(crate) const MIN_GAP_MS: i64 = 1000;
 
-/// Who may read camera status and the recording index.
-const READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist, Role::Viewer];
-
 /// `GET /api/v1/cameras` body.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct CameraList {
@@ -36,14 +34,13 @@ pub(crate) struct CameraList {
     get,
     path = "/api/v1/cameras",
     tag = "cameras",
-    extensions(("x-custos-roles" = json!(READERS))),
     responses((status = 200, description = "Every configured camera's live status", body = CameraList)),
 )]
 pub(crate) async fn list_cameras(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
 ) -> Result<Json<CameraList>, ApiError> {
-    require_role(&user, READERS)?;
+    require_role(&user, CAMERA_READERS)?;
     Ok(Json(CameraList {
         cameras: state.cameras.list(),
     }))
@@ -62,7 +59,6 @@ pub(crate) struct CameraDetail {
     get,
     path = "/api/v1/cameras/{id}",
     tag = "cameras",
-    extensions(("x-custos-roles" = json!(READERS))),
     params(("id" = String, Path, description = "Camera id from the configuration")),
     responses(
         (status = 200, description = "The camera's live status and recording totals", body = CameraDetail),
@@ -74,7 +70,7 @@ pub(crate) async fn camera(
     AuthUser { user, .. }: AuthUser,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<CameraDetail>, ApiError> {
-    require_role(&user, READERS)?;
+    require_role(&user, CAMERA_READERS)?;
     let status = known_camera(&state, &id)?;
     let recorded = state
         .with_store("summarising the camera's recordings", move |store| {
@@ -163,7 +159,6 @@ pub(crate) struct Recordings {
     get,
     path = "/api/v1/cameras/{id}/recordings",
     tag = "cameras",
-    extensions(("x-custos-roles" = json!(READERS))),
     params(("id" = String, Path, description = "Camera id from the configuration"), WindowQuery),
     responses(
         (status = 200, description = "Segments and gaps in the window", body = Recordings),
@@ -177,7 +172,7 @@ pub(crate) async fn recordings(
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<WindowQuery>,
 ) -> Result<Json<Recordings>, ApiError> {
-    require_role(&user, READERS)?;
+    require_role(&user, CAMERA_READERS)?;
     known_camera(&state, &id)?;
     let end_ms = query.end_ms.unwrap_or_else(now_ms);
     let start_ms = query

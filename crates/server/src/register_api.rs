@@ -10,22 +10,16 @@ use custos_custody::inventory::InventoryReport;
 use custos_custody::model::{
     Coverage, Item, ItemStatus, Location, LocationKind, Person, PersonRole,
 };
-use custos_store::{CustodyQuery, Inventory, ItemQuery, Role};
+use custos_store::{CustodyQuery, Inventory, ItemQuery};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::roles::{NOTIFICATION_READERS, REGISTER_READERS, REGISTER_WRITERS};
 use crate::{now_ms, SharedState};
 use custos_site::register::{
     self, EventWithFootage, ItemEdit, Recorded, RegisterError, ScanResult,
 };
-
-/// Who reads the register (a viewer watches cameras, not the holdings).
-pub(crate) const REGISTER_READERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist];
-/// Who changes it and records custody.
-pub(crate) const REGISTER_WRITERS: &[Role] = &[Role::Admin, Role::Archivist];
-/// Who may read the notification outbox.
-const NOTIFICATION_READERS: &[Role] = &[Role::Admin, Role::Auditor];
 
 /// Most rows one list returns.
 const MAX_LIMIT: usize = 1000;
@@ -116,7 +110,6 @@ fn with_blind_spots(all: Vec<Location>) -> Vec<LocationJson> {
     get,
     path = "/api/v1/locations",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     responses((status = 200, description = "Every location, with whether it is a blind spot", body = LocationList)),
 )]
 pub(crate) async fn list_locations(
@@ -135,7 +128,6 @@ pub(crate) async fn list_locations(
     get,
     path = "/api/v1/locations/{code}",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     params(("code" = String, Path, description = "The location's code")),
     responses(
         (status = 200, description = "The location", body = LocationJson),
@@ -166,7 +158,6 @@ fn camera_checker(state: &SharedState) -> impl Fn(&str) -> bool + Send + 'static
     post,
     path = "/api/v1/locations",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     request_body = LocationBody,
     responses(
         (status = 201, description = "The location was added; the change is logged", body = Location),
@@ -213,7 +204,6 @@ fn location_from(code: String, body: LocationBody) -> Location {
     put,
     path = "/api/v1/locations/{code}",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     params(("code" = String, Path, description = "The location's code")),
     request_body = LocationBody,
     responses(
@@ -286,7 +276,6 @@ pub(crate) struct PeopleList {
     get,
     path = "/api/v1/people",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     responses((status = 200, description = "Every person", body = PeopleList)),
 )]
 pub(crate) async fn list_people(
@@ -303,7 +292,6 @@ pub(crate) async fn list_people(
     get,
     path = "/api/v1/people/{staff_id}",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     params(("staff_id" = String, Path, description = "The person's staff id")),
     responses(
         (status = 200, description = "The person", body = Person),
@@ -328,7 +316,6 @@ pub(crate) async fn get_person(
     post,
     path = "/api/v1/people",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     request_body = PersonBody,
     responses(
         (status = 201, description = "The person was added; the change is logged", body = Person),
@@ -362,7 +349,6 @@ pub(crate) async fn create_person(
     put,
     path = "/api/v1/people/{staff_id}",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     params(("staff_id" = String, Path, description = "The person's staff id")),
     request_body = PersonBody,
     responses(
@@ -419,7 +405,6 @@ pub(crate) struct ItemList {
     get,
     path = "/api/v1/items",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     params(ItemsQuery),
     responses(
         (status = 200, description = "Items, by barcode (or the overdue ones)", body = ItemList),
@@ -478,7 +463,6 @@ pub(crate) struct NewItemBody {
     post,
     path = "/api/v1/items",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     request_body = NewItemBody,
     responses(
         (status = 201, description = "The item was added, in place at its home; the change is logged", body = Item),
@@ -526,7 +510,6 @@ pub(crate) struct ItemDetail {
     get,
     path = "/api/v1/items/{barcode}",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     params(("barcode" = String, Path, description = "The item's barcode")),
     responses(
         (status = 200, description = "The item and its chain of custody with footage", body = ItemDetail),
@@ -561,7 +544,6 @@ pub(crate) async fn get_item(
     patch,
     path = "/api/v1/items/{barcode}",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     params(("barcode" = String, Path, description = "The item's barcode")),
     request_body = ItemEdit,
     responses(
@@ -599,7 +581,6 @@ pub(crate) struct CustodyBody {
     post,
     path = "/api/v1/items/{barcode}/custody",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     params(("barcode" = String, Path, description = "The item's barcode")),
     request_body = CustodyBody,
     responses(
@@ -657,7 +638,6 @@ pub(crate) struct CustodyList {
     get,
     path = "/api/v1/custody",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     params(CustodyListQuery),
     responses(
         (status = 200, description = "Custody events with their footage, newest first", body = CustodyList),
@@ -717,7 +697,6 @@ pub(crate) struct NotificationList {
     get,
     path = "/api/v1/notifications",
     tag = "register",
-    extensions(("x-custos-roles" = json!(NOTIFICATION_READERS))),
     params(NotificationsQuery),
     responses(
         (status = 200, description = "Notifications with their delivery attempts, newest first", body = NotificationList),
@@ -766,7 +745,6 @@ pub(crate) struct InventoryBody {
     post,
     path = "/api/v1/inventories",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     request_body = InventoryBody,
     responses(
         (status = 201, description = "The inventory was started; the change is logged", body = Inventory),
@@ -808,7 +786,6 @@ pub(crate) struct InventoryList {
     get,
     path = "/api/v1/inventories",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     params(InventoriesQuery),
     responses(
         (status = 200, description = "Inventories, newest first", body = InventoryList),
@@ -834,7 +811,6 @@ pub(crate) async fn list_inventories(
     get,
     path = "/api/v1/inventories/{id}",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     params(("id" = i64, Path, description = "The inventory's id")),
     responses(
         (status = 200, description = "The inventory", body = Inventory),
@@ -865,7 +841,6 @@ pub(crate) struct ScanBody {
     post,
     path = "/api/v1/inventories/{id}/scans",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     params(("id" = i64, Path, description = "The inventory's id")),
     request_body = ScanBody,
     responses(
@@ -896,7 +871,6 @@ pub(crate) async fn scan_inventory(
     post,
     path = "/api/v1/inventories/{id}/close",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     params(("id" = i64, Path, description = "The inventory's id")),
     responses(
         (status = 200, description = "The inventory was closed; its report", body = InventoryReport),
@@ -944,7 +918,6 @@ pub(crate) struct ImportQuery {
     post,
     path = "/api/v1/register/import",
     tag = "register",
-    extensions(("x-custos-roles" = json!(REGISTER_WRITERS))),
     params(ImportQuery),
     request_body(content = String, content_type = "text/csv",
         description = "The CSV file (see the custody crate's README for the columns); at most 64 MiB"),

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiPath, ApiQuery};
-use crate::register_api::REGISTER_READERS;
+use crate::roles::REGISTER_READERS;
 use crate::{now_ms, SharedState};
 use custos_site::register::{self, RegisterError};
 
@@ -482,7 +482,6 @@ fn typed(body: String, content_type: &'static str) -> Response {
     get,
     path = "/api/v1/reports/{name}",
     tag = "reports",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     params(("name" = String, Path, description = "`item-custody` (needs `barcode`), `person-history` \
         (needs `staff_id`), `items-out`, `no-footage`, `blind-spots` or `inventory` (needs `id`)"), ReportQuery),
     responses(
@@ -521,7 +520,6 @@ pub(crate) async fn report(
     get,
     path = "/api/v1/items/{barcode}/label.svg",
     tag = "reports",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     params(("barcode" = String, Path, description = "The item's barcode")),
     responses(
         (status = 200, description = "A Code 128 label with the item's title", content_type = "image/svg+xml", body = String),
@@ -561,7 +559,6 @@ pub(crate) struct LabelsQuery {
     get,
     path = "/api/v1/labels",
     tag = "reports",
-    extensions(("x-custos-roles" = json!(REGISTER_READERS))),
     params(LabelsQuery),
     responses(
         (status = 200, description = "A printable page of labels", content_type = "text/html", body = String),

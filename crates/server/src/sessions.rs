@@ -28,22 +28,20 @@ use base64::Engine;
 use custos_ledger::entry::Entry;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use custos_site::credentials::{dummy_password_hash, password_matches};
 
-use crate::auth::{require_role, token_digest, AuthUser, Credential, EVERY_ROLE};
+use crate::auth::{require_role, token_digest, AuthUser, Credential};
 use crate::error::{ApiError, ApiJson};
+use crate::roles::{self, EVERY_ROLE};
 use crate::{now_ms, SharedState};
 
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "custos_session";
-/// Header that carries the CSRF token.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+// Defined beside the check of every request (auth), which needs them;
+// sessions only hands them out, so it depends on auth and not the reverse.
+pub use crate::auth::{csrf_token, CSRF_HEADER, SESSION_COOKIE, SESSION_IDLE_MS};
+
 /// A session ends this long after sign-in, however active.
 pub const SESSION_LIFETIME_MS: i64 = 12 * 60 * 60 * 1000;
-/// A session unused for this long no longer works.
-pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
 /// Failed sign-ins to one account, within [`FAILURE_WINDOW_MS`], that lock it.
 pub const MAX_FAILURES: usize = 5;
 /// Window in which failures count towards a lock.
@@ -211,15 +209,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
-/// The CSRF token of the session whose cookie secret is `secret`: derived
-/// from it, so it needs no storage, and useless without the cookie.
-pub fn csrf_token(secret: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"custos csrf\n");
-    h.update(secret.as_bytes());
-    hex::encode(h.finalize())
-}
-
 /// Body of `POST /api/v1/login`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -239,6 +228,11 @@ pub(crate) struct SessionInfo {
     /// Send it back in `X-CSRF-Token` with every state-changing request.
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf_token: Option<String>,
+    /// The `operationId`s of the operations this role may call, from the
+    /// table access control checks: the web app shows only the actions
+    /// these allow. The server still checks every request.
+    #[schema(example = json!(["list_cameras", "watch_live", "list_alerts"]))]
+    operations: Vec<&'static str>,
 }
 
 /// `POST /api/v1/login`.
@@ -371,6 +365,7 @@ pub(crate) async fn login(
         role: user.role.as_str(),
         expires_ms: Some(expires),
         csrf_token: Some(csrf_token(&secret)),
+        operations: roles::operations_for(user.role),
     })
     .into_response();
     response.headers_mut().insert(SET_COOKIE, cookie);
@@ -453,7 +448,6 @@ fn too_many(retry_ms: i64, message: String, locked_until_ms: Option<i64>) -> Res
     post,
     path = "/api/v1/logout",
     tag = "sessions",
-    extensions(("x-custos-roles" = json!(EVERY_ROLE))),
     responses(
         (status = 204, description = "The session has ended and its cookie is cleared; the sign-out is logged",
             headers(("set-cookie" = String, description = "Clears `custos_session`"))),
@@ -491,13 +485,13 @@ pub(crate) async fn logout(
 }
 
 /// `GET /api/v1/session`: who the request is authenticated as (and, for a
-/// session, its CSRF token and end).
+/// session, its CSRF token and end), and which operations it may call.
 #[utoipa::path(
     get,
     path = "/api/v1/session",
     tag = "sessions",
-    extensions(("x-custos-roles" = json!(EVERY_ROLE))),
-    responses((status = 200, description = "Who the request is authenticated as", body = SessionInfo)),
+    responses((status = 200, description = "Who the request is authenticated as, and the operations \
+        (by `operationId`) its role may call", body = SessionInfo)),
 )]
 pub(crate) async fn current(auth: AuthUser) -> Result<Json<SessionInfo>, ApiError> {
     require_role(&auth.user, EVERY_ROLE)?;
@@ -512,6 +506,7 @@ pub(crate) async fn current(auth: AuthUser) -> Result<Json<SessionInfo>, ApiErro
         role: auth.user.role.as_str(),
         expires_ms,
         csrf_token: csrf,
+        operations: roles::operations_for(auth.user.role),
     }))
 }
 

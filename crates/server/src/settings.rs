@@ -24,15 +24,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use custos_ledger::entry::Entry;
-use custos_store::Role;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath};
+use crate::roles::SETTINGS_ADMINS;
 use crate::SharedState;
-
-/// Who may read and change the site's settings.
-pub(crate) const SETTINGS_ADMINS: &[Role] = &[Role::Admin];
 
 /// A `[[camera]]` table as the API reads and writes it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -343,7 +340,6 @@ pub(crate) struct CameraSettingsList {
     get,
     path = "/api/v1/settings/cameras",
     tag = "settings",
-    extensions(("x-custos-roles" = json!(SETTINGS_ADMINS))),
     responses(
         (status = 200, description = "Every camera of the configuration file, passwords redacted", body = CameraSettingsList),
         (status = 404, description = "This server's settings cannot be changed over the API"),
@@ -373,7 +369,6 @@ pub(crate) struct Applied<T> {
     put,
     path = "/api/v1/settings/cameras/{id}",
     tag = "settings",
-    extensions(("x-custos-roles" = json!(SETTINGS_ADMINS))),
     params(("id" = String, Path, description = "The camera's id (the body's id must match)")),
     request_body = CameraSettings,
     responses(
@@ -429,7 +424,6 @@ pub(crate) async fn put_camera(
     get,
     path = "/api/v1/settings/hours",
     tag = "settings",
-    extensions(("x-custos-roles" = json!(SETTINGS_ADMINS))),
     responses(
         (status = 200, description = "The opening hours (time_zone null: none set)", body = HoursSettings),
         (status = 404, description = "This server's settings cannot be changed over the API"),
@@ -451,7 +445,6 @@ pub(crate) async fn get_hours(
     put,
     path = "/api/v1/settings/hours",
     tag = "settings",
-    extensions(("x-custos-roles" = json!(SETTINGS_ADMINS))),
     request_body = HoursSettings,
     responses(
         (status = 200, description = "Saved and logged; the pipeline restarts to apply it", body = Applied<HoursSettings>),
@@ -486,7 +479,6 @@ pub(crate) async fn put_hours(
     post,
     path = "/api/v1/settings/probe",
     tag = "settings",
-    extensions(("x-custos-roles" = json!(SETTINGS_ADMINS))),
     request_body = ProbeRequest,
     responses(
         (status = 200, description = "What the stream sends, measured over a few seconds", body = ProbeResult),

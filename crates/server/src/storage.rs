@@ -4,21 +4,17 @@
 use axum::extract::State;
 use axum::Json;
 use custos_site::storage::{summarise, Storage};
-use custos_store::Role;
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::ApiError;
+use crate::roles::STORAGE_READERS;
 use crate::{now_ms, SharedState};
-
-/// Every role sees the dashboard, which shows this.
-pub(crate) const STORAGE_READERS: &[Role] = &Role::ALL;
 
 /// `GET /api/v1/storage`.
 #[utoipa::path(
     get,
     path = "/api/v1/storage",
     tag = "cameras",
-    extensions(("x-custos-roles" = json!(STORAGE_READERS))),
     responses((status = 200, description = "The data disk's use and, per camera, what is kept and for how long", body = Storage)),
 )]
 pub(crate) async fn storage(

@@ -18,16 +18,14 @@ use axum::response::Response;
 use bytes::Bytes;
 use custos_ledger::entry::Entry;
 use custos_media::decode::Decoder;
-use custos_store::{Role, User};
+use custos_store::User;
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiPath};
 use crate::live::KeyFrame;
 use crate::recordings::known_camera;
+use crate::roles::THUMBNAIL_VIEWERS;
 use crate::SharedState;
-
-/// Every role may see the live picture.
-pub(crate) const THUMBNAIL_VIEWERS: &[Role] = &Role::ALL;
 
 /// Width of a thumbnail in pixels (height keeps the aspect ratio).
 const THUMBNAIL_WIDTH: u32 = 320;
@@ -40,7 +38,6 @@ pub const VIEW_LOG_INTERVAL_MS: i64 = 5 * 60 * 1000;
     get,
     path = "/api/v1/cameras/{id}/snapshot.jpg",
     tag = "cameras",
-    extensions(("x-custos-roles" = json!(THUMBNAIL_VIEWERS))),
     params(("id" = String, Path, description = "Camera id from the configuration")),
     responses(
         (status = 200, description = "A JPEG thumbnail of the camera's newest key frame; views are logged \

@@ -13,11 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath};
+use crate::roles::USER_ADMINS;
 use crate::sessions::account_key;
 use crate::{now_ms, SharedState};
-
-/// Who may list, add, change and unlock users.
-const USER_ADMINS: &[Role] = &[Role::Admin];
 
 /// A user as the API shows it (never the password hash).
 #[derive(Serialize, utoipa::ToSchema)]
@@ -86,7 +84,6 @@ fn hash(password: &str) -> Result<String, ApiError> {
     get,
     path = "/api/v1/users",
     tag = "users",
-    extensions(("x-custos-roles" = json!(USER_ADMINS))),
     responses((status = 200, description = "Every user (never a password or token)", body = UserList)),
 )]
 pub(crate) async fn list(
@@ -127,7 +124,6 @@ pub(crate) struct NewUser {
     post,
     path = "/api/v1/users",
     tag = "users",
-    extensions(("x-custos-roles" = json!(USER_ADMINS))),
     request_body = NewUser,
     responses(
         (status = 201, description = "The user was added; the change is logged", body = UserJson),
@@ -187,7 +183,6 @@ pub(crate) struct UserChange {
     patch,
     path = "/api/v1/users/{name}",
     tag = "users",
-    extensions(("x-custos-roles" = json!(USER_ADMINS))),
     params(("name" = String, Path, description = "The user's name")),
     request_body = UserChange,
     responses(
@@ -291,7 +286,6 @@ pub(crate) async fn change(
     post,
     path = "/api/v1/users/{name}/unlock",
     tag = "users",
-    extensions(("x-custos-roles" = json!(USER_ADMINS))),
     params(("name" = String, Path, description = "The user's name")),
     responses(
         (status = 200, description = "The account signs in again at once; the unlock is logged", body = UserJson),

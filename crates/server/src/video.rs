@@ -11,13 +11,14 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use custos_ledger::entry::Entry;
 use custos_media::span::{plan_span, SpanError, SpanPlan, SpanReader, SpanSource};
-use custos_store::{Role, User};
+use custos_store::User;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiPath, ApiQuery};
 use crate::recordings::{check_window, known_camera};
+use crate::roles::FOOTAGE_VIEWERS;
 use crate::{AppState, SharedState};
 
 /// Longest span one request may export: bounds how long one download holds
@@ -30,11 +31,6 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// Chunks read ahead of the client. Small, so a slow client holds little
 /// memory; the reader thread simply waits for it.
 const READ_AHEAD_CHUNKS: usize = 4;
-
-/// Who may watch recorded video: a viewer (a guard) watches live and
-/// answers alerts, but playing back the record is for the roles that
-/// answer for it.
-const VIEWERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist];
 
 /// Wall-clock start of the first fragment included.
 const X_START_MS: HeaderName = HeaderName::from_static("x-custos-start-ms");
@@ -108,7 +104,6 @@ pub async fn audit_view(
     get,
     path = "/api/v1/cameras/{id}/video.mp4",
     tag = "cameras",
-    extensions(("x-custos-roles" = json!(VIEWERS))),
     params(("id" = String, Path, description = "Camera id from the configuration"), SpanQuery),
     responses(
         (status = 200, description = "The span as one MP4 file, streamed; the view is logged first \
@@ -131,7 +126,7 @@ pub(crate) async fn video(
     ApiPath(camera): ApiPath<String>,
     ApiQuery(query): ApiQuery<SpanQuery>,
 ) -> Result<Response, ApiError> {
-    require_role(&user, VIEWERS)?;
+    require_role(&user, FOOTAGE_VIEWERS)?;
     let SpanQuery {
         start_ms,
         end_ms,

@@ -321,3 +321,43 @@ async fn live_view_without_a_websocket_handshake_is_a_json_error() -> TestResult
     );
     Ok(())
 }
+
+/// `GET /api/v1/session` tells each role the operations it may call: the
+/// documented operations whose `x-custos-roles` name it, by `operationId`
+/// (the web app shows its actions from this list).
+#[tokio::test]
+async fn the_session_lists_the_operations_its_role_may_call() -> TestResult {
+    let site = site()?;
+    let doc = document(&site.app).await?;
+    for role in Role::ALL {
+        let mut expected: Vec<String> = operations(&doc)
+            .into_iter()
+            .filter(|(_, _, op)| {
+                op["x-custos-roles"]
+                    .as_array()
+                    .is_some_and(|roles| roles.iter().any(|r| r == role.as_str()))
+            })
+            .filter_map(|(_, _, op)| op["operationId"].as_str().map(str::to_owned))
+            .collect();
+        expected.sort();
+        let a = send_body(
+            &site.app,
+            Method::GET,
+            "/api/v1/session",
+            Some(&token(role)),
+            None,
+        )
+        .await?;
+        assert_eq!(a.status, StatusCode::OK, "{role}");
+        let answer: Value = serde_json::from_slice(&a.body)?;
+        let mut listed: Vec<String> = answer["operations"]
+            .as_array()
+            .ok_or("no operations in the answer")?
+            .iter()
+            .filter_map(|o| o.as_str().map(str::to_owned))
+            .collect();
+        listed.sort();
+        assert_eq!(listed, expected, "{role}");
+    }
+    Ok(())
+}

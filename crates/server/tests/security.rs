@@ -1239,6 +1239,12 @@ fn get_requests(ids: &Ids) -> Vec<(&'static str, String, StatusCode)> {
         ("/app/{file}", "/app/app.js".to_owned(), ok),
         ("/app/{file}", "/app/app.css".to_owned(), ok),
         ("/app/{file}", "/app/icon.svg".to_owned(), ok),
+        ("/app/{file}", "/app/router.js".to_owned(), ok),
+        (
+            "/app/pages/{file}",
+            "/app/pages/dashboard.js".to_owned(),
+            ok,
+        ),
         ("/api/v1/health", "/api/v1/health".to_owned(), ok),
         ("/metrics", "/metrics".to_owned(), ok),
         (
