@@ -225,9 +225,9 @@ fn thread_cpu_seconds() -> f64 {
 /// thread, seconds of video).
 fn analysis_pass(file: &Path, analyse: Option<u32>) -> anyhow::Result<(u64, u64, f64, f64)> {
     use custos_vision::Analyzer;
-    let settings = crate::config::AnalysisConfig::default();
-    let mut analyzer = Analyzer::new(crate::analysis::analyzer_config(&settings))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let settings = custos_site::camera::AnalysisSettings::default();
+    let mut analyzer =
+        Analyzer::new(settings.analyzer_config()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut decoder = custos_media::decode::FileDecoder::open(file, 1)?;
     let mut sampler = analyse.map(crate::analysis::Sampler::new);
     let cpu0 = thread_cpu_seconds();

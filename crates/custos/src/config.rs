@@ -7,9 +7,10 @@
 //! expected. Unknown keys are errors: a misspelt `retain_days` must not
 //! silently keep video forever.
 //!
-//! Passwords never leave this module in printable form: `Debug` of the
-//! config types shows URLs through [`redact_url`], and messages about a URL
-//! never repeat the URL's text.
+//! A camera's table is read into `custos_site::camera`'s types, the same
+//! the settings API reads and writes. Passwords never leave this module in
+//! printable form: `Debug` of the config types shows URLs through
+//! `redact_url`, and messages about a URL never repeat the URL's text.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,6 +18,11 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use custos_media::source::Transport;
+use custos_site::camera::{
+    parse_transport, transport_name, AnalysisSettings, Camera, CameraSettings, RegionSettings,
+    DEFAULT_SEGMENT_SECONDS,
+};
 use sha2::{Digest, Sha256};
 use toml_edit::{ImDocument, Item, TableLike, Value};
 use url::Url;
@@ -38,7 +44,7 @@ pub struct Config {
     /// `[retention] delete_oldest_when_full` (default true): when the disk
     /// is full, the oldest unheld footage is deleted to keep recording.
     pub delete_oldest_when_full: bool,
-    pub cameras: Vec<CameraConfig>,
+    pub cameras: Vec<Camera>,
     /// Opening hours (`[hours]`); none means the rooms are never closed.
     pub hours: Option<custos_custody::hours::OpeningHours>,
     /// `[alerts]`.
@@ -123,98 +129,6 @@ pub struct ServerConfig {
     pub metrics_token_env: Option<String>,
 }
 
-/// How RTP travels from a camera.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
-
-/// One `[[camera]]` table.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CameraConfig {
-    pub id: String,
-    pub name: String,
-    pub url: Url,
-    pub analysis_url: Option<Url>,
-    pub transport: Transport,
-    pub username: Option<String>,
-    pub password_env: Option<String>,
-    /// For `rtsps://` and `https://` cameras: the SHA-256 fingerprint of the
-    /// camera's (usually self-signed) certificate, the one to trust.
-    pub tls_fingerprint: Option<custos_media::tls_pin::Fingerprint>,
-    pub segment_seconds: u32,
-    pub retain_days: Option<u32>,
-    pub retain_bytes: Option<u64>,
-    pub enabled: bool,
-    pub analysis: AnalysisConfig,
-}
-
-/// A named region of the picture, corners in 0..1 of its width and height.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Region {
-    pub name: String,
-    pub points: Vec<(f32, f32)>,
-}
-
-/// How a camera's pictures are analysed (keys of its `[[camera]]` table and
-/// its `[[camera.zone]]` / `[[camera.mask]]` tables).
-#[derive(Clone, Debug, PartialEq)]
-pub struct AnalysisConfig {
-    /// `analysis = false` turns motion and tamper detection off.
-    pub enabled: bool,
-    /// Pictures analysed per second (`analysis_fps`, default 5).
-    pub fps: u32,
-    /// `motion_sensitivity`, 0..1 (default 0.5).
-    pub sensitivity: f32,
-    /// `motion_min_area`, fraction of the picture (default 0.002).
-    pub min_area: f32,
-    /// `motion_merge_seconds` (default 3): motion closer than this is one event.
-    pub merge_seconds: u32,
-    /// `tamper` (default true): detect covering, defocus, moving, freezing.
-    pub tamper: bool,
-    pub zones: Vec<Region>,
-    pub masks: Vec<Region>,
-}
-
-impl Default for AnalysisConfig {
-    fn default() -> Self {
-        AnalysisConfig {
-            enabled: true,
-            fps: 5,
-            sensitivity: 0.5,
-            min_area: 0.002,
-            merge_seconds: 3,
-            tamper: true,
-            zones: Vec::new(),
-            masks: Vec::new(),
-        }
-    }
-}
-
-// `Eq` for the camera table: the floats are parsed from text and never NaN.
-impl Eq for AnalysisConfig {}
-
-impl fmt::Debug for CameraConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CameraConfig")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("url", &redact_url(&self.url))
-            .field("analysis_url", &self.analysis_url.as_ref().map(redact_url))
-            .field("transport", &self.transport)
-            .field("username", &self.username)
-            .field("password_env", &self.password_env)
-            .field("tls_fingerprint", &self.tls_fingerprint)
-            .field("segment_seconds", &self.segment_seconds)
-            .field("retain_days", &self.retain_days)
-            .field("retain_bytes", &self.retain_bytes)
-            .field("enabled", &self.enabled)
-            .field("analysis", &self.analysis)
-            .finish()
-    }
-}
-
 impl fmt::Debug for NotifyTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -278,93 +192,6 @@ impl fmt::Debug for Config {
             .field("source_hash", &self.source_hash)
             .finish()
     }
-}
-
-impl CameraConfig {
-    /// The credentials to apply to `url`: the user name from `username` or
-    /// else the URL, the password from the environment variable
-    /// `password_env` (read now, at call time) or else the URL. Escapes in
-    /// the URL (`%40`) are decoded. `None` when there are neither.
-    pub fn credentials(&self) -> Result<Option<(String, String)>, ConfigError> {
-        let user = match &self.username {
-            Some(u) => Some(u.clone()),
-            None if !self.url.username().is_empty() => Some(percent_decode(self.url.username())),
-            None => None,
-        };
-        let password = match &self.password_env {
-            Some(var) => {
-                let problem = |what: &str| ConfigError {
-                    origin: format!("camera {:?}", self.id),
-                    problems: vec![Problem {
-                        line: 0,
-                        column: 0,
-                        message: format!(
-                            "password_env: the environment variable {var} {what}; \
-                             set it to the camera's password before starting custos"
-                        ),
-                    }],
-                };
-                match std::env::var(var) {
-                    Ok(p) if p.is_empty() => return Err(problem("is empty")),
-                    Ok(p) => Some(p),
-                    Err(std::env::VarError::NotPresent) => return Err(problem("is not set")),
-                    Err(std::env::VarError::NotUnicode(_)) => {
-                        return Err(problem("is not valid Unicode"))
-                    }
-                }
-            }
-            None => self.url.password().map(percent_decode),
-        };
-        Ok(match (user, password) {
-            (None, None) => None,
-            (user, password) => Some((user.unwrap_or_default(), password.unwrap_or_default())),
-        })
-    }
-}
-
-/// The URL as text with any password replaced by `***`; the user name stays.
-/// Use this wherever a camera URL is logged, shown or debug-printed.
-pub fn redact_url(url: &Url) -> String {
-    if url.password().is_none() {
-        return url.to_string();
-    }
-    let mut shown = url.clone();
-    match shown.set_password(Some("***")) {
-        Ok(()) => shown.to_string(),
-        // Cannot happen for a URL that holds a password, but never leak it.
-        Err(()) => format!("{}://***", url.scheme()),
-    }
-}
-
-/// Decodes `%XX` escapes (as in the user-info part of a URL); other bytes,
-/// including a stray `%` and `+` (literal in user info), are kept.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) => hex_digit(h).zip(hex_digit(l)),
-            _ => None,
-        };
-        match escaped {
-            Some((h, l)) => {
-                out.push(h << 4 | l);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// One problem in a config file.
@@ -609,7 +436,6 @@ const REGION_KEYS: &[&str] = &["name", "points"];
 const DEFAULT_SITE: &str = "custos";
 const DEFAULT_LISTEN: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
 const DEFAULT_RETENTION_CHECK_SECONDS: u32 = 60;
-const DEFAULT_SEGMENT_SECONDS: u32 = 60;
 
 /// A table being checked: its keys, where it starts, how to name it.
 struct Section<'t> {
@@ -645,7 +471,7 @@ type Parts = (
     ServerConfig,
     // `[retention]`: check_seconds, disk_reserve, delete_oldest_when_full.
     (u32, Option<u64>, bool),
-    Vec<CameraConfig>,
+    Vec<Camera>,
     SiteRules,
 );
 
@@ -906,7 +732,7 @@ impl Checker<'_> {
 
     /// Every `[[camera]]` table (or `camera = [{...}]`); only cameras with
     /// no problems are returned, but all are checked.
-    fn cameras(&mut self, root: &Section<'_>) -> Vec<CameraConfig> {
+    fn cameras(&mut self, root: &Section<'_>) -> Vec<Camera> {
         let mut tables: Vec<(&dyn TableLike, Option<Range<usize>>)> = Vec::new();
         match root.get("camera") {
             None => {}
@@ -960,7 +786,7 @@ impl Checker<'_> {
         &mut self,
         section: &Section<'_>,
         first_line_of_id: &mut HashMap<String, usize>,
-    ) -> Option<CameraConfig> {
+    ) -> Option<Camera> {
         self.unknown_keys(section);
 
         let id_rules = "1 to 32 characters of a-z, 0-9 and -";
@@ -1014,10 +840,8 @@ impl Checker<'_> {
         let analysis_url = self.camera_url(section, "analysis_url");
 
         let transport = match self.string(section, "transport", "\"tcp\" or \"udp\"") {
-            None => Transport::Tcp,
-            Some((t, _)) if t == "tcp" => Transport::Tcp,
-            Some((t, _)) if t == "udp" => Transport::Udp,
-            Some((t, span)) => {
+            None => Transport::default(),
+            Some((t, span)) => parse_transport(&t).unwrap_or_else(|| {
                 self.report(
                     span,
                     format!(
@@ -1025,8 +849,8 @@ impl Checker<'_> {
                         quote(&t)
                     ),
                 );
-                Transport::Tcp
-            }
+                Transport::default()
+            }),
         };
 
         let username = match self.string(section, "username", "a string") {
@@ -1127,26 +951,28 @@ impl Checker<'_> {
         let analysis = self.analysis(section);
 
         let (id, url) = (id?, url?);
-        Some(CameraConfig {
-            name: name.unwrap_or_else(|| id.clone()),
-            id,
-            url,
-            analysis_url,
-            transport,
-            username,
-            password_env,
+        Some(Camera {
+            settings: CameraSettings {
+                name: name.unwrap_or_else(|| id.clone()),
+                id,
+                url: url.to_string(),
+                analysis_url: analysis_url.map(String::from),
+                transport: transport_name(transport).to_owned(),
+                username,
+                password_env,
+                segment_seconds,
+                retain_days,
+                retain_bytes,
+                enabled,
+                analysis,
+            },
             tls_fingerprint,
-            segment_seconds,
-            retain_days,
-            retain_bytes,
-            enabled,
-            analysis,
         })
     }
 
-    fn analysis(&mut self, section: &Section<'_>) -> AnalysisConfig {
-        let d = AnalysisConfig::default();
-        AnalysisConfig {
+    fn analysis(&mut self, section: &Section<'_>) -> AnalysisSettings {
+        let d = AnalysisSettings::default();
+        AnalysisSettings {
             enabled: self.boolean(section, "analysis").unwrap_or(d.enabled),
             fps: self
                 .integer(section, "analysis_fps", 1, 30)
@@ -1193,7 +1019,7 @@ impl Checker<'_> {
         key: &str,
         name: &'static str,
         named: bool,
-    ) -> Vec<Region> {
+    ) -> Vec<RegionSettings> {
         let mut tables: Vec<(&dyn TableLike, Option<Range<usize>>)> = Vec::new();
         match camera.get(key) {
             None => return Vec::new(),
@@ -1262,7 +1088,7 @@ impl Checker<'_> {
                 });
                 match xy.as_deref() {
                     Some(&[x, y]) if (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y) => {
-                        points.push((x as f32, y as f32));
+                        points.push([x as f32, y as f32]);
                     }
                     _ => bad = true,
                 }
@@ -1278,7 +1104,7 @@ impl Checker<'_> {
                 continue;
             }
             if let Some(region_name) = region_name {
-                regions.push(Region {
+                regions.push(RegionSettings {
                     name: region_name,
                     points,
                 });
@@ -1843,22 +1669,19 @@ url = "file:///srv/clips/door.mp4"
         assert_eq!(c.server.listen, SocketAddr::from(([0, 0, 0, 0], 9000)));
         assert_eq!(c.retention_check_seconds, 5);
         assert_eq!(c.cameras.len(), 2);
-        let s = &c.cameras[0];
+        let s = &c.cameras[0].settings;
         assert_eq!(s.id, "stacks");
         assert_eq!(s.name, "Stacks room");
-        assert_eq!(s.url.as_str(), "rtsp://viewer@10.0.0.5/stream1");
-        assert_eq!(
-            s.analysis_url.as_ref().map(Url::as_str),
-            Some("rtsp://10.0.0.5/stream2")
-        );
-        assert_eq!(s.transport, Transport::Udp);
+        assert_eq!(s.url, "rtsp://viewer@10.0.0.5/stream1");
+        assert_eq!(s.analysis_url.as_deref(), Some("rtsp://10.0.0.5/stream2"));
+        assert_eq!(s.transport, "udp");
         assert_eq!(s.username.as_deref(), Some("operator"));
         assert_eq!(s.password_env.as_deref(), Some("STACKS_PASSWORD"));
         assert_eq!(s.segment_seconds, 30);
         assert_eq!(s.retain_days, Some(30));
         assert_eq!(s.retain_bytes, Some(50_000_000_000));
         assert!(!s.enabled);
-        assert_eq!(c.cameras[1].url.scheme(), "file");
+        assert_eq!(c.cameras[1].url().expect("url").scheme(), "file");
         assert_eq!(
             c.source_hash,
             hex::encode(Sha256::digest(FULL.as_bytes())),
@@ -1875,9 +1698,9 @@ url = "file:///srv/clips/door.mp4"
         assert_eq!(c.site, "custos");
         assert_eq!(c.server.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
         assert_eq!(c.retention_check_seconds, 60);
-        let cam = &c.cameras[0];
+        let cam = &c.cameras[0].settings;
         assert_eq!(cam.name, "a", "name defaults to the id");
-        assert_eq!(cam.transport, Transport::Tcp);
+        assert_eq!(cam.transport, "tcp");
         assert_eq!(cam.segment_seconds, 60);
         assert_eq!(
             (cam.retain_days, cam.retain_bytes, cam.analysis_url.clone()),
@@ -1896,7 +1719,7 @@ url = "file:///srv/clips/door.mp4"
             "0f".repeat(32)
         ));
         assert_eq!(inline.server.listen.port(), 81);
-        assert_eq!(inline.cameras[0].id, "b");
+        assert_eq!(inline.cameras[0].settings.id, "b");
     }
 
     #[test]
@@ -2039,7 +1862,7 @@ url = "rtsp://h/d"
 analysis = false
 "#,
         );
-        let a = &c.cameras[0].analysis;
+        let a = &c.cameras[0].settings.analysis;
         assert!(a.enabled && !a.tamper);
         assert_eq!(
             (a.fps, a.sensitivity, a.min_area, a.merge_seconds),
@@ -2047,10 +1870,10 @@ analysis = false
         );
         assert_eq!(a.zones.len(), 1);
         assert_eq!(a.zones[0].name, "reading table");
-        assert_eq!(a.zones[0].points[2], (0.6, 1.0));
+        assert_eq!(a.zones[0].points[2], [0.6, 1.0]);
         assert_eq!(a.masks[0].name, "mask 1");
-        assert!(!c.cameras[1].analysis.enabled);
-        assert_eq!(c.cameras[1].analysis.fps, 5);
+        assert!(!c.cameras[1].settings.analysis.enabled);
+        assert_eq!(c.cameras[1].settings.analysis.fps, 5);
 
         let bad = problems(
             r#"data_dir = "d"
@@ -2282,7 +2105,7 @@ colour = "red"
         }
         let ok = valid("data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"file:///srv/a.mp4\"\n");
         assert_eq!(
-            ok.cameras[0].url.to_file_path(),
+            ok.cameras[0].url().expect("url").to_file_path(),
             Ok(PathBuf::from("/srv/a.mp4"))
         );
     }
@@ -2316,6 +2139,7 @@ colour = "red"
                 "data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://h/s\"\nretain_bytes = {v}\n"
             ))
             .cameras[0]
+                .settings
                 .retain_bytes
         };
         assert_eq!(bytes("150000"), Some(150_000));
@@ -2410,11 +2234,6 @@ colour = "red"
 
     #[test]
     fn redaction_hides_passwords() {
-        let url = Url::parse("rtsp://admin:s3cr%40t@10.0.0.5:554/s?x=1").expect("a URL");
-        assert_eq!(redact_url(&url), "rtsp://admin:***@10.0.0.5:554/s?x=1");
-        let plain = Url::parse("rtsp://admin@h/s").expect("a URL");
-        assert_eq!(redact_url(&plain), "rtsp://admin@h/s");
-
         let c = valid(
             "data_dir = \"d\"\n[[camera]]\nid = \"a\"\nurl = \"rtsp://admin:s3cr%40t@h/s\"\n\
              analysis_url = \"rtsp://admin:other-pw@h/t\"\n",

@@ -5,4 +5,5 @@
 //! however an operation is asked for. Nothing here knows of HTTP (the crate
 //! does not depend on axum; `tests/layering.rs` checks it).
 
+pub mod camera;
 pub mod clock;
