@@ -19,6 +19,7 @@ use custos_media::params::VideoParams;
 use custos_media::segment::Frame;
 use custos_media::source::{Source, SourceItem, SourceSpec};
 use custos_server::cameras::{AnalysisStatus, CameraRegistry};
+use custos_site::data_dir::DataDir;
 use custos_store::Store;
 use custos_vision::{Analyzer, EventKind, LumaFrame, Update};
 use sha2::{Digest, Sha256};
@@ -213,7 +214,7 @@ impl EventSink {
                 }
                 self.last_snapshot_ms.insert(event_id, wall_ms);
                 let jpeg = decoder.jpeg(SNAPSHOT_WIDTH)?;
-                let rel = format!("snapshots/{}/{id}.jpg", self.camera);
+                let rel = DataDir::snapshot(&self.camera, id);
                 write_atomically(&self.data_dir.join(&rel), &jpeg)?;
                 let sha = hex::encode(Sha256::digest(&jpeg));
                 self.store.set_event_snapshot(id, &rel, &sha)?;

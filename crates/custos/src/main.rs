@@ -430,7 +430,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let summary = custos_server::evidence::export_bundle(
                 &store,
                 &config.data_dir,
-                &sitelog::log_dir(&config.data_dir),
+                &custos_site::data_dir::DataDir::new(&config.data_dir).log(),
                 &key.verifier(),
                 &req,
                 &out,

@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::Context;
 use custos_media::recorder::RecorderConfig;
 use custos_server::cameras::CameraRegistry;
+use custos_site::data_dir::DataDir;
 use custos_store::Store;
 use tokio::sync::watch;
 
 use crate::clock::now_ms;
 use crate::commit::Committer;
 use crate::config::Config;
-use crate::recording::{camera_dir, CameraTask};
+use crate::recording::CameraTask;
 use crate::site::{enforce_retention, recover, RetentionRule};
 
 /// How often the group commit runs: the bound on what power loss can take
@@ -37,7 +38,7 @@ pub fn open_site(data_dir: &Path) -> anyhow::Result<(Store, std::fs::File)> {
 }
 
 pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
-    let db = data_dir.join(custos_store::DB_FILE_NAME);
+    let db = DataDir::new(data_dir).index();
     Store::open(&db)
         .with_context(|| format!("opening the index {}", db.display()))
         .map_err(|e| crate::disk::name_full_disk(e, data_dir))
@@ -47,7 +48,7 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
 /// corrupt them. The lock is released when the process exits, however it exits.
 fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     use std::os::fd::AsRawFd;
-    let path = data_dir.join("custos.lock");
+    let path = DataDir::new(data_dir).lock_file();
     let file = std::fs::File::options()
         .create(true)
         .truncate(false)
@@ -184,7 +185,7 @@ pub async fn serve(
                 disk_reserve: disk.reserve,
                 ..RecorderConfig::new(
                     &settings.id,
-                    camera_dir(&data_dir, &settings.id),
+                    DataDir::new(&data_dir).camera_video(&settings.id),
                     settings.segment_seconds,
                 )
             },
@@ -233,7 +234,7 @@ pub async fn serve(
         .map(|n| n.name.clone())
         .collect();
     let background_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let db_path = data_dir.join(custos_store::DB_FILE_NAME);
+    let db_path = DataDir::new(&data_dir).index();
     let rules_thread = {
         let rules = crate::rules::Rules {
             site: config.site.clone(),
@@ -295,7 +296,7 @@ pub async fn serve(
         cameras: registry.clone(),
         site: config.site.clone(),
         log: custos_server::LogAccess {
-            dir: crate::sitelog::log_dir(&data_dir),
+            dir: DataDir::new(&data_dir).log(),
             verifier: log_verifier,
         },
         login_throttle: Default::default(),

@@ -7,3 +7,4 @@
 
 pub mod camera;
 pub mod clock;
+pub mod data_dir;
