@@ -19,15 +19,16 @@ use custos_media::params::VideoParams;
 use custos_media::segment::Frame;
 use custos_media::source::{Source, SourceItem, SourceSpec};
 use custos_site::cameras::{AnalysisStatus, CameraRegistry};
+use custos_site::data_dir::DataDir;
 use custos_store::Store;
-use custos_vision::{Analyzer, AnalyzerConfig, EventKind, LumaFrame, Polygon, Update};
+use custos_vision::{Analyzer, EventKind, LumaFrame, Update};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::now_ms;
 use crate::commit::OFFLINE_EVENT;
-use crate::config::{AnalysisConfig, Region};
 use crate::recording::Backoff;
+use custos_site::camera::AnalysisSettings;
 
 /// Frames waiting for the analysis thread; beyond this they are dropped.
 pub const QUEUE_FRAMES: usize = 64;
@@ -83,23 +84,6 @@ impl AnalysisTap {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
-    }
-}
-
-/// The analyzer settings of a camera's configuration.
-pub fn analyzer_config(cfg: &AnalysisConfig) -> AnalyzerConfig {
-    let polygon = |r: &Region| Polygon {
-        name: r.name.clone(),
-        points: r.points.clone(),
-    };
-    AnalyzerConfig {
-        sensitivity: cfg.sensitivity,
-        min_area: cfg.min_area,
-        zones: cfg.zones.iter().map(polygon).collect(),
-        masks: cfg.masks.iter().map(polygon).collect(),
-        motion_merge_gap_ms: i64::from(cfg.merge_seconds) * 1000,
-        tamper: cfg.tamper,
-        ..AnalyzerConfig::default()
     }
 }
 
@@ -230,7 +214,7 @@ impl EventSink {
                 }
                 self.last_snapshot_ms.insert(event_id, wall_ms);
                 let jpeg = decoder.jpeg(SNAPSHOT_WIDTH)?;
-                let rel = format!("snapshots/{}/{id}.jpg", self.camera);
+                let rel = DataDir::snapshot(&self.camera, id);
                 write_atomically(&self.data_dir.join(&rel), &jpeg)?;
                 let sha = hex::encode(Sha256::digest(&jpeg));
                 self.store.set_event_snapshot(id, &rel, &sha)?;
@@ -255,7 +239,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Everything a camera's analysis thread needs.
 pub struct CameraAnalysis {
     pub camera: String,
-    pub config: AnalysisConfig,
+    pub config: AnalysisSettings,
     pub store: Store,
     pub data_dir: PathBuf,
     pub registry: Arc<CameraRegistry>,
@@ -335,7 +319,7 @@ fn run(a: CameraAnalysis, mut rx: mpsc::Receiver<AnalysisInput>) {
         }
         Err(e) => tracing::error!(camera = %a.camera, "reading open events: {e}"),
     }
-    let mut analyzer = match Analyzer::new(analyzer_config(&a.config)) {
+    let mut analyzer = match Analyzer::new(a.config.analyzer_config()) {
         Ok(an) => an,
         Err(e) => {
             tracing::error!(camera = %a.camera, "analysis settings: {e}");
@@ -494,8 +478,8 @@ struct AnalyzedEvent<'a> {
 
 /// `custos analyze FILE --json`: the live analysis, over a file, as fast as
 /// it decodes. Prints one JSON object per event as it ends, then a summary.
-pub fn analyze_file(path: &Path, config: &AnalysisConfig, json: bool) -> anyhow::Result<()> {
-    let mut analyzer = Analyzer::new(analyzer_config(config))
+pub fn analyze_file(path: &Path, config: &AnalysisSettings, json: bool) -> anyhow::Result<()> {
+    let mut analyzer = Analyzer::new(config.analyzer_config())
         .map_err(|e| anyhow::anyhow!("analysis settings: {e}"))?;
     let mut file = FileDecoder::open(path, 0)?;
     let mut sampler = Sampler::new(config.fps);

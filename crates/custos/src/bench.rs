@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+use custos_site::data_dir::DataDir;
 use custos_store::{RecoveredSegment, Store};
 use sha2::{Digest, Sha256};
 
@@ -54,14 +55,11 @@ pub fn verify_site(bench: &VerifySiteBench) -> anyhow::Result<()> {
     );
 
     let build = Instant::now();
-    let store = Store::open(&data_dir.join(custos_store::DB_FILE_NAME))?;
+    let layout = DataDir::new(&data_dir);
+    let store = Store::open(&layout.index())?;
     let key = crate::sitelog::signing_key(&data_dir, "bench")?;
     let verifier = key.verifier();
-    let site_log = crate::sitelog::SiteLog::start(
-        Store::open(&data_dir.join(custos_store::DB_FILE_NAME))?,
-        &data_dir,
-        key,
-    )?;
+    let site_log = crate::sitelog::SiteLog::start(Store::open(&layout.index())?, &data_dir, key)?;
     let start_ms: i64 = 1_767_225_600_000; // 2026-01-01
     let seg_ms = i64::from(bench.segment_seconds) * 1000;
     let mut rows = Vec::with_capacity(BUILD_BATCH);
@@ -70,13 +68,13 @@ pub fn verify_site(bench: &VerifySiteBench) -> anyhow::Result<()> {
     let mut bytes_total = 0u64;
     for camera in 0..bench.cameras {
         let name = format!("cam-{camera:02}");
-        std::fs::create_dir_all(data_dir.join("video").join(&name))?;
+        std::fs::create_dir_all(layout.camera_video(&name))?;
         for n in 0..per_camera {
             let seg_start = start_ms + n as i64 * seg_ms;
-            let path = format!("video/{name}/{seg_start}.mp4");
+            let file = layout.camera_video(&name).join(format!("{seg_start}.mp4"));
+            let path = layout.relative(&file);
             fill(&mut content, u64::from(camera) << 40 | n);
-            let mut f = std::fs::File::create(data_dir.join(&path))
-                .with_context(|| format!("writing {path}"))?;
+            let mut f = std::fs::File::create(&file).with_context(|| format!("writing {path}"))?;
             f.write_all(&content)?;
             let sha256 = hex::encode(Sha256::digest(&content));
             bytes_total += content.len() as u64;
@@ -142,7 +140,7 @@ pub fn verify_site(bench: &VerifySiteBench) -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
-    let peer = sha256sum_all(&data_dir.join("video"))?;
+    let peer = sha256sum_all(&layout.video())?;
     let theirs = t.elapsed().as_secs_f64();
     println!(
         "peer: sha256sum over the same {peer} files: {theirs:.2} s; custos verify / sha256sum = {:.2}",
@@ -225,9 +223,9 @@ fn thread_cpu_seconds() -> f64 {
 /// thread, seconds of video).
 fn analysis_pass(file: &Path, analyse: Option<u32>) -> anyhow::Result<(u64, u64, f64, f64)> {
     use custos_vision::Analyzer;
-    let settings = crate::config::AnalysisConfig::default();
-    let mut analyzer = Analyzer::new(crate::analysis::analyzer_config(&settings))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let settings = custos_site::camera::AnalysisSettings::default();
+    let mut analyzer =
+        Analyzer::new(settings.analyzer_config()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut decoder = custos_media::decode::FileDecoder::open(file, 1)?;
     let mut sampler = analyse.map(crate::analysis::Sampler::new);
     let cpu0 = thread_cpu_seconds();
@@ -357,7 +355,7 @@ pub fn import(items: usize, dir: &Path) -> anyhow::Result<()> {
         .prefix("custos-bench-import-")
         .tempdir_in(dir)
         .with_context(|| format!("creating a directory in {}", dir.display()))?;
-    let store = custos_store::Store::open(&work.path().join(custos_store::DB_FILE_NAME))?;
+    let store = custos_store::Store::open(&DataDir::new(work.path()).index())?;
     let rooms = 100;
     let mut locations = String::from("code,name,kind,room,coverage\n");
     for r in 0..rooms {

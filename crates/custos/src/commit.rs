@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use custos_media::recorder::{LossEpisode, SegmentEvent};
+use custos_site::data_dir::DataDir;
 use custos_store::{
     CameraState, NewSegment, RecordingLossRow, SealedSegment, SegmentProgress, Store,
 };
@@ -139,8 +140,12 @@ impl Batch {
                     file,
                 } => {
                     self.files.push(file);
-                    self.opened
-                        .push((camera, relative(&path, data_dir), start_ms, params));
+                    self.opened.push((
+                        camera,
+                        DataDir::new(data_dir).relative(&path),
+                        start_ms,
+                        params,
+                    ));
                 }
                 SegmentEvent::Progress {
                     path,
@@ -150,17 +155,19 @@ impl Batch {
                     file,
                 } => {
                     self.files.push(file);
-                    self.progress
-                        .insert(relative(&path, data_dir), (bytes, frames, end_ms));
+                    self.progress.insert(
+                        DataDir::new(data_dir).relative(&path),
+                        (bytes, frames, end_ms),
+                    );
                 }
                 SegmentEvent::Sealed(sealed) => {
                     self.files.push(sealed.file.clone());
-                    let rel = relative(&sealed.path, data_dir);
+                    let rel = DataDir::new(data_dir).relative(&sealed.path);
                     self.progress.remove(&rel);
                     self.sealed.push((camera, rel, sealed));
                 }
                 SegmentEvent::Discarded { path, reason } => {
-                    let rel = relative(&path, data_dir);
+                    let rel = DataDir::new(data_dir).relative(&path);
                     tracing::warn!(
                         camera,
                         path = rel,
@@ -189,14 +196,6 @@ impl Batch {
             } => self.states.push((camera, at_ms, state, detail)),
         }
     }
-}
-
-/// `path` relative to the data directory, as the index stores it.
-pub fn relative(path: &Path, data_dir: &Path) -> String {
-    path.strip_prefix(data_dir)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn run(

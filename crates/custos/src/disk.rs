@@ -17,10 +17,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use custos_media::segment::available_bytes;
+use custos_site::data_dir::DataDir;
 use custos_store::Store;
-
-/// The file that keeps space for a restart on a full disk.
-pub const BALLAST_FILE: &str = "reserve.ballast";
 
 /// How the site treats its disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +54,7 @@ pub fn policy(
 }
 
 fn ballast_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(BALLAST_FILE)
+    DataDir::new(data_dir).ballast()
 }
 
 /// The ballast's size for a reserve: half of it, at most 16 MB.
@@ -194,7 +192,7 @@ mod tests {
             delete_oldest_when_full: true,
         };
         assert!(restore_ballast(dir.path(), &policy).expect("restore"));
-        let meta = std::fs::metadata(dir.path().join(BALLAST_FILE)).expect("ballast");
+        let meta = std::fs::metadata(ballast_path(dir.path())).expect("ballast");
         assert_eq!(meta.len(), 1 << 20);
         use std::os::unix::fs::MetadataExt;
         assert!(meta.blocks() * 512 >= 1 << 20, "allocated, not sparse");

@@ -429,7 +429,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let summary = custos_site::evidence::export_bundle(
                 &store,
                 &config.data_dir,
-                &sitelog::log_dir(&config.data_dir),
+                &custos_site::data_dir::DataDir::new(&config.data_dir).log(),
                 &key.verifier(),
                 &req,
                 &out,
@@ -458,11 +458,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config
                         .cameras
                         .iter()
-                        .find(|c| c.id == camera)
-                        .map(|c| c.analysis.clone())
+                        .find(|c| c.settings.id == camera)
+                        .map(|c| c.settings.analysis.clone())
                         .with_context(|| format!("no camera {camera:?} in the configuration"))?
                 }
-                _ => config::AnalysisConfig::default(),
+                _ => custos_site::camera::AnalysisSettings::default(),
             };
             analysis::analyze_file(&file, &settings, json)
                 .with_context(|| format!("analysing {}", file.display()))?;
@@ -520,22 +520,19 @@ fn probe_camera(
     let mut url = url::Url::parse(url).with_context(|| format!("{url:?} is not a URL"))?;
     let mut credentials = None;
     if !url.username().is_empty() || password_env.is_some() {
-        let user = config::percent_decode(url.username());
+        let (user, password) = custos_site::camera::url_credentials(&url).unwrap_or_default();
         let password = match password_env {
             Some(var) => std::env::var(var)
                 .with_context(|| format!("environment variable {var} is not set"))?,
-            None => url
-                .password()
-                .map(config::percent_decode)
-                .unwrap_or_default(),
+            None => password,
         };
         credentials = Some((user, password));
         let _ = url.set_username("");
         let _ = url.set_password(None);
     }
     let transport = match transport {
-        TransportArg::Tcp => config::Transport::Tcp,
-        TransportArg::Udp => config::Transport::Udp,
+        TransportArg::Tcp => custos_media::source::Transport::Tcp,
+        TransportArg::Udp => custos_media::source::Transport::Udp,
     };
     let pin = match tls_fingerprint {
         Some(text) => Some(
@@ -544,7 +541,12 @@ fn probe_camera(
         ),
         None => None,
     };
-    let spec = serve::source_spec(&url, transport, credentials, pin);
+    let spec = custos_media::source::SourceSpec {
+        url: url.clone(),
+        transport,
+        credentials,
+        tls_fingerprint: pin,
+    };
     match runtime()?.block_on(probe::probe(&spec)) {
         Ok(report) => {
             if json {
@@ -764,7 +766,7 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
         })?;
         login = Some((password, token));
     }
-    let camera_exists = |c: &str| config.cameras.iter().any(|cam| cam.id == c);
+    let camera_exists = |c: &str| config.cameras.iter().any(|cam| cam.settings.id == c);
     let seeded = demo::seed_register(&store, &camera_exists)?;
     drop(store);
     let url = format!("http://{}", config.server.listen);

@@ -1,7 +1,6 @@
 //! One task per camera: connect, record, and on failure retry with capped
 //! exponential backoff and jitter, reporting state changes as they happen.
 
-use std::path::Path;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -238,11 +237,6 @@ impl CameraTask {
             self.forward(recorder, tally, events);
         }
     }
-}
-
-/// Where camera `id`'s segments live.
-pub fn camera_dir(data_dir: &Path, id: &str) -> std::path::PathBuf {
-    data_dir.join("video").join(id)
 }
 
 #[cfg(test)]

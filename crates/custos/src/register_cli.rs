@@ -196,7 +196,7 @@ fn open(config: &Path) -> anyhow::Result<(Config, Store)> {
 }
 
 fn camera_checker(config: &Config) -> impl Fn(&str) -> bool + '_ {
-    move |c: &str| config.cameras.iter().any(|cam| cam.id == c)
+    move |c: &str| config.cameras.iter().any(|cam| cam.settings.id == c)
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {

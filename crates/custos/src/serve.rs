@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use custos_media::recorder::RecorderConfig;
-use custos_media::source::{SourceSpec, Transport as SourceTransport};
 use custos_site::cameras::CameraRegistry;
+use custos_site::data_dir::DataDir;
 use custos_store::Store;
 use tokio::sync::watch;
 
 use crate::clock::now_ms;
 use crate::commit::Committer;
-use crate::config::{Config, Transport};
-use crate::recording::{camera_dir, CameraTask};
+use crate::config::Config;
+use crate::recording::CameraTask;
 use crate::site::{enforce_retention, recover, RetentionRule};
 
 /// How often the group commit runs: the bound on what power loss can take
@@ -38,7 +38,7 @@ pub fn open_site(data_dir: &Path) -> anyhow::Result<(Store, std::fs::File)> {
 }
 
 pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
-    let db = data_dir.join(custos_store::DB_FILE_NAME);
+    let db = DataDir::new(data_dir).index();
     Store::open(&db)
         .with_context(|| format!("opening the index {}", db.display()))
         .map_err(|e| crate::disk::name_full_disk(e, data_dir))
@@ -48,7 +48,7 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
 /// corrupt them. The lock is released when the process exits, however it exits.
 fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     use std::os::fd::AsRawFd;
-    let path = data_dir.join("custos.lock");
+    let path = DataDir::new(data_dir).lock_file();
     let file = std::fs::File::options()
         .create(true)
         .truncate(false)
@@ -65,41 +65,6 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
         );
     }
     Ok(file)
-}
-
-pub fn source_spec(
-    url: &url::Url,
-    transport: Transport,
-    credentials: Option<(String, String)>,
-    tls_fingerprint: Option<custos_media::tls_pin::Fingerprint>,
-) -> SourceSpec {
-    SourceSpec {
-        url: url.clone(),
-        transport: match transport {
-            Transport::Tcp => SourceTransport::Tcp,
-            Transport::Udp => SourceTransport::Udp,
-        },
-        credentials,
-        tls_fingerprint,
-    }
-}
-
-/// Credentials for a camera's analysis stream: its own, when its URL holds
-/// them, else the camera's.
-fn analysis_credentials(
-    url: &url::Url,
-    camera: Option<(String, String)>,
-) -> Option<(String, String)> {
-    if url.password().is_some() || !url.username().is_empty() {
-        Some((
-            crate::config::percent_decode(url.username()),
-            url.password()
-                .map(crate::config::percent_decode)
-                .unwrap_or_default(),
-        ))
-    } else {
-        camera
-    }
 }
 
 /// Why [`serve`] returned.
@@ -163,12 +128,12 @@ pub async fn serve(
         config
             .cameras
             .iter()
-            .filter(|c| c.enabled)
-            .map(|c| (c.id.as_str(), c.name.as_str())),
+            .filter(|c| c.settings.enabled)
+            .map(|c| (c.settings.id.as_str(), c.settings.name.as_str())),
         now_ms(),
     ));
     let reload = settings.as_ref().map(|s| s.reload_requested());
-    for cam in &config.cameras {
+    for cam in config.cameras.iter().map(|c| &c.settings) {
         registry.update(&cam.id, |s| {
             s.retain_days = cam.retain_days;
             s.retain_bytes = cam.retain_bytes;
@@ -181,28 +146,27 @@ pub async fn serve(
     let live_hub = Arc::new(custos_site::live::LiveHub::default());
     let mut camera_tasks = Vec::new();
     let mut analysis_threads = Vec::new();
-    for cam in config.cameras.iter().filter(|c| c.enabled) {
-        let credentials = cam.credentials().map_err(|e| anyhow::anyhow!("{e}"))?;
+    for cam in config.cameras.iter().filter(|c| c.settings.enabled) {
+        let settings = &cam.settings;
+        let spec = cam.source_spec()?;
         // Analysis reads the camera's sub stream when it has one, else it
         // taps the recorded stream (dropping frames rather than slowing it).
         let mut tap = None;
-        if cam.analysis.enabled {
+        if settings.analysis.enabled {
             let (t, thread) = crate::analysis::start(crate::analysis::CameraAnalysis {
-                camera: cam.id.clone(),
-                config: cam.analysis.clone(),
+                camera: settings.id.clone(),
+                config: settings.analysis.clone(),
                 store: open_store(&data_dir)?,
                 data_dir: data_dir.clone(),
                 registry: registry.clone(),
                 stats: Default::default(),
             })?;
             analysis_threads.push(thread);
-            match &cam.analysis_url {
-                Some(url) => {
-                    let creds = analysis_credentials(url, credentials.clone());
-                    let spec = source_spec(url, cam.transport, creds, cam.tls_fingerprint);
+            match cam.analysis_source_spec()? {
+                Some(analysis_spec) => {
                     camera_tasks.push(tokio::spawn(crate::analysis::read_analysis_stream(
-                        cam.id.clone(),
-                        spec,
+                        settings.id.clone(),
+                        analysis_spec,
                         t,
                         shutdown_rx.clone(),
                     )));
@@ -210,12 +174,17 @@ pub async fn serve(
                 None => tap = Some(Mutex::new(t)),
             }
         }
+        tracing::info!(camera = %settings.id, url = %custos_site::camera::shown(&settings.url), "starting camera");
         let task = CameraTask {
-            id: cam.id.clone(),
-            spec: source_spec(&cam.url, cam.transport, credentials, cam.tls_fingerprint),
+            id: settings.id.clone(),
+            spec,
             recorder: RecorderConfig {
                 disk_reserve: disk.reserve,
-                ..RecorderConfig::new(&cam.id, camera_dir(&data_dir, &cam.id), cam.segment_seconds)
+                ..RecorderConfig::new(
+                    &settings.id,
+                    DataDir::new(&data_dir).camera_video(&settings.id),
+                    settings.segment_seconds,
+                )
             },
             registry: registry.clone(),
             commits: committer.sender(),
@@ -223,13 +192,13 @@ pub async fn serve(
             analysis: tap,
             live: live_hub.clone(),
         };
-        tracing::info!(camera = %cam.id, url = %crate::config::redact_url(&cam.url), "starting camera");
         camera_tasks.push(tokio::spawn(task.run()));
     }
 
     let rules: Vec<RetentionRule> = config
         .cameras
         .iter()
+        .map(|c| &c.settings)
         .filter(|c| c.retain_days.is_some() || c.retain_bytes.is_some())
         .map(|c| RetentionRule {
             camera: c.id.clone(),
@@ -262,7 +231,7 @@ pub async fn serve(
         .map(|n| n.name.clone())
         .collect();
     let background_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let db_path = data_dir.join(custos_store::DB_FILE_NAME);
+    let db_path = DataDir::new(&data_dir).index();
     let rules_thread = {
         let rules = custos_site::rules::Rules {
             site: config.site.clone(),
@@ -324,7 +293,7 @@ pub async fn serve(
         cameras: registry.clone(),
         site: config.site.clone(),
         log: custos_server::LogAccess {
-            dir: crate::sitelog::log_dir(&data_dir),
+            dir: DataDir::new(&data_dir).log(),
             verifier: log_verifier,
         },
         login_throttle: Default::default(),

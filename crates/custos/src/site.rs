@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use custos_media::recovery::{recover_file, RecoveryError};
 use custos_media::segment::sync_dir;
+use custos_site::data_dir::DataDir;
 use custos_store::{RecoveredSegment, SealedSegment, Segment, SegmentState, Store};
 
 use crate::facts;
@@ -125,7 +126,7 @@ pub fn recover(store: &Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<Re
     }
 
     // 4. Files the index does not know: adopt complete ones.
-    let video = data_dir.join("video");
+    let video = DataDir::new(data_dir).video();
     if video.is_dir() {
         for cam_entry in
             std::fs::read_dir(&video).with_context(|| format!("listing {}", video.display()))?
@@ -142,7 +143,7 @@ pub fn recover(store: &Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<Re
                 .with_context(|| format!("listing {}", cam_dir.display()))?
             {
                 let path = entry?.path();
-                let rel = crate::commit::relative(&path, data_dir);
+                let rel = DataDir::new(data_dir).relative(&path);
                 if indexed.contains(&rel) || !path.is_file() {
                     continue;
                 }
@@ -273,9 +274,9 @@ fn remove_if_exists(path: &Path) -> anyhow::Result<()> {
 /// Moves a file that is not a usable segment out of the video tree, keeping
 /// it for inspection rather than deleting what might be evidence.
 fn quarantine(data_dir: &Path, path: &Path) -> anyhow::Result<PathBuf> {
-    let dir = data_dir.join("quarantine");
+    let dir = DataDir::new(data_dir).quarantine();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = crate::commit::relative(path, data_dir).replace('/', "_");
+    let name = DataDir::new(data_dir).relative(path).replace('/', "_");
     let target = dir.join(name);
     std::fs::rename(path, &target)
         .with_context(|| format!("moving {} to {}", path.display(), target.display()))?;
@@ -286,7 +287,7 @@ fn quarantine(data_dir: &Path, path: &Path) -> anyhow::Result<PathBuf> {
 /// Every file under `<data_dir>/video/<camera>/`.
 pub fn video_files(data_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    let video = data_dir.join("video");
+    let video = DataDir::new(data_dir).video();
     if !video.is_dir() {
         return Ok(files);
     }

@@ -11,14 +11,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use custos_media::source::{redact_url, SourceSpec};
 use custos_server::settings::{
     AnalysisSettings, CameraSettings, FileChange, HoursSettings, ProbeFuture, ProbeRequest,
     RegionSettings, SettingsError, SiteSettings,
 };
+use custos_site::camera::{parse_transport, shown, transport_name, DEFAULT_SEGMENT_SECONDS};
 use sha2::{Digest, Sha256};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 
-use crate::config::{self, CameraConfig, Region, Transport};
+use crate::config;
 
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -84,16 +86,20 @@ impl FileSettings {
 impl SiteSettings for FileSettings {
     fn cameras(&self) -> Result<Vec<CameraSettings>, SettingsError> {
         let config = self.parse(&self.read()?)?;
-        Ok(config.cameras.iter().map(camera_settings).collect())
+        Ok(config
+            .cameras
+            .iter()
+            .map(|c| c.settings.redacted())
+            .collect())
     }
 
     fn put_camera(&self, camera: &CameraSettings) -> Result<FileChange, SettingsError> {
         self.change(|doc, current| {
-            let existing = current.cameras.iter().find(|c| c.id == camera.id);
+            let existing = current.cameras.iter().find(|c| c.settings.id == camera.id);
             // A URL sent back as it was shown keeps the password the file
             // has; any other URL must not carry one.
             let url = match existing {
-                Some(c) if camera.url == config::redact_url(&c.url) => c.url.to_string(),
+                Some(c) if camera.url == shown(&c.settings.url) => c.settings.url.clone(),
                 _ => {
                     if url::Url::parse(&camera.url).is_ok_and(|u| u.password().is_some()) {
                         return Err(SettingsError::Invalid(
@@ -204,10 +210,7 @@ impl SiteSettings for FileSettings {
         Box::pin(async move {
             let url = url::Url::parse(&request.url)
                 .map_err(|e| SettingsError::Probe(format!("url: {e}")))?;
-            let transport = match request.transport.as_str() {
-                "udp" => Transport::Udp,
-                _ => Transport::Tcp,
-            };
+            let transport = parse_transport(&request.transport).unwrap_or_default();
             let credentials = match (request.username, request.password) {
                 (Some(u), Some(p)) => Some((u, p)),
                 (Some(u), None) => Some((u, String::new())),
@@ -224,51 +227,21 @@ impl SiteSettings for FileSettings {
                 ),
                 None => None,
             };
-            let spec = crate::serve::source_spec(&url, transport, credentials, pin);
+            let spec = SourceSpec {
+                url,
+                transport,
+                credentials,
+                tls_fingerprint: pin,
+            };
             crate::probe::probe(&spec)
                 .await
-                .map_err(|e| SettingsError::Probe(format!("{}: {e}", config::redact_url(&url))))
+                .map_err(|e| SettingsError::Probe(format!("{}: {e}", redact_url(&spec.url))))
         })
     }
 
     fn apply(&self) {
         // `notify_one` keeps the wake-up if serve is not waiting yet.
         self.reload.notify_one();
-    }
-}
-
-/// A camera of the parsed file as the API shows it (password redacted).
-fn camera_settings(c: &CameraConfig) -> CameraSettings {
-    let a = &c.analysis;
-    let region = |r: &Region| RegionSettings {
-        name: r.name.clone(),
-        points: r.points.iter().map(|(x, y)| [*x, *y]).collect(),
-    };
-    CameraSettings {
-        id: c.id.clone(),
-        name: c.name.clone(),
-        url: config::redact_url(&c.url),
-        analysis_url: c.analysis_url.as_ref().map(config::redact_url),
-        transport: match c.transport {
-            Transport::Tcp => "tcp".into(),
-            Transport::Udp => "udp".into(),
-        },
-        username: c.username.clone(),
-        password_env: c.password_env.clone(),
-        segment_seconds: c.segment_seconds,
-        retain_days: c.retain_days,
-        retain_bytes: c.retain_bytes,
-        enabled: c.enabled,
-        analysis: AnalysisSettings {
-            enabled: a.enabled,
-            fps: a.fps,
-            sensitivity: a.sensitivity,
-            min_area: a.min_area,
-            merge_seconds: a.merge_seconds,
-            tamper: a.tamper,
-            zones: a.zones.iter().map(region).collect(),
-            masks: a.masks.iter().map(region).collect(),
-        },
     }
 }
 
@@ -307,14 +280,14 @@ fn write_camera(table: &mut Table, c: &CameraSettings, url: String) {
     set(
         table,
         "transport",
-        (c.transport != "tcp").then(|| value(c.transport.clone())),
+        (c.transport != transport_name(Default::default())).then(|| value(c.transport.clone())),
     );
     set(table, "username", c.username.clone().map(value));
     set(table, "password_env", c.password_env.clone().map(value));
     set(
         table,
         "segment_seconds",
-        (c.segment_seconds != 60).then(|| value(i64::from(c.segment_seconds))),
+        (c.segment_seconds != DEFAULT_SEGMENT_SECONDS).then(|| value(i64::from(c.segment_seconds))),
     );
     set(
         table,

@@ -5,7 +5,7 @@
 //! this thread is the only writer of the log. Appending is batched and runs
 //! on its own thread, so recording never waits for it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use custos_ledger::entry::Entry;
 use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
 use custos_ledger::storage::LogStorage;
+use custos_site::data_dir::DataDir;
 use custos_store::{IndexedEntry, Store};
 
 use crate::clock::now_ms;
@@ -24,15 +25,12 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(5);
 /// Entries per append (one fsync each).
 const BATCH: usize = 10_000;
 
-pub fn log_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("log")
-}
-
 /// The site's signing key, created on first use in `<data_dir>/keys/` (0600).
 pub fn signing_key(data_dir: &Path, site: &str) -> anyhow::Result<SigningKey> {
-    let dir = data_dir.join("keys");
+    let data_dir = DataDir::new(data_dir);
+    let dir = data_dir.keys();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("log.key");
+    let path = data_dir.signing_key();
     let (key, created) = SigningKey::load_or_create(&path, site)
         .with_context(|| format!("log signing key {}", path.display()))?;
     if created {
@@ -49,8 +47,9 @@ pub struct SiteLog {
 
 impl SiteLog {
     pub fn start(store: Store, data_dir: &Path, key: SigningKey) -> anyhow::Result<SiteLog> {
-        let storage = LogStorage::open(&log_dir(data_dir))
-            .with_context(|| format!("opening the log in {}", log_dir(data_dir).display()))?;
+        let log_dir = DataDir::new(data_dir).log();
+        let storage = LogStorage::open(&log_dir)
+            .with_context(|| format!("opening the log in {}", log_dir.display()))?;
         let mut writer = Writer {
             store,
             storage,

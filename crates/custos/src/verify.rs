@@ -10,9 +10,8 @@ use custos_ledger::merkle;
 use custos_ledger::note::open_checkpoint;
 use custos_ledger::storage::LogStorage;
 use custos_media::recovery::hash_prefix;
+use custos_site::data_dir::DataDir;
 use custos_store::{SegmentState, Store};
-
-use crate::sitelog::log_dir;
 
 /// What `verify` found.
 #[derive(Default, Debug)]
@@ -120,7 +119,7 @@ pub fn verify_site(
     key: &custos_ledger::note::VerifierKey,
 ) -> anyhow::Result<SiteReport> {
     let mut report = SiteReport::default();
-    let dir = log_dir(data_dir);
+    let dir = DataDir::new(data_dir).log();
     // The index is read as of one moment, and the log opened after it: on a
     // running site the log writer appends an outbox row to the tree before
     // it deletes the row, so the tree then holds at least everything the
@@ -348,7 +347,7 @@ pub fn verify_site(
     // second after the file is created): a file that young is being written.
     let running = LogStorage::writer_active(&dir);
     for file in crate::site::video_files(data_dir)? {
-        let rel = crate::commit::relative(&file, data_dir);
+        let rel = DataDir::new(data_dir).relative(&file);
         if !indexed.contains(&rel) && !logged.contains_key(&rel) {
             let young = std::fs::metadata(&file)
                 .and_then(|m| m.modified())

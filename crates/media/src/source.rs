@@ -59,13 +59,18 @@ impl std::fmt::Debug for SourceSpec {
     }
 }
 
-/// The URL with any password replaced by `***`, for logs and API output.
+/// The URL as text with any password replaced by `***`; the user name
+/// stays. Use this wherever a camera URL is logged, shown or debug-printed.
 pub fn redact_url(url: &Url) -> String {
-    let mut u = url.clone();
-    if u.password().is_some() {
-        let _ = u.set_password(Some("***"));
+    if url.password().is_none() {
+        return url.to_string();
     }
-    u.to_string()
+    let mut shown = url.clone();
+    match shown.set_password(Some("***")) {
+        Ok(()) => shown.to_string(),
+        // Cannot happen for a URL that holds a password, but never leak it.
+        Err(()) => format!("{}://***", url.scheme()),
+    }
 }
 
 /// Why a source could not be read, in terms an operator can act on.
@@ -708,5 +713,18 @@ fn play_file_loop(
         // The next pass starts after everything of this one, in decode
         // and in presentation order.
         offset_ticks += last_dts.max(max_pts) + last_duration.max(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_passwords() {
+        let url = Url::parse("rtsp://admin:s3cr%40t@10.0.0.5:554/s?x=1").expect("a URL");
+        assert_eq!(redact_url(&url), "rtsp://admin:***@10.0.0.5:554/s?x=1");
+        let plain = Url::parse("rtsp://admin@h/s").expect("a URL");
+        assert_eq!(redact_url(&plain), "rtsp://admin@h/s");
     }
 }

@@ -8,6 +8,7 @@ use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::Json;
 use custos_ledger::entry::Entry;
+use custos_site::data_dir::DataDir;
 use custos_store::{Event, EventQuery};
 use serde::{Deserialize, Serialize};
 
@@ -168,22 +169,16 @@ pub(crate) async fn snapshot(
     // The path comes from the index, which only holds relative paths it
     // validated; checked again (as for segments), because a damaged index
     // must not make this serve a file from outside the data directory.
-    let relative = std::path::Path::new(&rel);
-    let inside = relative
-        .components()
-        .all(|c| matches!(c, std::path::Component::Normal(_)));
-    if rel.is_empty() || !inside {
+    let Some(path) = DataDir::new(&state.data_dir).resolve(&rel) else {
         return Err(ApiError::internal(
             "locating a snapshot",
             &format!("the index holds a path outside the data directory: {rel:?}"),
         ));
-    }
-    let bytes = tokio::fs::read(state.data_dir.join(relative))
-        .await
-        .map_err(|e| {
-            tracing::error!(event = id, "reading the snapshot: {e}");
-            ApiError::not_found(format!("the snapshot of event {id} is missing"))
-        })?;
+    };
+    let bytes = tokio::fs::read(path).await.map_err(|e| {
+        tracing::error!(event = id, "reading the snapshot: {e}");
+        ApiError::not_found(format!("the snapshot of event {id} is missing"))
+    })?;
     let leaf = Entry::footage_viewed(
         crate::now_ms(),
         &user.name,

@@ -17,6 +17,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use custos_ledger::entry::Entry;
+use custos_site::data_dir::DataDir;
 use custos_store::Store;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -60,7 +61,7 @@ pub(crate) struct ExportCreated {
 
 /// Where the site keeps exported bundles.
 pub fn exports_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("exports")
+    DataDir::new(data_dir).exports()
 }
 
 /// `POST /api/v1/exports`: builds an evidence bundle (auditor or admin).
@@ -103,7 +104,7 @@ pub(crate) async fn create(
     let (summary, bytes) = tokio::task::spawn_blocking(move || {
         // A connection of its own: the export may wait seconds for a
         // checkpoint and must not hold the shared one meanwhile.
-        let store = Store::open(&state2.data_dir.join(custos_store::DB_FILE_NAME))
+        let store = Store::open(&DataDir::new(&state2.data_dir).index())
             .map_err(|e| ApiError::from_store("opening the index for an export", e))?;
         let req = ExportRequest {
             site: &state2.site,

@@ -26,106 +26,12 @@ use axum::Json;
 use custos_ledger::entry::Entry;
 use serde::{Deserialize, Serialize};
 
+pub use custos_site::camera::{AnalysisSettings, CameraSettings, RegionSettings};
+
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::roles::SETTINGS_ADMINS;
 use crate::SharedState;
-
-/// A `[[camera]]` table as the API reads and writes it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CameraSettings {
-    /// `[a-z0-9-]`, unique; fixed once recorded under it.
-    pub id: String,
-    /// A name for people.
-    pub name: String,
-    /// `rtsp://host[:port]/path`, without a password (shown redacted; sent
-    /// back unchanged, it keeps the password the file has).
-    pub url: String,
-    /// A second (sub) stream for analysis, if the camera has one.
-    #[serde(default)]
-    pub analysis_url: Option<String>,
-    /// `tcp` (default) or `udp`.
-    #[serde(default = "default_transport")]
-    pub transport: String,
-    /// The camera account's name.
-    #[serde(default)]
-    pub username: Option<String>,
-    /// The environment variable of the server that holds the password.
-    #[serde(default)]
-    pub password_env: Option<String>,
-    /// Length of each recorded segment file.
-    #[serde(default = "default_segment_seconds")]
-    pub segment_seconds: u32,
-    /// Delete footage older than this many days.
-    #[serde(default)]
-    pub retain_days: Option<u32>,
-    /// Keep at most this many bytes of footage.
-    #[serde(default)]
-    pub retain_bytes: Option<u64>,
-    /// A disabled camera is kept in the file but not recorded.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Motion and tamper detection.
-    #[serde(default)]
-    pub analysis: AnalysisSettings,
-}
-
-/// How a camera's pictures are analysed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AnalysisSettings {
-    /// Motion and tamper detection on.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Pictures analysed per second (1–30).
-    #[serde(default = "default_fps")]
-    pub fps: u32,
-    /// Motion sensitivity, 0–1.
-    #[serde(default = "default_sensitivity")]
-    pub sensitivity: f32,
-    /// Smallest moving area, as a fraction of the picture.
-    #[serde(default = "default_min_area")]
-    pub min_area: f32,
-    /// Motion closer together than this is one event.
-    #[serde(default = "default_merge_seconds")]
-    pub merge_seconds: u32,
-    /// Detect covering, defocus, moving and freezing.
-    #[serde(default = "yes")]
-    pub tamper: bool,
-    /// Where motion counts (none: the whole picture).
-    #[serde(default)]
-    pub zones: Vec<RegionSettings>,
-    /// Where motion never counts (a window, a clock).
-    #[serde(default)]
-    pub masks: Vec<RegionSettings>,
-}
-
-impl Default for AnalysisSettings {
-    fn default() -> Self {
-        AnalysisSettings {
-            enabled: true,
-            fps: default_fps(),
-            sensitivity: default_sensitivity(),
-            min_area: default_min_area(),
-            merge_seconds: default_merge_seconds(),
-            tamper: true,
-            zones: Vec::new(),
-            masks: Vec::new(),
-        }
-    }
-}
-
-/// A polygon on the picture; corners in 0–1 of its width and height.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegionSettings {
-    /// A zone's name (masks may leave it empty).
-    #[serde(default)]
-    pub name: String,
-    /// At least three corners `[x, y]`.
-    pub points: Vec<[f32; 2]>,
-}
 
 /// The `[hours]` table: when the rooms are open, in the site's time zone.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -265,25 +171,7 @@ pub trait SiteSettings: Send + Sync {
 }
 
 fn default_transport() -> String {
-    "tcp".into()
-}
-fn default_segment_seconds() -> u32 {
-    60
-}
-fn yes() -> bool {
-    true
-}
-fn default_fps() -> u32 {
-    5
-}
-fn default_sensitivity() -> f32 {
-    0.5
-}
-fn default_min_area() -> f32 {
-    0.002
-}
-fn default_merge_seconds() -> u32 {
-    3
+    custos_site::camera::transport_name(custos_media::source::Transport::default()).to_owned()
 }
 
 fn provider(state: &SharedState) -> Result<Arc<dyn SiteSettings>, ApiError> {

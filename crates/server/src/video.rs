@@ -2,7 +2,7 @@
 //! streamed from the segment files.
 
 use std::panic::AssertUnwindSafe;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -11,6 +11,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use custos_ledger::entry::Entry;
 use custos_media::span::{plan_span, SpanError, SpanPlan, SpanReader, SpanSource};
+use custos_site::data_dir::DataDir;
 use custos_store::User;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -213,14 +214,12 @@ pub(crate) async fn video(
 /// checks again because serving a file outside the data directory would be
 /// far worse than refusing one request.
 fn segment_path(data_dir: &Path, relative: &str) -> Result<PathBuf, ApiError> {
-    let path = Path::new(relative);
-    if relative.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
-        return Err(ApiError::internal(
+    DataDir::new(data_dir).resolve(relative).ok_or_else(|| {
+        ApiError::internal(
             "locating a segment file",
             &format!("the index holds a path outside the data directory: {relative:?}"),
-        ));
-    }
-    Ok(data_dir.join(path))
+        )
+    })
 }
 
 /// `inline; filename="<camera>-<start_ms>.mp4"`, with every character but

@@ -6,9 +6,11 @@
 //! does not depend on axum; `tests/layering.rs` checks it).
 
 pub mod alerts;
+pub mod camera;
 pub mod cameras;
 pub mod clock;
 pub mod credentials;
+pub mod data_dir;
 pub mod evidence;
 pub mod live;
 pub mod register;
