@@ -100,7 +100,7 @@ pub fn raise(
     destinations: &[String],
     now_ms: i64,
 ) -> Result<Option<Alert>, StoreError> {
-    store.transaction("raising an alert", |tx| {
+    store.write("raising an alert", |tx| {
         raise_in(tx, new, site, destinations, now_ms)
     })
 }
@@ -116,7 +116,7 @@ pub fn update_facts(
     details: &serde_json::Value,
     now_ms: i64,
 ) -> Result<Option<Alert>, StoreError> {
-    store.transaction("updating an alert", |tx| {
+    store.write("updating an alert", |tx| {
         let Some(alert) = tx.unresolved_alert(kind, subject_key)? else {
             return Ok(None);
         };
@@ -171,7 +171,7 @@ pub fn resolve_condition(
     destinations: &[String],
     now_ms: i64,
 ) -> Result<Option<Alert>, StoreError> {
-    store.transaction("resolving an alert", |tx| {
+    store.write("resolving an alert", |tx| {
         let Some(alert) = tx.unresolved_alert(kind, subject_key)? else {
             return Ok(None);
         };
@@ -317,7 +317,7 @@ async fn change_by_person(
     let destinations = state.alert_destinations.clone();
     let alert = state
         .with_store("changing an alert", move |s| {
-            s.transaction("changing an alert", |tx| {
+            s.write("changing an alert", |tx| {
                 let note = (!note.is_empty()).then_some(note.as_str());
                 change_in(tx, id, to, &user.name, note, &site, &destinations, now_ms())
             })

@@ -7,8 +7,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Context, Result, StoreError};
-use crate::register::WriteTx;
 use crate::Store;
+use crate::WriteTx;
 
 // ---------------------------------------------------------------- custody events
 
@@ -829,7 +829,7 @@ impl Store {
         now_ms: i64,
         outcome: &AttemptOutcome,
     ) -> Result<()> {
-        self.transaction("recording a delivery attempt", |tx| {
+        self.write("recording a delivery attempt", |tx| {
             let (ok, detail) = match outcome {
                 AttemptOutcome::Delivered(d) => (true, d.as_str()),
                 AttemptOutcome::Retry { error, .. } | AttemptOutcome::Failed(error) => {
@@ -1051,29 +1051,29 @@ mod tests {
         let s = store();
         let d = json!({});
         let a = s
-            .transaction("t", |tx| tx.raise_alert(&alert("item:B1", &d), 10))
+            .write("t", |tx| tx.raise_alert(&alert("item:B1", &d), 10))
             .expect("raise")
             .expect("new");
         let again = s
-            .transaction("t", |tx| tx.raise_alert(&alert("item:B1", &d), 11))
+            .write("t", |tx| tx.raise_alert(&alert("item:B1", &d), 11))
             .expect("raise");
         assert!(again.is_none(), "a second alert for a standing condition");
         let err = s
-            .transaction("t", |tx| {
+            .write("t", |tx| {
                 tx.set_alert_state(a.id, AlertState::Open, "u", None, 12)
             })
             .expect_err("open → open");
         assert_eq!(err.kind(), ErrorKind::Conflict);
-        s.transaction("t", |tx| {
+        s.write("t", |tx| {
             tx.set_alert_state(a.id, AlertState::Acknowledged, "u", Some("seen"), 13)
         })
         .expect("ack");
-        s.transaction("t", |tx| {
+        s.write("t", |tx| {
             tx.set_alert_state(a.id, AlertState::Resolved, "u", None, 14)
         })
         .expect("resolve");
         let err = s
-            .transaction("t", |tx| {
+            .write("t", |tx| {
                 tx.set_alert_state(a.id, AlertState::Acknowledged, "u", None, 15)
             })
             .expect_err("resolved is final");
@@ -1094,7 +1094,7 @@ mod tests {
         );
         // Resolved, the condition may be raised again.
         let b = s
-            .transaction("t", |tx| tx.raise_alert(&alert("item:B1", &d), 20))
+            .write("t", |tx| tx.raise_alert(&alert("item:B1", &d), 20))
             .expect("raise");
         assert!(b.is_some());
     }
@@ -1102,7 +1102,7 @@ mod tests {
     #[test]
     fn a_failed_transaction_writes_nothing_not_even_its_log_entries() {
         let s = store();
-        let res: Result<()> = s.transaction("t", |tx| {
+        let res: Result<()> = s.write("t", |tx| {
             tx.insert_location(
                 &Location {
                     code: "R1".into(),
@@ -1122,7 +1122,7 @@ mod tests {
         assert!(s.outbox(10).expect("outbox").is_empty());
         // An item needs an existing location.
         let err = s
-            .transaction("t", |tx| {
+            .write("t", |tx| {
                 tx.insert_item(
                     &Item {
                         barcode: "B1".into(),
@@ -1148,10 +1148,10 @@ mod tests {
         let s = store();
         let d = json!({});
         let a = s
-            .transaction("t", |tx| tx.raise_alert(&alert("item:B1", &d), 10))
+            .write("t", |tx| tx.raise_alert(&alert("item:B1", &d), 10))
             .expect("raise")
             .expect("new");
-        s.transaction("t", |tx| {
+        s.write("t", |tx| {
             tx.insert_location(
                 &Location {
                     code: "R1".into(),
@@ -1184,7 +1184,7 @@ mod tests {
     fn notifications_keep_every_attempt_and_retry_when_told() {
         let s = store();
         let id = s
-            .transaction("t", |tx| {
+            .write("t", |tx| {
                 tx.enqueue_notification("hook", "alert", None, "subject", &json!({"a": 1}), 100)
             })
             .expect("queue");
