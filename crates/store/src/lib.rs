@@ -14,12 +14,16 @@
 
 #![warn(missing_docs)]
 
+mod alerts;
 mod cameras;
+mod cursors;
 mod custody;
 mod error;
 mod events;
 mod gauges;
+mod inventories;
 mod log;
+mod outbox;
 mod register;
 mod schema;
 mod segments;
@@ -33,15 +37,16 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use alerts::{Alert, AlertChange, AlertQuery, AlertState, NewAlert};
 pub use cameras::{CameraState, CameraStateChange, RecordingLossRow};
-pub use custody::{
-    Alert, AlertChange, AlertQuery, AlertState, AttemptOutcome, CameraStateRow, CustodyEvent,
-    CustodyQuery, DeliveryAttempt, Inventory, NewAlert, NewCustodyEvent, Notification,
-};
+pub use cursors::CameraStateRow;
+pub use custody::{CustodyEvent, CustodyQuery, NewCustodyEvent};
 pub use error::{ErrorKind, Result, StoreError};
 pub use events::{Event, EventQuery};
 pub use gauges::SiteGauges;
+pub use inventories::Inventory;
 pub use log::{IndexedEntry, OutboxEntry, StoredCheckpoint};
+pub use outbox::{AttemptOutcome, DeliveryAttempt, Notification};
 pub use register::ItemQuery;
 pub use segments::{
     CameraSummary, NewSegment, RecoveredSegment, SealedSegment, Segment, SegmentProgress,
