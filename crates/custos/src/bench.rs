@@ -161,7 +161,10 @@ fn commit(
     if rows.is_empty() {
         return Ok(());
     }
-    store.with_log(std::mem::take(leaves), |st| st.insert_sealed_segments(rows))?;
+    store.write("adopting segments", |tx| {
+        tx.log_all(std::mem::take(leaves));
+        tx.insert_sealed_segments(rows)
+    })?;
     rows.clear();
     Ok(())
 }

@@ -309,7 +309,10 @@ fn commit(
     }
     if !sealed.is_empty() {
         // The seal and its log entry commit together.
-        store.with_log(entries, |st| st.seal_segments(&sealed))?;
+        store.write("sealing segments", |tx| {
+            tx.log_all(entries);
+            tx.seal_segments(&sealed)
+        })?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         stats
             .segments_sealed
@@ -334,18 +337,22 @@ fn commit(
             detail: loss.detail.clone(),
         };
         // The loss and its log entry commit together.
-        store.with_log(vec![facts::recording_loss(&row)], |st| st.record_loss(&row))?;
+        store.write("recording a loss of pictures", |tx| {
+            tx.log(facts::recording_loss(&row));
+            tx.record_loss(&row)
+        })?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
     }
     for (camera, at_ms, from_pts, to_pts) in &batch.clock_resets {
         let entry = facts::recording_clock_reset(camera, *at_ms, *from_pts, *to_pts);
-        store.with_log(vec![entry], |_| Ok(()))?;
+        store.enqueue_log(vec![entry])?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
     }
     for (camera, at_ms, state, detail) in &batch.states {
         let entry = facts::camera_state(camera, *at_ms, state.as_str(), detail.as_deref());
-        store.with_log(vec![entry], |st| {
-            st.record_camera_state(camera, *at_ms, *state, detail.as_deref())
+        store.write("recording a camera state", |tx| {
+            tx.log(entry);
+            tx.record_camera_state(camera, *at_ms, *state, detail.as_deref())
         })?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         // An offline period is an event too, beside motion and tampering.

@@ -42,8 +42,9 @@ pub fn start(
             .with("zones", zones_value(zones))
             .with("score_milli", score_milli(score).into()),
     )?;
-    Ok(store.with_log(vec![entry], |s| {
-        s.insert_event(camera, kind, start_ms, zones, score)
+    Ok(store.write("recording an event", |tx| {
+        tx.log(entry);
+        tx.insert_event(camera, kind, start_ms, zones, score)
     })?)
 }
 
@@ -68,7 +69,10 @@ pub fn end(
             .with("score_milli", score_milli(score).into())
             .with("snapshot_sha256", event.snapshot_sha256.clone().into()),
     )?;
-    store.with_log(vec![entry], |s| s.end_event(event.id, end_ms, zones, score))?;
+    store.write("ending an event", |tx| {
+        tx.log(entry);
+        tx.end_event(event.id, end_ms, zones, score)
+    })?;
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! The log entries Custos writes, one constructor per kind of fact. Each
-//! returns the entry's canonical leaf bytes, ready for `Store::with_log`.
+//! returns the entry's canonical leaf bytes, ready for `WriteTx::log`.
 //!
 //! Field names here are part of the evidence format
 //! (`docs/evidence-format.md`): change them only with a new entry type.

@@ -657,8 +657,9 @@ fn user_command(command: UserCommand) -> anyhow::Result<()> {
             let hash = auth::hash_password(&password)?;
             let store = site_store(&config.data_dir)?;
             let entry = facts::user_created(&name, role.as_str(), &facts::cli_actor());
-            let user = store.with_log(vec![entry], |st| {
-                st.create_user(&name, role, &hash, clock::now_ms())
+            let user = store.write("creating a user", |tx| {
+                tx.log(entry);
+                tx.create_user(&name, role, &hash, clock::now_ms())
             })?;
             println!("created user {} with role {}", user.name, user.role);
         }
@@ -692,8 +693,9 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("no user named {name:?}"))?;
             let (id, token, digest) = auth::new_token();
             let entry = facts::token_created(&id, &user.name, &facts::cli_actor());
-            store.with_log(vec![entry], |st| {
-                st.create_token(&id, user.id, label.as_deref(), &digest, clock::now_ms())
+            store.write("creating a token", |tx| {
+                tx.log(entry);
+                tx.create_token(&id, user.id, label.as_deref(), &digest, clock::now_ms())
             })?;
             eprintln!("token {id} for {} (shown once; store it now):", user.name);
             println!("{token}");
@@ -711,7 +713,10 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
                 .user_by_id(owner.user_id)?
                 .map_or_else(|| format!("user #{}", owner.user_id), |u| u.name);
             let entry = facts::token_revoked(&id, &owner, &facts::cli_actor());
-            let t = store.with_log(vec![entry], |st| st.revoke_token(&id, clock::now_ms()))?;
+            let t = store.write("revoking a token", |tx| {
+                tx.log(entry);
+                tx.revoke_token(&id, clock::now_ms())
+            })?;
             println!("revoked token {}", t.id);
         }
         TokenCommand::List { config } => {
@@ -756,13 +761,15 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
         let password = auth::random_password();
         let hash = auth::hash_password(&password)?;
         let created = facts::user_created(demo::DEMO_USER, Role::Admin.as_str(), "custos demo");
-        let admin = store.with_log(vec![created], |st| {
-            st.create_user(demo::DEMO_USER, Role::Admin, &hash, clock::now_ms())
+        let admin = store.write("creating the demo user", |tx| {
+            tx.log(created);
+            tx.create_user(demo::DEMO_USER, Role::Admin, &hash, clock::now_ms())
         })?;
         let (id, token, digest) = auth::new_token();
         let entry = facts::token_created(&id, demo::DEMO_USER, "custos demo");
-        store.with_log(vec![entry], |st| {
-            st.create_token(&id, admin.id, Some("demo"), &digest, clock::now_ms())
+        store.write("creating the demo token", |tx| {
+            tx.log(entry);
+            tx.create_token(&id, admin.id, Some("demo"), &digest, clock::now_ms())
         })?;
         login = Some((password, token));
     }

@@ -78,8 +78,9 @@ pub fn recover(store: &Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<Re
                     sha256: &sha256,
                 };
                 // The seal and its log entry commit together.
-                store.with_log(vec![facts::segment_sealed(&fact, true)], |st| {
-                    st.seal_segments(&[SealedSegment {
+                store.write("sealing a recovered segment", |tx| {
+                    tx.log(facts::segment_sealed(&fact, true));
+                    tx.seal_segments(&[SealedSegment {
                         id: seg.id,
                         end_ms,
                         bytes: r.bytes,
@@ -203,8 +204,9 @@ fn adopt(
         },
         true,
     );
-    store.with_log(vec![entry], |st| {
-        st.insert_sealed_segment(&RecoveredSegment {
+    store.write("adopting a recovered segment", |tx| {
+        tx.log(entry);
+        tx.insert_sealed_segment(&RecoveredSegment {
             camera: camera.to_owned(),
             path: rel.to_owned(),
             start_ms,
@@ -235,7 +237,7 @@ fn finish_deletion_by(
     by: &str,
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    let entries = segments
+    let entries: Vec<Vec<u8>> = segments
         .iter()
         .map(|s| {
             facts::segment_deleted(
@@ -248,13 +250,19 @@ fn finish_deletion_by(
         })
         .collect();
     let ids: Vec<i64> = segments.iter().map(|s| s.id).collect();
-    store.with_log(entries, |st| st.finish_delete(&ids, now_ms))?;
+    store.write("finishing deletion", |tx| {
+        tx.log_all(entries);
+        tx.finish_delete(&ids, now_ms)
+    })?;
     Ok(())
 }
 
 fn mark_missing(store: &Store, seg: &Segment) -> anyhow::Result<()> {
     let entry = facts::segment_missing(&seg.camera, &seg.path, seg.sha256.as_deref());
-    store.with_log(vec![entry], |st| st.mark_missing(seg.id))?;
+    store.write("marking a segment missing", |tx| {
+        tx.log(entry);
+        tx.mark_missing(seg.id)
+    })?;
     Ok(())
 }
 
@@ -410,7 +418,10 @@ pub fn set_hold_by(store: &Store, id: i64, hold: bool, by: &str) -> anyhow::Resu
         anyhow::bail!("no segment with id {id}");
     };
     let entry = facts::segment_hold(&seg.camera, &seg.path, hold, by);
-    Ok(store.with_log(vec![entry], |st| st.set_hold(id, hold))?)
+    Ok(store.write("setting a hold", |tx| {
+        tx.log(entry);
+        tx.set_hold(id, hold)
+    })?)
 }
 
 pub(crate) fn delete_segments(

@@ -141,7 +141,7 @@ async fn change_by_person(
     let destinations = state.alert_destinations.clone();
     let alert = state
         .with_store("changing an alert", move |s| {
-            s.transaction("changing an alert", |tx| {
+            s.write("changing an alert", |tx| {
                 let note = (!note.is_empty()).then_some(note.as_str());
                 change_in(tx, id, to, &user.name, note, &site, &destinations, now_ms())
             })

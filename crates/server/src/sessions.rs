@@ -353,8 +353,9 @@ pub(crate) async fn login(
     let (sid, uid, src) = (id.clone(), user.id, source.clone());
     state
         .with_store("starting a session", move |s| {
-            s.with_log(vec![entry], |s| {
-                s.create_session(&sid, uid, &digest, now, expires, &src)
+            s.write("starting a session", |tx| {
+                tx.log(entry);
+                tx.create_session(&sid, uid, &digest, now, expires, &src)
             })
         })
         .await?;
@@ -473,7 +474,10 @@ pub(crate) async fn logout(
     let sid = id.clone();
     state
         .with_store("ending the session", move |s| {
-            s.with_log(vec![entry], |s| s.end_session(&sid, now))
+            s.write("ending the session", |tx| {
+                tx.log(entry);
+                tx.end_session(&sid, now)
+            })
         })
         .await?;
     tracing::info!(target: "custos::audit", user = %auth.user.name, session = %id, "signed out");

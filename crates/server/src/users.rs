@@ -151,16 +151,19 @@ pub(crate) async fn create(
         .map_err(|e| ApiError::internal("recording the new user", &e))?;
     let created = state
         .with_store("creating a user", move |s| {
-            // Checked first: the entry commits with the user's row.
+            // Checked first, so that an unknown room is named before a taken
+            // name; the user, the rooms and the entry commit together.
             for code in &rooms {
                 if s.location(code)?.is_none() {
                     return Err(StoreError::NotFound(format!("location {code:?}")));
                 }
             }
-            let created = s.with_log(vec![entry], |s| {
-                s.create_user(&name, role, &password_hash, now)
+            let created = s.write("creating a user", |tx| {
+                tx.log(entry);
+                let created = tx.create_user(&name, role, &password_hash, now)?;
+                tx.set_user_rooms(created.id, &rooms)?;
+                Ok::<_, StoreError>(created)
             })?;
-            s.set_user_rooms(created.id, &rooms)?;
             with_rooms(s, created)
         })
         .await?;
@@ -239,8 +242,8 @@ pub(crate) async fn change(
             let target = s
                 .user_by_name(&name)?
                 .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
-            // The entry commits with the first write; a change of nothing
-            // is refused rather than logged.
+            // Every change commits with the entry, in one transaction; a
+            // change of nothing is refused rather than logged.
             if role.is_none() && disabled.is_none() && password_hash.is_none() && rooms.is_none() {
                 return Err(StoreError::InvalidArgument(
                     "nothing to change: give role, disabled, password or rooms".into(),
@@ -253,22 +256,23 @@ pub(crate) async fn change(
                     }
                 }
             }
-            s.with_log(vec![leaf], |s| {
+            s.write("changing a user", |tx| {
+                tx.log(leaf);
                 if let Some(r) = role {
-                    s.set_user_role(target.id, r)?;
+                    tx.set_user_role(target.id, r)?;
                 }
                 if let Some(d) = disabled {
-                    s.set_user_disabled(target.id, d)?;
+                    tx.set_user_disabled(target.id, d)?;
                 }
                 if let Some(h) = &password_hash {
-                    s.set_password_hash(target.id, h)?;
+                    tx.set_password_hash(target.id, h)?;
                     // Whoever signed in with the old password is out.
-                    s.end_user_sessions(target.id, now)?;
+                    tx.end_user_sessions(target.id, now)?;
                 }
                 if let Some(r) = &rooms {
-                    s.set_user_rooms(target.id, r)?;
+                    tx.set_user_rooms(target.id, r)?;
                 }
-                Ok(())
+                Ok::<_, StoreError>(())
             })?;
             let updated = s
                 .user_by_id(target.id)?

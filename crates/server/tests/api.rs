@@ -1445,3 +1445,111 @@ async fn the_printable_chain_of_custody_links_each_window_to_its_video() -> Test
     }
     Ok(())
 }
+
+/// A user and their rooms are one fact: when the rooms cannot be written,
+/// neither the user nor the `user.created` entry is left behind; likewise
+/// a change of a user's rooms with the rest of the change and its
+/// `user.changed` entry.
+#[tokio::test]
+async fn a_user_and_their_rooms_commit_together_or_not_at_all() -> TestResult {
+    const ADMIN_TOKEN: &str = "cst_test0005_admin-secret";
+    let site = site()?;
+    {
+        let store = site.store.lock().map_err(|_| "poisoned")?;
+        let admin = store.create_user("ada", Role::Admin, "$argon2id$test", T0)?;
+        store.create_token("test0005", admin.id, None, &token_digest(ADMIN_TOKEN), T0)?;
+        store.write("adding a room", |tx| {
+            tx.insert_location(
+                &custos_custody::model::Location {
+                    code: "R1".into(),
+                    name: "Reading room".into(),
+                    kind: custos_custody::model::LocationKind::Room,
+                    room: None,
+                    coverage: Vec::new(),
+                    retired: false,
+                },
+                T0,
+            )
+        })?;
+    }
+    // The room exists, so the API's own check passes; the index then
+    // refuses to write any room, after the user's row is written.
+    let conn = rusqlite::Connection::open(site._dir.path().join(DB_FILE_NAME))?;
+    conn.execute_batch(
+        "CREATE TRIGGER no_rooms BEFORE INSERT ON user_rooms \
+         BEGIN SELECT RAISE(ABORT, 'rooms refused'); END;",
+    )?;
+
+    let created = send_body(
+        &site.app,
+        Method::POST,
+        "/api/v1/users",
+        Some(ADMIN_TOKEN),
+        Some(
+            r#"{"name": "rita", "role": "archivist",
+                "password": "a long enough password", "rooms": ["R1"]}"#,
+        ),
+    )
+    .await?;
+    assert_eq!(
+        created.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        created.error()
+    );
+    {
+        let store = site.store.lock().map_err(|_| "poisoned")?;
+        assert!(
+            store.user_by_name("rita")?.is_none(),
+            "no user without rooms"
+        );
+    }
+    assert!(queued(&site.store, "user.created")?.is_empty());
+
+    let changed = send_body(
+        &site.app,
+        Method::PATCH,
+        "/api/v1/users/archie",
+        Some(ADMIN_TOKEN),
+        Some(r#"{"disabled": true, "rooms": ["R1"]}"#),
+    )
+    .await?;
+    assert_eq!(
+        changed.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        changed.error()
+    );
+    {
+        let store = site.store.lock().map_err(|_| "poisoned")?;
+        let archie = store.user_by_name("archie")?.ok_or("archie is gone")?;
+        assert!(
+            !archie.disabled,
+            "the rest of the change went with the rooms"
+        );
+        assert!(store.user_rooms(archie.id)?.is_empty());
+    }
+    assert!(queued(&site.store, "user.changed")?.is_empty());
+
+    // Once the index takes rooms again, the same requests go through whole.
+    conn.execute_batch("DROP TRIGGER no_rooms;")?;
+    let created = send_body(
+        &site.app,
+        Method::POST,
+        "/api/v1/users",
+        Some(ADMIN_TOKEN),
+        Some(
+            r#"{"name": "rita", "role": "archivist",
+                "password": "a long enough password", "rooms": ["R1"]}"#,
+        ),
+    )
+    .await?;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.error());
+    {
+        let store = site.store.lock().map_err(|_| "poisoned")?;
+        let rita = store.user_by_name("rita")?.ok_or("rita was not created")?;
+        assert_eq!(store.user_rooms(rita.id)?, ["R1"]);
+    }
+    assert_eq!(queued(&site.store, "user.created")?.len(), 1);
+    Ok(())
+}

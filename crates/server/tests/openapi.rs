@@ -40,7 +40,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
     let store = Store::open(&dir.path().join(DB_FILE_NAME))?;
     // The archivist's room is the one `cam` covers, so footage routes
     // answer them as they answer every role they list.
-    store.transaction("the room", |tx| {
+    store.write("the room", |tx| {
         tx.insert_location(
             &Location {
                 code: "R1".into(),

@@ -408,8 +408,9 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
     cameras.set_state("yard", LiveState::Offline, Some(error.clone()), T0 + 1);
     let leaf =
         Entry::camera_state(T0 + 1, "yard", T0 + 1, "offline", Some(&error)).to_leaf_bytes()?;
-    store.with_log(vec![leaf], |s| {
-        s.record_camera_state("yard", T0 + 1, CameraState::Offline, Some(&error))
+    store.write("recording a camera state", |tx| {
+        tx.log(leaf);
+        tx.record_camera_state("yard", T0 + 1, CameraState::Offline, Some(&error))
     })?;
 
     // Alerts, queued for every destination.

@@ -81,7 +81,7 @@ pub fn raise(
     destinations: &[String],
     now_ms: i64,
 ) -> Result<Option<Alert>, StoreError> {
-    store.transaction("raising an alert", |tx| {
+    store.write("raising an alert", |tx| {
         raise_in(tx, new, site, destinations, now_ms)
     })
 }
@@ -97,7 +97,7 @@ pub fn update_facts(
     details: &serde_json::Value,
     now_ms: i64,
 ) -> Result<Option<Alert>, StoreError> {
-    store.transaction("updating an alert", |tx| {
+    store.write("updating an alert", |tx| {
         let Some(alert) = tx.unresolved_alert(kind, subject_key)? else {
             return Ok(None);
         };
@@ -152,7 +152,7 @@ pub fn resolve_condition(
     destinations: &[String],
     now_ms: i64,
 ) -> Result<Option<Alert>, StoreError> {
-    store.transaction("resolving an alert", |tx| {
+    store.write("resolving an alert", |tx| {
         let Some(alert) = tx.unresolved_alert(kind, subject_key)? else {
             return Ok(None);
         };

@@ -158,10 +158,10 @@ pub fn create_location(
     now_ms: i64,
 ) -> Result<()> {
     store
-        .transaction("adding a location", |tx| {
-            check_location(tx, l, camera_exists).map_err(into_store)?;
+        .write("adding a location", |tx| -> Result<_> {
+            check_location(tx, l, camera_exists)?;
             tx.insert_location(l, now_ms)?;
-            tx.log(location_entry(l, "created", by, now_ms).map_err(into_store)?);
+            tx.log(location_entry(l, "created", by, now_ms)?);
             Ok(())
         })
         .map_err(from_store)
@@ -191,13 +191,13 @@ pub fn update_location(
         }
     }
     store
-        .transaction("updating a location", |tx| {
+        .write("updating a location", |tx| -> Result<_> {
             if tx.location(&l.code)?.is_none() {
-                return Err(StoreError::NotFound(format!("location {:?}", l.code)));
+                return Err(RegisterError::NotFound(format!("location {:?}", l.code)));
             }
-            check_location(tx, l, camera_exists).map_err(into_store)?;
+            check_location(tx, l, camera_exists)?;
             tx.update_location(l, now_ms)?;
-            tx.log(location_entry(l, "updated", by, now_ms).map_err(into_store)?);
+            tx.log(location_entry(l, "updated", by, now_ms)?);
             Ok(())
         })
         .map_err(from_store)
@@ -216,9 +216,9 @@ fn check_person(p: &Person) -> Result<()> {
 pub fn create_person(store: &Store, by: &str, p: &Person, now_ms: i64) -> Result<()> {
     check_person(p)?;
     store
-        .transaction("adding a person", |tx| {
+        .write("adding a person", |tx| -> Result<_> {
             tx.insert_person(p, now_ms)?;
-            tx.log(person_entry(p, "created", by, now_ms).map_err(into_store)?);
+            tx.log(person_entry(p, "created", by, now_ms)?);
             Ok(())
         })
         .map_err(from_store)
@@ -244,9 +244,9 @@ pub fn update_person(store: &Store, by: &str, p: &Person, now_ms: i64) -> Result
         }
     }
     store
-        .transaction("updating a person", |tx| {
+        .write("updating a person", |tx| -> Result<_> {
             tx.update_person(p, now_ms)?;
-            tx.log(person_entry(p, "updated", by, now_ms).map_err(into_store)?);
+            tx.log(person_entry(p, "updated", by, now_ms)?);
             Ok(())
         })
         .map_err(from_store)
@@ -300,10 +300,10 @@ fn check_new_item(tx: &WriteTx<'_>, i: &Item) -> Result<()> {
 /// Adds an item, in place at its home location (logged).
 pub fn create_item(store: &Store, by: &str, i: &Item, now_ms: i64) -> Result<()> {
     store
-        .transaction("adding an item", |tx| {
-            check_new_item(tx, i).map_err(into_store)?;
+        .write("adding an item", |tx| -> Result<_> {
+            check_new_item(tx, i)?;
             tx.insert_item(i, now_ms)?;
-            tx.log(item_entry(i, "created", by, now_ms).map_err(into_store)?);
+            tx.log(item_entry(i, "created", by, now_ms)?);
             Ok(())
         })
         .map_err(from_store)
@@ -318,12 +318,12 @@ pub fn edit_item(
     now_ms: i64,
 ) -> Result<Item> {
     store
-        .transaction("editing an item", |tx| {
+        .write("editing an item", |tx| -> Result<_> {
             let mut item = tx
                 .item(barcode)?
-                .ok_or_else(|| StoreError::NotFound(format!("item {barcode:?}")))?;
+                .ok_or_else(|| RegisterError::NotFound(format!("item {barcode:?}")))?;
             if let Some(t) = &edit.title {
-                non_empty("title", t).map_err(into_store)?;
+                non_empty("title", t)?;
                 item.title = t.clone();
             }
             if let Some(r) = &edit.reference {
@@ -333,7 +333,7 @@ pub fn edit_item(
                 item.classification = c.clone();
             }
             tx.update_item(&item, now_ms)?;
-            tx.log(item_entry(&item, "updated", by, now_ms).map_err(into_store)?);
+            tx.log(item_entry(&item, "updated", by, now_ms)?);
             Ok(item)
         })
         .map_err(from_store)
@@ -419,20 +419,14 @@ pub fn record_custody(
     now_ms: i64,
 ) -> Result<Recorded> {
     code("barcode", barcode)?;
-    let mut refusal = None;
-    let result = store.transaction("recording a custody event", |tx| {
+    let result = store.write("recording a custody event", |tx| -> Result<_> {
         let item = tx
             .item(barcode)?
-            .ok_or_else(|| StoreError::NotFound(format!("item {barcode:?}")))?;
-        let register = register_for(tx, &item, action).map_err(into_store)?;
-        let outcome = match apply(&item, action, at_ms, &register) {
-            Ok(o) => o,
-            Err(e) => {
-                refusal = Some(e.to_string());
-                return Err(StoreError::Conflict(e.to_string()));
-            }
-        };
-        let cameras = covering_cameras(tx, outcome.location.as_deref()).map_err(into_store)?;
+            .ok_or_else(|| RegisterError::NotFound(format!("item {barcode:?}")))?;
+        let register = register_for(tx, &item, action)?;
+        let outcome = apply(&item, action, at_ms, &register)
+            .map_err(|e| RegisterError::Refused(e.to_string()))?;
+        let cameras = covering_cameras(tx, outcome.location.as_deref())?;
         let details = to_value(action);
         let id = tx.insert_custody_event(&NewCustodyEvent {
             barcode,
@@ -446,22 +440,19 @@ pub fn record_custody(
             cameras: &cameras,
         })?;
         tx.update_item(&outcome.item, now_ms)?;
-        tx.log(
-            leaf(
-                Entry::new("custody.event", now_ms)
-                    .with("event", id.into())
-                    .with("barcode", barcode.into())
-                    .with("action", action.name().into())
-                    .with("at_ms", at_ms.into())
-                    .with("by", by.into())
-                    .with("person", action_person(action).map(str::to_owned).into())
-                    .with("holder", outcome.holder.clone().into())
-                    .with("location", outcome.location.clone().into())
-                    .with("details", details.clone())
-                    .with("cameras", to_value(&cameras)),
-            )
-            .map_err(into_store)?,
-        );
+        tx.log(leaf(
+            Entry::new("custody.event", now_ms)
+                .with("event", id.into())
+                .with("barcode", barcode.into())
+                .with("action", action.name().into())
+                .with("at_ms", at_ms.into())
+                .with("by", by.into())
+                .with("person", action_person(action).map(str::to_owned).into())
+                .with("holder", outcome.holder.clone().into())
+                .with("location", outcome.location.clone().into())
+                .with("details", details.clone())
+                .with("cameras", to_value(&cameras)),
+        )?);
         Ok((id, outcome.item))
     });
     match result {
@@ -471,10 +462,7 @@ pub fn record_custody(
                 .ok_or_else(|| RegisterError::NotFound(format!("custody event {id}")))?;
             Ok(Recorded { event, item })
         }
-        Err(e) => match refusal {
-            Some(reason) => Err(RegisterError::Refused(reason)),
-            None => Err(from_store(e)),
-        },
+        Err(e) => Err(from_store(e)),
     }
 }
 
@@ -542,23 +530,15 @@ pub fn with_footage(
         .collect()
 }
 
-/// Wraps a register error so it can leave a store transaction closure.
-fn into_store(e: RegisterError) -> StoreError {
-    match e {
-        RegisterError::Store(s) => s,
-        RegisterError::Invalid(m) => StoreError::InvalidArgument(m),
-        RegisterError::Refused(m) => StoreError::Conflict(m),
-        RegisterError::NotFound(m) => StoreError::NotFound(m),
-    }
-}
-
-/// The inverse of [`into_store`] for the errors it made.
-fn from_store(e: StoreError) -> RegisterError {
-    match e {
-        StoreError::InvalidArgument(m) => RegisterError::Invalid(m),
-        StoreError::Conflict(m) => RegisterError::Refused(m),
-        StoreError::NotFound(m) => RegisterError::NotFound(m),
-        other => RegisterError::Store(other),
+/// Says a store's refusal of a register change in the register's terms (a
+/// taken or missing code, a conflicting state); the register's own errors
+/// pass through as they are.
+fn from_store(e: impl Into<RegisterError>) -> RegisterError {
+    match e.into() {
+        RegisterError::Store(StoreError::InvalidArgument(m)) => RegisterError::Invalid(m),
+        RegisterError::Store(StoreError::Conflict(m)) => RegisterError::Refused(m),
+        RegisterError::Store(StoreError::NotFound(m)) => RegisterError::NotFound(m),
+        other => other,
     }
 }
 
@@ -690,7 +670,7 @@ pub fn import(
         Rows::Items(v) => v.len(),
     };
     let step = (total / 100).max(1);
-    store.transaction("importing the register", |tx| {
+    store.write("importing the register", |tx| -> Result<_> {
         let tick = |n: usize, progress: &mut dyn FnMut(u64, u64)| {
             if n.is_multiple_of(step) || n == total {
                 progress(n as u64, total as u64);
@@ -704,35 +684,32 @@ pub fn import(
                 ordered.extend(v.iter().filter(|l| l.room.is_some()));
                 for (n, l) in ordered.into_iter().enumerate() {
                     tx.insert_location(l, now_ms)?;
-                    tx.log(location_entry(l, "imported", by, now_ms).map_err(into_store)?);
+                    tx.log(location_entry(l, "imported", by, now_ms)?);
                     tick(n + 1, progress);
                 }
             }
             Rows::People(v) => {
                 for (n, p) in v.iter().enumerate() {
                     tx.insert_person(p, now_ms)?;
-                    tx.log(person_entry(p, "imported", by, now_ms).map_err(into_store)?);
+                    tx.log(person_entry(p, "imported", by, now_ms)?);
                     tick(n + 1, progress);
                 }
             }
             Rows::Items(v) => {
                 for (n, i) in v.iter().enumerate() {
                     tx.insert_item(i, now_ms)?;
-                    tx.log(item_entry(i, "imported", by, now_ms).map_err(into_store)?);
+                    tx.log(item_entry(i, "imported", by, now_ms)?);
                     tick(n + 1, progress);
                 }
             }
         }
-        tx.log(
-            leaf(
-                Entry::new("register.import", now_ms)
-                    .with("by", by.into())
-                    .with("kind", kind.as_str().into())
-                    .with("rows", (total as i64).into())
-                    .with("sha256", sha256.clone().into()),
-            )
-            .map_err(into_store)?,
-        );
+        tx.log(leaf(
+            Entry::new("register.import", now_ms)
+                .with("by", by.into())
+                .with("kind", kind.as_str().into())
+                .with("rows", (total as i64).into())
+                .with("sha256", sha256.clone().into()),
+        )?);
         Ok(())
     })?;
     Ok(ImportSummary {
@@ -750,26 +727,23 @@ pub fn start_inventory(
     now_ms: i64,
 ) -> Result<custos_store::Inventory> {
     let id = store
-        .transaction("starting an inventory", |tx| {
+        .write("starting an inventory", |tx| -> Result<_> {
             match tx.location(location)? {
-                None => return Err(StoreError::NotFound(format!("location {location:?}"))),
+                None => return Err(RegisterError::NotFound(format!("location {location:?}"))),
                 Some(l) if l.retired => {
-                    return Err(StoreError::Conflict(format!(
+                    return Err(RegisterError::Refused(format!(
                         "location {location:?} is retired"
                     )))
                 }
                 Some(_) => {}
             }
             let id = tx.start_inventory(location, by, now_ms)?;
-            tx.log(
-                leaf(
-                    Entry::new("inventory.started", now_ms)
-                        .with("inventory", id.into())
-                        .with("location", location.into())
-                        .with("by", by.into()),
-                )
-                .map_err(into_store)?,
-            );
+            tx.log(leaf(
+                Entry::new("inventory.started", now_ms)
+                    .with("inventory", id.into())
+                    .with("location", location.into())
+                    .with("by", by.into()),
+            )?);
             Ok(id)
         })
         .map_err(from_store)?;
@@ -811,7 +785,7 @@ pub fn scan_inventory(
         )));
     }
     let first_scan = store
-        .transaction("recording a scan", |tx| {
+        .write("recording a scan", |tx| {
             tx.scan_inventory(inventory, barcode, by, now_ms)
         })
         .map_err(from_store)?;
@@ -899,18 +873,15 @@ pub fn close_inventory(
     }
     let report_json = to_value(&report);
     store
-        .transaction("closing an inventory", |tx| {
+        .write("closing an inventory", |tx| -> Result<_> {
             tx.close_inventory(inventory, by, now_ms, &report_json)?;
-            tx.log(
-                leaf(
-                    Entry::new("inventory.closed", now_ms)
-                        .with("inventory", inventory.into())
-                        .with("location", inv.location.clone().into())
-                        .with("by", by.into())
-                        .with("report", report_json.clone()),
-                )
-                .map_err(into_store)?,
-            );
+            tx.log(leaf(
+                Entry::new("inventory.closed", now_ms)
+                    .with("inventory", inventory.into())
+                    .with("location", inv.location.clone().into())
+                    .with("by", by.into())
+                    .with("report", report_json.clone()),
+            )?);
             Ok(())
         })
         .map_err(from_store)?;

@@ -86,13 +86,13 @@ impl Rules {
     fn recording_losses(&self, store: &Store, now: i64) -> anyhow::Result<()> {
         const CURSOR: &str = "recording_loss";
         let start = store
-            .transaction("reading a rule cursor", |tx| tx.cursor(CURSOR))?
+            .write("reading a rule cursor", |tx| tx.cursor(CURSOR))?
             .unwrap_or(0);
         let losses = store.losses_after(start, BATCH)?;
         let Some(last) = losses.last().map(|l| l.id) else {
             return Ok(());
         };
-        store.transaction("raising recording loss alerts", |tx| {
+        store.write("raising recording loss alerts", |tx| {
             for loss in &losses {
                 let key = format!("loss:{}:{}", loss.camera, loss.reason);
                 let why = match loss.reason.as_str() {
@@ -212,22 +212,21 @@ impl Rules {
 
     fn motion_after_hours(&self, store: &Store, now: i64) -> anyhow::Result<()> {
         const CURSOR: &str = "motion_after_hours";
-        let start =
-            store.transaction("reading a rule cursor", |tx| match tx.cursor(CURSOR)? {
-                Some(c) => Ok(c),
-                None => {
-                    // First run on this site: motion from before the rules
-                    // existed is history, not news.
-                    let last = tx.last_event_id()?;
-                    tx.set_cursor(CURSOR, last)?;
-                    Ok(last)
-                }
-            })?;
+        let start = store.write("reading a rule cursor", |tx| match tx.cursor(CURSOR)? {
+            Some(c) => Ok::<_, StoreError>(c),
+            None => {
+                // First run on this site: motion from before the rules
+                // existed is history, not news.
+                let last = tx.last_event_id()?;
+                tx.set_cursor(CURSOR, last)?;
+                Ok(last)
+            }
+        })?;
         let events = store.events_after("motion", start, BATCH)?;
         let Some(last) = events.last().map(|e| e.id) else {
             return Ok(());
         };
-        store.transaction("raising after-hours motion alerts", |tx| {
+        store.write("raising after-hours motion alerts", |tx| {
             for ev in events.iter().filter(|e| self.closed_at(e.start_ms)) {
                 let key = format!("event:{}", ev.id);
                 let summary = format!("motion on camera {} while the site is closed", ev.camera);
@@ -255,13 +254,13 @@ impl Rules {
     fn custody_after_hours(&self, store: &Store, now: i64) -> anyhow::Result<()> {
         const CURSOR: &str = "custody_after_hours";
         let start = store
-            .transaction("reading a rule cursor", |tx| tx.cursor(CURSOR))?
+            .write("reading a rule cursor", |tx| tx.cursor(CURSOR))?
             .unwrap_or(0);
         let events = store.custody_events_after(start, BATCH)?;
         let Some(last) = events.last().map(|e| e.id) else {
             return Ok(());
         };
-        store.transaction("raising after-hours custody alerts", |tx| {
+        store.write("raising after-hours custody alerts", |tx| {
             for ev in events.iter().filter(|e| self.closed_at(e.at_ms)) {
                 let key = format!("custody:{}", ev.id);
                 let summary = format!(
@@ -299,7 +298,7 @@ impl Rules {
         for ev in due {
             let windows = crate::register::footage_of(store, &ev)?;
             let missing = footage::needs_no_footage_alert(&windows);
-            store.transaction("checking custody footage", |tx| {
+            store.write("checking custody footage", |tx| {
                 tx.set_footage_checked(ev.id, missing)?;
                 if missing {
                     let key = format!("custody:{}", ev.id);
@@ -332,7 +331,7 @@ impl Rules {
                         now,
                     )?;
                 }
-                Ok(())
+                Ok::<_, StoreError>(())
             })?;
         }
         Ok(())
@@ -450,13 +449,13 @@ impl Rules {
     fn camera_states(&self, store: &Store, now: i64) -> anyhow::Result<()> {
         const CURSOR: &str = "camera_state_notify";
         let start = store
-            .transaction("reading a rule cursor", |tx| tx.cursor(CURSOR))?
+            .write("reading a rule cursor", |tx| tx.cursor(CURSOR))?
             .unwrap_or(0);
         let rows = store.camera_states_after(start, BATCH)?;
         let Some(last) = rows.last().map(|r| r.id) else {
             return Ok(());
         };
-        store.transaction("queueing camera states", |tx| {
+        store.write("queueing camera states", |tx| {
             if !self.state_destinations.is_empty() {
                 // Only the newest change per camera in this batch matters to
                 // a receiver that keeps the current state.
@@ -776,8 +775,11 @@ mod tests {
             loss("write_error", 12, MONDAY_10),
             loss("write_error", 15, MONDAY_10 + 60_000),
         ] {
-            s.with_log(vec![loss_leaf(&l)], |st| st.record_loss(&l))
-                .expect("loss");
+            s.write("t", |tx| {
+                tx.log(loss_leaf(&l));
+                tx.record_loss(&l)
+            })
+            .expect("loss");
         }
         r.run_once(&s, MONDAY_10 + 61_000).expect("rules");
         let alerts = s
@@ -801,8 +803,11 @@ mod tests {
         assert_eq!(alerts[0].details["pictures"], 12);
         // Another reason is another alert; each loss runs once.
         let l = loss("clock_jump", 3, MONDAY_10 + 70_000);
-        s.with_log(vec![loss_leaf(&l)], |st| st.record_loss(&l))
-            .expect("loss");
+        s.write("t", |tx| {
+            tx.log(loss_leaf(&l));
+            tx.record_loss(&l)
+        })
+        .expect("loss");
         r.run_once(&s, MONDAY_10 + 71_000).expect("rules");
         r.run_once(&s, MONDAY_10 + 72_000).expect("rules");
         let k = kinds(&s);

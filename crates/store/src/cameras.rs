@@ -10,6 +10,7 @@ use rusqlite::{params, Row, ToSql};
 use serde::Serialize;
 
 use crate::error::{Context, Result, StoreError};
+use crate::WriteTx;
 use crate::{validate, Store};
 
 /// What a camera's recorder is doing.
@@ -137,29 +138,6 @@ fn loss_from_row(r: &Row<'_>) -> rusqlite::Result<RecordingLossRow> {
 }
 
 impl Store {
-    /// Stores a loss of pictures (the caller logs it in the same
-    /// transaction, through [`Store::with_log`]). Returns the row id.
-    pub fn record_loss(&self, loss: &RecordingLossRow) -> Result<i64> {
-        validate::name("camera name", &loss.camera)?;
-        self.write_in_tx(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO recording_losses (camera, reason, pictures, start_ms, end_ms, detail) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut stmt| {
-                stmt.insert(params![
-                    loss.camera,
-                    loss.reason,
-                    loss.pictures,
-                    loss.start_ms,
-                    loss.end_ms,
-                    loss.detail
-                ])
-            })
-        })
-        .context(|| format!("recording a loss of pictures of camera {:?}", loss.camera))
-    }
-
     /// Losses stored after row `after_id`, oldest first (for the rules).
     pub fn losses_after(&self, after_id: i64, limit: usize) -> Result<Vec<RecordingLossRow>> {
         let what = || "listing recording losses".to_owned();
@@ -199,24 +177,6 @@ impl Store {
         rows.collect::<rusqlite::Result<_>>().context(what)
     }
 
-    /// Logs that `camera` entered `state` at `at_ms`. Returns the row id.
-    pub fn record_camera_state(
-        &self,
-        camera: &str,
-        at_ms: i64,
-        state: CameraState,
-        detail: Option<&str>,
-    ) -> Result<i64> {
-        validate::name("camera name", camera)?;
-        self.write_in_tx(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO camera_states (camera, at_ms, state, detail) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .and_then(|mut stmt| stmt.insert(params![camera, at_ms, state, detail]))
-        })
-        .context(|| format!("logging camera {camera:?} as {state}"))
-    }
-
     /// The state changes of `camera` needed to draw `start_ms..end_ms`: the
     /// last change before `start_ms` (the state in force at the start), if
     /// any, followed by every change with `start_ms <= at_ms < end_ms`, in
@@ -245,5 +205,48 @@ impl Store {
             .query_map(params![camera, start_ms, end_ms], change_from_row)
             .context(what)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().context(what)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Stores a loss of pictures (the caller logs it in the same
+    /// transaction, with [`WriteTx::log`]). Returns the row id.
+    pub fn record_loss(&mut self, loss: &RecordingLossRow) -> Result<i64> {
+        validate::name("camera name", &loss.camera)?;
+        self.write_in_tx(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO recording_losses (camera, reason, pictures, start_ms, end_ms, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut stmt| {
+                stmt.insert(params![
+                    loss.camera,
+                    loss.reason,
+                    loss.pictures,
+                    loss.start_ms,
+                    loss.end_ms,
+                    loss.detail
+                ])
+            })
+        })
+        .context(|| format!("recording a loss of pictures of camera {:?}", loss.camera))
+    }
+
+    /// Logs that `camera` entered `state` at `at_ms`. Returns the row id.
+    pub fn record_camera_state(
+        &mut self,
+        camera: &str,
+        at_ms: i64,
+        state: CameraState,
+        detail: Option<&str>,
+    ) -> Result<i64> {
+        validate::name("camera name", camera)?;
+        self.write_in_tx(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO camera_states (camera, at_ms, state, detail) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut stmt| stmt.insert(params![camera, at_ms, state, detail]))
+        })
+        .context(|| format!("logging camera {camera:?} as {state}"))
     }
 }

@@ -53,10 +53,6 @@ pub enum StoreError {
     /// version is newer than the migrations this build knows).
     #[error("{0}")]
     Schema(String),
-    /// A write succeeded but did not commit the log entries staged for it
-    /// (a bug in the store: the fact is in the index without its entry).
-    #[error("{0} log entries were staged but the write did not commit them")]
-    LogNotCommitted(usize),
 }
 
 impl StoreError {
@@ -67,9 +63,7 @@ impl StoreError {
             StoreError::AlreadyExists(_) => ErrorKind::AlreadyExists,
             StoreError::InvalidArgument(_) => ErrorKind::InvalidArgument,
             StoreError::Conflict(_) => ErrorKind::Conflict,
-            StoreError::Database { .. }
-            | StoreError::Schema(_)
-            | StoreError::LogNotCommitted(_) => ErrorKind::Internal,
+            StoreError::Database { .. } | StoreError::Schema(_) => ErrorKind::Internal,
         }
     }
 }

@@ -5,6 +5,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
 use crate::error::{Context, Result, StoreError};
+use crate::WriteTx;
 use crate::{validate, Store};
 
 /// One event.
@@ -81,67 +82,6 @@ pub(crate) fn query_events(
 }
 
 impl Store {
-    /// Records the start of an event (staged log entries commit with it).
-    pub fn insert_event(
-        &self,
-        camera: &str,
-        kind: &str,
-        start_ms: i64,
-        zones: &[String],
-        score: f64,
-    ) -> Result<i64> {
-        validate::name("camera name", camera)?;
-        validate::non_empty("event kind", kind)?;
-        let zones = serde_json::to_string(zones)
-            .map_err(|e| StoreError::InvalidArgument(format!("event zones: {e}")))?;
-        self.write_in_tx(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO events (camera, kind, start_ms, zones, score) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .insert(params![camera, kind, start_ms, zones, score])
-        })
-        .context(|| format!("recording a {kind} event on camera {camera:?}"))
-    }
-
-    /// Records the end of event `id` with its final zones and score
-    /// (staged log entries commit with it). [`NotFound`](crate::ErrorKind::NotFound)
-    /// if there is no such open event.
-    pub fn end_event(&self, id: i64, end_ms: i64, zones: &[String], score: f64) -> Result<()> {
-        let zones = serde_json::to_string(zones)
-            .map_err(|e| StoreError::InvalidArgument(format!("event zones: {e}")))?;
-        let res = self.write_in_tx(|tx| {
-            let n = tx.execute(
-                "UPDATE events SET end_ms = MAX(start_ms, ?2), zones = ?3, score = MAX(score, ?4) \
-                 WHERE id = ?1 AND end_ms IS NULL",
-                params![id, end_ms, zones, score],
-            )?;
-            if n == 0 {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
-            Ok(())
-        });
-        match res {
-            Err(rusqlite::Error::QueryReturnedNoRows) => {
-                Err(StoreError::NotFound(format!("open event {id}")))
-            }
-            other => other.context(|| format!("ending event {id}")),
-        }
-    }
-
-    /// Sets the snapshot of event `id`.
-    pub fn set_event_snapshot(&self, id: i64, path: &str, sha256: &str) -> Result<()> {
-        validate::relative_path(path)?;
-        validate::sha256_hex("snapshot sha256", sha256)?;
-        self.write_in_tx(|tx| {
-            tx.execute(
-                "UPDATE events SET snapshot = ?2, snapshot_sha256 = ?3 WHERE id = ?1",
-                params![id, path, sha256],
-            )
-        })
-        .context(|| format!("setting the snapshot of event {id}"))?;
-        Ok(())
-    }
-
     /// The open events of `camera` (of `kind`, if given).
     pub fn open_events(&self, camera: &str, kind: Option<&str>) -> Result<Vec<Event>> {
         let mut stmt = self
@@ -190,6 +130,69 @@ impl Store {
             )
             .optional()
             .context(|| format!("reading event {id}"))
+    }
+}
+
+impl WriteTx<'_> {
+    /// Records the start of an event (staged log entries commit with it).
+    pub fn insert_event(
+        &mut self,
+        camera: &str,
+        kind: &str,
+        start_ms: i64,
+        zones: &[String],
+        score: f64,
+    ) -> Result<i64> {
+        validate::name("camera name", camera)?;
+        validate::non_empty("event kind", kind)?;
+        let zones = serde_json::to_string(zones)
+            .map_err(|e| StoreError::InvalidArgument(format!("event zones: {e}")))?;
+        self.write_in_tx(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO events (camera, kind, start_ms, zones, score) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .insert(params![camera, kind, start_ms, zones, score])
+        })
+        .context(|| format!("recording a {kind} event on camera {camera:?}"))
+    }
+
+    /// Records the end of event `id` with its final zones and score
+    /// (staged log entries commit with it). [`NotFound`](crate::ErrorKind::NotFound)
+    /// if there is no such open event.
+    pub fn end_event(&mut self, id: i64, end_ms: i64, zones: &[String], score: f64) -> Result<()> {
+        let zones = serde_json::to_string(zones)
+            .map_err(|e| StoreError::InvalidArgument(format!("event zones: {e}")))?;
+        let res = self.write_in_tx(|tx| {
+            let n = tx.execute(
+                "UPDATE events SET end_ms = MAX(start_ms, ?2), zones = ?3, score = MAX(score, ?4) \
+                 WHERE id = ?1 AND end_ms IS NULL",
+                params![id, end_ms, zones, score],
+            )?;
+            if n == 0 {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+            Ok(())
+        });
+        match res {
+            Err(rusqlite::Error::QueryReturnedNoRows) => {
+                Err(StoreError::NotFound(format!("open event {id}")))
+            }
+            other => other.context(|| format!("ending event {id}")),
+        }
+    }
+
+    /// Sets the snapshot of event `id`.
+    pub fn set_event_snapshot(&mut self, id: i64, path: &str, sha256: &str) -> Result<()> {
+        validate::relative_path(path)?;
+        validate::sha256_hex("snapshot sha256", sha256)?;
+        self.write_in_tx(|tx| {
+            tx.execute(
+                "UPDATE events SET snapshot = ?2, snapshot_sha256 = ?3 WHERE id = ?1",
+                params![id, path, sha256],
+            )
+        })
+        .context(|| format!("setting the snapshot of event {id}"))?;
+        Ok(())
     }
 }
 

@@ -14,40 +14,47 @@
 
 #![warn(missing_docs)]
 
+mod alerts;
 mod cameras;
+mod cursors;
 mod custody;
 mod error;
 mod events;
 mod gauges;
+mod inventories;
 mod log;
+mod outbox;
 mod register;
 mod schema;
 mod segments;
 mod sessions;
 mod users;
 mod validate;
+mod write;
 
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use alerts::{Alert, AlertChange, AlertQuery, AlertState, NewAlert};
 pub use cameras::{CameraState, CameraStateChange, RecordingLossRow};
-pub use custody::{
-    Alert, AlertChange, AlertQuery, AlertState, AttemptOutcome, CameraStateRow, CustodyEvent,
-    CustodyQuery, DeliveryAttempt, Inventory, NewAlert, NewCustodyEvent, Notification,
-};
+pub use cursors::CameraStateRow;
+pub use custody::{CustodyEvent, CustodyQuery, NewCustodyEvent};
 pub use error::{ErrorKind, Result, StoreError};
 pub use events::{Event, EventQuery};
 pub use gauges::SiteGauges;
+pub use inventories::Inventory;
 pub use log::{IndexedEntry, OutboxEntry, StoredCheckpoint};
-pub use register::{ItemQuery, WriteTx};
+pub use outbox::{AttemptOutcome, DeliveryAttempt, Notification};
+pub use register::ItemQuery;
 pub use segments::{
     CameraSummary, NewSegment, RecoveredSegment, SealedSegment, Segment, SegmentProgress,
     SegmentState,
 };
 pub use sessions::Session;
 pub use users::{Role, Token, User};
+pub use write::WriteTx;
 
 use error::Context;
 
@@ -69,9 +76,6 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Store {
     /// The one connection this store uses.
     conn: Connection,
-    /// Log entries to commit with the next write transaction (see
-    /// [`Store::with_log`]).
-    staged_log: std::cell::RefCell<Vec<Vec<u8>>>,
 }
 
 impl Store {
@@ -129,25 +133,7 @@ impl Store {
             .context(|| "enabling foreign keys".to_owned())?;
         schema::migrate(&mut conn)?;
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
-        Ok(Store {
-            conn,
-            staged_log: Default::default(),
-        })
-    }
-
-    /// Starts a write transaction (`BEGIN IMMEDIATE`, see [`Store`]); it
-    /// rolls back when dropped without `commit`.
-    /// Runs `f` (a single write) in its own transaction and commits it with
-    /// any staged log entries (see [`Store::with_log`]). If `f` fails,
-    /// nothing is written.
-    pub(crate) fn write_in_tx<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T> {
-        let tx = self.conn.unchecked_transaction()?;
-        let value = f(&tx)?;
-        self.commit_with_log(tx)?;
-        Ok(value)
+        Ok(Store { conn })
     }
 
     /// Runs `f` in one read transaction, so that every query it makes sees
@@ -178,6 +164,8 @@ impl Store {
         Ok(value)
     }
 
+    /// Starts a write transaction (`BEGIN IMMEDIATE`, see [`Store`]); it
+    /// rolls back when dropped without `commit`.
     fn write_tx(&self, what: &str) -> Result<Transaction<'_>> {
         // Not nested: no method calls another while holding a transaction,
         // and `Store` is not `Sync`, so the unchecked variant is safe.

@@ -7,7 +7,7 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use crate::error::{Context, Result, StoreError};
+use crate::error::{Context, Result};
 use crate::Store;
 
 /// An entry waiting to be appended to the log.
@@ -70,52 +70,6 @@ pub struct StoredCheckpoint {
 }
 
 impl Store {
-    /// Runs `f` with `leaves` staged: the first write transaction that `f`
-    /// commits also inserts them into the outbox. If `f` fails before
-    /// committing, they are discarded with its changes.
-    pub fn with_log<T>(
-        &self,
-        leaves: Vec<Vec<u8>>,
-        f: impl FnOnce(&Store) -> Result<T>,
-    ) -> Result<T> {
-        *self.staged_log.borrow_mut() = leaves;
-        let result = f(self);
-        let left = std::mem::take(&mut *self.staged_log.borrow_mut());
-        match result {
-            // Every write method commits through `commit_with_log`; should
-            // one not, say so loudly rather than lose the entries quietly.
-            Ok(_) if !left.is_empty() => Err(StoreError::LogNotCommitted(left.len())),
-            other => other,
-        }
-    }
-
-    /// Commits `tx`, first adding any staged log entries to the outbox.
-    pub(crate) fn commit_with_log(&self, tx: rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-        let staged = std::mem::take(&mut *self.staged_log.borrow_mut());
-        if !staged.is_empty() {
-            let now = now_ms();
-            let mut stmt =
-                tx.prepare_cached("INSERT INTO log_outbox (leaf, created_ms) VALUES (?1, ?2)")?;
-            for leaf in &staged {
-                stmt.execute(params![leaf, now])?;
-            }
-        }
-        tx.commit()
-    }
-
-    /// Adds entries to the outbox on their own (for facts that live outside
-    /// this database, such as a configuration file being loaded).
-    pub fn enqueue_log(&self, leaves: Vec<Vec<u8>>) -> Result<()> {
-        if leaves.is_empty() {
-            return Ok(());
-        }
-        self.with_log(leaves, |s| {
-            let tx = s.write_tx("queueing log entries")?;
-            s.commit_with_log(tx)
-                .context(|| "committing log entries to the outbox".to_owned())
-        })
-    }
-
     /// The oldest `limit` outbox entries, in order.
     pub fn outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
         let mut stmt = self
@@ -279,17 +233,10 @@ impl Store {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{IndexedEntry, StoreError};
-    use crate::{ErrorKind, NewSegment, SealedSegment, Store};
+    use super::IndexedEntry;
+    use crate::{ErrorKind, NewSegment, SealedSegment, Store, StoreError};
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -325,8 +272,11 @@ mod tests {
     fn staged_entries_commit_with_the_fact_and_vanish_with_its_failure() {
         let (_d, s) = store();
         let id = recording(&s);
-        s.with_log(vec![b"sealed".to_vec()], |s| s.seal_segments(&[sealed(id)]))
-            .expect("seal");
+        s.write("t", |tx| {
+            tx.log(b"sealed".to_vec());
+            tx.seal_segments(&[sealed(id)])
+        })
+        .expect("seal");
         let out = s.outbox(10).expect("outbox");
         assert_eq!(
             out.iter().map(|e| e.leaf.clone()).collect::<Vec<_>>(),
@@ -334,7 +284,10 @@ mod tests {
         );
         // Sealing twice is a conflict: neither the fact nor its entry lands.
         let e = s
-            .with_log(vec![b"again".to_vec()], |s| s.seal_segments(&[sealed(id)]))
+            .write("t", |tx| {
+                tx.log(b"again".to_vec());
+                tx.seal_segments(&[sealed(id)])
+            })
             .expect_err("conflict");
         assert_eq!(e.kind(), ErrorKind::Conflict);
         assert_eq!(s.outbox(10).expect("outbox").len(), 1);
@@ -348,33 +301,50 @@ mod tests {
     fn every_write_commits_its_staged_entries() {
         let (_d, s) = store();
         let n = |s: &Store| s.outbox(100).expect("outbox").len();
-        s.with_log(vec![b"state".to_vec()], |s| {
-            s.record_camera_state("cam", 5, crate::CameraState::Offline, None)
+        s.write("t", |tx| {
+            tx.log(b"state".to_vec());
+            tx.record_camera_state("cam", 5, crate::CameraState::Offline, None)
         })
         .expect("state");
         assert_eq!(n(&s), 1);
         let user = s
-            .with_log(vec![b"user".to_vec()], |s| {
-                s.create_user("ann", crate::Role::Admin, "$argon2id$x", 1)
+            .write("t", |tx| {
+                tx.log(b"user".to_vec());
+                tx.create_user("ann", crate::Role::Admin, "$argon2id$x", 1)
             })
             .expect("user");
         assert_eq!(n(&s), 2);
-        s.with_log(vec![b"role".to_vec()], |s| {
-            s.set_user_role(user.id, crate::Role::Viewer)
+        s.write("t", |tx| {
+            tx.log(b"role".to_vec());
+            tx.set_user_role(user.id, crate::Role::Viewer)
         })
         .expect("role");
         assert_eq!(n(&s), 3);
         // A change to no one is refused, and its entry is not committed.
         let e = s
-            .with_log(vec![b"ghost".to_vec()], |s| s.set_user_disabled(999, true))
+            .write("t", |tx| {
+                tx.log(b"ghost".to_vec());
+                tx.set_user_disabled(999, true)
+            })
             .expect_err("no such user");
         assert_eq!(e.kind(), ErrorKind::NotFound);
         assert_eq!(n(&s), 3);
-        s.with_log(vec![b"rec".to_vec()], |s| Ok(recording(s)))
-            .expect("recording");
+        s.write("t", |tx| {
+            tx.log(b"rec".to_vec());
+            tx.insert_recording_segment(&NewSegment {
+                camera: "cam".into(),
+                path: "video/cam/1.mp4".into(),
+                start_ms: 1000,
+                codec: "avc1.42C01E".into(),
+                width: None,
+                height: None,
+            })
+        })
+        .expect("recording");
         assert_eq!(n(&s), 4);
-        s.with_log(vec![b"adopted".to_vec()], |s| {
-            s.insert_sealed_segment(&crate::RecoveredSegment {
+        s.write("t", |tx| {
+            tx.log(b"adopted".to_vec());
+            tx.insert_sealed_segment(&crate::RecoveredSegment {
                 camera: "cam".into(),
                 path: "video/cam/2.mp4".into(),
                 start_ms: 3000,
@@ -390,12 +360,104 @@ mod tests {
         })
         .expect("adopt");
         assert_eq!(n(&s), 5);
-        // A write that commits nothing cannot swallow the entries quietly.
+        // Entries staged with no row at all still commit (facts that live
+        // outside the index): nothing staged is ever dropped on success.
+        s.write("t", |tx| {
+            tx.log(b"alone".to_vec());
+            Ok::<_, StoreError>(())
+        })
+        .expect("alone");
+        assert_eq!(n(&s), 6);
+    }
+
+    /// A caller's own error type, as a domain rule's refusal.
+    #[derive(Debug, PartialEq)]
+    enum Refusal {
+        Rule(&'static str),
+        Store(ErrorKind),
+    }
+
+    impl From<StoreError> for Refusal {
+        fn from(e: StoreError) -> Self {
+            Refusal::Store(e.kind())
+        }
+    }
+
+    #[test]
+    fn a_refusal_from_inside_comes_out_typed_and_takes_the_rows_and_entries_with_it() {
+        let (_d, s) = store();
         let e = s
-            .with_log(vec![b"lost".to_vec()], |s| s.segment(1).map(|_| ()))
-            .expect_err("nothing committed them");
-        assert!(matches!(e, StoreError::LogNotCommitted(1)), "{e}");
-        assert_eq!(n(&s), 5);
+            .write("t", |tx| -> Result<(), Refusal> {
+                tx.log(b"user".to_vec());
+                tx.create_user("bob", crate::Role::Viewer, "$argon2id$x", 1)?;
+                Err(Refusal::Rule("no more users today"))
+            })
+            .expect_err("refused");
+        assert_eq!(e, Refusal::Rule("no more users today"));
+        assert!(s.user_by_name("bob").expect("lookup").is_none());
+        assert!(s.outbox(10).expect("outbox").is_empty());
+        // A store error converts to the caller's type through `From`.
+        let e = s
+            .write("t", |tx| -> Result<(), Refusal> {
+                tx.set_user_disabled(999, true)?;
+                Ok(())
+            })
+            .expect_err("no such user");
+        assert_eq!(e, Refusal::Store(ErrorKind::NotFound));
+    }
+
+    #[test]
+    fn a_failed_write_method_leaves_none_of_its_rows_when_the_caller_goes_on() {
+        let (_d, s) = store();
+        let seg = |path: &str| crate::RecoveredSegment {
+            camera: "cam".into(),
+            path: path.into(),
+            start_ms: 3000,
+            end_ms: 4000,
+            bytes: 1,
+            frames: 1,
+            sha256: "cd".repeat(32),
+            codec: "avc1.42C01E".into(),
+            width: None,
+            height: None,
+            sealed_ms: 4000,
+        };
+        s.insert_sealed_segment(&seg("video/cam/a.mp4"))
+            .expect("first");
+        s.write("t", |tx| {
+            // The second row is refused; the caller handles it and commits.
+            let refused =
+                tx.insert_sealed_segments(&[seg("video/cam/b.mp4"), seg("video/cam/a.mp4")]);
+            assert_eq!(
+                refused.expect_err("duplicate").kind(),
+                ErrorKind::AlreadyExists
+            );
+            tx.log(b"kept".to_vec());
+            Ok::<_, StoreError>(())
+        })
+        .expect("write");
+        let paths: Vec<String> = s
+            .all_live_segment_paths()
+            .expect("paths")
+            .into_iter()
+            .map(|(_, p, _)| p)
+            .collect();
+        assert_eq!(paths, ["video/cam/a.mp4"], "b.mp4 went with the refusal");
+        assert_eq!(s.outbox(10).expect("outbox").len(), 1);
+    }
+
+    #[test]
+    fn a_write_inside_a_write_fails_instead_of_committing_part_of_it() {
+        let (_d, s) = store();
+        let e = s
+            .write("outer", |tx| {
+                tx.log(b"outer".to_vec());
+                s.record_camera_state("cam", 5, crate::CameraState::Offline, None)
+            })
+            .expect_err("nested");
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert!(s.outbox(10).expect("outbox").is_empty());
+        assert!(s.camera_states("cam", 0, 10).expect("states").is_empty());
     }
 
     #[test]

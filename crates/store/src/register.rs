@@ -1,5 +1,4 @@
-//! The custody register: locations, people and items, and the write
-//! transaction that register changes and custody events run in.
+//! The custody register: locations, people and items.
 //!
 //! Rules (what an action may do to an item) live in `custos-custody`; this
 //! module only stores and finds. Items are never deleted: disposal is a
@@ -8,52 +7,10 @@
 use custos_custody::model::{
     Coverage, Item, ItemStatus, Location, LocationKind, Person, PersonRole,
 };
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::{Context, Result, StoreError};
-use crate::Store;
-
-/// A write transaction over the register. Log entries added with
-/// [`WriteTx::log`] commit in the same transaction as the rows, or not at
-/// all.
-pub struct WriteTx<'a> {
-    tx: Transaction<'a>,
-    leaves: Vec<Vec<u8>>,
-}
-
-impl WriteTx<'_> {
-    /// Adds a log entry (canonical leaf bytes) to commit with this write.
-    pub fn log(&mut self, leaf: Vec<u8>) {
-        self.leaves.push(leaf);
-    }
-
-    pub(crate) fn conn(&self) -> &Connection {
-        &self.tx
-    }
-}
-
-impl Store {
-    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`) and commits it
-    /// with the log entries `f` added. If `f` fails, nothing is written.
-    /// `what` names the operation in errors.
-    pub fn transaction<T>(
-        &self,
-        what: &str,
-        f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>,
-    ) -> Result<T> {
-        let tx = self.write_tx(what)?;
-        let mut w = WriteTx {
-            tx,
-            leaves: Vec::new(),
-        };
-        let value = f(&mut w)?;
-        let WriteTx { tx, leaves } = w;
-        *self.staged_log.borrow_mut() = leaves;
-        self.commit_with_log(tx)
-            .context(|| format!("committing {what}"))?;
-        Ok(value)
-    }
-}
+use crate::{Store, WriteTx};
 
 /// Reads text column `idx` as a `T` (a kind, role or status). A value this
 /// build does not know fails the read, as an unknown camera state does

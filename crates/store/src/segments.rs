@@ -14,10 +14,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
-use rusqlite::{params, OptionalExtension, Row, ToSql, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 use serde::Serialize;
 
 use crate::error::{is_unique_violation, Context, Result, StoreError};
+use crate::WriteTx;
 use crate::{validate, Store};
 
 /// Where a segment is in its life cycle.
@@ -253,7 +254,7 @@ fn segment_from_row(row: &Row<'_>) -> rusqlite::Result<Segment> {
 
 /// State and start of one segment, for explaining why an update matched no
 /// row. `None` when there is no such row.
-fn state_of(tx: &Transaction<'_>, id: i64) -> Result<Option<(SegmentState, i64)>> {
+fn state_of(tx: &Connection, id: i64) -> Result<Option<(SegmentState, i64)>> {
     tx.prepare_cached("SELECT state, start_ms FROM segments WHERE id = ?1")
         .and_then(|mut stmt| {
             stmt.query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -264,7 +265,7 @@ fn state_of(tx: &Transaction<'_>, id: i64) -> Result<Option<(SegmentState, i64)>
 
 /// Explains why an update of a `recording` segment to end at `end_ms`
 /// matched nothing.
-fn not_updatable(tx: &Transaction<'_>, id: i64, end_ms: i64, action: &str) -> Result<StoreError> {
+fn not_updatable(tx: &Connection, id: i64, end_ms: i64, action: &str) -> Result<StoreError> {
     Ok(match state_of(tx, id)? {
         None => StoreError::NotFound(format!("segment {id}")),
         Some((state, _)) if state != SegmentState::Recording => StoreError::Conflict(format!(
@@ -287,221 +288,6 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(sql).context(&what)?;
         let rows = stmt.query_map(params, segment_from_row).context(&what)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().context(&what)
-    }
-
-    /// Adds a row for a segment the recorder has started writing: state
-    /// `recording`, no bytes or frames, `end_ms = start_ms`. Returns its id.
-    ///
-    /// [`AlreadyExists`](crate::ErrorKind::AlreadyExists) if the path is
-    /// already recorded.
-    pub fn insert_recording_segment(&self, new: &NewSegment) -> Result<i64> {
-        validate::name("camera name", &new.camera)?;
-        validate::relative_path(&new.path)?;
-        validate::non_empty("codec", &new.codec)?;
-        let sql = "INSERT INTO segments \
-                   (camera, path, start_ms, end_ms, bytes, frames, state, codec, width, height) \
-                   VALUES (?1, ?2, ?3, ?3, 0, 0, 'recording', ?4, ?5, ?6)";
-        let res = self.write_in_tx(|tx| {
-            tx.prepare_cached(sql).and_then(|mut stmt| {
-                stmt.insert(params![
-                    new.camera,
-                    new.path,
-                    new.start_ms,
-                    new.codec,
-                    new.width,
-                    new.height
-                ])
-            })
-        });
-        match res {
-            Ok(id) => Ok(id),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!(
-                "segment path {:?}",
-                new.path
-            ))),
-            Err(e) => Err(e).context(|| format!("inserting segment {:?}", new.path)),
-        }
-    }
-
-    /// Removes the row of a `recording` segment that never held a frame:
-    /// the recorder removed its file when the first write to it failed.
-    /// Rows with frames, or in any other state, are never removed.
-    pub fn discard_empty_recording_segment(&self, id: i64) -> Result<()> {
-        let removed = self
-            .write_in_tx(|tx| {
-                tx.execute(
-                    "DELETE FROM segments WHERE id = ?1 AND state = 'recording' AND frames = 0",
-                    [id],
-                )
-            })
-            .context(|| format!("discarding empty segment {id}"))?;
-        if removed == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "segment {id} is not an empty recording segment; it was kept"
-            )))
-        }
-    }
-
-    /// Records the progress of many recording segments in one transaction
-    /// (the group commit, about once a second for all cameras).
-    ///
-    /// All or nothing: if any id is unknown
-    /// ([`NotFound`](crate::ErrorKind::NotFound)), not `recording`
-    /// ([`Conflict`](crate::ErrorKind::Conflict)) or would end before it
-    /// starts ([`InvalidArgument`](crate::ErrorKind::InvalidArgument)),
-    /// nothing is written.
-    pub fn apply_progress(&self, progress: &[SegmentProgress]) -> Result<()> {
-        if progress.is_empty() {
-            return Ok(());
-        }
-        let tx = self.write_tx("segment progress")?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE segments SET end_ms = ?2, bytes = ?3, frames = ?4 \
-                     WHERE id = ?1 AND state = 'recording' AND start_ms <= ?2",
-                )
-                .context(|| "preparing the progress update".to_owned())?;
-            for p in progress {
-                let changed = stmt
-                    .execute(params![p.id, p.end_ms, p.bytes, p.frames])
-                    .context(|| format!("updating progress of segment {}", p.id))?;
-                if changed == 0 {
-                    return Err(not_updatable(&tx, p.id, p.end_ms, "update progress of")?);
-                }
-            }
-        }
-        self.commit_with_log(tx)
-            .context(|| format!("committing progress of {} segments", progress.len()))
-    }
-
-    /// Seals many recording segments in one transaction: final figures,
-    /// SHA-256, `sealed_ms`, the recovered flag, state `sealed`.
-    ///
-    /// All or nothing, with the same errors as [`Store::apply_progress`];
-    /// sealing a row that is not `recording` is a
-    /// [`Conflict`](crate::ErrorKind::Conflict).
-    pub fn seal_segments(&self, sealed: &[SealedSegment]) -> Result<()> {
-        for s in sealed {
-            validate::sha256_hex(&format!("sha256 of segment {}", s.id), &s.sha256)?;
-        }
-        if sealed.is_empty() {
-            return Ok(());
-        }
-        let tx = self.write_tx("sealing segments")?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE segments SET end_ms = ?2, bytes = ?3, frames = ?4, sha256 = ?5, \
-                     state = 'sealed', sealed_ms = ?6, recovered = ?7 \
-                     WHERE id = ?1 AND state = 'recording' AND start_ms <= ?2",
-                )
-                .context(|| "preparing the seal update".to_owned())?;
-            for s in sealed {
-                let changed = stmt
-                    .execute(params![
-                        s.id,
-                        s.end_ms,
-                        s.bytes,
-                        s.frames,
-                        s.sha256,
-                        s.sealed_ms,
-                        s.recovered
-                    ])
-                    .context(|| format!("sealing segment {}", s.id))?;
-                if changed == 0 {
-                    return Err(not_updatable(&tx, s.id, s.end_ms, "seal")?);
-                }
-            }
-        }
-        self.commit_with_log(tx)
-            .context(|| format!("committing the seal of {} segments", sealed.len()))?;
-        tracing::debug!(count = sealed.len(), "sealed segments");
-        Ok(())
-    }
-
-    /// Adopts a complete file that crash recovery found without a row: state
-    /// `sealed`, `recovered = 1`. Returns its id.
-    ///
-    /// [`AlreadyExists`](crate::ErrorKind::AlreadyExists) if the path is
-    /// already recorded.
-    pub fn insert_sealed_segment(&self, seg: &RecoveredSegment) -> Result<i64> {
-        let ids = self.insert_sealed_segments(std::slice::from_ref(seg))?;
-        tracing::info!(id = ids[0], path = %seg.path, "adopted recovered segment");
-        Ok(ids[0])
-    }
-
-    /// Adopts many complete files in one transaction (all or nothing), as
-    /// [`Store::insert_sealed_segment`] does one. Returns their ids in order.
-    pub fn insert_sealed_segments(&self, segs: &[RecoveredSegment]) -> Result<Vec<i64>> {
-        for seg in segs {
-            validate::name("camera name", &seg.camera)?;
-            validate::relative_path(&seg.path)?;
-            validate::non_empty("codec", &seg.codec)?;
-            validate::range(seg.start_ms, seg.end_ms)?;
-            validate::sha256_hex(&format!("sha256 of {:?}", seg.path), &seg.sha256)?;
-        }
-        let sql = "INSERT INTO segments \
-                   (camera, path, start_ms, end_ms, bytes, frames, sha256, state, codec, \
-                    width, height, recovered, sealed_ms) \
-                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'sealed', ?8, ?9, ?10, 1, ?11)";
-        // The path of the row being inserted, to name it if it is refused.
-        let mut current = "";
-        let res = self.write_in_tx(|tx| {
-            let mut stmt = tx.prepare_cached(sql)?;
-            let mut ids = Vec::with_capacity(segs.len());
-            for seg in segs {
-                current = &seg.path;
-                ids.push(stmt.insert(params![
-                    seg.camera,
-                    seg.path,
-                    seg.start_ms,
-                    seg.end_ms,
-                    seg.bytes,
-                    seg.frames,
-                    seg.sha256,
-                    seg.codec,
-                    seg.width,
-                    seg.height,
-                    seg.sealed_ms
-                ])?);
-            }
-            Ok(ids)
-        });
-        match res {
-            Ok(ids) => Ok(ids),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!(
-                "segment path {current:?}"
-            ))),
-            Err(e) => Err(e).context(|| format!("inserting recovered segment {current:?}")),
-        }
-    }
-
-    /// Marks a `recording` or `sealed` segment whose file is gone as
-    /// `missing`. Marking a `missing` segment again does nothing.
-    ///
-    /// [`Conflict`](crate::ErrorKind::Conflict) for `deleting` (finish the
-    /// deletion instead) and `deleted` rows.
-    pub fn mark_missing(&self, id: i64) -> Result<()> {
-        let tx = self.write_tx("marking a segment missing")?;
-        match state_of(&tx, id)? {
-            None => return Err(StoreError::NotFound(format!("segment {id}"))),
-            Some((SegmentState::Missing, _)) => return Ok(()),
-            Some((state @ (SegmentState::Deleting | SegmentState::Deleted), _)) => {
-                return Err(StoreError::Conflict(format!(
-                    "segment {id} is {state}; cannot mark it missing"
-                )))
-            }
-            Some((SegmentState::Recording | SegmentState::Sealed, _)) => {}
-        }
-        tx.execute("UPDATE segments SET state = 'missing' WHERE id = ?1", [id])
-            .context(|| format!("marking segment {id} missing"))?;
-        self.commit_with_log(tx)
-            .context(|| format!("committing segment {id} as missing"))?;
-        tracing::warn!(id, "segment marked missing");
-        Ok(())
     }
 
     /// All segments in `state`, ordered by start time.
@@ -661,17 +447,255 @@ impl Store {
         )
     }
 
+    /// Count, total bytes and time span of `camera`'s live (`recording` and
+    /// `sealed`) segments.
+    pub fn camera_summary(&self, camera: &str) -> Result<CameraSummary> {
+        self.conn
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(bytes), 0), MIN(start_ms), MAX(end_ms) \
+                 FROM segments WHERE camera = ?1 AND state IN ('recording', 'sealed')",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row([camera], |row| {
+                    Ok(CameraSummary {
+                        segments: row.get(0)?,
+                        bytes: row.get(1)?,
+                        first_start_ms: row.get(2)?,
+                        last_end_ms: row.get(3)?,
+                    })
+                })
+            })
+            .context(|| format!("summarising camera {camera:?}"))
+    }
+}
+
+impl WriteTx<'_> {
+    /// Adds a row for a segment the recorder has started writing: state
+    /// `recording`, no bytes or frames, `end_ms = start_ms`. Returns its id.
+    ///
+    /// [`AlreadyExists`](crate::ErrorKind::AlreadyExists) if the path is
+    /// already recorded.
+    pub fn insert_recording_segment(&mut self, new: &NewSegment) -> Result<i64> {
+        validate::name("camera name", &new.camera)?;
+        validate::relative_path(&new.path)?;
+        validate::non_empty("codec", &new.codec)?;
+        let sql = "INSERT INTO segments \
+                   (camera, path, start_ms, end_ms, bytes, frames, state, codec, width, height) \
+                   VALUES (?1, ?2, ?3, ?3, 0, 0, 'recording', ?4, ?5, ?6)";
+        let res = self.write_in_tx(|tx| {
+            tx.prepare_cached(sql).and_then(|mut stmt| {
+                stmt.insert(params![
+                    new.camera,
+                    new.path,
+                    new.start_ms,
+                    new.codec,
+                    new.width,
+                    new.height
+                ])
+            })
+        });
+        match res {
+            Ok(id) => Ok(id),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!(
+                "segment path {:?}",
+                new.path
+            ))),
+            Err(e) => Err(e).context(|| format!("inserting segment {:?}", new.path)),
+        }
+    }
+
+    /// Removes the row of a `recording` segment that never held a frame:
+    /// the recorder removed its file when the first write to it failed.
+    /// Rows with frames, or in any other state, are never removed.
+    pub fn discard_empty_recording_segment(&mut self, id: i64) -> Result<()> {
+        let removed = self
+            .write_in_tx(|tx| {
+                tx.execute(
+                    "DELETE FROM segments WHERE id = ?1 AND state = 'recording' AND frames = 0",
+                    [id],
+                )
+            })
+            .context(|| format!("discarding empty segment {id}"))?;
+        if removed == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "segment {id} is not an empty recording segment; it was kept"
+            )))
+        }
+    }
+
+    /// Records the progress of many recording segments in one transaction
+    /// (the group commit, about once a second for all cameras).
+    ///
+    /// All or nothing: if any id is unknown
+    /// ([`NotFound`](crate::ErrorKind::NotFound)), not `recording`
+    /// ([`Conflict`](crate::ErrorKind::Conflict)) or would end before it
+    /// starts ([`InvalidArgument`](crate::ErrorKind::InvalidArgument)),
+    /// nothing is written.
+    pub fn apply_progress(&mut self, progress: &[SegmentProgress]) -> Result<()> {
+        if progress.is_empty() {
+            return Ok(());
+        }
+        let tx = self.savepoint("segment progress")?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE segments SET end_ms = ?2, bytes = ?3, frames = ?4 \
+                     WHERE id = ?1 AND state = 'recording' AND start_ms <= ?2",
+                )
+                .context(|| "preparing the progress update".to_owned())?;
+            for p in progress {
+                let changed = stmt
+                    .execute(params![p.id, p.end_ms, p.bytes, p.frames])
+                    .context(|| format!("updating progress of segment {}", p.id))?;
+                if changed == 0 {
+                    return Err(not_updatable(&tx, p.id, p.end_ms, "update progress of")?);
+                }
+            }
+        }
+        tx.commit()
+            .context(|| format!("committing progress of {} segments", progress.len()))
+    }
+
+    /// Seals many recording segments in one transaction: final figures,
+    /// SHA-256, `sealed_ms`, the recovered flag, state `sealed`.
+    ///
+    /// All or nothing, with the same errors as [`Store::apply_progress`];
+    /// sealing a row that is not `recording` is a
+    /// [`Conflict`](crate::ErrorKind::Conflict).
+    pub fn seal_segments(&mut self, sealed: &[SealedSegment]) -> Result<()> {
+        for s in sealed {
+            validate::sha256_hex(&format!("sha256 of segment {}", s.id), &s.sha256)?;
+        }
+        if sealed.is_empty() {
+            return Ok(());
+        }
+        let tx = self.savepoint("sealing segments")?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE segments SET end_ms = ?2, bytes = ?3, frames = ?4, sha256 = ?5, \
+                     state = 'sealed', sealed_ms = ?6, recovered = ?7 \
+                     WHERE id = ?1 AND state = 'recording' AND start_ms <= ?2",
+                )
+                .context(|| "preparing the seal update".to_owned())?;
+            for s in sealed {
+                let changed = stmt
+                    .execute(params![
+                        s.id,
+                        s.end_ms,
+                        s.bytes,
+                        s.frames,
+                        s.sha256,
+                        s.sealed_ms,
+                        s.recovered
+                    ])
+                    .context(|| format!("sealing segment {}", s.id))?;
+                if changed == 0 {
+                    return Err(not_updatable(&tx, s.id, s.end_ms, "seal")?);
+                }
+            }
+        }
+        tx.commit()
+            .context(|| format!("committing the seal of {} segments", sealed.len()))?;
+        tracing::debug!(count = sealed.len(), "sealed segments");
+        Ok(())
+    }
+
+    /// Adopts a complete file that crash recovery found without a row: state
+    /// `sealed`, `recovered = 1`. Returns its id.
+    ///
+    /// [`AlreadyExists`](crate::ErrorKind::AlreadyExists) if the path is
+    /// already recorded.
+    pub fn insert_sealed_segment(&mut self, seg: &RecoveredSegment) -> Result<i64> {
+        let ids = self.insert_sealed_segments(std::slice::from_ref(seg))?;
+        tracing::info!(id = ids[0], path = %seg.path, "adopted recovered segment");
+        Ok(ids[0])
+    }
+
+    /// Adopts many complete files in one transaction (all or nothing), as
+    /// [`Store::insert_sealed_segment`] does one. Returns their ids in order.
+    pub fn insert_sealed_segments(&mut self, segs: &[RecoveredSegment]) -> Result<Vec<i64>> {
+        for seg in segs {
+            validate::name("camera name", &seg.camera)?;
+            validate::relative_path(&seg.path)?;
+            validate::non_empty("codec", &seg.codec)?;
+            validate::range(seg.start_ms, seg.end_ms)?;
+            validate::sha256_hex(&format!("sha256 of {:?}", seg.path), &seg.sha256)?;
+        }
+        let sql = "INSERT INTO segments \
+                   (camera, path, start_ms, end_ms, bytes, frames, sha256, state, codec, \
+                    width, height, recovered, sealed_ms) \
+                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'sealed', ?8, ?9, ?10, 1, ?11)";
+        // The path of the row being inserted, to name it if it is refused.
+        let mut current = "";
+        let res = self.write_in_tx(|tx| {
+            let mut stmt = tx.prepare_cached(sql)?;
+            let mut ids = Vec::with_capacity(segs.len());
+            for seg in segs {
+                current = &seg.path;
+                ids.push(stmt.insert(params![
+                    seg.camera,
+                    seg.path,
+                    seg.start_ms,
+                    seg.end_ms,
+                    seg.bytes,
+                    seg.frames,
+                    seg.sha256,
+                    seg.codec,
+                    seg.width,
+                    seg.height,
+                    seg.sealed_ms
+                ])?);
+            }
+            Ok(ids)
+        });
+        match res {
+            Ok(ids) => Ok(ids),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(format!(
+                "segment path {current:?}"
+            ))),
+            Err(e) => Err(e).context(|| format!("inserting recovered segment {current:?}")),
+        }
+    }
+
+    /// Marks a `recording` or `sealed` segment whose file is gone as
+    /// `missing`. Marking a `missing` segment again does nothing.
+    ///
+    /// [`Conflict`](crate::ErrorKind::Conflict) for `deleting` (finish the
+    /// deletion instead) and `deleted` rows.
+    pub fn mark_missing(&mut self, id: i64) -> Result<()> {
+        let tx = self.savepoint("marking a segment missing")?;
+        match state_of(&tx, id)? {
+            None => return Err(StoreError::NotFound(format!("segment {id}"))),
+            Some((SegmentState::Missing, _)) => return Ok(()),
+            Some((state @ (SegmentState::Deleting | SegmentState::Deleted), _)) => {
+                return Err(StoreError::Conflict(format!(
+                    "segment {id} is {state}; cannot mark it missing"
+                )))
+            }
+            Some((SegmentState::Recording | SegmentState::Sealed, _)) => {}
+        }
+        tx.execute("UPDATE segments SET state = 'missing' WHERE id = ?1", [id])
+            .context(|| format!("marking segment {id} missing"))?;
+        tx.commit()
+            .context(|| format!("committing segment {id} as missing"))?;
+        tracing::warn!(id, "segment marked missing");
+        Ok(())
+    }
+
     /// Starts deleting segments: in one transaction, marks those of `ids`
     /// that are `sealed` and not held as `deleting` with `reason`, recording
     /// `now_ms` as the time deletion began. Returns the rows actually marked
     /// (others, e.g. held meanwhile, are skipped); only their files may be
     /// unlinked, after which call [`Store::finish_delete`].
-    pub fn begin_delete(&self, ids: &[i64], reason: &str, now_ms: i64) -> Result<Vec<Segment>> {
+    pub fn begin_delete(&mut self, ids: &[i64], reason: &str, now_ms: i64) -> Result<Vec<Segment>> {
         validate::non_empty("delete reason", reason)?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let tx = self.write_tx("beginning deletion")?;
+        let tx = self.savepoint("beginning deletion")?;
         let mut marked = Vec::with_capacity(ids.len());
         {
             let mut stmt = tx
@@ -689,7 +713,7 @@ impl Store {
                 marked.extend(row);
             }
         }
-        self.commit_with_log(tx)
+        tx.commit()
             .context(|| format!("committing deletion marks for {} segments", marked.len()))?;
         tracing::debug!(
             requested = ids.len(),
@@ -707,11 +731,11 @@ impl Store {
     /// All or nothing: [`NotFound`](crate::ErrorKind::NotFound) for an
     /// unknown id, [`Conflict`](crate::ErrorKind::Conflict) for a row in any
     /// other state.
-    pub fn finish_delete(&self, ids: &[i64], now_ms: i64) -> Result<()> {
+    pub fn finish_delete(&mut self, ids: &[i64], now_ms: i64) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        let tx = self.write_tx("finishing deletion")?;
+        let tx = self.savepoint("finishing deletion")?;
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -736,7 +760,7 @@ impl Store {
                 }
             }
         }
-        self.commit_with_log(tx)
+        tx.commit()
             .context(|| format!("committing deletion of {} segments", ids.len()))
     }
 
@@ -746,9 +770,9 @@ impl Store {
     /// Placing a hold on a `deleting` or `deleted` segment is a
     /// [`Conflict`](crate::ErrorKind::Conflict): it is too late. Races with
     /// [`Store::begin_delete`] are safe: whichever commits first wins.
-    pub fn set_hold(&self, id: i64, hold: bool) -> Result<Segment> {
-        // No row changed: fail inside the transaction so that a staged log
-        // entry for a hold that was not placed is not committed.
+    pub fn set_hold(&mut self, id: i64, hold: bool) -> Result<Segment> {
+        // No row changed is an error, so that the caller's transaction does
+        // not commit a log entry for a hold that was not placed.
         let res = self.write_in_tx(|tx| {
             tx.prepare_cached(&format!(
                 "UPDATE segments SET hold = ?2 \
@@ -767,34 +791,12 @@ impl Store {
                 tracing::info!(id, hold, "segment hold changed");
                 Ok(seg)
             }
-            None => match self.segment(id)? {
+            None => match state_of(self.conn(), id)? {
                 None => Err(StoreError::NotFound(format!("segment {id}"))),
-                Some(seg) => Err(StoreError::Conflict(format!(
-                    "segment {id} is {}; cannot place a hold on it",
-                    seg.state
+                Some((state, _)) => Err(StoreError::Conflict(format!(
+                    "segment {id} is {state}; cannot place a hold on it"
                 ))),
             },
         }
-    }
-
-    /// Count, total bytes and time span of `camera`'s live (`recording` and
-    /// `sealed`) segments.
-    pub fn camera_summary(&self, camera: &str) -> Result<CameraSummary> {
-        self.conn
-            .prepare_cached(
-                "SELECT COUNT(*), COALESCE(SUM(bytes), 0), MIN(start_ms), MAX(end_ms) \
-                 FROM segments WHERE camera = ?1 AND state IN ('recording', 'sealed')",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row([camera], |row| {
-                    Ok(CameraSummary {
-                        segments: row.get(0)?,
-                        bytes: row.get(1)?,
-                        first_start_ms: row.get(2)?,
-                        last_end_ms: row.get(3)?,
-                    })
-                })
-            })
-            .context(|| format!("summarising camera {camera:?}"))
     }
 }

@@ -7,6 +7,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use crate::error::{Context, Result, StoreError};
 use crate::users::user_from_row;
+use crate::WriteTx;
 use crate::{validate, Store, User};
 
 /// A sign-in session.
@@ -44,43 +45,6 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
 }
 
 impl Store {
-    /// Starts a session for `user_id` until `expires_ms`. Staged log
-    /// entries (the sign-in) commit with it.
-    pub fn create_session(
-        &self,
-        id: &str,
-        user_id: i64,
-        secret_sha256: &str,
-        now_ms: i64,
-        expires_ms: i64,
-        source: &str,
-    ) -> Result<Session> {
-        validate::sha256_hex("session secret hash", secret_sha256)?;
-        let res = self.write_in_tx(|tx| {
-            tx.execute(
-                "INSERT INTO sessions \
-                 (id, user_id, secret_sha256, created_ms, expires_ms, last_seen_ms, source) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)",
-                params![id, user_id, secret_sha256, now_ms, expires_ms, source],
-            )
-        });
-        match res {
-            Ok(_) => Ok(Session {
-                id: id.to_owned(),
-                user_id,
-                created_ms: now_ms,
-                expires_ms,
-                last_seen_ms: now_ms,
-                ended_ms: None,
-                source: source.to_owned(),
-            }),
-            Err(e) if crate::error::is_unique_violation(&e) => {
-                Err(StoreError::AlreadyExists(format!("session {id:?}")))
-            }
-            Err(e) => Err(e).context(|| format!("creating session {id:?}")),
-        }
-    }
-
     /// The live session whose secret hashes to `secret_sha256`, and its
     /// user: `None` if there is none, or it ended, expired (`expires_ms`),
     /// sat idle since before `idle_since_ms`, or its user is disabled.
@@ -117,10 +81,49 @@ impl Store {
             .context(|| format!("recording the use of session {id:?}"))?;
         Ok(())
     }
+}
+
+impl WriteTx<'_> {
+    /// Starts a session for `user_id` until `expires_ms`. Staged log
+    /// entries (the sign-in) commit with it.
+    pub fn create_session(
+        &mut self,
+        id: &str,
+        user_id: i64,
+        secret_sha256: &str,
+        now_ms: i64,
+        expires_ms: i64,
+        source: &str,
+    ) -> Result<Session> {
+        validate::sha256_hex("session secret hash", secret_sha256)?;
+        let res = self.write_in_tx(|tx| {
+            tx.execute(
+                "INSERT INTO sessions \
+                 (id, user_id, secret_sha256, created_ms, expires_ms, last_seen_ms, source) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)",
+                params![id, user_id, secret_sha256, now_ms, expires_ms, source],
+            )
+        });
+        match res {
+            Ok(_) => Ok(Session {
+                id: id.to_owned(),
+                user_id,
+                created_ms: now_ms,
+                expires_ms,
+                last_seen_ms: now_ms,
+                ended_ms: None,
+                source: source.to_owned(),
+            }),
+            Err(e) if crate::error::is_unique_violation(&e) => {
+                Err(StoreError::AlreadyExists(format!("session {id:?}")))
+            }
+            Err(e) => Err(e).context(|| format!("creating session {id:?}")),
+        }
+    }
 
     /// Ends every live session of user `user_id` (their password changed:
     /// whoever signed in with the old one is out). Returns how many.
-    pub fn end_user_sessions(&self, user_id: i64, now_ms: i64) -> Result<usize> {
+    pub fn end_user_sessions(&mut self, user_id: i64, now_ms: i64) -> Result<usize> {
         self.write_in_tx(|tx| {
             tx.execute(
                 "UPDATE sessions SET ended_ms = ?2 WHERE user_id = ?1 AND ended_ms IS NULL",
@@ -133,7 +136,7 @@ impl Store {
     /// Ends session `id` (signing out). Staged log entries commit with it.
     /// [`NotFound`](crate::ErrorKind::NotFound) if there is no such live
     /// session.
-    pub fn end_session(&self, id: &str, now_ms: i64) -> Result<()> {
+    pub fn end_session(&mut self, id: &str, now_ms: i64) -> Result<()> {
         let res = self.write_in_tx(|tx| {
             let n = tx.execute(
                 "UPDATE sessions SET ended_ms = ?2 WHERE id = ?1 AND ended_ms IS NULL",

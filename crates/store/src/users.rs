@@ -12,6 +12,7 @@ use rusqlite::{params, OptionalExtension, Row, ToSql};
 use serde::Serialize;
 
 use crate::error::{ensure, is_unique_violation, Context, Result, StoreError};
+use crate::WriteTx;
 use crate::{validate, Store};
 
 /// What a user may do.
@@ -165,64 +166,6 @@ fn check_token_id(id: &str) -> Result<()> {
 }
 
 impl Store {
-    /// Runs an UPDATE of one user by id, reporting a missing user as
-    /// [`NotFound`](crate::ErrorKind::NotFound).
-    fn update_user(&self, user_id: i64, sql: &str, value: &dyn ToSql, what: &str) -> Result<()> {
-        // No such user: fail inside the transaction, so that a staged log
-        // entry for a change that did not happen is not committed.
-        let res = self.write_in_tx(|tx| {
-            let changed = tx
-                .prepare_cached(sql)
-                .and_then(|mut stmt| stmt.execute(params![user_id, value]))?;
-            if changed == 0 {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
-            Ok(())
-        });
-        match res {
-            Err(rusqlite::Error::QueryReturnedNoRows) => {
-                Err(StoreError::NotFound(format!("user {user_id}")))
-            }
-            other => other.context(|| format!("{what} of user {user_id}")),
-        }
-    }
-
-    /// Creates a user. `password_hash` is a PHC string made by the caller.
-    ///
-    /// [`AlreadyExists`](crate::ErrorKind::AlreadyExists) if the name is
-    /// taken (ignoring ASCII case).
-    pub fn create_user(
-        &self,
-        name: &str,
-        role: Role,
-        password_hash: &str,
-        now_ms: i64,
-    ) -> Result<User> {
-        validate::name("user name", name)?;
-        check_password_hash(password_hash)?;
-        let res = self.write_in_tx(|tx| {
-            tx.prepare_cached(&format!(
-                "INSERT INTO users (name, role, password_hash, created_ms) \
-                 VALUES (?1, ?2, ?3, ?4) RETURNING {USER_COLUMNS}"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_row(params![name, role, password_hash, now_ms], |row| {
-                    user_from_row(row, 0)
-                })
-            })
-        });
-        match res {
-            Ok(user) => {
-                tracing::info!(user = %user.name, role = %user.role, "created user");
-                Ok(user)
-            }
-            Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::AlreadyExists(format!("user {name:?}")))
-            }
-            Err(e) => Err(e).context(|| format!("creating user {name:?}")),
-        }
-    }
-
     /// The user called `name` (ignoring ASCII case), or `None`.
     pub fn user_by_name(&self, name: &str) -> Result<Option<User>> {
         self.conn
@@ -260,32 +203,6 @@ impl Store {
         rows.collect::<rusqlite::Result<Vec<_>>>().context(what)
     }
 
-    /// Replaces a user's password hash (a PHC string made by the caller).
-    pub fn set_password_hash(&self, user_id: i64, password_hash: &str) -> Result<()> {
-        check_password_hash(password_hash)?;
-        self.update_user(
-            user_id,
-            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-            &password_hash,
-            "setting the password",
-        )?;
-        tracing::info!(user_id, "password changed");
-        Ok(())
-    }
-
-    /// Disables or re-enables a user. A disabled user's tokens stop working
-    /// without being revoked.
-    pub fn set_user_disabled(&self, user_id: i64, disabled: bool) -> Result<()> {
-        self.update_user(
-            user_id,
-            "UPDATE users SET disabled = ?2 WHERE id = ?1",
-            &disabled,
-            "setting the disabled flag",
-        )?;
-        tracing::info!(user_id, disabled, "user disabled flag changed");
-        Ok(())
-    }
-
     /// The locations whose footage user `user_id` may see, by code (only
     /// archivists are limited this way).
     pub fn user_rooms(&self, user_id: i64) -> Result<Vec<String>> {
@@ -298,111 +215,6 @@ impl Store {
             .query_map([user_id], |row| row.get::<_, String>(0))
             .context(what)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().context(what)
-    }
-
-    /// Replaces the locations whose footage user `user_id` may see.
-    /// [`NotFound`](StoreError::NotFound) names an unknown location.
-    pub fn set_user_rooms(&self, user_id: i64, rooms: &[String]) -> Result<()> {
-        for code in rooms {
-            if self.location(code)?.is_none() {
-                return Err(StoreError::NotFound(format!("location {code:?}")));
-            }
-        }
-        let res = self.write_in_tx(|tx| {
-            let exists = tx
-                .prepare_cached("SELECT 1 FROM users WHERE id = ?1")
-                .and_then(|mut stmt| stmt.exists([user_id]))?;
-            if !exists {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
-            tx.prepare_cached("DELETE FROM user_rooms WHERE user_id = ?1")
-                .and_then(|mut stmt| stmt.execute([user_id]))?;
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO user_rooms (user_id, location) VALUES (?1, ?2)",
-            )?;
-            for code in rooms {
-                insert.execute(params![user_id, code])?;
-            }
-            Ok(())
-        });
-        match res {
-            Err(rusqlite::Error::QueryReturnedNoRows) => {
-                Err(StoreError::NotFound(format!("user {user_id}")))
-            }
-            other => other.context(|| format!("setting the rooms of user {user_id}")),
-        }?;
-        tracing::info!(user_id, ?rooms, "user rooms changed");
-        Ok(())
-    }
-
-    /// Changes a user's role.
-    pub fn set_user_role(&self, user_id: i64, role: Role) -> Result<()> {
-        self.update_user(
-            user_id,
-            "UPDATE users SET role = ?2 WHERE id = ?1",
-            &role,
-            "setting the role",
-        )?;
-        tracing::info!(user_id, %role, "user role changed");
-        Ok(())
-    }
-
-    /// Creates an API token for `user_id`. `id` is a short public id chosen
-    /// by the caller; `secret_sha256` is the lower-hex SHA-256 of the secret.
-    ///
-    /// [`NotFound`](crate::ErrorKind::NotFound) if the user does not exist;
-    /// [`AlreadyExists`](crate::ErrorKind::AlreadyExists) if the id or the
-    /// secret hash is already used.
-    pub fn create_token(
-        &self,
-        id: &str,
-        user_id: i64,
-        label: Option<&str>,
-        secret_sha256: &str,
-        now_ms: i64,
-    ) -> Result<Token> {
-        check_token_id(id)?;
-        validate::sha256_hex("token secret hash", secret_sha256)?;
-        let tx = self.write_tx("creating a token")?;
-        let user_exists = tx
-            .query_row("SELECT 1 FROM users WHERE id = ?1", [user_id], |_| Ok(()))
-            .optional()
-            .context(|| format!("looking up user {user_id}"))?
-            .is_some();
-        if !user_exists {
-            return Err(StoreError::NotFound(format!("user {user_id}")));
-        }
-        let id_taken = tx
-            .query_row("SELECT 1 FROM tokens WHERE id = ?1", [id], |_| Ok(()))
-            .optional()
-            .context(|| format!("looking up token {id:?}"))?
-            .is_some();
-        if id_taken {
-            return Err(StoreError::AlreadyExists(format!("token {id:?}")));
-        }
-        let res = tx.query_row(
-            &format!(
-                "INSERT INTO tokens (id, user_id, label, secret_sha256, created_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING {TOKEN_COLUMNS}"
-            ),
-            params![id, user_id, label, secret_sha256, now_ms],
-            |row| token_from_row(row, 0),
-        );
-        let token = match res {
-            Ok(token) => token,
-            // The id was checked above under the write lock, so this is the
-            // secret hash.
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::AlreadyExists(
-                    "a token with the same secret".to_owned(),
-                ))
-            }
-            Err(e) => return Err(e).context(|| format!("creating token {id:?}")),
-        };
-        self.commit_with_log(tx)
-            .context(|| format!("committing token {id:?}"))?;
-        tracing::info!(token = %token.id, user_id, "created token");
-        Ok(token)
     }
 
     /// The token whose secret hashes to `secret_sha256` and its user, or
@@ -441,12 +253,225 @@ impl Store {
         Ok(())
     }
 
+    /// Tokens of `user_id`, or of everyone when `None`, oldest first
+    /// (revoked ones included, for the audit trail).
+    pub fn list_tokens(&self, user_id: Option<i64>) -> Result<Vec<Token>> {
+        let what = || "listing tokens".to_owned();
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens \
+                 WHERE ?1 IS NULL OR user_id = ?1 ORDER BY created_ms, id"
+            ))
+            .context(what)?;
+        let rows = stmt
+            .query_map([user_id], |row| token_from_row(row, 0))
+            .context(what)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().context(what)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Runs an UPDATE of one user by id, reporting a missing user as
+    /// [`NotFound`](crate::ErrorKind::NotFound).
+    fn update_user(
+        &mut self,
+        user_id: i64,
+        sql: &str,
+        value: &dyn ToSql,
+        what: &str,
+    ) -> Result<()> {
+        // No such user is an error, so that the caller's transaction does
+        // not commit a log entry for a change that did not happen.
+        let res = self.write_in_tx(|tx| {
+            let changed = tx
+                .prepare_cached(sql)
+                .and_then(|mut stmt| stmt.execute(params![user_id, value]))?;
+            if changed == 0 {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+            Ok(())
+        });
+        match res {
+            Err(rusqlite::Error::QueryReturnedNoRows) => {
+                Err(StoreError::NotFound(format!("user {user_id}")))
+            }
+            other => other.context(|| format!("{what} of user {user_id}")),
+        }
+    }
+
+    /// Creates a user. `password_hash` is a PHC string made by the caller.
+    ///
+    /// [`AlreadyExists`](crate::ErrorKind::AlreadyExists) if the name is
+    /// taken (ignoring ASCII case).
+    pub fn create_user(
+        &mut self,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> Result<User> {
+        validate::name("user name", name)?;
+        check_password_hash(password_hash)?;
+        let res = self.write_in_tx(|tx| {
+            tx.prepare_cached(&format!(
+                "INSERT INTO users (name, role, password_hash, created_ms) \
+                 VALUES (?1, ?2, ?3, ?4) RETURNING {USER_COLUMNS}"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(params![name, role, password_hash, now_ms], |row| {
+                    user_from_row(row, 0)
+                })
+            })
+        });
+        match res {
+            Ok(user) => {
+                tracing::info!(user = %user.name, role = %user.role, "created user");
+                Ok(user)
+            }
+            Err(e) if is_unique_violation(&e) => {
+                Err(StoreError::AlreadyExists(format!("user {name:?}")))
+            }
+            Err(e) => Err(e).context(|| format!("creating user {name:?}")),
+        }
+    }
+
+    /// Replaces a user's password hash (a PHC string made by the caller).
+    pub fn set_password_hash(&mut self, user_id: i64, password_hash: &str) -> Result<()> {
+        check_password_hash(password_hash)?;
+        self.update_user(
+            user_id,
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            &password_hash,
+            "setting the password",
+        )?;
+        tracing::info!(user_id, "password changed");
+        Ok(())
+    }
+
+    /// Disables or re-enables a user. A disabled user's tokens stop working
+    /// without being revoked.
+    pub fn set_user_disabled(&mut self, user_id: i64, disabled: bool) -> Result<()> {
+        self.update_user(
+            user_id,
+            "UPDATE users SET disabled = ?2 WHERE id = ?1",
+            &disabled,
+            "setting the disabled flag",
+        )?;
+        tracing::info!(user_id, disabled, "user disabled flag changed");
+        Ok(())
+    }
+
+    /// Replaces the locations whose footage user `user_id` may see.
+    /// [`NotFound`](StoreError::NotFound) names an unknown location.
+    pub fn set_user_rooms(&mut self, user_id: i64, rooms: &[String]) -> Result<()> {
+        for code in rooms {
+            if self.location(code)?.is_none() {
+                return Err(StoreError::NotFound(format!("location {code:?}")));
+            }
+        }
+        let res = self.write_in_tx(|tx| {
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM users WHERE id = ?1")
+                .and_then(|mut stmt| stmt.exists([user_id]))?;
+            if !exists {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+            tx.prepare_cached("DELETE FROM user_rooms WHERE user_id = ?1")
+                .and_then(|mut stmt| stmt.execute([user_id]))?;
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO user_rooms (user_id, location) VALUES (?1, ?2)",
+            )?;
+            for code in rooms {
+                insert.execute(params![user_id, code])?;
+            }
+            Ok(())
+        });
+        match res {
+            Err(rusqlite::Error::QueryReturnedNoRows) => {
+                Err(StoreError::NotFound(format!("user {user_id}")))
+            }
+            other => other.context(|| format!("setting the rooms of user {user_id}")),
+        }?;
+        tracing::info!(user_id, ?rooms, "user rooms changed");
+        Ok(())
+    }
+
+    /// Changes a user's role.
+    pub fn set_user_role(&mut self, user_id: i64, role: Role) -> Result<()> {
+        self.update_user(
+            user_id,
+            "UPDATE users SET role = ?2 WHERE id = ?1",
+            &role,
+            "setting the role",
+        )?;
+        tracing::info!(user_id, %role, "user role changed");
+        Ok(())
+    }
+
+    /// Creates an API token for `user_id`. `id` is a short public id chosen
+    /// by the caller; `secret_sha256` is the lower-hex SHA-256 of the secret.
+    ///
+    /// [`NotFound`](crate::ErrorKind::NotFound) if the user does not exist;
+    /// [`AlreadyExists`](crate::ErrorKind::AlreadyExists) if the id or the
+    /// secret hash is already used.
+    pub fn create_token(
+        &mut self,
+        id: &str,
+        user_id: i64,
+        label: Option<&str>,
+        secret_sha256: &str,
+        now_ms: i64,
+    ) -> Result<Token> {
+        check_token_id(id)?;
+        validate::sha256_hex("token secret hash", secret_sha256)?;
+        let tx = self.savepoint("creating a token")?;
+        let user_exists = tx
+            .query_row("SELECT 1 FROM users WHERE id = ?1", [user_id], |_| Ok(()))
+            .optional()
+            .context(|| format!("looking up user {user_id}"))?
+            .is_some();
+        if !user_exists {
+            return Err(StoreError::NotFound(format!("user {user_id}")));
+        }
+        let id_taken = tx
+            .query_row("SELECT 1 FROM tokens WHERE id = ?1", [id], |_| Ok(()))
+            .optional()
+            .context(|| format!("looking up token {id:?}"))?
+            .is_some();
+        if id_taken {
+            return Err(StoreError::AlreadyExists(format!("token {id:?}")));
+        }
+        let res = tx.query_row(
+            &format!(
+                "INSERT INTO tokens (id, user_id, label, secret_sha256, created_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING {TOKEN_COLUMNS}"
+            ),
+            params![id, user_id, label, secret_sha256, now_ms],
+            |row| token_from_row(row, 0),
+        );
+        let token = match res {
+            Ok(token) => token,
+            // The id was checked above under the write lock, so this is the
+            // secret hash.
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::AlreadyExists(
+                    "a token with the same secret".to_owned(),
+                ))
+            }
+            Err(e) => return Err(e).context(|| format!("creating token {id:?}")),
+        };
+        tx.commit().context(|| format!("committing token {id:?}"))?;
+        tracing::info!(token = %token.id, user_id, "created token");
+        Ok(token)
+    }
+
     /// Revokes token `id` at `now_ms` and returns it.
     ///
     /// [`NotFound`](crate::ErrorKind::NotFound) if there is no such token,
     /// [`Conflict`](crate::ErrorKind::Conflict) if it is already revoked.
-    pub fn revoke_token(&self, id: &str, now_ms: i64) -> Result<Token> {
-        let tx = self.write_tx("revoking a token")?;
+    pub fn revoke_token(&mut self, id: &str, now_ms: i64) -> Result<Token> {
+        let tx = self.savepoint("revoking a token")?;
         let revoked: Option<Option<i64>> = tx
             .query_row("SELECT revoked_ms FROM tokens WHERE id = ?1", [id], |row| {
                 row.get(0)
@@ -471,27 +496,10 @@ impl Store {
                 |row| token_from_row(row, 0),
             )
             .context(|| format!("revoking token {id:?}"))?;
-        self.commit_with_log(tx)
+        tx.commit()
             .context(|| format!("committing revocation of token {id:?}"))?;
         tracing::info!(token = %id, "revoked token");
         Ok(token)
-    }
-
-    /// Tokens of `user_id`, or of everyone when `None`, oldest first
-    /// (revoked ones included, for the audit trail).
-    pub fn list_tokens(&self, user_id: Option<i64>) -> Result<Vec<Token>> {
-        let what = || "listing tokens".to_owned();
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens \
-                 WHERE ?1 IS NULL OR user_id = ?1 ORDER BY created_ms, id"
-            ))
-            .context(what)?;
-        let rows = stmt
-            .query_map([user_id], |row| token_from_row(row, 0))
-            .context(what)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().context(what)
     }
 }
 
@@ -518,7 +526,7 @@ mod tests {
     #[test]
     fn an_archivists_rooms_are_replaced_as_a_whole_and_must_exist() {
         let s = Store::open_in_memory().expect("store");
-        s.transaction("rooms", |tx| {
+        s.write("rooms", |tx| {
             tx.insert_location(&room("R1"), 1)?;
             tx.insert_location(&room("R2"), 1)
         })

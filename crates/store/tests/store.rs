@@ -719,7 +719,7 @@ fn person(staff_id: &str, badge: Option<&str>) -> custos_custody::model::Person 
 fn a_taken_staff_id_or_badge_is_named_plainly() -> TestResult {
     let (_dir, path) = temp_db()?;
     let store = Store::open(&path)?;
-    store.transaction("adding people", |tx| {
+    store.write("adding people", |tx| {
         tx.insert_person(&person("p1", Some("B-1")), 1)?;
         tx.insert_person(&person("p2", None), 1)?;
         // People without a badge do not share one.
@@ -727,7 +727,7 @@ fn a_taken_staff_id_or_badge_is_named_plainly() -> TestResult {
     })?;
 
     let taken_badge = store
-        .transaction("adding a person", |tx| {
+        .write("adding a person", |tx| {
             tx.insert_person(&person("p4", Some("B-1")), 2)
         })
         .err()
@@ -739,7 +739,7 @@ fn a_taken_staff_id_or_badge_is_named_plainly() -> TestResult {
     );
 
     let taken_id = store
-        .transaction("adding a person", |tx| {
+        .write("adding a person", |tx| {
             tx.insert_person(&person("p1", Some("B-9")), 2)
         })
         .err()
@@ -747,7 +747,7 @@ fn a_taken_staff_id_or_badge_is_named_plainly() -> TestResult {
     assert_eq!(taken_id.to_string(), r#"person "p1" already exists"#);
 
     let edited = store
-        .transaction("editing a person", |tx| {
+        .write("editing a person", |tx| {
             tx.update_person(&person("p2", Some("B-1")), 3)
         })
         .err()

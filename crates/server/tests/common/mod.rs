@@ -76,8 +76,9 @@ pub fn record_segment(
         width: Some(640),
         height: Some(360),
     })?;
-    store.with_log(vec![leaf], |st| {
-        st.seal_segments(&[SealedSegment {
+    store.write("sealing a segment", |tx| {
+        tx.log(leaf);
+        tx.seal_segments(&[SealedSegment {
             id,
             end_ms: sealed.end_ms,
             bytes: sealed.bytes,
