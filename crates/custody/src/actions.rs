@@ -221,6 +221,48 @@ pub enum Refusal {
         /// The action refused, as in [`Action::name`].
         action: &'static str,
     },
+    /// Retiring a location that items are still in.
+    #[error("location {code:?} still holds {}; move those first", .items.join(", "))]
+    LocationNotEmpty {
+        /// The location.
+        code: String,
+        /// Some of the items in it (a few are enough to act on).
+        items: Vec<String>,
+    },
+    /// Retiring a person who still holds items.
+    #[error("{staff_id} still holds {}; check those in first", .items.join(", "))]
+    HolderOfItems {
+        /// The person.
+        staff_id: String,
+        /// Some of the items they hold.
+        items: Vec<String>,
+    },
+}
+
+/// Whether location `code` may be retired, given the items in place there.
+/// A retired location can hold nothing: the register would show items
+/// where no one may put or find them.
+pub fn may_retire_location(code: &str, items_here: &[String]) -> Result<(), Refusal> {
+    if items_here.is_empty() {
+        return Ok(());
+    }
+    Err(Refusal::LocationNotEmpty {
+        code: code.to_owned(),
+        items: items_here.to_vec(),
+    })
+}
+
+/// Whether the person `staff_id` may be retired, given the items they hold:
+/// a retired person can act on nothing, so what they hold must come back
+/// first.
+pub fn may_retire_person(staff_id: &str, items_held: &[String]) -> Result<(), Refusal> {
+    if items_held.is_empty() {
+        return Ok(());
+    }
+    Err(Refusal::HolderOfItems {
+        staff_id: staff_id.to_owned(),
+        items: items_held.to_vec(),
+    })
 }
 
 /// A time for messages: RFC 3339 in UTC, or the raw number if out of range.
@@ -378,6 +420,24 @@ pub fn apply(
         item: after,
         location,
     })
+}
+
+#[cfg(test)]
+mod retirement_tests {
+    use super::*;
+
+    #[test]
+    fn only_an_empty_location_and_a_person_holding_nothing_retire() {
+        assert_eq!(may_retire_location("R1", &[]), Ok(()));
+        assert_eq!(may_retire_person("S1", &[]), Ok(()));
+        let e = may_retire_location("R1", &["B1".into(), "B2".into()]).expect_err("items");
+        assert_eq!(
+            e.to_string(),
+            "location \"R1\" still holds B1, B2; move those first"
+        );
+        let e = may_retire_person("S1", &["B1".into()]).expect_err("held");
+        assert_eq!(e.to_string(), "S1 still holds B1; check those in first");
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use custos_custody::actions::{apply, Action, MemoryRegister};
+use custos_custody::actions::{
+    apply, may_retire_location, may_retire_person, Action, MemoryRegister,
+};
 use custos_custody::footage::{self, FootageWindow};
 use custos_custody::model::{validate_code, Coverage, Item, ItemStatus, Location, Person};
 use custos_ledger::entry::Entry;
@@ -175,32 +177,33 @@ pub fn update_location(
     camera_exists: &dyn Fn(&str) -> bool,
     now_ms: i64,
 ) -> Result<()> {
-    if l.retired {
-        let here = store.items(&custos_store::ItemQuery {
-            location: Some(l.code.clone()),
-            limit: 5,
-            ..Default::default()
-        })?;
-        if !here.is_empty() {
-            let codes: Vec<&str> = here.iter().map(|i| i.barcode.as_str()).collect();
-            return Err(RegisterError::Refused(format!(
-                "location {:?} still holds {}; move those first",
-                l.code,
-                codes.join(", ")
-            )));
-        }
-    }
     store
         .write("updating a location", |tx| -> Result<_> {
             if tx.location(&l.code)?.is_none() {
                 return Err(RegisterError::NotFound(format!("location {:?}", l.code)));
             }
             check_location(tx, l, camera_exists)?;
+            if l.retired {
+                // Read in the transaction that retires it: an item put
+                // there meanwhile cannot slip past the rule.
+                let here = barcodes(tx.items(&custos_store::ItemQuery {
+                    location: Some(l.code.clone()),
+                    limit: 5,
+                    ..Default::default()
+                })?);
+                may_retire_location(&l.code, &here)
+                    .map_err(|e| RegisterError::Refused(e.to_string()))?;
+            }
             tx.update_location(l, now_ms)?;
             tx.log(location_entry(l, "updated", by, now_ms)?);
             Ok(())
         })
         .map_err(from_store)
+}
+
+/// The barcodes of `items`, for a refusal that names them.
+fn barcodes(items: Vec<Item>) -> Vec<String> {
+    items.into_iter().map(|i| i.barcode).collect()
 }
 
 fn check_person(p: &Person) -> Result<()> {
@@ -228,23 +231,17 @@ pub fn create_person(store: &Store, by: &str, p: &Person, now_ms: i64) -> Result
 /// person holding items cannot be retired.
 pub fn update_person(store: &Store, by: &str, p: &Person, now_ms: i64) -> Result<()> {
     check_person(p)?;
-    if p.retired {
-        let held = store.items(&custos_store::ItemQuery {
-            holder: Some(p.staff_id.clone()),
-            limit: 5,
-            ..Default::default()
-        })?;
-        if !held.is_empty() {
-            let codes: Vec<&str> = held.iter().map(|i| i.barcode.as_str()).collect();
-            return Err(RegisterError::Refused(format!(
-                "{} still holds {}; check those in first",
-                p.staff_id,
-                codes.join(", ")
-            )));
-        }
-    }
     store
         .write("updating a person", |tx| -> Result<_> {
+            if p.retired {
+                let held = barcodes(tx.items(&custos_store::ItemQuery {
+                    holder: Some(p.staff_id.clone()),
+                    limit: 5,
+                    ..Default::default()
+                })?);
+                may_retire_person(&p.staff_id, &held)
+                    .map_err(|e| RegisterError::Refused(e.to_string()))?;
+            }
             tx.update_person(p, now_ms)?;
             tx.log(person_entry(p, "updated", by, now_ms)?);
             Ok(())

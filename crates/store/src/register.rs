@@ -336,6 +336,11 @@ impl WriteTx<'_> {
         find_person(self.conn(), staff_id)
     }
 
+    /// Items matching `q`, read inside this transaction.
+    pub fn items(&self, q: &ItemQuery) -> Result<Vec<Item>> {
+        query_items(self.conn(), q)
+    }
+
     /// Item `barcode`, read inside this transaction.
     pub fn item(&self, barcode: &str) -> Result<Option<Item>> {
         find_item(self.conn(), barcode)
@@ -437,41 +442,7 @@ impl Store {
 
     /// Items matching `q`, ordered by barcode.
     pub fn items(&self, q: &ItemQuery) -> Result<Vec<Item>> {
-        let mut sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE 1 = 1");
-        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-        if let Some(text) = &q.text {
-            for word in text.split_whitespace() {
-                args.push(Box::new(format!("%{}%", like_escape(word))));
-                let n = args.len();
-                sql.push_str(&format!(
-                    " AND (barcode LIKE ?{n} ESCAPE '\\' OR title LIKE ?{n} ESCAPE '\\' \
-                     OR reference LIKE ?{n} ESCAPE '\\')"
-                ));
-            }
-        }
-        if let Some(status) = q.status {
-            args.push(Box::new(status.as_str()));
-            sql.push_str(&format!(" AND status = ?{}", args.len()));
-        }
-        if let Some(location) = &q.location {
-            args.push(Box::new(location.clone()));
-            sql.push_str(&format!(
-                " AND location = ?{} AND status = 'in_place'",
-                args.len()
-            ));
-        }
-        if let Some(holder) = &q.holder {
-            args.push(Box::new(holder.clone()));
-            sql.push_str(&format!(" AND holder = ?{}", args.len()));
-        }
-        if let Some(after) = &q.after {
-            args.push(Box::new(after.clone()));
-            sql.push_str(&format!(" AND barcode > ?{}", args.len()));
-        }
-        args.push(Box::new(q.limit as i64));
-        sql.push_str(&format!(" ORDER BY barcode LIMIT ?{}", args.len()));
-        let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
-        collect_items(&self.conn, &sql, params.as_slice(), "listing items")
+        query_items(&self.conn, q)
     }
 
     /// Items in place at `location` or at a location inside it (a room's
@@ -527,4 +498,43 @@ impl Store {
         rows.collect::<rusqlite::Result<_>>()
             .context(|| "listing barcodes".to_owned())
     }
+}
+
+/// Items matching `q`, ordered by barcode, as `conn` sees them.
+fn query_items(conn: &rusqlite::Connection, q: &ItemQuery) -> Result<Vec<Item>> {
+    let mut sql = format!("SELECT {ITEM_COLUMNS} FROM items WHERE 1 = 1");
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    if let Some(text) = &q.text {
+        for word in text.split_whitespace() {
+            args.push(Box::new(format!("%{}%", like_escape(word))));
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (barcode LIKE ?{n} ESCAPE '\\' OR title LIKE ?{n} ESCAPE '\\' \
+                 OR reference LIKE ?{n} ESCAPE '\\')"
+            ));
+        }
+    }
+    if let Some(status) = q.status {
+        args.push(Box::new(status.as_str()));
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    if let Some(location) = &q.location {
+        args.push(Box::new(location.clone()));
+        sql.push_str(&format!(
+            " AND location = ?{} AND status = 'in_place'",
+            args.len()
+        ));
+    }
+    if let Some(holder) = &q.holder {
+        args.push(Box::new(holder.clone()));
+        sql.push_str(&format!(" AND holder = ?{}", args.len()));
+    }
+    if let Some(after) = &q.after {
+        args.push(Box::new(after.clone()));
+        sql.push_str(&format!(" AND barcode > ?{}", args.len()));
+    }
+    args.push(Box::new(q.limit as i64));
+    sql.push_str(&format!(" ORDER BY barcode LIMIT ?{}", args.len()));
+    let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| b.as_ref()).collect();
+    collect_items(conn, &sql, params.as_slice(), "listing items")
 }
