@@ -297,7 +297,7 @@ fn commit(
                 sha256: &sha256,
             },
             false,
-        ));
+        )?);
         sealed.push(SealedSegment {
             id,
             end_ms: s.end_ms,
@@ -335,16 +335,18 @@ fn commit(
             detail: loss.detail.clone(),
         };
         // The loss and its log entry commit together.
-        store.with_log(vec![facts::recording_loss(&row)], |st| st.record_loss(&row))?;
+        store.with_log(vec![facts::recording_loss(&row)?], |st| {
+            st.record_loss(&row)
+        })?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
     }
     for (camera, at_ms, from_pts, to_pts) in &batch.clock_resets {
-        let entry = facts::recording_clock_reset(camera, *at_ms, *from_pts, *to_pts);
+        let entry = facts::recording_clock_reset(camera, *at_ms, *from_pts, *to_pts)?;
         store.with_log(vec![entry], |_| Ok(()))?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
     }
     for (camera, at_ms, state, detail) in &batch.states {
-        let entry = facts::camera_state(camera, *at_ms, state.as_str(), detail.as_deref());
+        let entry = facts::camera_state(camera, *at_ms, state.as_str(), detail.as_deref())?;
         store.with_log(vec![entry], |st| {
             st.record_camera_state(camera, *at_ms, *state, detail.as_deref())
         })?;

@@ -655,7 +655,7 @@ fn user_command(command: UserCommand) -> anyhow::Result<()> {
             let password = auth::read_password_stdin()?;
             let hash = auth::hash_password(&password)?;
             let store = site_store(&config.data_dir)?;
-            let entry = facts::user_created(&name, role.as_str(), &facts::cli_actor());
+            let entry = facts::user_created(&name, role.as_str(), &facts::cli_actor())?;
             let user = store.with_log(vec![entry], |st| {
                 st.create_user(&name, role, &hash, clock::now_ms())
             })?;
@@ -690,7 +690,7 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
                 .user_by_name(&name)?
                 .with_context(|| format!("no user named {name:?}"))?;
             let (id, token, digest) = auth::new_token();
-            let entry = facts::token_created(&id, &user.name, &facts::cli_actor());
+            let entry = facts::token_created(&id, &user.name, &facts::cli_actor())?;
             store.with_log(vec![entry], |st| {
                 st.create_token(&id, user.id, label.as_deref(), &digest, clock::now_ms())
             })?;
@@ -709,7 +709,7 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
             let owner = store
                 .user_by_id(owner.user_id)?
                 .map_or_else(|| format!("user #{}", owner.user_id), |u| u.name);
-            let entry = facts::token_revoked(&id, &owner, &facts::cli_actor());
+            let entry = facts::token_revoked(&id, &owner, &facts::cli_actor())?;
             let t = store.with_log(vec![entry], |st| st.revoke_token(&id, clock::now_ms()))?;
             println!("revoked token {}", t.id);
         }
@@ -754,12 +754,12 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
     if store.user_by_name(demo::DEMO_USER)?.is_none() {
         let password = auth::random_password();
         let hash = auth::hash_password(&password)?;
-        let created = facts::user_created(demo::DEMO_USER, Role::Admin.as_str(), "custos demo");
+        let created = facts::user_created(demo::DEMO_USER, Role::Admin.as_str(), "custos demo")?;
         let admin = store.with_log(vec![created], |st| {
             st.create_user(demo::DEMO_USER, Role::Admin, &hash, clock::now_ms())
         })?;
         let (id, token, digest) = auth::new_token();
-        let entry = facts::token_created(&id, demo::DEMO_USER, "custos demo");
+        let entry = facts::token_created(&id, demo::DEMO_USER, "custos demo")?;
         store.with_log(vec![entry], |st| {
             st.create_token(&id, admin.id, Some("demo"), &digest, clock::now_ms())
         })?;

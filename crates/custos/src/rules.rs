@@ -759,9 +759,10 @@ mod tests {
             loss("write_error", 12, MONDAY_10),
             loss("write_error", 15, MONDAY_10 + 60_000),
         ] {
-            s.with_log(vec![crate::facts::recording_loss(&l)], |st| {
-                st.record_loss(&l)
-            })
+            s.with_log(
+                vec![crate::facts::recording_loss(&l).expect("a loss entry")],
+                |st| st.record_loss(&l),
+            )
             .expect("loss");
         }
         r.run_once(&s, MONDAY_10 + 61_000).expect("rules");
@@ -786,9 +787,10 @@ mod tests {
         assert_eq!(alerts[0].details["pictures"], 12);
         // Another reason is another alert; each loss runs once.
         let l = loss("clock_jump", 3, MONDAY_10 + 70_000);
-        s.with_log(vec![crate::facts::recording_loss(&l)], |st| {
-            st.record_loss(&l)
-        })
+        s.with_log(
+            vec![crate::facts::recording_loss(&l).expect("a loss entry")],
+            |st| st.record_loss(&l),
+        )
         .expect("loss");
         r.run_once(&s, MONDAY_10 + 71_000).expect("rules");
         r.run_once(&s, MONDAY_10 + 72_000).expect("rules");

@@ -77,7 +77,7 @@ pub fn recover(store: &Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<Re
                     sha256: &sha256,
                 };
                 // The seal and its log entry commit together.
-                store.with_log(vec![facts::segment_sealed(&fact, true)], |st| {
+                store.with_log(vec![facts::segment_sealed(&fact, true)?], |st| {
                     st.seal_segments(&[SealedSegment {
                         id: seg.id,
                         end_ms,
@@ -201,7 +201,7 @@ fn adopt(
             sha256: &sha256,
         },
         true,
-    );
+    )?;
     store.with_log(vec![entry], |st| {
         st.insert_sealed_segment(&RecoveredSegment {
             camera: camera.to_owned(),
@@ -245,14 +245,14 @@ fn finish_deletion_by(
                 by,
             )
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<i64> = segments.iter().map(|s| s.id).collect();
     store.with_log(entries, |st| st.finish_delete(&ids, now_ms))?;
     Ok(())
 }
 
 fn mark_missing(store: &Store, seg: &Segment) -> anyhow::Result<()> {
-    let entry = facts::segment_missing(&seg.camera, &seg.path, seg.sha256.as_deref());
+    let entry = facts::segment_missing(&seg.camera, &seg.path, seg.sha256.as_deref())?;
     store.with_log(vec![entry], |st| st.mark_missing(seg.id))?;
     Ok(())
 }
@@ -408,7 +408,7 @@ pub fn set_hold_by(store: &Store, id: i64, hold: bool, by: &str) -> anyhow::Resu
     let Some(seg) = store.segment(id)? else {
         anyhow::bail!("no segment with id {id}");
     };
-    let entry = facts::segment_hold(&seg.camera, &seg.path, hold, by);
+    let entry = facts::segment_hold(&seg.camera, &seg.path, hold, by)?;
     Ok(store.with_log(vec![entry], |st| st.set_hold(id, hold))?)
 }
 

@@ -37,6 +37,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+// The kinds the verifier reads, named as the catalogue names them.
+use crate::catalogue::kind::{CAMERA_STATE, RECORDING_LOSS, SEGMENT_DELETED, SEGMENT_SEALED};
 use crate::entry::EntryError;
 use crate::merkle::ProofError;
 use crate::note::NoteError;
@@ -73,15 +75,6 @@ pub const MAX_GAP_MS: i64 = 1000;
 pub const MAX_JSON_BYTES: u64 = 256 << 20;
 /// The largest `key.pub` the verifier reads.
 const MAX_KEY_BYTES: u64 = 4096;
-
-/// The entry type of a sealed segment.
-const SEGMENT_SEALED: &str = "segment.sealed";
-/// The entry type of a camera state change.
-const CAMERA_STATE: &str = "camera.state";
-/// The entry type of pictures the recorder dropped (and why).
-const RECORDING_LOSS: &str = "recording.loss";
-/// Entry type of a deleted segment's tombstone.
-const SEGMENT_DELETED: &str = "segment.deleted";
 
 /// What the exporter says about an export: the fields of `manifest.json`
 /// other than `format` and `segments`, which [`BundleWriter`] fills in.
@@ -176,7 +169,10 @@ pub enum BundleError {
     },
     /// A segment was given with an entry that is not a `segment.sealed`
     /// entry with a `sha256`.
-    #[error("log entry {index} ({kind}) is not a segment.sealed entry with a sha256")]
+    #[error(
+        "log entry {index} ({kind}) is not a {} entry with a sha256",
+        SEGMENT_SEALED
+    )]
     NotSegmentEntry {
         /// Its log index.
         index: u64,

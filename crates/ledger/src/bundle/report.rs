@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use super::{ENTRIES_FILE, FORMAT, MANIFEST_FILE, PROOFS_FILE, SEGMENTS_DIR};
+use super::{
+    CAMERA_STATE, ENTRIES_FILE, FORMAT, MANIFEST_FILE, PROOFS_FILE, SEGMENTS_DIR, SEGMENT_SEALED,
+};
 use crate::entry::EntryError;
 use crate::merkle::ProofError;
 use crate::note::NoteError;
@@ -294,11 +296,11 @@ impl fmt::Display for Problem {
             ),
             Problem::NotSegmentEntry { file, index, kind } => write!(
                 f,
-                "{file}: the manifest points at log entry {index}, a {kind} entry, not a segment.sealed entry"
+                "{file}: the manifest points at log entry {index}, a {kind} entry, not a {SEGMENT_SEALED} entry"
             ),
             Problem::BadSegmentEntry { index, field } => write!(
                 f,
-                "log entry {index} (segment.sealed) lacks a valid {field:?} field"
+                "log entry {index} ({SEGMENT_SEALED}) lacks a valid {field:?} field"
             ),
             Problem::ShaDisagrees {
                 file,
@@ -350,7 +352,7 @@ impl fmt::Display for Problem {
             ),
             Problem::SpanNotCovered { from_ms, to_ms } => write!(
                 f,
-                "span not covered: no video from {} to {} ({} ms), and no camera.state entry in the bundle says the camera was offline then",
+                "span not covered: no video from {} to {} ({} ms), and no {CAMERA_STATE} entry in the bundle says the camera was offline then",
                 utc(*from_ms),
                 utc(*to_ms),
                 to_ms.saturating_sub(*from_ms)

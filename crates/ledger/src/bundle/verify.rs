@@ -779,18 +779,18 @@ impl Verifier<'_> {
                 let why = entries.get(index).map(|inc| &inc.entry);
                 let text = match why {
                     Some(e) if e.kind == SEGMENT_DELETED => format!(
-                        "log entry {index} (segment.deleted) says its recording was deleted by {:?}: {:?}",
+                        "log entry {index} ({SEGMENT_DELETED}) says its recording was deleted by {:?}: {:?}",
                         e.str_field("by").unwrap_or("?"),
                         e.str_field("reason").unwrap_or("?")
                     ),
                     Some(e) if e.kind == RECORDING_LOSS => format!(
-                        "log entry {index} (recording.loss) says the recorder dropped {} picture(s) then ({}): {:?}",
+                        "log entry {index} ({RECORDING_LOSS}) says the recorder dropped {} picture(s) then ({}): {:?}",
                         e.int_field("pictures").unwrap_or(0),
                         e.str_field("reason").unwrap_or("?"),
                         e.str_field("detail").unwrap_or("?")
                     ),
                     _ => format!(
-                        "log entry {index} (camera.state) says camera {:?} was offline then",
+                        "log entry {index} ({CAMERA_STATE}) says camera {:?} was offline then",
                         m.camera
                     ),
                 };
