@@ -102,7 +102,7 @@ pub fn verify_site(bench: &VerifySiteBench) -> anyhow::Result<()> {
                     sha256: &row.sha256,
                 },
                 false,
-            ));
+            )?);
             rows.push(row);
             if rows.len() == BUILD_BATCH {
                 commit(&store, &mut rows, &mut leaves)?;

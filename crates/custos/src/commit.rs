@@ -296,7 +296,7 @@ fn commit(
                 sha256: &sha256,
             },
             false,
-        ));
+        )?);
         sealed.push(SealedSegment {
             id,
             end_ms: s.end_ms,
@@ -337,19 +337,20 @@ fn commit(
             detail: loss.detail.clone(),
         };
         // The loss and its log entry commit together.
+        let entry = facts::recording_loss(&row)?;
         store.write("recording a loss of pictures", |tx| {
-            tx.log(facts::recording_loss(&row));
+            tx.log(entry);
             tx.record_loss(&row)
         })?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
     }
     for (camera, at_ms, from_pts, to_pts) in &batch.clock_resets {
-        let entry = facts::recording_clock_reset(camera, *at_ms, *from_pts, *to_pts);
+        let entry = facts::recording_clock_reset(camera, *at_ms, *from_pts, *to_pts)?;
         store.enqueue_log(vec![entry])?;
         stats.transactions.fetch_add(1, Ordering::Relaxed);
     }
     for (camera, at_ms, state, detail) in &batch.states {
-        let entry = facts::camera_state(camera, *at_ms, state.as_str(), detail.as_deref());
+        let entry = facts::camera_state(camera, *at_ms, state.as_str(), detail.as_deref())?;
         store.write("recording a camera state", |tx| {
             tx.log(entry);
             tx.record_camera_state(camera, *at_ms, *state, detail.as_deref())

@@ -5,7 +5,7 @@
 //! record even if the site is destroyed before it ends — and
 //! `analysis.event`, with everything known about it, when it ends.
 
-use custos_ledger::entry::Entry;
+use custos_ledger::catalogue::{leaf, AnalysisEvent, AnalysisStarted};
 use custos_store::{Event, Store};
 
 use crate::clock::now_ms;
@@ -13,16 +13,6 @@ use crate::clock::now_ms;
 /// Scores are logged in thousandths: log entries hold no floating point.
 fn score_milli(score: f64) -> i64 {
     (score.clamp(0.0, 1.0) * 1000.0).round() as i64
-}
-
-fn zones_value(zones: &[String]) -> serde_json::Value {
-    serde_json::Value::Array(zones.iter().cloned().map(Into::into).collect())
-}
-
-fn leaf(entry: Entry) -> anyhow::Result<Vec<u8>> {
-    entry
-        .to_leaf_bytes()
-        .map_err(|e| anyhow::anyhow!("encoding the {} entry: {e}", entry.kind))
 }
 
 /// Records the start of an event; returns its id.
@@ -35,12 +25,14 @@ pub fn start(
     score: f64,
 ) -> anyhow::Result<i64> {
     let entry = leaf(
-        Entry::new("analysis.started", now_ms())
-            .with("camera", camera.into())
-            .with("kind", kind.into())
-            .with("start_ms", start_ms.into())
-            .with("zones", zones_value(zones))
-            .with("score_milli", score_milli(score).into()),
+        now_ms(),
+        &AnalysisStarted {
+            camera,
+            kind,
+            start_ms,
+            zones,
+            score_milli: score_milli(score),
+        },
     )?;
     Ok(store.write("recording an event", |tx| {
         tx.log(entry);
@@ -59,15 +51,17 @@ pub fn end(
     let end_ms = end_ms.max(event.start_ms);
     let score = score.max(event.score);
     let entry = leaf(
-        Entry::new("analysis.event", now_ms())
-            .with("camera", event.camera.clone().into())
-            .with("kind", event.kind.clone().into())
-            .with("event", event.id.into())
-            .with("start_ms", event.start_ms.into())
-            .with("end_ms", end_ms.into())
-            .with("zones", zones_value(zones))
-            .with("score_milli", score_milli(score).into())
-            .with("snapshot_sha256", event.snapshot_sha256.clone().into()),
+        now_ms(),
+        &AnalysisEvent {
+            camera: &event.camera,
+            kind: &event.kind,
+            event: event.id,
+            start_ms: event.start_ms,
+            end_ms,
+            zones,
+            score_milli: score_milli(score),
+            snapshot_sha256: event.snapshot_sha256.as_deref(),
+        },
     )?;
     store.write("ending an event", |tx| {
         tx.log(entry);

@@ -656,7 +656,7 @@ fn user_command(command: UserCommand) -> anyhow::Result<()> {
             let password = auth::read_password_stdin()?;
             let hash = auth::hash_password(&password)?;
             let store = site_store(&config.data_dir)?;
-            let entry = facts::user_created(&name, role.as_str(), &facts::cli_actor());
+            let entry = facts::user_created(&name, role.as_str(), &facts::cli_actor())?;
             let user = store.write("creating a user", |tx| {
                 tx.log(entry);
                 tx.create_user(&name, role, &hash, clock::now_ms())
@@ -692,7 +692,7 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
                 .user_by_name(&name)?
                 .with_context(|| format!("no user named {name:?}"))?;
             let (id, token, digest) = auth::new_token();
-            let entry = facts::token_created(&id, &user.name, &facts::cli_actor());
+            let entry = facts::token_created(&id, &user.name, &facts::cli_actor())?;
             store.write("creating a token", |tx| {
                 tx.log(entry);
                 tx.create_token(&id, user.id, label.as_deref(), &digest, clock::now_ms())
@@ -712,7 +712,7 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
             let owner = store
                 .user_by_id(owner.user_id)?
                 .map_or_else(|| format!("user #{}", owner.user_id), |u| u.name);
-            let entry = facts::token_revoked(&id, &owner, &facts::cli_actor());
+            let entry = facts::token_revoked(&id, &owner, &facts::cli_actor())?;
             let t = store.write("revoking a token", |tx| {
                 tx.log(entry);
                 tx.revoke_token(&id, clock::now_ms())
@@ -760,13 +760,13 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
     if store.user_by_name(demo::DEMO_USER)?.is_none() {
         let password = auth::random_password();
         let hash = auth::hash_password(&password)?;
-        let created = facts::user_created(demo::DEMO_USER, Role::Admin.as_str(), "custos demo");
+        let created = facts::user_created(demo::DEMO_USER, Role::Admin.as_str(), "custos demo")?;
         let admin = store.write("creating the demo user", |tx| {
             tx.log(created);
             tx.create_user(demo::DEMO_USER, Role::Admin, &hash, clock::now_ms())
         })?;
         let (id, token, digest) = auth::new_token();
-        let entry = facts::token_created(&id, demo::DEMO_USER, "custos demo");
+        let entry = facts::token_created(&id, demo::DEMO_USER, "custos demo")?;
         store.write("creating the demo token", |tx| {
             tx.log(entry);
             tx.create_token(&id, admin.id, Some("demo"), &digest, clock::now_ms())

@@ -114,7 +114,7 @@ pub async fn serve(
     store.enqueue_log(vec![crate::facts::config_loaded(
         &config.source_hash,
         config.cameras.len(),
-    )])?;
+    )?])?;
     let key = crate::sitelog::signing_key(&data_dir, &config.site)?;
     let log_verifier = key.verifier();
     let site_log = crate::sitelog::SiteLog::start(open_store(&data_dir)?, &data_dir, key)?;

@@ -78,8 +78,9 @@ pub fn recover(store: &Store, data_dir: &Path, now_ms: i64) -> anyhow::Result<Re
                     sha256: &sha256,
                 };
                 // The seal and its log entry commit together.
+                let entry = facts::segment_sealed(&fact, true)?;
                 store.write("sealing a recovered segment", |tx| {
-                    tx.log(facts::segment_sealed(&fact, true));
+                    tx.log(entry);
                     tx.seal_segments(&[SealedSegment {
                         id: seg.id,
                         end_ms,
@@ -203,7 +204,7 @@ fn adopt(
             sha256: &sha256,
         },
         true,
-    );
+    )?;
     store.write("adopting a recovered segment", |tx| {
         tx.log(entry);
         tx.insert_sealed_segment(&RecoveredSegment {
@@ -248,7 +249,7 @@ fn finish_deletion_by(
                 by,
             )
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<i64> = segments.iter().map(|s| s.id).collect();
     store.write("finishing deletion", |tx| {
         tx.log_all(entries);
@@ -258,7 +259,7 @@ fn finish_deletion_by(
 }
 
 fn mark_missing(store: &Store, seg: &Segment) -> anyhow::Result<()> {
-    let entry = facts::segment_missing(&seg.camera, &seg.path, seg.sha256.as_deref());
+    let entry = facts::segment_missing(&seg.camera, &seg.path, seg.sha256.as_deref())?;
     store.write("marking a segment missing", |tx| {
         tx.log(entry);
         tx.mark_missing(seg.id)
@@ -417,7 +418,7 @@ pub fn set_hold_by(store: &Store, id: i64, hold: bool, by: &str) -> anyhow::Resu
     let Some(seg) = store.segment(id)? else {
         anyhow::bail!("no segment with id {id}");
     };
-    let entry = facts::segment_hold(&seg.camera, &seg.path, hold, by);
+    let entry = facts::segment_hold(&seg.camera, &seg.path, hold, by)?;
     Ok(store.write("setting a hold", |tx| {
         tx.log(entry);
         tx.set_hold(id, hold)

@@ -114,8 +114,9 @@ pub enum EntryError {
 
 /// One log record: a type, a time and named fields.
 ///
-/// Build one with [`Entry::new`] and [`Entry::with`], or with one of the
-/// typed constructors; encode it with [`Entry::to_leaf_bytes`].
+/// Facts become entries through [`crate::catalogue`]; entries read back
+/// come from [`Entry::from_leaf_bytes`]. Encode one with
+/// [`Entry::to_leaf_bytes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The entry type, e.g. `segment.sealed` (`[a-z0-9_.]+`).
@@ -126,40 +127,10 @@ pub struct Entry {
     pub fields: BTreeMap<String, Value>,
 }
 
-/// What a `recording.loss` entry records.
-#[derive(Clone, Copy, Debug)]
-pub struct RecordingLoss<'a> {
-    pub camera: &'a str,
-    /// `clock_jump`, `write_error`, `lost_in_transit` or `frame_too_large`.
-    pub reason: &'a str,
-    pub pictures: u64,
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub detail: &'a str,
-}
-
-/// The facts about a sealed segment file, for [`Entry::segment_sealed`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SealedSegment<'a> {
-    /// The camera's id.
-    pub camera: &'a str,
-    /// The file's path relative to the site's data directory.
-    pub path: &'a str,
-    /// Wall-clock time of the first frame, ms since the Unix epoch.
-    pub start_ms: i64,
-    /// Wall-clock time at which the last frame ends.
-    pub end_ms: i64,
-    /// The file's length in bytes.
-    pub bytes: u64,
-    /// How many frames it holds.
-    pub frames: u64,
-    /// Lowercase hex SHA-256 of the file's bytes.
-    pub sha256: &'a str,
-}
-
 impl Entry {
-    /// An entry with no fields yet.
-    pub fn new(kind: impl Into<String>, time_ms: i64) -> Entry {
+    /// An entry with no fields yet. Only the catalogue
+    /// ([`crate::catalogue`]) makes entries, so each kind has one shape.
+    pub(crate) fn new(kind: impl Into<String>, time_ms: i64) -> Entry {
         Entry {
             kind: kind.into(),
             time_ms,
@@ -171,8 +142,9 @@ impl Entry {
     ///
     /// Nothing is checked here; [`Entry::to_leaf_bytes`] refuses what the
     /// canonical form cannot hold.
+    #[cfg(test)]
     #[must_use]
-    pub fn with(mut self, key: &str, value: Value) -> Entry {
+    pub(crate) fn with(mut self, key: &str, value: Value) -> Entry {
         self.fields.insert(key.to_owned(), value);
         self
     }
@@ -185,163 +157,6 @@ impl Entry {
     /// The integer field `key`, if present and an integer in `i64` range.
     pub fn int_field(&self, key: &str) -> Option<i64> {
         self.fields.get(key).and_then(Value::as_i64)
-    }
-
-    /// `segment.sealed`: a segment file was closed; its bytes are final and
-    /// `sha256` is their custody fingerprint.
-    pub fn segment_sealed(time_ms: i64, s: &SealedSegment<'_>) -> Entry {
-        Entry::new("segment.sealed", time_ms)
-            .with("camera", s.camera.into())
-            .with("path", s.path.into())
-            .with("start_ms", s.start_ms.into())
-            .with("end_ms", s.end_ms.into())
-            .with("bytes", s.bytes.into())
-            .with("frames", s.frames.into())
-            .with("sha256", s.sha256.into())
-    }
-
-    /// `segment.deleted`: the tombstone of a sealed segment whose bytes were
-    /// deleted (the `segment.sealed` entry stays in the log). `sha256` is
-    /// `null` when the segment was never sealed with one.
-    pub fn segment_deleted(
-        time_ms: i64,
-        camera: &str,
-        path: &str,
-        sha256: Option<&str>,
-        reason: &str,
-        by: &str,
-    ) -> Entry {
-        Entry::new("segment.deleted", time_ms)
-            .with("camera", camera.into())
-            .with("path", path.into())
-            .with("sha256", sha256.into())
-            .with("reason", reason.into())
-            .with("by", by.into())
-    }
-
-    /// `camera.state`: the camera's recorder changed state (`connecting`,
-    /// `recording`, `offline`) at `at_ms`; `detail` says why, when known.
-    pub fn camera_state(
-        time_ms: i64,
-        camera: &str,
-        at_ms: i64,
-        state: &str,
-        detail: Option<&str>,
-    ) -> Entry {
-        Entry::new("camera.state", time_ms)
-            .with("camera", camera.into())
-            .with("at_ms", at_ms.into())
-            .with("state", state.into())
-            .with("detail", detail.into())
-    }
-
-    /// `recording.loss`: the recorder dropped `pictures` pictures of `camera`
-    /// for `reason` between `start_ms` and `end_ms` (when the first and the
-    /// last arrived); `detail` says what went wrong. `at_ms` repeats
-    /// `start_ms`, the moment the log's index files the entry under.
-    pub fn recording_loss(time_ms: i64, loss: &RecordingLoss<'_>) -> Entry {
-        Entry::new("recording.loss", time_ms)
-            .with("camera", loss.camera.into())
-            .with("reason", loss.reason.into())
-            .with("pictures", loss.pictures.into())
-            .with("start_ms", loss.start_ms.into())
-            .with("end_ms", loss.end_ms.into())
-            .with("at_ms", loss.start_ms.into())
-            .with("detail", loss.detail.into())
-    }
-
-    /// `recording.clock_reset`: `camera`'s clock jumped at `at_ms` from
-    /// presentation time `from_pts` to `to_pts` (the camera's own 90 kHz
-    /// time stamps): the segment before ended, a new one starts.
-    pub fn recording_clock_reset(
-        time_ms: i64,
-        camera: &str,
-        at_ms: i64,
-        from_pts: i64,
-        to_pts: i64,
-    ) -> Entry {
-        Entry::new("recording.clock_reset", time_ms)
-            .with("camera", camera.into())
-            .with("at_ms", at_ms.into())
-            .with("from_pts", from_pts.into())
-            .with("to_pts", to_pts.into())
-    }
-
-    /// `config.loaded`: the site started with the configuration file whose
-    /// bytes have this lowercase hex SHA-256.
-    pub fn config_loaded(time_ms: i64, sha256: &str) -> Entry {
-        Entry::new("config.loaded", time_ms).with("sha256", sha256.into())
-    }
-
-    /// `user.created`: user `name` with `role` was created by `by`.
-    pub fn user_created(time_ms: i64, name: &str, role: &str, by: &str) -> Entry {
-        Entry::new("user.created", time_ms)
-            .with("name", name.into())
-            .with("role", role.into())
-            .with("by", by.into())
-    }
-
-    /// `token.created`: API token `id` was issued to `user` by `by`.
-    pub fn token_created(time_ms: i64, id: &str, user: &str, by: &str) -> Entry {
-        Entry::new("token.created", time_ms)
-            .with("id", id.into())
-            .with("user", user.into())
-            .with("by", by.into())
-    }
-
-    /// `token.revoked`: API token `id` of `user` was revoked by `by`.
-    pub fn token_revoked(time_ms: i64, id: &str, user: &str, by: &str) -> Entry {
-        Entry::new("token.revoked", time_ms)
-            .with("id", id.into())
-            .with("user", user.into())
-            .with("by", by.into())
-    }
-
-    /// `footage.viewed`: `user` viewed `camera`'s recording of a span.
-    pub fn footage_viewed(
-        time_ms: i64,
-        user: &str,
-        camera: &str,
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Entry {
-        Entry::new("footage.viewed", time_ms)
-            .with("user", user.into())
-            .with("camera", camera.into())
-            .with("start_ms", start_ms.into())
-            .with("end_ms", end_ms.into())
-    }
-
-    /// `footage.exported`: `user` exported `camera`'s recording of a span
-    /// as an evidence bundle, for `reason`.
-    pub fn footage_exported(
-        time_ms: i64,
-        user: &str,
-        camera: &str,
-        start_ms: i64,
-        end_ms: i64,
-        reason: &str,
-    ) -> Entry {
-        Entry::new("footage.exported", time_ms)
-            .with("user", user.into())
-            .with("camera", camera.into())
-            .with("start_ms", start_ms.into())
-            .with("end_ms", end_ms.into())
-            .with("reason", reason.into())
-    }
-
-    /// `auth.login` when `ok`, else `auth.login_failed`: a sign-in attempt
-    /// by `user` from `source` (e.g. the client address).
-    pub fn auth_login(time_ms: i64, user: &str, ok: bool, source: &str) -> Entry {
-        let kind = if ok {
-            "auth.login"
-        } else {
-            "auth.login_failed"
-        };
-        Entry::new(kind, time_ms)
-            .with("user", user.into())
-            .with("ok", ok.into())
-            .with("source", source.into())
     }
 
     /// The canonical leaf bytes of this entry (see the module
@@ -572,21 +387,30 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalogue::{
+        self, AnalysisEvent, AuthLogin, AuthLoginFailed, CameraState, ConfigLoaded,
+        FootageExported, FootageViewed, SealedSegment, SegmentDeleted, SegmentSealed, TokenChange,
+        UserCreated,
+    };
     use serde_json::json;
 
     fn sealed() -> Entry {
-        Entry::segment_sealed(
+        catalogue::entry(
             1_700_000_001_000,
-            &SealedSegment {
-                camera: "stacks",
-                path: "video/stacks/1700000000000.mp4",
-                start_ms: 1_700_000_000_000,
-                end_ms: 1_700_000_001_000,
-                bytes: 123_456,
-                frames: 10,
-                sha256: "ab",
+            &SegmentSealed {
+                segment: SealedSegment {
+                    camera: "stacks",
+                    path: "video/stacks/1700000000000.mp4",
+                    start_ms: 1_700_000_000_000,
+                    end_ms: 1_700_000_001_000,
+                    bytes: 123_456,
+                    frames: 10,
+                    sha256: "ab",
+                },
+                recovered: None,
             },
         )
+        .expect("a catalogue entry")
     }
 
     fn leaf_str(e: &Entry) -> String {
@@ -628,31 +452,100 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_of_every_typed_constructor() {
-        let entries = [
-            sealed(),
-            Entry::segment_deleted(1, "c", "video/c/1.mp4", Some("ab"), "retention", "system"),
-            Entry::segment_deleted(1, "c", "video/c/1.mp4", None, "retention", "system"),
-            Entry::camera_state(2, "c", 1, "offline", Some("connection refused")),
-            Entry::camera_state(2, "c", 1, "recording", None),
-            Entry::config_loaded(3, "00ff"),
-            Entry::user_created(4, "ann", "admin", "cli:root"),
-            Entry::token_created(5, "t1", "ann", "ann"),
-            Entry::token_revoked(6, "t1", "ann", "bob"),
-            Entry::footage_viewed(7, "ann", "c", 10, 20),
-            Entry::footage_exported(8, "ann", "c", 10, 20, "incident \"42\"\n"),
-            Entry::auth_login(9, "ann", true, "127.0.0.1"),
-            Entry::auth_login(9, "ann", false, "127.0.0.1"),
-            Entry::new("analysis.event", i64::MIN).with("score", i64::MAX.into()),
+    fn round_trip_of_catalogue_entries() {
+        let facts: [&dyn catalogue::Fact; 13] = [
+            &SegmentDeleted {
+                camera: "c",
+                path: "video/c/1.mp4",
+                sha256: Some("ab"),
+                reason: "retention",
+                by: "system",
+            },
+            &SegmentDeleted {
+                camera: "c",
+                path: "video/c/1.mp4",
+                sha256: None,
+                reason: "retention",
+                by: "system",
+            },
+            &CameraState {
+                camera: "c",
+                at_ms: 1,
+                state: "offline",
+                detail: Some("connection refused"),
+            },
+            &CameraState {
+                camera: "c",
+                at_ms: 1,
+                state: "recording",
+                detail: None,
+            },
+            &ConfigLoaded {
+                sha256: "00ff",
+                cameras: None,
+            },
+            &UserCreated {
+                name: "ann",
+                role: "admin",
+                by: "cli:root",
+                rooms: None,
+            },
+            &TokenChange {
+                id: "t1",
+                user: "ann",
+                by: "ann",
+                revoked: false,
+            },
+            &TokenChange {
+                id: "t1",
+                user: "ann",
+                by: "bob",
+                revoked: true,
+            },
+            &FootageViewed {
+                user: "ann",
+                camera: "c",
+                start_ms: 10,
+                end_ms: 20,
+                ..FootageViewed::default()
+            },
+            &FootageExported {
+                user: "ann",
+                camera: "c",
+                start_ms: 10,
+                end_ms: 20,
+                reason: "incident \"42\"\n",
+                segments: None,
+            },
+            &AuthLogin {
+                user: "ann",
+                source: "127.0.0.1",
+                session: "s1",
+            },
+            &AuthLoginFailed {
+                user: "ann",
+                source: "127.0.0.1",
+                reason: "wrong password",
+            },
+            &AnalysisEvent {
+                camera: "c",
+                kind: "motion",
+                event: i64::MAX,
+                start_ms: i64::MIN,
+                end_ms: 0,
+                zones: &[],
+                score_milli: 0,
+                snapshot_sha256: None,
+            },
         ];
+        let mut entries = vec![sealed()];
+        for (time_ms, fact) in (1..).zip(facts) {
+            entries.push(catalogue::entry(time_ms, fact).expect("a catalogue entry"));
+        }
         for e in entries {
             let bytes = e.to_leaf_bytes().expect("encodes");
             assert_eq!(Entry::from_leaf_bytes(&bytes), Ok(e.clone()), "{e:?}");
         }
-        assert_eq!(
-            Entry::auth_login(0, "a", false, "s").kind,
-            "auth.login_failed"
-        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! This crate depends on nothing else in the workspace.
 
 pub mod bundle;
+pub mod catalogue;
 pub mod entry;
 pub mod merkle;
 pub mod note;

@@ -10,7 +10,11 @@ use base64::Engine as _;
 use custos_ledger::bundle::{
     verify_bundle, BundleError, BundleWriter, KeySource, Manifest, Problem, Report,
 };
-use custos_ledger::entry::{Entry, RecordingLoss, SealedSegment};
+use custos_ledger::catalogue::{
+    self, AuthLogin, CameraState, ConfigLoaded, Fact, FootageViewed, RecordingLoss, SealedSegment,
+    SegmentDeleted, SegmentSealed,
+};
+use custos_ledger::entry::Entry;
 use custos_ledger::merkle::{self, MemoryTree};
 use custos_ledger::note::{sign_checkpoint, Checkpoint, NoteError, SigningKey};
 use sha2::{Digest, Sha256};
@@ -46,8 +50,8 @@ struct Fixture {
     leaves: Vec<Vec<u8>>,
 }
 
-fn leaf(e: &Entry) -> Vec<u8> {
-    e.to_leaf_bytes().expect("canonical")
+fn leaf(time_ms: i64, fact: &dyn Fact) -> Vec<u8> {
+    catalogue::leaf(time_ms, fact).expect("canonical")
 }
 
 /// A site log with segments of camera `gate` among other facts, and a
@@ -59,14 +63,22 @@ fn fixture(span: Span) -> Fixture {
     let key = SigningKey::generate(SITE).expect("key");
 
     let mut leaves = vec![
-        leaf(&Entry::config_loaded(T0 - 60_000, &"0".repeat(64))),
-        leaf(&Entry::camera_state(
+        leaf(
+            T0 - 60_000,
+            &ConfigLoaded {
+                sha256: &"0".repeat(64),
+                cameras: None,
+            },
+        ),
+        leaf(
             T0 - 10,
-            "gate",
-            T0 - 20,
-            "recording",
-            None,
-        )),
+            &CameraState {
+                camera: "gate",
+                at_ms: T0 - 20,
+                state: "recording",
+                detail: None,
+            },
+        ),
     ];
     let mut segments = Vec::new();
     let hole = if span == Span::Continuous { 0 } else { 3_000 };
@@ -75,30 +87,35 @@ fn fixture(span: Span) -> Fixture {
         if n == 2 && span == Span::DeletedGap {
             let rel = format!("video/gate/{}.mp4", T0 + 4_000);
             let sha = "2".repeat(64);
-            leaves.push(leaf(&Entry::segment_sealed(
+            leaves.push(leaf(
                 T0 + 7_010,
-                &SealedSegment {
+                &SegmentSealed {
+                    segment: SealedSegment {
+                        camera: "gate",
+                        path: &rel,
+                        start_ms: T0 + 4_000,
+                        end_ms: start,
+                        bytes: 9,
+                        frames: 30,
+                        sha256: &sha,
+                    },
+                    recovered: None,
+                },
+            ));
+            leaves.push(leaf(
+                T0 + 90_000,
+                &SegmentDeleted {
                     camera: "gate",
                     path: &rel,
-                    start_ms: T0 + 4_000,
-                    end_ms: start,
-                    bytes: 9,
-                    frames: 30,
-                    sha256: &sha,
+                    sha256: Some(&sha),
+                    reason: "privacy request 7",
+                    by: "cli:ann",
                 },
-            )));
-            leaves.push(leaf(&Entry::segment_deleted(
-                T0 + 90_000,
-                "gate",
-                &rel,
-                Some(&sha),
-                "privacy request 7",
-                "cli:ann",
-            )));
+            ));
         }
         if n == 2 && span == Span::LossGap {
             for (from, to) in [(T0 + 4_050, T0 + 5_500), (T0 + 5_600, start - 60)] {
-                leaves.push(leaf(&Entry::recording_loss(
+                leaves.push(leaf(
                     to + 5,
                     &RecordingLoss {
                         camera: "gate",
@@ -108,73 +125,88 @@ fn fixture(span: Span) -> Fixture {
                         end_ms: to,
                         detail: "writing video/gate/x.mp4: No space left on device (os error 28)",
                     },
-                )));
+                ));
             }
         }
         if n == 2 && span == Span::ExplainedGap {
-            leaves.push(leaf(&Entry::camera_state(
+            leaves.push(leaf(
                 T0 + 4_100,
-                "gate",
-                T0 + 4_050,
-                "offline",
-                Some("connection reset"),
-            )));
-            leaves.push(leaf(&Entry::camera_state(
+                &CameraState {
+                    camera: "gate",
+                    at_ms: T0 + 4_050,
+                    state: "offline",
+                    detail: Some("connection reset"),
+                },
+            ));
+            leaves.push(leaf(
                 start - 50,
-                "gate",
-                start - 60,
-                "recording",
-                None,
-            )));
+                &CameraState {
+                    camera: "gate",
+                    at_ms: start - 60,
+                    state: "recording",
+                    detail: None,
+                },
+            ));
         }
         // Another camera's segment and other facts in between.
-        leaves.push(leaf(&Entry::segment_sealed(
+        leaves.push(leaf(
             start + 1,
-            &SealedSegment {
-                camera: "door",
-                path: &format!("video/door/{start}.mp4"),
-                start_ms: start,
-                end_ms: start + 2_000,
-                bytes: 3,
-                frames: 20,
-                sha256: &"1".repeat(64),
+            &SegmentSealed {
+                segment: SealedSegment {
+                    camera: "door",
+                    path: &format!("video/door/{start}.mp4"),
+                    start_ms: start,
+                    end_ms: start + 2_000,
+                    bytes: 3,
+                    frames: 20,
+                    sha256: &"1".repeat(64),
+                },
+                recovered: None,
             },
-        )));
+        ));
         let content = format!("fake mp4 segment {n} of gate: {}", "x".repeat(100 * n));
         let rel = format!("video/gate/{start}.mp4");
         fs::write(site.join(&rel), &content).expect("write segment");
         let sha = hex::encode(Sha256::digest(content.as_bytes()));
-        leaves.push(leaf(&Entry::segment_sealed(
+        leaves.push(leaf(
             start + 2_010,
-            &SealedSegment {
-                camera: "gate",
-                path: &rel,
-                start_ms: start,
-                end_ms: start + 2_000,
-                bytes: content.len() as u64,
-                frames: 20,
-                sha256: &sha,
+            &SegmentSealed {
+                segment: SealedSegment {
+                    camera: "gate",
+                    path: &rel,
+                    start_ms: start,
+                    end_ms: start + 2_000,
+                    bytes: content.len() as u64,
+                    frames: 20,
+                    sha256: &sha,
+                },
+                recovered: None,
             },
-        )));
+        ));
         segments.push((
             leaves.len() as u64 - 1,
             leaves.last().cloned().expect("leaf"),
             site.join(&rel),
         ));
-        leaves.push(leaf(&Entry::footage_viewed(
+        leaves.push(leaf(
             start + 3_000,
-            "ann",
-            "gate",
-            T0,
-            start,
-        )));
+            &FootageViewed {
+                user: "ann",
+                camera: "gate",
+                start_ms: T0,
+                end_ms: start,
+                ..FootageViewed::default()
+            },
+        ));
     }
-    leaves.push(leaf(&Entry::auth_login(
+    leaves.push(leaf(
         T0 + 20_000,
-        "ann",
-        true,
-        "127.0.0.1",
-    )));
+        &AuthLogin {
+            user: "ann",
+            source: "127.0.0.1",
+            session: "0a1b2c3d4e5f",
+        },
+    ));
     let tree = MemoryTree::from_leaf_hashes(
         &leaves
             .iter()
@@ -983,25 +1015,30 @@ fn the_worked_example_of_the_spec() {
     let seg = tmp.path().join("1767225600000.mp4");
     fs::write(&seg, "hello").expect("write");
     let sha = hex::encode(Sha256::digest(b"hello"));
-    let l0 = leaf(&Entry::camera_state(
+    let l0 = leaf(
         1_767_225_600_000,
-        "gate",
-        1_767_225_599_990,
-        "recording",
-        None,
-    ));
-    let l1 = leaf(&Entry::segment_sealed(
-        1_767_225_602_010,
-        &SealedSegment {
+        &CameraState {
             camera: "gate",
-            path: "video/gate/1767225600000.mp4",
-            start_ms: 1_767_225_600_000,
-            end_ms: 1_767_225_602_000,
-            bytes: 5,
-            frames: 20,
-            sha256: &sha,
+            at_ms: 1_767_225_599_990,
+            state: "recording",
+            detail: None,
         },
-    ));
+    );
+    let l1 = leaf(
+        1_767_225_602_010,
+        &SegmentSealed {
+            segment: SealedSegment {
+                camera: "gate",
+                path: "video/gate/1767225600000.mp4",
+                start_ms: 1_767_225_600_000,
+                end_ms: 1_767_225_602_000,
+                bytes: 5,
+                frames: 20,
+                sha256: &sha,
+            },
+            recovered: None,
+        },
+    );
     let tree = MemoryTree::from_leaf_hashes(&[merkle::leaf_hash(&l0), merkle::leaf_hash(&l1)]);
     let note = sign_checkpoint(
         &Checkpoint {

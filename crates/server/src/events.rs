@@ -7,7 +7,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::Json;
-use custos_ledger::entry::Entry;
+use custos_ledger::catalogue::{leaf, FootageViewed};
 use custos_site::data_dir::DataDir;
 use custos_store::{Event, EventQuery};
 use serde::{Deserialize, Serialize};
@@ -179,16 +179,18 @@ pub(crate) async fn snapshot(
         tracing::error!(event = id, "reading the snapshot: {e}");
         ApiError::not_found(format!("the snapshot of event {id} is missing"))
     })?;
-    let leaf = Entry::footage_viewed(
+    let leaf = leaf(
         crate::now_ms(),
-        &user.name,
-        &event.camera,
-        event.start_ms,
-        event.start_ms,
+        &FootageViewed {
+            user: &user.name,
+            camera: &event.camera,
+            start_ms: event.start_ms,
+            end_ms: event.start_ms,
+            role: Some(user.role.as_str()),
+            event: Some(id),
+            ..FootageViewed::default()
+        },
     )
-    .with("role", user.role.as_str().into())
-    .with("event", id.into())
-    .to_leaf_bytes()
     .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
     state
         .with_store("recording the view in the log", move |s| {

@@ -16,7 +16,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CON
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use custos_ledger::entry::Entry;
+use custos_ledger::catalogue::{leaf, EvidenceDownloaded};
 use custos_site::data_dir::DataDir;
 use custos_store::Store;
 use rand::RngCore;
@@ -265,12 +265,15 @@ pub(crate) async fn download(
         .await
         .map_err(|e| ApiError::internal("reading the export's size", &e))?
         .len();
-    let leaf = Entry::new("evidence.downloaded", crate::now_ms())
-        .with("user", user.name.clone().into())
-        .with("role", user.role.as_str().into())
-        .with("export", id.clone().into())
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the download in the log", &e))?;
+    let leaf = leaf(
+        crate::now_ms(),
+        &EvidenceDownloaded {
+            user: &user.name,
+            role: user.role.as_str(),
+            export: &id,
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the download in the log", &e))?;
     state
         .with_store("recording the download in the log", move |store| {
             store.enqueue_log(vec![leaf])

@@ -25,7 +25,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
-use custos_ledger::entry::Entry;
+use custos_ledger::catalogue::{leaf, AuthLogin, AuthLoginFailed, AuthLogout};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -345,10 +345,15 @@ pub(crate) async fn login(
     rand::thread_rng().fill_bytes(&mut id);
     let id = hex::encode(id);
     let expires = now + SESSION_LIFETIME_MS;
-    let entry = Entry::auth_login(now, &user.name, true, &source)
-        .with("session", id.clone().into())
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the sign-in", &e))?;
+    let entry = leaf(
+        now,
+        &AuthLogin {
+            user: &user.name,
+            source: &source,
+            session: &id,
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the sign-in", &e))?;
     let digest = token_digest(&secret);
     let (sid, uid, src) = (id.clone(), user.id, source.clone());
     state
@@ -389,10 +394,15 @@ async fn record_failure(
     reason: &str,
 ) -> Result<(), ApiError> {
     tracing::info!(target: "custos::audit", user = %name, %source, reason, "failed sign-in");
-    let entry = Entry::auth_login(now_ms(), name, false, source)
-        .with("reason", reason.into())
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the failed sign-in", &e))?;
+    let entry = leaf(
+        now_ms(),
+        &AuthLoginFailed {
+            user: name,
+            source,
+            reason,
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the failed sign-in", &e))?;
     state
         .with_store("recording the failed sign-in", move |s| {
             s.enqueue_log(vec![entry])
@@ -466,11 +476,14 @@ pub(crate) async fn logout(
         ));
     };
     let now = now_ms();
-    let entry = Entry::new("auth.logout", now)
-        .with("user", auth.user.name.clone().into())
-        .with("session", id.clone().into())
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the sign-out", &e))?;
+    let entry = leaf(
+        now,
+        &AuthLogout {
+            user: &auth.user.name,
+            session: id,
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the sign-out", &e))?;
     let sid = id.clone();
     state
         .with_store("ending the session", move |s| {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use custos_ledger::entry::Entry;
+use custos_ledger::catalogue::{leaf, ConfigChanged};
 use serde::{Deserialize, Serialize};
 
 pub use custos_site::camera::{AnalysisSettings, CameraSettings, RegionSettings};
@@ -201,13 +201,16 @@ async fn log_and_apply(
     change: FileChange,
 ) -> Result<(), ApiError> {
     tracing::info!(target: "custos::audit", user, %section, old = %change.old_sha256, new = %change.new_sha256, "configuration changed");
-    let leaf = Entry::new("config.changed", crate::now_ms())
-        .with("by", user.into())
-        .with("section", section.into())
-        .with("old_sha256", change.old_sha256.into())
-        .with("new_sha256", change.new_sha256.into())
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the change in the log", &e))?;
+    let leaf = leaf(
+        crate::now_ms(),
+        &ConfigChanged {
+            by: user,
+            section: &section,
+            old_sha256: &change.old_sha256,
+            new_sha256: &change.new_sha256,
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the change in the log", &e))?;
     state
         .with_store("recording the change in the log", move |s| {
             s.enqueue_log(vec![leaf])

@@ -16,7 +16,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use bytes::Bytes;
-use custos_ledger::entry::Entry;
+use custos_ledger::catalogue::{leaf, FootageViewed};
 use custos_media::decode::Decoder;
 use custos_store::User;
 
@@ -155,16 +155,20 @@ async fn log_view(
         views.insert(key, now);
     }
     tracing::info!(target: "custos::audit", user = %user.name, role = %user.role, camera, "live thumbnails viewed");
-    let leaf = Entry::new("footage.viewed", now)
-        .with("user", user.name.clone().into())
-        .with("role", user.role.as_str().into())
-        .with("camera", camera.into())
-        .with("start_ms", frame_ms.into())
-        .with("end_ms", frame_ms.into())
-        .with("live", true.into())
-        .with("thumbnail", true.into())
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
+    let leaf = leaf(
+        now,
+        &FootageViewed {
+            user: &user.name,
+            camera,
+            start_ms: frame_ms,
+            end_ms: frame_ms,
+            role: Some(user.role.as_str()),
+            live: true,
+            thumbnail: true,
+            ..FootageViewed::default()
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
     let logged = state
         .with_store("recording the view in the log", move |store| {
             store.enqueue_log(vec![leaf])

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use custos_ledger::entry::Entry;
+use custos_ledger::catalogue::{leaf, UserChanged, UserCreated};
 use custos_site::credentials::PasswordError;
 use custos_store::{Role, StoreError};
 use serde::{Deserialize, Serialize};
@@ -145,10 +145,16 @@ pub(crate) async fn create(
         .map_err(|e| ApiError::internal("hashing a password", &e))??;
     let now = now_ms();
     let rooms = body.rooms;
-    let entry = Entry::user_created(now, &name, role.as_str(), &user.name)
-        .with("rooms", rooms.clone().into())
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the new user", &e))?;
+    let entry = leaf(
+        now,
+        &UserCreated {
+            name: &name,
+            role: role.as_str(),
+            by: &user.name,
+            rooms: Some(&rooms),
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the new user", &e))?;
     let created = state
         .with_store("creating a user", move |s| {
             // Checked first, so that an unknown room is named before a taken
@@ -219,22 +225,19 @@ pub(crate) async fn change(
         None => None,
     };
     let now = now_ms();
-    let mut entry = Entry::new("user.changed", now)
-        .with("name", name.clone().into())
-        .with("by", user.name.clone().into())
-        .with("password_changed", password_hash.is_some().into());
-    if let Some(r) = role {
-        entry = entry.with("role", r.as_str().into());
-    }
-    if let Some(d) = body.disabled {
-        entry = entry.with("disabled", d.into());
-    }
-    if let Some(r) = &body.rooms {
-        entry = entry.with("rooms", r.clone().into());
-    }
-    let leaf = entry
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the change", &e))?;
+    let leaf = leaf(
+        now,
+        &UserChanged {
+            name: &name,
+            by: &user.name,
+            password_changed: password_hash.is_some(),
+            role: role.map(|r| r.as_str()),
+            disabled: body.disabled,
+            rooms: body.rooms.as_deref(),
+            unlocked_until_ms: None,
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the change", &e))?;
     let disabled = body.disabled;
     let rooms = body.rooms;
     let updated = state
@@ -322,14 +325,19 @@ pub(crate) async fn unlock(
     };
     // Logged before the lock ends: an unlock the log does not hold never
     // happened.
-    let leaf = Entry::new("user.changed", now)
-        .with("name", target.name.clone().into())
-        .with("by", user.name.clone().into())
-        .with("password_changed", false.into())
-        .with("unlocked", true.into())
-        .with("locked_until_ms", until.into())
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the unlock", &e))?;
+    let leaf = leaf(
+        now,
+        &UserChanged {
+            name: &target.name,
+            by: &user.name,
+            password_changed: false,
+            role: None,
+            disabled: None,
+            rooms: None,
+            unlocked_until_ms: Some(until),
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the unlock", &e))?;
     state
         .with_store("recording the unlock", move |s| s.enqueue_log(vec![leaf]))
         .await?;

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
-use custos_ledger::entry::Entry;
+use custos_ledger::catalogue::{leaf, FootageViewed};
 use custos_media::span::{plan_span, SpanError, SpanPlan, SpanReader, SpanSource};
 use custos_site::data_dir::DataDir;
 use custos_store::User;
@@ -79,20 +79,19 @@ pub async fn audit_view(
         download,
         "recorded video viewed"
     );
-    let leaf = Entry::new("footage.viewed", crate::now_ms())
-        .with("user", user.name.clone().into())
-        .with("role", user.role.as_str().into())
-        .with("camera", camera.into())
-        .with("start_ms", start_ms.into())
-        .with("end_ms", end_ms.into());
-    let leaf = if download {
-        leaf.with("download", true.into())
-    } else {
-        leaf
-    };
-    let leaf = leaf
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
+    let leaf = leaf(
+        crate::now_ms(),
+        &FootageViewed {
+            user: &user.name,
+            camera,
+            start_ms,
+            end_ms,
+            role: Some(user.role.as_str()),
+            download,
+            ..FootageViewed::default()
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
     state
         .with_store("recording the view in the log", move |store| {
             store.enqueue_log(vec![leaf])
@@ -303,15 +302,19 @@ pub async fn audit_live_view(
     now_ms: i64,
 ) -> Result<(), ApiError> {
     tracing::info!(target: "custos::audit", user = %user.name, role = %user.role, camera, "live view started");
-    let leaf = Entry::new("footage.viewed", now_ms)
-        .with("user", user.name.clone().into())
-        .with("role", user.role.as_str().into())
-        .with("camera", camera.into())
-        .with("start_ms", now_ms.into())
-        .with("end_ms", now_ms.into())
-        .with("live", true.into())
-        .to_leaf_bytes()
-        .map_err(|e| ApiError::internal("recording the live view in the log", &e))?;
+    let leaf = leaf(
+        now_ms,
+        &FootageViewed {
+            user: &user.name,
+            camera,
+            start_ms: now_ms,
+            end_ms: now_ms,
+            role: Some(user.role.as_str()),
+            live: true,
+            ..FootageViewed::default()
+        },
+    )
+    .map_err(|e| ApiError::internal("recording the live view in the log", &e))?;
     state
         .with_store("recording the live view in the log", move |store| {
             store.enqueue_log(vec![leaf])

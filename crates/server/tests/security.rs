@@ -37,6 +37,7 @@ use axum::extract::connect_info::ConnectInfo;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use bytes::Bytes;
+use custos_ledger::catalogue;
 use custos_ledger::entry::Entry;
 use custos_ledger::note::SigningKey;
 use custos_media::source::{Source, SourceSpec, Transport};
@@ -406,8 +407,15 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
     ));
     cameras.set_state("cam", LiveState::Recording, None, T0 + 1);
     cameras.set_state("yard", LiveState::Offline, Some(error.clone()), T0 + 1);
-    let leaf =
-        Entry::camera_state(T0 + 1, "yard", T0 + 1, "offline", Some(&error)).to_leaf_bytes()?;
+    let leaf = catalogue::leaf(
+        T0 + 1,
+        &catalogue::CameraState {
+            camera: "yard",
+            at_ms: T0 + 1,
+            state: "offline",
+            detail: Some(&error),
+        },
+    )?;
     store.write("recording a camera state", |tx| {
         tx.log(leaf);
         tx.record_camera_state("yard", T0 + 1, CameraState::Offline, Some(&error))

@@ -2,17 +2,16 @@
 //! change is logged and queued for each notification destination in the
 //! same transaction, so none is lost across a restart.
 
-use custos_ledger::entry::Entry;
+use custos_ledger::catalogue::{leaf, AlertChanged, AlertRaised, AlertUpdated, LeafError};
 use custos_store::{Alert, AlertState, NewAlert, Store, StoreError, WriteTx};
 use serde_json::{json, Value};
 
 /// Name used for changes made by the rules.
 pub const RULES_ACTOR: &str = "custos";
 
-fn leaf(entry: Entry) -> Result<Vec<u8>, StoreError> {
-    entry
-        .to_leaf_bytes()
-        .map_err(|e| StoreError::InvalidArgument(format!("encoding the {} entry: {e}", entry.kind)))
+/// An alert's entry the log cannot hold is refused with the rows.
+fn encoding(e: LeafError) -> StoreError {
+    StoreError::InvalidArgument(e.to_string())
 }
 
 /// The JSON an alert is announced with.
@@ -59,16 +58,21 @@ pub fn raise_in(
     let Some(alert) = tx.raise_alert(new, now_ms)? else {
         return Ok(None);
     };
-    tx.log(leaf(
-        Entry::new("alert.raised", now_ms)
-            .with("alert", alert.id.into())
-            .with("kind", alert.kind.clone().into())
-            .with("subject", alert.subject_key.clone().into())
-            .with("summary", alert.summary.clone().into())
-            .with("camera", alert.camera.clone().into())
-            .with("barcode", alert.barcode.clone().into())
-            .with("details", alert.details.clone()),
-    )?);
+    tx.log(
+        leaf(
+            now_ms,
+            &AlertRaised {
+                alert: alert.id,
+                kind: &alert.kind,
+                subject: &alert.subject_key,
+                summary: &alert.summary,
+                camera: alert.camera.as_deref(),
+                barcode: alert.barcode.as_deref(),
+                details: &alert.details,
+            },
+        )
+        .map_err(encoding)?,
+    );
     queue(tx, &alert, site, destinations, now_ms)?;
     Ok(Some(alert))
 }
@@ -105,13 +109,18 @@ pub fn update_facts(
             return Ok(None);
         }
         let alert = tx.update_alert_facts(alert.id, summary, details, now_ms)?;
-        tx.log(leaf(
-            Entry::new("alert.updated", now_ms)
-                .with("alert", alert.id.into())
-                .with("kind", alert.kind.clone().into())
-                .with("summary", alert.summary.clone().into())
-                .with("details", alert.details.clone()),
-        )?);
+        tx.log(
+            leaf(
+                now_ms,
+                &AlertUpdated {
+                    alert: alert.id,
+                    kind: &alert.kind,
+                    summary: &alert.summary,
+                    details: &alert.details,
+                },
+            )
+            .map_err(encoding)?,
+        );
         Ok(Some(alert))
     })
 }
@@ -129,14 +138,19 @@ pub fn change_in(
     now_ms: i64,
 ) -> Result<Alert, StoreError> {
     let alert = tx.set_alert_state(id, state, by, note, now_ms)?;
-    tx.log(leaf(
-        Entry::new("alert.changed", now_ms)
-            .with("alert", id.into())
-            .with("kind", alert.kind.clone().into())
-            .with("state", state.as_str().into())
-            .with("by", by.into())
-            .with("note", note.map(str::to_owned).into()),
-    )?);
+    tx.log(
+        leaf(
+            now_ms,
+            &AlertChanged {
+                alert: id,
+                kind: &alert.kind,
+                state: state.as_str(),
+                by,
+                note,
+            },
+        )
+        .map_err(encoding)?,
+    );
     queue(tx, &alert, site, destinations, now_ms)?;
     Ok(alert)
 }

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use custos_ledger::bundle::{BundleError, BundleWriter, Manifest};
-use custos_ledger::entry::{Entry, EntryError};
+use custos_ledger::catalogue::{leaf, FootageExported, LeafError};
+use custos_ledger::entry::Entry;
 use custos_ledger::note::{open_checkpoint, NoteError, VerifierKey};
 use custos_ledger::storage::{LogStorage, StorageError};
 use custos_store::{SegmentState, Store, StoreError};
@@ -84,7 +85,7 @@ pub enum ExportError {
     },
     /// The export's own log entry could not be encoded.
     #[error("encoding the export's log entry: {0}")]
-    Encode(#[from] EntryError),
+    Encode(#[from] LeafError),
     /// The index could not be read or written.
     #[error("site index: {0}")]
     Store(#[from] StoreError),
@@ -133,16 +134,17 @@ pub fn export_bundle(
         });
     }
     // The export is a fact of its own; logged before any byte leaves.
-    let exported = Entry::footage_exported(
+    let exported = leaf(
         crate::clock::now_ms(),
-        req.user,
-        req.camera,
-        req.start_ms,
-        req.end_ms,
-        req.reason,
-    )
-    .with("segments", (segments.len() as i64).into())
-    .to_leaf_bytes()?;
+        &FootageExported {
+            user: req.user,
+            camera: req.camera,
+            start_ms: req.start_ms,
+            end_ms: req.end_ms,
+            reason: req.reason,
+            segments: Some(segments.len() as u64),
+        },
+    )?;
     store.enqueue_log(vec![exported])?;
 
     let storage = LogStorage::open_read_only(log_dir)?;

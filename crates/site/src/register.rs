@@ -9,7 +9,10 @@ use custos_custody::actions::{
 };
 use custos_custody::footage::{self, FootageWindow};
 use custos_custody::model::{validate_code, Coverage, Item, ItemStatus, Location, Person};
-use custos_ledger::entry::Entry;
+use custos_ledger::catalogue::{
+    self, leaf, InventoryClosed, InventoryStarted, LeafError, RegisterImport, RegisterItem,
+    RegisterLocation, RegisterPerson,
+};
 use custos_store::{CustodyEvent, NewCustodyEvent, Store, StoreError, WriteTx};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -34,10 +37,9 @@ pub enum RegisterError {
 /// Result of register operations.
 pub type Result<T> = std::result::Result<T, RegisterError>;
 
-fn leaf(entry: Entry) -> Result<Vec<u8>> {
-    entry
-        .to_leaf_bytes()
-        .map_err(|e| RegisterError::Invalid(format!("encoding the {} entry: {e}", entry.kind)))
+/// A change whose entry the log cannot hold is refused.
+fn encoding(e: LeafError) -> RegisterError {
+    RegisterError::Invalid(e.to_string())
 }
 
 fn to_value<T: Serialize>(v: &T) -> Value {
@@ -47,49 +49,58 @@ fn to_value<T: Serialize>(v: &T) -> Value {
 /// Log entry of a location as it now stands.
 pub fn location_entry(l: &Location, change: &str, by: &str, now_ms: i64) -> Result<Vec<u8>> {
     leaf(
-        Entry::new("register.location", now_ms)
-            .with("change", change.into())
-            .with("by", by.into())
-            .with("code", l.code.clone().into())
-            .with("name", l.name.clone().into())
-            .with("kind", l.kind.as_str().into())
-            .with("room", l.room.clone().into())
-            .with("coverage", to_value(&l.coverage))
-            .with("retired", l.retired.into()),
+        now_ms,
+        &RegisterLocation {
+            change,
+            by,
+            code: &l.code,
+            name: &l.name,
+            kind: l.kind.as_str(),
+            room: l.room.as_deref(),
+            coverage: &to_value(&l.coverage),
+            retired: l.retired,
+        },
     )
+    .map_err(encoding)
 }
 
 /// Log entry of a person as they now stand.
 pub fn person_entry(p: &Person, change: &str, by: &str, now_ms: i64) -> Result<Vec<u8>> {
     leaf(
-        Entry::new("register.person", now_ms)
-            .with("change", change.into())
-            .with("by", by.into())
-            .with("staff_id", p.staff_id.clone().into())
-            .with("name", p.name.clone().into())
-            .with("role", p.role.as_str().into())
-            .with("badge", p.badge.clone().into())
-            .with("retired", p.retired.into()),
+        now_ms,
+        &RegisterPerson {
+            change,
+            by,
+            staff_id: &p.staff_id,
+            name: &p.name,
+            role: p.role.as_str(),
+            badge: p.badge.as_deref(),
+            retired: p.retired,
+        },
     )
+    .map_err(encoding)
 }
 
 /// Log entry of an item as it now stands.
 pub fn item_entry(i: &Item, change: &str, by: &str, now_ms: i64) -> Result<Vec<u8>> {
     leaf(
-        Entry::new("register.item", now_ms)
-            .with("change", change.into())
-            .with("by", by.into())
-            .with("barcode", i.barcode.clone().into())
-            .with("title", i.title.clone().into())
-            .with("reference", i.reference.clone().into())
-            .with("classification", i.classification.clone().into())
-            .with("home_location", i.home_location.clone().into())
-            .with("location", i.location.clone().into())
-            .with("status", i.status.as_str().into())
-            .with("holder", i.holder.clone().into())
-            .with("due_ms", i.due_ms.into())
-            .with("disposed_reason", i.disposed_reason.clone().into()),
+        now_ms,
+        &RegisterItem {
+            change,
+            by,
+            barcode: &i.barcode,
+            title: &i.title,
+            reference: &i.reference,
+            classification: &i.classification,
+            home_location: &i.home_location,
+            location: &i.location,
+            status: i.status.as_str(),
+            holder: i.holder.as_deref(),
+            due_ms: i.due_ms,
+            disposed_reason: i.disposed_reason.as_deref(),
+        },
     )
+    .map_err(encoding)
 }
 
 fn non_empty(what: &str, value: &str) -> Result<()> {
@@ -437,19 +448,24 @@ pub fn record_custody(
             cameras: &cameras,
         })?;
         tx.update_item(&outcome.item, now_ms)?;
-        tx.log(leaf(
-            Entry::new("custody.event", now_ms)
-                .with("event", id.into())
-                .with("barcode", barcode.into())
-                .with("action", action.name().into())
-                .with("at_ms", at_ms.into())
-                .with("by", by.into())
-                .with("person", action_person(action).map(str::to_owned).into())
-                .with("holder", outcome.holder.clone().into())
-                .with("location", outcome.location.clone().into())
-                .with("details", details.clone())
-                .with("cameras", to_value(&cameras)),
-        )?);
+        tx.log(
+            leaf(
+                now_ms,
+                &catalogue::CustodyEvent {
+                    event: id,
+                    barcode,
+                    action: action.name(),
+                    at_ms,
+                    by,
+                    person: action_person(action),
+                    holder: outcome.holder.as_deref(),
+                    location: outcome.location.as_deref(),
+                    details: &details,
+                    cameras: &to_value(&cameras),
+                },
+            )
+            .map_err(encoding)?,
+        );
         Ok((id, outcome.item))
     });
     match result {
@@ -700,13 +716,18 @@ pub fn import(
                 }
             }
         }
-        tx.log(leaf(
-            Entry::new("register.import", now_ms)
-                .with("by", by.into())
-                .with("kind", kind.as_str().into())
-                .with("rows", (total as i64).into())
-                .with("sha256", sha256.clone().into()),
-        )?);
+        tx.log(
+            leaf(
+                now_ms,
+                &RegisterImport {
+                    by,
+                    kind: kind.as_str(),
+                    rows: total as u64,
+                    sha256: &sha256,
+                },
+            )
+            .map_err(encoding)?,
+        );
         Ok(())
     })?;
     Ok(ImportSummary {
@@ -735,12 +756,17 @@ pub fn start_inventory(
                 Some(_) => {}
             }
             let id = tx.start_inventory(location, by, now_ms)?;
-            tx.log(leaf(
-                Entry::new("inventory.started", now_ms)
-                    .with("inventory", id.into())
-                    .with("location", location.into())
-                    .with("by", by.into()),
-            )?);
+            tx.log(
+                leaf(
+                    now_ms,
+                    &InventoryStarted {
+                        inventory: id,
+                        location,
+                        by,
+                    },
+                )
+                .map_err(encoding)?,
+            );
             Ok(id)
         })
         .map_err(from_store)?;
@@ -872,13 +898,18 @@ pub fn close_inventory(
     store
         .write("closing an inventory", |tx| -> Result<_> {
             tx.close_inventory(inventory, by, now_ms, &report_json)?;
-            tx.log(leaf(
-                Entry::new("inventory.closed", now_ms)
-                    .with("inventory", inventory.into())
-                    .with("location", inv.location.clone().into())
-                    .with("by", by.into())
-                    .with("report", report_json.clone()),
-            )?);
+            tx.log(
+                leaf(
+                    now_ms,
+                    &InventoryClosed {
+                        inventory,
+                        location: &inv.location,
+                        by,
+                        report: &report_json,
+                    },
+                )
+                .map_err(encoding)?,
+            );
             Ok(())
         })
         .map_err(from_store)?;

@@ -524,9 +524,9 @@ mod tests {
     use super::*;
 
     fn loss_leaf(loss: &custos_store::RecordingLossRow) -> Vec<u8> {
-        custos_ledger::entry::Entry::recording_loss(
+        custos_ledger::catalogue::leaf(
             loss.start_ms,
-            &custos_ledger::entry::RecordingLoss {
+            &custos_ledger::catalogue::RecordingLoss {
                 camera: &loss.camera,
                 reason: &loss.reason,
                 pictures: u64::try_from(loss.pictures).unwrap_or(0),
@@ -535,7 +535,6 @@ mod tests {
                 detail: &loss.detail,
             },
         )
-        .to_leaf_bytes()
         .expect("a loss entry encodes")
     }
 

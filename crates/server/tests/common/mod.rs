@@ -11,7 +11,8 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use bytes::Bytes;
-use custos_ledger::entry::{Entry, SealedSegment as LoggedSegment};
+use custos_ledger::catalogue::{self, SealedSegment as LoggedSegment, SegmentSealed};
+use custos_ledger::entry::Entry;
 use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
 use custos_ledger::storage::LogStorage;
 use custos_media::segment::SegmentWriter;
@@ -55,19 +56,21 @@ pub fn record_segment(
     }
     let sealed = w.finish(Some((first + count) * FRAME))?;
     let sha256 = hex::encode(sealed.sha256);
-    let leaf = Entry::segment_sealed(
+    let leaf = catalogue::leaf(
         sealed.end_ms,
-        &LoggedSegment {
-            camera: "cam",
-            path: &relative,
-            start_ms,
-            end_ms: sealed.end_ms,
-            bytes: sealed.bytes,
-            frames: sealed.frames,
-            sha256: &sha256,
+        &SegmentSealed {
+            segment: LoggedSegment {
+                camera: "cam",
+                path: &relative,
+                start_ms,
+                end_ms: sealed.end_ms,
+                bytes: sealed.bytes,
+                frames: sealed.frames,
+                sha256: &sha256,
+            },
+            recovered: None,
         },
-    )
-    .to_leaf_bytes()?;
+    )?;
     let id = store.insert_recording_segment(&NewSegment {
         camera: "cam".to_owned(),
         path: relative,
