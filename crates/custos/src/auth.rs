@@ -10,12 +10,6 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
     Ok(custos_site::credentials::hash_password(password)?)
 }
 
-/// A new token: (public id, the full token to show once, its SHA-256 in hex).
-pub fn new_token() -> (String, String, String) {
-    let t = custos_site::credentials::new_token();
-    (t.id, t.token, t.digest)
-}
-
 /// A random password for the demo's one-time admin login.
 pub fn random_password() -> String {
     let mut bytes = [0u8; 15];

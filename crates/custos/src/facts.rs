@@ -5,7 +5,7 @@
 pub use custos_ledger::catalogue::SealedSegment;
 use custos_ledger::catalogue::{
     self, CameraState, ConfigLoaded, Fact, LeafError, RecordingClockReset, RecordingLoss,
-    SegmentDeleted, SegmentHold, SegmentMissing, SegmentSealed, TokenChange, UserCreated,
+    SegmentDeleted, SegmentHold, SegmentMissing, SegmentSealed, TokenChange,
 };
 
 use crate::clock::now_ms;
@@ -109,24 +109,6 @@ pub fn config_loaded(sha256: &str, cameras: usize) -> Result<Vec<u8>, LeafError>
     leaf(&ConfigLoaded {
         sha256,
         cameras: Some(cameras as u64),
-    })
-}
-
-pub fn user_created(name: &str, role: &str, by: &str) -> Result<Vec<u8>, LeafError> {
-    leaf(&UserCreated {
-        name,
-        role,
-        by,
-        rooms: None,
-    })
-}
-
-pub fn token_created(id: &str, user: &str, by: &str) -> Result<Vec<u8>, LeafError> {
-    leaf(&TokenChange {
-        id,
-        user,
-        by,
-        revoked: false,
     })
 }
 

@@ -656,11 +656,18 @@ fn user_command(command: UserCommand) -> anyhow::Result<()> {
             let password = auth::read_password_stdin()?;
             let hash = auth::hash_password(&password)?;
             let store = site_store(&config.data_dir)?;
-            let entry = facts::user_created(&name, role.as_str(), &facts::cli_actor())?;
-            let user = store.write("creating a user", |tx| {
-                tx.log(entry);
-                tx.create_user(&name, role, &hash, clock::now_ms())
-            })?;
+            let new = custos_site::users::NewUser {
+                name: &name,
+                role,
+                password_hash: &hash,
+                rooms: None,
+            };
+            let user = custos_site::users::create_user(
+                &store,
+                &facts::cli_actor(),
+                &new,
+                clock::now_ms(),
+            )?;
             println!("created user {} with role {}", user.name, user.role);
         }
         UserCommand::List { config } => {
@@ -691,12 +698,14 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
             let user = store
                 .user_by_name(&name)?
                 .with_context(|| format!("no user named {name:?}"))?;
-            let (id, token, digest) = auth::new_token();
-            let entry = facts::token_created(&id, &user.name, &facts::cli_actor())?;
-            store.write("creating a token", |tx| {
-                tx.log(entry);
-                tx.create_token(&id, user.id, label.as_deref(), &digest, clock::now_ms())
-            })?;
+            let custos_site::credentials::NewToken { id, token, .. } =
+                custos_site::users::create_token(
+                    &store,
+                    &user,
+                    label.as_deref(),
+                    &facts::cli_actor(),
+                    clock::now_ms(),
+                )?;
             eprintln!("token {id} for {} (shown once; store it now):", user.name);
             println!("{token}");
         }
@@ -760,17 +769,21 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
     if store.user_by_name(demo::DEMO_USER)?.is_none() {
         let password = auth::random_password();
         let hash = auth::hash_password(&password)?;
-        let created = facts::user_created(demo::DEMO_USER, Role::Admin.as_str(), "custos demo")?;
-        let admin = store.write("creating the demo user", |tx| {
-            tx.log(created);
-            tx.create_user(demo::DEMO_USER, Role::Admin, &hash, clock::now_ms())
-        })?;
-        let (id, token, digest) = auth::new_token();
-        let entry = facts::token_created(&id, demo::DEMO_USER, "custos demo")?;
-        store.write("creating the demo token", |tx| {
-            tx.log(entry);
-            tx.create_token(&id, admin.id, Some("demo"), &digest, clock::now_ms())
-        })?;
+        let new = custos_site::users::NewUser {
+            name: demo::DEMO_USER,
+            role: Role::Admin,
+            password_hash: &hash,
+            rooms: None,
+        };
+        let admin = custos_site::users::create_user(&store, "custos demo", &new, clock::now_ms())?;
+        let token = custos_site::users::create_token(
+            &store,
+            &admin,
+            Some("demo"),
+            "custos demo",
+            clock::now_ms(),
+        )?
+        .token;
         login = Some((password, token));
     }
     let camera_exists = |c: &str| config.cameras.iter().any(|cam| cam.settings.id == c);

@@ -6,8 +6,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use custos_ledger::catalogue::{leaf, UserChanged, UserCreated};
+use custos_ledger::catalogue::{leaf, UserChanged};
 use custos_site::credentials::PasswordError;
+use custos_site::users::{self as site_users, change_user, create_user};
 use custos_store::{Role, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -145,31 +146,16 @@ pub(crate) async fn create(
         .map_err(|e| ApiError::internal("hashing a password", &e))??;
     let now = now_ms();
     let rooms = body.rooms;
-    let entry = leaf(
-        now,
-        &UserCreated {
-            name: &name,
-            role: role.as_str(),
-            by: &user.name,
-            rooms: Some(&rooms),
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the new user", &e))?;
+    let by = user.name.clone();
     let created = state
         .with_store("creating a user", move |s| {
-            // Checked first, so that an unknown room is named before a taken
-            // name; the user, the rooms and the entry commit together.
-            for code in &rooms {
-                if s.location(code)?.is_none() {
-                    return Err(StoreError::NotFound(format!("location {code:?}")));
-                }
-            }
-            let created = s.write("creating a user", |tx| {
-                tx.log(entry);
-                let created = tx.create_user(&name, role, &password_hash, now)?;
-                tx.set_user_rooms(created.id, &rooms)?;
-                Ok::<_, StoreError>(created)
-            })?;
+            let new = site_users::NewUser {
+                name: &name,
+                role,
+                password_hash: &password_hash,
+                rooms: Some(&rooms),
+            };
+            let created = create_user(s, &by, &new, now)?;
             with_rooms(s, created)
         })
         .await?;
@@ -209,13 +195,6 @@ pub(crate) async fn change(
 ) -> Result<Json<UserJson>, ApiError> {
     require_role(&user, USER_ADMINS)?;
     let role = body.role.as_deref().map(parse_role).transpose()?;
-    let is_self = user.name.eq_ignore_ascii_case(&name);
-    if is_self && (body.disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "you cannot demote or disable your own account; another admin can",
-        ));
-    }
     let password_hash = match body.password {
         Some(p) => Some(
             tokio::task::spawn_blocking(move || hash(&p))
@@ -225,61 +204,16 @@ pub(crate) async fn change(
         None => None,
     };
     let now = now_ms();
-    let leaf = leaf(
-        now,
-        &UserChanged {
-            name: &name,
-            by: &user.name,
-            password_changed: password_hash.is_some(),
-            role: role.map(|r| r.as_str()),
-            disabled: body.disabled,
-            rooms: body.rooms.as_deref(),
-            unlocked_until_ms: None,
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the change", &e))?;
-    let disabled = body.disabled;
-    let rooms = body.rooms;
+    let by = user.name.clone();
     let updated = state
         .with_store("changing a user", move |s| {
-            let target = s
-                .user_by_name(&name)?
-                .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
-            // Every change commits with the entry, in one transaction; a
-            // change of nothing is refused rather than logged.
-            if role.is_none() && disabled.is_none() && password_hash.is_none() && rooms.is_none() {
-                return Err(StoreError::InvalidArgument(
-                    "nothing to change: give role, disabled, password or rooms".into(),
-                ));
-            }
-            if let Some(rooms) = &rooms {
-                for code in rooms {
-                    if s.location(code)?.is_none() {
-                        return Err(StoreError::NotFound(format!("location {code:?}")));
-                    }
-                }
-            }
-            s.write("changing a user", |tx| {
-                tx.log(leaf);
-                if let Some(r) = role {
-                    tx.set_user_role(target.id, r)?;
-                }
-                if let Some(d) = disabled {
-                    tx.set_user_disabled(target.id, d)?;
-                }
-                if let Some(h) = &password_hash {
-                    tx.set_password_hash(target.id, h)?;
-                    // Whoever signed in with the old password is out.
-                    tx.end_user_sessions(target.id, now)?;
-                }
-                if let Some(r) = &rooms {
-                    tx.set_user_rooms(target.id, r)?;
-                }
-                Ok::<_, StoreError>(())
-            })?;
-            let updated = s
-                .user_by_id(target.id)?
-                .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
+            let change = site_users::UserChange {
+                role,
+                disabled: body.disabled,
+                password_hash: password_hash.as_deref(),
+                rooms: body.rooms.as_deref(),
+            };
+            let updated = change_user(s, &by, &name, &change, now)?;
             with_rooms(s, updated)
         })
         .await?;

@@ -17,3 +17,4 @@ pub mod register;
 pub mod rules;
 pub mod scope;
 pub mod storage;
+pub mod users;

@@ -1,0 +1,175 @@
+//! Users and their tokens: adding and changing them, each change with its
+//! log entry in the same transaction, for the API and the command line.
+
+use custos_ledger::catalogue::{leaf, TokenChange, UserChanged, UserCreated};
+use custos_store::{Role, Store, StoreError, User};
+
+use crate::credentials::{new_token, NewToken};
+
+/// An entry the log cannot hold is refused with the rows.
+fn encoding(e: custos_ledger::catalogue::LeafError) -> StoreError {
+    StoreError::InvalidArgument(e.to_string())
+}
+
+/// Refuses the first of `rooms` that names no location of the register.
+fn check_rooms(store: &Store, rooms: &[String]) -> Result<(), StoreError> {
+    for code in rooms {
+        if store.location(code)?.is_none() {
+            return Err(StoreError::NotFound(format!("location {code:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// A user to add.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    /// The sign-in name.
+    pub name: &'a str,
+    /// What they may do.
+    pub role: Role,
+    /// The argon2id hash of their password
+    /// ([`crate::credentials::hash_password`]).
+    pub password_hash: &'a str,
+    /// For an archivist, the locations whose footage they may see (`None`:
+    /// none given, and none logged).
+    pub rooms: Option<&'a [String]>,
+}
+
+/// Adds a user: the user, their rooms and the `user.created` entry commit
+/// together. An unknown room is named before a taken name.
+pub fn create_user(
+    store: &Store,
+    by: &str,
+    new: &NewUser<'_>,
+    now_ms: i64,
+) -> Result<User, StoreError> {
+    let entry = leaf(
+        now_ms,
+        &UserCreated {
+            name: new.name,
+            role: new.role.as_str(),
+            by,
+            rooms: new.rooms,
+        },
+    )
+    .map_err(encoding)?;
+    if let Some(rooms) = new.rooms {
+        check_rooms(store, rooms)?;
+    }
+    store.write("creating a user", |tx| {
+        tx.log(entry);
+        let created = tx.create_user(new.name, new.role, new.password_hash, now_ms)?;
+        if let Some(rooms) = new.rooms {
+            tx.set_user_rooms(created.id, rooms)?;
+        }
+        Ok::<_, StoreError>(created)
+    })
+}
+
+/// A change to a user; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct UserChange<'a> {
+    /// A new role.
+    pub role: Option<Role>,
+    /// Disable (or enable) the account.
+    pub disabled: Option<bool>,
+    /// A new password's hash; whoever signed in with the old one is out.
+    pub password_hash: Option<&'a str>,
+    /// The new list of an archivist's rooms.
+    pub rooms: Option<&'a [String]>,
+}
+
+/// Changes user `name` (logged as `user.changed`, with the change, in one
+/// transaction). An administrator may not demote or disable their own
+/// account (another admin can), so a site always keeps one who can act.
+pub fn change_user(
+    store: &Store,
+    by: &str,
+    name: &str,
+    change: &UserChange<'_>,
+    now_ms: i64,
+) -> Result<User, StoreError> {
+    let is_self = by.eq_ignore_ascii_case(name);
+    if is_self && (change.disabled == Some(true) || change.role.is_some_and(|r| r != Role::Admin)) {
+        return Err(StoreError::Conflict(
+            "you cannot demote or disable your own account; another admin can".into(),
+        ));
+    }
+    let entry = leaf(
+        now_ms,
+        &UserChanged {
+            name,
+            by,
+            password_changed: change.password_hash.is_some(),
+            role: change.role.map(|r| r.as_str()),
+            disabled: change.disabled,
+            rooms: change.rooms,
+            unlocked_until_ms: None,
+        },
+    )
+    .map_err(encoding)?;
+    let target = store
+        .user_by_name(name)?
+        .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
+    // A change of nothing is refused rather than logged.
+    if change.role.is_none()
+        && change.disabled.is_none()
+        && change.password_hash.is_none()
+        && change.rooms.is_none()
+    {
+        return Err(StoreError::InvalidArgument(
+            "nothing to change: give role, disabled, password or rooms".into(),
+        ));
+    }
+    if let Some(rooms) = change.rooms {
+        check_rooms(store, rooms)?;
+    }
+    store.write("changing a user", |tx| {
+        tx.log(entry);
+        if let Some(r) = change.role {
+            tx.set_user_role(target.id, r)?;
+        }
+        if let Some(d) = change.disabled {
+            tx.set_user_disabled(target.id, d)?;
+        }
+        if let Some(h) = change.password_hash {
+            tx.set_password_hash(target.id, h)?;
+            tx.end_user_sessions(target.id, now_ms)?;
+        }
+        if let Some(r) = change.rooms {
+            tx.set_user_rooms(target.id, r)?;
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    store
+        .user_by_id(target.id)?
+        .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))
+}
+
+/// Makes a token for `user` (logged as `token.created`); the token itself is
+/// returned once and only its digest is kept.
+pub fn create_token(
+    store: &Store,
+    user: &User,
+    label: Option<&str>,
+    by: &str,
+    now_ms: i64,
+) -> Result<NewToken, StoreError> {
+    let token = new_token();
+    let entry = leaf(
+        now_ms,
+        &TokenChange {
+            id: &token.id,
+            user: &user.name,
+            by,
+            revoked: false,
+        },
+    )
+    .map_err(encoding)?;
+    store.write("creating a token", |tx| {
+        tx.log(entry);
+        tx.create_token(&token.id, user.id, label, &token.digest, now_ms)
+    })?;
+    Ok(token)
+}
