@@ -25,9 +25,9 @@ use custos_vision::{Analyzer, EventKind, LumaFrame, Update};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
+use crate::backoff::Backoff;
 use crate::clock::now_ms;
 use crate::commit::OFFLINE_EVENT;
-use crate::recording::Backoff;
 use custos_site::camera::AnalysisSettings;
 
 /// Frames waiting for the analysis thread; beyond this they are dropped.

@@ -3,6 +3,7 @@
 
 mod analysis;
 mod auth;
+mod backoff;
 mod bench;
 mod clock;
 mod commit;

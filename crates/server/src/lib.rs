@@ -34,7 +34,6 @@ mod web;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -132,13 +131,7 @@ impl AppState {
     }
 }
 
-/// Milliseconds since the Unix epoch now (0 if the clock is before 1970,
-/// which only a broken clock reports).
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub(crate) use custos_site::clock::now_ms;
 
 /// The API routes that need credentials, each registered with its
 /// `#[utoipa::path]` annotation (see [`openapi`]); [`router`] puts them
