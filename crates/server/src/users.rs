@@ -92,7 +92,7 @@ pub(crate) async fn list(
 ) -> Result<Json<UserList>, ApiError> {
     require_role(&user, USER_ADMINS)?;
     let users: Vec<UserJson> = state
-        .with_store("listing users", |s| {
+        .read("listing users", |s| {
             s.list_users()?
                 .into_iter()
                 .map(|u| with_rooms(s, u))
@@ -150,7 +150,7 @@ pub(crate) async fn create(
         .to_leaf_bytes()
         .map_err(|e| ApiError::internal("recording the new user", &e))?;
     let created = state
-        .with_store("creating a user", move |s| {
+        .write("creating a user", move |s| {
             // Checked first: the entry commits with the user's row.
             for code in &rooms {
                 if s.location(code)?.is_none() {
@@ -235,7 +235,7 @@ pub(crate) async fn change(
     let disabled = body.disabled;
     let rooms = body.rooms;
     let updated = state
-        .with_store("changing a user", move |s| {
+        .write("changing a user", move |s| {
             let target = s
                 .user_by_name(&name)?
                 .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
@@ -301,7 +301,7 @@ pub(crate) async fn unlock(
     require_role(&user, USER_ADMINS)?;
     let lookup = name.clone();
     let target = state
-        .with_store("looking up the user", move |s| {
+        .read("looking up the user", move |s| {
             let target = s
                 .user_by_name(&lookup)?
                 .ok_or_else(|| StoreError::NotFound(format!("user {lookup:?}")))?;
@@ -327,7 +327,7 @@ pub(crate) async fn unlock(
         .to_leaf_bytes()
         .map_err(|e| ApiError::internal("recording the unlock", &e))?;
     state
-        .with_store("recording the unlock", move |s| s.enqueue_log(vec![leaf]))
+        .write("recording the unlock", move |s| s.enqueue_log(vec![leaf]))
         .await?;
     state.login_throttle.unlock(&account, now);
     tracing::info!(target: "custos::audit", user = %target.name, by = %user.name, "account unlocked");

@@ -32,7 +32,12 @@ impl StorePool {
     /// The readers are opened after the writer has migrated the schema,
     /// since a read-only connection cannot.
     pub fn open(path: &Path, readers: usize) -> Result<StorePool> {
-        let writer = Store::open(path)?;
+        StorePool::with_writer(Store::open(path)?, path, readers)
+    }
+
+    /// A pool around `writer`, an open (hence migrated) connection to the
+    /// database at `path`, with `readers` read-only connections to it.
+    pub fn with_writer(writer: Store, path: &Path, readers: usize) -> Result<StorePool> {
         let readers = (0..readers)
             .map(|_| Store::open_read_only(path).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
