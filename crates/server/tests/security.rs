@@ -531,7 +531,9 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
     // the tests' own attempts are not slowed), for the unlock route.
     hashes.push(LOCKED_HASH.to_owned());
     for name in LOCKED {
-        store.lock_writer().create_user(name, Role::Viewer, LOCKED_HASH, T0)?;
+        store
+            .lock_writer()
+            .create_user(name, Role::Viewer, LOCKED_HASH, T0)?;
         for i in 0..MAX_FAILURES {
             let a = login_from(&app, name, &format!("guess {i}"), Some(LOCKER)).await?;
             assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text());
