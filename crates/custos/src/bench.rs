@@ -352,32 +352,17 @@ pub fn analysis(file: &Path) -> anyhow::Result<()> {
 /// no log).
 pub fn import(items: usize, dir: &Path) -> anyhow::Result<()> {
     use custos_site::register::{import, ImportKind};
-    use std::fmt::Write as _;
 
     let work = tempfile::Builder::new()
         .prefix("custos-bench-import-")
         .tempdir_in(dir)
         .with_context(|| format!("creating a directory in {}", dir.display()))?;
     let store = custos_store::Store::open(&DataDir::new(work.path()).index())?;
-    let rooms = 100;
-    let mut locations = String::from("code,name,kind,room,coverage\n");
-    for r in 0..rooms {
-        let _ = writeln!(locations, "R{r:03},Room {r},room,,");
-    }
-    let mut people = String::from("staff_id,name,role,badge\n");
-    for p in 0..1000 {
-        let _ = writeln!(people, "S{p:04},Person {p},staff,B{p:04}");
-    }
-    let mut csv = String::from("barcode,title,reference,classification,home_location\n");
-    for i in 0..items {
-        let _ = writeln!(
-            csv,
-            "BX{i:08},\"Correspondence, box {i}\",F{}/S{}/{i},open,R{:03}",
-            i % 97,
-            i % 13,
-            i % rooms
-        );
-    }
+    let RegisterCsv {
+        locations,
+        people,
+        items: csv,
+    } = register_csv(items);
     let csv_path = work.path().join("items.csv");
     std::fs::write(&csv_path, &csv).context("writing items.csv")?;
     let no_cameras = |_: &str| true;
@@ -449,4 +434,255 @@ pub fn import(items: usize, dir: &Path) -> anyhow::Result<()> {
         custos_s / peer_s
     );
     Ok(())
+}
+
+/// The CSV files of a register: 100 rooms, 1,000 people and many items.
+struct RegisterCsv {
+    locations: String,
+    people: String,
+    items: String,
+}
+
+fn register_csv(items: usize) -> RegisterCsv {
+    use std::fmt::Write as _;
+    let rooms = 100;
+    let mut locations = String::from("code,name,kind,room,coverage\n");
+    for r in 0..rooms {
+        let _ = writeln!(locations, "R{r:03},Room {r},room,,");
+    }
+    let mut people = String::from("staff_id,name,role,badge\n");
+    for p in 0..1000 {
+        let _ = writeln!(people, "S{p:04},Person {p},staff,B{p:04}");
+    }
+    let mut csv = String::from("barcode,title,reference,classification,home_location\n");
+    for i in 0..items {
+        let _ = writeln!(
+            csv,
+            "BX{i:08},\"Correspondence, box {i}\",F{}/S{}/{i},open,R{:03}",
+            i % 97,
+            i % 13,
+            i % rooms
+        );
+    }
+    RegisterCsv {
+        locations,
+        people,
+        items: csv,
+    }
+}
+
+/// `custos bench api-latency`: a real site (`custos serve` from the binary
+/// `custos`, over HTTP on loopback) imports `items` items through
+/// `POST /api/v1/register/import` while two clients poll
+/// `GET /api/v1/cameras` and `GET /api/v1/items?limit=1` with a bearer token;
+/// prints the latency percentiles of the polls made during the import.
+pub fn api_latency(items: usize, dir: &Path, custos: &Path) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let work = tempfile::Builder::new()
+        .prefix("custos-bench-api-")
+        .tempdir_in(dir)
+        .with_context(|| format!("creating a directory in {}", dir.display()))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("finding a free port")?
+        .port();
+    let config = work.path().join("custos.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = \"data\"\nsite = \"bench\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .context("writing custos.toml")?;
+    let cli = |args: &[&str], stdin: Option<&str>| -> anyhow::Result<String> {
+        let mut child = std::process::Command::new(custos)
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running {} {}", custos.display(), args.join(" ")))?;
+        if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
+            input.write_all(text.as_bytes()).context("writing stdin")?;
+        }
+        let out = child.wait_with_output().context("waiting for custos")?;
+        if !out.status.success() {
+            bail!(
+                "custos {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    cli(
+        &[
+            "user",
+            "add",
+            "bench",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some("a long bench password\n"),
+    )?;
+    let token = cli(&["token", "create", "bench"], None)?;
+    let log = std::fs::File::create(work.path().join("serve.log")).context("creating serve.log")?;
+    let mut serve = ServeProcess(
+        std::process::Command::new(custos)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {} serve", custos.display()))?,
+    );
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while http(addr, "GET", "/api/v1/health", None, &[])
+        .ok()
+        .map(|(status, _)| status)
+        != Some(200)
+    {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            bail!("custos serve did not answer within 30 s (see serve.log)");
+        }
+        if let Some(status) = serve.0.try_wait().context("watching custos serve")? {
+            bail!("custos serve exited: {status}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    let csv = register_csv(items);
+    for (kind, body) in [("locations", &csv.locations), ("people", &csv.people)] {
+        let (status, text) = http(
+            addr,
+            "POST",
+            &format!("/api/v1/register/import?kind={kind}"),
+            Some(&token),
+            body.as_bytes(),
+        )?;
+        if status != 201 {
+            bail!("importing {kind}: {status} {text}");
+        }
+    }
+
+    let importing = Arc::new(AtomicBool::new(true));
+    let pollers: Vec<_> = ["/api/v1/cameras", "/api/v1/items?limit=1"]
+        .into_iter()
+        .map(|path| {
+            let (importing, token) = (Arc::clone(&importing), token.clone());
+            std::thread::spawn(move || -> anyhow::Result<Vec<f64>> {
+                let mut ms = Vec::new();
+                while importing.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let (status, text) = http(addr, "GET", path, Some(&token), &[])?;
+                    if status != 200 {
+                        bail!("GET {path}: {status} {text}");
+                    }
+                    ms.push(t.elapsed().as_secs_f64() * 1e3);
+                }
+                Ok(ms)
+            })
+        })
+        .collect();
+    let t = Instant::now();
+    let imported = http(
+        addr,
+        "POST",
+        "/api/v1/register/import?kind=items",
+        Some(&token),
+        csv.items.as_bytes(),
+    );
+    let import_s = t.elapsed().as_secs_f64();
+    importing.store(false, Ordering::Relaxed);
+    let mut polled = Vec::new();
+    for poller in pollers {
+        polled.push(
+            poller
+                .join()
+                .map_err(|_| anyhow::anyhow!("a polling thread panicked"))??,
+        );
+    }
+    let (status, text) = imported?;
+    if status != 201 {
+        bail!("importing items: {status} {text}");
+    }
+    println!(
+        "POST /api/v1/register/import?kind=items: {} rows, {:.1} MB, {import_s:.2} s",
+        items,
+        csv.items.len() as f64 / 1e6
+    );
+    for (path, mut ms) in ["GET /api/v1/cameras", "GET /api/v1/items?limit=1"]
+        .into_iter()
+        .zip(polled)
+    {
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        if ms.is_empty() {
+            println!("{path}: no request completed during the import");
+            continue;
+        }
+        println!(
+            "{path}: {} requests during the import; p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            ms.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
+    }
+    Ok(())
+}
+
+/// `custos serve` started by the benchmark, stopped when dropped (also when
+/// the benchmark fails half way).
+struct ServeProcess(std::process::Child);
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`, so the
+/// answer ends with the connection): its status and body. Enough for a
+/// loopback benchmark; the binary has no HTTP client otherwise.
+fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> anyhow::Result<(u16, String)> {
+    use std::io::Read;
+    let mut stream =
+        std::net::TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let content_type = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: text/csv\r\n"
+    };
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .and_then(|()| stream.write_all(body))
+    .with_context(|| format!("sending {method} {path}"))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .with_context(|| format!("reading the answer to {method} {path}"))?;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("{method} {path}: not an HTTP answer: {:.80}", text))?;
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Ok((status, body.to_owned()))
 }

@@ -210,6 +210,18 @@ enum BenchCommand {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// Latency of API reads (`GET /api/v1/cameras`, `GET /api/v1/items`)
+    /// polled while a real site imports an items.csv through the API.
+    ApiLatency {
+        #[arg(long, default_value_t = 100_000)]
+        items: usize,
+        /// Where to build the site.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The `custos` binary whose `serve` is measured (default: this one).
+        #[arg(long)]
+        custos: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -474,6 +486,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Import { items, dir },
         } => bench::import(items, &dir)?,
+        Command::Bench {
+            command: BenchCommand::ApiLatency { items, dir, custos },
+        } => {
+            let custos = match custos {
+                Some(path) => path,
+                None => std::env::current_exe().context("finding this binary")?,
+            };
+            bench::api_latency(items, &dir, &custos)?
+        }
         Command::Bench {
             command:
                 BenchCommand::VerifySite {

@@ -9,6 +9,7 @@ use anyhow::Context;
 use custos_media::recorder::RecorderConfig;
 use custos_site::cameras::CameraRegistry;
 use custos_site::data_dir::DataDir;
+use custos_store::pool::StorePool;
 use custos_store::Store;
 use tokio::sync::watch;
 
@@ -288,7 +289,10 @@ pub async fn serve(
         None
     };
     let state = custos_server::AppState {
-        store: Arc::new(Mutex::new(store)),
+        store: Arc::new(
+            StorePool::with_writer(store, &DataDir::new(&data_dir).index(), API_READERS)
+                .context("opening the index's readers for the API")?,
+        ),
         data_dir: data_dir.clone(),
         cameras: registry.clone(),
         site: config.site.clone(),
@@ -397,6 +401,11 @@ async fn wait_for_signal() {
         }
     }
 }
+
+/// Read-only connections the API reads the index through: requests read in
+/// parallel up to this many, beside the one writer. Small, as the box has
+/// few cores.
+const API_READERS: usize = 4;
 
 /// How often the disk's free space is looked at between retention runs: a
 /// full disk loses pictures every second until room is made.

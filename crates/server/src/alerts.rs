@@ -71,7 +71,7 @@ pub(crate) async fn list(
         limit,
     };
     let alerts = state
-        .with_store("listing alerts", move |s| s.alerts(&query))
+        .read("listing alerts", move |s| s.alerts(&query))
         .await?;
     Ok(Json(AlertList { alerts }))
 }
@@ -102,7 +102,7 @@ pub(crate) async fn get(
 ) -> Result<Json<AlertDetail>, ApiError> {
     require_role(&user, ALERT_READERS)?;
     let detail = state
-        .with_store("reading an alert", move |s| {
+        .read("reading an alert", move |s| {
             let alert = s
                 .alert(id)?
                 .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
@@ -140,7 +140,7 @@ async fn change_by_person(
     let site = state.site.clone();
     let destinations = state.alert_destinations.clone();
     let alert = state
-        .with_store("changing an alert", move |s| {
+        .write("changing an alert", move |s| {
             s.write("changing an alert", |tx| {
                 let note = (!note.is_empty()).then_some(note.as_str());
                 change_in(tx, id, to, &user.name, note, &site, &destinations, now_ms())

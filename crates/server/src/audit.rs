@@ -180,7 +180,7 @@ pub(crate) struct Verification {
 
 async fn status(state: &SharedState, verify: bool) -> Result<LogStatus, ApiError> {
     let stored = state
-        .with_store("reading the latest checkpoint", |s| s.latest_checkpoint())
+        .read("reading the latest checkpoint", |s| s.latest_checkpoint())
         .await?;
     let log = open_log(state)?;
     let verifier = state.log.verifier.clone();

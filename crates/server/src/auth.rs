@@ -189,20 +189,25 @@ async fn authenticate_session(
     let digest = token_digest(secret);
     let now = now_ms();
     let found = state
-        .with_store("checking a session", move |store| {
-            let Some((session, user)) =
-                store.session_for_hash(&digest, now, now - SESSION_IDLE_MS)?
-            else {
-                return Ok(None);
-            };
-            if now - session.last_seen_ms >= TOUCH_INTERVAL_MS {
-                if let Err(e) = store.touch_session(&session.id, now) {
-                    tracing::warn!(session = %session.id, "could not record session use: {e}");
-                }
-            }
-            Ok(Some((session, user)))
+        .read("checking a session", move |store| {
+            store.session_for_hash(&digest, now, now - SESSION_IDLE_MS)
         })
         .await?;
+    if let Some((session, _)) = &found {
+        if now - session.last_seen_ms >= TOUCH_INTERVAL_MS {
+            // Skipped while a long write holds the writer (the next request
+            // retries): signing in must not wait for an import.
+            let id = session.id.clone();
+            let touched = state
+                .try_write("recording session use", move |store| {
+                    store.touch_session(&id, now)
+                })
+                .await;
+            if let Some(Err(e)) = touched {
+                tracing::warn!(session = %session.id, "could not record session use: {e}");
+            }
+        }
+    }
     match found {
         Some((session, user)) => Ok(AuthUser {
             user,
@@ -251,23 +256,30 @@ async fn authenticate_token(
     let digest = token_digest(token);
     let now = now_ms();
     let found = state
-        .with_store("checking an API token", move |store| {
-            let Some((token, user)) = store.user_for_token_hash(&digest)? else {
-                return Ok(None);
-            };
-            let stale = token
-                .last_used_ms
-                .is_none_or(|last| now - last >= TOUCH_INTERVAL_MS);
-            if stale {
-                // Bookkeeping only: a failure here must not refuse a valid token.
-                if let Err(e) = store.touch_token(&token.id, now) {
-                    tracing::warn!(token = %token.id, "could not record token use: {e}");
-                }
-            }
-            Ok(Some((token.id, user)))
+        .read("checking an API token", move |store| {
+            store.user_for_token_hash(&digest)
         })
         .await?;
-    match found {
+    if let Some((token, _)) = &found {
+        let stale = token
+            .last_used_ms
+            .is_none_or(|last| now - last >= TOUCH_INTERVAL_MS);
+        if stale {
+            // Bookkeeping only: a failure here must not refuse a valid token,
+            // and a busy writer (a long import) skips it; a later request
+            // retries.
+            let id = token.id.clone();
+            let touched = state
+                .try_write("recording token use", move |store| {
+                    store.touch_token(&id, now)
+                })
+                .await;
+            if let Some(Err(e)) = touched {
+                tracing::warn!(token = %token.id, "could not record token use: {e}");
+            }
+        }
+    }
+    match found.map(|(token, user)| (token.id, user)) {
         Some((id, user)) => Ok(AuthUser {
             user,
             credential: Credential::Token { id },

@@ -131,7 +131,7 @@ pub(crate) async fn list(
         limit,
     };
     let events = state
-        .with_store("listing events", move |s| s.events(&query))
+        .read("listing events", move |s| s.events(&query))
         .await?;
     Ok(Json(EventList {
         events: events.into_iter().map(EventJson::from).collect(),
@@ -159,7 +159,7 @@ pub(crate) async fn snapshot(
 ) -> Result<Response, ApiError> {
     require_role(&user, EVENT_READERS)?;
     let event = state
-        .with_store("reading the event", move |s| s.event(id))
+        .read("reading the event", move |s| s.event(id))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("event {id} not found")))?;
     crate::scope::check_footage(&state, &user, &event.camera).await?;
@@ -193,7 +193,7 @@ pub(crate) async fn snapshot(
     )
     .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
     state
-        .with_store("recording the view in the log", move |s| {
+        .write("recording the view in the log", move |s| {
             s.enqueue_log(vec![leaf])
         })
         .await?;

@@ -275,7 +275,7 @@ pub(crate) async fn download(
     )
     .map_err(|e| ApiError::internal("recording the download in the log", &e))?;
     state
-        .with_store("recording the download in the log", move |store| {
+        .write("recording the download in the log", move |store| {
             store.enqueue_log(vec![leaf])
         })
         .await?;

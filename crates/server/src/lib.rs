@@ -33,11 +33,12 @@ mod web;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
+use custos_store::pool::StorePool;
 use custos_store::{Store, StoreError};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -51,9 +52,9 @@ use custos_site::cameras::CameraRegistry;
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    /// The site index. `Store` is not `Sync`, hence the mutex; it is only
-    /// locked on blocking threads (see [`AppState::with_store`]).
-    pub store: Arc<Mutex<Store>>,
+    /// The site index: one writer and several readers, only used on
+    /// blocking threads (see [`AppState::read`] and [`AppState::write`]).
+    pub store: Arc<StorePool>,
     /// Directory that segment paths in the index are relative to.
     pub data_dir: PathBuf,
     /// Live status of the configured cameras.
@@ -91,23 +92,25 @@ pub struct LogAccess {
 pub(crate) type SharedState = Arc<AppState>;
 
 impl AppState {
-    /// Runs `f` with the store on a blocking thread (the store does
-    /// synchronous SQLite I/O, which must not stall the async workers).
-    /// `what` describes the operation for error messages.
-    pub async fn with_store<T, F>(&self, what: &'static str, f: F) -> Result<T, ApiError>
+    /// Runs `f` with a reader of the index on a blocking thread (the store
+    /// does synchronous SQLite I/O, which must not stall the async workers).
+    /// Readers run beside each other and beside a write; a write through
+    /// one fails (read-only connection). `what` describes the operation for
+    /// error messages.
+    pub async fn read<T, F>(&self, what: &'static str, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
-        self.with_store_as(what, move |s| {
+        self.read_as(what, move |s| {
             f(s).map_err(|e| ApiError::from_store(what, e))
         })
         .await
     }
 
-    /// [`AppState::with_store`] for work whose errors have their own
-    /// mapping to an answer (register rules, for instance).
-    pub async fn with_store_as<T, E, F>(&self, what: &'static str, f: F) -> Result<T, ApiError>
+    /// [`AppState::read`] for work whose errors have their own mapping to an
+    /// answer (register rules, for instance).
+    pub async fn read_as<T, E, F>(&self, what: &'static str, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         E: Send + 'static,
@@ -115,19 +118,67 @@ impl AppState {
         F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
     {
         let store = Arc::clone(&self.store);
-        let joined = tokio::task::spawn_blocking(move || {
-            // A poisoned lock means a panic while another request held it.
-            // Any transaction it had open rolled back when dropped, so the
-            // connection is still consistent and refusing all later
-            // requests would help no one.
-            let guard = store.lock().unwrap_or_else(|e| e.into_inner());
-            f(&guard)
+        blocking(what, move || store.read(f)).await
+    }
+
+    /// Runs `f` with the index's writer on a blocking thread, after the
+    /// writes before it (SQLite has one writer at a time).
+    pub async fn write<T, F>(&self, what: &'static str, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write_as(what, move |s| {
+            f(s).map_err(|e| ApiError::from_store(what, e))
         })
-        .await;
-        match joined {
-            Ok(result) => result.map_err(ApiError::from),
-            Err(e) => Err(ApiError::internal(what, &e)),
+        .await
+    }
+
+    /// [`AppState::write`] for work whose errors have their own mapping to
+    /// an answer.
+    pub async fn write_as<T, E, F>(&self, what: &'static str, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        ApiError: From<E>,
+        F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        blocking(what, move || store.write(f)).await
+    }
+
+    /// Runs `f` with the writer only if it is free; `None` if another write
+    /// holds it. For bookkeeping that may lag (when a credential was last
+    /// used), which must not make a request wait for a long import.
+    pub async fn try_write<T, F>(&self, what: &'static str, f: F) -> Option<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> T + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        match tokio::task::spawn_blocking(move || store.try_write(f)).await {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::warn!("{what}: {e}");
+                None
+            }
         }
+    }
+}
+
+/// Runs `f` on a blocking thread and maps its error to an answer.
+async fn blocking<T, E>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    ApiError: From<E>,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(e) => Err(ApiError::internal(what, &e)),
     }
 }
 

@@ -134,7 +134,7 @@ fn gauge_family(registry: &mut Registry, name: &str, help: &str) -> Family<Label
 /// The whole exposition, from the registry and the index as they are now.
 async fn render(state: &SharedState) -> Result<String, ApiError> {
     let gauges = state
-        .with_store("reading the site's gauges", |store| store.site_gauges())
+        .read("reading the site's gauges", |store| store.site_gauges())
         .await?;
     let mut r = Registry::default();
 

@@ -73,7 +73,7 @@ pub(crate) async fn camera(
     require_role(&user, CAMERA_READERS)?;
     let status = known_camera(&state, &id)?;
     let recorded = state
-        .with_store("summarising the camera's recordings", move |store| {
+        .read("summarising the camera's recordings", move |store| {
             store.camera_summary(&id)
         })
         .await?;
@@ -181,7 +181,7 @@ pub(crate) async fn recordings(
     check_window(start_ms, end_ms, MAX_RECORDINGS_WINDOW_MS, "31 days")?;
     let camera = id.clone();
     let segments = state
-        .with_store("listing recorded segments", move |store| {
+        .read("listing recorded segments", move |store| {
             store.segments_overlapping(&camera, start_ms, end_ms)
         })
         .await?;

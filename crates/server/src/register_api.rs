@@ -43,7 +43,15 @@ async fn blocking<T: Send + 'static>(
     state: &SharedState,
     f: impl FnOnce(&custos_store::Store) -> Result<T, RegisterError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    state.with_store_as("changing the register", f).await
+    state.write_as("changing the register", f).await
+}
+
+/// [`blocking`] for reads of the register, on a reader of the index.
+async fn reading<T: Send + 'static>(
+    state: &SharedState,
+    f: impl FnOnce(&custos_store::Store) -> Result<T, RegisterError> + Send + 'static,
+) -> Result<T, ApiError> {
+    state.read_as("reading the register", f).await
 }
 
 fn limit(l: Option<usize>) -> Result<usize, ApiError> {
@@ -117,7 +125,7 @@ pub(crate) async fn list_locations(
     AuthUser { user, .. }: AuthUser,
 ) -> Result<Json<LocationList>, ApiError> {
     require_role(&user, REGISTER_READERS)?;
-    let all = blocking(&state, |s| Ok(s.locations()?)).await?;
+    let all = reading(&state, |s| Ok(s.locations()?)).await?;
     Ok(Json(LocationList {
         locations: with_blind_spots(all),
     }))
@@ -140,7 +148,7 @@ pub(crate) async fn get_location(
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<LocationJson>, ApiError> {
     require_role(&user, REGISTER_READERS)?;
-    let all = blocking(&state, |s| Ok(s.locations()?)).await?;
+    let all = reading(&state, |s| Ok(s.locations()?)).await?;
     with_blind_spots(all)
         .into_iter()
         .find(|l| l.location.code == code)
@@ -283,7 +291,7 @@ pub(crate) async fn list_people(
     AuthUser { user, .. }: AuthUser,
 ) -> Result<Json<PeopleList>, ApiError> {
     require_role(&user, REGISTER_READERS)?;
-    let people = blocking(&state, |s| Ok(s.people()?)).await?;
+    let people = reading(&state, |s| Ok(s.people()?)).await?;
     Ok(Json(PeopleList { people }))
 }
 
@@ -305,7 +313,7 @@ pub(crate) async fn get_person(
 ) -> Result<Json<Person>, ApiError> {
     require_role(&user, REGISTER_READERS)?;
     let id = staff_id.clone();
-    blocking(&state, move |s| Ok(s.person(&id)?))
+    reading(&state, move |s| Ok(s.person(&id)?))
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("person {staff_id:?} not found")))
@@ -425,7 +433,7 @@ pub(crate) async fn list_items(
         .map_err(|e| ApiError::bad_request(format!("status: {e}")))?;
     let limit = limit(q.limit)?;
     let items = if q.overdue == Some(true) {
-        blocking(&state, move |s| {
+        reading(&state, move |s| {
             let mut items = s.overdue_items(now_ms())?;
             items.truncate(limit);
             Ok(items)
@@ -440,7 +448,7 @@ pub(crate) async fn list_items(
             limit,
             after: q.after,
         };
-        blocking(&state, move |s| Ok(s.items(&query)?)).await?
+        reading(&state, move |s| Ok(s.items(&query)?)).await?
     };
     Ok(Json(ItemList { items }))
 }
@@ -522,7 +530,7 @@ pub(crate) async fn get_item(
     ApiPath(barcode): ApiPath<String>,
 ) -> Result<Json<ItemDetail>, ApiError> {
     require_role(&user, REGISTER_READERS)?;
-    let detail = blocking(&state, move |s| {
+    let detail = reading(&state, move |s| {
         let item = s
             .item(&barcode)?
             .ok_or_else(|| RegisterError::NotFound(format!("item {barcode:?}")))?;
@@ -660,7 +668,7 @@ pub(crate) async fn list_custody(
         limit: limit(q.limit)?,
         oldest_first: false,
     };
-    let events = blocking(&state, move |s| {
+    let events = reading(&state, move |s| {
         let events = s.custody_events(&query)?;
         register::with_footage(s, events, now_ms())
     })
@@ -717,7 +725,7 @@ pub(crate) async fn list_notifications(
         }
     }
     let limit = limit(q.limit)?;
-    let notifications = blocking(&state, move |s| {
+    let notifications = reading(&state, move |s| {
         let list = s.notifications(q.state.as_deref(), limit)?;
         let mut out = Vec::with_capacity(list.len());
         for n in list {
@@ -799,7 +807,7 @@ pub(crate) async fn list_inventories(
 ) -> Result<Json<InventoryList>, ApiError> {
     require_role(&user, REGISTER_READERS)?;
     let limit = limit(q.limit)?;
-    let inventories = blocking(&state, move |s| {
+    let inventories = reading(&state, move |s| {
         Ok(s.inventories(q.location.as_deref(), limit)?)
     })
     .await?;
@@ -823,7 +831,7 @@ pub(crate) async fn get_inventory(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Inventory>, ApiError> {
     require_role(&user, REGISTER_READERS)?;
-    blocking(&state, move |s| Ok(s.inventory(id)?))
+    reading(&state, move |s| Ok(s.inventory(id)?))
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("inventory {id} not found")))
@@ -937,8 +945,9 @@ pub(crate) async fn import(
     require_role(&user, REGISTER_WRITERS).map_err(IntoResponse::into_response)?;
     let exists = camera_checker(&state);
     let store = std::sync::Arc::clone(&state.store);
+    // Holds the writer only: reads of the index go on meanwhile.
     let joined = tokio::task::spawn_blocking(move || {
-        let guard = store.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = store.lock_writer();
         register::import(
             &guard,
             &user.name,

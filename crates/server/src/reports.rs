@@ -506,7 +506,7 @@ pub(crate) async fn report(
         )));
     }
     let built = state
-        .with_store_as("building a report", move |s| build(s, &name, &q))
+        .read_as("building a report", move |s| build(s, &name, &q))
         .await?;
     Ok(if format == "html" {
         typed(html(&built, &state.site), "text/html; charset=utf-8")
@@ -535,7 +535,7 @@ pub(crate) async fn label(
     require_role(&user, REGISTER_READERS)?;
     let b = barcode.clone();
     let item = state
-        .with_store("reading an item", move |s| s.item(&b))
+        .read("reading an item", move |s| s.item(&b))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("item {barcode:?} not found")))?;
     let svg = custos_custody::labels::code128_svg(&item.barcode, &item.title)
@@ -573,7 +573,7 @@ pub(crate) async fn label_sheet(
 ) -> Result<Response, ApiError> {
     require_role(&user, REGISTER_READERS)?;
     let items = state
-        .with_store("listing items for labels", move |s| {
+        .read("listing items for labels", move |s| {
             let mut items = Vec::new();
             if let Some(codes) = &q.barcodes {
                 for code in codes.split(',').map(str::trim).filter(|c| !c.is_empty()) {

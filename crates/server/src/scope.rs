@@ -18,7 +18,7 @@ pub(crate) async fn check_footage(
     let scope = if user.role == Role::Archivist {
         let user = user.clone();
         state
-            .with_store("finding the cameras of your rooms", move |store| {
+            .read("finding the cameras of your rooms", move |store| {
                 footage_scope(store, &user)
             })
             .await?

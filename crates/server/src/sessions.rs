@@ -280,7 +280,7 @@ pub(crate) async fn login(
             if log {
                 let lookup = name.clone();
                 let known = state
-                    .with_store("looking up the user", move |s| s.user_by_name(&lookup))
+                    .read("looking up the user", move |s| s.user_by_name(&lookup))
                     .await?
                     .is_some();
                 let logged = if known { name.as_str() } else { "" };
@@ -302,7 +302,7 @@ pub(crate) async fn login(
 
     let lookup = name.clone();
     let user = state
-        .with_store("looking up the user", move |s| s.user_by_name(&lookup))
+        .read("looking up the user", move |s| s.user_by_name(&lookup))
         .await?;
     let password = body.password;
     let (user, matched) = tokio::task::spawn_blocking(move || {
@@ -357,7 +357,7 @@ pub(crate) async fn login(
     let digest = token_digest(&secret);
     let (sid, uid, src) = (id.clone(), user.id, source.clone());
     state
-        .with_store("starting a session", move |s| {
+        .write("starting a session", move |s| {
             s.write("starting a session", |tx| {
                 tx.log(entry);
                 tx.create_session(&sid, uid, &digest, now, expires, &src)
@@ -404,7 +404,7 @@ async fn record_failure(
     )
     .map_err(|e| ApiError::internal("recording the failed sign-in", &e))?;
     state
-        .with_store("recording the failed sign-in", move |s| {
+        .write("recording the failed sign-in", move |s| {
             s.enqueue_log(vec![entry])
         })
         .await
@@ -486,7 +486,7 @@ pub(crate) async fn logout(
     .map_err(|e| ApiError::internal("recording the sign-out", &e))?;
     let sid = id.clone();
     state
-        .with_store("ending the session", move |s| {
+        .write("ending the session", move |s| {
             s.write("ending the session", |tx| {
                 tx.log(entry);
                 tx.end_session(&sid, now)

@@ -212,7 +212,7 @@ async fn log_and_apply(
     )
     .map_err(|e| ApiError::internal("recording the change in the log", &e))?;
     state
-        .with_store("recording the change in the log", move |s| {
+        .write("recording the change in the log", move |s| {
             s.enqueue_log(vec![leaf])
         })
         .await?;

@@ -26,7 +26,7 @@ pub(crate) async fn storage(
     let data_dir = state.data_dir.clone();
     let now = now_ms();
     let storage = state
-        .with_store("summarising storage", move |store| {
+        .read("summarising storage", move |store| {
             summarise(store, &cameras, &data_dir, now)
         })
         .await?;

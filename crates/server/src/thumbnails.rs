@@ -170,7 +170,7 @@ async fn log_view(
     )
     .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
     let logged = state
-        .with_store("recording the view in the log", move |store| {
+        .write("recording the view in the log", move |store| {
             store.enqueue_log(vec![leaf])
         })
         .await;

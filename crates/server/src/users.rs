@@ -93,7 +93,7 @@ pub(crate) async fn list(
 ) -> Result<Json<UserList>, ApiError> {
     require_role(&user, USER_ADMINS)?;
     let users: Vec<UserJson> = state
-        .with_store("listing users", |s| {
+        .read("listing users", |s| {
             s.list_users()?
                 .into_iter()
                 .map(|u| with_rooms(s, u))
@@ -148,7 +148,7 @@ pub(crate) async fn create(
     let rooms = body.rooms;
     let by = user.name.clone();
     let created = state
-        .with_store("creating a user", move |s| {
+        .write("creating a user", move |s| {
             let new = site_users::NewUser {
                 name: &name,
                 role,
@@ -206,7 +206,7 @@ pub(crate) async fn change(
     let now = now_ms();
     let by = user.name.clone();
     let updated = state
-        .with_store("changing a user", move |s| {
+        .write("changing a user", move |s| {
             let change = site_users::UserChange {
                 role,
                 disabled: body.disabled,
@@ -242,7 +242,7 @@ pub(crate) async fn unlock(
     require_role(&user, USER_ADMINS)?;
     let lookup = name.clone();
     let target = state
-        .with_store("looking up the user", move |s| {
+        .read("looking up the user", move |s| {
             let target = s
                 .user_by_name(&lookup)?
                 .ok_or_else(|| StoreError::NotFound(format!("user {lookup:?}")))?;
@@ -273,7 +273,7 @@ pub(crate) async fn unlock(
     )
     .map_err(|e| ApiError::internal("recording the unlock", &e))?;
     state
-        .with_store("recording the unlock", move |s| s.enqueue_log(vec![leaf]))
+        .write("recording the unlock", move |s| s.enqueue_log(vec![leaf]))
         .await?;
     state.login_throttle.unlock(&account, now);
     tracing::info!(target: "custos::audit", user = %target.name, by = %user.name, "account unlocked");

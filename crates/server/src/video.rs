@@ -93,7 +93,7 @@ pub async fn audit_view(
     )
     .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
     state
-        .with_store("recording the view in the log", move |store| {
+        .write("recording the view in the log", move |store| {
             store.enqueue_log(vec![leaf])
         })
         .await
@@ -138,7 +138,7 @@ pub(crate) async fn video(
 
     let name = camera.clone();
     let segments = state
-        .with_store("finding the segments of the span", move |store| {
+        .read("finding the segments of the span", move |store| {
             let mut segments = store.segments_overlapping(&name, start_ms, end_ms)?;
             // The segment just before, for the GOP that an open GOP's
             // leading pictures reference (the planner uses it only then).
@@ -316,7 +316,7 @@ pub async fn audit_live_view(
     )
     .map_err(|e| ApiError::internal("recording the live view in the log", &e))?;
     state
-        .with_store("recording the live view in the log", move |store| {
+        .write("recording the live view in the log", move |store| {
             store.enqueue_log(vec![leaf])
         })
         .await

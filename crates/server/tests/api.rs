@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
@@ -15,6 +15,7 @@ use custos_media::layout::parse_segment;
 use custos_server::auth::token_digest;
 use custos_server::{router, AppState, LogAccess};
 use custos_site::cameras::{CameraRegistry, LiveState};
+use custos_store::pool::StorePool;
 use custos_store::{Role, Store, DB_FILE_NAME};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -37,7 +38,7 @@ const AUDITOR_PASSWORD: &str = "correct horse battery staple";
 struct Site {
     key: SigningKey,
     _dir: tempfile::TempDir,
-    store: Arc<Mutex<Store>>,
+    store: Arc<StorePool>,
     app: Router,
 }
 
@@ -84,7 +85,11 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
     let key = SigningKey::generate("test")?;
     let log_dir = dir.path().join("log");
     write_log(&store, &log_dir, &key, T0)?;
-    let store = Arc::new(Mutex::new(store));
+    let store = Arc::new(StorePool::with_writer(
+        store,
+        &dir.path().join(DB_FILE_NAME),
+        2,
+    )?);
     let app = router(AppState {
         store: Arc::clone(&store),
         data_dir: dir.path().to_owned(),
@@ -165,16 +170,54 @@ async fn missing_bad_and_revoked_tokens_get_401() -> TestResult {
     Ok(())
 }
 
+/// When `test0001` was last used, as the index has it.
+fn token_last_used(site: &Site) -> Result<Option<i64>, Box<dyn std::error::Error>> {
+    let tokens = site.store.lock_writer().list_tokens(None)?;
+    let token = tokens.iter().find(|t| t.id == "test0001").ok_or("token")?;
+    Ok(token.last_used_ms)
+}
+
+#[tokio::test]
+async fn reads_and_sign_in_checks_go_on_while_a_write_holds_the_writer() -> TestResult {
+    let site = site()?;
+    let before = token_last_used(&site)?;
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let store = Arc::clone(&site.store);
+    // Stands for a long import: the writer is held until released.
+    let holder = std::thread::spawn(move || {
+        store.write(|_| {
+            let _ = held_tx.send(());
+            let _ = release_rx.recv_timeout(std::time::Duration::from_secs(30));
+        })
+    });
+    held_rx.recv_timeout(std::time::Duration::from_secs(10))?;
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        get(&site.app, "/api/v1/cameras"),
+    )
+    .await;
+    release_tx.send(())?;
+    holder.join().map_err(|_| "holder panicked")?;
+    let answer = answered.map_err(|_| "the read waited for the writer")??;
+    assert_eq!(answer.status, StatusCode::OK);
+    // The token's use was not recorded while the writer was busy…
+    assert_eq!(token_last_used(&site)?, before);
+    // …and is on the next request.
+    assert_eq!(
+        get(&site.app, "/api/v1/cameras").await?.status,
+        StatusCode::OK
+    );
+    assert!(token_last_used(&site)?.is_some_and(|ms| ms > T0));
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_valid_token_is_marked_used() -> TestResult {
     let site = site()?;
     let a = get(&site.app, "/api/v1/cameras").await?;
     assert_eq!(a.status, StatusCode::OK);
-    let tokens = site
-        .store
-        .lock()
-        .map_err(|_| "store lock poisoned")?
-        .list_tokens(None)?;
+    let tokens = site.store.lock_writer().list_tokens(None)?;
     let used = tokens.iter().find(|t| t.id == "test0001").ok_or("token")?;
     assert!(used.last_used_ms.is_some_and(|ms| ms > T0));
     Ok(())
@@ -456,8 +499,8 @@ async fn unknown_routes_and_methods_get_json_errors() -> TestResult {
 }
 
 /// Log entries of `kind` waiting in the outbox.
-fn queued(store: &Arc<Mutex<Store>>, kind: &str) -> Result<Vec<Entry>, Box<dyn std::error::Error>> {
-    let store = store.lock().map_err(|_| "poisoned")?;
+fn queued(store: &Arc<StorePool>, kind: &str) -> Result<Vec<Entry>, Box<dyn std::error::Error>> {
+    let store = store.lock_writer();
     let mut found = Vec::new();
     for row in store.outbox(1000)? {
         let e = Entry::from_leaf_bytes(&row.leaf)?;
@@ -864,7 +907,7 @@ async fn sign_out_and_idleness_end_a_session() -> TestResult {
 async fn events_are_listed_filtered_and_their_snapshots_viewed_with_a_log_entry() -> TestResult {
     let site = site()?;
     let (covered, motion) = {
-        let store = site.store.lock().map_err(|_| "poisoned")?;
+        let store = site.store.lock_writer();
         let motion = store.insert_event("cam", "motion", T0, &["desk".to_owned()], 0.4)?;
         store.end_event(motion, T0 + 4000, &["desk".to_owned()], 0.5)?;
         let covered = store.insert_event("cam", "tamper.covered", T0 + 5000, &[], 0.9)?;
@@ -1098,7 +1141,7 @@ async fn register_inventories_reports_labels_and_who_may_do_what() -> TestResult
     assert!(page.contains("A2") && page.contains("<svg"), "{page}");
 
     // Every change went to the log outbox with its row.
-    let store = site.store.lock().map_err(|_| "lock")?;
+    let store = site.store.lock_writer();
     let kinds: Vec<String> = store
         .outbox(10_000)?
         .iter()
@@ -1334,7 +1377,7 @@ async fn the_printable_chain_of_custody_links_each_window_to_its_video() -> Test
     let app = &site.app;
     {
         // 60 s of `cam` from T0+100 s: a whole footage window.
-        let store = site.store.lock().map_err(|_| "lock")?;
+        let store = site.store.lock_writer();
         record_segment(&store, site._dir.path(), T0 + 100_000, 0, 600)?;
     }
     let a = import_csv(
@@ -1455,7 +1498,7 @@ async fn a_user_and_their_rooms_commit_together_or_not_at_all() -> TestResult {
     const ADMIN_TOKEN: &str = "cst_test0005_admin-secret";
     let site = site()?;
     {
-        let store = site.store.lock().map_err(|_| "poisoned")?;
+        let store = site.store.lock_writer();
         let admin = store.create_user("ada", Role::Admin, "$argon2id$test", T0)?;
         store.create_token("test0005", admin.id, None, &token_digest(ADMIN_TOKEN), T0)?;
         store.write("adding a room", |tx| {
@@ -1498,7 +1541,7 @@ async fn a_user_and_their_rooms_commit_together_or_not_at_all() -> TestResult {
         created.error()
     );
     {
-        let store = site.store.lock().map_err(|_| "poisoned")?;
+        let store = site.store.lock_writer();
         assert!(
             store.user_by_name("rita")?.is_none(),
             "no user without rooms"
@@ -1521,7 +1564,7 @@ async fn a_user_and_their_rooms_commit_together_or_not_at_all() -> TestResult {
         changed.error()
     );
     {
-        let store = site.store.lock().map_err(|_| "poisoned")?;
+        let store = site.store.lock_writer();
         let archie = store.user_by_name("archie")?.ok_or("archie is gone")?;
         assert!(
             !archie.disabled,
@@ -1546,7 +1589,7 @@ async fn a_user_and_their_rooms_commit_together_or_not_at_all() -> TestResult {
     .await?;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.error());
     {
-        let store = site.store.lock().map_err(|_| "poisoned")?;
+        let store = site.store.lock_writer();
         let rita = store.user_by_name("rita")?.ok_or("rita was not created")?;
         assert_eq!(store.user_rooms(rita.id)?, ["R1"]);
     }

@@ -10,7 +10,7 @@
 //! decode times increasing and never overlapping, and every fragment after
 //! a skip a sync sample.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::header::AUTHORIZATION;
@@ -25,6 +25,7 @@ use custos_server::auth::token_digest;
 use custos_server::{AppState, LogAccess};
 use custos_site::cameras::{CameraRegistry, LiveState};
 use custos_site::live::LiveHub;
+use custos_store::pool::StorePool;
 use custos_store::{Role, Store, DB_FILE_NAME};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -174,7 +175,11 @@ async fn serve() -> Result<
     cameras.set_state("cam", LiveState::Recording, None, T0);
     let live = Arc::new(LiveHub::default());
     let state = AppState {
-        store: Arc::new(Mutex::new(store)),
+        store: Arc::new(StorePool::with_writer(
+            store,
+            &dir.path().join(DB_FILE_NAME),
+            2,
+        )?),
         data_dir: dir.path().to_owned(),
         cameras,
         site: "test".to_owned(),

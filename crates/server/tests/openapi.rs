@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use axum::Router;
@@ -17,6 +17,7 @@ use custos_ledger::storage::LogStorage;
 use custos_server::auth::token_digest;
 use custos_server::{router, AppState, LogAccess};
 use custos_site::cameras::{CameraRegistry, LiveState};
+use custos_store::pool::StorePool;
 use custos_store::{Role, Store, DB_FILE_NAME};
 use serde_json::Value;
 
@@ -75,7 +76,11 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
     let log_dir = dir.path().join("log");
     LogStorage::open(&log_dir)?;
     let app = router(AppState {
-        store: Arc::new(Mutex::new(store)),
+        store: Arc::new(StorePool::with_writer(
+            store,
+            &dir.path().join(DB_FILE_NAME),
+            2,
+        )?),
         data_dir: dir.path().to_owned(),
         cameras,
         site: "test".to_owned(),

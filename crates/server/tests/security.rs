@@ -51,6 +51,7 @@ use custos_server::settings::{
 };
 use custos_server::{router, AppState, LogAccess};
 use custos_site::cameras::{CameraRegistry, LiveState};
+use custos_store::pool::StorePool;
 use custos_store::{AttemptOutcome, CameraState, NewAlert, Role, Store, DB_FILE_NAME};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -153,7 +154,7 @@ struct Ids {
 struct Site {
     root: tempfile::TempDir,
     data: PathBuf,
-    store: Arc<Mutex<Store>>,
+    store: Arc<StorePool>,
     app: Router,
     key: SigningKey,
     ids: Ids,
@@ -328,14 +329,14 @@ fn destinations() -> Result<Vec<(String, custos_notify::Destination)>, Error> {
 
 /// Tries every due notification once, recording each attempt as the
 /// site's notifier does.
-async fn deliver_notifications(store: &Arc<Mutex<Store>>) -> TestResult {
+async fn deliver_notifications(store: &Arc<StorePool>) -> TestResult {
     let store = Arc::clone(store);
     tokio::task::spawn_blocking(move || -> Result<(), String> {
         let destinations: BTreeMap<_, _> = destinations()
             .map_err(|e| e.to_string())?
             .into_iter()
             .collect();
-        let store = store.lock().map_err(|_| "poisoned")?;
+        let store = store.lock_writer();
         let due = store
             .due_notifications(i64::MAX / 2, 1000)
             .map_err(|e| e.to_string())?;
@@ -447,7 +448,7 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
     let key = SigningKey::generate("test")?;
     let log_dir = data.join("log");
     write_log(&store, &log_dir, &key, T0)?;
-    let store = Arc::new(Mutex::new(store));
+    let store = Arc::new(StorePool::with_writer(store, &data.join(DB_FILE_NAME), 2)?);
     deliver_notifications(&store).await?;
     let settings = Arc::new(MemorySettings::new());
     let app = router(AppState {
@@ -522,7 +523,7 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
         inventories.push(a.json()?["id"].as_i64().ok_or("inventory id")?);
     }
     {
-        let store = store.lock().map_err(|_| "poisoned")?;
+        let store = store.lock_writer();
         write_log(&store, &data.join("log"), &key, T0)?;
     }
     let a = send_json(
@@ -539,14 +540,16 @@ async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
     // the tests' own attempts are not slowed), for the unlock route.
     hashes.push(LOCKED_HASH.to_owned());
     for name in LOCKED {
-        lock(&store).create_user(name, Role::Viewer, LOCKED_HASH, T0)?;
+        store
+            .lock_writer()
+            .create_user(name, Role::Viewer, LOCKED_HASH, T0)?;
         for i in 0..MAX_FAILURES {
             let a = login_from(&app, name, &format!("guess {i}"), Some(LOCKER)).await?;
             assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text());
         }
     }
     {
-        let store = store.lock().map_err(|_| "poisoned")?;
+        let store = store.lock_writer();
         write_log(&store, &data.join("log"), &key, T0)?;
     }
     Ok(Site {
@@ -736,8 +739,8 @@ async fn sign_in(app: &Router, account: &Account) -> Result<Session, Error> {
 }
 
 /// Log entries waiting in the outbox, of `kind`.
-fn queued(store: &Arc<Mutex<Store>>, kind: &str) -> Result<Vec<Entry>, Error> {
-    let store = store.lock().map_err(|_| "poisoned")?;
+fn queued(store: &Arc<StorePool>, kind: &str) -> Result<Vec<Entry>, Error> {
+    let store = store.lock_writer();
     let mut found = Vec::new();
     for row in store.outbox(100_000)? {
         let e = Entry::from_leaf_bytes(&row.leaf)?;
@@ -1425,12 +1428,7 @@ const VIEW_ENTRIES: &[&str] = &["footage.viewed", "evidence.downloaded"];
 async fn no_get_changes_anything_but_the_audit_trail() -> TestResult {
     let site = site().await?;
     let session = sign_in(&site.app, &ADMIN).await?;
-    let outbox_before = site
-        .store
-        .lock()
-        .map_err(|_| "poisoned")?
-        .outbox(100_000)?
-        .len();
+    let outbox_before = site.store.lock_writer().outbox(100_000)?.len();
     let before = (dump(&site.data, true)?, files(&site.data)?);
     for (_, uri, status) in get_requests(&site.ids) {
         // With the cookie and no CSRF token: what a cross-site page could do.
@@ -1448,7 +1446,7 @@ async fn no_get_changes_anything_but_the_audit_trail() -> TestResult {
         "{:?}",
         site.settings.calls()
     );
-    let store = site.store.lock().map_err(|_| "poisoned")?;
+    let store = site.store.lock_writer();
     let added = store.outbox(100_000)?;
     assert!(added.len() > outbox_before, "views were not logged");
     for row in &added[outbox_before..] {
@@ -2291,7 +2289,7 @@ async fn no_response_holds_a_secret() -> TestResult {
 
     // What the log writer moved into the log is shown by the audit route.
     {
-        let store = site.store.lock().map_err(|_| "poisoned")?;
+        let store = site.store.lock_writer();
         write_log(&store, &site.data.join("log"), &site.key, T0)?;
     }
     let a = send(

@@ -10,7 +10,9 @@
 //! A [`Store`] wraps one connection. Open one per thread that needs one: the
 //! database is in WAL mode with a busy timeout, so one writer and any number
 //! of readers on other connections work side by side, and writers queue for
-//! up to [`BUSY_TIMEOUT`].
+//! up to [`BUSY_TIMEOUT`]. Many threads share connections through a
+//! [`pool::StorePool`]: one writer behind a mutex and several read-only
+//! readers.
 
 #![warn(missing_docs)]
 
@@ -24,6 +26,7 @@ mod gauges;
 mod inventories;
 mod log;
 mod outbox;
+pub mod pool;
 mod register;
 mod schema;
 mod segments;
@@ -95,6 +98,30 @@ impl Store {
             .map_err(|e| prefix(e, &format!("database {}", path.display())))?;
         tracing::debug!(path = %path.display(), "opened database");
         Ok(store)
+    }
+
+    /// Opens an existing database file read-only, for a reader of a
+    /// [`pool::StorePool`]. It does not migrate: the writer must have brought
+    /// the schema up to date first, and a version other than this build's is
+    /// refused. Any write through it fails (`SQLITE_READONLY`).
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .context(|| format!("opening database {} read-only", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .context(|| "setting the busy timeout".to_owned())
+            .map_err(|e| prefix(e, &format!("database {}", path.display())))?;
+        let version = schema::read_version(&conn)?;
+        if version != schema::current_version() {
+            return Err(StoreError::Schema(format!(
+                "database {}: schema version {version} is not this build's ({}); open it for writing first",
+                path.display(),
+                schema::current_version()
+            )));
+        }
+        Ok(Store { conn })
     }
 
     /// Opens a private in-memory database with the full schema (for tests).
