@@ -173,3 +173,80 @@ pub fn create_token(
     })?;
     Ok(token)
 }
+
+#[cfg(test)]
+mod tests {
+    use custos_custody::model::{Location, LocationKind};
+
+    use super::*;
+
+    fn site() -> Store {
+        let store = Store::open_in_memory().expect("store");
+        let room = Location {
+            code: "R1".into(),
+            name: "Room".into(),
+            kind: LocationKind::Room,
+            room: None,
+            coverage: vec![],
+            retired: false,
+        };
+        crate::register::create_location(&store, "t", &room, &|_| true, 0).expect("room");
+        store
+    }
+
+    fn new_user<'a>(name: &'a str, role: Role, rooms: Option<&'a [String]>) -> NewUser<'a> {
+        NewUser {
+            name,
+            role,
+            password_hash: "$argon2id$test",
+            rooms,
+        }
+    }
+
+    #[test]
+    fn a_user_comes_with_their_rooms_and_an_unknown_room_adds_no_one() {
+        let store = site();
+        let rooms = ["R1".to_owned()];
+        let rita = create_user(
+            &store,
+            "ada",
+            &new_user("rita", Role::Archivist, Some(&rooms)),
+            1,
+        )
+        .expect("rita");
+        assert_eq!(store.user_rooms(rita.id).expect("rooms"), ["R1"]);
+        let nowhere = ["R9".to_owned()];
+        let e = create_user(
+            &store,
+            "ada",
+            &new_user("sam", Role::Archivist, Some(&nowhere)),
+            2,
+        )
+        .expect_err("unknown room");
+        assert!(matches!(e, StoreError::NotFound(_)), "{e}");
+        assert!(store.user_by_name("sam").expect("lookup").is_none());
+    }
+
+    #[test]
+    fn an_admin_cannot_demote_or_disable_themselves_and_nothing_is_no_change() {
+        let store = site();
+        create_user(&store, "cli", &new_user("ada", Role::Admin, None), 1).expect("ada");
+        let demote = UserChange {
+            role: Some(Role::Viewer),
+            ..UserChange::default()
+        };
+        let e = change_user(&store, "ADA", "ada", &demote, 2).expect_err("self demotion");
+        assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+        let disable = UserChange {
+            disabled: Some(true),
+            ..UserChange::default()
+        };
+        assert!(change_user(&store, "ada", "ada", &disable, 2).is_err());
+        let e = change_user(&store, "root", "ada", &UserChange::default(), 2)
+            .expect_err("nothing to change");
+        assert!(matches!(e, StoreError::InvalidArgument(_)), "{e}");
+        // Another admin can.
+        let ada = change_user(&store, "root", "ada", &demote, 3).expect("demoted");
+        assert_eq!(ada.role, Role::Viewer);
+    }
+}
