@@ -1,14 +1,9 @@
-//! Passwords and tokens as the command line asks for them; how they are
-//! hashed and made is [`custos_site::credentials`]'s.
+//! Passwords as the command line asks for them; how they are hashed and
+//! checked is [`custos_site::credentials`]'s.
 
 use anyhow::{bail, Context};
 use base64::Engine;
 use rand::RngCore;
-
-/// Hashes a password with argon2id, refusing one that is too short.
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    Ok(custos_site::credentials::hash_password(password)?)
-}
 
 /// A random password for the demo's one-time admin login.
 pub fn random_password() -> String {

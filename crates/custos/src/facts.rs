@@ -4,8 +4,8 @@
 
 pub use custos_ledger::catalogue::SealedSegment;
 use custos_ledger::catalogue::{
-    self, CameraState, ConfigLoaded, Fact, LeafError, RecordingClockReset, RecordingLoss,
-    SegmentDeleted, SegmentHold, SegmentMissing, SegmentSealed, TokenChange,
+    self, CameraState, ConfigLoaded, Fact, LeafError, RecordingClockReset, SegmentDeleted,
+    SegmentHold, SegmentMissing, SegmentSealed, TokenChange,
 };
 
 use crate::clock::now_ms;
@@ -66,14 +66,7 @@ pub fn segment_hold(camera: &str, path: &str, hold: bool, by: &str) -> Result<Ve
 
 /// Pictures the recorder dropped, and why.
 pub fn recording_loss(loss: &custos_store::RecordingLossRow) -> Result<Vec<u8>, LeafError> {
-    leaf(&RecordingLoss {
-        camera: &loss.camera,
-        reason: &loss.reason,
-        pictures: u64::try_from(loss.pictures).unwrap_or(0),
-        start_ms: loss.start_ms,
-        end_ms: loss.end_ms,
-        detail: &loss.detail,
-    })
+    leaf(&custos_site::cameras::loss_fact(loss))
 }
 
 /// The camera's clock jumped: the old and new presentation times.

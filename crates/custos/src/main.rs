@@ -676,7 +676,7 @@ fn user_command(command: UserCommand) -> anyhow::Result<()> {
                 bail!("--password-stdin is required");
             }
             let password = auth::read_password_stdin()?;
-            let hash = auth::hash_password(&password)?;
+            let hash = custos_site::credentials::hash_password(&password)?;
             let store = site_store(&config.data_dir)?;
             let new = custos_site::users::NewUser {
                 name: &name,
@@ -790,7 +790,7 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
     let mut login = None;
     if store.user_by_name(demo::DEMO_USER)?.is_none() {
         let password = auth::random_password();
-        let hash = auth::hash_password(&password)?;
+        let hash = custos_site::credentials::hash_password(&password)?;
         let new = custos_site::users::NewUser {
             name: demo::DEMO_USER,
             role: Role::Admin,

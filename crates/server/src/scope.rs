@@ -2,8 +2,8 @@
 //! route that hands out pictures (recorded video, live video, live
 //! thumbnails, event snapshots), after the role check.
 
-use custos_site::scope::{footage_scope, FootageScope};
-use custos_store::{Role, User};
+use custos_site::scope::{footage_scope, scope_by_role};
+use custos_store::User;
 
 use crate::error::ApiError;
 use crate::SharedState;
@@ -14,16 +14,17 @@ pub(crate) async fn check_footage(
     user: &User,
     camera: &str,
 ) -> Result<(), ApiError> {
-    // Only an archivist's scope needs the index.
-    let scope = if user.role == Role::Archivist {
-        let user = user.clone();
-        state
-            .read("finding the cameras of your rooms", move |store| {
-                footage_scope(store, &user)
-            })
-            .await?
-    } else {
-        FootageScope::Everything
+    // Only a scope the role does not decide needs the index.
+    let scope = match scope_by_role(user) {
+        Some(scope) => scope,
+        None => {
+            let user = user.clone();
+            state
+                .read("finding the cameras of your rooms", move |store| {
+                    footage_scope(store, &user)
+                })
+                .await?
+        }
     };
     scope.allows(camera).map_err(ApiError::forbidden)
 }

@@ -2,17 +2,12 @@
 //! change is logged and queued for each notification destination in the
 //! same transaction, so none is lost across a restart.
 
-use custos_ledger::catalogue::{leaf, AlertChanged, AlertRaised, AlertUpdated, LeafError};
+use custos_ledger::catalogue::{leaf, AlertChanged, AlertRaised, AlertUpdated};
 use custos_store::{Alert, AlertState, NewAlert, Store, StoreError, WriteTx};
 use serde_json::{json, Value};
 
 /// Name used for changes made by the rules.
 pub const RULES_ACTOR: &str = "custos";
-
-/// An alert's entry the log cannot hold is refused with the rows.
-fn encoding(e: LeafError) -> StoreError {
-    StoreError::InvalidArgument(e.to_string())
-}
 
 /// The JSON an alert is announced with.
 pub fn alert_message(alert: &Alert, site: &str) -> Value {
@@ -71,7 +66,7 @@ pub fn raise_in(
                 details: &alert.details,
             },
         )
-        .map_err(encoding)?,
+        .map_err(crate::unloggable)?,
     );
     queue(tx, &alert, site, destinations, now_ms)?;
     Ok(Some(alert))
@@ -119,7 +114,7 @@ pub fn update_facts(
                     details: &alert.details,
                 },
             )
-            .map_err(encoding)?,
+            .map_err(crate::unloggable)?,
         );
         Ok(Some(alert))
     })
@@ -149,7 +144,7 @@ pub fn change_in(
                 note,
             },
         )
-        .map_err(encoding)?,
+        .map_err(crate::unloggable)?,
     );
     queue(tx, &alert, site, destinations, now_ms)?;
     Ok(alert)

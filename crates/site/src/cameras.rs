@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
+use custos_ledger::catalogue::RecordingLoss;
+use custos_store::RecordingLossRow;
 use serde::Serialize;
 
 /// A camera's connection state as operators see it.
@@ -116,6 +118,18 @@ pub struct AnalysisStatus {
     pub frames_skipped: u64,
     /// Why the stream cannot be analysed (e.g. an unsupported codec).
     pub error: Option<String>,
+}
+
+/// The log's form of pictures the recorder lost, as the index holds them.
+pub fn loss_fact(loss: &RecordingLossRow) -> RecordingLoss<'_> {
+    RecordingLoss {
+        camera: &loss.camera,
+        reason: &loss.reason,
+        pictures: u64::try_from(loss.pictures).unwrap_or(0),
+        start_ms: loss.start_ms,
+        end_ms: loss.end_ms,
+        detail: &loss.detail,
+    }
 }
 
 /// The status of every configured camera.

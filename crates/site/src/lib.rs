@@ -18,3 +18,9 @@ pub mod rules;
 pub mod scope;
 pub mod storage;
 pub mod users;
+
+/// A change whose log entry cannot be encoded is refused with its rows, as
+/// an invalid argument of the write.
+pub(crate) fn unloggable(e: custos_ledger::catalogue::LeafError) -> custos_store::StoreError {
+    custos_store::StoreError::InvalidArgument(e.to_string())
+}

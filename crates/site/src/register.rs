@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use custos_custody::actions::{
-    apply, may_retire_location, may_retire_person, Action, MemoryRegister,
+    apply, may_retire_location, may_retire_person, Action, MemoryRegister, Refusal,
 };
 use custos_custody::footage::{self, FootageWindow};
 use custos_custody::model::{validate_code, Coverage, Item, ItemStatus, Location, Person};
@@ -32,6 +32,13 @@ pub enum RegisterError {
     /// The store failed or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A refusal of the custody rules, in their words.
+impl From<Refusal> for RegisterError {
+    fn from(e: Refusal) -> Self {
+        RegisterError::Refused(e.to_string())
+    }
 }
 
 /// Result of register operations.
@@ -197,13 +204,14 @@ pub fn update_location(
             if l.retired {
                 // Read in the transaction that retires it: an item put
                 // there meanwhile cannot slip past the rule.
-                let here = barcodes(tx.items(&custos_store::ItemQuery {
-                    location: Some(l.code.clone()),
-                    limit: 5,
-                    ..Default::default()
-                })?);
-                may_retire_location(&l.code, &here)
-                    .map_err(|e| RegisterError::Refused(e.to_string()))?;
+                let here = some_barcodes(
+                    tx,
+                    custos_store::ItemQuery {
+                        location: Some(l.code.clone()),
+                        ..Default::default()
+                    },
+                )?;
+                may_retire_location(&l.code, &here)?;
             }
             tx.update_location(l, now_ms)?;
             tx.log(location_entry(l, "updated", by, now_ms)?);
@@ -212,9 +220,11 @@ pub fn update_location(
         .map_err(from_store)
 }
 
-/// The barcodes of `items`, for a refusal that names them.
-fn barcodes(items: Vec<Item>) -> Vec<String> {
-    items.into_iter().map(|i| i.barcode).collect()
+/// The barcodes of the first few items `query` finds, read in `tx`: enough
+/// for a refusal to name what stands in the way.
+fn some_barcodes(tx: &WriteTx<'_>, query: custos_store::ItemQuery) -> Result<Vec<String>> {
+    let query = custos_store::ItemQuery { limit: 5, ..query };
+    Ok(tx.items(&query)?.into_iter().map(|i| i.barcode).collect())
 }
 
 fn check_person(p: &Person) -> Result<()> {
@@ -245,13 +255,14 @@ pub fn update_person(store: &Store, by: &str, p: &Person, now_ms: i64) -> Result
     store
         .write("updating a person", |tx| -> Result<_> {
             if p.retired {
-                let held = barcodes(tx.items(&custos_store::ItemQuery {
-                    holder: Some(p.staff_id.clone()),
-                    limit: 5,
-                    ..Default::default()
-                })?);
-                may_retire_person(&p.staff_id, &held)
-                    .map_err(|e| RegisterError::Refused(e.to_string()))?;
+                let held = some_barcodes(
+                    tx,
+                    custos_store::ItemQuery {
+                        holder: Some(p.staff_id.clone()),
+                        ..Default::default()
+                    },
+                )?;
+                may_retire_person(&p.staff_id, &held)?;
             }
             tx.update_person(p, now_ms)?;
             tx.log(person_entry(p, "updated", by, now_ms)?);
@@ -432,8 +443,7 @@ pub fn record_custody(
             .item(barcode)?
             .ok_or_else(|| RegisterError::NotFound(format!("item {barcode:?}")))?;
         let register = register_for(tx, &item, action)?;
-        let outcome = apply(&item, action, at_ms, &register)
-            .map_err(|e| RegisterError::Refused(e.to_string()))?;
+        let outcome = apply(&item, action, at_ms, &register)?;
         let cameras = covering_cameras(tx, outcome.location.as_deref())?;
         let details = to_value(action);
         let id = tx.insert_custody_event(&NewCustodyEvent {

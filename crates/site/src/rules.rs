@@ -524,18 +524,8 @@ mod tests {
     use super::*;
 
     fn loss_leaf(loss: &custos_store::RecordingLossRow) -> Vec<u8> {
-        custos_ledger::catalogue::leaf(
-            loss.start_ms,
-            &custos_ledger::catalogue::RecordingLoss {
-                camera: &loss.camera,
-                reason: &loss.reason,
-                pictures: u64::try_from(loss.pictures).unwrap_or(0),
-                start_ms: loss.start_ms,
-                end_ms: loss.end_ms,
-                detail: &loss.detail,
-            },
-        )
-        .expect("a loss entry encodes")
+        custos_ledger::catalogue::leaf(loss.start_ms, &crate::cameras::loss_fact(loss))
+            .expect("a loss entry encodes")
     }
 
     /// 2026-11-30 (a Monday) 10:00 and 03:00 in Berlin (UTC+1), in ms.

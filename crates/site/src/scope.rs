@@ -47,10 +47,16 @@ impl FootageScope {
     }
 }
 
+/// The footage `user` may see when their role alone decides it; `None` for
+/// an archivist, whose scope the index holds ([`footage_scope`]).
+pub fn scope_by_role(user: &User) -> Option<FootageScope> {
+    (user.role != Role::Archivist).then_some(FootageScope::Everything)
+}
+
 /// The footage `user` may see.
 pub fn footage_scope(store: &Store, user: &User) -> Result<FootageScope, StoreError> {
-    if user.role != Role::Archivist {
-        return Ok(FootageScope::Everything);
+    if let Some(scope) = scope_by_role(user) {
+        return Ok(scope);
     }
     let rooms = store.user_rooms(user.id)?;
     let cameras = cameras_of_rooms(&rooms, &store.locations()?);

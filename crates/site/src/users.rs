@@ -6,11 +6,6 @@ use custos_store::{Role, Store, StoreError, User};
 
 use crate::credentials::{new_token, NewToken};
 
-/// An entry the log cannot hold is refused with the rows.
-fn encoding(e: custos_ledger::catalogue::LeafError) -> StoreError {
-    StoreError::InvalidArgument(e.to_string())
-}
-
 /// Refuses the first of `rooms` that names no location of the register.
 fn check_rooms(store: &Store, rooms: &[String]) -> Result<(), StoreError> {
     for code in rooms {
@@ -53,7 +48,7 @@ pub fn create_user(
             rooms: new.rooms,
         },
     )
-    .map_err(encoding)?;
+    .map_err(crate::unloggable)?;
     if let Some(rooms) = new.rooms {
         check_rooms(store, rooms)?;
     }
@@ -108,7 +103,7 @@ pub fn change_user(
             unlocked_until_ms: None,
         },
     )
-    .map_err(encoding)?;
+    .map_err(crate::unloggable)?;
     let target = store
         .user_by_name(name)?
         .ok_or_else(|| StoreError::NotFound(format!("user {name:?}")))?;
@@ -166,7 +161,7 @@ pub fn create_token(
             revoked: false,
         },
     )
-    .map_err(encoding)?;
+    .map_err(crate::unloggable)?;
     store.write("creating a token", |tx| {
         tx.log(entry);
         tx.create_token(&token.id, user.id, label, &token.digest, now_ms)
