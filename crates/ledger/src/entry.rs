@@ -116,8 +116,10 @@ pub enum EntryError {
 ///
 /// Facts become entries through [`crate::catalogue`]; entries read back
 /// come from [`Entry::from_leaf_bytes`]. Encode one with
-/// [`Entry::to_leaf_bytes`].
+/// [`Entry::to_leaf_bytes`]. `non_exhaustive`, so no crate but this one
+/// builds an entry from its fields: the catalogue is the only way in.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Entry {
     /// The entry type, e.g. `segment.sealed` (`[a-z0-9_.]+`).
     pub kind: String,
