@@ -1,4 +1,5 @@
-//! The one wall clock of the site, in the units the index uses.
+//! The one wall clock of the site, in the units the index uses (the store
+//! stamps its outbox with it; `custos_site::clock` is the same clock).
 
 /// Milliseconds since the Unix epoch now (0 if the clock is before 1970,
 /// which only a broken clock reports).

@@ -18,6 +18,7 @@
 
 mod alerts;
 mod cameras;
+pub mod clock;
 mod cursors;
 mod custody;
 mod error;

@@ -87,7 +87,7 @@ impl Store {
         let value = f(&mut w)?;
         let WriteTx { tx, leaves } = w;
         if !leaves.is_empty() {
-            let now = now_ms();
+            let now = crate::clock::now_ms();
             let mut stmt = tx
                 .prepare_cached("INSERT INTO log_outbox (leaf, created_ms) VALUES (?1, ?2)")
                 .context(|| format!("queueing the log entries of {what}"))?;
@@ -111,13 +111,6 @@ impl Store {
             Ok(())
         })
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Store methods that run one [`WriteTx`] method in a transaction of its
