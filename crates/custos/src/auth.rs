@@ -1,4 +1,4 @@
-//! Passwords as the command line asks for them; how they are hashed and
+//! Who acts at the command line, and passwords as it asks for them; how they are hashed and
 //! checked is [`custos_site::credentials`]'s.
 
 use anyhow::{bail, Context};
@@ -23,4 +23,12 @@ pub fn read_password_stdin() -> anyhow::Result<String> {
         bail!("no password on standard input");
     }
     Ok(password)
+}
+
+/// Who is at the keyboard of a command-line action: the operating-system user.
+pub fn cli_actor() -> String {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
 }

@@ -16,7 +16,7 @@ use custos_site::data_dir::DataDir;
 use custos_store::{RecoveredSegment, Store};
 use sha2::{Digest, Sha256};
 
-use crate::facts;
+use custos_site::facts;
 
 /// What to build.
 pub struct VerifySiteBench {
@@ -57,9 +57,10 @@ pub fn verify_site(bench: &VerifySiteBench) -> anyhow::Result<()> {
     let build = Instant::now();
     let layout = DataDir::new(&data_dir);
     let store = Store::open(&layout.index())?;
-    let key = crate::sitelog::signing_key(&data_dir, "bench")?;
+    let key = custos_site::sitelog::signing_key(&data_dir, "bench")?;
     let verifier = key.verifier();
-    let site_log = crate::sitelog::SiteLog::start(Store::open(&layout.index())?, &data_dir, key)?;
+    let site_log =
+        custos_site::sitelog::SiteLog::start(Store::open(&layout.index())?, &data_dir, key)?;
     let start_ms: i64 = 1_767_225_600_000; // 2026-01-01
     let seg_ms = i64::from(bench.segment_seconds) * 1000;
     let mut rows = Vec::with_capacity(BUILD_BATCH);
@@ -125,7 +126,7 @@ pub fn verify_site(bench: &VerifySiteBench) -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
-    let report = crate::verify::verify_site(&store, &data_dir, &verifier)?;
+    let report = custos_site::integrity::verify_site(&store, &data_dir, &verifier)?;
     let ours = t.elapsed().as_secs_f64();
     if !report.ok() {
         bail!("the benchmark site does not verify: {report}");
@@ -230,7 +231,7 @@ fn analysis_pass(file: &Path, analyse: Option<u32>) -> anyhow::Result<(u64, u64,
     let mut analyzer =
         Analyzer::new(settings.analyzer_config()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut decoder = custos_media::decode::FileDecoder::open(file, 1)?;
-    let mut sampler = analyse.map(crate::analysis::Sampler::new);
+    let mut sampler = analyse.map(custos_site::analysis::Sampler::new);
     let cpu0 = thread_cpu_seconds();
     let (mut pictures, mut analysed) = (0u64, 0u64);
     let mut checksum = 0u64;
@@ -366,7 +367,7 @@ pub fn import(items: usize, dir: &Path) -> anyhow::Result<()> {
     let csv_path = work.path().join("items.csv");
     std::fs::write(&csv_path, &csv).context("writing items.csv")?;
     let no_cameras = |_: &str| true;
-    let now = crate::clock::now_ms();
+    let now = custos_site::clock::now_ms();
     import(
         &store,
         "bench",

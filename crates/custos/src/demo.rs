@@ -380,7 +380,7 @@ pub fn seed_register(store: &Store, camera_exists: &dyn Fn(&str) -> bool) -> any
             kind,
             csv.as_bytes(),
             camera_exists,
-            crate::clock::now_ms(),
+            custos_site::clock::now_ms(),
             &mut |_, _| {},
         )
         .map_err(|e| anyhow!("seeding the demo's {}: {e}", kind.as_str()))?;
@@ -482,11 +482,11 @@ fn script(started_ms: i64) -> Vec<Step> {
 /// action is reported and the script goes on.
 pub fn start_custody_script(data_dir: PathBuf) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let started_ms = crate::clock::now_ms();
+    let started_ms = custos_site::clock::now_ms();
     std::thread::Builder::new()
         .name("demo-custody".into())
         .spawn(move || {
-            let store = match crate::serve::open_store(&data_dir) {
+            let store = match custos_site::open::index(&data_dir) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!("the demo's custody script cannot open the index: {e:#}");
@@ -498,7 +498,7 @@ pub fn start_custody_script(data_dir: PathBuf) -> anyhow::Result<()> {
                 if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
                     std::thread::sleep(wait);
                 }
-                let now = crate::clock::now_ms();
+                let now = custos_site::clock::now_ms();
                 match register::record_custody(
                     &store,
                     DEMO_USER,

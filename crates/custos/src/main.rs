@@ -1,26 +1,15 @@
 //! The `custos` binary: command-line interface and wiring. Logic lives in the
 //! modules (and crates) it calls.
 
-mod analysis;
 mod auth;
-mod backoff;
 mod bench;
-mod clock;
-mod commit;
 mod config;
 mod demo;
-mod disk;
-mod events;
-mod facts;
-mod notifier;
+mod destinations;
 mod probe;
-mod recording;
 mod register_cli;
 mod serve;
-mod site;
 mod site_settings;
-mod sitelog;
-mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -429,8 +418,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let config = load_config(&config)?;
             let store = site_store(&config.data_dir)?;
-            let key = sitelog::signing_key(&config.data_dir, &config.site)?;
-            let user = facts::cli_actor();
+            let key = custos_site::sitelog::signing_key(&config.data_dir, &config.site)?;
+            let user = auth::cli_actor();
             let req = custos_site::evidence::ExportRequest {
                 site: &config.site,
                 camera: &camera,
@@ -477,7 +466,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 _ => custos_site::camera::AnalysisSettings::default(),
             };
-            analysis::analyze_file(&file, &settings, json)
+            custos_site::analysis::analyze_file(&file, &settings, json)
                 .with_context(|| format!("analysing {}", file.display()))?;
         }
         Command::Bench {
@@ -525,7 +514,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             std::fs::create_dir_all(&config.data_dir).with_context(|| {
                 format!("creating data directory {}", config.data_dir.display())
             })?;
-            let key = sitelog::signing_key(&config.data_dir, &config.site)?;
+            let key = custos_site::sitelog::signing_key(&config.data_dir, &config.site)?;
             println!("{}", key.verifier());
         }
     }
@@ -610,9 +599,11 @@ fn verify_command(
             let store = site_store(&config.data_dir)?;
             let verifier = match key {
                 Some(k) => k,
-                None => sitelog::signing_key(&config.data_dir, &config.site)?.verifier(),
+                None => {
+                    custos_site::sitelog::signing_key(&config.data_dir, &config.site)?.verifier()
+                }
             };
-            let report = verify::verify_site(&store, &config.data_dir, &verifier)?;
+            let report = custos_site::integrity::verify_site(&store, &config.data_dir, &verifier)?;
             println!("{report}");
             report.ok()
         }
@@ -626,13 +617,13 @@ fn verify_command(
 }
 
 fn segment_command(command: SegmentCommand) -> anyhow::Result<()> {
-    let actor = facts::cli_actor();
+    let actor = auth::cli_actor();
     let hold = matches!(command, SegmentCommand::Hold { .. });
     match command {
         SegmentCommand::Hold { id, config } | SegmentCommand::Release { id, config } => {
             let config = load_config(&config)?;
             let store = site_store(&config.data_dir)?;
-            let seg = site::set_hold_by(&store, id, hold, &actor)?;
+            let seg = custos_site::segments::set_hold_by(&store, id, hold, &actor)?;
             println!(
                 "segment {} ({}) {}",
                 seg.id,
@@ -646,13 +637,13 @@ fn segment_command(command: SegmentCommand) -> anyhow::Result<()> {
             }
             let config = load_config(&config)?;
             let store = site_store(&config.data_dir)?;
-            let seg = site::delete_segment_by(
+            let seg = custos_site::segments::delete_segment_by(
                 &store,
                 &config.data_dir,
                 id,
                 reason.trim(),
                 &actor,
-                clock::now_ms(),
+                custos_site::clock::now_ms(),
             )?;
             println!(
                 "deleted segment {} ({}); its tombstone is in the log",
@@ -686,9 +677,9 @@ fn user_command(command: UserCommand) -> anyhow::Result<()> {
             };
             let user = custos_site::users::create_user(
                 &store,
-                &facts::cli_actor(),
+                &auth::cli_actor(),
                 &new,
-                clock::now_ms(),
+                custos_site::clock::now_ms(),
             )?;
             println!("created user {} with role {}", user.name, user.role);
         }
@@ -725,8 +716,8 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
                     &store,
                     &user,
                     label.as_deref(),
-                    &facts::cli_actor(),
-                    clock::now_ms(),
+                    &auth::cli_actor(),
+                    custos_site::clock::now_ms(),
                 )?;
             eprintln!("token {id} for {} (shown once; store it now):", user.name);
             println!("{token}");
@@ -734,20 +725,12 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Revoke { id, config } => {
             let config = load_config(&config)?;
             let store = site_store(&config.data_dir)?;
-            // The entry names the token's user, so look it up first.
-            let owner = store
-                .list_tokens(None)?
-                .into_iter()
-                .find(|t| t.id == id)
-                .with_context(|| format!("no token with id {id:?}"))?;
-            let owner = store
-                .user_by_id(owner.user_id)?
-                .map_or_else(|| format!("user #{}", owner.user_id), |u| u.name);
-            let entry = facts::token_revoked(&id, &owner, &facts::cli_actor())?;
-            let t = store.write("revoking a token", |tx| {
-                tx.log(entry);
-                tx.revoke_token(&id, clock::now_ms())
-            })?;
+            let t = custos_site::users::revoke_token(
+                &store,
+                &id,
+                &auth::cli_actor(),
+                custos_site::clock::now_ms(),
+            )?;
             println!("revoked token {}", t.id);
         }
         TokenCommand::List { config } => {
@@ -780,7 +763,7 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
 fn site_store(data_dir: &Path) -> anyhow::Result<custos_store::Store> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-    serve::open_store(data_dir)
+    custos_site::open::index(data_dir)
 }
 
 fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
@@ -797,13 +780,18 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
             password_hash: &hash,
             rooms: None,
         };
-        let admin = custos_site::users::create_user(&store, "custos demo", &new, clock::now_ms())?;
+        let admin = custos_site::users::create_user(
+            &store,
+            "custos demo",
+            &new,
+            custos_site::clock::now_ms(),
+        )?;
         let token = custos_site::users::create_token(
             &store,
             &admin,
             Some("demo"),
             "custos demo",
-            clock::now_ms(),
+            custos_site::clock::now_ms(),
         )?
         .token;
         login = Some((password, token));

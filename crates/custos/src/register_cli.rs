@@ -14,9 +14,9 @@ use custos_custody::model::{
 use custos_site::register::{self, ImportError, ImportKind};
 use custos_store::{CustodyQuery, ItemQuery, Store};
 
-use crate::clock::now_ms;
+use crate::auth::cli_actor;
 use crate::config::Config;
-use crate::facts::cli_actor;
+use custos_site::clock::now_ms;
 
 #[derive(Subcommand)]
 pub enum RegisterCommand {

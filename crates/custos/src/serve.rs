@@ -1,7 +1,6 @@
 //! `custos serve`: recover, then record every camera, enforce retention and
 //! answer the API until told to stop.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,63 +9,17 @@ use custos_media::recorder::RecorderConfig;
 use custos_site::cameras::CameraRegistry;
 use custos_site::data_dir::DataDir;
 use custos_store::pool::StorePool;
-use custos_store::Store;
 use tokio::sync::watch;
 
-use crate::clock::now_ms;
-use crate::commit::Committer;
 use crate::config::Config;
-use crate::recording::CameraTask;
-use crate::site::{enforce_retention, recover, RetentionRule};
+use custos_site::clock::now_ms;
+use custos_site::commit::Committer;
+use custos_site::recording::CameraTask;
+use custos_site::segments::{recover, RetentionRule};
 
 /// How often the group commit runs: the bound on what power loss can take
 /// beyond the fragment being written.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Opens the index, creating the data directory and taking the site lock.
-pub fn open_site(data_dir: &Path) -> anyhow::Result<(Store, std::fs::File)> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-    let lock = lock_data_dir(data_dir)?;
-    // Whatever filled the disk, the ballast's room lets SQLite open.
-    match crate::disk::release_ballast(data_dir) {
-        Ok(true) => tracing::debug!("released the disk reserve's ballast"),
-        Ok(false) => {}
-        Err(e) => tracing::warn!("removing the ballast file: {e}"),
-    }
-    let store = open_store(data_dir)?;
-    Ok((store, lock))
-}
-
-pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
-    let db = DataDir::new(data_dir).index();
-    Store::open(&db)
-        .with_context(|| format!("opening the index {}", db.display()))
-        .map_err(|e| crate::disk::name_full_disk(e, data_dir))
-}
-
-/// One `serve` per data directory: two recorders writing the same files would
-/// corrupt them. The lock is released when the process exits, however it exits.
-fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
-    use std::os::fd::AsRawFd;
-    let path = DataDir::new(data_dir).lock_file();
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        anyhow::bail!(
-            "{} is in use by another custos process (lock {})",
-            data_dir.display(),
-            path.display()
-        );
-    }
-    Ok(file)
-}
 
 /// Why [`serve`] returned.
 #[derive(Debug, PartialEq, Eq)]
@@ -91,7 +44,7 @@ pub async fn serve(
         None => None,
     };
     let data_dir = config.data_dir.clone();
-    let (store, _lock) = open_site(&data_dir)?;
+    let (store, _lock) = custos_site::open::site(&data_dir)?;
     tracing::info!(site = %config.site, config_sha256 = %config.source_hash, data_dir = %data_dir.display(), "configuration loaded");
 
     let recovery_dir = data_dir.clone();
@@ -102,23 +55,24 @@ pub async fn serve(
     .await?;
     let report = report.context("crash recovery")?;
     // A full disk is made room on before any camera writes.
-    let disk = crate::disk::policy(
+    let disk = custos_site::disk::policy(
         &data_dir,
         config.disk_reserve,
         config.delete_oldest_when_full,
     );
-    crate::disk::make_room(&store, &data_dir, &disk, now_ms())
+    custos_site::disk::make_room(&store, &data_dir, &disk, now_ms())
         .context("making room on a full disk")?;
-    if let Err(e) = crate::disk::restore_ballast(&data_dir, &disk) {
+    if let Err(e) = custos_site::disk::restore_ballast(&data_dir, &disk) {
         tracing::warn!("keeping a ballast file for a full disk: {e}");
     }
-    store.enqueue_log(vec![crate::facts::config_loaded(
+    store.enqueue_log(vec![custos_site::facts::config_loaded(
         &config.source_hash,
         config.cameras.len(),
     )?])?;
-    let key = crate::sitelog::signing_key(&data_dir, &config.site)?;
+    let key = custos_site::sitelog::signing_key(&data_dir, &config.site)?;
     let log_verifier = key.verifier();
-    let site_log = crate::sitelog::SiteLog::start(open_store(&data_dir)?, &data_dir, key)?;
+    let site_log =
+        custos_site::sitelog::SiteLog::start(custos_site::open::index(&data_dir)?, &data_dir, key)?;
     if report.is_clean() {
         tracing::info!("index and video files agree");
     } else {
@@ -140,8 +94,12 @@ pub async fn serve(
             s.retain_bytes = cam.retain_bytes;
         });
     }
-    let committer = Committer::start(open_store(&data_dir)?, data_dir.clone(), COMMIT_INTERVAL)
-        .context("starting the group commit thread")?;
+    let committer = Committer::start(
+        custos_site::open::index(&data_dir)?,
+        data_dir.clone(),
+        COMMIT_INTERVAL,
+    )
+    .context("starting the group commit thread")?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
     let live_hub = Arc::new(custos_site::live::LiveHub::default());
@@ -154,18 +112,19 @@ pub async fn serve(
         // taps the recorded stream (dropping frames rather than slowing it).
         let mut tap = None;
         if settings.analysis.enabled {
-            let (t, thread) = crate::analysis::start(crate::analysis::CameraAnalysis {
-                camera: settings.id.clone(),
-                config: settings.analysis.clone(),
-                store: open_store(&data_dir)?,
-                data_dir: data_dir.clone(),
-                registry: registry.clone(),
-                stats: Default::default(),
-            })?;
+            let (t, thread) =
+                custos_site::analysis::start(custos_site::analysis::CameraAnalysis {
+                    camera: settings.id.clone(),
+                    config: settings.analysis.clone(),
+                    store: custos_site::open::index(&data_dir)?,
+                    data_dir: data_dir.clone(),
+                    registry: registry.clone(),
+                    stats: Default::default(),
+                })?;
             analysis_threads.push(thread);
             match cam.analysis_source_spec()? {
                 Some(analysis_spec) => {
-                    camera_tasks.push(tokio::spawn(crate::analysis::read_analysis_stream(
+                    camera_tasks.push(tokio::spawn(custos_site::analysis::read_analysis_stream(
                         settings.id.clone(),
                         analysis_spec,
                         t,
@@ -207,8 +166,8 @@ pub async fn serve(
             retain_bytes: c.retain_bytes,
         })
         .collect();
-    let retention = tokio::spawn(retention_loop(
-        open_store(&data_dir)?,
+    let retention = tokio::spawn(custos_site::disk::run_retention(
+        custos_site::open::index(&data_dir)?,
         data_dir.clone(),
         rules,
         disk.clone(),
@@ -218,7 +177,7 @@ pub async fn serve(
 
     // Alerts and notifications: secrets are read now, so a missing one
     // stops the start with its name rather than failing every delivery.
-    let destinations = crate::notifier::destinations(&config)?;
+    let destinations = crate::destinations::destinations(&config)?;
     let alert_destinations: Vec<String> = config
         .notify
         .iter()
@@ -258,7 +217,7 @@ pub async fn serve(
         );
         std::thread::Builder::new()
             .name("notifications".into())
-            .spawn(move || crate::notifier::run(db, site, destinations, stop))
+            .spawn(move || custos_site::notifier::run(db, site, destinations, stop))
             .context("starting the notification thread")?
     };
 
@@ -406,57 +365,3 @@ async fn wait_for_signal() {
 /// parallel up to this many, beside the one writer. Small, as the box has
 /// few cores.
 const API_READERS: usize = 4;
-
-/// How often the disk's free space is looked at between retention runs: a
-/// full disk loses pictures every second until room is made.
-const DISK_CHECK: Duration = Duration::from_secs(5);
-
-async fn retention_loop(
-    store: Store,
-    data_dir: std::path::PathBuf,
-    rules: Vec<RetentionRule>,
-    disk: crate::disk::DiskPolicy,
-    interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let store = Arc::new(Mutex::new(store));
-    let mut next_rules = tokio::time::Instant::now();
-    loop {
-        let run_rules = tokio::time::Instant::now() >= next_rules;
-        if run_rules {
-            next_rules += interval;
-        }
-        let (store2, dir, rules2, disk2) =
-            (store.clone(), data_dir.clone(), rules.clone(), disk.clone());
-        let result = tokio::task::spawn_blocking(move || {
-            let store = store2.lock().unwrap_or_else(|e| e.into_inner());
-            let mut deleted = 0;
-            if run_rules {
-                for rule in &rules2 {
-                    match enforce_retention(&store, &dir, rule, now_ms()) {
-                        Ok(ids) => deleted += ids.len(),
-                        Err(e) => tracing::error!(camera = %rule.camera, "retention: {e:#}"),
-                    }
-                }
-            }
-            match crate::disk::make_room(&store, &dir, &disk2, now_ms()) {
-                Ok(ids) => deleted += ids.len(),
-                Err(e) => tracing::error!("making room on a full disk: {e:#}"),
-            }
-            if let Err(e) = crate::disk::restore_ballast(&dir, &disk2) {
-                tracing::debug!("ballast not restored yet: {e}");
-            }
-            deleted
-        })
-        .await;
-        if let Ok(n) = result {
-            if n > 0 {
-                tracing::info!(segments = n, "retention deleted old segments");
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(DISK_CHECK.min(interval)) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}

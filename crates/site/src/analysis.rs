@@ -13,22 +13,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cameras::{AnalysisStatus, CameraRegistry};
+use crate::data_dir::DataDir;
 use anyhow::Context;
 use custos_media::decode::{Decoder, FileDecoder};
 use custos_media::params::VideoParams;
 use custos_media::segment::Frame;
 use custos_media::source::{Source, SourceItem, SourceSpec};
-use custos_site::cameras::{AnalysisStatus, CameraRegistry};
-use custos_site::data_dir::DataDir;
 use custos_store::Store;
 use custos_vision::{Analyzer, EventKind, LumaFrame, Update};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
 use crate::backoff::Backoff;
+use crate::camera::AnalysisSettings;
 use crate::clock::now_ms;
 use crate::commit::OFFLINE_EVENT;
-use custos_site::camera::AnalysisSettings;
 
 /// Frames waiting for the analysis thread; beyond this they are dropped.
 pub const QUEUE_FRAMES: usize = 64;
@@ -169,7 +169,7 @@ impl EventSink {
     fn apply_one(&mut self, update: Update, decoder: &Decoder, wall_ms: i64) -> anyhow::Result<()> {
         match update {
             Update::Started(ev) => {
-                let id = crate::events::start(
+                let id = crate::analysis_events::start(
                     &self.store,
                     &self.camera,
                     ev.kind.as_str(),
@@ -192,7 +192,13 @@ impl EventSink {
                 self.last_snapshot_ms.remove(&ev.id);
                 if let Some(stored) = self.store.event(id)? {
                     let end = ev.end_ms.unwrap_or(wall_ms);
-                    crate::events::end(&self.store, &stored, end, &ev.zones, f64::from(ev.score))?;
+                    crate::analysis_events::end(
+                        &self.store,
+                        &stored,
+                        end,
+                        &ev.zones,
+                        f64::from(ev.score),
+                    )?;
                 }
                 if ev.kind != EventKind::Motion {
                     tracing::info!(camera = %self.camera, kind = ev.kind.as_str(), "camera tampering ended");
@@ -312,7 +318,7 @@ fn run(a: CameraAnalysis, mut rx: mpsc::Receiver<AnalysisInput>) {
         Ok(open) => {
             for ev in open.iter().filter(|e| e.kind != OFFLINE_EVENT) {
                 let at = now_ms();
-                if let Err(e) = crate::events::end(&a.store, ev, at, &ev.zones, ev.score) {
+                if let Err(e) = crate::analysis_events::end(&a.store, ev, at, &ev.zones, ev.score) {
                     tracing::error!(camera = %a.camera, "ending an event left open: {e:#}");
                 }
             }
@@ -443,7 +449,7 @@ fn run(a: CameraAnalysis, mut rx: mpsc::Receiver<AnalysisInput>) {
             if let Update::Ended(ev) = u {
                 if let Some(id) = sink.ids.remove(&ev.id) {
                     if let Ok(Some(stored)) = sink.store.event(id) {
-                        let _ = crate::events::end(
+                        let _ = crate::analysis_events::end(
                             &sink.store,
                             &stored,
                             last_wall,

@@ -14,8 +14,8 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::data_dir::DataDir;
 use custos_media::recorder::{LossEpisode, SegmentEvent};
-use custos_site::data_dir::DataDir;
 use custos_store::{
     CameraState, NewSegment, RecordingLossRow, SealedSegment, SegmentProgress, Store,
 };
@@ -360,11 +360,11 @@ fn commit(
         match state {
             CameraState::Offline => {
                 if store.open_events(camera, Some(OFFLINE_EVENT))?.is_empty() {
-                    crate::events::start(store, camera, OFFLINE_EVENT, *at_ms, &[], 1.0)?;
+                    crate::analysis_events::start(store, camera, OFFLINE_EVENT, *at_ms, &[], 1.0)?;
                 }
             }
             CameraState::Recording => {
-                crate::events::end_open(store, camera, Some(OFFLINE_EVENT), *at_ms)?;
+                crate::analysis_events::end_open(store, camera, Some(OFFLINE_EVENT), *at_ms)?;
             }
             CameraState::Connecting => {}
         }

@@ -15,10 +15,16 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use custos_media::segment::available_bytes;
-use custos_site::data_dir::DataDir;
 use custos_store::Store;
+use tokio::sync::watch;
+
+use crate::clock::now_ms;
+use crate::data_dir::DataDir;
+use crate::segments::{enforce_retention, RetentionRule};
 
 /// How the site treats its disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,8 +50,7 @@ pub fn policy(
     delete_oldest_when_full: bool,
 ) -> DiskPolicy {
     let reserve = configured.unwrap_or_else(|| {
-        custos_site::storage::disk_usage(data_dir)
-            .map_or(8 << 20, |d| default_reserve(d.total_bytes))
+        crate::storage::disk_usage(data_dir).map_or(8 << 20, |d| default_reserve(d.total_bytes))
     });
     DiskPolicy {
         reserve,
@@ -143,7 +148,7 @@ pub fn make_room(
             freed += s.bytes;
             ids.push(s.id);
         }
-        let done = crate::site::delete_segments(store, data_dir, &ids, &reason, now_ms)?;
+        let done = crate::segments::delete_segments(store, data_dir, &ids, &reason, now_ms)?;
         if done.is_empty() {
             break;
         }
@@ -170,6 +175,62 @@ pub fn name_full_disk(err: anyhow::Error, dir: &Path) -> anyhow::Error {
             dir.display()
         )),
         _ => err,
+    }
+}
+
+/// How often the disk's free space is looked at between retention runs: a
+/// full disk loses pictures every second until room is made.
+const DISK_CHECK: Duration = Duration::from_secs(5);
+
+/// Enforces the retention rules every `interval` and keeps room on the
+/// disk every few seconds, until `shutdown` changes.
+pub async fn run_retention(
+    store: Store,
+    data_dir: std::path::PathBuf,
+    rules: Vec<RetentionRule>,
+    disk: crate::disk::DiskPolicy,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let store = Arc::new(Mutex::new(store));
+    let mut next_rules = tokio::time::Instant::now();
+    loop {
+        let run_rules = tokio::time::Instant::now() >= next_rules;
+        if run_rules {
+            next_rules += interval;
+        }
+        let (store2, dir, rules2, disk2) =
+            (store.clone(), data_dir.clone(), rules.clone(), disk.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            let store = store2.lock().unwrap_or_else(|e| e.into_inner());
+            let mut deleted = 0;
+            if run_rules {
+                for rule in &rules2 {
+                    match enforce_retention(&store, &dir, rule, now_ms()) {
+                        Ok(ids) => deleted += ids.len(),
+                        Err(e) => tracing::error!(camera = %rule.camera, "retention: {e:#}"),
+                    }
+                }
+            }
+            match crate::disk::make_room(&store, &dir, &disk2, now_ms()) {
+                Ok(ids) => deleted += ids.len(),
+                Err(e) => tracing::error!("making room on a full disk: {e:#}"),
+            }
+            if let Err(e) = crate::disk::restore_ballast(&dir, &disk2) {
+                tracing::debug!("ballast not restored yet: {e}");
+            }
+            deleted
+        })
+        .await;
+        if let Ok(n) = result {
+            if n > 0 {
+                tracing::info!(segments = n, "retention deleted old segments");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(DISK_CHECK.min(interval)) => {}
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

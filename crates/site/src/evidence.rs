@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use custos_ledger::bundle::{BundleError, BundleWriter, Manifest};
-use custos_ledger::catalogue::{leaf, FootageExported, LeafError};
+use custos_ledger::catalogue::{kind, leaf, FootageExported, LeafError};
 use custos_ledger::entry::Entry;
 use custos_ledger::note::{open_checkpoint, NoteError, VerifierKey};
 use custos_ledger::storage::{LogStorage, StorageError};
@@ -154,7 +154,7 @@ pub fn export_bundle(
         storage.refresh_size()?;
         let mut found = Vec::with_capacity(segments.len());
         for s in &segments {
-            if let Some(index) = store.log_entry_for_path("segment.sealed", &s.path)? {
+            if let Some(index) = store.log_entry_for_path(kind::SEGMENT_SEALED, &s.path)? {
                 found.push((index, s));
             }
         }
@@ -176,7 +176,7 @@ pub fn export_bundle(
     // The camera's state changes around the span explain its gaps.
     let states = store.camera_log_entries(
         req.camera,
-        "camera.state",
+        kind::CAMERA_STATE,
         req.start_ms.saturating_sub(60_000),
         req.end_ms,
     )?;

@@ -5,7 +5,7 @@
 pub use custos_ledger::catalogue::SealedSegment;
 use custos_ledger::catalogue::{
     self, CameraState, ConfigLoaded, Fact, LeafError, RecordingClockReset, SegmentDeleted,
-    SegmentHold, SegmentMissing, SegmentSealed, TokenChange,
+    SegmentHold, SegmentMissing, SegmentSealed,
 };
 
 use crate::clock::now_ms;
@@ -66,7 +66,7 @@ pub fn segment_hold(camera: &str, path: &str, hold: bool, by: &str) -> Result<Ve
 
 /// Pictures the recorder dropped, and why.
 pub fn recording_loss(loss: &custos_store::RecordingLossRow) -> Result<Vec<u8>, LeafError> {
-    leaf(&custos_site::cameras::loss_fact(loss))
+    leaf(&crate::cameras::loss_fact(loss))
 }
 
 /// The camera's clock jumped: the old and new presentation times.
@@ -103,21 +103,4 @@ pub fn config_loaded(sha256: &str, cameras: usize) -> Result<Vec<u8>, LeafError>
         sha256,
         cameras: Some(cameras as u64),
     })
-}
-
-pub fn token_revoked(id: &str, user: &str, by: &str) -> Result<Vec<u8>, LeafError> {
-    leaf(&TokenChange {
-        id,
-        user,
-        by,
-        revoked: true,
-    })
-}
-
-/// Who is at the keyboard of a command-line action: the operating-system user.
-pub fn cli_actor() -> String {
-    let user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
 }

@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
+use crate::data_dir::DataDir;
 use anyhow::Context;
+use custos_ledger::catalogue::kind;
 use custos_ledger::entry::Entry;
 use custos_ledger::merkle;
 use custos_ledger::note::open_checkpoint;
 use custos_ledger::storage::LogStorage;
 use custos_media::recovery::hash_prefix;
-use custos_site::data_dir::DataDir;
 use custos_store::{SegmentState, Store};
 
 /// What `verify` found.
@@ -224,16 +225,16 @@ pub fn verify_site(
             continue;
         };
         match entry.kind.as_str() {
-            "segment.sealed" => {
+            kind::SEGMENT_SEALED => {
                 logged.insert(path, LoggedSegment::from_entry(index, &entry));
             }
-            "segment.deleted" => match logged.get_mut(&path) {
+            kind::SEGMENT_DELETED => match logged.get_mut(&path) {
                 Some(s) => s.deleted = true,
                 None => report.problems.push(format!(
                     "log entry {index} deletes {path}, which the log never sealed"
                 )),
             },
-            "segment.missing" => {
+            kind::SEGMENT_MISSING => {
                 if let Some(s) = logged.get_mut(&path) {
                     s.missing = true;
                 }
@@ -260,15 +261,15 @@ pub fn verify_site(
             continue;
         };
         match entry.kind.as_str() {
-            "segment.sealed" => {
+            kind::SEGMENT_SEALED => {
                 logged.insert(path, LoggedSegment::from_entry(index, &entry));
             }
-            "segment.deleted" => {
+            kind::SEGMENT_DELETED => {
                 if let Some(s) = logged.get_mut(&path) {
                     s.deleted = true;
                 }
             }
-            "segment.missing" => {
+            kind::SEGMENT_MISSING => {
                 if let Some(s) = logged.get_mut(&path) {
                     s.missing = true;
                 }
@@ -346,7 +347,7 @@ pub fn verify_site(
     // A running site indexes a new file at its next group commit (about a
     // second after the file is created): a file that young is being written.
     let running = LogStorage::writer_active(&dir);
-    for file in crate::site::video_files(data_dir)? {
+    for file in crate::segments::video_files(data_dir)? {
         let rel = DataDir::new(data_dir).relative(&file);
         if !indexed.contains(&rel) && !logged.contains_key(&rel) {
             let young = std::fs::metadata(&file)

@@ -6,16 +6,28 @@
 //! does not depend on axum; `tests/layering.rs` checks it).
 
 pub mod alerts;
+pub mod analysis;
+pub mod analysis_events;
+pub mod backoff;
 pub mod camera;
 pub mod cameras;
 pub mod clock;
+pub mod commit;
 pub mod credentials;
 pub mod data_dir;
+pub mod disk;
 pub mod evidence;
+pub mod facts;
+pub mod integrity;
 pub mod live;
+pub mod notifier;
+pub mod open;
+pub mod recording;
 pub mod register;
 pub mod rules;
 pub mod scope;
+pub mod segments;
+pub mod sitelog;
 pub mod storage;
 pub mod users;
 

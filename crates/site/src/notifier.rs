@@ -10,92 +10,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use custos_notify::{
-    Destination, Message, MessageKind, MqttConfig, SmtpConfig, SmtpSecurity, WebhookConfig,
-};
+use custos_notify::{Destination, Message, MessageKind};
 use custos_store::{AttemptOutcome, Notification, Store};
 
 use crate::clock::now_ms;
-use crate::config::{Config, NotifyConfig, NotifyTarget};
 
 /// How often the outbox is looked at when nothing is due sooner.
 const POLL: Duration = Duration::from_millis(500);
 /// Most notifications taken per look.
 const BATCH: usize = 50;
-
-fn env_secret(var: &str, what: &str) -> anyhow::Result<String> {
-    std::env::var(var).with_context(|| {
-        format!("{what}: the environment variable {var} is not set (it holds the secret)")
-    })
-}
-
-/// The delivery settings of one `[[notify]]` table, with its secrets read
-/// from the environment now.
-pub fn destination(n: &NotifyConfig) -> anyhow::Result<Destination> {
-    let what = format!("[[notify]] {:?}", n.name);
-    let timeout = Duration::from_secs(u64::from(n.timeout_seconds));
-    let dest = match &n.target {
-        NotifyTarget::Webhook { url, secret_env } => Destination::Webhook(WebhookConfig {
-            url: url.to_string(),
-            secret: env_secret(secret_env, &what)?,
-            timeout,
-        }),
-        NotifyTarget::Mqtt {
-            host,
-            port,
-            username,
-            password_env,
-        } => Destination::Mqtt(MqttConfig {
-            host: host.clone(),
-            port: *port,
-            username: username.clone(),
-            password: password_env
-                .as_deref()
-                .map(|v| env_secret(v, &what))
-                .transpose()?,
-            client_id: format!("custos-{}", n.name),
-            timeout,
-        }),
-        NotifyTarget::Email {
-            host,
-            port,
-            security,
-            username,
-            password_env,
-            from,
-            to,
-        } => Destination::Email(SmtpConfig {
-            host: host.clone(),
-            port: *port,
-            security: match security.as_str() {
-                "tls" => SmtpSecurity::Tls,
-                "starttls" => SmtpSecurity::StartTls,
-                _ => SmtpSecurity::None,
-            },
-            username: username.clone(),
-            password: password_env
-                .as_deref()
-                .map(|v| env_secret(v, &what))
-                .transpose()?,
-            from: from.clone(),
-            to: to.clone(),
-            timeout,
-        }),
-    };
-    dest.validate()
-        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
-    Ok(dest)
-}
-
-/// Every configured destination, checked, by name.
-pub fn destinations(config: &Config) -> anyhow::Result<HashMap<String, Destination>> {
-    config
-        .notify
-        .iter()
-        .map(|n| Ok((n.name.clone(), destination(n)?)))
-        .collect()
-}
 
 fn message(site: &str, n: &Notification) -> Message {
     Message {

@@ -4,10 +4,10 @@
 use std::sync::mpsc;
 use std::sync::Arc;
 
+use crate::cameras::{CameraRegistry, DroppedPictures, LiveState};
 use custos_media::recorder::{CameraRecorder, RecorderConfig, SegmentEvent};
 use custos_media::source::{Source, SourceError, SourceItem, SourceSpec};
 use custos_media::sps::reorder_depth;
-use custos_site::cameras::{CameraRegistry, DroppedPictures, LiveState};
 use custos_store::CameraState;
 use tokio::sync::watch;
 
@@ -27,7 +27,7 @@ pub struct CameraTask {
     /// Where frames go for analysis when it reads the recorded stream.
     pub analysis: Option<std::sync::Mutex<AnalysisTap>>,
     /// Live viewers' feed (publishing never waits).
-    pub live: std::sync::Arc<custos_site::live::LiveHub>,
+    pub live: std::sync::Arc<crate::live::LiveHub>,
 }
 
 /// Bytes and seals of one camera's recording, from the segment events.

@@ -7,10 +7,10 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::data_dir::DataDir;
 use anyhow::Context;
 use custos_media::recovery::{recover_file, RecoveryError};
 use custos_media::segment::sync_dir;
-use custos_site::data_dir::DataDir;
 use custos_store::{RecoveredSegment, SealedSegment, Segment, SegmentState, Store};
 
 use crate::facts;

@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::data_dir::DataDir;
 use anyhow::{bail, Context};
 use custos_ledger::entry::Entry;
 use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
 use custos_ledger::storage::LogStorage;
-use custos_site::data_dir::DataDir;
 use custos_store::{IndexedEntry, Store};
 
 use crate::clock::now_ms;

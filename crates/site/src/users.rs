@@ -2,7 +2,7 @@
 //! log entry in the same transaction, for the API and the command line.
 
 use custos_ledger::catalogue::{leaf, TokenChange, UserChanged, UserCreated};
-use custos_store::{Role, Store, StoreError, User};
+use custos_store::{Role, Store, StoreError, Token, User};
 
 use crate::credentials::{new_token, NewToken};
 
@@ -167,6 +167,32 @@ pub fn create_token(
         tx.create_token(&token.id, user.id, label, &token.digest, now_ms)
     })?;
     Ok(token)
+}
+
+/// Revokes token `id` (logged as `token.revoked`, naming the token's user).
+pub fn revoke_token(store: &Store, id: &str, by: &str, now_ms: i64) -> Result<Token, StoreError> {
+    let token = store
+        .list_tokens(None)?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| StoreError::NotFound(format!("token {id:?}")))?;
+    let owner = store
+        .user_by_id(token.user_id)?
+        .map_or_else(|| format!("user #{}", token.user_id), |u| u.name);
+    let entry = leaf(
+        now_ms,
+        &TokenChange {
+            id,
+            user: &owner,
+            by,
+            revoked: true,
+        },
+    )
+    .map_err(crate::unloggable)?;
+    store.write("revoking a token", |tx| {
+        tx.log(entry);
+        tx.revoke_token(id, now_ms)
+    })
 }
 
 #[cfg(test)]
