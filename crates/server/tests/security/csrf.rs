@@ -341,6 +341,10 @@ async fn cookie_requests_that_change_things_need_the_sessions_own_csrf_token() -
             vec![mine.cookie(), ("x-csrf-token", "0".repeat(64))],
         ),
         (
+            "a token of the wrong length",
+            vec![mine.cookie(), ("x-csrf-token", "00".to_owned())],
+        ),
+        (
             "another session's token",
             vec![mine.cookie(), ("x-csrf-token", other.csrf.clone())],
         ),

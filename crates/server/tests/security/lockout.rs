@@ -29,6 +29,7 @@ async fn repeated_failures_lock_the_account_and_every_step_is_logged() -> TestRe
             a.text()
         );
         assert_eq!(a.error(), WRONG);
+        assert!(a.header("set-cookie").is_none());
     }
     // Locked: the right password is refused too, in any spelling of the
     // name, with how long to wait.
@@ -56,6 +57,22 @@ async fn repeated_failures_lock_the_account_and_every_step_is_logged() -> TestRe
     // Other accounts are unaffected.
     let a = login(app, AUDITOR.name, AUDITOR.password).await?;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    // Bad bodies are refused before anything is checked.
+    for body in ["{}", r#"{"user":"","password":"x"}"#, "not json"] {
+        let a = send(
+            app,
+            Method::POST,
+            "/api/v1/login",
+            &[],
+            Some(("application/json", body.to_owned())),
+        )
+        .await?;
+        assert!(
+            a.status.is_client_error() && a.status != StatusCode::TOO_MANY_REQUESTS,
+            "{body}: {}",
+            a.status
+        );
+    }
     Ok(())
 }
 

@@ -41,15 +41,11 @@ async fn a_session_id_chosen_before_sign_in_is_never_adopted() -> TestResult {
     }
     // The planted value authenticates nothing; the other user's session is
     // still theirs, not promoted to the admin who signed in after.
-    let a = send(
-        app,
-        Method::GET,
-        "/api/v1/session",
-        &[("cookie", format!("custos_session={planted}"))],
-        None,
-    )
-    .await?;
-    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    for uri in ["/api/v1/session", "/api/v1/cameras"] {
+        let planted_cookie = [("cookie", format!("custos_session={planted}"))];
+        let a = send(app, Method::GET, uri, &planted_cookie, None).await?;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
     let a = send(app, Method::GET, "/api/v1/session", &theirs.ambient(), None).await?;
     assert_eq!(a.json()?["user"], VIEWER.name);
     let a = send(app, Method::GET, "/api/v1/users", &theirs.ambient(), None).await?;
