@@ -265,6 +265,7 @@ pub async fn serve(
         live: live_hub.clone(),
         metrics,
         settings: settings.map(|s| s as Arc<dyn custos_server::settings::SiteSettings>),
+        jobs: Default::default(),
     };
     let mut http_shutdown = shutdown_rx.clone();
     let stopped = async move {

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod error;
 pub mod events;
 pub mod exports;
+pub mod jobs;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
@@ -76,6 +77,8 @@ pub struct AppState {
     /// Where the site's settings are kept, when this process may change
     /// them (see [`settings`]); `None` makes the settings API answer 503.
     pub settings: Option<Arc<dyn settings::SiteSettings>>,
+    /// Long requests started with `Prefer: respond-async` (see [`jobs`]).
+    pub jobs: Arc<jobs::Jobs>,
 }
 
 /// Read access to the site's Merkle log.
@@ -247,6 +250,8 @@ pub(crate) fn authenticated_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(alerts::acknowledge))
         .routes(routes!(alerts::resolve))
         .routes(routes!(register_api::list_notifications))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::get))
         .routes(routes!(sessions::logout))
         .routes(routes!(sessions::current))
 }

@@ -50,6 +50,8 @@ pub const ALERT_READERS: &[Role] = &Role::ALL;
 pub const ACKNOWLEDGERS: &[Role] = &[Role::Admin, Role::Auditor, Role::Archivist];
 /// Who resolves one by hand.
 pub const RESOLVERS: &[Role] = &[Role::Admin, Role::Auditor];
+/// Every role may read its own jobs (an admin reads everyone's).
+pub const JOB_READERS: &[Role] = &Role::ALL;
 /// Who may read the metrics besides the metrics token.
 pub const METRICS_READERS: &[Role] = &[Role::Admin, Role::Auditor];
 
@@ -295,6 +297,8 @@ pub const OPERATIONS: &[Operation] = &[
         "/api/v1/notifications",
         NOTIFICATION_READERS,
     ),
+    op("list_jobs", "get", "/api/v1/jobs", JOB_READERS),
+    op("get_job", "get", "/api/v1/jobs/{id}", JOB_READERS),
     op("logout", "post", "/api/v1/logout", EVERY_ROLE),
     op("current_session", "get", "/api/v1/session", EVERY_ROLE),
     op("metrics", "get", "/metrics", METRICS_READERS),

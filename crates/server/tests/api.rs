@@ -105,6 +105,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         live: Default::default(),
         metrics: None,
         settings: None,
+        jobs: Default::default(),
     });
     Ok(Site {
         key,
@@ -1418,5 +1419,115 @@ async fn a_user_and_their_rooms_commit_together_or_not_at_all() -> TestResult {
         assert_eq!(store.user_rooms(rita.id)?, ["R1"]);
     }
     assert_eq!(queued(&site.store, "user.created")?.len(), 1);
+    Ok(())
+}
+
+/// Posts `csv` as [`import_csv`] does, asking to be answered at once.
+async fn import_csv_async(
+    app: &Router,
+    kind: &str,
+    csv: &[u8],
+) -> Result<Answer, Box<dyn std::error::Error>> {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/v1/register/import?kind={kind}"))
+        .header(header::AUTHORIZATION, format!("Bearer {ARCHIVIST_TOKEN}"))
+        .header(header::CONTENT_TYPE, "text/csv")
+        .header("Prefer", "return=minimal, respond-async")
+        .body(Body::from(csv.to_vec()))?;
+    let response = app.clone().oneshot(request).await?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Reads job `href` as the archivist until it is done (at most 60 s).
+async fn finished_job(app: &Router, href: &str) -> Result<Value, Box<dyn std::error::Error>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let a = send(app, Method::GET, href, Some(ARCHIVIST_TOKEN)).await?;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+        let job = a.json()?;
+        if job["state"] == "done" {
+            return Ok(job);
+        }
+        assert_eq!(job["state"], "running", "{job}");
+        if std::time::Instant::now() > deadline {
+            return Err(format!("job {href} still running after 60 s: {job}").into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_import_that_prefers_to_be_answered_at_once_runs_as_a_job_with_the_same_answer(
+) -> TestResult {
+    let site = site()?;
+    let app = &site.app;
+    let a = import_csv(
+        app,
+        "locations",
+        b"code,name,kind,room,coverage\nR1,Room,room,,cam\n",
+    )
+    .await?;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.error());
+
+    // Two thousand items, answered at once with where to read the job.
+    let mut items = String::from("barcode,title,reference,classification,home_location\r\n");
+    for n in 0..2000 {
+        items.push_str(&format!("J{n:05},Box {n},F{n},open,R1\r\n"));
+    }
+    let a = import_csv_async(app, "items", items.as_bytes()).await?;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.error());
+    assert_eq!(a.header("preference-applied"), Some("respond-async"));
+    let href = a.header("location").ok_or("no Location")?.to_owned();
+    let started = a.json()?;
+    assert_eq!(started["href"], href.as_str());
+    assert_eq!(started["operation"], "import_register");
+    assert!(href.starts_with("/api/v1/jobs/"), "{href}");
+
+    // Nobody else reads it: not the viewer, not an auditor.
+    for token in [TOKEN, AUDITOR_TOKEN] {
+        let a = send(app, Method::GET, &href, Some(token)).await?;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.error());
+    }
+
+    let job = finished_job(app, &href).await?;
+    assert_eq!(job["status"], 201, "{job}");
+    assert_eq!(job["answer"]["rows"], 2000, "{job}");
+    assert_eq!(job["progress"]["total"], 2000, "{job}");
+    let a = send(
+        app,
+        Method::GET,
+        "/api/v1/items?q=J01999",
+        Some(ARCHIVIST_TOKEN),
+    )
+    .await?;
+    assert_eq!(a.json()?["items"][0]["barcode"], "J01999");
+
+    // A bad file: the job's answer is what the waiting request gets.
+    let bad = b"barcode,title,reference,classification,home_location\nK1,Box,F1,open,R9\n";
+    let waited = import_csv(app, "items", bad).await?;
+    assert_eq!(waited.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let a = import_csv_async(app, "items", bad).await?;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    let job = finished_job(app, a.header("location").ok_or("no Location")?).await?;
+    assert_eq!(job["status"], 422, "{job}");
+    assert_eq!(job["answer"], waited.json()?);
+
+    // The archivist's jobs, newest first; both are done.
+    let a = send(app, Method::GET, "/api/v1/jobs", Some(ARCHIVIST_TOKEN)).await?;
+    let jobs = a.json()?;
+    assert_eq!(jobs.as_array().map(Vec::len), Some(2), "{jobs}");
+    assert!(jobs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|j| j["state"] == "done"));
     Ok(())
 }

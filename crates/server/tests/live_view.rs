@@ -193,6 +193,7 @@ async fn serve() -> Result<
         live: Arc::clone(&live),
         metrics: None,
         settings: None,
+        jobs: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

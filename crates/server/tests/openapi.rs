@@ -94,6 +94,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         live: Default::default(),
         metrics: None,
         settings: None,
+        jobs: Default::default(),
     });
     Ok(Site { _dir: dir, app })
 }

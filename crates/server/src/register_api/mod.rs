@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::roles::{NOTIFICATION_READERS, REGISTER_READERS, REGISTER_WRITERS};
-use crate::{now_ms, SharedState};
+use crate::{jobs, now_ms, SharedState};
 use custos_site::register::{
     self, EventWithFootage, ItemEdit, Recorded, RegisterError, ScanResult,
 };
@@ -613,16 +613,18 @@ pub(crate) struct ImportQuery {
 
 /// `POST /api/v1/register/import?kind=items|people|locations` with the CSV
 /// file as the body: every row or none (admin, archivist). A bad file gets
-/// 422 with every bad row's line, column and reason.
+/// 422 with every bad row's line, column and reason. With `Prefer:
+/// respond-async` it runs as a job whose progress counts rows.
 #[utoipa::path(
     post,
     path = "/api/v1/register/import",
     tag = "register",
-    params(ImportQuery),
+    params(ImportQuery, crate::jobs::PreferAsync),
     request_body(content = String, content_type = "text/csv",
         description = "The CSV file (see the custody crate's README for the columns); at most 64 MiB"),
     responses(
         (status = 201, description = "Every row was added (or none: a bad row stops the import)", body = register::ImportSummary),
+        (status = 202, description = "Started as a job (`Prefer: respond-async`); its answer, one of the others here, is read at the Location", body = crate::jobs::JobView),
         (status = 409, description = "A row is refused by the register's rules (nothing was imported)"),
         (status = 422, description = "Bad rows, each with its line and column (nothing was imported)", body = ImportRefused),
     ),
@@ -631,37 +633,45 @@ pub(crate) async fn import(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
     ApiQuery(q): ApiQuery<ImportQuery>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<register::ImportSummary>), axum::response::Response> {
+) -> axum::response::Response {
     use axum::response::IntoResponse;
-    require_role(&user, REGISTER_WRITERS).map_err(IntoResponse::into_response)?;
+    if let Err(e) = require_role(&user, REGISTER_WRITERS) {
+        return e.into_response();
+    }
     let exists = camera_checker(&state);
     let store = std::sync::Arc::clone(&state.store);
+    let by = user.name.clone();
     // Holds the writer only: reads of the index go on meanwhile.
-    let joined = tokio::task::spawn_blocking(move || {
-        let guard = store.lock_writer();
-        register::import(
-            &guard,
-            &user.name,
-            q.kind,
-            &body,
-            &exists,
-            now_ms(),
-            &mut |_, _| {},
-        )
-    })
-    .await;
-    match joined {
-        Ok(Ok(summary)) => Ok((StatusCode::CREATED, Json(summary))),
-        Ok(Err(register::ImportError::Rows(rows))) => Err((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(ImportRefused {
-                error: format!("{} bad row(s); nothing was imported", rows.len()),
-                rows,
-            }),
-        )
-            .into_response()),
-        Ok(Err(register::ImportError::Register(e))) => Err(ApiError::from(e).into_response()),
-        Err(e) => Err(ApiError::internal("importing", &e).into_response()),
-    }
+    jobs::run(
+        &state,
+        &user,
+        "import_register",
+        &headers,
+        move |progress| {
+            let guard = store.lock_writer();
+            let imported = register::import(
+                &guard,
+                &by,
+                q.kind,
+                &body,
+                &exists,
+                now_ms(),
+                &mut |done, total| progress.report(done, total),
+            );
+            match imported {
+                Ok(summary) => jobs::json_answer(StatusCode::CREATED, &summary),
+                Err(register::ImportError::Rows(rows)) => jobs::json_answer(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &ImportRefused {
+                        error: format!("{} bad row(s); nothing was imported", rows.len()),
+                        rows,
+                    },
+                ),
+                Err(register::ImportError::Register(e)) => jobs::error_answer(&ApiError::from(e)),
+            }
+        },
+    )
+    .await
 }

@@ -50,6 +50,12 @@ pub fn get_requests(ids: &Ids) -> Vec<(&'static str, String, StatusCode)> {
             ok,
         ),
         ("/api/v1/session", "/api/v1/session".to_owned(), ok),
+        ("/api/v1/jobs", "/api/v1/jobs".to_owned(), ok),
+        (
+            "/api/v1/jobs/{id}",
+            "/api/v1/jobs/0123456789abcdef01234567".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
         ("/api/v1/cameras", "/api/v1/cameras".to_owned(), ok),
         ("/api/v1/cameras/{id}", "/api/v1/cameras/cam".to_owned(), ok),
         (

@@ -436,6 +436,7 @@ pub async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
             METRICS_TOKEN,
         )))),
         settings: Some(Arc::clone(&settings) as Arc<dyn SiteSettings>),
+        jobs: Default::default(),
     });
 
     // The register, through the API as an admin would fill it.
