@@ -67,7 +67,8 @@ export function ago(ms) {
 }
 
 export function page(title, ...children) {
-  main.replaceChildren(el("h1", {}, title), ...children);
+  // A part the session may not use is passed as null and left out.
+  main.replaceChildren(el("h1", {}, title), ...children.filter((c) => c !== null && c !== undefined));
   document.title = `${title} · Custos`;
 }
 

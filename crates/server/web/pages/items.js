@@ -1,7 +1,51 @@
 // The register: items and each one's chain of custody.
 
-import { badge, el, empty, page, table, when } from "../ui.js";
-import { api, can } from "../api.js";
+import { badge, count, el, empty, field, page, say, table, when } from "../ui.js";
+import { api, can, runJob } from "../api.js";
+
+const ROW_NOUNS = { items: ["item", "items"], people: ["person", "people"], locations: ["location", "locations"] };
+
+/** Imports a register file as a job, showing how far it has got; a bad
+ * file lists its bad rows by line and column, and nothing is imported. */
+function importSection() {
+  const kind = el("select", {}, ...Object.keys(ROW_NOUNS).map((k) => el("option", { value: k }, k)));
+  const file = el("input", { type: "file", accept: ".csv,text/csv" });
+  const status = el("p", { id: "import-status", role: "status" });
+  const problems = el("ul", { id: "import-problems" });
+  const button = el("button", { type: "submit" }, "Import");
+  const form = el("form", { class: "inline", onsubmit: async (e) => {
+    e.preventDefault();
+    problems.replaceChildren();
+    const csv = file.files[0];
+    if (!csv) {
+      say("Choose a CSV file to import.", true);
+      return;
+    }
+    button.disabled = true;
+    status.textContent = `Sending ${csv.name}…`;
+    try {
+      const done = await runJob("POST", `/api/v1/register/import?kind=${kind.value}`, csv, (job) => {
+        status.textContent = job.progress
+          ? `Importing ${csv.name}: ${job.progress.done.toLocaleString()} of ${job.progress.total.toLocaleString()} rows…`
+          : `Reading ${csv.name}…`;
+      });
+      status.textContent = `Imported ${count(done.rows, ...ROW_NOUNS[kind.value])} from ${csv.name}.`;
+    } catch (err) {
+      status.textContent = "";
+      say(err.message, true);
+      const rows = (err.data && err.data.rows) || [];
+      problems.replaceChildren(...rows.slice(0, 100).map((r) =>
+        el("li", {}, `line ${r.line}${r.column ? `, column ${r.column}` : ""}: ${r.reason}`)));
+    } finally {
+      button.disabled = false;
+    }
+  } }, field("import-kind", "Register file", kind), field("import-file", "CSV file", file), button);
+  return el("section", { "aria-label": "Import" },
+    el("h2", {}, "Import from a spreadsheet"),
+    el("p", { class: "muted" }, "Every row or none: a file with a bad row imports nothing and lists every bad row. "
+      + "Import locations first, then people, then items."),
+    form, status, problems);
+}
 
 export async function itemsPage(params) {
   const q = params.get("q") || "";
@@ -32,9 +76,11 @@ export async function itemsPage(params) {
     table(["Barcode", "Title", "Reference", "Status", "Where"], rows, q
       ? empty(`No item matches “${q}”. Search for part of a barcode, title or reference, or `,
         el("a", { href: "#/items" }, "show every item"), ".")
-      : empty("The register has no items yet. Import them from a spreadsheet: ",
+      : empty("The register has no items yet. Import them from a spreadsheet",
+        can("import_register") ? " below" : "", " or with ",
         el("code", {}, "custos register import --config custos.toml items.csv"),
         " (locations and people first), or add them through the API.")),
+    can("import_register") ? importSection() : null,
   );
   input.focus();
 }

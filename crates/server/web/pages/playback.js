@@ -1,7 +1,7 @@
 // Playback: a camera's timeline, and downloads of a span.
 
 import { bytes, count, duration, el, field, page, say, svg, when } from "../ui.js";
-import { api, ApiError, can } from "../api.js";
+import { api, ApiError, can, runJob } from "../api.js";
 import { route } from "../router.js";
 
 /**
@@ -206,8 +206,11 @@ function downloadForm(id, playing, anything = true) {
       if (sealedEnd <= startMs) throw new Error("Nothing in this span is sealed yet; try again in a minute.");
       const endMs = Math.min(asked, sealedEnd);
       result.textContent = "Building the bundle…";
-      const made = await api("POST", "/api/v1/exports", {
+      // Built as a job: a day of footage takes a while, and the page says so.
+      const made = await runJob("POST", "/api/v1/exports", {
         camera: id, start_ms: startMs, end_ms: endMs, reason: reason.value.trim(),
+      }, (job) => {
+        if (job.state === "running") result.textContent = `Building the bundle… (${Math.round((Date.now() - job.started_ms) / 1000)} s)`;
       });
       result.replaceChildren(`Bundle ${made.id}: ${when(made.start_ms)} – ${when(made.end_ms)}, ${made.segments} segments, `
         + `${bytes(made.bytes)}, log size ${made.tree_size}. `,
