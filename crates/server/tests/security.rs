@@ -45,12 +45,12 @@ use custos_server::auth::token_digest;
 use custos_server::sessions::{
     LOCK_MS, MAX_ATTEMPTS_PER_SOURCE, MAX_FAILURES, SESSION_IDLE_MS, SESSION_LIFETIME_MS,
 };
-use custos_server::settings::{
-    CameraSettings, FileChange, HoursSettings, ProbeFuture, ProbeRequest, ProbeResult,
-    SettingsError, SiteSettings,
-};
 use custos_server::{router, AppState, LogAccess};
+use custos_site::camera::CameraSettings;
 use custos_site::cameras::{CameraRegistry, LiveState};
+use custos_site::settings::{
+    FileChange, HoursSettings, ProbeFuture, ProbeRequest, ProbeResult, SettingsError, SiteSettings,
+};
 use custos_store::pool::StorePool;
 use custos_store::{AttemptOutcome, CameraState, NewAlert, Role, Store, DB_FILE_NAME};
 use http_body_util::BodyExt;

@@ -16,6 +16,7 @@ pub mod live;
 pub mod register;
 pub mod rules;
 pub mod scope;
+pub mod settings;
 pub mod storage;
 pub mod users;
 
