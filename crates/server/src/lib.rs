@@ -13,7 +13,7 @@ mod audit;
 pub mod auth;
 pub mod error;
 pub mod events;
-pub mod exports;
+mod exports;
 pub mod live;
 pub mod metrics;
 pub mod openapi;

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod credentials;
 pub mod data_dir;
 pub mod evidence;
+pub mod exports;
 pub mod live;
 pub mod register;
 pub mod rules;
