@@ -6,6 +6,7 @@
 //! does not depend on axum; `tests/layering.rs` checks it).
 
 pub mod alerts;
+pub mod audit;
 pub mod camera;
 pub mod cameras;
 pub mod clock;
