@@ -16,6 +16,7 @@ pub mod evidence;
 pub mod exports;
 pub mod live;
 pub mod register;
+pub mod reports;
 pub mod rules;
 pub mod scope;
 pub mod settings;
