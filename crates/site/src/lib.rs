@@ -10,6 +10,7 @@ pub mod audit;
 pub mod camera;
 pub mod cameras;
 pub mod clock;
+pub mod coverage;
 pub mod credentials;
 pub mod data_dir;
 pub mod evidence;
