@@ -22,6 +22,7 @@ pub mod rules;
 pub mod scope;
 pub mod settings;
 pub mod storage;
+pub mod thumbnails;
 pub mod users;
 
 /// A change whose log entry cannot be encoded is refused with its rows, as
