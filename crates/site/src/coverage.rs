@@ -1,6 +1,7 @@
-//! What a camera's recordings cover: the gaps between its segments.
+//! What a camera's recordings cover: the gaps between its segments, and
+//! the segments a video of a span is made from.
 
-use custos_store::Segment;
+use custos_store::{Segment, Store, StoreError};
 use serde::Serialize;
 
 /// Holes in the recording up to this long are not gaps: segments of one
@@ -39,6 +40,25 @@ pub fn gaps(segments: &[Segment], start_ms: i64, end_ms: i64) -> Vec<Gap> {
         });
     }
     gaps
+}
+
+/// The segments of `camera` a video of `start_ms..end_ms` is made from:
+/// those overlapping it, and the one just before them.
+pub fn span_segments(
+    store: &Store,
+    camera: &str,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Vec<Segment>, StoreError> {
+    let mut segments = store.segments_overlapping(camera, start_ms, end_ms)?;
+    // The segment just before, for the GOP that an open GOP's
+    // leading pictures reference (the planner uses it only then).
+    if let Some(first) = segments.first() {
+        if let Some(before) = store.segment_ending_at_or_before(camera, first.start_ms)? {
+            segments.insert(0, before);
+        }
+    }
+    Ok(segments)
 }
 
 #[cfg(test)]
