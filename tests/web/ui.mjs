@@ -169,9 +169,17 @@ try {
   await page.waitForTimeout(1500);
   const lag = await page.evaluate(() => {
     const v = document.querySelector("video[data-live=stacks]");
-    return { t: v.currentTime, behind: v.buffered.end(v.buffered.length - 1) - v.currentTime };
+    const ranges = [];
+    for (let i = 0; i < v.buffered.length; i++) ranges.push(`${v.buffered.start(i).toFixed(2)}–${v.buffered.end(i).toFixed(2)}`);
+    return {
+      t: v.currentTime,
+      behind: v.buffered.end(v.buffered.length - 1) - v.currentTime,
+      // What a stall looks like, should there be one.
+      state: `buffered ${ranges.join(" ")}, paused ${v.paused}, ready ${v.readyState}, rate ${v.playbackRate}, `
+        + `error ${v.error && v.error.message}, status “${document.querySelector("main").innerText.slice(0, 120)}”`,
+    };
   });
-  check(lag.t > t1 + 0.5, `live video plays (time ${t1.toFixed(2)} → ${lag.t.toFixed(2)} s)`);
+  check(lag.t > t1 + 0.5, `live video plays (time ${t1.toFixed(2)} → ${lag.t.toFixed(2)} s; ${lag.state})`);
   check(lag.behind < 2, `live video stays within 2 s of what arrived (${lag.behind.toFixed(2)} s behind)`);
   const liveShape = await page.evaluate(() => {
     const v = document.querySelector("video[data-live=stacks]");

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 use custos_media::fmp4::TIMESCALE;
 use custos_media::source::{Source, SourceError, SourceItem, SourceSpec};
 
-/// What a probe saw (the API's type, so `custos camera probe --json` and
+/// What a probe saw (the type the API answers with, so `custos camera probe --json` and
 /// `POST /api/v1/settings/probe` answer alike).
-pub use custos_server::settings::ProbeResult as ProbeReport;
+pub use custos_site::settings::ProbeResult as ProbeReport;
 
 /// Everything must be known within this time (the promise is 10 s).
 const PROBE_BUDGET: Duration = Duration::from_secs(9);

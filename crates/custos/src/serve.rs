@@ -264,7 +264,7 @@ pub async fn serve(
         alert_destinations,
         live: live_hub.clone(),
         metrics,
-        settings: settings.map(|s| s as Arc<dyn custos_server::settings::SiteSettings>),
+        settings: settings.map(|s| s as Arc<dyn custos_site::settings::SiteSettings>),
         jobs: Default::default(),
     };
     let mut http_shutdown = shutdown_rx.clone();

@@ -12,11 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use custos_media::source::{redact_url, SourceSpec};
-use custos_server::settings::{
-    AnalysisSettings, CameraSettings, FileChange, HoursSettings, ProbeFuture, ProbeRequest,
-    RegionSettings, SettingsError, SiteSettings,
+use custos_site::camera::{
+    parse_transport, shown, transport_name, AnalysisSettings, CameraSettings, RegionSettings,
+    DEFAULT_SEGMENT_SECONDS,
 };
-use custos_site::camera::{parse_transport, shown, transport_name, DEFAULT_SEGMENT_SECONDS};
+use custos_site::settings::{
+    FileChange, HoursSettings, ProbeFuture, ProbeRequest, SettingsError, SiteSettings,
+};
 use sha2::{Digest, Sha256};
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
 

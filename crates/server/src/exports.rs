@@ -1,33 +1,24 @@
 //! `POST /api/v1/exports` and `GET /api/v1/exports/{id}/bundle.tar`: evidence
-//! bundles made and downloaded over the API.
-//!
-//! A bundle is built in a hidden directory under `<data_dir>/exports/`,
-//! packed into `<id>.tar` (whose single top-level directory is `<id>/`) and
-//! the directory removed; the tar is renamed into place only when complete,
-//! so a listed export is a whole one.
-
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+//! bundles made and downloaded over the API. Where a bundle is kept and how
+//! it is packed is [`custos_site::exports`]'s.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use axum::Json;
 use custos_ledger::catalogue::{leaf, EvidenceDownloaded};
 use custos_site::data_dir::DataDir;
+use custos_site::evidence::{ExportError, ExportRequest};
+use custos_site::exports::{export_tar, export_tar_bundle, new_export_id, PackedExportError};
 use custos_store::Store;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::recordings::{check_window, known_camera};
 use crate::roles::EXPORTERS;
-use crate::SharedState;
-use custos_site::evidence::{export_bundle, ExportError, ExportRequest};
+use crate::{jobs, SharedState};
 
 /// Longest span one export may cover (a day): bounds one request's work.
 const MAX_EXPORT_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
@@ -59,19 +50,16 @@ pub(crate) struct ExportCreated {
     download: String,
 }
 
-/// Where the site keeps exported bundles.
-pub fn exports_dir(data_dir: &Path) -> PathBuf {
-    DataDir::new(data_dir).exports()
-}
-
 /// `POST /api/v1/exports`: builds an evidence bundle (auditor or admin).
 #[utoipa::path(
     post,
     path = "/api/v1/exports",
     tag = "exports",
+    params(crate::jobs::PreferAsync),
     request_body = ExportBody,
     responses(
         (status = 201, description = "The evidence bundle was built; download it from `download`", body = ExportCreated),
+        (status = 202, description = "Started as a job (`Prefer: respond-async`); its answer, one of the others here, is read at the Location", body = crate::jobs::JobView),
         (status = 400, description = "A bad span (empty, reversed, longer than 24 h) or no reason"),
         (status = 404, description = "No such camera, or nothing recorded in the span"),
         (status = 503, description = "The span's log entries are not yet under a signed checkpoint; try again in a few seconds"),
@@ -80,8 +68,9 @@ pub fn exports_dir(data_dir: &Path) -> PathBuf {
 pub(crate) async fn create(
     State(state): State<SharedState>,
     AuthUser { user, .. }: AuthUser,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<ExportBody>,
-) -> Result<(StatusCode, Json<ExportCreated>), ApiError> {
+) -> Result<Response, ApiError> {
     require_role(&user, EXPORTERS)?;
     known_camera(&state, &body.camera)?;
     check_window(body.start_ms, body.end_ms, MAX_EXPORT_SPAN_MS, "24 h")?;
@@ -99,123 +88,69 @@ pub(crate) async fn create(
     let id = new_export_id(body.start_ms);
     let state2 = state.clone();
     let user_name = user.name.clone();
-    let camera = body.camera.clone();
-    let id2 = id.clone();
-    let (summary, bytes) = tokio::task::spawn_blocking(move || {
+    let build = move |_: &jobs::ProgressSink| {
         // A connection of its own: the export may wait seconds for a
         // checkpoint and must not hold the shared one meanwhile.
-        let store = Store::open(&DataDir::new(&state2.data_dir).index())
-            .map_err(|e| ApiError::from_store("opening the index for an export", e))?;
-        let req = ExportRequest {
-            site: &state2.site,
-            camera: &camera,
-            start_ms: body.start_ms,
-            end_ms: body.end_ms,
-            reason: &reason,
-            user: &user_name,
+        let built = Store::open(&DataDir::new(&state2.data_dir).index())
+            .map_err(|e| ApiError::from_store("opening the index for an export", e))
+            .and_then(|store| {
+                let req = ExportRequest {
+                    site: &state2.site,
+                    camera: &body.camera,
+                    start_ms: body.start_ms,
+                    end_ms: body.end_ms,
+                    reason: &reason,
+                    user: &user_name,
+                };
+                export_tar_bundle(
+                    &store,
+                    &DataDir::new(&state2.data_dir),
+                    &state2.log.dir,
+                    &state2.log.verifier,
+                    &req,
+                    &id,
+                )
+                .map_err(packed_export_error)
+            });
+        let (summary, bytes) = match built {
+            Ok(built) => built,
+            Err(e) => return jobs::error_answer(&e),
         };
-        build_tar(&store, &state2, &req, &id2)
-    })
-    .await
-    .map_err(|e| ApiError::internal("building an evidence bundle", &e))??;
-    tracing::info!(
-        target: "custos::audit",
-        user = %user.name,
-        camera = %body.camera,
-        start_ms = body.start_ms,
-        end_ms = body.end_ms,
-        export = %id,
-        "evidence exported"
-    );
-    Ok((
-        StatusCode::CREATED,
-        Json(ExportCreated {
-            download: format!("/api/v1/exports/{id}/bundle.tar"),
-            id,
-            camera: body.camera,
-            start_ms: body.start_ms,
-            end_ms: body.end_ms,
-            segments: summary.segments,
-            entries: summary.entries,
-            tree_size: summary.tree_size,
-            bytes,
-        }),
-    ))
-}
-
-/// `exp-<start ms>-<16 hex digits>`: sortable by the span and unguessable.
-fn new_export_id(start_ms: i64) -> String {
-    let mut random = [0u8; 8];
-    rand::thread_rng().fill_bytes(&mut random);
-    format!("exp-{start_ms}-{}", hex::encode(random))
-}
-
-/// Whether `id` has the shape [`new_export_id`] gives: the only names the
-/// download route will open, so no path can be smuggled through it.
-fn is_export_id(id: &str) -> bool {
-    let Some(rest) = id.strip_prefix("exp-") else {
-        return false;
+        tracing::info!(
+            target: "custos::audit",
+            user = %user_name,
+            camera = %body.camera,
+            start_ms = body.start_ms,
+            end_ms = body.end_ms,
+            export = %id,
+            "evidence exported"
+        );
+        jobs::json_answer(
+            StatusCode::CREATED,
+            &ExportCreated {
+                download: format!("/api/v1/exports/{id}/bundle.tar"),
+                id,
+                camera: body.camera,
+                start_ms: body.start_ms,
+                end_ms: body.end_ms,
+                segments: summary.segments,
+                entries: summary.entries,
+                tree_size: summary.tree_size,
+                bytes,
+            },
+        )
     };
-    let Some((start, random)) = rest.rsplit_once('-') else {
-        return false;
-    };
-    let start = start.strip_prefix('-').unwrap_or(start);
-    !start.is_empty()
-        && start.bytes().all(|b| b.is_ascii_digit())
-        && random.len() == 16
-        && random.bytes().all(|b| b.is_ascii_hexdigit())
+    Ok(jobs::run(&state, &user, "create_export", &headers, build).await)
 }
 
-/// Builds the bundle for `req` and packs it into `<exports>/<id>.tar`;
-/// returns the export's summary and the tar's size.
-fn build_tar(
-    store: &Store,
-    state: &crate::AppState,
-    req: &ExportRequest<'_>,
-    id: &str,
-) -> Result<(custos_site::evidence::ExportSummary, u64), ApiError> {
-    let dir = exports_dir(&state.data_dir);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ApiError::internal(&format!("creating {}", dir.display()), &e))?;
-    let work = dir.join(format!(".{id}.partial"));
-    let summary = export_bundle(
-        store,
-        &state.data_dir,
-        &state.log.dir,
-        &state.log.verifier,
-        req,
-        &work,
-    )
-    .map_err(|e| {
-        let _ = std::fs::remove_dir_all(&work);
-        export_error(e)
-    })?;
-    let packed = pack(&work, &dir, id);
-    let _ = std::fs::remove_dir_all(&work);
-    let bytes = packed.map_err(|e| ApiError::internal("packing the evidence bundle", &e))?;
-    Ok((summary, bytes))
-}
-
-/// Tars `work` as `<id>/…` into `<dir>/<id>.tar`, durably.
-fn pack(work: &Path, dir: &Path, id: &str) -> std::io::Result<u64> {
-    let partial = dir.join(format!(".{id}.tar.partial"));
-    let result = (|| {
-        let file = File::create(&partial)?;
-        let mut builder = tar::Builder::new(file);
-        builder.follow_symlinks(false);
-        builder.append_dir_all(id, work)?;
-        let mut file = builder.into_inner()?;
-        file.flush()?;
-        file.sync_all()?;
-        let bytes = file.metadata()?.len();
-        std::fs::rename(&partial, dir.join(format!("{id}.tar")))?;
-        File::open(dir)?.sync_all()?;
-        Ok(bytes)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
+fn packed_export_error(e: PackedExportError) -> ApiError {
+    match e {
+        PackedExportError::Creating { dir, source } => {
+            ApiError::internal(&format!("creating {}", dir.display()), &source)
+        }
+        PackedExportError::Export(e) => export_error(e),
+        PackedExportError::Packing(e) => ApiError::internal("packing the evidence bundle", &e),
     }
-    result
 }
 
 fn export_error(e: ExportError) -> ApiError {
@@ -249,10 +184,9 @@ pub(crate) async fn download(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     require_role(&user, EXPORTERS)?;
-    if !is_export_id(&id) {
+    let Some(path) = export_tar(&DataDir::new(&state.data_dir), &id) else {
         return Err(ApiError::not_found(format!("export {id:?} not found")));
-    }
-    let path = exports_dir(&state.data_dir).join(format!("{id}.tar"));
+    };
     let file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -290,29 +224,4 @@ pub(crate) async fn download(
         (CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ]);
     Ok(response)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn export_ids_are_recognised_and_nothing_else() {
-        let id = new_export_id(1_700_000_000_000);
-        assert!(is_export_id(&id), "{id}");
-        assert!(is_export_id(&new_export_id(-5)));
-        for bad in [
-            "",
-            "exp-",
-            "exp-1-",
-            "exp-1-0123456789abcdeg",
-            "exp-1-0123456789abcdef0",
-            "exp-../0123456789abcdef",
-            "../exp-1-0123456789abcdef",
-            "exp-1-0123456789abcdef/../x",
-            "exp-1-0123456789abcde",
-        ] {
-            assert!(!is_export_id(bad), "{bad:?}");
-        }
-    }
 }

@@ -13,7 +13,7 @@ mod audit;
 pub mod auth;
 pub mod error;
 pub mod events;
-pub mod exports;
+mod exports;
 pub mod jobs;
 pub mod live;
 pub mod metrics;
@@ -24,7 +24,7 @@ mod reports;
 pub mod roles;
 mod scope;
 pub mod sessions;
-pub mod settings;
+mod settings;
 pub mod storage;
 mod thumbnails;
 pub mod tls;
@@ -75,8 +75,9 @@ pub struct AppState {
     /// Who may read `GET /metrics`; `None` while metrics are off.
     pub metrics: metrics::Access,
     /// Where the site's settings are kept, when this process may change
-    /// them (see [`settings`]); `None` makes the settings API answer 503.
-    pub settings: Option<Arc<dyn settings::SiteSettings>>,
+    /// them (see [`custos_site::settings`]); `None` makes the settings API
+    /// answer 404.
+    pub settings: Option<Arc<dyn custos_site::settings::SiteSettings>>,
     /// Long requests started with `Prefer: respond-async` (see [`jobs`]).
     pub jobs: Arc<jobs::Jobs>,
 }

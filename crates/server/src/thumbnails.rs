@@ -7,31 +7,27 @@
 //! cost one decode per key frame. A thumbnail is live footage, so viewing
 //! it is logged, but a dashboard refreshes its thumbnails every few
 //! seconds: one `footage.viewed` entry (`live`, `thumbnail`) is written per
-//! user and camera per [`VIEW_LOG_INTERVAL_MS`], and stands for the views
-//! of that user in the interval after it.
+//! user and camera per
+//! [`VIEW_LOG_INTERVAL_MS`](custos_site::thumbnails::VIEW_LOG_INTERVAL_MS),
+//! and stands for the views of that user in the interval after it. The
+//! decoding, the cache and that interval are [`custos_site::thumbnails`]'s.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::response::Response;
-use bytes::Bytes;
 use custos_ledger::catalogue::{leaf, FootageViewed};
-use custos_media::decode::Decoder;
+use custos_site::thumbnails::{
+    cached_thumbnail, encode_thumbnail, keep_thumbnail, view_not_logged, view_to_log,
+};
 use custos_store::User;
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiPath};
-use crate::live::KeyFrame;
 use crate::recordings::known_camera;
 use crate::roles::THUMBNAIL_VIEWERS;
 use crate::SharedState;
-
-/// Width of a thumbnail in pixels (height keeps the aspect ratio).
-const THUMBNAIL_WIDTH: u32 = 320;
-
-/// How often a user's thumbnail views of one camera are logged.
-pub const VIEW_LOG_INTERVAL_MS: i64 = 5 * 60 * 1000;
 
 /// `GET /api/v1/cameras/{id}/snapshot.jpg`.
 #[utoipa::path(
@@ -59,18 +55,16 @@ pub(crate) async fn snapshot(
         .await
         .ok_or_else(|| ApiError::not_found(format!("camera {camera:?} has sent no picture yet")))?;
     let received_ms = key.received_ms;
-    let jpeg = match cached(&state, &camera, received_ms) {
+    let jpeg = match cached_thumbnail(&state.live, &camera, received_ms) {
         Some(jpeg) => jpeg,
         None => {
-            let jpeg = tokio::task::spawn_blocking(move || encode(&key))
+            let jpeg = tokio::task::spawn_blocking(move || encode_thumbnail(&key))
                 .await
-                .map_err(|e| ApiError::internal("decoding the thumbnail", &e))??;
-            let mut cache = state
-                .live
-                .thumbnails
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            cache.insert(camera.clone(), (received_ms, jpeg.clone()));
+                .map_err(|e| ApiError::internal("decoding the thumbnail", &e))?
+                .map_err(|e| {
+                    ApiError::internal("decoding the camera's key frame for a thumbnail", &e)
+                })?;
+            keep_thumbnail(&state.live, &camera, received_ms, jpeg.clone());
             jpeg
         }
     };
@@ -90,46 +84,13 @@ pub(crate) async fn snapshot(
     Ok(response)
 }
 
-fn cached(state: &SharedState, camera: &str, received_ms: i64) -> Option<Bytes> {
-    let cache = state
-        .live
-        .thumbnails
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    cache
-        .get(camera)
-        .filter(|(at, _)| *at == received_ms)
-        .map(|(_, jpeg)| jpeg.clone())
-}
-
 /// How long a thumbnail request waits for a key frame when the camera kept
 /// none (it keeps them only while thumbnails are asked for): a camera's GOP
 /// is seldom longer.
 const KEY_FRAME_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Decodes the key frame (it needs no other frame) and encodes it as JPEG.
-fn encode(key: &KeyFrame) -> Result<Bytes, ApiError> {
-    let fail = |e: custos_media::decode::DecodeError| {
-        ApiError::internal("decoding the camera's key frame for a thumbnail", &e)
-    };
-    let mut decoder = Decoder::for_params(&key.params, 1).map_err(fail)?;
-    decoder
-        .send(&key.frame.data, key.frame.pts, key.frame.dts)
-        .map_err(fail)?;
-    decoder.send_eof().map_err(fail)?;
-    // With the end signalled the decoder has nothing more to wait for: no
-    // picture now means the frame did not decode.
-    if decoder.receive().map_err(fail)?.is_none() {
-        return Err(ApiError::internal(
-            "decoding the camera's key frame for a thumbnail",
-            &"the key frame gave no picture",
-        ));
-    }
-    Ok(Bytes::from(decoder.jpeg(THUMBNAIL_WIDTH).map_err(fail)?))
-}
-
 /// Logs the view unless this user's views of this camera were logged in
-/// the last [`VIEW_LOG_INTERVAL_MS`].
+/// the last [`VIEW_LOG_INTERVAL_MS`](custos_site::thumbnails::VIEW_LOG_INTERVAL_MS).
 async fn log_view(
     state: &SharedState,
     user: &User,
@@ -137,22 +98,8 @@ async fn log_view(
     frame_ms: i64,
 ) -> Result<(), ApiError> {
     let now = crate::now_ms();
-    {
-        let mut views = state
-            .live
-            .thumbnail_views
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let key = (user.name.clone(), camera.to_owned());
-        if views
-            .get(&key)
-            .is_some_and(|at| now - at < VIEW_LOG_INTERVAL_MS)
-        {
-            return Ok(());
-        }
-        // Old entries would only grow the map: drop them while here.
-        views.retain(|_, at| now - *at < VIEW_LOG_INTERVAL_MS);
-        views.insert(key, now);
+    if !view_to_log(&state.live, &user.name, camera, now) {
+        return Ok(());
     }
     tracing::info!(target: "custos::audit", user = %user.name, role = %user.role, camera, "live thumbnails viewed");
     let leaf = leaf(
@@ -176,12 +123,7 @@ async fn log_view(
         .await;
     if logged.is_err() {
         // Not logged, so the next request must try again.
-        let mut views = state
-            .live
-            .thumbnail_views
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        views.remove(&(user.name.clone(), camera.to_owned()));
+        view_not_logged(&state.live, &user.name, camera);
     }
     logged
 }

@@ -11,6 +11,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use custos_ledger::catalogue::{leaf, FootageViewed};
 use custos_media::span::{plan_span, SpanError, SpanPlan, SpanReader, SpanSource};
+use custos_site::coverage::span_segments;
 use custos_site::data_dir::DataDir;
 use custos_store::User;
 use serde::Deserialize;
@@ -139,15 +140,7 @@ pub(crate) async fn video(
     let name = camera.clone();
     let segments = state
         .read("finding the segments of the span", move |store| {
-            let mut segments = store.segments_overlapping(&name, start_ms, end_ms)?;
-            // The segment just before, for the GOP that an open GOP's
-            // leading pictures reference (the planner uses it only then).
-            if let Some(first) = segments.first() {
-                if let Some(before) = store.segment_ending_at_or_before(&name, first.start_ms)? {
-                    segments.insert(0, before);
-                }
-            }
-            Ok(segments)
+            span_segments(store, &name, start_ms, end_ms)
         })
         .await?;
     let mut sources = Vec::with_capacity(segments.len());

@@ -1446,11 +1446,15 @@ async fn import_csv_async(
     })
 }
 
-/// Reads job `href` as the archivist until it is done (at most 60 s).
-async fn finished_job(app: &Router, href: &str) -> Result<Value, Box<dyn std::error::Error>> {
+/// Reads job `href` as its owner (`token`) until it is done (at most 60 s).
+async fn finished_job(
+    app: &Router,
+    href: &str,
+    token: &str,
+) -> Result<Value, Box<dyn std::error::Error>> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let a = send(app, Method::GET, href, Some(ARCHIVIST_TOKEN)).await?;
+        let a = send(app, Method::GET, href, Some(token)).await?;
         assert_eq!(a.status, StatusCode::OK, "{}", a.error());
         let job = a.json()?;
         if job["state"] == "done" {
@@ -1497,7 +1501,7 @@ async fn an_import_that_prefers_to_be_answered_at_once_runs_as_a_job_with_the_sa
         assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.error());
     }
 
-    let job = finished_job(app, &href).await?;
+    let job = finished_job(app, &href, ARCHIVIST_TOKEN).await?;
     assert_eq!(job["status"], 201, "{job}");
     assert_eq!(job["answer"]["rows"], 2000, "{job}");
     assert_eq!(job["progress"]["total"], 2000, "{job}");
@@ -1516,7 +1520,12 @@ async fn an_import_that_prefers_to_be_answered_at_once_runs_as_a_job_with_the_sa
     assert_eq!(waited.status, StatusCode::UNPROCESSABLE_ENTITY);
     let a = import_csv_async(app, "items", bad).await?;
     assert_eq!(a.status, StatusCode::ACCEPTED);
-    let job = finished_job(app, a.header("location").ok_or("no Location")?).await?;
+    let job = finished_job(
+        app,
+        a.header("location").ok_or("no Location")?,
+        ARCHIVIST_TOKEN,
+    )
+    .await?;
     assert_eq!(job["status"], 422, "{job}");
     assert_eq!(job["answer"], waited.json()?);
 
@@ -1529,5 +1538,72 @@ async fn an_import_that_prefers_to_be_answered_at_once_runs_as_a_job_with_the_sa
         .into_iter()
         .flatten()
         .all(|j| j["state"] == "done"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_export_and_a_check_of_the_log_run_as_jobs_when_asked() -> TestResult {
+    let site = site()?;
+    let app = &site.app;
+    let bearer = format!("Bearer {AUDITOR_TOKEN}");
+    let prefer = [
+        (header::AUTHORIZATION.as_str(), bearer.as_str()),
+        ("Prefer", "respond-async"),
+    ];
+    let body = format!(
+        r#"{{"camera":"cam","start_ms":{},"end_ms":{},"reason":"incident 8"}}"#,
+        T0 + 1000,
+        T0 + 5000
+    );
+    let a = send_with(app, Method::POST, "/api/v1/exports", &prefer, Some(&body)).await?;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.error());
+    let job = finished_job(
+        app,
+        a.header("location").ok_or("no Location")?,
+        AUDITOR_TOKEN,
+    )
+    .await?;
+    assert_eq!(job["status"], 201, "{job}");
+    assert_eq!(job["answer"]["segments"], 2, "{job}");
+    let download = job["answer"]["download"].as_str().ok_or("download")?;
+    let a = send(app, Method::GET, download, Some(AUDITOR_TOKEN)).await?;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.error());
+    assert_eq!(queued(&site.store, "footage.exported")?.len(), 1);
+
+    // A refused export is a job whose answer is the refusal.
+    let empty = format!(
+        r#"{{"camera":"idle","start_ms":{},"end_ms":{},"reason":"nothing there"}}"#,
+        T0,
+        T0 + 5000
+    );
+    let waited = send_body(
+        app,
+        Method::POST,
+        "/api/v1/exports",
+        Some(AUDITOR_TOKEN),
+        Some(&empty),
+    )
+    .await?;
+    let a = send_with(app, Method::POST, "/api/v1/exports", &prefer, Some(&empty)).await?;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.error());
+    let job = finished_job(
+        app,
+        a.header("location").ok_or("no Location")?,
+        AUDITOR_TOKEN,
+    )
+    .await?;
+    assert_eq!(job["status"], waited.status.as_u16(), "{job}");
+    assert_eq!(job["answer"], waited.json()?);
+
+    let a = send_with(app, Method::POST, "/api/v1/log/verify", &prefer, None).await?;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.error());
+    let job = finished_job(
+        app,
+        a.header("location").ok_or("no Location")?,
+        AUDITOR_TOKEN,
+    )
+    .await?;
+    assert_eq!(job["status"], 200, "{job}");
+    assert_eq!(job["answer"]["verified"]["ok"], true, "{job}");
     Ok(())
 }

@@ -8,15 +8,18 @@
 pub mod alerts;
 pub mod analysis;
 pub mod analysis_events;
+pub mod audit;
 pub mod backoff;
 pub mod camera;
 pub mod cameras;
 pub mod clock;
 pub mod commit;
+pub mod coverage;
 pub mod credentials;
 pub mod data_dir;
 pub mod disk;
 pub mod evidence;
+pub mod exports;
 pub mod facts;
 pub mod integrity;
 pub mod live;
@@ -24,11 +27,14 @@ pub mod notifier;
 pub mod open;
 pub mod recording;
 pub mod register;
+pub mod reports;
 pub mod rules;
 pub mod scope;
 pub mod segments;
+pub mod settings;
 pub mod sitelog;
 pub mod storage;
+pub mod thumbnails;
 pub mod users;
 
 /// A change whose log entry cannot be encoded is refused with its rows, as

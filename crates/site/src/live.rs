@@ -203,3 +203,68 @@ impl LiveHub {
         (params, rx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn frame(n: i64, is_key: bool) -> Frame {
+        Frame {
+            pts: n * 6000,
+            dts: n * 6000,
+            data: Bytes::from(vec![0u8; 1000]),
+            is_key,
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_nobody_will_read_are_not_kept() {
+        let hub = LiveHub::default();
+        hub.params("cam", &custos_media::synthetic::params(640, 360));
+        // No viewer, no thumbnail asked for: the hub keeps nothing.
+        let key = frame(0, true);
+        hub.frame("cam", &key);
+        assert!(key.data.is_unique(), "a key frame kept for nobody");
+        // A viewer comes and goes: what the channel held is let go at the
+        // next frame.
+        let (_, rx) = hub.subscribe("cam");
+        let seen = frame(1, false);
+        hub.frame("cam", &seen);
+        assert!(!seen.data.is_unique(), "held for the viewer");
+        drop(rx);
+        hub.frame("cam", &frame(2, false));
+        assert!(seen.data.is_unique(), "still held after the viewer left");
+    }
+
+    #[tokio::test]
+    async fn a_thumbnail_waits_for_the_next_key_frame_and_then_keeps_the_newest() {
+        let hub = Arc::new(LiveHub::default());
+        hub.params("cam", &custos_media::synthetic::params(640, 360));
+        hub.frame("cam", &frame(0, true));
+        let waiting = {
+            let hub = Arc::clone(&hub);
+            tokio::spawn(async move {
+                hub.latest_key_frame("cam", std::time::Duration::from_secs(5))
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        hub.frame("cam", &frame(1, false));
+        hub.frame("cam", &frame(2, true));
+        let key = waiting.await.expect("task").expect("a key frame");
+        assert_eq!(key.frame.pts, 2 * 6000);
+        // Asked for lately: the newest key frame is now kept.
+        hub.frame("cam", &frame(3, true));
+        let kept = hub
+            .latest_key_frame("cam", std::time::Duration::from_millis(1))
+            .await
+            .expect("kept");
+        assert_eq!(kept.frame.pts, 3 * 6000);
+        // And a camera that sends nothing: none, after the wait.
+        assert!(hub
+            .latest_key_frame("quiet", std::time::Duration::from_millis(20))
+            .await
+            .is_none());
+    }
+}

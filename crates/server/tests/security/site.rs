@@ -16,12 +16,12 @@ use custos_ledger::note::SigningKey;
 use custos_media::source::{Source, SourceSpec, Transport};
 use custos_server::auth::token_digest;
 use custos_server::sessions::MAX_FAILURES;
-use custos_server::settings::{
-    CameraSettings, FileChange, HoursSettings, ProbeFuture, ProbeRequest, ProbeResult,
-    SettingsError, SiteSettings,
-};
 use custos_server::{router, AppState, LogAccess};
+use custos_site::camera::CameraSettings;
 use custos_site::cameras::{CameraRegistry, LiveState};
+use custos_site::settings::{
+    FileChange, HoursSettings, ProbeFuture, ProbeRequest, ProbeResult, SettingsError, SiteSettings,
+};
 use custos_store::pool::StorePool;
 use custos_store::{AttemptOutcome, CameraState, NewAlert, Role, Store, DB_FILE_NAME};
 use serde_json::json;
