@@ -4,6 +4,10 @@ import { cameraShape, el, page } from "../ui.js";
 import { api, ApiError, can } from "../api.js";
 
 const liveSockets = new Set();
+/** How long a playing video may stand still with media ahead of it. */
+const STALL_MS = 700;
+/** How much media ahead makes standing still a stall, not a wait. */
+const STALL_AHEAD_S = 0.5;
 
 export function stopLive() {
   for (const ws of liveSockets) ws.close();
@@ -50,6 +54,29 @@ function playLive(video, id, status) {
     const start = video.buffered.start(0);
     if (video.currentTime - start > 30) buffer.remove(start, video.currentTime - 10);
   };
+  // A player that stands still although the media is there (Chromium's
+  // creeps a few milliseconds a second at a tiny gap that B-frames can
+  // leave at the live edge) is moved on to the live edge, as players of
+  // live streams do: less than a fifth of real time played over STALL_MS,
+  // with half a second of media ahead, is a stall.
+  let mark = { at: Date.now(), time: video.currentTime };
+  const watchdog = setInterval(() => {
+    const now = Date.now();
+    if (!buffer || video.paused || !video.buffered.length || buffer.updating) {
+      mark = { at: now, time: video.currentTime };
+      return;
+    }
+    const end = video.buffered.end(video.buffered.length - 1);
+    const played = video.currentTime - mark.time;
+    if (end - video.currentTime < STALL_AHEAD_S || played > (now - mark.at) / 5000) {
+      if (now - mark.at > STALL_MS) mark = { at: now, time: video.currentTime };
+      return;
+    }
+    if (now - mark.at > STALL_MS) {
+      video.currentTime = end - 0.2;
+      mark = { at: now, time: video.currentTime };
+    }
+  }, 250);
   let picture = null;
   let pictureUrl = null;
   ws.onmessage = (m) => {
@@ -96,6 +123,7 @@ function playLive(video, id, status) {
     pump();
   };
   ws.onclose = () => {
+    clearInterval(watchdog);
     liveSockets.delete(ws);
     if (pictureUrl) URL.revokeObjectURL(pictureUrl);
     // An MJPEG picture goes back to being the video element it replaced.
