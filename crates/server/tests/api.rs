@@ -1049,12 +1049,25 @@ async fn import_csv(
     kind: &str,
     csv: &[u8],
 ) -> Result<Answer, Box<dyn std::error::Error>> {
-    let request = Request::builder()
+    import_csv_with(app, kind, csv, None).await
+}
+
+/// [`import_csv`] with a `Prefer` header, if any.
+async fn import_csv_with(
+    app: &Router,
+    kind: &str,
+    csv: &[u8],
+    prefer: Option<&str>,
+) -> Result<Answer, Box<dyn std::error::Error>> {
+    let mut request = Request::builder()
         .method(Method::POST)
         .uri(format!("/api/v1/register/import?kind={kind}"))
         .header(header::AUTHORIZATION, format!("Bearer {ARCHIVIST_TOKEN}"))
-        .header(header::CONTENT_TYPE, "text/csv")
-        .body(Body::from(csv.to_vec()))?;
+        .header(header::CONTENT_TYPE, "text/csv");
+    if let Some(prefer) = prefer {
+        request = request.header("Prefer", prefer);
+    }
+    let request = request.body(Body::from(csv.to_vec()))?;
     let response = app.clone().oneshot(request).await?;
     let status = response.status();
     let headers = response.headers().clone();
@@ -1428,22 +1441,7 @@ async fn import_csv_async(
     kind: &str,
     csv: &[u8],
 ) -> Result<Answer, Box<dyn std::error::Error>> {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(format!("/api/v1/register/import?kind={kind}"))
-        .header(header::AUTHORIZATION, format!("Bearer {ARCHIVIST_TOKEN}"))
-        .header(header::CONTENT_TYPE, "text/csv")
-        .header("Prefer", "return=minimal, respond-async")
-        .body(Body::from(csv.to_vec()))?;
-    let response = app.clone().oneshot(request).await?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok(Answer {
-        status,
-        headers,
-        body,
-    })
+    import_csv_with(app, kind, csv, Some("return=minimal, respond-async")).await
 }
 
 /// Reads job `href` as its owner (`token`) until it is done (at most 60 s).
