@@ -1,6 +1,15 @@
 //! Recording custody actions, and the footage of each event.
 
-use super::*;
+use std::collections::HashMap;
+
+use custos_custody::actions::{apply, Action, MemoryRegister};
+use custos_custody::footage::{self, FootageWindow};
+use custos_custody::model::{Coverage, Item, Location};
+use custos_ledger::catalogue::{self, leaf};
+use custos_store::{CustodyEvent, NewCustodyEvent, Store, WriteTx};
+use serde::Serialize;
+
+use super::{code, encoding, from_store, to_value, RegisterError, Result};
 
 /// What recording a custody event produced.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

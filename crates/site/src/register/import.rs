@@ -1,6 +1,11 @@
 //! Importing a register file: every row checked, all or nothing.
 
-use super::*;
+use custos_custody::model::{Item, Location, Person};
+use custos_ledger::catalogue::{leaf, RegisterImport};
+use custos_store::{Store, StoreError};
+use serde::Serialize;
+
+use super::{encoding, item_entry, location_entry, person_entry, RegisterError, Result};
 
 /// Which register file is imported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, utoipa::ToSchema)]

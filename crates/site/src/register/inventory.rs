@@ -1,6 +1,12 @@
 //! Inventories of a location: started, scanned, closed, each logged.
 
-use super::*;
+use custos_custody::actions::Action;
+use custos_custody::model::{Item, ItemStatus};
+use custos_ledger::catalogue::{leaf, InventoryClosed, InventoryStarted};
+use custos_store::Store;
+use serde::Serialize;
+
+use super::{code, encoding, from_store, record_custody, to_value, RegisterError, Result};
 
 /// Starts an inventory of `location` (logged).
 pub fn start_inventory(

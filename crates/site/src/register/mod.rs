@@ -2,18 +2,10 @@
 //! by the rules of `custos-custody`, written in one transaction with its log
 //! entry, and refused with a reason a person can act on.
 
-use std::collections::HashMap;
-
-use custos_custody::actions::{
-    apply, may_retire_location, may_retire_person, Action, MemoryRegister, Refusal,
-};
-use custos_custody::footage::{self, FootageWindow};
-use custos_custody::model::{validate_code, Coverage, Item, ItemStatus, Location, Person};
-use custos_ledger::catalogue::{
-    self, leaf, InventoryClosed, InventoryStarted, LeafError, RegisterImport, RegisterItem,
-    RegisterLocation, RegisterPerson,
-};
-use custos_store::{CustodyEvent, NewCustodyEvent, Store, StoreError, WriteTx};
+use custos_custody::actions::{may_retire_location, may_retire_person, Refusal};
+use custos_custody::model::{validate_code, Item, ItemStatus, Location, Person};
+use custos_ledger::catalogue::{leaf, LeafError, RegisterItem, RegisterLocation, RegisterPerson};
+use custos_store::{Store, StoreError, WriteTx};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -24,6 +16,7 @@ mod inventory;
 pub use custody::*;
 pub use import::*;
 pub use inventory::*;
+
 /// Why a register operation did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
