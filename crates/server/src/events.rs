@@ -7,8 +7,8 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::Json;
-use custos_ledger::catalogue::{leaf, FootageViewed};
 use custos_site::data_dir::DataDir;
+use custos_site::views::Seen;
 use custos_store::{Event, EventQuery};
 use serde::{Deserialize, Serialize};
 
@@ -179,24 +179,11 @@ pub(crate) async fn snapshot(
         tracing::error!(event = id, "reading the snapshot: {e}");
         ApiError::not_found(format!("the snapshot of event {id} is missing"))
     })?;
-    let leaf = leaf(
-        crate::now_ms(),
-        &FootageViewed {
-            user: &user.name,
-            camera: &event.camera,
-            start_ms: event.start_ms,
-            end_ms: event.start_ms,
-            role: Some(user.role.as_str()),
-            event: Some(id),
-            ..FootageViewed::default()
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
-    state
-        .write("recording the view in the log", move |s| {
-            s.enqueue_log(vec![leaf])
-        })
-        .await?;
+    let seen = Seen::EventSnapshot {
+        event: id,
+        start_ms: event.start_ms,
+    };
+    crate::video::log_view(&state, &user, &event.camera, seen).await?;
     let len = bytes.len();
     let mut response = Response::new(Body::from(bytes));
     response.headers_mut().extend([

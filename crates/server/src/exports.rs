@@ -7,10 +7,10 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use custos_ledger::catalogue::{leaf, EvidenceDownloaded};
 use custos_site::data_dir::DataDir;
 use custos_site::evidence::{ExportError, ExportRequest};
 use custos_site::exports::{export_tar, export_tar_bundle, new_export_id, PackedExportError};
+use custos_site::views::evidence_downloaded;
 use custos_store::Store;
 use serde::{Deserialize, Serialize};
 
@@ -199,21 +199,14 @@ pub(crate) async fn download(
         .await
         .map_err(|e| ApiError::internal("reading the export's size", &e))?
         .len();
-    let leaf = leaf(
-        crate::now_ms(),
-        &EvidenceDownloaded {
-            user: &user.name,
-            role: user.role.as_str(),
-            export: &id,
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the download in the log", &e))?;
+    let what = "recording the download in the log";
+    let (who, export) = (user.clone(), id.clone());
     state
-        .write("recording the download in the log", move |store| {
-            store.enqueue_log(vec![leaf])
+        .write_as(what, move |store| {
+            evidence_downloaded(store, &who, &export, crate::now_ms())
+                .map_err(|e| crate::video::not_logged(what, e))
         })
         .await?;
-    tracing::info!(target: "custos::audit", user = %user.name, export = %id, "evidence downloaded");
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{id}.tar\""))
         .map_err(|e| ApiError::internal("naming the download", &e))?;
     let mut response = Response::new(Body::from_stream(tokio_util::io::ReaderStream::new(file)));

@@ -17,10 +17,10 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::HeaderValue;
 use axum::response::Response;
-use custos_ledger::catalogue::{leaf, FootageViewed};
 use custos_site::thumbnails::{
     cached_thumbnail, encode_thumbnail, keep_thumbnail, view_not_logged, view_to_log,
 };
+use custos_site::views::Seen;
 use custos_store::User;
 
 use crate::auth::{require_role, AuthUser};
@@ -101,26 +101,7 @@ async fn log_view(
     if !view_to_log(&state.live, &user.name, camera, now) {
         return Ok(());
     }
-    tracing::info!(target: "custos::audit", user = %user.name, role = %user.role, camera, "live thumbnails viewed");
-    let leaf = leaf(
-        now,
-        &FootageViewed {
-            user: &user.name,
-            camera,
-            start_ms: frame_ms,
-            end_ms: frame_ms,
-            role: Some(user.role.as_str()),
-            live: true,
-            thumbnail: true,
-            ..FootageViewed::default()
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
-    let logged = state
-        .write("recording the view in the log", move |store| {
-            store.enqueue_log(vec![leaf])
-        })
-        .await;
+    let logged = crate::video::log_view(state, user, camera, Seen::Thumbnail { frame_ms }).await;
     if logged.is_err() {
         // Not logged, so the next request must try again.
         view_not_logged(&state.live, &user.name, camera);

@@ -9,10 +9,10 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
-use custos_ledger::catalogue::{leaf, FootageViewed};
 use custos_media::span::{plan_span, SpanError, SpanPlan, SpanReader, SpanSource};
 use custos_site::coverage::span_segments;
 use custos_site::data_dir::DataDir;
+use custos_site::views::{footage_viewed, Seen, ViewNotLogged};
 use custos_store::User;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -69,35 +69,12 @@ pub async fn audit_view(
     end_ms: i64,
     download: bool,
 ) -> Result<(), ApiError> {
-    tracing::info!(
-        target: "custos::audit",
-        user = %user.name,
-        user_id = user.id,
-        role = %user.role,
-        camera,
+    let seen = Seen::Recorded {
         start_ms,
         end_ms,
         download,
-        "recorded video viewed"
-    );
-    let leaf = leaf(
-        crate::now_ms(),
-        &FootageViewed {
-            user: &user.name,
-            camera,
-            start_ms,
-            end_ms,
-            role: Some(user.role.as_str()),
-            download,
-            ..FootageViewed::default()
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the view in the log", &e))?;
-    state
-        .write("recording the view in the log", move |store| {
-            store.enqueue_log(vec![leaf])
-        })
-        .await
+    };
+    log_view(state, user, camera, seen).await
 }
 
 /// `GET /api/v1/cameras/{id}/video.mp4?start_ms=&end_ms=`.
@@ -294,25 +271,41 @@ pub async fn audit_live_view(
     camera: &str,
     now_ms: i64,
 ) -> Result<(), ApiError> {
-    tracing::info!(target: "custos::audit", user = %user.name, role = %user.role, camera, "live view started");
-    let leaf = leaf(
-        now_ms,
-        &FootageViewed {
-            user: &user.name,
-            camera,
-            start_ms: now_ms,
-            end_ms: now_ms,
-            role: Some(user.role.as_str()),
-            live: true,
-            ..FootageViewed::default()
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the live view in the log", &e))?;
+    let (user, camera) = (user.clone(), camera.to_owned());
+    let what = "recording the live view in the log";
     state
-        .write("recording the live view in the log", move |store| {
-            store.enqueue_log(vec![leaf])
+        .write_as(what, move |store| {
+            footage_viewed(store, &user, &camera, Seen::Live, now_ms)
+                .map_err(|e| not_logged(what, e))
         })
         .await
+}
+
+/// Logs `user`'s view of `camera` (see [`custos_site::views`]) before a
+/// picture is sent.
+pub(crate) async fn log_view(
+    state: &AppState,
+    user: &User,
+    camera: &str,
+    seen: Seen,
+) -> Result<(), ApiError> {
+    let (user, camera) = (user.clone(), camera.to_owned());
+    let what = "recording the view in the log";
+    state
+        .write_as(what, move |store| {
+            footage_viewed(store, &user, &camera, seen, crate::now_ms())
+                .map_err(|e| not_logged(what, e))
+        })
+        .await
+}
+
+/// The answer to a view or download that could not be logged, and so is
+/// not given.
+pub(crate) fn not_logged(what: &str, e: ViewNotLogged) -> ApiError {
+    match e {
+        ViewNotLogged::Encoding(e) => ApiError::internal(what, &e),
+        ViewNotLogged::Store(e) => ApiError::from_store(what, e),
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub mod sitelog;
 pub mod storage;
 pub mod thumbnails;
 pub mod users;
+pub mod views;
 
 /// A change whose log entry cannot be encoded is refused with its rows, as
 /// an invalid argument of the write.
