@@ -32,6 +32,7 @@ pub mod rules;
 pub mod scope;
 pub mod segments;
 pub mod settings;
+pub mod sign_in;
 pub mod sitelog;
 pub mod storage;
 pub mod thumbnails;
