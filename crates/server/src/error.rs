@@ -81,6 +81,15 @@ impl ApiError {
         }
     }
 
+    /// The answer to something that could not be logged, and so was not
+    /// done; `what` says what the server was doing.
+    pub fn not_logged(what: &str, err: custos_site::NotLogged) -> Self {
+        match err {
+            custos_site::NotLogged::Encoding(e) => Self::internal(what, &e),
+            custos_site::NotLogged::Store(e) => Self::from_store(what, e),
+        }
+    }
+
     /// The response status.
     pub fn status(&self) -> StatusCode {
         self.status

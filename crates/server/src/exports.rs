@@ -204,7 +204,7 @@ pub(crate) async fn download(
     state
         .write_as(what, move |store| {
             evidence_downloaded(store, &who, &export, crate::now_ms())
-                .map_err(|e| crate::video::not_logged(what, e))
+                .map_err(|e| ApiError::not_logged(what, e))
         })
         .await?;
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{id}.tar\""))

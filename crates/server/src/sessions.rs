@@ -23,7 +23,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine;
-use custos_ledger::catalogue::{leaf, AuthLogin, AuthLoginFailed, AuthLogout};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
@@ -38,10 +37,10 @@ use crate::{now_ms, SharedState};
 // sessions only hands them out, so it depends on auth and not the reverse.
 pub use crate::auth::{csrf_token, CSRF_HEADER, SESSION_COOKIE, SESSION_IDLE_MS};
 // The throttle's rules are the site's, shared by every way of signing in.
-use custos_site::sign_in::Refusal;
 pub use custos_site::sign_in::{
     account_key, LoginThrottle, FAILURE_WINDOW_MS, LOCK_MS, MAX_ATTEMPTS_PER_SOURCE, MAX_FAILURES,
 };
+use custos_site::sign_in::{end_session, log_failure, start_session, Refusal};
 
 /// A session ends this long after sign-in, however active.
 pub const SESSION_LIFETIME_MS: i64 = 12 * 60 * 60 * 1000;
@@ -212,26 +211,15 @@ pub(crate) async fn login(
     rand::thread_rng().fill_bytes(&mut id);
     let id = hex::encode(id);
     let expires = now + SESSION_LIFETIME_MS;
-    let entry = leaf(
-        now,
-        &AuthLogin {
-            user: &user.name,
-            source: &source,
-            session: &id,
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the sign-in", &e))?;
     let digest = token_digest(&secret);
-    let (sid, uid, src) = (id.clone(), user.id, source.clone());
+    let what = "starting a session";
+    let (sid, who, src) = (id.clone(), user.clone(), source.clone());
     state
-        .write("starting a session", move |s| {
-            s.write("starting a session", |tx| {
-                tx.log(entry);
-                tx.create_session(&sid, uid, &digest, now, expires, &src)
-            })
+        .write_as(what, move |store| {
+            start_session(store, &who, &src, &sid, &digest, now, expires)
+                .map_err(|e| ApiError::not_logged(what, e))
         })
         .await?;
-    tracing::info!(target: "custos::audit", user = %user.name, %source, session = %id, "signed in");
     let cookie = session_cookie(&secret, SESSION_LIFETIME_MS / 1000, state.secure_cookies)?;
     let mut response = Json(SessionInfo {
         user: user.name,
@@ -260,19 +248,12 @@ async fn record_failure(
     source: &str,
     reason: &str,
 ) -> Result<(), ApiError> {
-    tracing::info!(target: "custos::audit", user = %name, %source, reason, "failed sign-in");
-    let entry = leaf(
-        now_ms(),
-        &AuthLoginFailed {
-            user: name,
-            source,
-            reason,
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the failed sign-in", &e))?;
+    let what = "recording the failed sign-in";
+    let (name, source, reason) = (name.to_owned(), source.to_owned(), reason.to_owned());
     state
-        .write("recording the failed sign-in", move |s| {
-            s.enqueue_log(vec![entry])
+        .write_as(what, move |store| {
+            log_failure(store, &name, &source, &reason, now_ms())
+                .map_err(|e| ApiError::not_logged(what, e))
         })
         .await
 }
@@ -343,24 +324,13 @@ pub(crate) async fn logout(
         ));
     };
     let now = now_ms();
-    let entry = leaf(
-        now,
-        &AuthLogout {
-            user: &auth.user.name,
-            session: id,
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the sign-out", &e))?;
-    let sid = id.clone();
+    let what = "ending the session";
+    let (sid, name) = (id.clone(), auth.user.name.clone());
     state
-        .write("ending the session", move |s| {
-            s.write("ending the session", |tx| {
-                tx.log(entry);
-                tx.end_session(&sid, now)
-            })
+        .write_as(what, move |store| {
+            end_session(store, &name, &sid, now).map_err(|e| ApiError::not_logged(what, e))
         })
         .await?;
-    tracing::info!(target: "custos::audit", user = %auth.user.name, session = %id, "signed out");
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()

@@ -21,10 +21,9 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use custos_ledger::catalogue::{leaf, ConfigChanged};
 use custos_site::camera::CameraSettings;
 use custos_site::settings::{
-    FileChange, HoursSettings, ProbeRequest, ProbeResult, SettingsError, SiteSettings,
+    log_change, FileChange, HoursSettings, ProbeRequest, ProbeResult, SettingsError, SiteSettings,
 };
 use serde::Serialize;
 
@@ -70,20 +69,12 @@ async fn log_and_apply(
     section: String,
     change: FileChange,
 ) -> Result<(), ApiError> {
-    tracing::info!(target: "custos::audit", user, %section, old = %change.old_sha256, new = %change.new_sha256, "configuration changed");
-    let leaf = leaf(
-        crate::now_ms(),
-        &ConfigChanged {
-            by: user,
-            section: &section,
-            old_sha256: &change.old_sha256,
-            new_sha256: &change.new_sha256,
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the change in the log", &e))?;
+    let what = "recording the change in the log";
+    let user = user.to_owned();
     state
-        .write("recording the change in the log", move |s| {
-            s.enqueue_log(vec![leaf])
+        .write_as(what, move |store| {
+            log_change(store, &user, &section, &change, crate::now_ms())
+                .map_err(|e| ApiError::not_logged(what, e))
         })
         .await?;
     settings.apply();

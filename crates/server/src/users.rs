@@ -6,11 +6,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use custos_ledger::catalogue::{leaf, UserChanged};
 use custos_site::credentials::PasswordError;
 use custos_site::users::{self as site_users, change_user, create_user};
 use custos_store::{Role, StoreError};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiJson, ApiPath};
@@ -249,33 +249,24 @@ pub(crate) async fn unlock(
             with_rooms(s, target)
         })
         .await?;
-    let account = account_key(&target.name);
     let now = now_ms();
-    let Some(until) = state.login_throttle.locked_until(&account, now) else {
+    let what = "recording the unlock";
+    let (throttle, name, by) = (
+        Arc::clone(&state.login_throttle),
+        target.name.clone(),
+        user.name.clone(),
+    );
+    let unlocked = state
+        .write_as(what, move |store| {
+            custos_site::users::unlock(store, &throttle, &name, &by, now)
+                .map_err(|e| ApiError::not_logged(what, e))
+        })
+        .await?;
+    if unlocked.is_none() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!("user {:?} is not locked", target.name),
         ));
-    };
-    // Logged before the lock ends: an unlock the log does not hold never
-    // happened.
-    let leaf = leaf(
-        now,
-        &UserChanged {
-            name: &target.name,
-            by: &user.name,
-            password_changed: false,
-            role: None,
-            disabled: None,
-            rooms: None,
-            unlocked_until_ms: Some(until),
-        },
-    )
-    .map_err(|e| ApiError::internal("recording the unlock", &e))?;
-    state
-        .write("recording the unlock", move |s| s.enqueue_log(vec![leaf]))
-        .await?;
-    state.login_throttle.unlock(&account, now);
-    tracing::info!(target: "custos::audit", user = %target.name, by = %user.name, "account unlocked");
+    }
     Ok(Json(target.with_lock(&state, now)))
 }

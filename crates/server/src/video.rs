@@ -12,7 +12,7 @@ use axum::response::Response;
 use custos_media::span::{plan_span, SpanError, SpanPlan, SpanReader, SpanSource};
 use custos_site::coverage::span_segments;
 use custos_site::data_dir::DataDir;
-use custos_site::views::{footage_viewed, Seen, ViewNotLogged};
+use custos_site::views::{footage_viewed, Seen};
 use custos_store::User;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -276,7 +276,7 @@ pub async fn audit_live_view(
     state
         .write_as(what, move |store| {
             footage_viewed(store, &user, &camera, Seen::Live, now_ms)
-                .map_err(|e| not_logged(what, e))
+                .map_err(|e| ApiError::not_logged(what, e))
         })
         .await
 }
@@ -294,18 +294,9 @@ pub(crate) async fn log_view(
     state
         .write_as(what, move |store| {
             footage_viewed(store, &user, &camera, seen, crate::now_ms())
-                .map_err(|e| not_logged(what, e))
+                .map_err(|e| ApiError::not_logged(what, e))
         })
         .await
-}
-
-/// The answer to a view or download that could not be logged, and so is
-/// not given.
-pub(crate) fn not_logged(what: &str, e: ViewNotLogged) -> ApiError {
-    match e {
-        ViewNotLogged::Encoding(e) => ApiError::internal(what, &e),
-        ViewNotLogged::Store(e) => ApiError::from_store(what, e),
-    }
 }
 
 #[cfg(test)]

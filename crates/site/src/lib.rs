@@ -44,3 +44,15 @@ pub mod views;
 pub(crate) fn unloggable(e: custos_ledger::catalogue::LeafError) -> custos_store::StoreError {
     custos_store::StoreError::InvalidArgument(e.to_string())
 }
+
+/// Why a fact could not be logged; what it records is then not done (a
+/// view not shown, an unlock not made, a change not applied).
+#[derive(Debug, thiserror::Error)]
+pub enum NotLogged {
+    /// The entry could not be encoded.
+    #[error("encoding the log entry: {0}")]
+    Encoding(#[from] custos_ledger::catalogue::LeafError),
+    /// The index refused it.
+    #[error(transparent)]
+    Store(#[from] custos_store::StoreError),
+}

@@ -144,3 +144,27 @@ pub trait SiteSettings: Send + Sync {
 fn default_transport() -> String {
     crate::camera::transport_name(custos_media::source::Transport::default()).to_owned()
 }
+
+/// Logs a change of the settings file by `by` (`config.changed`, with the
+/// file's digests before and after), before it is applied: a change the
+/// log does not hold is never applied.
+pub fn log_change(
+    store: &custos_store::Store,
+    by: &str,
+    section: &str,
+    change: &FileChange,
+    now_ms: i64,
+) -> Result<(), crate::NotLogged> {
+    tracing::info!(target: "custos::audit", user = by, %section, old = %change.old_sha256, new = %change.new_sha256, "configuration changed");
+    let entry = custos_ledger::catalogue::leaf(
+        now_ms,
+        &custos_ledger::catalogue::ConfigChanged {
+            by,
+            section,
+            old_sha256: &change.old_sha256,
+            new_sha256: &change.new_sha256,
+        },
+    )?;
+    store.enqueue_log(vec![entry])?;
+    Ok(())
+}

@@ -7,6 +7,11 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use custos_ledger::catalogue::{leaf, AuthLogin, AuthLoginFailed, AuthLogout};
+use custos_store::{Store, User};
+
+use crate::NotLogged;
+
 /// Failed sign-ins to one account, within [`FAILURE_WINDOW_MS`], that lock it.
 pub const MAX_FAILURES: usize = 5;
 /// Window in which failures count towards a lock.
@@ -147,6 +152,72 @@ impl LoginThrottle {
 /// without regard to case or surrounding spaces.
 pub fn account_key(name: &str) -> String {
     name.trim().to_ascii_lowercase()
+}
+
+/// Starts session `id` of `user`, signed in from `source`: the session and
+/// its `auth.login` entry in one transaction.
+pub fn start_session(
+    store: &Store,
+    user: &User,
+    source: &str,
+    id: &str,
+    secret_digest: &str,
+    now_ms: i64,
+    expires_ms: i64,
+) -> Result<(), NotLogged> {
+    let entry = leaf(
+        now_ms,
+        &AuthLogin {
+            user: &user.name,
+            source,
+            session: id,
+        },
+    )?;
+    store.write("starting a session", |tx| {
+        tx.log(entry);
+        tx.create_session(id, user.id, secret_digest, now_ms, expires_ms, source)
+    })?;
+    tracing::info!(target: "custos::audit", user = %user.name, %source, session = %id, "signed in");
+    Ok(())
+}
+
+/// Logs a failed sign-in as `name` from `source`, and why.
+pub fn log_failure(
+    store: &Store,
+    name: &str,
+    source: &str,
+    reason: &str,
+    now_ms: i64,
+) -> Result<(), NotLogged> {
+    tracing::info!(target: "custos::audit", user = %name, %source, reason, "failed sign-in");
+    let entry = leaf(
+        now_ms,
+        &AuthLoginFailed {
+            user: name,
+            source,
+            reason,
+        },
+    )?;
+    store.enqueue_log(vec![entry])?;
+    Ok(())
+}
+
+/// Ends session `id` of user `name` (signed out): the end and its
+/// `auth.logout` entry in one transaction.
+pub fn end_session(store: &Store, name: &str, id: &str, now_ms: i64) -> Result<(), NotLogged> {
+    let entry = leaf(
+        now_ms,
+        &AuthLogout {
+            user: name,
+            session: id,
+        },
+    )?;
+    store.write("ending the session", |tx| {
+        tx.log(entry);
+        tx.end_session(id, now_ms)
+    })?;
+    tracing::info!(target: "custos::audit", user = %name, session = %id, "signed out");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ use custos_ledger::catalogue::{leaf, TokenChange, UserChanged, UserCreated};
 use custos_store::{Role, Store, StoreError, Token, User};
 
 use crate::credentials::{new_token, NewToken};
+use crate::sign_in::{account_key, LoginThrottle};
+use crate::NotLogged;
 
 /// Refuses the first of `rooms` that names no location of the register.
 fn check_rooms(store: &Store, rooms: &[String]) -> Result<(), StoreError> {
@@ -193,6 +195,39 @@ pub fn revoke_token(store: &Store, id: &str, by: &str, now_ms: i64) -> Result<To
         tx.log(entry);
         tx.revoke_token(id, now_ms)
     })
+}
+
+/// Ends the sign-in lock of user `name` at once (an admin, `by`, vouched
+/// for them): logged as `user.changed` with the lock's end before the lock
+/// goes, since an unlock the log does not hold never happened. `None` when
+/// the account was not locked.
+pub fn unlock(
+    store: &Store,
+    throttle: &LoginThrottle,
+    name: &str,
+    by: &str,
+    now_ms: i64,
+) -> Result<Option<i64>, NotLogged> {
+    let account = account_key(name);
+    let Some(until) = throttle.locked_until(&account, now_ms) else {
+        return Ok(None);
+    };
+    let entry = leaf(
+        now_ms,
+        &UserChanged {
+            name,
+            by,
+            password_changed: false,
+            role: None,
+            disabled: None,
+            rooms: None,
+            unlocked_until_ms: Some(until),
+        },
+    )?;
+    store.enqueue_log(vec![entry])?;
+    throttle.unlock(&account, now_ms);
+    tracing::info!(target: "custos::audit", user = %name, by = %by, "account unlocked");
+    Ok(Some(until))
 }
 
 #[cfg(test)]

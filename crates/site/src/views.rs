@@ -4,8 +4,10 @@
 //! (target `custos::audit`). The routes that hand out pictures call these
 //! first and send nothing when they fail.
 
-use custos_ledger::catalogue::{leaf, EvidenceDownloaded, FootageViewed, LeafError};
-use custos_store::{Store, StoreError, User};
+use custos_ledger::catalogue::{leaf, EvidenceDownloaded, FootageViewed};
+use custos_store::{Store, User};
+
+use crate::NotLogged;
 
 /// What of a camera's footage was seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,17 +37,6 @@ pub enum Seen {
     },
 }
 
-/// Why a view could not be logged (and so must not be shown).
-#[derive(Debug, thiserror::Error)]
-pub enum ViewNotLogged {
-    /// The entry could not be encoded.
-    #[error("encoding the log entry: {0}")]
-    Encoding(#[from] LeafError),
-    /// The index refused it.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 /// Logs `user`'s view of `camera`'s footage at `now_ms`.
 pub fn footage_viewed(
     store: &Store,
@@ -53,7 +44,7 @@ pub fn footage_viewed(
     camera: &str,
     seen: Seen,
     now_ms: i64,
-) -> Result<(), ViewNotLogged> {
+) -> Result<(), NotLogged> {
     let viewed = FootageViewed {
         user: &user.name,
         camera,
@@ -121,7 +112,7 @@ pub fn evidence_downloaded(
     user: &User,
     export: &str,
     now_ms: i64,
-) -> Result<(), ViewNotLogged> {
+) -> Result<(), NotLogged> {
     let entry = leaf(
         now_ms,
         &EvidenceDownloaded {
