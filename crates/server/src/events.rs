@@ -33,15 +33,7 @@ pub(crate) struct EventsQuery {
     limit: Option<usize>,
 }
 
-/// Kinds of events there are.
-pub const EVENT_KINDS: &[&str] = &[
-    "motion",
-    "tamper.covered",
-    "tamper.defocused",
-    "tamper.moved",
-    "tamper.frozen",
-    "camera.offline",
-];
+pub use custos_site::analysis_events::EVENT_KINDS;
 
 /// One event as the API shows it.
 #[derive(Serialize, utoipa::ToSchema)]

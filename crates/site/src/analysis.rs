@@ -25,10 +25,10 @@ use custos_vision::{Analyzer, EventKind, LumaFrame, Update};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
+use crate::analysis_events::OFFLINE_EVENT;
 use crate::backoff::Backoff;
 use crate::camera::AnalysisSettings;
 use crate::clock::now_ms;
-use crate::commit::OFFLINE_EVENT;
 
 /// Frames waiting for the analysis thread; beyond this they are dropped.
 pub const QUEUE_FRAMES: usize = 64;

@@ -10,6 +10,31 @@ use custos_store::{Event, Store};
 
 use crate::clock::now_ms;
 
+/// The event of a camera that stopped sending pictures (the committer
+/// starts and ends it; analysis sees only pictures).
+pub const OFFLINE_EVENT: &str = "camera.offline";
+
+/// Every kind of event there is: what analysis sees in the pictures
+/// ([`custos_vision::EventKind`]), and a camera offline.
+pub const EVENT_KINDS: &[&str] = &[
+    "motion",
+    "tamper.covered",
+    "tamper.defocused",
+    "tamper.moved",
+    "tamper.frozen",
+    OFFLINE_EVENT,
+];
+
+/// The kinds that raise an alert for as long as they last: tampering and a
+/// camera offline.
+pub const ALARM_KINDS: &[&str] = &[
+    "tamper.covered",
+    "tamper.defocused",
+    "tamper.moved",
+    "tamper.frozen",
+    OFFLINE_EVENT,
+];
+
 /// Scores are logged in thousandths: log entries hold no floating point.
 fn score_milli(score: f64) -> i64 {
     (score.clamp(0.0, 1.0) * 1000.0).round() as i64
@@ -82,4 +107,38 @@ pub fn end_open(
         end(store, event, end_ms, &event.zones, event.score)?;
     }
     Ok(open.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use custos_vision::EventKind;
+
+    use super::*;
+
+    #[test]
+    fn the_kinds_are_those_of_analysis_and_the_offline_camera() {
+        // A match, so a new kind of analysis event fails to compile here
+        // until it is listed.
+        let name = |k: EventKind| match k {
+            EventKind::Motion
+            | EventKind::Covered
+            | EventKind::Defocused
+            | EventKind::Moved
+            | EventKind::Frozen => k.as_str(),
+        };
+        let mut kinds: Vec<&str> = [
+            EventKind::Motion,
+            EventKind::Covered,
+            EventKind::Defocused,
+            EventKind::Moved,
+            EventKind::Frozen,
+        ]
+        .into_iter()
+        .map(name)
+        .collect();
+        kinds.push(OFFLINE_EVENT);
+        assert_eq!(EVENT_KINDS, kinds.as_slice());
+        let tamper: Vec<&str> = kinds.into_iter().filter(|k| *k != "motion").collect();
+        assert_eq!(ALARM_KINDS, tamper.as_slice());
+    }
 }

@@ -20,11 +20,9 @@ use custos_store::{
     CameraState, NewSegment, RecordingLossRow, SealedSegment, SegmentProgress, Store,
 };
 
+use crate::analysis_events::OFFLINE_EVENT;
 use crate::clock::now_ms;
 use crate::facts;
-
-/// Kind of the event that spans a camera's offline period.
-pub const OFFLINE_EVENT: &str = "camera.offline";
 
 /// Something the index must learn, in the order it happened.
 pub enum CommitItem {

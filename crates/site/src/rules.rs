@@ -27,17 +27,9 @@ use custos_custody::hours::OpeningHours;
 use custos_store::{AlertQuery, NewAlert, Store, StoreError};
 use serde_json::json;
 
+use crate::analysis_events::{ALARM_KINDS, OFFLINE_EVENT};
 use crate::clock::now_ms;
 use crate::storage::disk_usage;
-
-/// Event kinds that raise an alert for as long as they last.
-const ALARM_KINDS: &[&str] = &[
-    "tamper.covered",
-    "tamper.defocused",
-    "tamper.moved",
-    "tamper.frozen",
-    "camera.offline",
-];
 
 /// How long after a custody event's footage window ends before it is
 /// judged (segments are committed about once a second; a margin for a
@@ -167,7 +159,7 @@ impl Rules {
         for ev in &open {
             let key = format!("event:{}", ev.id);
             let summary = match ev.kind.as_str() {
-                "camera.offline" => format!("camera {} is offline", ev.camera),
+                OFFLINE_EVENT => format!("camera {} is offline", ev.camera),
                 "tamper.covered" => format!("camera {} is covered", ev.camera),
                 "tamper.defocused" => format!("camera {} is out of focus", ev.camera),
                 "tamper.moved" => format!("camera {} was turned away from its scene", ev.camera),
