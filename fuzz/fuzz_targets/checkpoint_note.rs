@@ -1,8 +1,10 @@
-//! Signed checkpoints and verifier keys, as a bundle or a central office
-//! hands them over: any text is refused or opened, never a panic, and a
-//! note that opens under the key parses back to the same checkpoint.
+//! Signed checkpoints, verifier keys and witness cosignatures, as a bundle
+//! or a central office hands them over: any text is refused or opened,
+//! never a panic; a note that opens under the key parses back to the same
+//! checkpoint, and a witness's cosignature of it verifies at its time.
 #![no_main]
 
+use custos_ledger::cosignature::{CosignerKey, CosigningKey};
 use custos_ledger::note::{
     open_checkpoint_with_extensions, sign_checkpoint, Checkpoint, SigningKey, VerifierKey,
 };
@@ -19,6 +21,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let verifier = key.verifier();
     let _ = open_checkpoint_with_extensions(text, &verifier);
+    let _ = CosignerKey::parse(text);
+    let Ok(witness) = CosigningKey::from_seed("fuzz.witness", &[5; 32]) else {
+        return;
+    };
+    let _ = witness.verifier().verify(text);
     // A body that parses, signed by a key named as its origin (as a site
     // signs its own log), opens to itself.
     if let Ok(c) = Checkpoint::parse_body(text) {
@@ -29,5 +36,11 @@ fuzz_target!(|data: &[u8]| {
         let opened = open_checkpoint_with_extensions(&note, &own.verifier())
             .expect("a note we signed opens");
         assert_eq!(opened.0, c);
+        let time = data.len() as u64;
+        let line = witness.cosign(&note, time).expect("a note we signed is cosigned");
+        let cosigned = format!("{note}{line}");
+        assert_eq!(witness.verifier().verify(&cosigned), Ok(time));
+        open_checkpoint_with_extensions(&cosigned, &own.verifier())
+            .expect("a cosignature leaves the log's signature good");
     }
 });

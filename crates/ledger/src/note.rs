@@ -634,15 +634,11 @@ pub fn sign_note(text: &str, key: &SigningKey) -> Result<String, NoteError> {
     Ok(format!("{text}\n{}", key.signature_line(text)))
 }
 
-/// Checks a signed note against one trusted key and returns its text.
-///
-/// Follows c2sp.org/signed-note: the note must be well formed (valid UTF-8,
-/// no control character but newline, a text ending in newline, a blank line,
-/// then signature lines); signatures by other keys (another name or key ID)
-/// are ignored; the signature by `key` must be present and verify (with
-/// RFC 8032 strict verification), and if any signature line of `key` fails
-/// to verify the whole note is rejected.
-pub fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteError> {
+/// Splits a well-formed note (c2sp.org/signed-note: valid UTF-8, no control
+/// character but newline, a text ending in newline, a blank line, then at
+/// most [`MAX_SIGNATURES`] signature lines) into its text and its
+/// signature lines, verifying none.
+pub(crate) fn split_note(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
     if note.len() > MAX_NOTE_BYTES {
         return Err(NoteError::TooLarge {
             size: note.len(),
@@ -691,36 +687,74 @@ pub fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteEr
             max: MAX_SIGNATURES,
         });
     }
-    let mut found = Vec::with_capacity(lines.len());
-    let mut verified = false;
+    let mut parsed = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
-        let line_no = first_signature_line + i;
-        let malformed = |reason: String| NoteError::Malformed {
-            line: line_no,
-            reason,
-        };
-        let rest = line.strip_prefix(SIGNATURE_PREFIX).ok_or_else(|| {
-            malformed("a signature line starts with an em dash (U+2014) and a space".to_owned())
-        })?;
-        let (name, b64) = rest.split_once(' ').ok_or_else(|| {
-            malformed("a signature line is \"— <key name> <signature>\"".to_owned())
-        })?;
-        check_key_name(name).map_err(|e| malformed(e.to_string()))?;
-        let raw = BASE64
-            .decode(b64)
-            .map_err(|e| malformed(format!("the signature is not base64: {e}")))?;
-        if raw.len() < 5 {
-            return Err(malformed(format!(
-                "a signature has a 4-byte key ID and at least one more byte, this one {} bytes",
-                raw.len()
-            )));
-        }
-        let id = [raw[0], raw[1], raw[2], raw[3]];
-        found.push(format!("{name}+{}", hex::encode(id)));
-        if name != key.name || id != key.id {
+        parsed.push(parse_signature_line(line, first_signature_line + i)?);
+    }
+    Ok((text, parsed))
+}
+
+/// One signature line of a note, parsed but not verified.
+pub(crate) struct SignatureLine<'a> {
+    /// The key name.
+    pub name: &'a str,
+    /// The key ID, the first four bytes of the signature.
+    pub id: [u8; 4],
+    /// What follows the key ID.
+    pub signature: Vec<u8>,
+}
+
+impl SignatureLine<'_> {
+    /// `name+hexid`, as reports name a key.
+    pub fn short(&self) -> String {
+        format!("{}+{}", self.name, hex::encode(self.id))
+    }
+}
+
+fn parse_signature_line(line: &str, line_no: usize) -> Result<SignatureLine<'_>, NoteError> {
+    let malformed = |reason: String| NoteError::Malformed {
+        line: line_no,
+        reason,
+    };
+    let rest = line.strip_prefix(SIGNATURE_PREFIX).ok_or_else(|| {
+        malformed("a signature line starts with an em dash (U+2014) and a space".to_owned())
+    })?;
+    let (name, b64) = rest
+        .split_once(' ')
+        .ok_or_else(|| malformed("a signature line is \"— <key name> <signature>\"".to_owned()))?;
+    check_key_name(name).map_err(|e| malformed(e.to_string()))?;
+    let raw = BASE64
+        .decode(b64)
+        .map_err(|e| malformed(format!("the signature is not base64: {e}")))?;
+    if raw.len() < 5 {
+        return Err(malformed(format!(
+            "a signature has a 4-byte key ID and at least one more byte, this one {} bytes",
+            raw.len()
+        )));
+    }
+    Ok(SignatureLine {
+        name,
+        id: [raw[0], raw[1], raw[2], raw[3]],
+        signature: raw[4..].to_vec(),
+    })
+}
+
+/// Checks a signed note against one trusted key and returns its text.
+///
+/// Follows c2sp.org/signed-note: the note must be well formed (valid UTF-8,
+/// no control character but newline, a text ending in newline, a blank line,
+/// then signature lines); signatures by other keys (another name or key ID)
+/// are ignored; the signature by `key` must be present and verify (with
+/// RFC 8032 strict verification), and if any signature line of `key` fails
+/// to verify the whole note is rejected.
+pub fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteError> {
+    let (text, lines) = split_note(note)?;
+    let mut verified = false;
+    for line in &lines {
+        if line.name != key.name || line.id != key.id {
             continue;
         }
-        let good = <[u8; SIGNATURE_LENGTH]>::try_from(&raw[4..])
+        let good = <[u8; SIGNATURE_LENGTH]>::try_from(&line.signature[..])
             .map(|sig| ed25519_dalek::Signature::from_bytes(&sig))
             .is_ok_and(|sig| key.key.verify_strict(text.as_bytes(), &sig).is_ok());
         if !good {
@@ -731,7 +765,7 @@ pub fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteEr
     if !verified {
         return Err(NoteError::NoSignatureByKey {
             key: key.short(),
-            found,
+            found: lines.iter().map(SignatureLine::short).collect(),
         });
     }
     Ok(text)
