@@ -1,13 +1,15 @@
-//! Signed checkpoints, verifier keys and witness cosignatures, as a bundle
-//! or a central office hands them over: any text is refused or opened,
-//! never a panic; a note that opens under the key parses back to the same
-//! checkpoint, and a witness's cosignature of it verifies at its time.
+//! Signed checkpoints, verifier keys, witness cosignatures and a witness's
+//! add-checkpoint bodies, as a bundle, a site or a central office hands
+//! them over: any text is refused or opened, never a panic; a note that
+//! opens under the key parses back to the same checkpoint, and a witness's
+//! cosignature of it verifies at its time.
 #![no_main]
 
 use custos_ledger::cosignature::{CosignerKey, CosigningKey};
 use custos_ledger::note::{
     open_checkpoint_with_extensions, sign_checkpoint, Checkpoint, SigningKey, VerifierKey,
 };
+use custos_ledger::witness::{add_checkpoint, parse_add_checkpoint};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,6 +28,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = witness.verifier().verify(text);
+    // An add-checkpoint body as a site sends it to a witness: judged or
+    // refused, never a panic.
+    if let Ok(request) = parse_add_checkpoint(text) {
+        let _ = add_checkpoint(&request, |_| Some(verifier.clone()), None, &witness, 1);
+    }
     // A body that parses, signed by a key named as its origin (as a site
     // signs its own log), opens to itself.
     if let Ok(c) = Checkpoint::parse_body(text) {
