@@ -26,6 +26,7 @@ pub fn category(name: &str) -> Option<&'static [&'static str]> {
         "logins" => &[kind::AUTH_LOGIN, kind::AUTH_LOGIN_FAILED, kind::AUTH_LOGOUT],
         "changes" => &[
             kind::CONFIG_LOADED,
+            kind::CONFIG_CHANGED,
             kind::USER_CREATED,
             kind::USER_CHANGED,
             kind::TOKEN_CREATED,
@@ -203,5 +204,25 @@ pub fn log_status(
         checkpoint: stored.map(|c| c.note),
         verifier_key: verifier.to_string(),
         verified,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_people_change_is_under_changes_and_no_kind_is_in_two_categories() {
+        let changes = category("changes").expect("changes");
+        // The settings changed through the API, and the file loaded.
+        assert!(changes.contains(&kind::CONFIG_CHANGED));
+        assert!(changes.contains(&kind::CONFIG_LOADED));
+        let mut seen = std::collections::BTreeSet::new();
+        for name in ["views", "logins", "changes", "custody"] {
+            for k in category(name).expect("a category") {
+                assert!(seen.insert(*k), "{k} is in two categories");
+            }
+        }
+        assert_eq!(category("everything"), None);
     }
 }
