@@ -55,10 +55,10 @@ function playLive(video, id, status) {
     if (video.currentTime - start > 30) buffer.remove(start, video.currentTime - 10);
   };
   // A player that stands still although the media is there (Chromium's
-  // creeps a few milliseconds a second at a tiny gap that B-frames can
-  // leave at the live edge) is moved on to the live edge, as players of
-  // live streams do: less than a fifth of real time played over STALL_MS,
-  // with half a second of media ahead, is a stall.
+  // sometimes creeps a few milliseconds a second near the live edge of a
+  // B-frame stream) is moved on to the live edge, as players of live
+  // streams do: less than a fifth of real time played over STALL_MS, with
+  // half a second of media ahead, is a stall.
   let mark = { at: Date.now(), time: video.currentTime };
   const watchdog = setInterval(() => {
     const now = Date.now();
