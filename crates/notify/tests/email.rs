@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use custos_notify::{deliver, DeliveryError, Destination, SmtpConfig, SmtpSecurity};
-use support::{alert, camera_state, free_port, python_with, wait_for_port, Reaped};
+use support::{alert, camera_state, closed_port, free_port, python_with, wait_for_port, Reaped};
 
 /// An aiosmtpd on 127.0.0.1, killed when dropped.
 struct SmtpServer {
@@ -162,7 +162,8 @@ fn email_unreachable_server_is_transient() {
     // Not needed by this test, but all e-mail tests demand the same package.
     python_with("aiosmtpd", "python3-aiosmtpd");
     let started = Instant::now();
-    let err = deliver(&email(free_port(), &["ops@example.org"]), &alert(1, "s")).unwrap_err();
+    let (_held, port) = closed_port();
+    let err = deliver(&email(port, &["ops@example.org"]), &alert(1, "s")).unwrap_err();
     assert!(matches!(err, DeliveryError::Connection { .. }), "{err:?}");
     assert!(!err.is_permanent());
     assert!(started.elapsed() < Duration::from_secs(5));

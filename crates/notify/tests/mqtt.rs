@@ -10,7 +10,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use custos_notify::{deliver, DeliveryError, Destination, MqttConfig};
-use support::{alert, camera_state, free_port, require_program, wait_for_port, Reaped};
+use support::{
+    alert, camera_state, closed_port, free_port, require_program, wait_for_port, Reaped,
+};
 
 /// A mosquitto listening on 127.0.0.1, killed when dropped.
 struct Broker {
@@ -230,7 +232,8 @@ fn mqtt_publishes_alerts_live_and_camera_states_retained() {
 fn mqtt_broker_not_running_is_transient() {
     require_program("mosquitto", "mosquitto");
     let started = Instant::now();
-    let err = deliver(&mqtt(free_port(), None, "custos-test-2"), &alert(1, "s")).unwrap_err();
+    let (_held, port) = closed_port();
+    let err = deliver(&mqtt(port, None, "custos-test-2"), &alert(1, "s")).unwrap_err();
     assert!(matches!(err, DeliveryError::Connection { .. }), "{err:?}");
     assert!(!err.is_permanent());
     assert!(started.elapsed() < Duration::from_secs(5));

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use custos_notify::{
     deliver, verify_signature, DeliveryError, Destination, WebhookConfig, WebhookPayload,
 };
-use support::{alert, camera_state, free_port};
+use support::{alert, camera_state, closed_port};
 
 const SECRET: &str = "webhook-test-secret";
 
@@ -265,7 +265,8 @@ fn webhook_silent_server_times_out_within_the_timeout() {
 
 #[test]
 fn webhook_refused_connection_is_transient() {
-    let url = format!("http://127.0.0.1:{}/hook", free_port());
+    let (_held, port) = closed_port();
+    let url = format!("http://127.0.0.1:{port}/hook");
     let err = deliver(&webhook(&url, Duration::from_secs(2)), &alert(1, "s")).unwrap_err();
     assert!(matches!(err, DeliveryError::Connection { .. }), "{err:?}");
     assert!(!err.is_permanent());

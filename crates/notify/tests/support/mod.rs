@@ -14,6 +14,23 @@ pub fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
+/// A port nothing listens on for as long as the returned socket lives: it
+/// is bound but never listens, so a connection to it is refused and no
+/// other test (starting a broker on a [`free_port`]) can take it meanwhile.
+pub fn closed_port() -> (socket2::Socket, u16) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&any.into()).unwrap();
+    let port = socket
+        .local_addr()
+        .unwrap()
+        .as_socket()
+        .map(|a| a.port())
+        .unwrap();
+    (socket, port)
+}
+
 /// Waits until `port` accepts TCP connections; panics with the child's
 /// output if it exits first or takes longer than 10 s.
 pub fn wait_for_port(port: u16, child: &mut Child, what: &str) {
