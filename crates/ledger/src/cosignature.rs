@@ -23,9 +23,9 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SIGNATURE_LENGTH};
-use sha2::{Digest, Sha256};
 
-use crate::note::{check_key_name, split_note, NoteError};
+use crate::key_string::{parse_public_key, public_key_string, typed_key_id};
+use crate::note::{check_key_name, split_note, NoteError, SIGNATURE_PREFIX};
 
 /// The signature type of an Ed25519 cosignature (c2sp.org/tlog-cosignature).
 pub const COSIGNATURE_V1_TYPE: u8 = 0x04;
@@ -38,12 +38,7 @@ const MAX_TIMESTAMP: u64 = (1 << 63) - 1;
 
 /// The key ID of a witness key: `SHA-256(name ‖ 0x0A ‖ 0x04 ‖ key)[:4]`.
 pub fn cosigner_key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update([b'\n', COSIGNATURE_V1_TYPE]);
-    h.update(public_key);
-    let digest = h.finalize();
-    [digest[0], digest[1], digest[2], digest[3]]
+    typed_key_id(name, COSIGNATURE_V1_TYPE, public_key)
 }
 
 /// What a cosignature at `timestamp` signs for the checkpoint `text`.
@@ -107,7 +102,11 @@ impl CosigningKey {
         raw.extend_from_slice(&self.id);
         raw.extend_from_slice(&timestamp.to_be_bytes());
         raw.extend_from_slice(&signature.to_bytes());
-        Ok(format!("\u{2014} {} {}\n", self.name, BASE64.encode(&raw)))
+        Ok(format!(
+            "{SIGNATURE_PREFIX}{} {}\n",
+            self.name,
+            BASE64.encode(&raw)
+        ))
     }
 }
 
@@ -124,49 +123,15 @@ impl CosignerKey {
     /// the name, the type, that the key is a valid Ed25519 point of large
     /// order, and that the key ID is the one computed from name and key.
     pub fn parse(s: &str) -> Result<CosignerKey, NoteError> {
-        let bad = |reason: String| NoteError::BadKey { reason };
-        let parts: Vec<&str> = s.splitn(3, '+').collect();
-        let [name, id, b64] = parts[..] else {
-            return Err(bad(format!(
-                "a witness key is <name>+<key ID>+<key>, this one has {} parts",
-                parts.len()
-            )));
-        };
-        check_key_name(name)?;
-        let raw = BASE64
-            .decode(b64)
-            .map_err(|e| bad(format!("key is not base64: {e}")))?;
-        let public: [u8; 32] = match raw.split_first() {
-            Some((&COSIGNATURE_V1_TYPE, key)) => key.try_into().map_err(|_| {
-                bad(format!(
-                    "an Ed25519 key has 32 bytes, this one {}",
-                    key.len()
-                ))
-            })?,
-            Some((t, _)) => {
-                return Err(bad(format!(
-                    "signature type 0x{t:02x} is not an Ed25519 cosignature (0x04)"
-                )))
-            }
-            None => return Err(bad("the key is empty".to_owned())),
-        };
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&public)
-            .map_err(|_| bad("the public key is not a valid Ed25519 point".to_owned()))?;
-        if key.is_weak() {
-            return Err(bad(
-                "the public key is a weak (small-order) Ed25519 point".to_owned()
-            ));
-        }
-        let computed = hex::encode(cosigner_key_id(name, &public));
-        if id != computed {
-            return Err(NoteError::KeyIdMismatch {
-                stated: id.to_owned(),
-                computed,
-            });
-        }
+        let (name, id, key) = parse_public_key(
+            s,
+            COSIGNATURE_V1_TYPE,
+            "an Ed25519 cosignature",
+            "witness key",
+        )?;
         Ok(CosignerKey {
             name: name.to_owned(),
-            id: cosigner_key_id(name, &public),
+            id,
             key,
         })
     }
@@ -218,16 +183,12 @@ impl CosignerKey {
 
 impl fmt::Display for CosignerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut raw = Vec::with_capacity(33);
-        raw.push(COSIGNATURE_V1_TYPE);
-        raw.extend_from_slice(self.key.as_bytes());
-        write!(
-            f,
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.id),
-            BASE64.encode(&raw)
-        )
+        f.write_str(&public_key_string(
+            &self.name,
+            self.id,
+            COSIGNATURE_V1_TYPE,
+            &self.key,
+        ))
     }
 }
 

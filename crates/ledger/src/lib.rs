@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod catalogue;
 pub mod cosignature;
 pub mod entry;
+mod key_string;
 pub mod merkle;
 pub mod note;
 pub mod storage;

@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SECRET_KEY_LENGTH, SIGNATURE_LENGTH};
-use sha2::{Digest, Sha256};
+
+use crate::key_string::{check_stated_id, decode_key_of_type, parse_public_key, public_key_string};
 
 /// The signature type byte of Ed25519 in signed notes (c2sp.org/signed-note,
 /// "Signature types").
@@ -43,7 +44,7 @@ pub const MAX_NOTE_BYTES: usize = 1 << 20;
 pub const MAX_SIGNATURES: usize = 100;
 
 /// What a signature line starts with: U+2014 EM DASH and a space.
-const SIGNATURE_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIGNATURE_PREFIX: &str = "\u{2014} ";
 
 /// The prefix of a signer (private) key string.
 const PRIVATE_PREFIX: &str = "PRIVATE+KEY+";
@@ -243,51 +244,12 @@ pub fn check_key_name(name: &str) -> Result<(), NoteError> {
 /// `SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4]` (c2sp.org/signed-note,
 /// "Ed25519 signatures").
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update([b'\n', ED25519_TYPE]);
-    h.update(public_key);
-    let digest = h.finalize();
-    [digest[0], digest[1], digest[2], digest[3]]
+    crate::key_string::typed_key_id(name, ED25519_TYPE, public_key)
 }
 
 /// Decodes the `base64(0x01 ‖ 32 bytes)` part of a key string.
 fn decode_typed_key(b64: &str) -> Result<[u8; 32], NoteError> {
-    let raw = BASE64.decode(b64).map_err(|e| NoteError::BadKey {
-        reason: format!("key is not base64: {e}"),
-    })?;
-    match raw.split_first() {
-        Some((&ED25519_TYPE, key)) => key.try_into().map_err(|_| NoteError::BadKey {
-            reason: format!("an Ed25519 key has 32 bytes, this one {}", key.len()),
-        }),
-        Some((t, _)) => Err(NoteError::BadKey {
-            reason: format!("signature type 0x{t:02x} is not Ed25519 (0x01)"),
-        }),
-        None => Err(NoteError::BadKey {
-            reason: "the key is empty".to_owned(),
-        }),
-    }
-}
-
-/// Checks the key ID written in a key string against the computed one.
-fn check_stated_id(stated: &str, computed: [u8; 4]) -> Result<(), NoteError> {
-    let valid = stated.len() == 8
-        && stated
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !valid {
-        return Err(NoteError::BadKey {
-            reason: format!("key ID {stated:?} is not 8 lowercase hex digits"),
-        });
-    }
-    let computed = hex::encode(computed);
-    if stated != computed {
-        return Err(NoteError::KeyIdMismatch {
-            stated: stated.to_owned(),
-            computed,
-        });
-    }
-    Ok(())
+    decode_key_of_type(b64, ED25519_TYPE, "Ed25519")
 }
 
 /// A log's Ed25519 signing key, named after the log origin.
@@ -546,31 +508,10 @@ impl VerifierKey {
                     .to_owned(),
             });
         }
-        // The base64 key may itself hold plus signs: split twice only.
-        let parts: Vec<&str> = s.splitn(3, '+').collect();
-        let [name, id, b64] = parts[..] else {
-            return Err(NoteError::BadKey {
-                reason: format!(
-                    "a verifier key is <name>+<key ID>+<key>, this one has {} parts",
-                    parts.len()
-                ),
-            });
-        };
-        check_key_name(name)?;
-        let public = decode_typed_key(b64)?;
-        let key =
-            ed25519_dalek::VerifyingKey::from_bytes(&public).map_err(|_| NoteError::BadKey {
-                reason: "the public key is not a valid Ed25519 point".to_owned(),
-            })?;
-        if key.is_weak() {
-            return Err(NoteError::BadKey {
-                reason: "the public key is a weak (small-order) Ed25519 point".to_owned(),
-            });
-        }
-        check_stated_id(id, key_id(name, &public))?;
+        let (name, id, key) = parse_public_key(s, ED25519_TYPE, "Ed25519", "verifier key")?;
         Ok(VerifierKey {
             name: name.to_owned(),
-            id: key_id(name, &public),
+            id,
             key,
         })
     }
@@ -598,16 +539,12 @@ impl VerifierKey {
 
 impl fmt::Display for VerifierKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut raw = Vec::with_capacity(33);
-        raw.push(ED25519_TYPE);
-        raw.extend_from_slice(self.key.as_bytes());
-        write!(
-            f,
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.id),
-            BASE64.encode(&raw)
-        )
+        f.write_str(&public_key_string(
+            &self.name,
+            self.id,
+            ED25519_TYPE,
+            &self.key,
+        ))
     }
 }
 
@@ -888,6 +825,7 @@ pub fn open_checkpoint_with_extensions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
     use std::os::unix::fs::PermissionsExt;
 
     fn checkpoint(origin: &str) -> Checkpoint {
