@@ -118,6 +118,11 @@ struct Job {
 }
 
 impl Job {
+    /// Its owner sees it, and an admin sees every job.
+    fn visible_to(&self, user: &User) -> bool {
+        self.owner == user.id || user.role == custos_store::Role::Admin
+    }
+
     fn view(&self, id: &str) -> JobView {
         JobView {
             id: id.to_owned(),
@@ -207,7 +212,7 @@ impl Jobs {
     pub fn get(&self, id: &str, user: &User) -> Option<JobView> {
         let jobs = self.lock();
         let job = jobs.get(id)?;
-        (job.owner == user.id || user.role == custos_store::Role::Admin).then(|| job.view(id))
+        job.visible_to(user).then(|| job.view(id))
     }
 
     /// The jobs `user` may see, newest first.
@@ -215,7 +220,7 @@ impl Jobs {
         let jobs = self.lock();
         let mut views: Vec<JobView> = jobs
             .iter()
-            .filter(|(_, j)| j.owner == user.id || user.role == custos_store::Role::Admin)
+            .filter(|(_, j)| j.visible_to(user))
             .map(|(id, j)| j.view(id))
             .collect();
         views.sort_by(|a, b| b.started_ms.cmp(&a.started_ms).then(a.id.cmp(&b.id)));
