@@ -36,6 +36,7 @@ TEST_PKGS=(
     mosquitto-clients
     python3-aiosmtpd
     sqlite3
+    postgresql
     chromium
 )
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bench;
+mod central_cli;
 mod config;
 mod demo;
 mod destinations;
@@ -35,6 +36,11 @@ enum Command {
     Serve {
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// The central office: witnessing every site's log, enrolment, alerts.
+    Central {
+        #[command(subcommand)]
+        command: central_cli::CentralCommand,
     },
     /// Run a complete demo site: two synthetic cameras (one covered for a
     /// while), a register, and custody actions during the first minutes.
@@ -309,7 +315,15 @@ fn main() -> ExitCode {
     }
     init_tracing();
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
+    let serving = matches!(
+        cli.command,
+        Command::Serve { .. }
+            | Command::Demo { .. }
+            | Command::Central {
+                command: central_cli::CentralCommand::Serve { .. }
+            }
+    );
+    if serving {
         // SAFETY: as above.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_IGN);
@@ -373,6 +387,7 @@ fn load_config(path: &Path) -> anyhow::Result<config::Config> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { config } => serve_until_stopped(&config)?,
+        Command::Central { command } => central_cli::run(command)?,
         Command::Demo { dir, listen } => run_demo(&dir, &listen)?,
         Command::CheckConfig { file } => match config::load(&file) {
             Ok(c) => {

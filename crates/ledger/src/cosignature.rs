@@ -19,13 +19,16 @@
 //! be replaced by a rewritten history without the cosignatures disagreeing.
 
 use std::fmt;
+use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SIGNATURE_LENGTH};
 
 use crate::key_string::{parse_public_key, public_key_string, typed_key_id};
-use crate::note::{check_key_name, split_note, NoteError, SIGNATURE_PREFIX};
+use crate::note::{
+    check_key_name, split_note, KeyFileError, NoteError, SigningKey, SIGNATURE_PREFIX,
+};
 
 /// The signature type of an Ed25519 cosignature (c2sp.org/tlog-cosignature).
 pub const COSIGNATURE_V1_TYPE: u8 = 0x04;
@@ -75,6 +78,18 @@ impl CosigningKey {
             id: cosigner_key_id(name, key.verifying_key().as_bytes()),
             key,
         })
+    }
+
+    /// Loads the witness key kept at `path`, or creates it for `name` if
+    /// there is no file there; returns the key and whether it was created.
+    ///
+    /// The file is a log key file ([`SigningKey::load_or_create`]): the same
+    /// checks of its mode and name, the same crash-safe creation, so several
+    /// witness processes sharing one file never make two keys.
+    pub fn load_or_create(path: &Path, name: &str) -> Result<(CosigningKey, bool), KeyFileError> {
+        let (file_key, created) = SigningKey::load_or_create(path, name)?;
+        let key = CosigningKey::from_seed(name, &file_key.seed()).map_err(KeyFileError::BadName)?;
+        Ok((key, created))
     }
 
     /// The key others verify this witness's cosignatures with.
@@ -195,7 +210,7 @@ impl fmt::Display for CosignerKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::{sign_note, SigningKey};
+    use crate::note::sign_note;
 
     const WITNESS: &str = "witness.custos.example/central";
     const BODY: &str =
@@ -216,6 +231,25 @@ mod tests {
     fn log_note() -> String {
         let log = SigningKey::from_seed("custos.example/site/stacks", &[7; 32]).expect("log key");
         sign_note(BODY, &log).expect("signed")
+    }
+
+    #[test]
+    fn a_witness_key_file_is_made_once_and_gives_the_same_key_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("witness.key");
+        let (made, created) = CosigningKey::load_or_create(&path, WITNESS).expect("create");
+        assert!(created);
+        let (loaded, created) = CosigningKey::load_or_create(&path, WITNESS).expect("load");
+        assert!(!created);
+        assert_eq!(loaded.verifier(), made.verifier());
+        let note = format!(
+            "{}{}",
+            log_note(),
+            loaded.cosign(&log_note(), TIME).expect("cosign")
+        );
+        assert_eq!(made.verifier().verify(&note), Ok(TIME));
+        // Another name for the same file is refused, not a second key.
+        assert!(CosigningKey::load_or_create(&path, "other.example/witness").is_err());
     }
 
     #[test]

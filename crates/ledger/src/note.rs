@@ -288,6 +288,12 @@ impl SigningKey {
         ))
     }
 
+    /// The RFC 8032 private key (seed), for a witness key kept in the same
+    /// kind of file.
+    pub(crate) fn seed(&self) -> [u8; SECRET_KEY_LENGTH] {
+        self.key.to_bytes()
+    }
+
     fn from_dalek(name: &str, key: ed25519_dalek::SigningKey) -> SigningKey {
         let id = key_id(name, key.verifying_key().as_bytes());
         SigningKey {

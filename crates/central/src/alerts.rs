@@ -1,0 +1,143 @@
+//! The centre's own alerts about sites, one open alert per kind and site
+//! (a repeat counts on it), acknowledged and resolved by named people.
+
+use deadpool_postgres::Pool;
+use tokio_postgres::Transaction;
+
+use crate::sites::audit;
+use crate::{now_ms, CentralError};
+
+/// A site sent a signed checkpoint inconsistent with what the centre
+/// co-signed before, or signed by a key the centre does not know for it.
+pub const LOG_REWRITTEN: &str = "site.log_rewritten";
+
+/// An alert as listed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CentralAlert {
+    /// Its number.
+    pub id: i64,
+    /// The site's name.
+    pub site: String,
+    /// What kind of alert, e.g. [`LOG_REWRITTEN`].
+    pub kind: String,
+    /// What happened, in words, as of the latest occurrence.
+    pub detail: String,
+    /// First raised.
+    pub raised_ms: i64,
+    /// Last occurrence.
+    pub last_ms: i64,
+    /// How many times it occurred while open.
+    pub occurrences: i64,
+    /// When and by whom acknowledged.
+    pub acknowledged: Option<(i64, String)>,
+    /// When and by whom resolved.
+    pub resolved: Option<(i64, String)>,
+}
+
+/// Raises `kind` for the site, or counts a repeat on the open one.
+pub(crate) async fn raise(
+    tx: &Transaction<'_>,
+    site_id: i64,
+    kind: &str,
+    detail: &str,
+) -> Result<(), CentralError> {
+    let now = now_ms();
+    tx.execute(
+        "INSERT INTO alerts (site_id, kind, detail, raised_ms, last_ms)
+         VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (site_id, kind) WHERE resolved_ms IS NULL
+         DO UPDATE SET occurrences = alerts.occurrences + 1, last_ms = $4, detail = $3",
+        &[&site_id, &kind, &detail, &now],
+    )
+    .await
+    .map_err(CentralError::db("raising an alert"))?;
+    Ok(())
+}
+
+/// The alerts, newest first; only open ones with `open_only`.
+pub async fn list(pool: &Pool, open_only: bool) -> Result<Vec<CentralAlert>, CentralError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT a.id, s.name, a.kind, a.detail, a.raised_ms, a.last_ms, a.occurrences,
+                    a.acknowledged_ms, a.acknowledged_by, a.resolved_ms, a.resolved_by
+             FROM alerts a JOIN sites s ON s.id = a.site_id
+             WHERE NOT $1 OR a.resolved_ms IS NULL
+             ORDER BY a.last_ms DESC, a.id DESC",
+            &[&open_only],
+        )
+        .await
+        .map_err(CentralError::db("listing alerts"))?;
+    Ok(rows
+        .iter()
+        .map(|r| CentralAlert {
+            id: r.get(0),
+            site: r.get(1),
+            kind: r.get(2),
+            detail: r.get(3),
+            raised_ms: r.get(4),
+            last_ms: r.get(5),
+            occurrences: r.get(6),
+            acknowledged: r
+                .get::<_, Option<i64>>(7)
+                .zip(r.get::<_, Option<String>>(8)),
+            resolved: r
+                .get::<_, Option<i64>>(9)
+                .zip(r.get::<_, Option<String>>(10)),
+        })
+        .collect())
+}
+
+/// Acknowledges (`resolve` false) or resolves alert `id` as `actor`, with
+/// an entry in the audit trail.
+pub async fn settle(
+    pool: &Pool,
+    id: i64,
+    actor: &str,
+    resolve: bool,
+    note: &str,
+) -> Result<(), CentralError> {
+    let mut client = pool.get().await?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(CentralError::db("starting a transaction"))?;
+    let now = now_ms();
+    let sql = if resolve {
+        "UPDATE alerts SET resolved_ms = $2, resolved_by = $3,
+             acknowledged_ms = COALESCE(acknowledged_ms, $2),
+             acknowledged_by = COALESCE(acknowledged_by, $3)
+         WHERE id = $1 AND resolved_ms IS NULL RETURNING site_id, kind"
+    } else {
+        "UPDATE alerts SET acknowledged_ms = $2, acknowledged_by = $3
+         WHERE id = $1 AND acknowledged_ms IS NULL RETURNING site_id, kind"
+    };
+    let row = tx
+        .query_opt(sql, &[&id, &now, &actor])
+        .await
+        .map_err(CentralError::db("settling an alert"))?
+        .ok_or_else(|| {
+            CentralError::Invalid(format!(
+                "alert {id} does not exist or is already {}",
+                if resolve { "resolved" } else { "acknowledged" }
+            ))
+        })?;
+    let (site_id, kind): (i64, String) = (row.get(0), row.get(1));
+    let action = if resolve {
+        "alert.resolved"
+    } else {
+        "alert.acknowledged"
+    };
+    audit(
+        &tx,
+        actor,
+        action,
+        Some(site_id),
+        &format!("alert {id} ({kind}): {note}"),
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(CentralError::db("committing an alert change"))?;
+    Ok(())
+}

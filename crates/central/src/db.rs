@@ -1,0 +1,175 @@
+//! The centre's PostgreSQL: a connection pool and the schema's migrations.
+//!
+//! Migrations run under a transaction-scoped advisory lock, so several
+//! processes starting together apply each one exactly once.
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::{now_ms, CentralError};
+
+/// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Never edit
+/// one that has shipped; add another.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE sites (
+    id                 BIGSERIAL PRIMARY KEY,
+    name               TEXT    NOT NULL UNIQUE,
+    created_ms         BIGINT  NOT NULL,
+    -- SHA-256 of the one-time enrolment code; NULL once used.
+    enrol_code_sha256  BYTEA UNIQUE,
+    enrol_expires_ms   BIGINT,
+    -- The site's log verifier key, pinned at enrolment; its name is the
+    -- log's origin, which checkpoints are looked up by.
+    log_key            TEXT,
+    origin             TEXT UNIQUE,
+    enrolled_ms        BIGINT,
+    -- Set when the site sent a signed checkpoint inconsistent with what was
+    -- co-signed before: no more co-signing until an auditor acts.
+    suspended_ms       BIGINT,
+    suspended_reason   TEXT,
+    -- Counts the histories an auditor accepted afresh after a rewrite; the
+    -- co-signed checkpoints of earlier ones stay, under their own epoch.
+    witness_epoch      INTEGER NOT NULL DEFAULT 0
+);
+
+-- Per site, the latest checkpoint co-signed (C2SP tlog-witness state). It
+-- changes only by `UPDATE ... WHERE size = <old>`, so two witness processes
+-- never both advance it from the same size.
+CREATE TABLE witness_latest (
+    site_id      BIGINT PRIMARY KEY REFERENCES sites(id),
+    size         BIGINT NOT NULL,
+    root         BYTEA  NOT NULL,
+    cosigned_ms  BIGINT NOT NULL
+);
+
+-- Every checkpoint co-signed, with the cosignature: what the centre can
+-- later hold a site's history against.
+CREATE TABLE witness_checkpoints (
+    site_id      BIGINT NOT NULL REFERENCES sites(id),
+    epoch        INTEGER NOT NULL,
+    size         BIGINT NOT NULL,
+    root         BYTEA  NOT NULL,
+    note         TEXT   NOT NULL,
+    cosigned_ms  BIGINT NOT NULL,
+    PRIMARY KEY (site_id, epoch, size)
+);
+
+-- Checkpoints refused for being signed but inconsistent, or signed by a
+-- key the centre does not know for the site: evidence, kept.
+CREATE TABLE witness_refusals (
+    id           BIGSERIAL PRIMARY KEY,
+    site_id      BIGINT NOT NULL REFERENCES sites(id),
+    received_ms  BIGINT NOT NULL,
+    status       INTEGER NOT NULL,
+    reason       TEXT   NOT NULL,
+    request      TEXT   NOT NULL
+);
+CREATE INDEX witness_refusals_by_site ON witness_refusals (site_id, received_ms);
+
+CREATE TABLE alerts (
+    id               BIGSERIAL PRIMARY KEY,
+    site_id          BIGINT NOT NULL REFERENCES sites(id),
+    kind             TEXT   NOT NULL,
+    detail           TEXT   NOT NULL,
+    raised_ms        BIGINT NOT NULL,
+    last_ms          BIGINT NOT NULL,
+    occurrences      BIGINT NOT NULL DEFAULT 1,
+    acknowledged_ms  BIGINT,
+    acknowledged_by  TEXT,
+    resolved_ms      BIGINT,
+    resolved_by      TEXT
+);
+-- At most one open alert of a kind per site; a repeat counts on it.
+CREATE UNIQUE INDEX alerts_open ON alerts (site_id, kind) WHERE resolved_ms IS NULL;
+
+-- What administrators and auditors did, and enrolments.
+CREATE TABLE audit (
+    id       BIGSERIAL PRIMARY KEY,
+    at_ms    BIGINT NOT NULL,
+    actor    TEXT   NOT NULL,
+    action   TEXT   NOT NULL,
+    site_id  BIGINT REFERENCES sites(id),
+    detail   TEXT   NOT NULL
+);
+"#];
+
+/// Any constant: the advisory lock that serialises migrations.
+const MIGRATION_LOCK: i64 = 0x6375_7374_6f73; // "custos"
+
+/// Opens a pool of at most `size` connections to `url` (a libpq string or
+/// URL) and brings the schema up to date.
+pub async fn connect(url: &str, size: usize) -> Result<Pool, CentralError> {
+    let config: tokio_postgres::Config = url.parse().map_err(|e| {
+        CentralError::Invalid(format!("database.url is not a connection string: {e}"))
+    })?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(size)
+        .build()
+        .map_err(|e| CentralError::Invalid(format!("database pool: {e}")))?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Applies the migrations the database lacks; returns the schema version.
+pub async fn migrate(pool: &Pool) -> Result<usize, CentralError> {
+    let mut client = pool.get().await?;
+    loop {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(CentralError::db("starting a migration"))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(CentralError::db("locking for migration"))?;
+        let fresh: bool = tx
+            .query_one("SELECT to_regclass('schema_version') IS NULL", &[])
+            .await
+            .map_err(CentralError::db("looking for the schema version table"))?
+            .get(0);
+        if fresh {
+            tx.batch_execute(
+                "CREATE TABLE schema_version (
+                     version     INTEGER PRIMARY KEY,
+                     applied_ms  BIGINT NOT NULL
+                 )",
+            )
+            .await
+            .map_err(CentralError::db("creating the schema version table"))?;
+        }
+        let current: i32 = tx
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+            .await
+            .map_err(CentralError::db("reading the schema version"))?
+            .get(0);
+        let current = usize::try_from(current).unwrap_or(0);
+        if current > MIGRATIONS.len() {
+            return Err(CentralError::Invalid(format!(
+                "the database's schema is version {current}, newer than this program's ({}): upgrade the program",
+                MIGRATIONS.len()
+            )));
+        }
+        let Some(sql) = MIGRATIONS.get(current) else {
+            return Ok(current);
+        };
+        tx.batch_execute(sql)
+            .await
+            .map_err(CentralError::db("applying a migration"))?;
+        let next = i32::try_from(current + 1).unwrap_or(i32::MAX);
+        tx.execute(
+            "INSERT INTO schema_version (version, applied_ms) VALUES ($1, $2)",
+            &[&next, &now_ms()],
+        )
+        .await
+        .map_err(CentralError::db("recording a migration"))?;
+        tx.commit()
+            .await
+            .map_err(CentralError::db("committing a migration"))?;
+    }
+}

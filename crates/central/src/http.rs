@@ -1,0 +1,163 @@
+//! The centre's HTTP interface: the C2SP witness endpoint and enrolment.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use custos_ledger::cosignature::CosigningKey;
+use custos_ledger::note::VerifierKey;
+use deadpool_postgres::Pool;
+use serde::{Deserialize, Serialize};
+
+use crate::config::CentralConfig;
+use crate::{db, sites, witness, CentralError};
+
+/// What every request handler shares: nothing two processes could disagree
+/// on (the database holds all state).
+pub struct Central {
+    /// The database.
+    pub pool: Pool,
+    /// The witness key.
+    pub witness: CosigningKey,
+    /// Where sites reach the witness.
+    pub witness_url: String,
+}
+
+/// A request to enrol a site.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    /// The one-time code the centre issued for the site.
+    pub code: String,
+    /// The site's log verifier key.
+    pub log_key: String,
+}
+
+/// What an enrolled site pins.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EnrolAnswer {
+    /// The site's name at the centre.
+    pub site: String,
+    /// The witness key the site trusts from now on.
+    pub witness_key: String,
+    /// The witness endpoint prefix (`…/add-checkpoint` is below it).
+    pub witness_url: String,
+}
+
+/// The centre's routes.
+pub fn router(central: Arc<Central>) -> Router {
+    Router::new()
+        .route("/witness/add-checkpoint", post(add_checkpoint))
+        .route("/api/v1/enrol", post(enrol))
+        .route("/healthz", get(health))
+        // A checkpoint with 63 proof lines and a few signatures is under
+        // 4 KiB; anything much larger is not a witness request.
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(central)
+}
+
+fn error_json(status: StatusCode, message: String) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+fn internal(e: &CentralError) -> Response {
+    tracing::error!("{e}");
+    error_json(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the central office cannot answer now; try again later".to_owned(),
+    )
+}
+
+async fn add_checkpoint(State(central): State<Arc<Central>>, body: String) -> Response {
+    match witness::add(&central.pool, &central.witness, &body).await {
+        Ok(answer) => {
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
+            (
+                status,
+                [(header::CONTENT_TYPE, answer.content_type)],
+                answer.body,
+            )
+                .into_response()
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+async fn enrol(State(central): State<Arc<Central>>, Json(request): Json<EnrolRequest>) -> Response {
+    let log_key = match VerifierKey::parse(request.log_key.trim()) {
+        Ok(k) => k,
+        Err(e) => return error_json(StatusCode::BAD_REQUEST, format!("log_key: {e}")),
+    };
+    match sites::enrol(&central.pool, &request.code, &log_key).await {
+        Ok(site) => {
+            tracing::info!(%site, key = %log_key.short(), "site enrolled");
+            Json(EnrolAnswer {
+                site,
+                witness_key: central.witness.verifier().to_string(),
+                witness_url: central.witness_url.clone(),
+            })
+            .into_response()
+        }
+        Err(e @ CentralError::BadEnrolCode) => error_json(StatusCode::FORBIDDEN, e.to_string()),
+        Err(e @ CentralError::OriginTaken { .. }) => {
+            error_json(StatusCode::CONFLICT, e.to_string())
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+async fn health(State(central): State<Arc<Central>>) -> Response {
+    match central.pool.get().await {
+        Ok(client) => match client.simple_query("SELECT 1").await {
+            Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+            Err(e) => internal(&CentralError::db("checking the database")(e)),
+        },
+        Err(e) => internal(&CentralError::Pool(e)),
+    }
+}
+
+/// Opens the database and the witness key of `config`.
+pub async fn open(config: &CentralConfig) -> Result<Arc<Central>, String> {
+    let (witness, created) =
+        CosigningKey::load_or_create(&config.witness_key_file, &config.witness_name)
+            .map_err(|e| format!("witness key: {e}"))?;
+    if created {
+        tracing::info!(key = %witness.verifier(), "created the witness key");
+    }
+    let pool = db::connect(&config.database.url, config.database.pool_size)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(Central {
+        pool,
+        witness,
+        witness_url: config.witness_url(),
+    }))
+}
+
+/// Serves the centre until `shutdown` completes.
+pub async fn serve(
+    config: &CentralConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let central = open(config).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("listening on {}: {e}", config.listen))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("listening on {}: {e}", config.listen))?;
+    tracing::info!(
+        address = %local,
+        witness_key = %central.witness.verifier(),
+        "central office serving"
+    );
+    println!("central office listening on http://{local}");
+    println!("witness key: {}", central.witness.verifier());
+    axum::serve(listener, router(central))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| format!("serving: {e}"))
+}

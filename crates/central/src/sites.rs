@@ -1,0 +1,381 @@
+//! Sites: creating them with a one-time enrolment code, enrolment (the site
+//! pins its log key here), and what administrators and auditors may change
+//! afterwards, each change in the audit trail.
+
+use custos_ledger::note::VerifierKey;
+use deadpool_postgres::Pool;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+use tokio_postgres::Transaction;
+
+use crate::{now_ms, CentralError};
+
+/// How long an enrolment code stays valid.
+pub const ENROL_CODE_VALID_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// A site just created, with the code it enrols with (shown once; only its
+/// hash is kept).
+#[derive(Debug)]
+pub struct NewSite {
+    /// The site's name.
+    pub name: String,
+    /// The one-time enrolment code.
+    pub code: String,
+    /// When the code expires.
+    pub expires_ms: i64,
+}
+
+/// What the centre knows of a site.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SiteState {
+    /// The site's name at the centre.
+    pub name: String,
+    /// When it was created.
+    pub created_ms: i64,
+    /// When it enrolled, if it has.
+    pub enrolled_ms: Option<i64>,
+    /// Its pinned log key.
+    pub log_key: Option<String>,
+    /// The size of the latest checkpoint co-signed, and when.
+    pub cosigned: Option<(i64, i64)>,
+    /// Why co-signing is suspended, since when.
+    pub suspended: Option<(i64, String)>,
+    /// How many checkpoints were refused as evidence.
+    pub refusals: i64,
+}
+
+/// Adds one line to the audit trail, in the caller's transaction.
+pub(crate) async fn audit(
+    tx: &Transaction<'_>,
+    actor: &str,
+    action: &str,
+    site_id: Option<i64>,
+    detail: &str,
+) -> Result<(), CentralError> {
+    tx.execute(
+        "INSERT INTO audit (at_ms, actor, action, site_id, detail) VALUES ($1, $2, $3, $4, $5)",
+        &[&now_ms(), &actor, &action, &site_id, &detail],
+    )
+    .await
+    .map_err(CentralError::db("writing the audit trail"))?;
+    Ok(())
+}
+
+fn code_hash(code: &str) -> Vec<u8> {
+    // Codes are typed by people: dashes and case do not matter.
+    let canonical: String = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    Sha256::digest(canonical.as_bytes()).to_vec()
+}
+
+/// Checks a site name: 1–64 of `a-z 0-9 . _ -`, starting with a letter or
+/// digit (it appears in URLs, object keys and file names).
+pub fn check_site_name(name: &str) -> Result<(), CentralError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(CentralError::Invalid(format!(
+            "site name {name:?}: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+        )))
+    }
+}
+
+async fn begin(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, CentralError> {
+    client
+        .transaction()
+        .await
+        .map_err(CentralError::db("starting a transaction"))
+}
+
+/// Creates site `name` with a fresh one-time enrolment code.
+pub async fn add(pool: &Pool, name: &str, actor: &str) -> Result<NewSite, CentralError> {
+    check_site_name(name)?;
+    let mut raw = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let hexed = hex::encode(raw);
+    let code = hexed
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-");
+    let now = now_ms();
+    let expires_ms = now + ENROL_CODE_VALID_MS;
+    let mut client = pool.get().await?;
+    let tx = begin(&mut client).await?;
+    let row = tx
+        .query_opt(
+            "INSERT INTO sites (name, created_ms, enrol_code_sha256, enrol_expires_ms)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING RETURNING id",
+            &[&name, &now, &code_hash(&code), &expires_ms],
+        )
+        .await
+        .map_err(CentralError::db("adding a site"))?
+        .ok_or_else(|| CentralError::Invalid(format!("a site named {name:?} exists already")))?;
+    audit(
+        &tx,
+        actor,
+        "site.added",
+        Some(row.get(0)),
+        "enrolment code issued",
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(CentralError::db("committing a new site"))?;
+    Ok(NewSite {
+        name: name.to_owned(),
+        code,
+        expires_ms,
+    })
+}
+
+/// Enrols the site whose one-time code is `code` with its log key; returns
+/// the site's name. The code is spent whatever happens after.
+pub async fn enrol(pool: &Pool, code: &str, log_key: &VerifierKey) -> Result<String, CentralError> {
+    let mut client = pool.get().await?;
+    let tx = begin(&mut client).await?;
+    let now = now_ms();
+    let row = tx
+        .query_opt(
+            "SELECT id, name, enrol_expires_ms FROM sites
+             WHERE enrol_code_sha256 = $1 AND log_key IS NULL FOR UPDATE",
+            &[&code_hash(code)],
+        )
+        .await
+        .map_err(CentralError::db("looking up an enrolment code"))?
+        .ok_or(CentralError::BadEnrolCode)?;
+    let (id, name, expires): (i64, String, Option<i64>) = (row.get(0), row.get(1), row.get(2));
+    if expires.is_some_and(|e| e < now) {
+        return Err(CentralError::BadEnrolCode);
+    }
+    let origin = log_key.name();
+    if let Some(other) = tx
+        .query_opt("SELECT name FROM sites WHERE origin = $1", &[&origin])
+        .await
+        .map_err(CentralError::db("checking a log origin"))?
+    {
+        return Err(CentralError::OriginTaken {
+            origin: origin.to_owned(),
+            other: other.get(0),
+        });
+    }
+    tx.execute(
+        "UPDATE sites SET log_key = $2, origin = $3, enrolled_ms = $4,
+                          enrol_code_sha256 = NULL, enrol_expires_ms = NULL
+         WHERE id = $1",
+        &[&id, &log_key.to_string(), &origin, &now],
+    )
+    .await
+    .map_err(CentralError::db("enrolling a site"))?;
+    audit(
+        &tx,
+        &format!("site:{name}"),
+        "site.enrolled",
+        Some(id),
+        &format!("log key {log_key}"),
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(CentralError::db("committing an enrolment"))?;
+    Ok(name)
+}
+
+/// Every site with its witness state, by name.
+pub async fn list(pool: &Pool) -> Result<Vec<SiteState>, CentralError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT s.name, s.created_ms, s.enrolled_ms, s.log_key, w.size, w.cosigned_ms,
+                    s.suspended_ms, s.suspended_reason,
+                    (SELECT COUNT(*) FROM witness_refusals r WHERE r.site_id = s.id)
+             FROM sites s LEFT JOIN witness_latest w ON w.site_id = s.id
+             ORDER BY s.name",
+            &[],
+        )
+        .await
+        .map_err(CentralError::db("listing sites"))?;
+    Ok(rows
+        .iter()
+        .map(|r| SiteState {
+            name: r.get(0),
+            created_ms: r.get(1),
+            enrolled_ms: r.get(2),
+            log_key: r.get(3),
+            cosigned: r.get::<_, Option<i64>>(4).zip(r.get::<_, Option<i64>>(5)),
+            suspended: r
+                .get::<_, Option<i64>>(6)
+                .zip(r.get::<_, Option<String>>(7)),
+            refusals: r.get(8),
+        })
+        .collect())
+}
+
+async fn site_id(tx: &Transaction<'_>, name: &str) -> Result<i64, CentralError> {
+    Ok(tx
+        .query_opt("SELECT id FROM sites WHERE name = $1 FOR UPDATE", &[&name])
+        .await
+        .map_err(CentralError::db("looking up a site"))?
+        .ok_or_else(|| CentralError::NoSuchSite(name.to_owned()))?
+        .get(0))
+}
+
+/// An auditor's decision on a suspended site: co-signing resumes. With
+/// `accept_new_history` the centre forgets the latest checkpoint it
+/// co-signed (every one stays in the history, and every refusal stays as
+/// evidence), so a log that was rewritten is witnessed afresh from now on.
+pub async fn resume(
+    pool: &Pool,
+    name: &str,
+    actor: &str,
+    reason: &str,
+    accept_new_history: bool,
+) -> Result<(), CentralError> {
+    if reason.trim().is_empty() {
+        return Err(CentralError::Invalid(
+            "say why co-signing resumes (--reason)".to_owned(),
+        ));
+    }
+    let mut client = pool.get().await?;
+    let tx = begin(&mut client).await?;
+    let id = site_id(&tx, name).await?;
+    tx.execute(
+        "UPDATE sites SET suspended_ms = NULL, suspended_reason = NULL WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .map_err(CentralError::db("resuming a site"))?;
+    if accept_new_history {
+        tx.execute("DELETE FROM witness_latest WHERE site_id = $1", &[&id])
+            .await
+            .map_err(CentralError::db(
+                "forgetting the latest co-signed checkpoint",
+            ))?;
+        tx.execute(
+            "UPDATE sites SET witness_epoch = witness_epoch + 1 WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(CentralError::db("starting a new witnessed history"))?;
+    }
+    let detail = if accept_new_history {
+        format!("co-signing resumed, new history accepted: {reason}")
+    } else {
+        format!("co-signing resumed: {reason}")
+    };
+    audit(&tx, actor, "site.resumed", Some(id), &detail).await?;
+    tx.commit()
+        .await
+        .map_err(CentralError::db("committing a resumption"))?;
+    Ok(())
+}
+
+/// Replaces a site's pinned log key (an administrator's act, audited): the
+/// only way a site's key changes.
+pub async fn rotate_key(
+    pool: &Pool,
+    name: &str,
+    new_key: &VerifierKey,
+    actor: &str,
+    reason: &str,
+) -> Result<(), CentralError> {
+    if reason.trim().is_empty() {
+        return Err(CentralError::Invalid(
+            "say why the site's key changes (--reason)".to_owned(),
+        ));
+    }
+    let mut client = pool.get().await?;
+    let tx = begin(&mut client).await?;
+    let id = site_id(&tx, name).await?;
+    let old: Option<String> = tx
+        .query_one("SELECT log_key FROM sites WHERE id = $1", &[&id])
+        .await
+        .map_err(CentralError::db("reading a site's key"))?
+        .get(0);
+    let Some(old) = old else {
+        return Err(CentralError::Invalid(format!(
+            "site {name:?} has not enrolled; it pins its first key by enrolling"
+        )));
+    };
+    if let Some(other) = tx
+        .query_opt(
+            "SELECT name FROM sites WHERE origin = $1 AND id <> $2",
+            &[&new_key.name(), &id],
+        )
+        .await
+        .map_err(CentralError::db("checking a log origin"))?
+    {
+        return Err(CentralError::OriginTaken {
+            origin: new_key.name().to_owned(),
+            other: other.get(0),
+        });
+    }
+    tx.execute(
+        "UPDATE sites SET log_key = $2, origin = $3 WHERE id = $1",
+        &[&id, &new_key.to_string(), &new_key.name()],
+    )
+    .await
+    .map_err(CentralError::db("rotating a site's key"))?;
+    audit(
+        &tx,
+        actor,
+        "site.key_rotated",
+        Some(id),
+        &format!("{old} -> {new_key}: {reason}"),
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(CentralError::db("committing a key rotation"))?;
+    Ok(())
+}
+
+/// One line of the audit trail.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditLine {
+    /// When.
+    pub at_ms: i64,
+    /// Who.
+    pub actor: String,
+    /// What, e.g. `site.enrolled`.
+    pub action: String,
+    /// Which site, if one.
+    pub site: Option<String>,
+    /// The details.
+    pub detail: String,
+}
+
+/// The audit trail, oldest first.
+pub async fn audit_trail(pool: &Pool) -> Result<Vec<AuditLine>, CentralError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT a.at_ms, a.actor, a.action, s.name, a.detail
+             FROM audit a LEFT JOIN sites s ON s.id = a.site_id ORDER BY a.id",
+            &[],
+        )
+        .await
+        .map_err(CentralError::db("reading the audit trail"))?;
+    Ok(rows
+        .iter()
+        .map(|r| AuditLine {
+            at_ms: r.get(0),
+            actor: r.get(1),
+            action: r.get(2),
+            site: r.get(3),
+            detail: r.get(4),
+        })
+        .collect())
+}

@@ -1,0 +1,290 @@
+//! `custos central …`: the central office's commands.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context as _};
+use clap::Subcommand;
+use custos_central::config::CentralConfig;
+use custos_central::{alerts, db, http, sites, witness};
+use deadpool_postgres::Pool;
+
+use crate::auth::cli_actor;
+
+#[derive(Subcommand)]
+pub enum CentralCommand {
+    /// Serve the central office: the witness for every site's log and
+    /// enrolment, on PostgreSQL.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Sites: add one (prints its one-time enrolment code), list them,
+    /// resume co-signing after a refusal, rotate a site's key.
+    Site {
+        #[command(subcommand)]
+        command: SiteCommand,
+    },
+    /// The centre's alerts about sites (open ones unless --all).
+    Alerts {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        all: bool,
+        /// One JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge an alert.
+    Ack {
+        id: i64,
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Resolve an alert.
+    Resolve {
+        id: i64,
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        note: String,
+    },
+    /// What administrators and auditors did at the centre, and enrolments.
+    Audit {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SiteCommand {
+    /// Create a site and print its one-time enrolment code.
+    Add {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Every site with its witness state.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// One JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The checkpoints the witness refused for a site, kept as evidence.
+    Refusals {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// The latest checkpoint co-signed for a site, with the cosignature.
+    Checkpoint {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// An auditor resumes co-signing a site suspended after a refusal.
+    Resume {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        reason: String,
+        /// Witness the site's current log afresh, from its next checkpoint
+        /// (the earlier history and the refusals stay as evidence).
+        #[arg(long)]
+        accept_new_history: bool,
+    },
+    /// Replace a site's pinned log key.
+    RotateKey {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The new verifier key (`name+id+key`).
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+fn load(path: &Path) -> anyhow::Result<CentralConfig> {
+    CentralConfig::load(path).map_err(|e| anyhow!("{e}"))
+}
+
+async fn pool(config: &CentralConfig) -> anyhow::Result<Pool> {
+    db::connect(&config.database.url, config.database.pool_size)
+        .await
+        .context("opening the central database")
+}
+
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+/// Runs a `custos central` command.
+pub fn run(command: CentralCommand) -> anyhow::Result<()> {
+    let runtime = crate::runtime()?;
+    runtime.block_on(run_async(command))
+}
+
+async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
+    let actor = cli_actor();
+    match command {
+        CentralCommand::Serve { config } => {
+            let config = load(&config)?;
+            http::serve(&config, crate::serve::wait_for_signal())
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        CentralCommand::Site { command } => site_command(command, &actor).await?,
+        CentralCommand::Alerts { config, all, json } => {
+            let pool = pool(&load(&config)?).await?;
+            let list = alerts::list(&pool, !all).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("no {}alerts", if all { "" } else { "open " });
+            }
+            if !json {
+                for a in &list {
+                    let state = match (&a.resolved, &a.acknowledged) {
+                        (Some((_, by)), _) => format!("resolved by {by}"),
+                        (None, Some((_, by))) => format!("acknowledged by {by}"),
+                        (None, None) => "open".to_owned(),
+                    };
+                    println!(
+                        "#{} {} {} ×{} since {} ({state}): {}",
+                        a.id,
+                        a.site,
+                        a.kind,
+                        a.occurrences,
+                        when(a.raised_ms),
+                        a.detail
+                    );
+                }
+            }
+        }
+        CentralCommand::Ack { id, config, note } => {
+            let pool = pool(&load(&config)?).await?;
+            alerts::settle(&pool, id, &actor, false, &note).await?;
+            println!("alert {id} acknowledged");
+        }
+        CentralCommand::Resolve { id, config, note } => {
+            if note.trim().is_empty() {
+                bail!("--note must say how the alert was resolved");
+            }
+            let pool = pool(&load(&config)?).await?;
+            alerts::settle(&pool, id, &actor, true, &note).await?;
+            println!("alert {id} resolved");
+        }
+        CentralCommand::Audit { config } => {
+            let pool = pool(&load(&config)?).await?;
+            for line in sites::audit_trail(&pool).await? {
+                println!(
+                    "{} {} {} {}: {}",
+                    when(line.at_ms),
+                    line.actor,
+                    line.action,
+                    line.site.as_deref().unwrap_or("-"),
+                    line.detail
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
+    match command {
+        SiteCommand::Add { name, config } => {
+            let config = load(&config)?;
+            let pool = pool(&config).await?;
+            let site = sites::add(&pool, &name, actor).await?;
+            println!("site {} added", site.name);
+            println!(
+                "enrolment code (valid until {}, shown once):",
+                when(site.expires_ms)
+            );
+            println!("{}", site.code);
+            println!(
+                "on the site, put in its config:\n[central]\nurl = \"{}\"\nenrol_code = \"{}\"",
+                config.public_url, site.code
+            );
+        }
+        SiteCommand::List { config, json } => {
+            let pool = pool(&load(&config)?).await?;
+            let list = sites::list(&pool).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            for s in &list {
+                let enrolled = s.enrolled_ms.map_or_else(
+                    || "not enrolled".to_owned(),
+                    |t| format!("enrolled {}", when(t)),
+                );
+                let cosigned = s.cosigned.map_or_else(
+                    || "nothing co-signed yet".to_owned(),
+                    |(size, at)| format!("co-signed size {size} at {}", when(at)),
+                );
+                let suspended = s
+                    .suspended
+                    .as_ref()
+                    .map(|(at, why)| format!("; SUSPENDED since {}: {why}", when(*at)))
+                    .unwrap_or_default();
+                println!(
+                    "{}: {enrolled}; {cosigned}; {} refusal(s){suspended}",
+                    s.name, s.refusals
+                );
+            }
+        }
+        SiteCommand::Refusals { name, config } => {
+            let pool = pool(&load(&config)?).await?;
+            for r in witness::refusals(&pool, &name).await? {
+                println!(
+                    "== {} status {}: {}",
+                    when(r.received_ms),
+                    r.status,
+                    r.reason
+                );
+                println!("{}", r.request);
+            }
+        }
+        SiteCommand::Checkpoint { name, config } => {
+            let pool = pool(&load(&config)?).await?;
+            match witness::latest_cosigned(&pool, &name).await? {
+                Some(note) => print!("{note}"),
+                None => bail!("nothing has been co-signed for site {name:?}"),
+            }
+        }
+        SiteCommand::Resume {
+            name,
+            config,
+            reason,
+            accept_new_history,
+        } => {
+            let pool = pool(&load(&config)?).await?;
+            sites::resume(&pool, &name, actor, &reason, accept_new_history).await?;
+            println!("co-signing of site {name} resumed");
+        }
+        SiteCommand::RotateKey {
+            name,
+            config,
+            key,
+            reason,
+        } => {
+            let key = custos_ledger::note::VerifierKey::parse(key.trim())
+                .map_err(|e| anyhow!("--key: {e}"))?;
+            let pool = pool(&load(&config)?).await?;
+            sites::rotate_key(&pool, &name, &key, actor, &reason).await?;
+            println!("site {name} now signs with {key}");
+        }
+    }
+    Ok(())
+}
