@@ -10,7 +10,8 @@ use crate::{now_ms, CentralError};
 
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Never edit
 /// one that has shipped; add another.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE sites (
     id                 BIGSERIAL PRIMARY KEY,
     name               TEXT    NOT NULL UNIQUE,
@@ -91,7 +92,22 @@ CREATE TABLE audit (
     site_id  BIGINT REFERENCES sites(id),
     detail   TEXT   NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Version 2: what each site last reported of its state.
+CREATE TABLE site_reports (
+    site_id      BIGINT PRIMARY KEY REFERENCES sites(id),
+    -- The sequence number of the report; a report is accepted only above it.
+    seq          BIGINT NOT NULL,
+    sent_ms      BIGINT NOT NULL,
+    received_ms  BIGINT NOT NULL,
+    -- The report's JSON, as the site signed it.
+    health       TEXT   NOT NULL
+);
+-- How long a site may stay silent before site.silent is raised.
+ALTER TABLE sites ADD COLUMN silent_after_ms BIGINT NOT NULL DEFAULT 300000;
+"#,
+];
 
 /// Any constant: the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x6375_7374_6f73; // "custos"

@@ -13,7 +13,7 @@ use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
 
 use crate::config::CentralConfig;
-use crate::{db, sites, witness, CentralError};
+use crate::{db, reports, sites, witness, CentralError};
 
 /// What every request handler shares: nothing two processes could disagree
 /// on (the database holds all state).
@@ -56,6 +56,11 @@ pub fn router(central: Arc<Central>) -> Router {
         // A checkpoint with 63 proof lines and a few signatures is under
         // 4 KiB; anything much larger is not a witness request.
         .layer(DefaultBodyLimit::max(64 * 1024))
+        // A report of a site with a hundred cameras is tens of KiB.
+        .route(
+            "/api/v1/report",
+            post(report).layer(DefaultBodyLimit::max(1024 * 1024)),
+        )
         .with_state(central)
 }
 
@@ -109,6 +114,21 @@ async fn enrol(State(central): State<Arc<Central>>, Json(request): Json<EnrolReq
     }
 }
 
+async fn report(State(central): State<Arc<Central>>, body: String) -> Response {
+    match reports::accept(&central.pool, &body).await {
+        Ok(answer) => {
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
+            (
+                status,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                answer.body,
+            )
+                .into_response()
+        }
+        Err(e) => internal(&e),
+    }
+}
+
 async fn health(State(central): State<Arc<Central>>) -> Response {
     match central.pool.get().await {
         Ok(client) => match client.simple_query("SELECT 1").await {
@@ -154,10 +174,29 @@ pub async fn serve(
         witness_key = %central.witness.verifier(),
         "central office serving"
     );
+    let watcher = tokio::spawn(watch_silence(central.pool.clone()));
     println!("central office listening on http://{local}");
     println!("witness key: {}", central.witness.verifier());
-    axum::serve(listener, router(central))
+    let served = axum::serve(listener, router(central))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| format!("serving: {e}"))
+        .map_err(|e| format!("serving: {e}"));
+    watcher.abort();
+    served
+}
+
+/// How often silent sites are looked for.
+const SILENCE_CHECK: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Raises `site.silent` for sites that stopped reporting, until the end.
+async fn watch_silence(pool: Pool) {
+    let mut tick = tokio::time::interval(SILENCE_CHECK);
+    loop {
+        tick.tick().await;
+        match reports::raise_silent(&pool).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!("{n} site(s) fell silent"),
+            Err(e) => tracing::error!("looking for silent sites: {e}"),
+        }
+    }
 }

@@ -10,12 +10,15 @@
 //! co-signs only what extends what it co-signed before. A signed checkpoint
 //! that does not is kept as evidence, raises `site.log_rewritten`
 //! ([`alerts`]) and suspends co-signing until an auditor acts; every act of
-//! an administrator or auditor goes into the centre's audit trail.
+//! an administrator or auditor goes into the centre's audit trail. Sites
+//! also report their state, signed with the same key ([`reports`]); a site
+//! that falls silent or whose clock is wrong raises an alert.
 
 pub mod alerts;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod reports;
 pub mod sites;
 pub mod witness;
 

@@ -271,7 +271,9 @@ async fn enrolment_over_http_pins_the_key_once_and_the_code_is_spent() {
     let pool = db::connect(&pg.create_db("enrol"), 4).await.expect("pool");
     // Two processes' migrations at once apply each migration once.
     let (a, b) = tokio::join!(db::migrate(&pool), db::migrate(&pool));
-    assert_eq!((a.expect("a"), b.expect("b")), (1, 1));
+    let version = a.expect("a");
+    assert!(version >= 2);
+    assert_eq!(b.expect("b"), version);
     let new = sites::add(&pool, "village-3", "admin").await.expect("add");
     assert!(matches!(
         sites::add(&pool, "village-3", "admin").await,

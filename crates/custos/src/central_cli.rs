@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context as _};
 use clap::Subcommand;
 use custos_central::config::CentralConfig;
-use custos_central::{alerts, db, http, sites, witness};
+use custos_central::{alerts, db, http, now_ms, reports, sites, witness};
 use deadpool_postgres::Pool;
 
 use crate::auth::cli_actor;
@@ -96,6 +96,15 @@ pub enum SiteCommand {
         /// (the earlier history and the refusals stay as evidence).
         #[arg(long)]
         accept_new_history: bool,
+    },
+    /// How long a site may stay silent before `site.silent` is raised.
+    SilenceLimit {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Minutes (at least one; the default is five).
+        #[arg(long)]
+        minutes: u32,
     },
     /// Replace a site's pinned log key.
     RotateKey {
@@ -220,8 +229,10 @@ async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
         SiteCommand::List { config, json } => {
             let pool = pool(&load(&config)?).await?;
             let list = sites::list(&pool).await?;
+            let reports = reports::last_reports(&pool).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                let doc = serde_json::json!({ "sites": list, "reports": reports });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
                 return Ok(());
             }
             for s in &list {
@@ -242,7 +253,37 @@ async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
                     "{}: {enrolled}; {cosigned}; {} refusal(s){suspended}",
                     s.name, s.refusals
                 );
+                if let Some(r) = reports.iter().find(|r| r.site == s.name) {
+                    let cameras: Vec<String> = r
+                        .health
+                        .cameras
+                        .iter()
+                        .map(|c| match &c.tamper {
+                            Some(t) => format!("{} {} ({t})", c.id, c.state),
+                            None => format!("{} {}", c.id, c.state),
+                        })
+                        .collect();
+                    println!(
+                        "  reported {} s ago (version {}): {}",
+                        (now_ms() - r.received_ms) / 1000,
+                        r.health.version,
+                        if cameras.is_empty() {
+                            "no cameras".to_owned()
+                        } else {
+                            cameras.join(", ")
+                        }
+                    );
+                }
             }
+        }
+        SiteCommand::SilenceLimit {
+            name,
+            config,
+            minutes,
+        } => {
+            let pool = pool(&load(&config)?).await?;
+            reports::set_silent_limit(&pool, &name, i64::from(minutes) * 60_000, actor).await?;
+            println!("site {name} may stay silent {minutes} minute(s)");
         }
         SiteCommand::Refusals { name, config } => {
             let pool = pool(&load(&config)?).await?;
