@@ -3,6 +3,7 @@
 
 mod auth;
 mod bench;
+mod bench_central;
 mod central_cli;
 mod config;
 mod demo;
@@ -194,6 +195,24 @@ enum BenchCommand {
         /// Keep the site afterwards.
         #[arg(long)]
         keep: bool,
+    },
+    /// Simulate many sites (checkpoints every 10 s, reports every 30 s)
+    /// against a `custos central serve` started here on the configured
+    /// PostgreSQL: latency, throughput, CPU, and no update lost.
+    Central {
+        /// The centre's configuration (its database takes the sites).
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        sites: usize,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long, default_value_t = 10)]
+        checkpoint_every_s: u64,
+        #[arg(long, default_value_t = 30)]
+        report_every_s: u64,
+        #[arg(long, default_value_t = 5)]
+        entries_per_checkpoint: usize,
     },
     /// Import an items.csv of many rows into a fresh register (validation,
     /// one transaction, a log entry per row) beside the sqlite3 shell's
@@ -490,6 +509,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command: BenchCommand::Import { items, dir },
         } => bench::import(items, &dir)?,
+        Command::Bench {
+            command:
+                BenchCommand::Central {
+                    config,
+                    sites,
+                    seconds,
+                    checkpoint_every_s,
+                    report_every_s,
+                    entries_per_checkpoint,
+                },
+        } => bench_central::central(bench_central::CentralBench {
+            config,
+            sites,
+            seconds,
+            checkpoint_every: std::time::Duration::from_secs(checkpoint_every_s.max(1)),
+            report_every: std::time::Duration::from_secs(report_every_s.max(1)),
+            entries_per_checkpoint,
+        })?,
         Command::Bench {
             command: BenchCommand::ApiLatency { items, dir, custos },
         } => {
