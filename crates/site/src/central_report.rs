@@ -1,0 +1,244 @@
+//! The site's reports of its state to the central office: built from the
+//! index, the camera registry and the disk, signed with the log key
+//! (`custos_report`), sent on change and at least every minute.
+//!
+//! A report is the site's state now, not a history: after an outage the
+//! next one tells the centre everything it needs, so nothing is queued.
+//! The centre answers a report whose sequence number is not above the last
+//! it holds with that number; the reporter continues above it, so a clock
+//! stepped back, or a restart, never stops the reports.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use custos_ledger::note::SigningKey;
+use custos_report::{CameraHealth, Health};
+use custos_store::Store;
+
+use crate::cameras::CameraRegistry;
+use crate::clock::now_ms;
+use crate::storage::disk_usage;
+
+/// A report goes at least this often, whether anything changed or not.
+pub const REPORT_EVERY: Duration = Duration::from_secs(60);
+/// How often the state is looked at for a change worth reporting at once.
+const LOOK_EVERY: Duration = Duration::from_secs(5);
+
+/// Why a report was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportFailure {
+    /// The centre could not be reached or answered with a server error;
+    /// the next report will try again.
+    #[error("the central office at {url} cannot be reached: {reason}")]
+    Unreachable {
+        /// Where the report went.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The centre refused it.
+    #[error("the central office refused the report ({status}): {reason}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The centre's words.
+        reason: String,
+    },
+    /// The report could not be made.
+    #[error("making the report: {0}")]
+    Making(String),
+}
+
+/// The site's state as a report.
+pub fn health(
+    store: &Store,
+    cameras: &CameraRegistry,
+    data_dir: &Path,
+) -> Result<Health, ReportFailure> {
+    let making = |e: &dyn std::fmt::Display| ReportFailure::Making(e.to_string());
+    let gauges = store.site_gauges().map_err(|e| making(&e))?;
+    let mut last_segment_ms = None;
+    let mut oldest_segment_ms = None;
+    let mut recorded_bytes = 0u64;
+    let mut list = Vec::new();
+    for camera in cameras.list() {
+        let summary = store.camera_summary(&camera.id).map_err(|e| making(&e))?;
+        recorded_bytes += summary.bytes;
+        last_segment_ms = last_segment_ms.max(summary.last_end_ms);
+        oldest_segment_ms = match (oldest_segment_ms, summary.first_start_ms) {
+            (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+            (a, b) => a.or(b),
+        };
+        let dropped = &camera.recording.pictures_dropped;
+        list.push(CameraHealth {
+            state: serde_json::to_value(camera.state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            id: camera.id,
+            name: camera.name,
+            since_ms: camera.since_ms,
+            tamper: camera.tamper,
+            // Waiting for the first key frame after connecting is no loss.
+            pictures_dropped: dropped.clock_jump
+                + dropped.write_error
+                + dropped.lost_in_transit
+                + dropped.frame_too_large,
+        });
+    }
+    Ok(Health {
+        sent_ms: now_ms(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        cameras: list,
+        open_alerts: gauges.unresolved_alerts,
+        checkpoint: gauges.checkpoint,
+        last_segment_ms,
+        oldest_segment_ms,
+        disk: disk_usage(data_dir).map(|d| (recorded_bytes, d.available_bytes)),
+    })
+}
+
+/// What in a report makes it worth sending before the minute is up.
+fn digest(h: &Health) -> String {
+    let mut d = String::new();
+    for c in &h.cameras {
+        d.push_str(&format!(
+            "{}={}/{:?}/{};",
+            c.id, c.state, c.tamper, c.pictures_dropped
+        ));
+    }
+    d.push_str(&format!("{:?}", h.open_alerts));
+    d
+}
+
+/// Sends reports to one central office.
+pub struct Reporter {
+    url: String,
+    key: SigningKey,
+    seq: u64,
+    agent: ureq::Agent,
+}
+
+impl Reporter {
+    /// A reporter to the centre at `central_url`, signing with `key`.
+    pub fn new(central_url: &str, key: SigningKey) -> Reporter {
+        Reporter {
+            url: format!("{}/api/v1/report", central_url.trim_end_matches('/')),
+            key,
+            seq: 0,
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(10))
+                .timeout(Duration::from_secs(30))
+                .build(),
+        }
+    }
+
+    /// Sends `health`; on a stale sequence number, once more above the
+    /// centre's.
+    pub fn send(&mut self, health: &Health) -> Result<(), ReportFailure> {
+        let mut seq = self
+            .seq
+            .saturating_add(1)
+            .max(u64::try_from(now_ms()).unwrap_or(0));
+        for _ in 0..2 {
+            let note = custos_report::sign(health, seq, &self.key)
+                .map_err(|e| ReportFailure::Making(e.to_string()))?;
+            match self
+                .agent
+                .post(&self.url)
+                .set("Content-Type", "text/plain; charset=utf-8")
+                .send_string(&note)
+            {
+                Ok(_) => {
+                    self.seq = seq;
+                    return Ok(());
+                }
+                Err(ureq::Error::Status(409, answer)) => {
+                    let held = answer
+                        .into_string()
+                        .ok()
+                        .and_then(|b| b.trim().parse::<u64>().ok())
+                        .ok_or_else(|| ReportFailure::Refused {
+                            status: 409,
+                            reason: "a stale sequence number, and no number held in the answer"
+                                .to_owned(),
+                        })?;
+                    seq = held.saturating_add(1);
+                }
+                Err(ureq::Error::Status(status, answer)) if status < 500 => {
+                    return Err(ReportFailure::Refused {
+                        status,
+                        reason: answer.into_string().unwrap_or_default().trim().to_owned(),
+                    });
+                }
+                Err(e) => {
+                    return Err(ReportFailure::Unreachable {
+                        url: self.url.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        Err(ReportFailure::Refused {
+            status: 409,
+            reason: "the sequence number stayed stale".to_owned(),
+        })
+    }
+}
+
+/// Reports the site's state until `stop`: at once on a change of the
+/// cameras' states or the open alerts, else every [`REPORT_EVERY`]. A
+/// failure is logged when it starts and when it ends, not on every try.
+pub fn run(
+    db_path: PathBuf,
+    data_dir: PathBuf,
+    mut reporter: Reporter,
+    cameras: Arc<CameraRegistry>,
+    stop: Arc<AtomicBool>,
+) {
+    let store = match Store::open_read_only(&db_path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("central reports: opening the index: {e}");
+            return;
+        }
+    };
+    let mut last_sent: Option<(Instant, String)> = None;
+    let mut failing: Option<String> = None;
+    while !stop.load(Ordering::Relaxed) {
+        match health(&store, &cameras, &data_dir) {
+            Ok(h) => {
+                let d = digest(&h);
+                let due = last_sent
+                    .as_ref()
+                    .is_none_or(|(at, sent)| at.elapsed() >= REPORT_EVERY || *sent != d);
+                if due {
+                    match reporter.send(&h) {
+                        Ok(()) => {
+                            if failing.take().is_some() {
+                                tracing::info!(
+                                    "central reports: the central office takes reports again"
+                                );
+                            }
+                            last_sent = Some((Instant::now(), d));
+                        }
+                        Err(e) => {
+                            let text = e.to_string();
+                            if failing.as_deref() != Some(text.as_str()) {
+                                tracing::warn!("central reports: {text}");
+                            }
+                            failing = Some(text);
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::error!("central reports: {e}"),
+        }
+        let deadline = Instant::now() + LOOK_EVERY;
+        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
