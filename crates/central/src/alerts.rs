@@ -141,3 +141,127 @@ pub async fn settle(
         .map_err(CentralError::db("committing an alert change"))?;
     Ok(())
 }
+
+/// A site's own alert, as the centre's mirror of its log tells it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SiteAlert {
+    /// The site.
+    pub site: String,
+    /// The alert's number at the site.
+    pub alert: i64,
+    /// `tamper.covered`, `camera.offline`, …
+    pub kind: String,
+    /// One line.
+    pub summary: String,
+    /// The camera, if the alert is about one.
+    pub camera: Option<String>,
+    /// `open`, `acknowledged` or `resolved`.
+    pub state: String,
+    /// When it was raised and last changed, by the site's clock.
+    pub raised_ms: i64,
+    /// Last changed.
+    pub updated_ms: i64,
+    /// The log entry that last changed it.
+    pub log_index: i64,
+    /// Whether a change asked for at the centre waits for the site.
+    pub pending: Option<String>,
+}
+
+/// The sites' alerts (only unresolved ones with `open_only`), newest
+/// first.
+pub async fn site_alerts(pool: &Pool, open_only: bool) -> Result<Vec<SiteAlert>, CentralError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT s.name, a.alert, a.kind, a.summary, a.camera, a.state, a.raised_ms,
+                    a.updated_ms, a.log_index,
+                    (SELECT p.state || ' by ' || p.by_whom FROM site_alert_actions p
+                     WHERE p.site_id = a.site_id AND p.alert = a.alert AND p.done_ms IS NULL
+                     ORDER BY p.id DESC LIMIT 1)
+             FROM site_alerts a JOIN sites s ON s.id = a.site_id AND a.epoch = s.witness_epoch
+             WHERE NOT $1 OR a.state <> 'resolved'
+             ORDER BY a.raised_ms DESC, s.name, a.alert DESC",
+            &[&open_only],
+        )
+        .await
+        .map_err(CentralError::db("listing the sites' alerts"))?;
+    Ok(rows
+        .iter()
+        .map(|r| SiteAlert {
+            site: r.get(0),
+            alert: r.get(1),
+            kind: r.get(2),
+            summary: r.get(3),
+            camera: r.get(4),
+            state: r.get(5),
+            raised_ms: r.get(6),
+            updated_ms: r.get(7),
+            log_index: r.get(8),
+            pending: r.get(9),
+        })
+        .collect())
+}
+
+/// Asks site `site` to move its alert `alert` to `state` (`acknowledged`
+/// or `resolved`) as `actor`; the site does it at its next report and the
+/// change comes back through its log. In the audit trail.
+pub async fn request_site_alert_change(
+    pool: &Pool,
+    site: &str,
+    alert: i64,
+    state: &str,
+    actor: &str,
+    note: Option<&str>,
+) -> Result<i64, CentralError> {
+    if !matches!(state, "acknowledged" | "resolved") {
+        return Err(CentralError::Invalid(format!(
+            "an alert is acknowledged or resolved, not {state:?}"
+        )));
+    }
+    let mut client = pool.get().await?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(CentralError::db("starting a transaction"))?;
+    let row = tx
+        .query_opt(
+            "SELECT s.id, a.state FROM sites s
+             JOIN site_alerts a ON a.site_id = s.id AND a.epoch = s.witness_epoch AND a.alert = $2
+             WHERE s.name = $1",
+            &[&site, &alert],
+        )
+        .await
+        .map_err(CentralError::db("looking up a site alert"))?
+        .ok_or_else(|| {
+            CentralError::Invalid(format!(
+                "site {site:?} has no alert {alert} the centre knows of"
+            ))
+        })?;
+    let (site_id, current): (i64, String) = (row.get(0), row.get(1));
+    if current == "resolved" || current == state {
+        return Err(CentralError::Invalid(format!(
+            "alert {alert} of site {site:?} is already {current}"
+        )));
+    }
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO site_alert_actions (site_id, alert, state, by_whom, note, created_ms)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[&site_id, &alert, &state, &actor, &note, &now_ms()],
+        )
+        .await
+        .map_err(CentralError::db("asking for an alert change"))?
+        .get(0);
+    audit(
+        &tx,
+        actor,
+        "site_alert.requested",
+        Some(site_id),
+        &format!("alert {alert} -> {state}: {}", note.unwrap_or("")),
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(CentralError::db("committing an alert change request"))?;
+    Ok(id)
+}

@@ -107,6 +107,79 @@ CREATE TABLE site_reports (
 -- How long a site may stay silent before site.silent is raised.
 ALTER TABLE sites ADD COLUMN silent_after_ms BIGINT NOT NULL DEFAULT 300000;
 "#,
+    r#"
+-- Version 3: a mirror of each site's log, and what the centre reads in it.
+-- The right edge of the mirrored tree (ledger::merkle::Frontier bytes) and
+-- the largest size at which it matched a co-signed checkpoint.
+ALTER TABLE sites ADD COLUMN mirror_frontier BYTEA;
+ALTER TABLE sites ADD COLUMN mirror_verified BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE site_entries (
+    site_id  BIGINT  NOT NULL REFERENCES sites(id),
+    epoch    INTEGER NOT NULL,
+    idx      BIGINT  NOT NULL,
+    kind     TEXT    NOT NULL,
+    time_ms  BIGINT  NOT NULL,
+    leaf     BYTEA   NOT NULL,
+    PRIMARY KEY (site_id, epoch, idx)
+);
+-- The sites' own alerts, as their logs tell them; log_index is the entry
+-- that last changed the row.
+CREATE TABLE site_alerts (
+    site_id    BIGINT  NOT NULL REFERENCES sites(id),
+    epoch      INTEGER NOT NULL,
+    alert      BIGINT  NOT NULL,
+    kind       TEXT    NOT NULL,
+    summary    TEXT    NOT NULL,
+    camera     TEXT,
+    state      TEXT    NOT NULL,
+    raised_ms  BIGINT  NOT NULL,
+    updated_ms BIGINT  NOT NULL,
+    log_index  BIGINT  NOT NULL,
+    PRIMARY KEY (site_id, epoch, alert)
+);
+CREATE INDEX site_alerts_unresolved ON site_alerts (state) WHERE state <> 'resolved';
+CREATE TABLE site_alert_changes (
+    site_id    BIGINT  NOT NULL REFERENCES sites(id),
+    epoch      INTEGER NOT NULL,
+    alert      BIGINT  NOT NULL,
+    log_index  BIGINT  NOT NULL,
+    at_ms      BIGINT  NOT NULL,
+    state      TEXT    NOT NULL,
+    by_whom    TEXT    NOT NULL,
+    note       TEXT,
+    PRIMARY KEY (site_id, epoch, log_index)
+);
+-- Alert changes people made at the centre, until the site carried them out.
+CREATE TABLE site_alert_actions (
+    id            BIGSERIAL PRIMARY KEY,
+    site_id       BIGINT  NOT NULL REFERENCES sites(id),
+    alert         BIGINT  NOT NULL,
+    state         TEXT    NOT NULL,
+    by_whom       TEXT    NOT NULL,
+    note          TEXT,
+    created_ms    BIGINT  NOT NULL,
+    done_ms       BIGINT
+);
+CREATE INDEX site_alert_actions_pending ON site_alert_actions (site_id) WHERE done_ms IS NULL;
+-- Custody events of every site: where items are, who handled them.
+CREATE TABLE site_custody (
+    site_id    BIGINT  NOT NULL REFERENCES sites(id),
+    epoch      INTEGER NOT NULL,
+    log_index  BIGINT  NOT NULL,
+    event      BIGINT  NOT NULL,
+    barcode    TEXT    NOT NULL,
+    action     TEXT    NOT NULL,
+    at_ms      BIGINT  NOT NULL,
+    by_whom    TEXT    NOT NULL,
+    person     TEXT,
+    holder     TEXT,
+    location   TEXT,
+    cameras    TEXT    NOT NULL,
+    PRIMARY KEY (site_id, epoch, log_index)
+);
+CREATE INDEX site_custody_barcode ON site_custody (barcode, at_ms);
+CREATE INDEX site_custody_person ON site_custody (person, at_ms);
+"#,
 ];
 
 /// Any constant: the advisory lock that serialises migrations.

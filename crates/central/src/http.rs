@@ -13,7 +13,7 @@ use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
 
 use crate::config::CentralConfig;
-use crate::{db, reports, sites, witness, CentralError};
+use crate::{db, mirror, reports, sites, witness, CentralError};
 
 /// What every request handler shares: nothing two processes could disagree
 /// on (the database holds all state).
@@ -60,6 +60,11 @@ pub fn router(central: Arc<Central>) -> Router {
         .route(
             "/api/v1/report",
             post(report).layer(DefaultBodyLimit::max(1024 * 1024)),
+        )
+        // A batch is at most 256 KiB of entries, in base64.
+        .route(
+            "/api/v1/entries",
+            post(entries).layer(DefaultBodyLimit::max(1024 * 1024)),
         )
         .with_state(central)
 }
@@ -116,6 +121,21 @@ async fn enrol(State(central): State<Arc<Central>>, Json(request): Json<EnrolReq
 
 async fn report(State(central): State<Arc<Central>>, body: String) -> Response {
     match reports::accept(&central.pool, &body).await {
+        Ok(answer) => {
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let content_type = if status == StatusCode::OK {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            };
+            (status, [(header::CONTENT_TYPE, content_type)], answer.body).into_response()
+        }
+        Err(e) => internal(&e),
+    }
+}
+
+async fn entries(State(central): State<Arc<Central>>, body: String) -> Response {
+    match mirror::accept(&central.pool, &body).await {
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
             (

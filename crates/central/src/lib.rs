@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod mirror;
 pub mod reports;
 pub mod sites;
 pub mod witness;

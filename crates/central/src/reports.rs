@@ -25,7 +25,8 @@ const CENTRE: &str = "centre";
 pub struct ReportAnswer {
     /// The HTTP status.
     pub status: u16,
-    /// The body: `ok`, the sequence number held (409), or why not.
+    /// The body: a `custos_report::ReportAnswer` in JSON (200), the
+    /// sequence number held (409), or why not.
     pub body: String,
 }
 
@@ -86,6 +87,32 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralErro
     )
     .await
     .map_err(CentralError::db("storing a report"))?;
+    if !health.actions_done.is_empty() {
+        tx.execute(
+            "UPDATE site_alert_actions SET done_ms = $3
+             WHERE site_id = $1 AND id = ANY($2) AND done_ms IS NULL",
+            &[&site_id, &health.actions_done, &received],
+        )
+        .await
+        .map_err(CentralError::db("marking alert changes done"))?;
+    }
+    let actions = tx
+        .query(
+            "SELECT id, alert, state, by_whom, note FROM site_alert_actions
+             WHERE site_id = $1 AND done_ms IS NULL ORDER BY id LIMIT 100",
+            &[&site_id],
+        )
+        .await
+        .map_err(CentralError::db("reading alert changes for the site"))?
+        .iter()
+        .map(|r| custos_report::AlertAction {
+            id: r.get(0),
+            alert: r.get(1),
+            state: r.get(2),
+            by: r.get(3),
+            note: r.get(4),
+        })
+        .collect();
     settle_automatic(&tx, site_id, SITE_SILENT, "the site reports again").await?;
     let skew = health.sent_ms - received;
     if skew.abs() > MAX_SKEW_MS {
@@ -112,7 +139,9 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralErro
     tx.commit()
         .await
         .map_err(CentralError::db("committing a report"))?;
-    Ok(answer(200, "ok\n"))
+    let body = serde_json::to_string(&custos_report::ReportAnswer { actions })
+        .map_err(|e| CentralError::Invalid(format!("encoding an answer: {e}")))?;
+    Ok(answer(200, body))
 }
 
 /// Resolves the open alert `kind` of the site, if any, as the centre.

@@ -264,7 +264,9 @@ pub async fn resume(
                 "forgetting the latest co-signed checkpoint",
             ))?;
         tx.execute(
-            "UPDATE sites SET witness_epoch = witness_epoch + 1 WHERE id = $1",
+            "UPDATE sites SET witness_epoch = witness_epoch + 1, mirror_frontier = NULL,
+                              mirror_verified = 0
+             WHERE id = $1",
             &[&id],
         )
         .await

@@ -97,6 +97,20 @@ pub enum SiteCommand {
         #[arg(long)]
         accept_new_history: bool,
     },
+    /// Acknowledge or resolve one of a site's own alerts from the centre:
+    /// the site does it at its next report, and its log says so.
+    Alert {
+        name: String,
+        /// The alert's number at the site.
+        alert: i64,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// `acknowledged` or `resolved`.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// How long a site may stay silent before `site.silent` is raised.
     SilenceLimit {
         name: String,
@@ -155,28 +169,52 @@ async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
         CentralCommand::Alerts { config, all, json } => {
             let pool = pool(&load(&config)?).await?;
             let list = alerts::list(&pool, !all).await?;
+            let site_alerts = alerts::site_alerts(&pool, !all).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else if list.is_empty() {
-                println!("no {}alerts", if all { "" } else { "open " });
+                let doc = serde_json::json!({ "centre": list, "sites": site_alerts });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+                return Ok(());
             }
-            if !json {
-                for a in &list {
-                    let state = match (&a.resolved, &a.acknowledged) {
-                        (Some((_, by)), _) => format!("resolved by {by}"),
-                        (None, Some((_, by))) => format!("acknowledged by {by}"),
-                        (None, None) => "open".to_owned(),
-                    };
-                    println!(
-                        "#{} {} {} ×{} since {} ({state}): {}",
-                        a.id,
-                        a.site,
-                        a.kind,
-                        a.occurrences,
-                        when(a.raised_ms),
-                        a.detail
-                    );
-                }
+            println!("the centre's alerts about sites:");
+            if list.is_empty() {
+                println!("  none{}", if all { "" } else { " open" });
+            }
+            for a in &list {
+                let state = match (&a.resolved, &a.acknowledged) {
+                    (Some((_, by)), _) => format!("resolved by {by}"),
+                    (None, Some((_, by))) => format!("acknowledged by {by}"),
+                    (None, None) => "open".to_owned(),
+                };
+                println!(
+                    "  #{} {} {} ×{} since {} ({state}): {}",
+                    a.id,
+                    a.site,
+                    a.kind,
+                    a.occurrences,
+                    when(a.raised_ms),
+                    a.detail
+                );
+            }
+            println!("the sites' own alerts (from their logs):");
+            if site_alerts.is_empty() {
+                println!("  none{}", if all { "" } else { " unresolved" });
+            }
+            for a in &site_alerts {
+                let pending = a
+                    .pending
+                    .as_ref()
+                    .map(|p| format!(", asked: {p}"))
+                    .unwrap_or_default();
+                println!(
+                    "  {} alert {} {} since {} ({}{pending}): {} [log entry {}]",
+                    a.site,
+                    a.alert,
+                    a.kind,
+                    when(a.raised_ms),
+                    a.state,
+                    a.summary,
+                    a.log_index
+                );
             }
         }
         CentralCommand::Ack { id, config, note } => {
@@ -275,6 +313,25 @@ async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
                     );
                 }
             }
+        }
+        SiteCommand::Alert {
+            name,
+            alert,
+            config,
+            to,
+            note,
+        } => {
+            let pool = pool(&load(&config)?).await?;
+            alerts::request_site_alert_change(
+                &pool,
+                &name,
+                alert,
+                &to,
+                &format!("central:{actor}"),
+                note.as_deref(),
+            )
+            .await?;
+            println!("site {name} will mark its alert {alert} {to} at its next report");
         }
         SiteCommand::SilenceLimit {
             name,

@@ -613,9 +613,109 @@ impl HashSource for MemoryTree {
     }
 }
 
+/// The right edge of a tree: the roots of its complete subtrees, one per set
+/// bit of its size, largest first. Enough to append leaves and compute the
+/// root at every size, in `O(log n)` space: what a mirror of a log keeps to
+/// check, batch by batch, that the entries it holds hash to the log's
+/// checkpoints without reading them all again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    /// One hash per set bit of `size`, from the most significant bit down.
+    peaks: Vec<Hash>,
+}
+
+impl Frontier {
+    /// The frontier of the empty tree.
+    pub fn new() -> Frontier {
+        Frontier::default()
+    }
+
+    /// The number of leaves.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf_hash: Hash) {
+        let mut hash = leaf_hash;
+        // Each trailing one bit of the old size is a peak the new leaf
+        // completes a pair with.
+        let mut carry = self.size;
+        while carry & 1 == 1 {
+            // A set bit always has its peak; the guard keeps this total.
+            let Some(left) = self.peaks.pop() else { break };
+            hash = node_hash(&left, &hash);
+            carry >>= 1;
+        }
+        self.peaks.push(hash);
+        self.size += 1;
+    }
+
+    /// The RFC 9162 root of the tree.
+    pub fn root(&self) -> Hash {
+        let mut peaks = self.peaks.iter().rev();
+        let Some(last) = peaks.next() else {
+            return empty_root();
+        };
+        peaks.fold(*last, |right, left| node_hash(left, &right))
+    }
+
+    /// The frontier as bytes: the size (8 bytes, big-endian), then the peaks.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + 32 * self.peaks.len());
+        out.extend_from_slice(&self.size.to_be_bytes());
+        for p in &self.peaks {
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    /// Reads [`Frontier::to_bytes`]; `None` unless the peaks are exactly
+    /// one per set bit of the size.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Frontier> {
+        let (size, rest) = bytes.split_first_chunk::<8>()?;
+        let size = u64::from_be_bytes(*size);
+        if rest.len() != 32 * size.count_ones() as usize {
+            return None;
+        }
+        let peaks = rest
+            .chunks_exact(32)
+            .map(|c| <Hash>::try_from(c).ok())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Frontier { size, peaks })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frontier_has_the_root_of_the_whole_tree_at_every_size_and_survives_bytes() {
+        let mut tree = MemoryTree::new();
+        let mut frontier = Frontier::new();
+        assert_eq!(frontier.root(), empty_root());
+        for i in 0..300u32 {
+            let h = leaf_hash(&i.to_be_bytes());
+            tree.push(h);
+            frontier.push(h);
+            assert_eq!(frontier.size(), tree.len());
+            assert_eq!(frontier.root(), tree.root(), "size {}", tree.len());
+            let again = Frontier::from_bytes(&frontier.to_bytes()).expect("round trip");
+            assert_eq!(again, frontier);
+        }
+        let mut bytes = frontier.to_bytes();
+        bytes.pop();
+        assert!(Frontier::from_bytes(&bytes).is_none());
+        assert!(Frontier::from_bytes(&[0; 7]).is_none());
+        let mut wrong = 5u64.to_be_bytes().to_vec();
+        wrong.extend_from_slice(&[0; 32]);
+        assert!(
+            Frontier::from_bytes(&wrong).is_none(),
+            "size 5 has two peaks"
+        );
+    }
 
     #[test]
     fn split_point_is_largest_power_of_two_below() {

@@ -19,6 +19,8 @@
 //! continues above it. The JSON is the site's state now; unknown fields are
 //! ignored, so either side can be upgraded first.
 
+pub mod entries;
+
 use custos_ledger::note::{open_note, sign_note, NoteError, SigningKey, VerifierKey};
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +54,35 @@ pub struct Health {
     /// Bytes used by recordings, and bytes free on their disk.
     #[serde(default)]
     pub disk: Option<(u64, u64)>,
+    /// The centre's requests (acknowledge or resolve an alert) the site has
+    /// carried out, by the centre's number, since its previous report.
+    #[serde(default)]
+    pub actions_done: Vec<i64>,
+}
+
+/// What the centre asks of a site in its answer to a report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportAnswer {
+    /// Alert changes made at the centre, to carry out on the site.
+    #[serde(default)]
+    pub actions: Vec<AlertAction>,
+}
+
+/// An alert change a person made at the centre.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertAction {
+    /// The centre's number of the request; reported back in
+    /// [`Health::actions_done`] once carried out.
+    pub id: i64,
+    /// The site's alert.
+    pub alert: i64,
+    /// `acknowledged` or `resolved`.
+    pub state: String,
+    /// Who, at the centre.
+    pub by: String,
+    /// Why.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// One camera's state.
@@ -177,6 +208,7 @@ mod tests {
             last_segment_ms: Some(1_796_539_999_000),
             oldest_segment_ms: None,
             disk: Some((1 << 30, 5 << 30)),
+            actions_done: vec![4],
         }
     }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use custos_ledger::note::SigningKey;
-use custos_report::{CameraHealth, Health};
-use custos_store::Store;
+use custos_report::{AlertAction, CameraHealth, Health, ReportAnswer};
+use custos_store::{AlertState, Store, StoreError};
 
 use crate::cameras::CameraRegistry;
 use crate::clock::now_ms;
@@ -97,6 +97,7 @@ pub fn health(
         last_segment_ms,
         oldest_segment_ms,
         disk: disk_usage(data_dir).map(|d| (recorded_bytes, d.available_bytes)),
+        actions_done: Vec::new(),
     })
 }
 
@@ -135,9 +136,9 @@ impl Reporter {
         }
     }
 
-    /// Sends `health`; on a stale sequence number, once more above the
-    /// centre's.
-    pub fn send(&mut self, health: &Health) -> Result<(), ReportFailure> {
+    /// Sends `health` and returns what the centre asks of the site; on a
+    /// stale sequence number, sends once more above the centre's.
+    pub fn send(&mut self, health: &Health) -> Result<ReportAnswer, ReportFailure> {
         let mut seq = self
             .seq
             .saturating_add(1)
@@ -151,9 +152,18 @@ impl Reporter {
                 .set("Content-Type", "text/plain; charset=utf-8")
                 .send_string(&note)
             {
-                Ok(_) => {
+                Ok(response) => {
                     self.seq = seq;
-                    return Ok(());
+                    let body = response
+                        .into_string()
+                        .map_err(|e| ReportFailure::Unreachable {
+                            url: self.url.clone(),
+                            reason: format!("reading the answer: {e}"),
+                        })?;
+                    return serde_json::from_str(&body).map_err(|e| ReportFailure::Refused {
+                        status: 200,
+                        reason: format!("the answer is not a report answer: {e}"),
+                    });
                 }
                 Err(ureq::Error::Status(409, answer)) => {
                     let held = answer
@@ -188,17 +198,75 @@ impl Reporter {
     }
 }
 
+/// Carries out an alert change asked for at the centre, logged as the
+/// person there. A change the alert cannot make (it is resolved already)
+/// is done as far as the centre is concerned.
+pub fn carry_out(
+    store: &Store,
+    action: &AlertAction,
+    site: &str,
+    destinations: &[String],
+) -> Result<(), StoreError> {
+    let state = AlertState::parse(&action.state).ok_or_else(|| {
+        StoreError::InvalidArgument(format!(
+            "the centre asked for alert state {:?}",
+            action.state
+        ))
+    })?;
+    let by = if action.by.starts_with("central:") {
+        action.by.clone()
+    } else {
+        format!("central:{}", action.by)
+    };
+    let outcome = store.write("carrying out an alert change from the centre", |tx| {
+        crate::alerts::change_in(
+            tx,
+            action.alert,
+            state,
+            &by,
+            action.note.as_deref(),
+            site,
+            destinations,
+            now_ms(),
+        )
+    });
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(StoreError::Conflict(why) | StoreError::NotFound(why)) => {
+            tracing::warn!(
+                "central reports: the centre's change of alert {} was not made: {why}",
+                action.alert
+            );
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Where the reporter runs and what it needs to carry out the centre's
+/// requests.
+pub struct ReporterSite {
+    /// The index.
+    pub db_path: PathBuf,
+    /// The data directory (for disk use).
+    pub data_dir: PathBuf,
+    /// The site's name, for alert notifications.
+    pub site: String,
+    /// Where alert changes are announced.
+    pub alert_destinations: Vec<String>,
+}
+
 /// Reports the site's state until `stop`: at once on a change of the
-/// cameras' states or the open alerts, else every [`REPORT_EVERY`]. A
-/// failure is logged when it starts and when it ends, not on every try.
+/// cameras' states or the open alerts, else every [`REPORT_EVERY`]; and
+/// carries out the alert changes the centre answers with. A failure is
+/// logged when it starts and when it ends, not on every try.
 pub fn run(
-    db_path: PathBuf,
-    data_dir: PathBuf,
+    site: ReporterSite,
     mut reporter: Reporter,
     cameras: Arc<CameraRegistry>,
     stop: Arc<AtomicBool>,
 ) {
-    let store = match Store::open_read_only(&db_path) {
+    let store = match Store::open(&site.db_path) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("central reports: opening the index: {e}");
@@ -207,22 +275,35 @@ pub fn run(
     };
     let mut last_sent: Option<(Instant, String)> = None;
     let mut failing: Option<String> = None;
+    let mut done: Vec<i64> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        match health(&store, &cameras, &data_dir) {
-            Ok(h) => {
+        match health(&store, &cameras, &site.data_dir) {
+            Ok(mut h) => {
                 let d = digest(&h);
-                let due = last_sent
-                    .as_ref()
-                    .is_none_or(|(at, sent)| at.elapsed() >= REPORT_EVERY || *sent != d);
+                let due = !done.is_empty()
+                    || last_sent
+                        .as_ref()
+                        .is_none_or(|(at, sent)| at.elapsed() >= REPORT_EVERY || *sent != d);
                 if due {
+                    h.actions_done.clone_from(&done);
                     match reporter.send(&h) {
-                        Ok(()) => {
+                        Ok(answer) => {
                             if failing.take().is_some() {
                                 tracing::info!(
                                     "central reports: the central office takes reports again"
                                 );
                             }
                             last_sent = Some((Instant::now(), d));
+                            done.clear();
+                            for action in &answer.actions {
+                                match carry_out(&store, action, &site.site, &site.alert_destinations) {
+                                    Ok(()) => done.push(action.id),
+                                    Err(e) => tracing::error!(
+                                        "central reports: carrying out the centre's change of alert {}: {e}",
+                                        action.alert
+                                    ),
+                                }
+                            }
                         }
                         Err(e) => {
                             let text = e.to_string();
@@ -236,7 +317,13 @@ pub fn run(
             }
             Err(e) => tracing::error!("central reports: {e}"),
         }
-        let deadline = Instant::now() + LOOK_EVERY;
+        // Done requests are reported back at once.
+        let deadline = Instant::now()
+            + if done.is_empty() {
+                LOOK_EVERY
+            } else {
+                Duration::ZERO
+            };
         while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(200));
         }

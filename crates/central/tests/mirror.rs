@@ -1,0 +1,274 @@
+//! The centre's mirror of a site's log, proven against co-signed
+//! checkpoints, and the sites' alerts read from it, against a real
+//! PostgreSQL.
+
+mod pg;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use custos_central::alerts::{self, LOG_REWRITTEN};
+use custos_central::{db, mirror, reports, sites, witness};
+use custos_ledger::catalogue::{leaf, AlertChanged, AlertRaised};
+use custos_ledger::cosignature::CosigningKey;
+use custos_ledger::merkle::{consistency_proof, leaf_hash, MemoryTree};
+use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
+use deadpool_postgres::Pool;
+
+fn site_key() -> SigningKey {
+    SigningKey::from_seed("stacks.example/log", &[5; 32]).expect("key")
+}
+
+fn witness_key() -> CosigningKey {
+    CosigningKey::from_seed("central.example/witness", &[9; 32]).expect("witness")
+}
+
+/// A site's log in memory: its leaves and tree, and what it had co-signed.
+struct Log {
+    leaves: Vec<Vec<u8>>,
+    tree: MemoryTree,
+    cosigned: u64,
+}
+
+impl Log {
+    fn new() -> Log {
+        Log {
+            leaves: Vec::new(),
+            tree: MemoryTree::new(),
+            cosigned: 0,
+        }
+    }
+
+    fn append(&mut self, leaf: Vec<u8>) {
+        self.tree.push(leaf_hash(&leaf));
+        self.leaves.push(leaf);
+    }
+
+    async fn cosign(&mut self, pool: &Pool) {
+        let note = sign_checkpoint(
+            &Checkpoint {
+                origin: site_key().verifier().name().to_owned(),
+                size: self.tree.len(),
+                root: self.tree.root(),
+            },
+            &site_key(),
+        );
+        let mut body = format!("old {}\n", self.cosigned);
+        if self.cosigned > 0 {
+            for h in consistency_proof(&self.tree, self.cosigned, self.tree.len()).expect("proof") {
+                body.push_str(&BASE64.encode(h));
+                body.push('\n');
+            }
+        }
+        let a = witness::add(pool, &witness_key(), &format!("{body}\n{note}"))
+            .await
+            .expect("add");
+        assert_eq!(a.status, 200, "{}", a.body);
+        self.cosigned = self.tree.len();
+    }
+
+    fn batch(&self, from: usize, to: usize) -> String {
+        custos_report::entries::sign(from as u64, &self.leaves[from..to], &site_key())
+            .expect("sign")
+    }
+}
+
+fn raised(alert: i64, kind: &str) -> Vec<u8> {
+    leaf(
+        1_796_540_000_000 + alert,
+        &AlertRaised {
+            alert,
+            kind,
+            subject: "camera:door",
+            summary: "Door camera covered",
+            camera: Some("door"),
+            barcode: None,
+            details: &serde_json::json!({}),
+        },
+    )
+    .expect("leaf")
+}
+
+async fn enrolled(pg: &pg::Postgres, name: &str) -> Pool {
+    let pool = db::connect(&pg.create_db(name), 4).await.expect("pool");
+    let new = sites::add(&pool, "stacks", "admin").await.expect("add");
+    sites::enrol(&pool, &new.code, &site_key().verifier())
+        .await
+        .expect("enrol");
+    pool
+}
+
+#[tokio::test]
+async fn entries_are_mirrored_in_order_proven_at_cosigned_sizes_and_read_for_alerts() {
+    let pg = pg::Postgres::start();
+    let pool = enrolled(&pg, "mirror").await;
+    let mut log = Log::new();
+    for i in 0..7u8 {
+        log.append(vec![b'x', i]);
+    }
+    log.append(raised(1, "tamper.covered"));
+    log.cosign(&pool).await;
+    for i in 0..4u8 {
+        log.append(vec![b'y', i]);
+    }
+    log.cosign(&pool).await;
+
+    // Out of order: the centre says where it is.
+    let a = mirror::accept(&pool, &log.batch(3, 6))
+        .await
+        .expect("accept");
+    assert_eq!((a.status, a.body.as_str()), (409, "0\n"));
+    // In two batches, the first ending between co-signed sizes.
+    let a = mirror::accept(&pool, &log.batch(0, 5))
+        .await
+        .expect("accept");
+    assert_eq!((a.status, a.body.as_str()), (200, "5\n"));
+    assert_eq!(
+        mirror::mirror_size(&pool, "stacks").await.expect("size"),
+        (5, 0)
+    );
+    let a = mirror::accept(&pool, &log.batch(5, 12))
+        .await
+        .expect("accept");
+    assert_eq!((a.status, a.body.as_str()), (200, "12\n"));
+    assert_eq!(
+        mirror::mirror_size(&pool, "stacks").await.expect("size"),
+        (12, 12)
+    );
+
+    // Not beyond what was co-signed.
+    log.append(vec![b'z']);
+    let a = mirror::accept(&pool, &log.batch(12, 13))
+        .await
+        .expect("accept");
+    assert_eq!(a.status, 400, "{}", a.body);
+
+    let open = alerts::site_alerts(&pool, true).await.expect("alerts");
+    assert_eq!(open.len(), 1);
+    assert_eq!((open[0].site.as_str(), open[0].alert), ("stacks", 1));
+    assert_eq!(open[0].kind, "tamper.covered");
+    assert_eq!(open[0].log_index, 7);
+
+    // Acknowledged at the centre: the site hears of it in its report's
+    // answer, does it (its log says so), and reports it done.
+    let id = alerts::request_site_alert_change(
+        &pool,
+        "stacks",
+        1,
+        "acknowledged",
+        "central:ana",
+        Some("on my way"),
+    )
+    .await
+    .expect("request");
+    let health = custos_report::Health {
+        sent_ms: custos_central::now_ms(),
+        ..Default::default()
+    };
+    let r = reports::accept(
+        &pool,
+        &custos_report::sign(&health, 1, &site_key()).expect("sign"),
+    )
+    .await
+    .expect("report");
+    let answer: custos_report::ReportAnswer = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(answer.actions.len(), 1);
+    assert_eq!((answer.actions[0].id, answer.actions[0].alert), (id, 1));
+    assert_eq!(answer.actions[0].by, "central:ana");
+    assert_eq!(
+        alerts::site_alerts(&pool, true).await.expect("alerts")[0]
+            .pending
+            .as_deref(),
+        Some("acknowledged by central:ana")
+    );
+    log.append(
+        leaf(
+            1_796_540_100_000,
+            &AlertChanged {
+                alert: 1,
+                kind: "tamper.covered",
+                state: "acknowledged",
+                by: "central:ana",
+                note: Some("on my way"),
+            },
+        )
+        .expect("leaf"),
+    );
+    log.cosign(&pool).await;
+    let a = mirror::accept(&pool, &log.batch(12, 14))
+        .await
+        .expect("accept");
+    assert_eq!(a.status, 200, "{}", a.body);
+    let done = custos_report::Health {
+        actions_done: vec![id],
+        ..health
+    };
+    let r = reports::accept(
+        &pool,
+        &custos_report::sign(&done, 2, &site_key()).expect("sign"),
+    )
+    .await
+    .expect("report");
+    let answer: custos_report::ReportAnswer = serde_json::from_str(&r.body).expect("json");
+    assert!(answer.actions.is_empty());
+    let now = &alerts::site_alerts(&pool, true).await.expect("alerts")[0];
+    assert_eq!(
+        (now.state.as_str(), now.log_index, now.pending.clone()),
+        ("acknowledged", 13, None)
+    );
+}
+
+#[tokio::test]
+async fn entries_that_do_not_hash_to_the_cosigned_root_are_refused_and_suspend_the_site() {
+    let pg = pg::Postgres::start();
+    let pool = enrolled(&pg, "forged").await;
+    let mut log = Log::new();
+    for i in 0..10u8 {
+        log.append(vec![b'x', i]);
+    }
+    log.cosign(&pool).await;
+    // The site (or whoever holds its key) sends other entries than it had.
+    let mut forged = Log::new();
+    for i in 0..10u8 {
+        forged.append(vec![b'f', i]);
+    }
+    let a = mirror::accept(&pool, &forged.batch(0, 10))
+        .await
+        .expect("accept");
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert_eq!(
+        mirror::mirror_size(&pool, "stacks").await.expect("size"),
+        (0, 0)
+    );
+    assert_eq!(
+        alerts::list(&pool, true).await.expect("alerts")[0].kind,
+        LOG_REWRITTEN
+    );
+    // Suspended: not even the true entries are taken until an auditor acts.
+    let a = mirror::accept(&pool, &log.batch(0, 10))
+        .await
+        .expect("accept");
+    assert_eq!(a.status, 403, "{}", a.body);
+    sites::resume(
+        &pool,
+        "stacks",
+        "auditor",
+        "a test of the site's key holder",
+        false,
+    )
+    .await
+    .expect("resume");
+    let a = mirror::accept(&pool, &log.batch(0, 10))
+        .await
+        .expect("accept");
+    assert_eq!(a.status, 200, "{}", a.body);
+    // A batch signed by another key is refused outright.
+    let other = SigningKey::from_seed("stacks.example/log", &[6; 32]).expect("key");
+    let stranger = custos_report::entries::sign(10, &[b"q".to_vec()], &other).expect("sign");
+    assert_eq!(
+        mirror::accept(&pool, &stranger)
+            .await
+            .expect("accept")
+            .status,
+        403
+    );
+}
