@@ -1,0 +1,175 @@
+//! Ships the site's log to the central office's mirror of it, in order and
+//! in signed batches (`custos_report::entries`), never beyond the latest
+//! checkpoint the centre co-signed, so the centre can prove every batch.
+//!
+//! The log itself is the outbox: nothing is queued elsewhere. The centre
+//! says how far its mirror goes (its answer to every batch, and 409 with
+//! its size to a batch that does not start there), so after an outage of
+//! either side, or a restart, shipping resumes exactly where it stopped.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use custos_ledger::note::SigningKey;
+use custos_ledger::storage::LogStorage;
+use custos_report::entries::MAX_BATCH_BYTES;
+
+use crate::central_report::ReportFailure;
+
+/// How often the log is looked at for entries to ship.
+const LOOK_EVERY: Duration = Duration::from_secs(5);
+
+/// Ships one site's log to one centre.
+pub struct Shipper {
+    url: String,
+    key: SigningKey,
+    agent: ureq::Agent,
+    /// The centre's mirror size, once known.
+    mirrored: Option<u64>,
+}
+
+impl Shipper {
+    /// A shipper to the centre at `central_url`, signing with `key`.
+    pub fn new(central_url: &str, key: SigningKey) -> Shipper {
+        Shipper {
+            url: format!("{}/api/v1/entries", central_url.trim_end_matches('/')),
+            key,
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(10))
+                .timeout(Duration::from_secs(120))
+                .build(),
+            mirrored: None,
+        }
+    }
+
+    /// How far the centre's mirror goes, as last heard.
+    pub fn mirrored(&self) -> Option<u64> {
+        self.mirrored
+    }
+
+    /// Sends the entries of `log` from the centre's mirror size up to
+    /// `limit` (the largest size the centre co-signed); returns the
+    /// mirror's size after.
+    pub fn ship(&mut self, log: &LogStorage, limit: u64) -> Result<u64, ReportFailure> {
+        let limit = limit.min(log.size());
+        loop {
+            let from = self.mirrored.unwrap_or(0);
+            if self.mirrored.is_some() && from >= limit {
+                return Ok(from);
+            }
+            let mut leaves = Vec::new();
+            let mut bytes = 0;
+            let mut index = from;
+            // Even a probe for the mirror's size carries one entry: a batch
+            // is never empty.
+            while index < limit.max(from + 1)
+                && index < log.size()
+                && (leaves.is_empty() || bytes < MAX_BATCH_BYTES)
+            {
+                let leaf = log.entry(index).map_err(|e| {
+                    ReportFailure::Making(format!("reading log entry {index}: {e}"))
+                })?;
+                bytes += leaf.len();
+                leaves.push(leaf);
+                index += 1;
+            }
+            if leaves.is_empty() {
+                return Ok(from);
+            }
+            let note = custos_report::entries::sign(from, &leaves, &self.key)
+                .map_err(|e| ReportFailure::Making(e.to_string()))?;
+            match self
+                .agent
+                .post(&self.url)
+                .set("Content-Type", "text/plain; charset=utf-8")
+                .send_string(&note)
+            {
+                Ok(answer) => {
+                    self.mirrored = Some(self.size_in(answer.into_string())?);
+                }
+                Err(ureq::Error::Status(409, answer)) => {
+                    let held = self.size_in(answer.into_string())?;
+                    if held > log.size() {
+                        return Err(ReportFailure::Refused {
+                            status: 409,
+                            reason: format!(
+                                "the centre mirrors {held} entries of this site's log, which has only {}: the log here is not the one the centre saw",
+                                log.size()
+                            ),
+                        });
+                    }
+                    self.mirrored = Some(held);
+                }
+                Err(ureq::Error::Status(400, _)) if self.mirrored.is_none() => {
+                    // A probe beyond what is co-signed: nothing to ship yet.
+                    return Ok(0);
+                }
+                Err(ureq::Error::Status(status, answer)) if status < 500 => {
+                    return Err(ReportFailure::Refused {
+                        status,
+                        reason: answer.into_string().unwrap_or_default().trim().to_owned(),
+                    });
+                }
+                Err(e) => {
+                    return Err(ReportFailure::Unreachable {
+                        url: self.url.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn size_in(&self, body: std::io::Result<String>) -> Result<u64, ReportFailure> {
+        body.ok()
+            .and_then(|b| b.trim().parse::<u64>().ok())
+            .ok_or_else(|| ReportFailure::Refused {
+                status: 200,
+                reason: "the centre's answer holds no mirror size".to_owned(),
+            })
+    }
+}
+
+/// Ships the log in `log_dir` until `stop`, up to what `cosigned` says the
+/// centre co-signed. A failure is logged when it starts and ends.
+pub fn run(
+    log_dir: PathBuf,
+    mut shipper: Shipper,
+    cosigned: impl Fn() -> Option<u64>,
+    stop: Arc<AtomicBool>,
+) {
+    let log = match LogStorage::open_read_only(&log_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("central mirror: opening the log: {e}");
+            return;
+        }
+    };
+    let mut failing: Option<String> = None;
+    while !stop.load(Ordering::Relaxed) {
+        if let Err(e) = log.refresh_size() {
+            tracing::error!("central mirror: reading the log's size: {e}");
+        } else if let Some(limit) = cosigned() {
+            match shipper.ship(&log, limit) {
+                Ok(_) => {
+                    if failing.take().is_some() {
+                        tracing::info!("central mirror: the central office takes the log again");
+                    }
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    if failing.as_deref() != Some(text.as_str()) {
+                        tracing::warn!("central mirror: {text}");
+                    }
+                    failing = Some(text);
+                }
+            }
+        }
+        let deadline = Instant::now() + LOOK_EVERY;
+        while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
