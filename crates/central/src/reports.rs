@@ -37,6 +37,24 @@ fn answer(status: u16, body: impl Into<String>) -> ReportAnswer {
     }
 }
 
+/// The site of a report, its last sequence number, and whether anything
+/// beyond storing the report may be needed: an alert of its own the centre
+/// may resolve, or alert changes waiting for the site.
+const REPORT_SITE: &str = "SELECT s.id, s.log_key, r.seq,
+        EXISTS (SELECT 1 FROM alerts a WHERE a.site_id = s.id AND a.resolved_ms IS NULL
+                AND a.kind IN ('site.silent', 'site.clock_skew')),
+        EXISTS (SELECT 1 FROM site_alert_actions p WHERE p.site_id = s.id AND p.done_ms IS NULL)
+    FROM sites s LEFT JOIN site_reports r ON r.site_id = s.id
+    WHERE s.origin = $1";
+
+/// Stores a report unless one with a higher number is already there.
+const STORE_REPORT: &str = "INSERT INTO site_reports (site_id, seq, sent_ms, received_ms, health)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (site_id) DO UPDATE
+    SET seq = EXCLUDED.seq, sent_ms = EXCLUDED.sent_ms, received_ms = EXCLUDED.received_ms,
+        health = EXCLUDED.health
+    WHERE site_reports.seq < EXCLUDED.seq";
+
 /// Accepts the report note `note` if it is signed by the key the centre
 /// pinned for its site and its sequence number is above the last one.
 pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralError> {
@@ -45,17 +63,12 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralErro
         Err(e) => return Ok(answer(400, format!("{e}\n"))),
     };
     let mut client = pool.get().await?;
-    let tx = client
-        .transaction()
+    let lookup = client
+        .prepare_cached(REPORT_SITE)
         .await
-        .map_err(CentralError::db("starting a report transaction"))?;
-    let Some(row) = tx
-        .query_opt(
-            "SELECT s.id, s.log_key, r.seq FROM sites s
-             LEFT JOIN site_reports r ON r.site_id = s.id
-             WHERE s.origin = $1 FOR UPDATE OF s",
-            &[&origin],
-        )
+        .map_err(CentralError::db("preparing the report lookup"))?;
+    let Some(row) = client
+        .query_opt(&lookup, &[&origin])
         .await
         .map_err(CentralError::db("looking up a report's site"))?
     else {
@@ -64,8 +77,19 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralErro
             format!("no site with the log origin {origin:?} is enrolled\n"),
         ));
     };
-    let (site_id, key_text, last_seq): (i64, String, Option<i64>) =
-        (row.get(0), row.get(1), row.get(2));
+    let (site_id, key_text, last_seq, auto_alerts, pending): (
+        i64,
+        Option<String>,
+        Option<i64>,
+        bool,
+        bool,
+    ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    let Some(key_text) = key_text else {
+        return Ok(answer(
+            404,
+            format!("no site with the log origin {origin:?} is enrolled\n"),
+        ));
+    };
     let key = VerifierKey::parse(&key_text)
         .map_err(|e| CentralError::Invalid(format!("a pinned log key does not parse: {e}")))?;
     let (seq, health) = match custos_report::open(note, &key) {
@@ -77,16 +101,40 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralErro
         return Ok(answer(409, format!("{last}\n")));
     }
     let received = now_ms();
+    let skew = health.sent_ms - received;
+    let skewed = skew.abs() > MAX_SKEW_MS;
     let json = serde_json::to_string(&health)
         .map_err(|e| CentralError::Invalid(format!("re-encoding a report: {e}")))?;
-    tx.execute(
-        "INSERT INTO site_reports (site_id, seq, sent_ms, received_ms, health)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (site_id) DO UPDATE SET seq = $2, sent_ms = $3, received_ms = $4, health = $5",
-        &[&site_id, &seq, &health.sent_ms, &received, &json],
-    )
-    .await
-    .map_err(CentralError::db("storing a report"))?;
+    let store = client
+        .prepare_cached(STORE_REPORT)
+        .await
+        .map_err(CentralError::db("preparing the report update"))?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(CentralError::db("starting a report transaction"))?;
+    // A report is a state the next one replaces: losing the last one to a
+    // crash loses nothing, so its commit does not wait for the disk.
+    tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+        .await
+        .map_err(CentralError::db("relaxing a report's commit"))?;
+    let stored = tx
+        .execute(&store, &[&site_id, &seq, &health.sent_ms, &received, &json])
+        .await
+        .map_err(CentralError::db("storing a report"))?;
+    if stored == 0 {
+        // Another report of the site, with a higher number, came first.
+        let held: i64 = tx
+            .query_one(
+                "SELECT seq FROM site_reports WHERE site_id = $1",
+                &[&site_id],
+            )
+            .await
+            .map_err(CentralError::db("reading a report's number"))?
+            .get(0);
+        return Ok(answer(409, format!("{held}\n")));
+    }
+    let mut actions = Vec::new();
     if !health.actions_done.is_empty() {
         tx.execute(
             "UPDATE site_alert_actions SET done_ms = $3
@@ -96,26 +144,29 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralErro
         .await
         .map_err(CentralError::db("marking alert changes done"))?;
     }
-    let actions = tx
-        .query(
-            "SELECT id, alert, state, by_whom, note FROM site_alert_actions
-             WHERE site_id = $1 AND done_ms IS NULL ORDER BY id LIMIT 100",
-            &[&site_id],
-        )
-        .await
-        .map_err(CentralError::db("reading alert changes for the site"))?
-        .iter()
-        .map(|r| custos_report::AlertAction {
-            id: r.get(0),
-            alert: r.get(1),
-            state: r.get(2),
-            by: r.get(3),
-            note: r.get(4),
-        })
-        .collect();
-    settle_automatic(&tx, site_id, SITE_SILENT, "the site reports again").await?;
-    let skew = health.sent_ms - received;
-    if skew.abs() > MAX_SKEW_MS {
+    if pending || !health.actions_done.is_empty() {
+        actions = tx
+            .query(
+                "SELECT id, alert, state, by_whom, note FROM site_alert_actions
+                 WHERE site_id = $1 AND done_ms IS NULL ORDER BY id LIMIT 100",
+                &[&site_id],
+            )
+            .await
+            .map_err(CentralError::db("reading alert changes for the site"))?
+            .iter()
+            .map(|r| custos_report::AlertAction {
+                id: r.get(0),
+                alert: r.get(1),
+                state: r.get(2),
+                by: r.get(3),
+                note: r.get(4),
+            })
+            .collect();
+    }
+    if auto_alerts {
+        settle_automatic(&tx, site_id, SITE_SILENT, "the site reports again").await?;
+    }
+    if skewed {
         crate::alerts::raise(
             &tx,
             site_id,
@@ -127,7 +178,7 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralErro
             ),
         )
         .await?;
-    } else {
+    } else if auto_alerts {
         settle_automatic(
             &tx,
             site_id,

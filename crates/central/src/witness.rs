@@ -62,11 +62,120 @@ struct KnownSite {
 }
 
 /// Answers an `add-checkpoint` request `body` as `witness`.
+///
+/// The common case, a checkpoint that extends the latest co-signed, takes
+/// one read and one compare-and-swap statement; everything else (a
+/// refusal to keep, a conflict to look into) is judged again under the
+/// site's row lock in [`add_locked`].
 pub async fn add(pool: &Pool, witness: &CosigningKey, body: &str) -> Result<Answer, CentralError> {
     let request = match parse_add_checkpoint(body) {
         Ok(r) => r,
         Err(refusal) => return Ok(Answer::refused(&refusal)),
     };
+    let origin = request.note.split('\n').next().unwrap_or_default();
+    let client = pool.get().await?;
+    // Statements of the common case are prepared once per connection.
+    let lookup = client
+        .prepare_cached(SITE_BY_ORIGIN)
+        .await
+        .map_err(CentralError::db("preparing the origin lookup"))?;
+    let row = client
+        .query_opt(&lookup, &[&origin])
+        .await
+        .map_err(CentralError::db("looking up a log origin"))?;
+    let Some(site) = row.map(|r| site_from_row(&r, origin)).transpose()? else {
+        return Ok(Answer::refused(&Refusal::UnknownOrigin {
+            origin: origin.to_owned(),
+        }));
+    };
+    if site.suspended.is_some() {
+        drop(client);
+        return add_locked(pool, witness, body, &request).await;
+    }
+    let now_s = u64::try_from(now_ms() / 1000).unwrap_or(1);
+    let judged = add_checkpoint(
+        &request,
+        |o| (o == origin).then(|| site.key.clone()),
+        site.latest.as_ref(),
+        witness,
+        now_s,
+    );
+    match judged {
+        Ok(cosigned) => {
+            let size = to_i64(cosigned.checkpoint.size)?;
+            let old = to_i64(request.old_size)?;
+            let root = cosigned.checkpoint.root.to_vec();
+            let note = format!("{}{}", request.note, cosigned.line);
+            let now = now_ms();
+            // The compare-and-swap the protocol asks for: the state moves
+            // only from the size judged against, only while the site is
+            // not suspended and its history is the one judged.
+            let advance = if site.latest.is_some() {
+                "WITH advanced AS (
+                     UPDATE witness_latest w SET size = $2, root = $3, cosigned_ms = $4
+                     FROM sites s
+                     WHERE w.site_id = $1 AND w.size = $5 AND s.id = $1
+                       AND s.suspended_ms IS NULL AND s.witness_epoch = $6
+                     RETURNING w.site_id)
+                 INSERT INTO witness_checkpoints (site_id, epoch, size, root, note, cosigned_ms)
+                 SELECT site_id, $6, $2, $3, $7, $4 FROM advanced
+                 ON CONFLICT (site_id, epoch, size)
+                 DO UPDATE SET note = EXCLUDED.note, cosigned_ms = EXCLUDED.cosigned_ms"
+            } else {
+                "WITH advanced AS (
+                     INSERT INTO witness_latest (site_id, size, root, cosigned_ms)
+                     SELECT $1, $2, $3, $4 FROM sites s
+                     WHERE s.id = $1 AND s.suspended_ms IS NULL AND s.witness_epoch = $6
+                       AND $5::BIGINT = 0
+                     ON CONFLICT (site_id) DO NOTHING
+                     RETURNING site_id)
+                 INSERT INTO witness_checkpoints (site_id, epoch, size, root, note, cosigned_ms)
+                 SELECT site_id, $6, $2, $3, $7, $4 FROM advanced
+                 ON CONFLICT (site_id, epoch, size)
+                 DO UPDATE SET note = EXCLUDED.note, cosigned_ms = EXCLUDED.cosigned_ms"
+            };
+            let advance = client
+                .prepare_cached(advance)
+                .await
+                .map_err(CentralError::db("preparing the witness update"))?;
+            let advanced = client
+                .execute(
+                    &advance,
+                    &[&site.id, &size, &root, &now, &old, &site.epoch, &note],
+                )
+                .await
+                .map_err(CentralError::db("advancing the witness state"))?;
+            if advanced == 1 {
+                return Ok(Answer {
+                    status: 200,
+                    content_type: "text/plain; charset=utf-8",
+                    body: cosigned.line,
+                });
+            }
+            // Something moved meanwhile: judge again under the lock.
+            drop(client);
+            add_locked(pool, witness, body, &request).await
+        }
+        Err(
+            refusal @ (Refusal::Malformed { .. }
+            | Refusal::UnknownOrigin { .. }
+            | Refusal::OldSizeAbove { .. }),
+        ) => Ok(Answer::refused(&refusal)),
+        Err(_) => {
+            drop(client);
+            add_locked(pool, witness, body, &request).await
+        }
+    }
+}
+
+/// [`add`] in one transaction under the site's row lock: what keeps the
+/// evidence of a refusal consistent with the state it was judged against.
+async fn add_locked(
+    pool: &Pool,
+    witness: &CosigningKey,
+    body: &str,
+    request: &custos_ledger::witness::AddCheckpoint<'_>,
+) -> Result<Answer, CentralError> {
     let origin = request.note.split('\n').next().unwrap_or_default();
     let mut client = pool.get().await?;
     let tx = client
@@ -90,7 +199,7 @@ pub async fn add(pool: &Pool, witness: &CosigningKey, body: &str) -> Result<Answ
     }
     let now_s = u64::try_from(now_ms() / 1000).unwrap_or(1);
     let judged = add_checkpoint(
-        &request,
+        request,
         |o| (o == origin).then(|| site.key.clone()),
         site.latest.as_ref(),
         witness,
@@ -194,19 +303,23 @@ fn to_i64(n: u64) -> Result<i64, CentralError> {
     i64::try_from(n).map_err(|_| CentralError::Invalid(format!("size {n} is out of range")))
 }
 
+/// The site of a log origin and its witness state.
+const SITE_BY_ORIGIN: &str =
+    "SELECT s.id, s.name, s.log_key, s.suspended_reason, w.size, w.root, s.witness_epoch
+     FROM sites s LEFT JOIN witness_latest w ON w.site_id = s.id
+     WHERE s.origin = $1";
+
+/// The site of log `origin` and its witness state, its row locked until the
+/// transaction ends.
 async fn known_site(tx: &Transaction<'_>, origin: &str) -> Result<Option<KnownSite>, CentralError> {
-    let Some(row) = tx
-        .query_opt(
-            "SELECT s.id, s.name, s.log_key, s.suspended_reason, w.size, w.root, s.witness_epoch
-             FROM sites s LEFT JOIN witness_latest w ON w.site_id = s.id
-             WHERE s.origin = $1 FOR UPDATE OF s",
-            &[&origin],
-        )
+    tx.query_opt(&format!("{SITE_BY_ORIGIN} FOR UPDATE OF s"), &[&origin])
         .await
         .map_err(CentralError::db("looking up a log origin"))?
-    else {
-        return Ok(None);
-    };
+        .map(|row| site_from_row(&row, origin))
+        .transpose()
+}
+
+fn site_from_row(row: &tokio_postgres::Row, origin: &str) -> Result<KnownSite, CentralError> {
     let name: String = row.get(1);
     let key_text: String = row.get(2);
     let key = VerifierKey::parse(&key_text).map_err(|e| {
@@ -227,14 +340,14 @@ async fn known_site(tx: &Transaction<'_>, origin: &str) -> Result<Option<KnownSi
         }),
         _ => None,
     };
-    Ok(Some(KnownSite {
+    Ok(KnownSite {
         id: row.get(0),
         name,
         key,
         suspended: row.get(3),
         epoch: row.get(6),
         latest,
-    }))
+    })
 }
 
 async fn latest_size(tx: &Transaction<'_>, site_id: i64) -> Result<u64, CentralError> {
