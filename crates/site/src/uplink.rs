@@ -39,8 +39,9 @@ use crate::clock::now_ms;
 /// The site's name for the central office's witness.
 pub const CENTRAL: &str = "central";
 
-/// How long one request to the centre or a witness may take.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one request to the centre or a witness may take (also the
+/// longest a stopping site waits for the thread).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long after a refusal, or a state that needs a person, the same
 /// witness is asked again.
 const SLOW_RETRY: Duration = Duration::from_secs(600);
