@@ -5,6 +5,7 @@ mod auth;
 mod bench;
 mod bench_central;
 mod central_cli;
+mod central_site;
 mod config;
 mod demo;
 mod destinations;
@@ -112,6 +113,13 @@ enum Command {
         /// A verifier key obtained independently of the bundle.
         #[arg(long)]
         key: Option<String>,
+        /// A witness key (`name+hexid+base64`) whose cosignature the
+        /// bundle's checkpoint must carry; repeat for several witnesses.
+        #[arg(long = "witness", value_name = "KEY", conflicts_with = "config")]
+        witnesses: Vec<String>,
+        /// How many of the --witness keys must have co-signed (default: all).
+        #[arg(long, value_name = "K", requires = "witnesses")]
+        witness_quorum: Option<usize>,
     },
     /// The site's log signing key.
     Key {
@@ -558,7 +566,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bundle,
             config,
             key,
-        } => return verify_command(bundle, config, key),
+            witnesses,
+            witness_quorum,
+        } => return verify_command(bundle, config, key, &witnesses, witness_quorum),
         Command::Key {
             command: KeyCommand::Show { config },
         } => {
@@ -633,6 +643,8 @@ fn verify_command(
     bundle: Option<PathBuf>,
     config: Option<PathBuf>,
     key: Option<String>,
+    witnesses: &[String],
+    witness_quorum: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
     let key = key
         .map(|k| {
@@ -640,9 +652,31 @@ fn verify_command(
                 .map_err(|e| anyhow::anyhow!("--key: {e}"))
         })
         .transpose()?;
+    let witnesses = witnesses
+        .iter()
+        .map(|w| {
+            custos_ledger::cosignature::CosignerKey::parse(w.trim())
+                .map_err(|e| anyhow::anyhow!("--witness {:?}: {e}", w.trim()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(k) = witness_quorum {
+        if k == 0 || k > witnesses.len() {
+            bail!(
+                "--witness-quorum {k}: expected from 1 to the {} witness key(s) given",
+                witnesses.len()
+            );
+        }
+    }
     let ok = match (bundle, config) {
         (Some(dir), None) => {
-            let report = custos_ledger::bundle::verify_bundle(&dir, key.as_ref());
+            let report = custos_ledger::bundle::verify_bundle_trusting(
+                &dir,
+                &custos_ledger::bundle::Trust {
+                    key: key.as_ref(),
+                    witnesses: &witnesses,
+                    witness_quorum,
+                },
+            );
             println!("{report}");
             report.ok()
         }

@@ -73,6 +73,12 @@ pub async fn serve(
     let log_verifier = key.verifier();
     let site_log =
         custos_site::sitelog::SiteLog::start(custos_site::open::index(&data_dir)?, &data_dir, key)?;
+    // The witnesses given in the file are pinned as it says; the central
+    // office's is pinned when the site enrols, on the uplink thread.
+    let configured: Vec<_> = config.witnesses.iter().map(|w| w.pinned()).collect();
+    store
+        .sync_config_witnesses(&configured, now_ms())
+        .context("pinning the [[witness]] keys")?;
     if report.is_clean() {
         tracing::info!("index and video files agree");
     } else {
@@ -221,6 +227,26 @@ pub async fn serve(
             .context("starting the notification thread")?
     };
 
+    // Enrolment and witnessing: their own thread, so an unreachable centre
+    // never holds up recording.
+    let witness_board = custos_site::uplink::WitnessBoard::default();
+    let uplink_thread = {
+        let uplink = custos_site::uplink::Uplink {
+            db_path: db_path.clone(),
+            log_dir: DataDir::new(&data_dir).log(),
+            log_key: log_verifier.clone(),
+            central: config.central.clone(),
+            timeout: custos_site::uplink::DEFAULT_TIMEOUT,
+            poll: Duration::from_secs(1),
+            board: witness_board.clone(),
+        };
+        let stop = background_stop.clone();
+        std::thread::Builder::new()
+            .name("witnesses".into())
+            .spawn(move || custos_site::uplink::run(uplink, stop))
+            .context("starting the witness thread")?
+    };
+
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
@@ -310,6 +336,7 @@ pub async fn serve(
     tokio::task::spawn_blocking(move || {
         let _ = rules_thread.join();
         let _ = notifier_thread.join();
+        let _ = uplink_thread.join();
     })
     .await?;
     let stats = committer.stats.clone();

@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use custos_ledger::bundle::{
-    verify_bundle, BundleError, BundleWriter, KeySource, Manifest, Problem, Report,
+    verify_bundle, verify_bundle_trusting, BundleError, BundleWriter, KeySource, Manifest, Problem,
+    Report, Trust,
 };
 use custos_ledger::catalogue::{
     self, AuthLogin, CameraState, ConfigLoaded, Fact, FootageViewed, RecordingLoss, SealedSegment,
     SegmentDeleted, SegmentSealed,
 };
+use custos_ledger::cosignature::{CosignerKey, CosigningKey};
 use custos_ledger::entry::Entry;
 use custos_ledger::merkle::{self, MemoryTree};
 use custos_ledger::note::{sign_checkpoint, Checkpoint, NoteError, SigningKey};
@@ -1075,4 +1077,120 @@ fn the_worked_example_of_the_spec() {
     let given = custos_ledger::note::VerifierKey::parse(EXAMPLE_KEY).expect("key");
     let report = verify_bundle(&out, Some(&given));
     assert!(report.ok(), "{report}");
+}
+
+fn witness(name: &str, seed: u8) -> CosigningKey {
+    CosigningKey::from_seed(name, &[seed; 32]).expect("witness key")
+}
+
+fn trusting(f: &Fixture, witnesses: &[CosignerKey], quorum: Option<usize>) -> Report {
+    verify_bundle_trusting(
+        &f.bundle,
+        &Trust {
+            key: Some(&f.key.verifier()),
+            witnesses,
+            witness_quorum: quorum,
+        },
+    )
+}
+
+/// Appends `witness`'s cosignature line, made at `time`, to the bundle's
+/// checkpoint.
+fn cosign(f: &Fixture, witness: &CosigningKey, time: u64) {
+    let path = f.path("checkpoint");
+    let note = fs::read_to_string(&path).expect("checkpoint");
+    let line = witness.cosign(&note, time).expect("cosign");
+    fs::write(&path, format!("{note}{line}")).expect("write checkpoint");
+}
+
+#[test]
+fn witness_cosignatures_are_checked_against_the_keys_given() {
+    let f = fixture(Span::Continuous);
+    let central = witness("central.example/witness", 1);
+    let other = witness("audit.example/witness", 2);
+
+    // No cosignature: said plainly, and a failure once a witness is asked for.
+    let report = verify_bundle(&f.bundle, Some(&f.key.verifier()));
+    assert!(report.ok(), "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains("The bundle carries no witness co-signature"),
+        "{report}"
+    );
+    let report = trusting(&f, &[central.verifier()], None);
+    assert_eq!(report.problems, [Problem::NoCosignature { given: 1 }]);
+    assert!(report.to_string().contains("no witness co-signature"));
+
+    // Co-signed by the central witness: proven, with its time; the site's
+    // own verification is unchanged (other keys' lines are ignored).
+    cosign(&f, &central, 1_767_225_700);
+    let report = trusting(&f, &[central.verifier()], None);
+    assert!(report.ok(), "{report}");
+    let text = report.to_string();
+    assert!(
+        text.contains("co-signed by witness central.example/witness+")
+            && text.contains("at 2026-01-01 00:01:40.000 UTC"),
+        "{text}"
+    );
+    assert!(f.verify().ok());
+    let unchecked = f.verify().to_string();
+    assert!(
+        unchecked.contains("1 cosignature line(s) (central.example/witness+"),
+        "{unchecked}"
+    );
+
+    // A key the checkpoint has no cosignature by: the quorum (all) fails;
+    // a quorum of one is met, and the missing one is named as not proven.
+    let both = [central.verifier(), other.verifier()];
+    let report = trusting(&f, &both, None);
+    assert_eq!(
+        report.problems,
+        [Problem::WitnessQuorum {
+            required: 2,
+            cosigned: 1,
+            missing: vec![other.verifier().short()],
+        }]
+    );
+    let report = trusting(&f, &both, Some(1));
+    assert!(report.ok(), "{report}");
+    assert!(
+        report
+            .not_proven
+            .iter()
+            .any(|n| n.contains(&other.verifier().short())),
+        "{report}"
+    );
+    cosign(&f, &other, 1_767_225_800);
+    assert!(trusting(&f, &both, None).ok());
+
+    // The wrong key under the witness's name: not its cosignature.
+    let impostor = witness("central.example/witness", 9);
+    let report = trusting(&f, &[impostor.verifier()], None);
+    assert!(
+        matches!(
+            &report.problems[..],
+            [Problem::WitnessQuorum { cosigned: 0, .. }]
+        ),
+        "{report}"
+    );
+
+    // A cosignature line altered after the fact fails as a bad signature.
+    let path = f.path("checkpoint");
+    let note = fs::read_to_string(&path).expect("checkpoint");
+    let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
+    let last = lines.len() - 1;
+    let (head, b64) = lines[last].rsplit_once(' ').expect("line");
+    let mut raw = BASE64.decode(b64).expect("base64");
+    raw[20] ^= 1;
+    lines[last] = format!("{head} {}", BASE64.encode(&raw));
+    fs::write(&path, format!("{}\n", lines.join("\n"))).expect("write");
+    let report = trusting(&f, &both, Some(1));
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::BadCosignature { witness, .. } if *witness == other.verifier().short())),
+        "{report}"
+    );
 }

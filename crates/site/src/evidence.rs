@@ -1,6 +1,8 @@
 //! Evidence bundles: the original segment files of one camera and span, their
 //! log entries, inclusion proofs against a signed checkpoint and the
-//! verifier key (format: `docs/evidence-format.md`). Used by
+//! verifier key (format: `docs/evidence-format.md`); the checkpoint is,
+//! when one covers the bundle, one co-signed by witnesses, with their
+//! cosignature lines (`crate::uplink`). Used by
 //! `custos export` and `POST /api/v1/exports`.
 
 use std::path::Path;
@@ -150,7 +152,7 @@ pub fn export_bundle(
     let storage = LogStorage::open_read_only(log_dir)?;
     let deadline = Instant::now() + CHECKPOINT_WAIT;
     // Each segment's entry, found through the index of the log.
-    let (segment_entries, checkpoint_note, checkpoint) = loop {
+    let (segment_entries, latest) = loop {
         storage.refresh_size()?;
         let mut found = Vec::with_capacity(segments.len());
         for s in &segments {
@@ -161,8 +163,7 @@ pub fn export_bundle(
         let needed = found.iter().map(|(i, _)| i + 1).max().unwrap_or(0);
         if found.len() == segments.len() {
             if let Some(cp) = store.latest_checkpoint()?.filter(|c| c.tree_size >= needed) {
-                let opened = open_checkpoint(&cp.note, verifier)?;
-                break (found, cp.note, opened);
+                break (found, cp);
             }
         }
         if Instant::now() > deadline {
@@ -180,6 +181,44 @@ pub fn export_bundle(
         req.start_ms.saturating_sub(60_000),
         req.end_ms,
     )?;
+
+    // What explains the span's gaps: the camera's state changes, the
+    // pictures it lost, and for each segment deleted since, its sealed
+    // entry and its tombstone.
+    let mut explaining: Vec<u64> = states.iter().map(|e| e.index).collect();
+    // Pictures the recorder logged as dropped (each entry covers at most a
+    // minute, so those begun two minutes before the span reach into it).
+    let losses = store.camera_log_entries(
+        req.camera,
+        "recording.loss",
+        req.start_ms.saturating_sub(120_000),
+        req.end_ms,
+    )?;
+    explaining.extend(losses.iter().map(|e| e.index));
+    for segment in store.deleted_segments_overlapping(req.camera, req.start_ms, req.end_ms)? {
+        let sealed = store.log_entry_for_path("segment.sealed", &segment.path)?;
+        let tombstone = store.log_entry_for_path("segment.deleted", &segment.path)?;
+        if let (Some(sealed), Some(tombstone)) = (sealed, tombstone) {
+            explaining.extend([sealed, tombstone]);
+        }
+    }
+    explaining.sort_unstable();
+    explaining.dedup();
+    // The checkpoint: among those covering every entry the bundle needs,
+    // one that witnesses co-signed, with their cosignatures; else the
+    // latest, signed by the site alone.
+    let covered = explaining
+        .iter()
+        .filter(|i| **i < latest.tree_size)
+        .map(|i| i + 1)
+        .chain(segment_entries.iter().map(|(i, _)| i + 1))
+        .max()
+        .unwrap_or(0);
+    let chosen = store.best_cosigned_checkpoint(covered)?.unwrap_or(latest);
+    let checkpoint_note = crate::uplink::with_cosignatures(store, &chosen)?;
+    let checkpoint = open_checkpoint(&checkpoint_note, verifier)?;
+    // The log may have grown (and been signed) since it was last read.
+    storage.refresh_size()?;
 
     let mut writer = BundleWriter::create(out)?;
     for (index, segment) in &segment_entries {
@@ -203,28 +242,6 @@ pub fn export_bundle(
         let proof = storage.inclusion_proof(*index, checkpoint.size)?;
         writer.add_segment(&data_dir.join(&segment.path), *index, &leaf, &proof)?;
     }
-    // What explains the span's gaps: the camera's state changes, the
-    // pictures it lost, and for each segment deleted since, its sealed
-    // entry and its tombstone.
-    let mut explaining: Vec<u64> = states.iter().map(|e| e.index).collect();
-    // Pictures the recorder logged as dropped (each entry covers at most a
-    // minute, so those begun two minutes before the span reach into it).
-    let losses = store.camera_log_entries(
-        req.camera,
-        "recording.loss",
-        req.start_ms.saturating_sub(120_000),
-        req.end_ms,
-    )?;
-    explaining.extend(losses.iter().map(|e| e.index));
-    for segment in store.deleted_segments_overlapping(req.camera, req.start_ms, req.end_ms)? {
-        let sealed = store.log_entry_for_path("segment.sealed", &segment.path)?;
-        let tombstone = store.log_entry_for_path("segment.deleted", &segment.path)?;
-        if let (Some(sealed), Some(tombstone)) = (sealed, tombstone) {
-            explaining.extend([sealed, tombstone]);
-        }
-    }
-    explaining.sort_unstable();
-    explaining.dedup();
     let mut entries = segment_entries.len();
     for index in explaining.into_iter().filter(|i| *i < checkpoint.size) {
         let leaf = storage.entry(index)?;

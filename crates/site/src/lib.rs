@@ -38,6 +38,7 @@ pub mod sign_in;
 pub mod sitelog;
 pub mod storage;
 pub mod thumbnails;
+pub mod uplink;
 pub mod users;
 pub mod views;
 

@@ -34,6 +34,7 @@ mod segments;
 mod sessions;
 mod users;
 mod validate;
+mod witnesses;
 mod write;
 
 use std::path::Path;
@@ -58,6 +59,7 @@ pub use segments::{
 };
 pub use sessions::Session;
 pub use users::{Role, Token, User};
+pub use witnesses::{Cosignature, NewWitness, PinnedBy, Witness};
 pub use write::WriteTx;
 
 use error::Context;
@@ -273,6 +275,7 @@ mod tests {
                 "alerts",
                 "camera_states",
                 "checkpoints",
+                "cosignatures",
                 "custody_events",
                 "events",
                 "inventories",
@@ -291,7 +294,8 @@ mod tests {
                 "sessions",
                 "tokens",
                 "user_rooms",
-                "users"
+                "users",
+                "witnesses"
             ]
         );
         Ok(())

@@ -404,6 +404,43 @@ CREATE TABLE recording_losses (
 );
 CREATE INDEX recording_losses_camera ON recording_losses (camera, start_ms);
 "#,
+    // 9: witnesses that co-sign the site's checkpoints, and what they
+    // co-signed.
+    r#"
+CREATE TABLE witnesses (
+    -- How the site names it: 'central' for the central office it enrolled
+    -- with, else the name of its [[witness]] table.
+    name          TEXT    PRIMARY KEY,
+    -- Its pinned key, 'name+hexid+base64(0x04 || key)' (C2SP
+    -- tlog-cosignature): only cosignatures by this key are accepted.
+    key           TEXT    NOT NULL,
+    -- The URL prefix 'add-checkpoint' is sent under.
+    url           TEXT    NOT NULL,
+    -- 'central' (answered at enrolment) or 'config' (given in the file).
+    pinned_by     TEXT    NOT NULL CHECK (pinned_by IN ('central', 'config')),
+    -- When it was pinned (or its key or URL last changed).
+    pinned_ms     INTEGER NOT NULL,
+    -- For 'central': the office's URL and the site's name there.
+    central_url   TEXT,
+    central_site  TEXT,
+    -- The size of the largest checkpoint this key co-signed (0: none yet).
+    cosigned_size INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE cosignatures (
+    -- The checkpoint co-signed.
+    tree_size     INTEGER NOT NULL REFERENCES checkpoints (tree_size),
+    -- The witness key's 'name+hexid'.
+    witness_key   TEXT    NOT NULL,
+    -- The cosignature line(s), as appended to the checkpoint's note.
+    line          TEXT    NOT NULL,
+    -- The cosignature's own time (signed by the witness), seconds since
+    -- the Unix epoch.
+    timestamp     INTEGER NOT NULL,
+    -- When the site received it.
+    received_ms   INTEGER NOT NULL,
+    PRIMARY KEY (tree_size, witness_key)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this build creates and expects.

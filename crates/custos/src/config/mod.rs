@@ -23,11 +23,13 @@ mod errors;
 mod hours;
 mod notify;
 mod server;
+mod witness;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use custos_site::camera::Camera;
+use custos_site::uplink::{CentralOffice, ConfiguredWitness};
 use sha2::{Digest, Sha256};
 use toml_edit::ImDocument;
 
@@ -62,6 +64,11 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// `[[notify]]` destinations.
     pub notify: Vec<NotifyConfig>,
+    /// `[central]`: the central office the site enrols with and whose
+    /// witness co-signs its checkpoints.
+    pub central: Option<CentralOffice>,
+    /// `[[witness]]`: independent witnesses, each key pinned here.
+    pub witnesses: Vec<ConfiguredWitness>,
     /// Lower-case hex SHA-256 of the file's bytes, to log which file ran.
     pub source_hash: String,
 }
@@ -79,6 +86,8 @@ impl fmt::Debug for Config {
             .field("hours", &self.hours.is_some())
             .field("alerts", &self.alerts)
             .field("notify", &self.notify)
+            .field("central", &self.central)
+            .field("witnesses", &self.witnesses)
             .field("source_hash", &self.source_hash)
             .finish()
     }
@@ -168,6 +177,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
             hours: rules.hours,
             alerts: rules.alerts,
             notify: rules.notify,
+            central: rules.central,
+            witnesses: rules.witnesses,
             source_hash: hex::encode(Sha256::digest(text.as_bytes())),
         }),
         _ => {
@@ -196,6 +207,8 @@ const TOP_KEYS: &[&str] = &[
     "hours",
     "alerts",
     "notify",
+    "central",
+    "witness",
 ];
 const RETENTION_KEYS: &[&str] = &["check_seconds", "disk_reserve", "delete_oldest_when_full"];
 
@@ -212,11 +225,14 @@ type Parts = (
     SiteRules,
 );
 
-/// The sections about alerts: hours, rules and destinations.
+/// The sections about alerts (hours, rules and destinations) and about
+/// the log's witnesses.
 struct SiteRules {
     hours: Option<custos_custody::hours::OpeningHours>,
     alerts: AlertsConfig,
     notify: Vec<NotifyConfig>,
+    central: Option<CentralOffice>,
+    witnesses: Vec<ConfiguredWitness>,
 }
 
 impl Checker<'_> {
@@ -285,6 +301,8 @@ impl Checker<'_> {
             hours: self.hours(&root),
             alerts: self.alerts(&root),
             notify: self.notify(&root),
+            central: self.central(&root),
+            witnesses: self.witnesses(&root),
         };
         Some((
             data_dir?,
@@ -558,7 +576,7 @@ name = \"no id, no url\"
         assert_eq!(
             p[0].2,
             "unknown key \"colour\" at the top level; expected one of: \
-             data_dir, site, server, retention, camera, hours, alerts, notify"
+             data_dir, site, server, retention, camera, hours, alerts, notify, central, witness"
         );
         assert_eq!(
             p[1].2,

@@ -8,7 +8,8 @@
 //! segments/<name>.mp4   the original segment files, unchanged
 //! entries.jsonl         one line per included log entry: index, leaf bytes, entry
 //! proofs.json           the tree size and root, and one inclusion proof per entry
-//! checkpoint            the signed note (C2SP tlog-checkpoint) for that tree
+//! checkpoint            the signed note (C2SP tlog-checkpoint) for that tree,
+//!                       with any witness cosignatures (C2SP tlog-cosignature)
 //! key.pub               the site's verifier key (C2SP signed-note)
 //! manifest.json         what was exported: site, camera, span, reason, segments
 //! ```
@@ -48,7 +49,7 @@ mod verify;
 mod write;
 
 pub use report::{KeySource, Problem, Report};
-pub use verify::verify_bundle;
+pub use verify::{verify_bundle, verify_bundle_trusting, Trust};
 pub use write::BundleWriter;
 
 /// The value of `format` in `manifest.json`.

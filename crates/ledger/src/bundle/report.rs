@@ -220,6 +220,29 @@ pub enum Problem {
         /// The manifest's end.
         end_ms: i64,
     },
+    /// Witness keys were given, but the checkpoint carries no cosignature
+    /// at all.
+    NoCosignature {
+        /// How many witness keys were given.
+        given: usize,
+    },
+    /// A cosignature line of a given witness key does not verify (a forged
+    /// or damaged line).
+    BadCosignature {
+        /// The witness key, `name+hexid`.
+        witness: String,
+        /// Why.
+        error: NoteError,
+    },
+    /// Fewer of the given witnesses co-signed the checkpoint than required.
+    WitnessQuorum {
+        /// How many good cosignatures are required.
+        required: usize,
+        /// How many of the given keys have one.
+        cosigned: usize,
+        /// The given keys without one, `name+hexid`.
+        missing: Vec<String>,
+    },
     /// A stretch of the span with no video and no logged explanation.
     SpanNotCovered {
         /// Start of the stretch, ms since the Unix epoch.
@@ -349,6 +372,25 @@ impl fmt::Display for Problem {
             Problem::BadSpan { start_ms, end_ms } => write!(
                 f,
                 "{MANIFEST_FILE}: the span ends ({end_ms}) before it starts ({start_ms})"
+            ),
+            Problem::NoCosignature { given } => write!(
+                f,
+                "the bundle carries no witness co-signature: its checkpoint is signed by the site \
+                 alone, but {given} witness key(s) were given with --witness"
+            ),
+            Problem::BadCosignature { witness, error } => write!(
+                f,
+                "the checkpoint's cosignature by witness {witness} does not verify: {error}"
+            ),
+            Problem::WitnessQuorum {
+                required,
+                cosigned,
+                missing,
+            } => write!(
+                f,
+                "the checkpoint is co-signed by {cosigned} of the witnesses given, {required} required; \
+                 no good cosignature by {}",
+                missing.join(", ")
             ),
             Problem::SpanNotCovered { from_ms, to_ms } => write!(
                 f,

@@ -17,9 +17,10 @@ use super::{
     MAX_JSON_BYTES, MAX_KEY_BYTES, PROOFS_FILE, RECORDING_LOSS, SEGMENTS_DIR, SEGMENT_DELETED,
     SEGMENT_SEALED,
 };
+use crate::cosignature::CosignerKey;
 use crate::entry::Entry;
 use crate::merkle::{self, Hash};
-use crate::note::{self, VerifierKey};
+use crate::note::{self, NoteError, VerifierKey};
 
 /// An entry of `entries.jsonl`, decoded and checked.
 struct Included {
@@ -36,12 +37,29 @@ struct GoodSegment {
     end_ms: i64,
 }
 
+/// What the verifier is given besides the bundle: keys obtained
+/// independently of it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Trust<'a> {
+    /// The site's verifier key (`--key`).
+    pub key: Option<&'a VerifierKey>,
+    /// Witnesses whose cosignatures the checkpoint must carry (`--witness`).
+    pub witnesses: &'a [CosignerKey],
+    /// How many of `witnesses` must have co-signed it (`--witness-quorum`);
+    /// `None`: all of them.
+    pub witness_quorum: Option<usize>,
+}
+
 /// The state of one verification.
 struct Verifier<'a> {
     dir: &'a Path,
     problems: Vec<Problem>,
     proven: Vec<String>,
     not_proven: Vec<String>,
+    /// The checkpoint's signature lines other than the site's, `name+hexid`.
+    cosignature_lines: Vec<String>,
+    /// The given witnesses whose cosignature verified, with its time (s).
+    cosigned: Vec<(String, u64)>,
 }
 
 /// Checks the evidence bundle in `dir` and reports what it proves.
@@ -53,13 +71,31 @@ struct Verifier<'a> {
 ///
 /// The algorithm is the one of `docs/evidence-format.md`, "Verification".
 pub fn verify_bundle(dir: &Path, extra_key: Option<&VerifierKey>) -> Report {
+    verify_bundle_trusting(
+        dir,
+        &Trust {
+            key: extra_key,
+            ..Trust::default()
+        },
+    )
+}
+
+/// Checks the evidence bundle in `dir` as [`verify_bundle`] does, and the
+/// checkpoint's cosignatures by the witnesses `trust` names: each that
+/// verifies is reported proven with its time; fewer than the quorum, a
+/// cosignature line of a given witness that does not verify, or none at
+/// all is a problem. Without witnesses, the report says whether the
+/// checkpoint carries cosignatures (unchecked) or none.
+pub fn verify_bundle_trusting(dir: &Path, trust: &Trust<'_>) -> Report {
     let mut v = Verifier {
         dir,
         problems: Vec::new(),
         proven: Vec::new(),
         not_proven: Vec::new(),
+        cosignature_lines: Vec::new(),
+        cosigned: Vec::new(),
     };
-    v.run(extra_key);
+    v.run(trust);
     Report {
         proven: v.proven,
         not_proven: v.not_proven,
@@ -140,7 +176,8 @@ impl Verifier<'_> {
         });
     }
 
-    fn run(&mut self, extra_key: Option<&VerifierKey>) {
+    fn run(&mut self, trust: &Trust<'_>) {
+        let extra_key = trust.key;
         // 1. The keys.
         let bundle_key = self.read_text(KEY_FILE, MAX_KEY_BYTES).and_then(|text| {
             let line = text.strip_suffix('\n').unwrap_or(&text);
@@ -193,6 +230,15 @@ impl Verifier<'_> {
             }
             (cp, key)
         });
+        // Cosignatures count only on a checkpoint the site's key signed.
+        if let (Some(text), Some((_, key))) = (note_text.as_deref(), &trusted) {
+            self.check_witnesses(text, key, trust);
+        } else if !trust.witnesses.is_empty() {
+            self.not_proven.push(
+                "Whether the witnesses co-signed: the checkpoint itself is not accepted."
+                    .to_owned(),
+            );
+        }
 
         // 3. proofs.json.
         let proofs = self.read_proofs();
@@ -250,6 +296,60 @@ impl Verifier<'_> {
             Some((&manifest, &good)),
             &gaps,
         );
+    }
+
+    /// Checks the cosignatures of `note`, whose site signature by `log_key`
+    /// verified, against the witnesses of `trust`.
+    fn check_witnesses(&mut self, note: &str, log_key: &VerifierKey, trust: &Trust<'_>) {
+        let Ok((_, lines)) = note::split_note(note) else {
+            return;
+        };
+        self.cosignature_lines = lines
+            .iter()
+            .filter(|l| !(l.name == log_key.name() && l.id == log_key.key_id()))
+            .map(|l| l.short())
+            .collect();
+        if trust.witnesses.is_empty() {
+            return;
+        }
+        if self.cosignature_lines.is_empty() {
+            self.problem(Problem::NoCosignature {
+                given: trust.witnesses.len(),
+            });
+            return;
+        }
+        let mut seen = BTreeSet::new();
+        let mut missing = Vec::new();
+        for witness in trust.witnesses {
+            let short = witness.short();
+            if !seen.insert(short.clone()) {
+                continue;
+            }
+            match witness.verify(note) {
+                Ok(time) => self.cosigned.push((short, time)),
+                Err(NoteError::NoSignatureByKey { .. }) => missing.push(short),
+                Err(error) => {
+                    self.problem(Problem::BadCosignature {
+                        witness: short.clone(),
+                        error,
+                    });
+                    missing.push(short);
+                }
+            }
+        }
+        let required = trust.witness_quorum.unwrap_or(seen.len());
+        if self.cosigned.len() < required {
+            self.problem(Problem::WitnessQuorum {
+                required,
+                cosigned: self.cosigned.len(),
+                missing,
+            });
+        } else if !missing.is_empty() {
+            self.not_proven.push(format!(
+                "A cosignature by {}: the quorum of {required} was met without it.",
+                missing.join(", ")
+            ));
+        }
     }
 
     /// Reads `proofs.json`: the stated size and root, and each proof
@@ -722,6 +822,21 @@ impl Verifier<'_> {
                 );
             }
         }
+        if let Some((cp, _)) = trusted {
+            for (witness, time) in &self.cosigned {
+                let at = i64::try_from(*time)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1000);
+                self.proven.push(format!(
+                    "The checkpoint is co-signed by witness {witness} (a key given with --witness) at {}: \
+                     the witness checked that the log of size {} extends, consistently, every earlier \
+                     checkpoint of {:?} it co-signed.",
+                    utc(at),
+                    cp.size,
+                    cp.origin
+                ));
+            }
+        }
         if let (Some((cp, _)), Some((m, good))) = (trusted, manifest) {
             if !good.is_empty() {
                 let mut list = String::new();
@@ -829,12 +944,30 @@ impl Verifier<'_> {
             "That the site's key was not stolen or misused: whoever holds it can sign any log."
                 .to_owned(),
         );
-        self.not_proven.push(
-            "That the site showed everyone the same log: the bundle holds one checkpoint. Checkpoints of this \
-             site obtained elsewhere, with consistency proofs (RFC 9162 §2.1.4), show whether the log was \
-             ever forked or rewritten."
-                .to_owned(),
-        );
+        let same_log = "That the site showed everyone the same log: the bundle holds one checkpoint. \
+             Checkpoints of this site obtained elsewhere, with consistency proofs (RFC 9162 §2.1.4), show \
+             whether the log was ever forked or rewritten.";
+        if !self.cosigned.is_empty() {
+            self.not_proven.push(
+                "That the witnesses are honest and their keys were not stolen: a cosignature proves what \
+                 the witness checked, no more."
+                    .to_owned(),
+            );
+        } else if trusted.is_some() && self.cosignature_lines.is_empty() {
+            self.not_proven.push(format!(
+                "The bundle carries no witness co-signature: no one outside the site vouches for its \
+                 checkpoint. {same_log}"
+            ));
+        } else if trusted.is_some() {
+            self.not_proven.push(format!(
+                "The checkpoint carries {} cosignature line(s) ({}), not checked: give each witness's key \
+                 with --witness. {same_log}",
+                self.cosignature_lines.len(),
+                self.cosignature_lines.join(", ")
+            ));
+        } else {
+            self.not_proven.push(same_log.to_owned());
+        }
         self.not_proven.push(
             "The manifest's reason, exported_by and exported_ms: they are the exporter's statements, not signed."
                 .to_owned(),

@@ -766,3 +766,49 @@ impl Fact for AlertUpdated<'_> {
         out.put("details", self.details.clone());
     }
 }
+
+/// `central.enrolled`: the site enrolled with the central office at `url`,
+/// which knows it as `site`, and pinned the witness key it answered with:
+/// from then on only cosignatures by `witness_key` are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CentralEnrolled<'a> {
+    pub url: &'a str,
+    pub site: &'a str,
+    pub witness_key: &'a str,
+    pub witness_url: &'a str,
+}
+
+impl Fact for CentralEnrolled<'_> {
+    fn spec(&self) -> &'static KindSpec {
+        &spec::CENTRAL_ENROLLED
+    }
+    fn write(&self, out: &mut Fields) {
+        out.put("url", self.url);
+        out.put("site", self.site);
+        out.put("witness_key", self.witness_key);
+        out.put("witness_url", self.witness_url);
+    }
+}
+
+/// `witness.refused`: witness `witness` refused to co-sign the checkpoint
+/// of size `tree_size` with HTTP `status` (422: it holds the log's history
+/// to be inconsistent with what it co-signed before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WitnessRefused<'a> {
+    pub witness: &'a str,
+    pub tree_size: u64,
+    pub status: u16,
+    pub reason: &'a str,
+}
+
+impl Fact for WitnessRefused<'_> {
+    fn spec(&self) -> &'static KindSpec {
+        &spec::WITNESS_REFUSED
+    }
+    fn write(&self, out: &mut Fields) {
+        out.put("witness", self.witness);
+        out.put("tree_size", self.tree_size);
+        out.put("status", self.status);
+        out.put("reason", self.reason);
+    }
+}

@@ -51,6 +51,8 @@ pub mod kind {
     pub const ALERT_RAISED: &str = "alert.raised";
     pub const ALERT_CHANGED: &str = "alert.changed";
     pub const ALERT_UPDATED: &str = "alert.updated";
+    pub const CENTRAL_ENROLLED: &str = "central.enrolled";
+    pub const WITNESS_REFUSED: &str = "witness.refused";
 }
 
 /// One field a kind may write.
@@ -343,6 +345,24 @@ pub mod spec {
         kind: kind::ALERT_UPDATED,
         fields: &[req("alert"), req("kind"), req("summary"), req("details")],
     };
+    pub const CENTRAL_ENROLLED: KindSpec = KindSpec {
+        kind: kind::CENTRAL_ENROLLED,
+        fields: &[
+            req("url"),
+            req("site"),
+            req("witness_key"),
+            req("witness_url"),
+        ],
+    };
+    pub const WITNESS_REFUSED: KindSpec = KindSpec {
+        kind: kind::WITNESS_REFUSED,
+        fields: &[
+            req("witness"),
+            req("tree_size"),
+            req("status"),
+            req("reason"),
+        ],
+    };
 }
 
 /// Every kind of the catalogue.
@@ -379,6 +399,8 @@ pub const CATALOGUE: &[KindSpec] = &[
     spec::ALERT_RAISED,
     spec::ALERT_CHANGED,
     spec::ALERT_UPDATED,
+    spec::CENTRAL_ENROLLED,
+    spec::WITNESS_REFUSED,
 ];
 
 /// Why a fact has no leaf bytes.
