@@ -42,6 +42,11 @@ pub struct SiteState {
     pub suspended: Option<(i64, String)>,
     /// How many checkpoints were refused as evidence.
     pub refusals: i64,
+    /// How many entries of its log the centre's mirror holds (of the
+    /// history witnessed now).
+    pub mirrored: i64,
+    /// The largest size at which the mirror matched a co-signed checkpoint.
+    pub mirror_verified: i64,
 }
 
 /// Adds one line to the audit trail, in the caller's transaction.
@@ -200,7 +205,10 @@ pub async fn list(pool: &Pool) -> Result<Vec<SiteState>, CentralError> {
         .query(
             "SELECT s.name, s.created_ms, s.enrolled_ms, s.log_key, w.size, w.cosigned_ms,
                     s.suspended_ms, s.suspended_reason,
-                    (SELECT COUNT(*) FROM witness_refusals r WHERE r.site_id = s.id)
+                    (SELECT COUNT(*) FROM witness_refusals r WHERE r.site_id = s.id),
+                    (SELECT COALESCE(MAX(e.idx) + 1, 0) FROM site_entries e
+                      WHERE e.site_id = s.id AND e.epoch = s.witness_epoch),
+                    s.mirror_verified
              FROM sites s LEFT JOIN witness_latest w ON w.site_id = s.id
              ORDER BY s.name",
             &[],
@@ -219,6 +227,8 @@ pub async fn list(pool: &Pool) -> Result<Vec<SiteState>, CentralError> {
                 .get::<_, Option<i64>>(6)
                 .zip(r.get::<_, Option<String>>(7)),
             refusals: r.get(8),
+            mirrored: r.get(9),
+            mirror_verified: r.get(10),
         })
         .collect())
 }

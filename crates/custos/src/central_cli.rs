@@ -55,6 +55,13 @@ pub enum CentralCommand {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// On a site: enrol it with the central office of its `[central]`
+    /// table now (`custos serve` also enrols at start).
+    Enrol {
+        /// The site's configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -152,6 +159,10 @@ fn when(ms: i64) -> String {
 
 /// Runs a `custos central` command.
 pub fn run(command: CentralCommand) -> anyhow::Result<()> {
+    // A site's command: blocking HTTP and the site's index, no PostgreSQL.
+    if let CentralCommand::Enrol { config } = &command {
+        return crate::central_site::enrol_command(config);
+    }
     let runtime = crate::runtime()?;
     runtime.block_on(run_async(command))
 }
@@ -159,6 +170,7 @@ pub fn run(command: CentralCommand) -> anyhow::Result<()> {
 async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
     let actor = cli_actor();
     match command {
+        CentralCommand::Enrol { config } => crate::central_site::enrol_command(&config)?,
         CentralCommand::Serve { config } => {
             let config = load(&config)?;
             http::serve(&config, crate::serve::wait_for_signal())
@@ -288,8 +300,8 @@ async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
                     .map(|(at, why)| format!("; SUSPENDED since {}: {why}", when(*at)))
                     .unwrap_or_default();
                 println!(
-                    "{}: {enrolled}; {cosigned}; {} refusal(s){suspended}",
-                    s.name, s.refusals
+                    "{}: {enrolled}; {cosigned}; mirror {} entries; {} refusal(s){suspended}",
+                    s.name, s.mirrored, s.refusals
                 );
                 if let Some(r) = reports.iter().find(|r| r.site == s.name) {
                     let cameras: Vec<String> = r

@@ -8,7 +8,6 @@ use anyhow::Context;
 /// Enrols the site of the configuration at `config_path` with its
 /// `[central]` office and prints what was pinned. Enrolling a site that is
 /// enrolled already only shows the enrolment.
-#[allow(dead_code)]
 pub fn enrol_command(config_path: &Path) -> anyhow::Result<()> {
     let config = crate::load_config(config_path)?;
     let Some(central) = &config.central else {

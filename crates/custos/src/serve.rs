@@ -41,7 +41,7 @@ pub async fn serve(
     // camera is touched.
     let tls = match &config.server.tls {
         Some((cert, key)) => Some(custos_server::tls::server_config(cert, key)?),
-        None => None,
+        _ => None,
     };
     let data_dir = config.data_dir.clone();
     let (store, _lock) = custos_site::open::site(&data_dir)?;
@@ -71,6 +71,8 @@ pub async fn serve(
     )?])?;
     let key = custos_site::sitelog::signing_key(&data_dir, &config.site)?;
     let log_verifier = key.verifier();
+    // Reports and batches to the central office are signed with the log key.
+    let central_key = config.central.as_ref().map(|_| key.clone());
     let site_log =
         custos_site::sitelog::SiteLog::start(custos_site::open::index(&data_dir)?, &data_dir, key)?;
     // The witnesses given in the file are pinned as it says; the central
@@ -246,6 +248,31 @@ pub async fn serve(
             .spawn(move || custos_site::uplink::run(uplink, stop))
             .context("starting the witness thread")?
     };
+    // Reports and the log mirror, once enrolled.
+    let central_thread = match (central_key, &config.central) {
+        (Some(key), Some(central)) => {
+            let link = custos_site::central_link::CentralLink {
+                site: custos_site::central_report::ReporterSite {
+                    db_path: db_path.clone(),
+                    data_dir: data_dir.clone(),
+                    site: config.site.clone(),
+                    alert_destinations: alert_destinations.clone(),
+                    report_every: Duration::from_secs(u64::from(central.report_seconds)),
+                },
+                log_dir: DataDir::new(&data_dir).log(),
+                key,
+                cameras: registry.clone(),
+            };
+            let stop = background_stop.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("central".into())
+                    .spawn(move || custos_site::central_link::run(link, stop))
+                    .context("starting the central office thread")?,
+            )
+        }
+        _ => None,
+    };
 
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
@@ -337,6 +364,9 @@ pub async fn serve(
         let _ = rules_thread.join();
         let _ = notifier_thread.join();
         let _ = uplink_thread.join();
+        if let Some(t) = central_thread {
+            let _ = t.join();
+        }
     })
     .await?;
     let stats = committer.stats.clone();

@@ -21,8 +21,6 @@ use crate::cameras::CameraRegistry;
 use crate::clock::now_ms;
 use crate::storage::disk_usage;
 
-/// A report goes at least this often, whether anything changed or not.
-pub const REPORT_EVERY: Duration = Duration::from_secs(60);
 /// How often the state is looked at for a change worth reporting at once.
 const LOOK_EVERY: Duration = Duration::from_secs(5);
 
@@ -254,10 +252,13 @@ pub struct ReporterSite {
     pub site: String,
     /// Where alert changes are announced.
     pub alert_destinations: Vec<String>,
+    /// A report goes at least this often, whether anything changed or not;
+    /// it is also how soon a change asked for at the centre arrives.
+    pub report_every: Duration,
 }
 
 /// Reports the site's state until `stop`: at once on a change of the
-/// cameras' states or the open alerts, else every [`REPORT_EVERY`]; and
+/// cameras' states or the open alerts, else every `report_every`; and
 /// carries out the alert changes the centre answers with. A failure is
 /// logged when it starts and when it ends, not on every try.
 pub fn run(
@@ -283,7 +284,7 @@ pub fn run(
                 let due = !done.is_empty()
                     || last_sent
                         .as_ref()
-                        .is_none_or(|(at, sent)| at.elapsed() >= REPORT_EVERY || *sent != d);
+                        .is_none_or(|(at, sent)| at.elapsed() >= site.report_every || *sent != d);
                 if due {
                     h.actions_done.clone_from(&done);
                     match reporter.send(&h) {

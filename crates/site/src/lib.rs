@@ -12,6 +12,7 @@ pub mod audit;
 pub mod backoff;
 pub mod camera;
 pub mod cameras;
+pub mod central_link;
 pub mod central_mirror;
 pub mod central_report;
 pub mod clock;

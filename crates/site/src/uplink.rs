@@ -57,13 +57,19 @@ pub struct CentralOffice {
     pub url: String,
     /// The one-time enrolment code: a secret, needed only until enrolled.
     pub enrol_code: Option<String>,
+    /// A report of the site's state goes at least this often.
+    pub report_seconds: u32,
 }
+
+/// How often a report goes when `[central]` does not say.
+pub const DEFAULT_REPORT_SECONDS: u32 = 60;
 
 impl fmt::Debug for CentralOffice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CentralOffice")
             .field("url", &self.url)
             .field("enrol_code", &self.enrol_code.as_ref().map(|_| "***"))
+            .field("report_seconds", &self.report_seconds)
             .finish()
     }
 }
@@ -461,6 +467,8 @@ struct Peer {
     /// The refusal last logged, so a witness that keeps refusing is logged
     /// once, not at every retry.
     logged_refusal: Option<(u16, u64)>,
+    /// The witness size last said to be beyond the log.
+    logged_behind: Option<u64>,
 }
 
 /// What one attempt came to.
@@ -617,6 +625,7 @@ impl Submitter {
                     next_at: Instant::now(),
                     backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(300), 0.25),
                     logged_refusal: None,
+                    logged_behind: None,
                 },
             );
         }
@@ -653,14 +662,9 @@ impl Submitter {
             if known_size > latest.tree_size {
                 let log_size = self.storage().map(|s| s.size()).unwrap_or(u64::MAX);
                 if known_size > log_size {
-                    let text = format!(
-                        "witness {name} has co-signed a checkpoint of this site of size \
-                         {known_size}, but the log holds only {log_size} entries: the log was \
-                         cut back or replaced"
-                    );
-                    self.fail(name, text, true);
+                    self.behind(name, known_size, log_size);
                 }
-                // Otherwise a larger checkpoint is coming: wait for it.
+                // A checkpoint past the witness's size is coming: wait for it.
                 return;
             }
             match self.attempt(name, latest) {
@@ -671,11 +675,10 @@ impl Submitter {
                 Answer::Conflict(size) => {
                     let log_size = self.storage().map(|s| s.size()).unwrap_or(u64::MAX);
                     if size > log_size {
-                        let text = format!(
-                            "witness {name} has co-signed a checkpoint of this site of size {size}, \
-                             but the log holds only {log_size} entries: the log was cut back or replaced"
-                        );
-                        self.fail(name, text, true);
+                        if let Some(p) = self.peers.get_mut(name) {
+                            p.known_size = size;
+                        }
+                        self.behind(name, size, log_size);
                         return;
                     }
                     tracing::info!(witness = %name, size, "the witness holds another size as co-signed last; sending again from it");
@@ -688,7 +691,7 @@ impl Submitter {
                     return;
                 }
                 Answer::Failed(text) => {
-                    self.fail(name, text, false);
+                    self.fail(name, text);
                     return;
                 }
             }
@@ -786,7 +789,7 @@ impl Submitter {
         );
         if let Err(e) = kept {
             let text = format!("keeping the cosignature: {e}");
-            self.fail(name, text, false);
+            self.fail(name, text);
             return;
         }
         peer.known_size = checkpoint.tree_size;
@@ -803,20 +806,35 @@ impl Submitter {
         });
     }
 
-    /// A failure: retried with backoff, or slowly when `serious` (a state a
-    /// person has to look at).
-    fn fail(&mut self, name: &str, text: String, serious: bool) {
+    /// The witness co-signed more of this site's log than the log holds: it
+    /// was cut back or put back to an older copy. Said once per size; the
+    /// next checkpoint past that size goes to the witness as any other, and
+    /// the witness judges whether it extends what it co-signed.
+    fn behind(&mut self, name: &str, witness_size: u64, log_size: u64) {
         let Some(peer) = self.peers.get_mut(name) else {
             return;
         };
-        let delay = if serious {
-            tracing::error!(witness = %name, "{text}; trying again in {} min", SLOW_RETRY.as_secs() / 60);
-            SLOW_RETRY
-        } else {
-            let delay = peer.backoff.next_delay(&mut rand::thread_rng());
-            tracing::warn!(witness = %name, "sending the checkpoint to be co-signed: {text}; trying again in {} s", delay.as_secs().max(1));
-            delay
+        let text = format!(
+            "witness {name} has co-signed a checkpoint of this site of size {witness_size}, but \
+             the log holds only {log_size} entries: the log was cut back or replaced"
+        );
+        if peer.logged_behind != Some(witness_size) {
+            tracing::error!(witness = %name, "{text}");
+            peer.logged_behind = Some(witness_size);
+        }
+        self.uplink
+            .board
+            .update(name, |s| s.last_error = Some(text));
+    }
+
+    /// A failure (the witness unreachable, an answer not understood):
+    /// retried with backoff.
+    fn fail(&mut self, name: &str, text: String) {
+        let Some(peer) = self.peers.get_mut(name) else {
+            return;
         };
+        let delay = peer.backoff.next_delay(&mut rand::thread_rng());
+        tracing::warn!(witness = %name, "sending the checkpoint to be co-signed: {text}; trying again in {} s", delay.as_secs().max(1));
         peer.next_at = Instant::now() + delay;
         self.uplink
             .board
@@ -936,6 +954,7 @@ mod tests {
         let central = CentralOffice {
             url: "https://central.example".into(),
             enrol_code: Some("s3cret-code".into()),
+            report_seconds: DEFAULT_REPORT_SECONDS,
         };
         assert!(!format!("{central:?}").contains("s3cret"));
         assert_eq!(one_line(" a\nb\r\n"), "a b");

@@ -230,6 +230,7 @@ impl Site {
             central: Some(CentralOffice {
                 url: centre.url(),
                 enrol_code: Some(CODE.to_owned()),
+                report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
             }),
             timeout: Duration::from_secs(5),
             poll: Duration::from_millis(50),
@@ -390,6 +391,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
     let wrong = CentralOffice {
         url: centre.url(),
         enrol_code: Some("not-the-code".to_owned()),
+        report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
     };
     let e = uplink::enrol(
         &site.store,
@@ -407,6 +409,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
     let none = CentralOffice {
         url: centre.url(),
         enrol_code: None,
+        report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
     };
     let e = uplink::enrol(
         &site.store,
@@ -423,6 +426,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
     let gone = CentralOffice {
         url: "http://127.0.0.1:9".to_owned(),
         enrol_code: Some(CODE.to_owned()),
+        report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
     };
     let e = uplink::enrol(
         &site.store,
@@ -437,6 +441,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
     let right = CentralOffice {
         url: centre.url(),
         enrol_code: Some(CODE.to_owned()),
+        report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
     };
     let first = uplink::enrol(
         &site.store,

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::checker::{describe, quote, valid_name, Checker, Section};
 
-const CENTRAL_KEYS: &[&str] = &["url", "enrol_code"];
+const CENTRAL_KEYS: &[&str] = &["url", "enrol_code", "report_seconds"];
 const WITNESS_KEYS: &[&str] = &["name", "url", "key"];
 
 const URL_EXPECTED: &str = "an http:// or https:// URL without a user name or password";
@@ -77,9 +77,13 @@ impl Checker<'_> {
                 }
             },
         };
+        let report_seconds = self
+            .integer::<u32>(&section, "report_seconds", 5, 3600)
+            .unwrap_or(custos_site::uplink::DEFAULT_REPORT_SECONDS);
         Some(CentralOffice {
             url: url?,
             enrol_code,
+            report_seconds,
         })
     }
 

@@ -1,0 +1,584 @@
+//! End to end: a central office (`custos central serve` on a throwaway
+//! PostgreSQL cluster) and two sites (`custos serve`, cameras on
+//! gst-rtsp-server), as they run in the field.
+//!
+//! The sites enrol with one-time codes and have every checkpoint co-signed;
+//! their reports and their logs reach the centre. A covered camera at one
+//! site shows at the centre as that site's alert, and an acknowledgement
+//! made at the centre is carried out by the site and comes back in its log.
+//! The centre going away loses nothing: the sites catch up when it is back.
+//! The other site, restored from an older copy of its data (a rewritten
+//! history), is refused, suspended and alerted on, while the first goes on.
+//! An evidence bundle exported at the first site carries the centre's
+//! cosignature and verifies offline with the witness key alone.
+
+mod common;
+#[path = "../../central/tests/pg/mod.rs"]
+mod pg;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use custos_ledger::cosignature::CosigningKey;
+use serde_json::Value;
+
+const WITNESS_NAME: &str = "central.custos.test/witness";
+
+/// `custos central serve` and its configuration.
+struct Centre {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    url: String,
+    proc: Option<Proc>,
+}
+
+impl Centre {
+    fn start(database_url: &str) -> Centre {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let config = dir.path().join("central.toml");
+        let text = format!(
+            "listen = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+             witness_name = \"{WITNESS_NAME}\"\nwitness_key_file = \"{}\"\n\
+             [database]\nurl = \"{database_url}\"\npool_size = 8\n",
+            dir.path().join("witness.key").display()
+        );
+        std::fs::write(&config, text).expect("central.toml");
+        let mut centre = Centre {
+            dir,
+            config,
+            url: format!("http://127.0.0.1:{port}"),
+            proc: None,
+        };
+        centre.serve();
+        centre
+    }
+
+    fn serve(&mut self) {
+        let out = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("central.log"))
+            .expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_custos"))
+            .args(["central", "serve", "--config"])
+            .arg(&self.config)
+            .env("CUSTOS_LOG", "info")
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("custos central serve");
+        self.proc = Some(Proc {
+            child,
+            name: "central".into(),
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if ureq::get(&format!("{}/healthz", self.url))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the centre did not answer: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            let status = p.terminate(Duration::from_secs(15));
+            assert!(status.is_some_and(|s| s.success()), "{}", self.log());
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("central.log")).unwrap_or_default()
+    }
+
+    /// The witness key as the centre printed it at start.
+    fn witness_key(&self) -> String {
+        self.log()
+            .lines()
+            .find_map(|l| l.strip_prefix("witness key: "))
+            .expect("the centre prints its witness key")
+            .trim()
+            .to_owned()
+    }
+
+    /// `custos central ARGS --config central.toml`, which must succeed.
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_custos"))
+            .arg("central")
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .expect("custos central");
+        assert!(out.status.success(), "central {args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.cli(&args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+
+    /// Waits until `ok` holds of `site list --json`.
+    fn wait_sites(&self, what: &str, timeout: Duration, ok: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let list = self.json(&["site", "list"]);
+            if ok(&list) {
+                return list;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {list:#}\ncentre: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Waits until `ok` holds of `alerts --all --json`.
+    fn wait_alerts(&self, what: &str, timeout: Duration, ok: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let alerts = self.json(&["alerts", "--all"]);
+            if ok(&alerts) {
+                return alerts;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {alerts:#}\ncentre: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// `site add NAME`: the one-time code.
+    fn add_site(&self, name: &str) -> String {
+        let out = self.cli(&["site", "add", name]);
+        out.lines()
+            .skip_while(|l| !l.starts_with("enrolment code"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no code in {out}"))
+            .trim()
+            .to_owned()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A site named `name` with one camera, enrolled with `centre` by `code`.
+fn site(name: &str, camera_url: &str, centre: &Centre, code: &str) -> Site {
+    let site = Site::new(&format!(
+        "[[camera]]\nid = \"hall\"\nurl = \"{camera_url}\"\nsegment_seconds = 2\n\
+         [alerts]\ncheck_seconds = 1\n\
+         [central]\nurl = \"{}\"\nenrol_code = \"{code}\"\nreport_seconds = 5\n",
+        centre.url
+    ));
+    let config = std::fs::read_to_string(&site.config).expect("config");
+    std::fs::write(
+        &site.config,
+        config.replace("site = \"test\"", &format!("site = \"{name}\"")),
+    )
+    .expect("config");
+    site
+}
+
+fn log_size(site: &Site) -> i64 {
+    let conn = rusqlite::Connection::open(site.data_dir().join("custos.db")).expect("index");
+    conn.query_row(
+        "SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entries",
+        [],
+        |r| r.get(0),
+    )
+    .expect("query")
+}
+
+fn cosigned(site: &Value) -> i64 {
+    site["cosigned"][0].as_i64().unwrap_or(0)
+}
+
+fn find<'a>(list: &'a Value, key: &str, name: &str) -> &'a Value {
+    list[key]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == name || s["site"] == name))
+        .unwrap_or(&Value::Null)
+}
+
+/// `cp -a`, which keeps the files as they are.
+fn copy_dir(from: &Path, to: &Path) {
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .stdout(Stdio::null())
+        .status()
+        .expect("cp");
+    assert!(ok.success(), "cp -a {} {}", from.display(), to.display());
+}
+
+/// 100 s of the hall (the sample footage played twice over), the lens
+/// covered by a black card from 8 s on.
+fn covered_clip(dir: &Path) -> PathBuf {
+    let out = dir.join("covered.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-stream_loop", "1", "-i"])
+        .arg(test_data("vtest.avi"))
+        .args([
+            "-t",
+            "100",
+            "-vf",
+            "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='gte(t,8)'",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "10",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success(), "ffmpeg");
+    out
+}
+
+#[test]
+fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_history() {
+    let pg = pg::Postgres::start();
+    let mut centre = Centre::start(&pg.create_db("central"));
+    let witness_key = centre.witness_key();
+    let clips = tempfile::tempdir().expect("tempdir");
+    let clip = covered_clip(clips.path());
+    let camera = Camera::start(
+        &[
+            ("/alpha", &format!("file:{}", clip.display())),
+            ("/beta", "live-h264:640x360@10:10:400"),
+        ],
+        None,
+    );
+    let alpha = site(
+        "alpha",
+        &camera.url("/alpha"),
+        &centre,
+        &centre.add_site("alpha"),
+    );
+    let beta = site(
+        "beta",
+        &camera.url("/beta"),
+        &centre,
+        &centre.add_site("beta"),
+    );
+    let alpha_token = alpha.admin_token();
+    let mut alpha_serve = alpha.serve();
+    let mut beta_serve = beta.serve();
+
+    // Both enrol, report and are co-signed.
+    centre.wait_sites(
+        "both sites enrolled, co-signed and reporting",
+        Duration::from_secs(60),
+        |l| {
+            ["alpha", "beta"].iter().all(|n| {
+                let s = find(l, "sites", n);
+                let r = find(l, "reports", n);
+                s["enrolled_ms"].is_i64()
+                    && cosigned(s) > 0
+                    && r["health"]["cameras"][0]["id"] == "hall"
+            })
+        },
+    );
+    for s in [&alpha, &beta] {
+        let config = std::fs::read_to_string(&s.config).expect("config");
+        let code = config
+            .lines()
+            .find_map(|l| l.strip_prefix("enrol_code = "))
+            .expect("code")
+            .trim_matches('"')
+            .to_owned();
+        assert!(!s.log().contains(&code), "the enrolment code is not logged");
+    }
+
+    // Alpha's covered camera: its alert reaches the centre through the
+    // mirrored log.
+    let alerts = centre.wait_alerts(
+        "alpha's tamper alert at the centre",
+        Duration::from_secs(90),
+        |a| {
+            a["sites"].as_array().is_some_and(|l| {
+                l.iter()
+                    .any(|x| x["site"] == "alpha" && x["kind"] == "tamper.covered")
+            })
+        },
+    );
+    let tamper = alerts["sites"]
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|x| x["site"] == "alpha" && x["kind"] == "tamper.covered")
+        })
+        .expect("the alert")
+        .clone();
+    let alert = tamper["alert"].as_i64().expect("alert number");
+    assert_eq!(tamper["camera"], "hall", "{tamper}");
+
+    // Acknowledged at the centre: the site does it as the person there,
+    // and its log brings the change back.
+    centre.cli(&[
+        "site",
+        "alert",
+        "alpha",
+        &alert.to_string(),
+        "--to",
+        "acknowledged",
+        "--note",
+        "seen from the centre",
+    ]);
+    let detail = alpha.wait_json(
+        &alpha_token,
+        &format!("/api/v1/alerts/{alert}"),
+        Duration::from_secs(30),
+        "the centre's acknowledgement carried out at the site",
+        |v| v["state"] != "open",
+    );
+    let change = detail["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["state"] == "acknowledged"))
+        .unwrap_or_else(|| panic!("no acknowledgement in {detail}"));
+    assert!(
+        change["by"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("central:cli:")),
+        "{detail}"
+    );
+    assert_eq!(change["note"], "seen from the centre", "{detail}");
+    centre.wait_alerts(
+        "the acknowledgement back at the centre",
+        Duration::from_secs(45),
+        |a| {
+            a["sites"].as_array().is_some_and(|l| {
+                l.iter().any(|x| {
+                    x["site"] == "alpha"
+                        && x["alert"] == alert
+                        && x["state"] != "open"
+                        && x["pending"].is_null()
+                })
+            })
+        },
+    );
+
+    // The centre goes away for a while; the sites record on. When it is
+    // back they catch up: everything logged meanwhile is co-signed and
+    // mirrored.
+    centre.stop();
+    std::thread::sleep(Duration::from_secs(8));
+    let logged_while_away = log_size(&alpha);
+    centre.serve();
+    centre.wait_sites(
+        "alpha caught up after the centre's outage",
+        Duration::from_secs(60),
+        |l| {
+            let s = find(l, "sites", "alpha");
+            cosigned(s) >= logged_while_away
+                && s["mirrored"].as_i64().unwrap_or(0) >= logged_while_away
+                && s["mirror_verified"].as_i64().unwrap_or(0) >= logged_while_away
+        },
+    );
+    assert!(
+        !alpha.log().contains("panicked"),
+        "alpha during the outage: {}",
+        alpha.log()
+    );
+
+    // A copy of beta's data, taken with beta stopped; beta goes on and is
+    // co-signed further, then is put back to the copy and goes on from
+    // there: its new entries rewrite what the centre co-signed since.
+    assert!(beta_serve
+        .terminate(Duration::from_secs(15))
+        .is_some_and(|s| s.success()));
+    let backup = clips.path().join("beta-backup");
+    copy_dir(&beta.data_dir(), &backup);
+    let backup_size = log_size(&beta);
+    beta_serve = beta.serve();
+    let before = centre.wait_sites(
+        "beta co-signed past the copy",
+        Duration::from_secs(60),
+        |l| cosigned(find(l, "sites", "beta")) > backup_size + 2,
+    );
+    let beta_cosigned = cosigned(find(&before, "sites", "beta"));
+    assert!(beta_serve
+        .terminate(Duration::from_secs(15))
+        .is_some_and(|s| s.success()));
+    std::fs::remove_dir_all(beta.data_dir()).expect("remove beta's data");
+    copy_dir(&backup, &beta.data_dir());
+    let _beta_serve = beta.serve();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let refused = loop {
+        let list = centre.json(&["site", "list"]);
+        if find(&list, "sites", "beta")["suspended"].is_array() {
+            break list;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "beta's rewritten history not refused: {list:#}\nbeta: {}",
+            beta.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let beta_row = find(&refused, "sites", "beta");
+    assert!(beta_row["refusals"].as_i64().unwrap_or(0) >= 1, "{refused}");
+    // What was co-signed stays what was co-signed.
+    assert_eq!(cosigned(beta_row), beta_cosigned, "{refused}");
+    let alerts = centre.json(&["alerts"]);
+    assert!(
+        alerts["centre"].as_array().is_some_and(|l| l
+            .iter()
+            .any(|a| a["site"] == "beta" && a["kind"] == "site.log_rewritten")),
+        "{alerts:#}"
+    );
+    assert!(
+        !alerts["centre"].as_array().is_some_and(|l| l
+            .iter()
+            .any(|a| a["site"] == "alpha" && a["kind"] == "site.log_rewritten")),
+        "{alerts:#}"
+    );
+    let evidence = centre.cli(&["site", "refusals", "beta"]);
+    assert!(evidence.contains("beta"), "{evidence}");
+    // Alpha is still witnessed.
+    let alpha_before = cosigned(find(&refused, "sites", "alpha"));
+    centre.wait_sites("alpha still co-signed", Duration::from_secs(30), |l| {
+        cosigned(find(l, "sites", "alpha")) > alpha_before
+    });
+
+    // An evidence bundle of alpha's footage carries the centre's
+    // cosignature; a third party proves it with the witness key alone.
+    assert!(alpha_serve
+        .terminate(Duration::from_secs(15))
+        .is_some_and(|s| s.success()));
+    let sealed: Vec<SegmentRow> = alpha
+        .segments()
+        .into_iter()
+        .filter(|s| s.state == "sealed")
+        .collect();
+    assert!(sealed.len() >= 3, "{}", alpha.log());
+    let cfg = alpha.config.to_string_lossy().into_owned();
+    let bundle = alpha.dir.path().join("bundle");
+    let export = alpha
+        .custos(&[
+            "export",
+            "--config",
+            &cfg,
+            "--camera",
+            "hall",
+            "--start-ms",
+            &sealed[0].start_ms.to_string(),
+            "--end-ms",
+            &sealed[2].end_ms.to_string(),
+            "--out",
+            &bundle.to_string_lossy(),
+            "--reason",
+            "central test",
+        ])
+        .output()
+        .expect("export");
+    assert!(export.status.success(), "{}", text(&export));
+    verify_with_witness(&alpha, &bundle, &witness_key);
+}
+
+/// `custos verify --witness` of `bundle`: proven by the centre's key, not
+/// by another key under its name; a quorum counts; without the
+/// cosignature line the bundle verifies only when no witness is asked for.
+fn verify_with_witness(site: &Site, bundle: &Path, witness: &str) {
+    let checkpoint = std::fs::read_to_string(bundle.join("checkpoint")).expect("checkpoint");
+    assert!(
+        checkpoint.contains(&format!("\u{2014} {WITNESS_NAME} ")),
+        "{checkpoint}"
+    );
+    let path = bundle.to_string_lossy().into_owned();
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", path.as_str()];
+        args.extend_from_slice(extra);
+        site.custos(&args).output().expect("verify")
+    };
+    let plain = verify(&[]);
+    assert!(plain.status.success(), "{}", text(&plain));
+    assert!(
+        text(&plain).contains(&format!("1 cosignature line(s) ({WITNESS_NAME}+")),
+        "{}",
+        text(&plain)
+    );
+    let good = verify(&["--witness", witness]);
+    assert!(good.status.success(), "{}", text(&good));
+    assert!(
+        text(&good).contains(&format!("co-signed by witness {WITNESS_NAME}+")),
+        "{}",
+        text(&good)
+    );
+    let impostor = CosigningKey::from_seed(WITNESS_NAME, &[9; 32])
+        .expect("key")
+        .verifier()
+        .to_string();
+    let wrong = verify(&["--witness", &impostor]);
+    assert!(!wrong.status.success(), "{}", text(&wrong));
+    assert!(
+        text(&wrong).contains("co-signed by 0 of the witnesses given"),
+        "{}",
+        text(&wrong)
+    );
+    let both = verify(&["--witness", witness, "--witness", &impostor]);
+    assert!(!both.status.success(), "{}", text(&both));
+    let quorum = verify(&[
+        "--witness",
+        witness,
+        "--witness",
+        &impostor,
+        "--witness-quorum",
+        "1",
+    ]);
+    assert!(quorum.status.success(), "{}", text(&quorum));
+    let bad_quorum = verify(&["--witness", witness, "--witness-quorum", "2"]);
+    assert!(!bad_quorum.status.success());
+    assert!(
+        text(&bad_quorum).contains("--witness-quorum 2"),
+        "{}",
+        text(&bad_quorum)
+    );
+    // The cosignature lines taken out.
+    let site_only: String = checkpoint
+        .lines()
+        .filter(|l| !l.contains(WITNESS_NAME))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(bundle.join("checkpoint"), site_only).expect("write");
+    let missing = verify(&["--witness", witness]);
+    assert!(!missing.status.success(), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("the bundle carries no witness co-signature"),
+        "{}",
+        text(&missing)
+    );
+    let plain = verify(&[]);
+    assert!(plain.status.success(), "{}", text(&plain));
+    assert!(text(&plain).contains("The bundle carries no witness co-signature"));
+}
