@@ -180,6 +180,15 @@ CREATE TABLE site_custody (
 CREATE INDEX site_custody_barcode ON site_custody (barcode, at_ms);
 CREATE INDEX site_custody_person ON site_custody (person, at_ms);
 "#,
+    r#"
+-- Version 4: what a site alert is about, so the register can tell which
+-- custody events have no footage (custody.no_footage about custody:<event>).
+ALTER TABLE site_alerts ADD COLUMN subject TEXT;
+ALTER TABLE site_alerts ADD COLUMN barcode TEXT;
+CREATE INDEX site_alerts_subject ON site_alerts (site_id, epoch, kind, subject);
+CREATE INDEX site_custody_time ON site_custody (at_ms);
+CREATE INDEX site_custody_holder ON site_custody (holder, at_ms);
+"#,
 ];
 
 /// Any constant: the advisory lock that serialises migrations.

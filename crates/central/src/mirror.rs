@@ -263,8 +263,8 @@ async fn store_entry(
             };
             tx.execute(
                 "INSERT INTO site_alerts (site_id, epoch, alert, kind, summary, camera, state,
-                                          raised_ms, updated_ms, log_index)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $7, $8)
+                                          raised_ms, updated_ms, log_index, subject, barcode)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $7, $8, $9, $10)
                  ON CONFLICT (site_id, epoch, alert) DO NOTHING",
                 &[
                     &state.site_id,
@@ -275,6 +275,8 @@ async fn store_entry(
                     &text("camera"),
                     &entry.time_ms,
                     &idx,
+                    &text("subject"),
+                    &text("barcode"),
                 ],
             )
             .await

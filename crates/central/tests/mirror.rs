@@ -7,8 +7,8 @@ mod pg;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use custos_central::alerts::{self, LOG_REWRITTEN};
-use custos_central::{db, mirror, reports, sites, witness};
-use custos_ledger::catalogue::{leaf, AlertChanged, AlertRaised};
+use custos_central::{db, mirror, register, reports, sites, witness};
+use custos_ledger::catalogue::{leaf, AlertChanged, AlertRaised, CustodyEvent};
 use custos_ledger::cosignature::CosigningKey;
 use custos_ledger::merkle::{consistency_proof, leaf_hash, MemoryTree};
 use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
@@ -24,6 +24,7 @@ fn witness_key() -> CosigningKey {
 
 /// A site's log in memory: its leaves and tree, and what it had co-signed.
 struct Log {
+    key: SigningKey,
     leaves: Vec<Vec<u8>>,
     tree: MemoryTree,
     cosigned: u64,
@@ -31,7 +32,12 @@ struct Log {
 
 impl Log {
     fn new() -> Log {
+        Log::signed_by(site_key())
+    }
+
+    fn signed_by(key: SigningKey) -> Log {
         Log {
+            key,
             leaves: Vec::new(),
             tree: MemoryTree::new(),
             cosigned: 0,
@@ -46,11 +52,11 @@ impl Log {
     async fn cosign(&mut self, pool: &Pool) {
         let note = sign_checkpoint(
             &Checkpoint {
-                origin: site_key().verifier().name().to_owned(),
+                origin: self.key.verifier().name().to_owned(),
                 size: self.tree.len(),
                 root: self.tree.root(),
             },
-            &site_key(),
+            &self.key,
         );
         let mut body = format!("old {}\n", self.cosigned);
         if self.cosigned > 0 {
@@ -67,8 +73,7 @@ impl Log {
     }
 
     fn batch(&self, from: usize, to: usize) -> String {
-        custos_report::entries::sign(from as u64, &self.leaves[from..to], &site_key())
-            .expect("sign")
+        custos_report::entries::sign(from as u64, &self.leaves[from..to], &self.key).expect("sign")
     }
 }
 
@@ -271,4 +276,131 @@ async fn entries_that_do_not_hash_to_the_cosigned_root_are_refused_and_suspend_t
             .status,
         403
     );
+}
+
+/// A custody event of item `barcode` at `at_ms`.
+fn custody(event: i64, barcode: &str, action: &str, at_ms: i64, person: &str) -> Vec<u8> {
+    let holder = (action == "check_out").then_some(person);
+    leaf(
+        at_ms,
+        &CustodyEvent {
+            event,
+            barcode,
+            action,
+            at_ms,
+            by: "clerk",
+            person: Some(person),
+            holder,
+            location: (action != "check_out").then_some("stacks/shelf-4"),
+            details: &serde_json::json!({}),
+            cameras: &serde_json::json!([{"camera": "door", "zone": null}]),
+        },
+    )
+    .expect("leaf")
+}
+
+#[tokio::test]
+async fn the_register_across_sites_answers_where_an_item_is_who_handled_what_and_what_has_no_footage(
+) {
+    let pg = pg::Postgres::start();
+    let pool = enrolled(&pg, "register").await;
+    let north_key = SigningKey::from_seed("north.example/log", &[6; 32]).expect("key");
+    let north = sites::add(&pool, "north", "admin").await.expect("add");
+    sites::enrol(&pool, &north.code, &north_key.verifier())
+        .await
+        .expect("enrol");
+    let t = 1_796_540_000_000;
+
+    // At stacks: B-1 out to ana, back; B-2 out to ana with no footage.
+    let mut stacks = Log::new();
+    stacks.append(custody(1, "B-1", "check_out", t, "ana"));
+    stacks.append(custody(2, "B-1", "check_in", t + 60_000, "ana"));
+    stacks.append(custody(3, "B-2", "check_out", t + 120_000, "ana"));
+    stacks.append(
+        leaf(
+            t + 150_000,
+            &AlertRaised {
+                alert: 4,
+                kind: "custody.no_footage",
+                subject: "custody:3",
+                summary: "No camera recorded B-2 going out",
+                camera: None,
+                barcode: Some("B-2"),
+                details: &serde_json::json!({}),
+            },
+        )
+        .expect("leaf"),
+    );
+    // At north: B-1 (the same barcode, another archive's box) moved by bo.
+    let mut north_log = Log::signed_by(north_key);
+    north_log.append(custody(1, "B-1", "move", t + 30_000, "bo"));
+    for log in [&mut stacks, &mut north_log] {
+        log.cosign(&pool).await;
+        let a = mirror::accept(&pool, &log.batch(0, log.leaves.len()))
+            .await
+            .expect("accept");
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+
+    let at = register::where_is(&pool, "B-1").await.expect("where");
+    let summary: Vec<_> = at
+        .iter()
+        .map(|r| (r.site.as_str(), r.action.as_str(), r.log_index))
+        .collect();
+    assert_eq!(summary, [("stacks", "check_in", 1), ("north", "move", 0)]);
+    assert_eq!(at[0].location.as_deref(), Some("stacks/shelf-4"));
+    assert_eq!(at[1].cameras[0]["camera"], "door");
+    assert!(register::where_is(&pool, "B-9")
+        .await
+        .expect("where")
+        .is_empty());
+
+    let history = register::item_history(&pool, "B-1", 10)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 3);
+    assert_eq!(
+        register::item_history(&pool, "B-1", 2)
+            .await
+            .expect("history")
+            .len(),
+        2
+    );
+
+    let ana = register::handled_by(&pool, "ana", 0, 100)
+        .await
+        .expect("ana");
+    let events: Vec<_> = ana.iter().map(|r| (r.barcode.as_str(), r.event)).collect();
+    assert_eq!(events, [("B-2", 3), ("B-1", 2), ("B-1", 1)]);
+    // Recorded by the clerk: every event.
+    assert_eq!(
+        register::handled_by(&pool, "clerk", 0, 100)
+            .await
+            .expect("clerk")
+            .len(),
+        4
+    );
+    // Since a time.
+    assert_eq!(
+        register::handled_by(&pool, "ana", t + 60_000, 100)
+            .await
+            .expect("ana")
+            .len(),
+        2
+    );
+
+    let missing = register::without_footage(&pool, 0)
+        .await
+        .expect("no footage");
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(
+        (missing[0].site.as_str(), missing[0].barcode.as_str()),
+        ("stacks", "B-2")
+    );
+    assert!(missing[0].no_footage);
+    assert!(register::without_footage(&pool, t + 130_000)
+        .await
+        .expect("later")
+        .is_empty());
+    assert!(!at[0].no_footage);
 }

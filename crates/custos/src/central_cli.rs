@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context as _};
 use clap::Subcommand;
 use custos_central::config::CentralConfig;
-use custos_central::{alerts, db, http, now_ms, reports, sites, witness};
+use custos_central::{alerts, db, http, now_ms, register, reports, sites, witness};
 use deadpool_postgres::Pool;
 
 use crate::auth::cli_actor;
@@ -54,6 +54,38 @@ pub enum CentralCommand {
     Audit {
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Where an item is: its latest custody event at every site (with
+    /// --history, every event).
+    Where {
+        barcode: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        history: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What a person handled at any site (took, held or recorded).
+    Handled {
+        person: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// How many days back.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Custody events no camera recorded, by site.
+    NoFootage {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// How many days back.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
     },
     /// On a site: enrol it with the central office of its `[central]`
     /// table now (`custos serve` also enrols at start).
@@ -157,6 +189,52 @@ fn when(ms: i64) -> String {
     )
 }
 
+/// The most rows a register question prints.
+const LIST_LIMIT: i64 = 1000;
+
+fn days_ago(days: u32) -> i64 {
+    now_ms() - i64::from(days) * 86_400_000
+}
+
+/// Custody rows, one a line (or one JSON document).
+fn print_custody(rows: &[register::CustodyRow], json: bool, none: &str) -> anyhow::Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "events": rows }))?
+        );
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("{none}");
+    }
+    for r in rows {
+        let mut line = format!(
+            "{} {} {} {} by {}",
+            r.site,
+            when(r.at_ms),
+            r.barcode,
+            r.action,
+            r.by
+        );
+        if let Some(p) = &r.person {
+            line.push_str(&format!(", person {p}"));
+        }
+        if let Some(h) = &r.holder {
+            line.push_str(&format!(", held by {h}"));
+        }
+        if let Some(l) = &r.location {
+            line.push_str(&format!(", at {l}"));
+        }
+        if r.no_footage {
+            line.push_str(", NO FOOTAGE");
+        }
+        line.push_str(&format!(" [log entry {}]", r.log_index));
+        println!("{line}");
+    }
+    Ok(())
+}
+
 /// Runs a `custos central` command.
 pub fn run(command: CentralCommand) -> anyhow::Result<()> {
     // A site's command: blocking HTTP and the site's index, no PostgreSQL.
@@ -241,6 +319,47 @@ async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
             let pool = pool(&load(&config)?).await?;
             alerts::settle(&pool, id, &actor, true, &note).await?;
             println!("alert {id} resolved");
+        }
+        CentralCommand::Where {
+            barcode,
+            config,
+            history,
+            json,
+        } => {
+            let pool = pool(&load(&config)?).await?;
+            let rows = if history {
+                register::item_history(&pool, &barcode, LIST_LIMIT).await?
+            } else {
+                register::where_is(&pool, &barcode).await?
+            };
+            print_custody(
+                &rows,
+                json,
+                &format!("no site has a custody event of {barcode}"),
+            )?;
+        }
+        CentralCommand::Handled {
+            person,
+            config,
+            days,
+            json,
+        } => {
+            let pool = pool(&load(&config)?).await?;
+            let rows = register::handled_by(&pool, &person, days_ago(days), LIST_LIMIT).await?;
+            print_custody(
+                &rows,
+                json,
+                &format!("{person} handled nothing at any site in the last {days} days"),
+            )?;
+        }
+        CentralCommand::NoFootage { config, days, json } => {
+            let pool = pool(&load(&config)?).await?;
+            let rows = register::without_footage(&pool, days_ago(days)).await?;
+            print_custody(
+                &rows,
+                json,
+                &format!("every custody event of the last {days} days has footage"),
+            )?;
         }
         CentralCommand::Audit { config } => {
             let pool = pool(&load(&config)?).await?;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use custos_ledger::cosignature::CosigningKey;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const WITNESS_NAME: &str = "central.custos.test/witness";
 
@@ -320,6 +320,29 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
         assert!(!s.log().contains(&code), "the enrolment code is not logged");
     }
 
+    // A box taken out of alpha's store room, which no camera sees.
+    for (path, body) in [
+        (
+            "/api/v1/locations",
+            json!({"code": "S9", "name": "Store room"}),
+        ),
+        (
+            "/api/v1/people",
+            json!({"staff_id": "S1", "name": "Ada Reader"}),
+        ),
+        (
+            "/api/v1/items",
+            json!({"barcode": "B2", "title": "Box B2", "home_location": "S9"}),
+        ),
+        (
+            "/api/v1/items/B2/custody",
+            json!({"action": "check_out", "to": "S1", "due_ms": now_ms() + 86_400_000}),
+        ),
+    ] {
+        let (status, v) = alpha.send_json(&alpha_token, "POST", path, body);
+        assert_eq!(status, 201, "{path}: {v}");
+    }
+
     // Alpha's covered camera: its alert reaches the centre through the
     // mirrored log.
     let alerts = centre.wait_alerts(
@@ -387,6 +410,29 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
             })
         },
     );
+
+    // The register across sites: where the box is, and that no camera
+    // recorded it going out.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let missing = centre.json(&["no-footage"]);
+        if missing["events"][0]["barcode"] == "B2" {
+            assert_eq!(missing["events"][0]["site"], "alpha", "{missing}");
+            assert_eq!(missing["events"][0]["action"], "check_out", "{missing}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no footage at the centre: {missing:#}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let at = centre.json(&["where", "B2"]);
+    assert_eq!(at["events"].as_array().map(Vec::len), Some(1), "{at}");
+    assert_eq!(at["events"][0]["holder"], "S1", "{at}");
+    assert!(at["events"][0]["log_index"].is_i64(), "{at}");
+    let ada = centre.json(&["handled", "S1"]);
+    assert_eq!(ada["events"][0]["barcode"], "B2", "{ada}");
 
     // The centre goes away for a while; the sites record on. When it is
     // back they catch up: everything logged meanwhile is co-signed and

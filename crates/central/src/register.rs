@@ -1,0 +1,158 @@
+//! The register across sites, read from the custody events in the
+//! centre's mirror of each site's log: where an item is, what a person
+//! handled anywhere, which custody events have no footage.
+//!
+//! Only the history witnessed now is read (a site's rows from before an
+//! accepted rewrite stay, as evidence, but answer no question). Every row
+//! carries the index of the log entry it comes from, which the site's
+//! co-signed checkpoints prove.
+
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use tokio_postgres::Row;
+
+use crate::CentralError;
+
+/// One custody event of one site.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CustodyRow {
+    /// The site.
+    pub site: String,
+    /// The index of the site's log entry it comes from.
+    pub log_index: i64,
+    /// The event's number at the site.
+    pub event: i64,
+    /// The item.
+    pub barcode: String,
+    /// `check_out`, `check_in`, `copy`, `move`, …
+    pub action: String,
+    /// When it happened, by the site's clock.
+    pub at_ms: i64,
+    /// Who recorded it.
+    pub by: String,
+    /// Who took or brought the item, if anyone.
+    pub person: Option<String>,
+    /// Who holds it after the event.
+    pub holder: Option<String>,
+    /// Where it is after the event.
+    pub location: Option<String>,
+    /// The cameras whose footage covers it, as the site logged them.
+    pub cameras: serde_json::Value,
+    /// Whether the site raised `custody.no_footage` for it: no camera
+    /// recorded its moment.
+    pub no_footage: bool,
+}
+
+const COLUMNS: &str = "s.name, c.log_index, c.event, c.barcode, c.action, c.at_ms, c.by_whom,
+    c.person, c.holder, c.location, c.cameras,
+    EXISTS (SELECT 1 FROM site_alerts a
+            WHERE a.site_id = c.site_id AND a.epoch = c.epoch
+              AND a.kind = 'custody.no_footage' AND a.subject = 'custody:' || c.event)";
+
+fn row(r: &Row) -> CustodyRow {
+    let cameras: String = r.get(10);
+    CustodyRow {
+        site: r.get(0),
+        log_index: r.get(1),
+        event: r.get(2),
+        barcode: r.get(3),
+        action: r.get(4),
+        at_ms: r.get(5),
+        by: r.get(6),
+        person: r.get(7),
+        holder: r.get(8),
+        location: r.get(9),
+        // Written by the mirror from the entry's JSON; kept as text if not.
+        cameras: serde_json::from_str(&cameras).unwrap_or(serde_json::Value::String(cameras)),
+        no_footage: r.get(11),
+    }
+}
+
+/// Where item `barcode` is: its latest custody event at every site that
+/// has one, newest first.
+pub async fn where_is(pool: &Pool, barcode: &str) -> Result<Vec<CustodyRow>, CentralError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "SELECT * FROM (
+           SELECT DISTINCT ON (c.site_id) {COLUMNS}
+           FROM site_custody c JOIN sites s ON s.id = c.site_id AND c.epoch = s.witness_epoch
+           WHERE c.barcode = $1
+           ORDER BY c.site_id, c.at_ms DESC, c.log_index DESC) latest
+         ORDER BY 6 DESC"
+    );
+    let rows = client
+        .query(&sql, &[&barcode])
+        .await
+        .map_err(CentralError::db("finding an item"))?;
+    Ok(rows.iter().map(row).collect())
+}
+
+/// Every custody event of item `barcode` at every site, newest first, at
+/// most `limit`.
+pub async fn item_history(
+    pool: &Pool,
+    barcode: &str,
+    limit: i64,
+) -> Result<Vec<CustodyRow>, CentralError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "SELECT {COLUMNS}
+         FROM site_custody c JOIN sites s ON s.id = c.site_id AND c.epoch = s.witness_epoch
+         WHERE c.barcode = $1
+         ORDER BY c.at_ms DESC, s.name, c.log_index DESC
+         LIMIT $2"
+    );
+    let rows = client
+        .query(&sql, &[&barcode, &limit])
+        .await
+        .map_err(CentralError::db("reading an item's history"))?;
+    Ok(rows.iter().map(row).collect())
+}
+
+/// What `person` handled at any site since `since_ms`: events where they
+/// took or brought the item, held it after, or recorded it; newest first,
+/// at most `limit`.
+pub async fn handled_by(
+    pool: &Pool,
+    person: &str,
+    since_ms: i64,
+    limit: i64,
+) -> Result<Vec<CustodyRow>, CentralError> {
+    let client = pool.get().await?;
+    // Three indexed lookups rather than one OR the planner cannot index.
+    let sql = format!(
+        "SELECT {COLUMNS}
+         FROM site_custody c JOIN sites s ON s.id = c.site_id AND c.epoch = s.witness_epoch
+         WHERE (c.site_id, c.epoch, c.log_index) IN (
+             SELECT site_id, epoch, log_index FROM site_custody WHERE person = $1 AND at_ms >= $2
+             UNION SELECT site_id, epoch, log_index FROM site_custody WHERE holder = $1 AND at_ms >= $2
+             UNION SELECT site_id, epoch, log_index FROM site_custody WHERE by_whom = $1 AND at_ms >= $2)
+         ORDER BY c.at_ms DESC, s.name, c.log_index DESC
+         LIMIT $3"
+    );
+    let rows = client
+        .query(&sql, &[&person, &since_ms, &limit])
+        .await
+        .map_err(CentralError::db("finding what a person handled"))?;
+    Ok(rows.iter().map(row).collect())
+}
+
+/// Custody events since `since_ms` for which their site raised
+/// `custody.no_footage`, by site, newest first.
+pub async fn without_footage(pool: &Pool, since_ms: i64) -> Result<Vec<CustodyRow>, CentralError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "SELECT {COLUMNS}
+         FROM site_custody c JOIN sites s ON s.id = c.site_id AND c.epoch = s.witness_epoch
+         WHERE c.at_ms >= $1 AND EXISTS (
+             SELECT 1 FROM site_alerts a
+             WHERE a.site_id = c.site_id AND a.epoch = c.epoch
+               AND a.kind = 'custody.no_footage' AND a.subject = 'custody:' || c.event)
+         ORDER BY s.name, c.at_ms DESC"
+    );
+    let rows = client
+        .query(&sql, &[&since_ms])
+        .await
+        .map_err(CentralError::db("finding custody events without footage"))?;
+    Ok(rows.iter().map(row).collect())
+}
