@@ -186,7 +186,8 @@ pub fn write_scene_clip(scene: &Scene, path: &Path) -> anyhow::Result<()> {
     let codec = ffmpeg::encoder::find_by_name("libx264").ok_or_else(|| {
         anyhow!("this FFmpeg has no libx264 encoder (Debian's libavcodec has it)")
     })?;
-    let tmp = path.with_extension("partial.mp4");
+    // Per process: demos sharing a clips directory may encode at once.
+    let tmp = path.with_extension(format!("partial-{}.mp4", std::process::id()));
     let mut octx = ffmpeg::format::output_as(&tmp, "mp4")
         .with_context(|| format!("creating {}", tmp.display()))?;
     let global_header = octx
@@ -251,7 +252,12 @@ pub fn write_scene_clip(scene: &Scene, path: &Path) -> anyhow::Result<()> {
 
 /// Creates the demo directory: clips and a config. Returns the config path.
 /// Everything the demo makes stays inside `dir`.
-pub fn prepare(dir: &Path, listen: &str) -> anyhow::Result<PathBuf> {
+pub fn prepare(
+    dir: &Path,
+    listen: &str,
+    site: &str,
+    central: Option<&(String, String)>,
+) -> anyhow::Result<PathBuf> {
     let clips = dir.join("clips");
     std::fs::create_dir_all(&clips).with_context(|| format!("creating {}", clips.display()))?;
     let dir = std::fs::canonicalize(dir).with_context(|| format!("resolving {}", dir.display()))?;
@@ -277,13 +283,29 @@ pub fn prepare(dir: &Path, listen: &str) -> anyhow::Result<PathBuf> {
     let config = dir.join("custos.toml");
     // The rules run every 5 s, so the covered camera's alert opens and
     // closes while it lasts (15 s).
+    // A report every 10 s, so the centre follows the demo closely.
+    let central = central
+        .map(|(url, code)| {
+            format!(
+                "\n[central]\nurl = {}\nenrol_code = {}\nreport_seconds = 10\n",
+                toml_string(url),
+                toml_string(code)
+            )
+        })
+        .unwrap_or_default();
     let text = format!(
         "# Written by `custos demo`: two synthetic cameras played as live streams.\n\
-         data_dir = \"data\"\nsite = \"demo\"\n\n[server]\nlisten = \"{listen}\"\n\n\
-         [alerts]\ncheck_seconds = 5\n{cameras}"
+         data_dir = \"data\"\nsite = {}\n\n[server]\nlisten = \"{listen}\"\n\n\
+         [alerts]\ncheck_seconds = 5\n{central}{cameras}",
+        toml_string(site)
     );
     std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
     Ok(config)
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    toml_edit::Value::from(text).to_string().trim().to_owned()
 }
 
 // ------------------------------------------------------------ the register

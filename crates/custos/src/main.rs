@@ -52,6 +52,15 @@ enum Command {
         dir: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// The site's name (its log's origin).
+        #[arg(long, default_value = "demo")]
+        site: String,
+        /// A central office to enrol with and report to.
+        #[arg(long, requires = "enrol_code")]
+        central: Option<String>,
+        /// The one-time code `custos central site add` printed.
+        #[arg(long, requires = "central")]
+        enrol_code: Option<String>,
     },
     /// Run the live analysis (motion, tampering) over a video file, as fast
     /// as it decodes; print each event, then a summary.
@@ -415,7 +424,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { config } => serve_until_stopped(&config)?,
         Command::Central { command } => central_cli::run(command)?,
-        Command::Demo { dir, listen } => run_demo(&dir, &listen)?,
+        Command::Demo {
+            dir,
+            listen,
+            site,
+            central,
+            enrol_code,
+        } => {
+            let central = central.zip(enrol_code);
+            run_demo(&dir, &listen, &site, central.as_ref())?
+        }
         Command::CheckConfig { file } => match config::load(&file) {
             Ok(c) => {
                 println!(
@@ -852,8 +870,13 @@ fn site_store(data_dir: &Path) -> anyhow::Result<custos_store::Store> {
     custos_site::open::index(data_dir)
 }
 
-fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
-    let config_path = demo::prepare(dir, listen)?;
+fn run_demo(
+    dir: &Path,
+    listen: &str,
+    site: &str,
+    central: Option<&(String, String)>,
+) -> anyhow::Result<()> {
+    let config_path = demo::prepare(dir, listen, site, central)?;
     let config = load_config(&config_path)?;
     let store = site_store(&config.data_dir)?;
     let mut login = None;
@@ -926,6 +949,9 @@ fn run_demo(dir: &Path, listen: &str) -> anyhow::Result<()> {
              the Stacks camera is covered for 15 s from 0:{:02}, and every 5 minutes after",
             demo::COVERED_FROM_S as u32
         );
+    }
+    if let Some((url, _)) = central {
+        println!("  centre: enrols with and reports to {url}");
     }
     println!("  config: {}   (stop with Ctrl-C)", config_path.display());
     let data_dir = config.data_dir.clone();
