@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -119,7 +120,43 @@ async fn enrol(State(central): State<Arc<Central>>, Json(request): Json<EnrolReq
     }
 }
 
-async fn report(State(central): State<Arc<Central>>, body: String) -> Response {
+/// The most a note may decompress to: four times a full entries batch.
+const MAX_NOTE_BYTES: usize = 1024 * 1024;
+
+/// The body as text, gunzipped when the site sent it so.
+fn note_text(headers: &HeaderMap, body: &[u8]) -> Result<String, (StatusCode, String)> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        None | Some("identity") => String::from_utf8(body.to_vec()).map_err(|_| {
+            (
+                StatusCode::BAD_REQUEST,
+                "the body is not UTF-8 text".to_owned(),
+            )
+        }),
+        Some(custos_report::wire::GZIP) => custos_report::wire::decompress(body, MAX_NOTE_BYTES)
+            .map_err(|e| {
+                let status = match e {
+                    custos_report::wire::WireError::TooLarge { .. } => {
+                        StatusCode::PAYLOAD_TOO_LARGE
+                    }
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                (status, e.to_string())
+            }),
+        Some(other) => Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Encoding {other:?}: only gzip or none is taken"),
+        )),
+    }
+}
+
+async fn report(State(central): State<Arc<Central>>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = match note_text(&headers, &body) {
+        Ok(text) => text,
+        Err((status, why)) => return error_json(status, why),
+    };
     match reports::accept(&central.pool, &body).await {
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -134,7 +171,11 @@ async fn report(State(central): State<Arc<Central>>, body: String) -> Response {
     }
 }
 
-async fn entries(State(central): State<Arc<Central>>, body: String) -> Response {
+async fn entries(State(central): State<Arc<Central>>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = match note_text(&headers, &body) {
+        Ok(text) => text,
+        Err((status, why)) => return error_json(status, why),
+    };
     match mirror::accept(&central.pool, &body).await {
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -218,5 +259,54 @@ async fn watch_silence(pool: Pool) {
             Ok(n) => tracing::warn!("{n} site(s) fell silent"),
             Err(e) => tracing::error!("looking for silent sites: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_encoding(encoding: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(e) = encoding {
+            headers.insert(header::CONTENT_ENCODING, e.parse().expect("a header value"));
+        }
+        headers
+    }
+
+    #[test]
+    fn a_note_is_taken_plain_or_gzipped_and_anything_else_is_named() {
+        let note = "custos-report/v1\nsite\n1\n{}\n";
+        assert_eq!(
+            note_text(&with_encoding(None), note.as_bytes())
+                .ok()
+                .as_deref(),
+            Some(note)
+        );
+        let packed = custos_report::wire::compress(note);
+        assert_eq!(
+            note_text(&with_encoding(Some("GZIP")), &packed)
+                .ok()
+                .as_deref(),
+            Some(note)
+        );
+        let status = |r: Result<String, (StatusCode, String)>| r.err().map(|(s, _)| s);
+        assert_eq!(
+            status(note_text(&with_encoding(Some("br")), &packed)),
+            Some(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        );
+        assert_eq!(
+            status(note_text(&with_encoding(Some("gzip")), note.as_bytes())),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        let bomb = custos_report::wire::compress(&"x".repeat(MAX_NOTE_BYTES + 1));
+        assert_eq!(
+            status(note_text(&with_encoding(Some("gzip")), &bomb)),
+            Some(StatusCode::PAYLOAD_TOO_LARGE)
+        );
+        assert_eq!(
+            status(note_text(&with_encoding(None), &[0xff, 0xfe])),
+            Some(StatusCode::BAD_REQUEST)
+        );
     }
 }

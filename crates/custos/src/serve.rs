@@ -262,6 +262,7 @@ pub async fn serve(
                 log_dir: DataDir::new(&data_dir).log(),
                 key,
                 cameras: registry.clone(),
+                throttle: Arc::new(custos_site::central_wire::Throttle::new(central.max_kbps)),
             };
             let stop = background_stop.clone();
             Some(

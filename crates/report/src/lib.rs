@@ -20,6 +20,7 @@
 //! ignored, so either side can be upgraded first.
 
 pub mod entries;
+pub mod wire;
 
 use custos_ledger::note::{open_note, sign_note, NoteError, SigningKey, VerifierKey};
 use serde::{Deserialize, Serialize};

@@ -18,6 +18,7 @@ use custos_store::Store;
 use crate::cameras::CameraRegistry;
 use crate::central_mirror::Shipper;
 use crate::central_report::{Reporter, ReporterSite};
+use crate::central_wire::Throttle;
 use crate::uplink::{enrolment, CENTRAL};
 
 /// How often the index is looked at for the enrolment.
@@ -33,6 +34,8 @@ pub struct CentralLink {
     pub key: SigningKey,
     /// The cameras' live states.
     pub cameras: Arc<CameraRegistry>,
+    /// The cap on what reports and batches send, shared by both.
+    pub throttle: Arc<Throttle>,
 }
 
 /// Waits for the enrolment, then reports and ships the log until `stop`.
@@ -44,7 +47,7 @@ pub fn run(link: CentralLink, stop: Arc<AtomicBool>) {
     let mirror = {
         let db_path = link.site.db_path.clone();
         let log_dir = link.log_dir.clone();
-        let shipper = Shipper::new(&central_url, link.key.clone());
+        let shipper = Shipper::new(&central_url, link.key.clone(), link.throttle.clone());
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("central-mirror".into())
@@ -76,7 +79,7 @@ pub fn run(link: CentralLink, stop: Arc<AtomicBool>) {
     };
     crate::central_report::run(
         link.site,
-        Reporter::new(&central_url, link.key),
+        Reporter::new(&central_url, link.key, link.throttle),
         link.cameras,
         stop,
     );

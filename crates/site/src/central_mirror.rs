@@ -17,6 +17,7 @@ use custos_ledger::storage::LogStorage;
 use custos_report::entries::MAX_BATCH_BYTES;
 
 use crate::central_report::ReportFailure;
+use crate::central_wire::{agent, post_note, PostError, Throttle};
 
 /// How often the log is looked at for entries to ship.
 const LOOK_EVERY: Duration = Duration::from_secs(5);
@@ -26,20 +27,21 @@ pub struct Shipper {
     url: String,
     key: SigningKey,
     agent: ureq::Agent,
+    throttle: Arc<Throttle>,
     /// The centre's mirror size, once known.
     mirrored: Option<u64>,
 }
 
 impl Shipper {
-    /// A shipper to the centre at `central_url`, signing with `key`.
-    pub fn new(central_url: &str, key: SigningKey) -> Shipper {
+    /// A shipper to the centre at `central_url`, signing with `key`,
+    /// sending within `throttle`.
+    pub fn new(central_url: &str, key: SigningKey, throttle: Arc<Throttle>) -> Shipper {
         Shipper {
             url: format!("{}/api/v1/entries", central_url.trim_end_matches('/')),
             key,
-            agent: ureq::AgentBuilder::new()
-                .timeout_connect(Duration::from_secs(10))
-                .timeout(Duration::from_secs(120))
-                .build(),
+            // A full batch at 16 kbit/s takes about two minutes.
+            agent: agent(Duration::from_secs(10), Duration::from_secs(300)),
+            throttle,
             mirrored: None,
         }
     }
@@ -80,17 +82,12 @@ impl Shipper {
             }
             let note = custos_report::entries::sign(from, &leaves, &self.key)
                 .map_err(|e| ReportFailure::Making(e.to_string()))?;
-            match self
-                .agent
-                .post(&self.url)
-                .set("Content-Type", "text/plain; charset=utf-8")
-                .send_string(&note)
-            {
+            match post_note(&self.agent, &self.url, &note, &self.throttle) {
                 Ok(answer) => {
-                    self.mirrored = Some(self.size_in(answer.into_string())?);
+                    self.mirrored = Some(self.size_in(&answer, 200)?);
                 }
-                Err(ureq::Error::Status(409, answer)) => {
-                    let held = self.size_in(answer.into_string())?;
+                Err(PostError::Status(409, answer)) => {
+                    let held = self.size_in(&answer, 409)?;
                     if held > log.size() {
                         return Err(ReportFailure::Refused {
                             status: 409,
@@ -102,32 +99,24 @@ impl Shipper {
                     }
                     self.mirrored = Some(held);
                 }
-                Err(ureq::Error::Status(400, _)) if self.mirrored.is_none() => {
+                Err(PostError::Status(400, _)) if self.mirrored.is_none() => {
                     // A probe beyond what is co-signed: nothing to ship yet.
                     return Ok(0);
                 }
-                Err(ureq::Error::Status(status, answer)) if status < 500 => {
-                    return Err(ReportFailure::Refused {
-                        status,
-                        reason: answer.into_string().unwrap_or_default().trim().to_owned(),
-                    });
-                }
-                Err(e) => {
-                    return Err(ReportFailure::Unreachable {
-                        url: self.url.clone(),
-                        reason: e.to_string(),
-                    });
-                }
+                Err(e) => return Err(ReportFailure::from_post(&self.url, e)),
             }
         }
     }
 
-    fn size_in(&self, body: std::io::Result<String>) -> Result<u64, ReportFailure> {
-        body.ok()
-            .and_then(|b| b.trim().parse::<u64>().ok())
-            .ok_or_else(|| ReportFailure::Refused {
-                status: 200,
-                reason: "the centre's answer holds no mirror size".to_owned(),
+    fn size_in(&self, body: &str, status: u16) -> Result<u64, ReportFailure> {
+        body.trim()
+            .parse::<u64>()
+            .map_err(|_| ReportFailure::Refused {
+                status,
+                reason: format!(
+                    "the centre's answer holds no mirror size: {:?}",
+                    body.chars().take(200).collect::<String>()
+                ),
             })
     }
 }

@@ -18,6 +18,7 @@ use custos_report::{AlertAction, CameraHealth, Health, ReportAnswer};
 use custos_store::{AlertState, Store, StoreError};
 
 use crate::cameras::CameraRegistry;
+use crate::central_wire::{agent, post_note, PostError, Throttle};
 use crate::clock::now_ms;
 use crate::storage::disk_usage;
 
@@ -118,19 +119,19 @@ pub struct Reporter {
     key: SigningKey,
     seq: u64,
     agent: ureq::Agent,
+    throttle: Arc<Throttle>,
 }
 
 impl Reporter {
-    /// A reporter to the centre at `central_url`, signing with `key`.
-    pub fn new(central_url: &str, key: SigningKey) -> Reporter {
+    /// A reporter to the centre at `central_url`, signing with `key`,
+    /// sending within `throttle`.
+    pub fn new(central_url: &str, key: SigningKey, throttle: Arc<Throttle>) -> Reporter {
         Reporter {
             url: format!("{}/api/v1/report", central_url.trim_end_matches('/')),
             key,
             seq: 0,
-            agent: ureq::AgentBuilder::new()
-                .timeout_connect(Duration::from_secs(10))
-                .timeout(Duration::from_secs(30))
-                .build(),
+            agent: agent(Duration::from_secs(10), Duration::from_secs(60)),
+            throttle,
         }
     }
 
@@ -144,55 +145,49 @@ impl Reporter {
         for _ in 0..2 {
             let note = custos_report::sign(health, seq, &self.key)
                 .map_err(|e| ReportFailure::Making(e.to_string()))?;
-            match self
-                .agent
-                .post(&self.url)
-                .set("Content-Type", "text/plain; charset=utf-8")
-                .send_string(&note)
-            {
-                Ok(response) => {
+            match post_note(&self.agent, &self.url, &note, &self.throttle) {
+                Ok(body) => {
                     self.seq = seq;
-                    let body = response
-                        .into_string()
-                        .map_err(|e| ReportFailure::Unreachable {
-                            url: self.url.clone(),
-                            reason: format!("reading the answer: {e}"),
-                        })?;
                     return serde_json::from_str(&body).map_err(|e| ReportFailure::Refused {
                         status: 200,
                         reason: format!("the answer is not a report answer: {e}"),
                     });
                 }
-                Err(ureq::Error::Status(409, answer)) => {
-                    let held = answer
-                        .into_string()
-                        .ok()
-                        .and_then(|b| b.trim().parse::<u64>().ok())
-                        .ok_or_else(|| ReportFailure::Refused {
-                            status: 409,
-                            reason: "a stale sequence number, and no number held in the answer"
-                                .to_owned(),
-                        })?;
+                Err(PostError::Status(409, held)) => {
+                    let held = held.parse::<u64>().map_err(|_| ReportFailure::Refused {
+                        status: 409,
+                        reason: "a stale sequence number, and no number held in the answer"
+                            .to_owned(),
+                    })?;
                     seq = held.saturating_add(1);
                 }
-                Err(ureq::Error::Status(status, answer)) if status < 500 => {
-                    return Err(ReportFailure::Refused {
-                        status,
-                        reason: answer.into_string().unwrap_or_default().trim().to_owned(),
-                    });
-                }
-                Err(e) => {
-                    return Err(ReportFailure::Unreachable {
-                        url: self.url.clone(),
-                        reason: e.to_string(),
-                    });
-                }
+                Err(e) => return Err(ReportFailure::from_post(&self.url, e)),
             }
         }
         Err(ReportFailure::Refused {
             status: 409,
             reason: "the sequence number stayed stale".to_owned(),
         })
+    }
+}
+
+impl ReportFailure {
+    /// A failed post to `url` in these terms: a server error or no answer
+    /// is worth trying again; another status is the centre's refusal.
+    pub fn from_post(url: &str, e: PostError) -> ReportFailure {
+        match e {
+            PostError::Status(status, reason) if status < 500 => {
+                ReportFailure::Refused { status, reason }
+            }
+            PostError::Status(status, reason) => ReportFailure::Unreachable {
+                url: url.to_owned(),
+                reason: format!("HTTP {status}: {reason}"),
+            },
+            PostError::Transport(reason) => ReportFailure::Unreachable {
+                url: url.to_owned(),
+                reason,
+            },
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod cameras;
 pub mod central_link;
 pub mod central_mirror;
 pub mod central_report;
+pub mod central_wire;
 pub mod clock;
 pub mod commit;
 pub mod coverage;

@@ -59,6 +59,8 @@ pub struct CentralOffice {
     pub enrol_code: Option<String>,
     /// A report of the site's state goes at least this often.
     pub report_seconds: u32,
+    /// The most reports and log batches may send, in kbit/s.
+    pub max_kbps: Option<u32>,
 }
 
 /// How often a report goes when `[central]` does not say.
@@ -70,6 +72,7 @@ impl fmt::Debug for CentralOffice {
             .field("url", &self.url)
             .field("enrol_code", &self.enrol_code.as_ref().map(|_| "***"))
             .field("report_seconds", &self.report_seconds)
+            .field("max_kbps", &self.max_kbps)
             .finish()
     }
 }
@@ -955,6 +958,7 @@ mod tests {
             url: "https://central.example".into(),
             enrol_code: Some("s3cret-code".into()),
             report_seconds: DEFAULT_REPORT_SECONDS,
+            max_kbps: None,
         };
         assert!(!format!("{central:?}").contains("s3cret"));
         assert_eq!(one_line(" a\nb\r\n"), "a b");

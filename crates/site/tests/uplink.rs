@@ -231,6 +231,7 @@ impl Site {
                 url: centre.url(),
                 enrol_code: Some(CODE.to_owned()),
                 report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
+                max_kbps: None,
             }),
             timeout: Duration::from_secs(5),
             poll: Duration::from_millis(50),
@@ -392,6 +393,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
         url: centre.url(),
         enrol_code: Some("not-the-code".to_owned()),
         report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
+        max_kbps: None,
     };
     let e = uplink::enrol(
         &site.store,
@@ -410,6 +412,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
         url: centre.url(),
         enrol_code: None,
         report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
+        max_kbps: None,
     };
     let e = uplink::enrol(
         &site.store,
@@ -427,6 +430,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
         url: "http://127.0.0.1:9".to_owned(),
         enrol_code: Some(CODE.to_owned()),
         report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
+        max_kbps: None,
     };
     let e = uplink::enrol(
         &site.store,
@@ -442,6 +446,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
         url: centre.url(),
         enrol_code: Some(CODE.to_owned()),
         report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
+        max_kbps: None,
     };
     let first = uplink::enrol(
         &site.store,

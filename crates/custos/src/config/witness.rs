@@ -11,7 +11,7 @@ use url::Url;
 
 use super::checker::{describe, quote, valid_name, Checker, Section};
 
-const CENTRAL_KEYS: &[&str] = &["url", "enrol_code", "report_seconds"];
+const CENTRAL_KEYS: &[&str] = &["url", "enrol_code", "report_seconds", "max_kbps"];
 const WITNESS_KEYS: &[&str] = &["name", "url", "key"];
 
 const URL_EXPECTED: &str = "an http:// or https:// URL without a user name or password";
@@ -80,10 +80,13 @@ impl Checker<'_> {
         let report_seconds = self
             .integer::<u32>(&section, "report_seconds", 5, 3600)
             .unwrap_or(custos_site::uplink::DEFAULT_REPORT_SECONDS);
+        // 8 kbit/s still carries a report a minute and a trickle of entries.
+        let max_kbps = self.integer::<u32>(&section, "max_kbps", 8, 10_000_000);
         Some(CentralOffice {
             url: url?,
             enrol_code,
             report_seconds,
+            max_kbps,
         })
     }
 
@@ -199,7 +202,28 @@ mod tests {
         assert_eq!(c.witnesses[0].key.to_string(), KEY);
         // Without a code: valid (the site may be enrolled already).
         let c = valid("data_dir = \"d\"\n[central]\nurl = \"http://10.0.0.1:8443\"\n");
-        assert_eq!(c.central.and_then(|c| c.enrol_code), None);
+        let central = c.central.expect("central");
+        assert_eq!(central.enrol_code, None);
+        // Reports every minute and no cap unless said.
+        assert_eq!((central.report_seconds, central.max_kbps), (60, None));
+        let c = valid(
+            "data_dir = \"d\"\n[central]\nurl = \"http://c\"\nreport_seconds = 10\nmax_kbps = 256\n",
+        );
+        let central = c.central.expect("central");
+        assert_eq!((central.report_seconds, central.max_kbps), (10, Some(256)));
+        let text =
+            "data_dir = \"d\"\n[central]\nurl = \"http://c\"\nreport_seconds = 1\nmax_kbps = 2.5\n";
+        let shown: Vec<String> = problems(text)
+            .iter()
+            .map(|(l, c, m)| format!("{l}:{c} {m}"))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "4:18 report_seconds: expected an integer from 5 to 3600, found integer 1",
+                "5:12 max_kbps: expected an integer from 8 to 10000000, found float 2.5"
+            ]
+        );
 
         let text = format!(
             "data_dir = \"d\"\n[central]\nurl = \"https://user:pw@central.example\"\nenrol_code = 7\n\
