@@ -42,16 +42,46 @@ pub(crate) async fn raise(
     detail: &str,
 ) -> Result<(), CentralError> {
     let now = now_ms();
-    tx.execute(
-        "INSERT INTO alerts (site_id, kind, detail, raised_ms, last_ms)
-         VALUES ($1, $2, $3, $4, $4)
-         ON CONFLICT (site_id, kind) WHERE resolved_ms IS NULL
-         DO UPDATE SET occurrences = alerts.occurrences + 1, last_ms = $4, detail = $3",
-        &[&site_id, &kind, &detail, &now],
+    // `xmax = 0`: the row was inserted, not updated — a new alert.
+    let row = tx
+        .query_one(
+            "INSERT INTO alerts (site_id, kind, detail, raised_ms, last_ms)
+             VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (site_id, kind) WHERE resolved_ms IS NULL
+             DO UPDATE SET occurrences = alerts.occurrences + 1, last_ms = $4, detail = $3
+             RETURNING id, xmax = 0",
+            &[&site_id, &kind, &detail, &now],
+        )
+        .await
+        .map_err(CentralError::db("raising an alert"))?;
+    if row.get::<_, bool>(1) {
+        announce(tx, site_id, row.get(0), kind, "open", detail).await?;
+    }
+    Ok(())
+}
+
+/// Queues the notification of a change of the centre's alert `id`.
+pub(crate) async fn announce(
+    tx: &Transaction<'_>,
+    site_id: i64,
+    id: i64,
+    kind: &str,
+    state: &str,
+    detail: &str,
+) -> Result<(), CentralError> {
+    crate::notify::enqueue(
+        tx,
+        site_id,
+        &format!("{kind} ({state}): {detail}"),
+        &serde_json::json!({
+            "from": "centre",
+            "alert": id,
+            "kind": kind,
+            "state": state,
+            "detail": detail,
+        }),
     )
     .await
-    .map_err(CentralError::db("raising an alert"))?;
-    Ok(())
 }
 
 /// The alerts, newest first; only open ones with `open_only`.
@@ -123,6 +153,9 @@ pub async fn settle(
             ))
         })?;
     let (site_id, kind): (i64, String) = (row.get(0), row.get(1));
+    if resolve {
+        announce(&tx, site_id, id, &kind, "resolved", note).await?;
+    }
     let action = if resolve {
         "alert.resolved"
     } else {

@@ -23,6 +23,10 @@ pub struct CentralConfig {
     pub witness_key_file: PathBuf,
     /// The database.
     pub database: DatabaseConfig,
+    /// `[[notify]]` tables, as a site's: read and checked by the binary
+    /// with the site's own checker (`custos central serve`).
+    #[serde(default)]
+    pub notify: Vec<serde::de::IgnoredAny>,
 }
 
 /// Where the centre's PostgreSQL is.

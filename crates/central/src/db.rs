@@ -189,6 +189,32 @@ CREATE INDEX site_alerts_subject ON site_alerts (site_id, epoch, kind, subject);
 CREATE INDEX site_custody_time ON site_custody (at_ms);
 CREATE INDEX site_custody_holder ON site_custody (holder, at_ms);
 "#,
+    r#"
+-- Version 5: notifications. Messages are queued with the alert change that
+-- makes them; each destination's cursor says up to which message all is
+-- done (delivered, or failed for good and listed in notify_failures).
+CREATE TABLE notify_messages (
+    id          BIGSERIAL PRIMARY KEY,
+    site        TEXT   NOT NULL,
+    subject     TEXT   NOT NULL,
+    body        TEXT   NOT NULL,
+    created_ms  BIGINT NOT NULL
+);
+CREATE TABLE notify_cursors (
+    destination   TEXT    PRIMARY KEY,
+    delivered_id  BIGINT  NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_ms       BIGINT  NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    last_ms       BIGINT
+);
+CREATE TABLE notify_failures (
+    destination  TEXT   NOT NULL,
+    message_id   BIGINT NOT NULL,
+    at_ms        BIGINT NOT NULL,
+    error        TEXT   NOT NULL
+);
+"#,
 ];
 
 /// Any constant: the advisory lock that serialises migrations.

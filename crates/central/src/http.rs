@@ -218,9 +218,11 @@ pub async fn open(config: &CentralConfig) -> Result<Arc<Central>, String> {
     }))
 }
 
-/// Serves the centre until `shutdown` completes.
+/// Serves the centre until `shutdown` completes, notifying
+/// `destinations` of alerts.
 pub async fn serve(
     config: &CentralConfig,
+    destinations: std::collections::BTreeMap<String, custos_notify::Destination>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let central = open(config).await?;
@@ -236,6 +238,7 @@ pub async fn serve(
         "central office serving"
     );
     let watcher = tokio::spawn(watch_silence(central.pool.clone()));
+    let notifier = tokio::spawn(crate::notify::run(central.pool.clone(), destinations));
     println!("central office listening on http://{local}");
     println!("witness key: {}", central.witness.verifier());
     let served = axum::serve(listener, router(central))
@@ -243,6 +246,7 @@ pub async fn serve(
         .await
         .map_err(|e| format!("serving: {e}"));
     watcher.abort();
+    notifier.abort();
     served
 }
 

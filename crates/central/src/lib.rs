@@ -19,6 +19,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod mirror;
+pub mod notify;
 pub mod register;
 pub mod reports;
 pub mod sites;

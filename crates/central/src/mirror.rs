@@ -261,26 +261,48 @@ async fn store_entry(
             let Some(alert) = int("alert") else {
                 return Ok(());
             };
-            tx.execute(
-                "INSERT INTO site_alerts (site_id, epoch, alert, kind, summary, camera, state,
+            let inserted = tx
+                .execute(
+                    "INSERT INTO site_alerts (site_id, epoch, alert, kind, summary, camera, state,
                                           raised_ms, updated_ms, log_index, subject, barcode)
                  VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $7, $8, $9, $10)
                  ON CONFLICT (site_id, epoch, alert) DO NOTHING",
-                &[
-                    &state.site_id,
-                    &state.epoch,
-                    &alert,
-                    &text("kind").unwrap_or_default(),
-                    &text("summary").unwrap_or_default(),
-                    &text("camera"),
-                    &entry.time_ms,
-                    &idx,
-                    &text("subject"),
-                    &text("barcode"),
-                ],
-            )
-            .await
-            .map_err(CentralError::db("storing a site alert"))?;
+                    &[
+                        &state.site_id,
+                        &state.epoch,
+                        &alert,
+                        &text("kind").unwrap_or_default(),
+                        &text("summary").unwrap_or_default(),
+                        &text("camera"),
+                        &entry.time_ms,
+                        &idx,
+                        &text("subject"),
+                        &text("barcode"),
+                    ],
+                )
+                .await
+                .map_err(CentralError::db("storing a site alert"))?;
+            if inserted == 1 {
+                let (kind, summary) = (
+                    text("kind").unwrap_or_default(),
+                    text("summary").unwrap_or_default(),
+                );
+                crate::notify::enqueue(
+                    tx,
+                    state.site_id,
+                    &format!("{kind} at the site (open): {summary}"),
+                    &serde_json::json!({
+                        "from": "site",
+                        "alert": alert,
+                        "kind": kind,
+                        "state": "open",
+                        "detail": summary,
+                        "camera": text("camera"),
+                        "log_index": idx,
+                    }),
+                )
+                .await?;
+            }
             alert_change(tx, state, alert, idx, entry.time_ms, "open", "custos", None).await?;
         }
         "alert.changed" => {

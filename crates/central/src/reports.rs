@@ -212,6 +212,7 @@ async fn settle_automatic(
         .map_err(CentralError::db("resolving an alert"))?;
     if let Some(row) = resolved {
         let id: i64 = row.get(0);
+        crate::alerts::announce(tx, site_id, id, kind, "resolved", why).await?;
         crate::sites::audit(
             tx,
             CENTRE,
@@ -230,9 +231,11 @@ async fn settle_automatic(
 pub async fn raise_silent(pool: &Pool) -> Result<u64, CentralError> {
     let client = pool.get().await?;
     let now = now_ms();
+    // One statement raises them and queues their notifications.
     let raised = client
         .execute(
-            "INSERT INTO alerts (site_id, kind, detail, raised_ms, last_ms)
+            "WITH raised AS (
+             INSERT INTO alerts (site_id, kind, detail, raised_ms, last_ms)
              SELECT s.id, $1,
                     'no report from the site since ' ||
                       to_char(to_timestamp(COALESCE(r.received_ms, s.enrolled_ms) / 1000.0) AT TIME ZONE 'UTC',
@@ -241,7 +244,14 @@ pub async fn raise_silent(pool: &Pool) -> Result<u64, CentralError> {
              FROM sites s LEFT JOIN site_reports r ON r.site_id = s.id
              WHERE s.enrolled_ms IS NOT NULL
                AND COALESCE(r.received_ms, s.enrolled_ms) < $2 - s.silent_after_ms
-             ON CONFLICT (site_id, kind) WHERE resolved_ms IS NULL DO NOTHING",
+             ON CONFLICT (site_id, kind) WHERE resolved_ms IS NULL DO NOTHING
+             RETURNING id, site_id, kind, detail)
+             INSERT INTO notify_messages (site, subject, body, created_ms)
+             SELECT s.name, r.kind || ' (open): ' || r.detail,
+                    json_build_object('from', 'centre', 'alert', r.id, 'kind', r.kind,
+                                      'state', 'open', 'detail', r.detail)::text,
+                    $2
+             FROM raised r JOIN sites s ON s.id = r.site_id",
             &[&SITE_SILENT, &now],
         )
         .await

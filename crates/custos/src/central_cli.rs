@@ -87,6 +87,12 @@ pub enum CentralCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Each notification destination: messages waiting, the last error,
+    /// messages that failed for good.
+    Notifications {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// On a site: enrol it with the central office of its `[central]`
     /// table now (`custos serve` also enrols at start).
     Enrol {
@@ -189,6 +195,20 @@ fn when(ms: i64) -> String {
     )
 }
 
+/// The `[[notify]]` tables of `central.toml`, checked as a site's are, with
+/// their secrets read from the environment now.
+fn central_destinations(
+    path: &Path,
+) -> anyhow::Result<std::collections::BTreeMap<String, custos_notify::Destination>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let tables = crate::config::notify_tables(&text, &path.display().to_string())?;
+    tables
+        .iter()
+        .map(|n| Ok((n.name.clone(), crate::destinations::destination(n)?)))
+        .collect()
+}
+
 /// The most rows a register question prints.
 const LIST_LIMIT: i64 = 1000;
 
@@ -249,9 +269,10 @@ async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
     let actor = cli_actor();
     match command {
         CentralCommand::Enrol { config } => crate::central_site::enrol_command(&config)?,
-        CentralCommand::Serve { config } => {
-            let config = load(&config)?;
-            http::serve(&config, crate::serve::wait_for_signal())
+        CentralCommand::Serve { config: path } => {
+            let config = load(&path)?;
+            let destinations = central_destinations(&path)?;
+            http::serve(&config, destinations, crate::serve::wait_for_signal())
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
         }
@@ -360,6 +381,24 @@ async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
                 json,
                 &format!("every custody event of the last {days} days has footage"),
             )?;
+        }
+        CentralCommand::Notifications { config } => {
+            let pool = pool(&load(&config)?).await?;
+            let states = custos_central::notify::state(&pool).await?;
+            if states.is_empty() {
+                println!("no destination has been served yet ([[notify]] in the configuration)");
+            }
+            for s in states {
+                println!(
+                    "{}: {} waiting, {} failed for good{}",
+                    s.destination,
+                    s.waiting,
+                    s.failed,
+                    s.last_error
+                        .map(|e| format!("; last error (attempt {}): {e}", s.attempts))
+                        .unwrap_or_default()
+                );
+            }
         }
         CentralCommand::Audit { config } => {
             let pool = pool(&load(&config)?).await?;

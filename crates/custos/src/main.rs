@@ -3,6 +3,7 @@
 
 mod auth;
 mod bench;
+mod bench_catchup;
 mod bench_central;
 mod central_cli;
 mod central_site;
@@ -230,6 +231,27 @@ enum BenchCommand {
         report_every_s: u64,
         #[arg(long, default_value_t = 5)]
         entries_per_checkpoint: usize,
+    },
+    /// A site cut off for days sends its backlog of log entries to a
+    /// `custos central serve` started here, gzipped and under a cap:
+    /// bytes per site-day and time against the cap's floor.
+    CatchUp {
+        /// The centre's configuration (its database takes the site).
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long, default_value_t = 16)]
+        cameras: u32,
+        #[arg(long, default_value_t = 60)]
+        segment_seconds: u32,
+        #[arg(long, default_value_t = 40)]
+        motion_per_day: u32,
+        #[arg(long, default_value_t = 200)]
+        custody_per_day: u32,
+        /// The cap in kbit/s (none: as fast as it goes).
+        #[arg(long)]
+        max_kbps: Option<u32>,
     },
     /// Import an items.csv of many rows into a fresh register (validation,
     /// one transaction, a log entry per row) beside the sqlite3 shell's
@@ -552,6 +574,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             checkpoint_every: std::time::Duration::from_secs(checkpoint_every_s.max(1)),
             report_every: std::time::Duration::from_secs(report_every_s.max(1)),
             entries_per_checkpoint,
+        })?,
+        Command::Bench {
+            command:
+                BenchCommand::CatchUp {
+                    config,
+                    days,
+                    cameras,
+                    segment_seconds,
+                    motion_per_day,
+                    custody_per_day,
+                    max_kbps,
+                },
+        } => bench_catchup::catch_up(bench_catchup::CatchUpBench {
+            config,
+            days,
+            cameras,
+            segment_seconds,
+            motion_per_day,
+            custody_per_day,
+            max_kbps,
         })?,
         Command::Bench {
             command: BenchCommand::ApiLatency { items, dir, custos },

@@ -16,8 +16,11 @@ mod common;
 #[path = "../../central/tests/pg/mod.rs"]
 mod pg;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -25,6 +28,61 @@ use custos_ledger::cosignature::CosigningKey;
 use serde_json::{json, Value};
 
 const WITNESS_NAME: &str = "central.custos.test/witness";
+const HOOK_SECRET: &str = "the duty officer's webhook secret";
+
+/// A webhook receiver: answers 200 to every POST and keeps the bodies
+/// whose signature checks.
+fn hook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/duty", listener.local_addr().expect("addr"));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+            let mut line = String::new();
+            let (mut length, mut timestamp, mut signature) = (0usize, 0u64, String::new());
+            let _ = reader.read_line(&mut line);
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                let Some((k, v)) = line.trim_end().split_once(':') else {
+                    continue;
+                };
+                match k.trim().to_ascii_lowercase().as_str() {
+                    "content-length" => length = v.trim().parse().unwrap_or(0),
+                    "x-custos-timestamp" => timestamp = v.trim().parse().unwrap_or(0),
+                    "x-custos-signature" => signature = v.trim().to_owned(),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            if custos_notify::verify_signature(HOOK_SECRET.as_bytes(), timestamp, &body, &signature)
+            {
+                if let Ok(v) = serde_json::from_slice(&body) {
+                    keep.lock().expect("lock").push(v);
+                }
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (url, got)
+}
+
+/// Whether the receiver got an alert of `kind` about `site`.
+fn hooked(got: &Mutex<Vec<Value>>, site: &str, kind: &str) -> bool {
+    got.lock()
+        .expect("lock")
+        .iter()
+        .any(|v| v["site"] == site && v["body"]["kind"] == kind)
+}
 
 /// `custos central serve` and its configuration.
 struct Centre {
@@ -35,14 +93,17 @@ struct Centre {
 }
 
 impl Centre {
-    fn start(database_url: &str) -> Centre {
+    /// A centre on `database_url` whose alerts go to the webhook `hook`.
+    fn start(database_url: &str, hook: &str) -> Centre {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let config = dir.path().join("central.toml");
         let text = format!(
             "listen = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
              witness_name = \"{WITNESS_NAME}\"\nwitness_key_file = \"{}\"\n\
-             [database]\nurl = \"{database_url}\"\npool_size = 8\n",
+             [database]\nurl = \"{database_url}\"\npool_size = 8\n\
+             [[notify]]\nname = \"duty\"\ntype = \"webhook\"\nurl = \"{hook}\"\n\
+             secret_env = \"CENTRAL_HOOK_SECRET\"\n",
             dir.path().join("witness.key").display()
         );
         std::fs::write(&config, text).expect("central.toml");
@@ -67,6 +128,7 @@ impl Centre {
             .args(["central", "serve", "--config"])
             .arg(&self.config)
             .env("CUSTOS_LOG", "info")
+            .env("CENTRAL_HOOK_SECRET", HOOK_SECRET)
             .stdout(out)
             .stderr(err)
             .spawn()
@@ -268,7 +330,8 @@ fn covered_clip(dir: &Path) -> PathBuf {
 #[test]
 fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_history() {
     let pg = pg::Postgres::start();
-    let mut centre = Centre::start(&pg.create_db("central"));
+    let (hook, hooked_alerts) = hook_receiver();
+    let mut centre = Centre::start(&pg.create_db("central"), &hook);
     let witness_key = centre.witness_key();
     let clips = tempfile::tempdir().expect("tempdir");
     let clip = covered_clip(clips.path());
@@ -364,6 +427,17 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
         .expect("the alert")
         .clone();
     let alert = tamper["alert"].as_i64().expect("alert number");
+    // The duty officer's webhook hears of it from the centre.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !hooked(&hooked_alerts, "alpha", "tamper.covered") {
+        assert!(
+            Instant::now() < deadline,
+            "no webhook: {:?}\ncentre: {}",
+            hooked_alerts.lock().expect("lock"),
+            centre.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert_eq!(tamper["camera"], "hall", "{tamper}");
 
     // Acknowledged at the centre: the site does it as the person there,
@@ -509,6 +583,15 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
             .any(|a| a["site"] == "alpha" && a["kind"] == "site.log_rewritten")),
         "{alerts:#}"
     );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !hooked(&hooked_alerts, "beta", "site.log_rewritten") {
+        assert!(
+            Instant::now() < deadline,
+            "no webhook: {:?}",
+            hooked_alerts.lock().expect("lock")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let evidence = centre.cli(&["site", "refusals", "beta"]);
     assert!(evidence.contains("beta"), "{evidence}");
     // Alpha is still witnessed.

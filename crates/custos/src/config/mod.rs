@@ -132,10 +132,35 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// Checks config text. `origin` names the file in messages. A relative
-/// `data_dir` is returned as written (relative to the working directory).
-pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    let doc = ImDocument::parse(text).map_err(|e| {
+/// The `[[notify]]` tables of another configuration file (the central
+/// office's), checked as a site's are; the rest of the file is not looked at.
+pub fn notify_tables(text: &str, origin: &str) -> Result<Vec<NotifyConfig>, ConfigError> {
+    let doc = syntax(text, origin)?;
+    let mut checker = Checker {
+        text,
+        problems: Vec::new(),
+    };
+    let root = Section {
+        table: doc.as_table(),
+        span: None,
+        name: "the top level",
+        known: &[],
+    };
+    let tables = checker.notify(&root);
+    if checker.problems.is_empty() {
+        Ok(tables)
+    } else {
+        checker.problems.sort_by_key(|p| (p.line, p.column));
+        Err(ConfigError {
+            origin: origin.to_owned(),
+            problems: checker.problems,
+        })
+    }
+}
+
+/// The TOML document, or its syntax error with line and column.
+fn syntax<'t>(text: &'t str, origin: &str) -> Result<ImDocument<&'t str>, ConfigError> {
+    ImDocument::parse(text).map_err(|e| {
         let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
         let detail: Vec<&str> = e
             .message()
@@ -151,7 +176,13 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
                 message: format!("TOML syntax error: {}", detail.join("; ")),
             }],
         }
-    })?;
+    })
+}
+
+/// Checks config text. `origin` names the file in messages. A relative
+/// `data_dir` is returned as written (relative to the working directory).
+pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let doc = syntax(text, origin)?;
     let mut checker = Checker {
         text,
         problems: Vec::new(),
