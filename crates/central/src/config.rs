@@ -23,10 +23,25 @@ pub struct CentralConfig {
     pub witness_key_file: PathBuf,
     /// The database.
     pub database: DatabaseConfig,
+    /// HTTPS of its own: the certificate's fingerprint is given to sites
+    /// at enrolment, which trust only it from then on.
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
     /// `[[notify]]` tables, as a site's: read and checked by the binary
     /// with the site's own checker (`custos central serve`).
     #[serde(default)]
     pub notify: Vec<serde::de::IgnoredAny>,
+}
+
+/// `[tls]`: PEM files (relative paths are taken from the working
+/// directory).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate chain, the centre's own certificate first.
+    pub cert_file: PathBuf,
+    /// Its private key.
+    pub key_file: PathBuf,
 }
 
 /// Where the centre's PostgreSQL is.

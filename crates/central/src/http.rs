@@ -25,6 +25,9 @@ pub struct Central {
     pub witness: CosigningKey,
     /// Where sites reach the witness.
     pub witness_url: String,
+    /// The fingerprint of the centre's own TLS certificate, when it serves
+    /// HTTPS itself.
+    pub tls_fingerprint: Option<String>,
 }
 
 /// A request to enrol a site.
@@ -42,6 +45,9 @@ pub struct EnrolRequest {
 pub struct EnrolAnswer {
     /// The site's name at the centre.
     pub site: String,
+    /// The centre's TLS certificate fingerprint, when it serves HTTPS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_fingerprint: Option<String>,
     /// The witness key the site trusts from now on.
     pub witness_key: String,
     /// The witness endpoint prefix (`…/add-checkpoint` is below it).
@@ -109,6 +115,7 @@ async fn enrol(State(central): State<Arc<Central>>, Json(request): Json<EnrolReq
                 site,
                 witness_key: central.witness.verifier().to_string(),
                 witness_url: central.witness_url.clone(),
+                tls_fingerprint: central.tls_fingerprint.clone(),
             })
             .into_response()
         }
@@ -200,8 +207,12 @@ async fn health(State(central): State<Arc<Central>>) -> Response {
     }
 }
 
-/// Opens the database and the witness key of `config`.
-pub async fn open(config: &CentralConfig) -> Result<Arc<Central>, String> {
+/// Opens the database and the witness key of `config`; `tls_fingerprint`
+/// is that of the certificate the centre serves HTTPS with, if it does.
+pub async fn open(
+    config: &CentralConfig,
+    tls_fingerprint: Option<String>,
+) -> Result<Arc<Central>, String> {
     let (witness, created) =
         CosigningKey::load_or_create(&config.witness_key_file, &config.witness_name)
             .map_err(|e| format!("witness key: {e}"))?;
@@ -215,32 +226,25 @@ pub async fn open(config: &CentralConfig) -> Result<Arc<Central>, String> {
         pool,
         witness,
         witness_url: config.witness_url(),
+        tls_fingerprint,
     }))
 }
 
-/// Serves the centre until `shutdown` completes, notifying
-/// `destinations` of alerts.
-pub async fn serve(
-    config: &CentralConfig,
+/// Serves the centre on `listener` (plain TCP, or TLS handshakes done)
+/// until `shutdown` completes, notifying `destinations` of alerts.
+pub async fn serve<L>(
+    central: Arc<Central>,
+    listener: L,
     destinations: std::collections::BTreeMap<String, custos_notify::Destination>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
-    let central = open(config).await?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("listening on {}: {e}", config.listen))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| format!("listening on {}: {e}", config.listen))?;
-    tracing::info!(
-        address = %local,
-        witness_key = %central.witness.verifier(),
-        "central office serving"
-    );
+) -> Result<(), String>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    tracing::info!(witness_key = %central.witness.verifier(), "central office serving");
     let watcher = tokio::spawn(watch_silence(central.pool.clone()));
     let notifier = tokio::spawn(crate::notify::run(central.pool.clone(), destinations));
-    println!("central office listening on http://{local}");
-    println!("witness key: {}", central.witness.verifier());
     let served = axum::serve(listener, router(central))
         .with_graceful_shutdown(shutdown)
         .await

@@ -195,6 +195,47 @@ fn when(ms: i64) -> String {
     )
 }
 
+/// `custos central serve`: over HTTPS when `[tls]` says so.
+async fn serve(path: &Path) -> anyhow::Result<()> {
+    let config = load(path)?;
+    let destinations = central_destinations(path)?;
+    let tls = match &config.tls {
+        Some(files) => {
+            let server = custos_server::tls::server_config(&files.cert_file, &files.key_file)?;
+            let leaf = custos_server::tls::leaf_certificate(&files.cert_file)?;
+            let pin = custos_media::tls_pin::Fingerprint::of(&leaf);
+            Some((server, pin))
+        }
+        None => None,
+    };
+    let central = http::open(&config, tls.as_ref().map(|(_, pin)| pin.to_string()))
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let local = listener
+        .local_addr()
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let witness_key = central.witness.verifier().to_string();
+    let shutdown = crate::serve::wait_for_signal();
+    match tls {
+        Some((server, pin)) => {
+            println!("central office listening on https://{local}");
+            println!("TLS certificate fingerprint: {pin}");
+            println!("witness key: {witness_key}");
+            let listener = custos_server::tls::TlsListener::new(listener, server)?;
+            http::serve(central, listener, destinations, shutdown).await
+        }
+        None => {
+            println!("central office listening on http://{local}");
+            println!("witness key: {witness_key}");
+            http::serve(central, listener, destinations, shutdown).await
+        }
+    }
+    .map_err(|e| anyhow!("{e}"))
+}
+
 /// The `[[notify]]` tables of `central.toml`, checked as a site's are, with
 /// their secrets read from the environment now.
 fn central_destinations(
@@ -269,13 +310,7 @@ async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
     let actor = cli_actor();
     match command {
         CentralCommand::Enrol { config } => crate::central_site::enrol_command(&config)?,
-        CentralCommand::Serve { config: path } => {
-            let config = load(&path)?;
-            let destinations = central_destinations(&path)?;
-            http::serve(&config, destinations, crate::serve::wait_for_signal())
-                .await
-                .map_err(|e| anyhow!("{e}"))?;
-        }
+        CentralCommand::Serve { config: path } => serve(&path).await?,
         CentralCommand::Site { command } => site_command(command, &actor).await?,
         CentralCommand::Alerts { config, all, json } => {
             let pool = pool(&load(&config)?).await?;
@@ -433,6 +468,13 @@ async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
                 "on the site, put in its config:\n[central]\nurl = \"{}\"\nenrol_code = \"{}\"",
                 config.public_url, site.code
             );
+            if let Some(files) = &config.tls {
+                let leaf = custos_server::tls::leaf_certificate(&files.cert_file)?;
+                println!(
+                    "tls_fingerprint = \"{}\"",
+                    custos_media::tls_pin::Fingerprint::of(&leaf)
+                );
+            }
         }
         SiteCommand::List { config, json } => {
             let pool = pool(&load(&config)?).await?;

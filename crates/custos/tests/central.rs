@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use custos_ledger::cosignature::CosigningKey;
+use custos_media::tls_pin::Fingerprint;
 use serde_json::{json, Value};
 
 const WITNESS_NAME: &str = "central.custos.test/witness";
@@ -90,28 +91,76 @@ struct Centre {
     config: PathBuf,
     url: String,
     proc: Option<Proc>,
+    /// The fingerprint of its TLS certificate.
+    pin: Fingerprint,
+}
+
+/// The SHA-256 fingerprint of the first certificate of a PEM file.
+fn pem_fingerprint(pem: &str) -> Fingerprint {
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("PEM base64");
+    Fingerprint::of(&der)
 }
 
 impl Centre {
-    /// A centre on `database_url` whose alerts go to the webhook `hook`.
+    /// A centre on `database_url`, serving HTTPS with a self-signed
+    /// certificate, whose alerts go to the webhook `hook`.
     fn start(database_url: &str, hook: &str) -> Centre {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
+        let (cert, key) = (dir.path().join("centre.crt"), dir.path().join("centre.key"));
+        let made = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args([
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=central.custos.test",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl");
+        assert!(made.status.success(), "{}", text(&made));
         let config = dir.path().join("central.toml");
-        let text = format!(
-            "listen = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n\
+        let toml = format!(
+            "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://127.0.0.1:{port}\"\n\
              witness_name = \"{WITNESS_NAME}\"\nwitness_key_file = \"{}\"\n\
+             [tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n\
              [database]\nurl = \"{database_url}\"\npool_size = 8\n\
              [[notify]]\nname = \"duty\"\ntype = \"webhook\"\nurl = \"{hook}\"\n\
              secret_env = \"CENTRAL_HOOK_SECRET\"\n",
-            dir.path().join("witness.key").display()
+            dir.path().join("witness.key").display(),
+            cert.display(),
+            key.display()
         );
-        std::fs::write(&config, text).expect("central.toml");
+        std::fs::write(&config, toml).expect("central.toml");
+        let der = std::fs::read_to_string(&cert).expect("cert");
+        let pin = pem_fingerprint(&der);
         let mut centre = Centre {
             dir,
             config,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("https://127.0.0.1:{port}"),
             proc: None,
+            pin,
         };
         centre.serve();
         centre
@@ -139,7 +188,9 @@ impl Centre {
         });
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if ureq::get(&format!("{}/healthz", self.url))
+            if self
+                .agent()
+                .get(&format!("{}/healthz", self.url))
                 .call()
                 .is_ok_and(|r| r.status() == 200)
             {
@@ -152,6 +203,16 @@ impl Centre {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// A client that trusts the centre's certificate by its fingerprint.
+    fn agent(&self) -> ureq::Agent {
+        custos_site::central_wire::agent(
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+            Some(self.pin),
+        )
+        .expect("agent")
     }
 
     fn stop(&mut self) {
@@ -229,15 +290,25 @@ impl Centre {
         }
     }
 
-    /// `site add NAME`: the one-time code.
-    fn add_site(&self, name: &str) -> String {
+    /// `site add NAME`: the one-time code, and the certificate's
+    /// fingerprint as the centre gives it to the site.
+    fn add_site(&self, name: &str) -> (String, String) {
         let out = self.cli(&["site", "add", name]);
-        out.lines()
+        let code = out
+            .lines()
             .skip_while(|l| !l.starts_with("enrolment code"))
             .nth(1)
             .unwrap_or_else(|| panic!("no code in {out}"))
             .trim()
-            .to_owned()
+            .to_owned();
+        let pin = out
+            .lines()
+            .find_map(|l| l.strip_prefix("tls_fingerprint = "))
+            .unwrap_or_else(|| panic!("no fingerprint in {out}"))
+            .trim_matches('"')
+            .to_owned();
+        assert_eq!(pin, self.pin.to_string(), "{out}");
+        (code, pin)
     }
 }
 
@@ -249,12 +320,18 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// A site named `name` with one camera, enrolled with `centre` by `code`.
-fn site(name: &str, camera_url: &str, centre: &Centre, code: &str) -> Site {
+/// A site named `name` with one camera, enrolled with `centre` by the
+/// code, trusting the certificate of the fingerprint given with it.
+fn site(name: &str, camera_url: &str, centre: &Centre, (code, pin): &(String, String)) -> Site {
+    let camera = if camera_url.is_empty() {
+        String::new()
+    } else {
+        format!("[[camera]]\nid = \"hall\"\nurl = \"{camera_url}\"\nsegment_seconds = 2\n")
+    };
     let site = Site::new(&format!(
-        "[[camera]]\nid = \"hall\"\nurl = \"{camera_url}\"\nsegment_seconds = 2\n\
-         [alerts]\ncheck_seconds = 1\n\
-         [central]\nurl = \"{}\"\nenrol_code = \"{code}\"\nreport_seconds = 5\n",
+        "{camera}[alerts]\ncheck_seconds = 1\n\
+         [central]\nurl = \"{}\"\nenrol_code = \"{code}\"\nreport_seconds = 5\n\
+         tls_fingerprint = \"{pin}\"\n",
         centre.url
     ));
     let config = std::fs::read_to_string(&site.config).expect("config");
@@ -354,9 +431,14 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
         &centre,
         &centre.add_site("beta"),
     );
+    // Gamma was given the code but pins another certificate (someone in
+    // between): it does not enrol, and says why.
+    let (gamma_code, _) = centre.add_site("gamma");
+    let gamma = site("gamma", "", &centre, &(gamma_code, "AB:".repeat(31) + "AB"));
     let alpha_token = alpha.admin_token();
     let mut alpha_serve = alpha.serve();
     let mut beta_serve = beta.serve();
+    let _gamma_serve = gamma.serve();
 
     // Both enrol, report and are co-signed.
     centre.wait_sites(
@@ -372,7 +454,17 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
             })
         },
     );
-    for s in [&alpha, &beta] {
+    let listed = centre.json(&["site", "list"]);
+    assert!(
+        find(&listed, "sites", "gamma")["enrolled_ms"].is_null(),
+        "{listed}"
+    );
+    assert!(
+        gamma.log().contains("not the pinned AB:AB:"),
+        "gamma says why it cannot enrol: {}",
+        gamma.log()
+    );
+    for s in [&alpha, &beta, &gamma] {
         let config = std::fs::read_to_string(&s.config).expect("config");
         let code = config
             .lines()

@@ -105,7 +105,7 @@ impl ServerCertVerifier for PinnedCertificate {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::General(format!(
-                "the camera's certificate has fingerprint {seen}, not the pinned {}",
+                "the certificate presented has fingerprint {seen}, not the pinned {}",
                 self.pin
             )))
         }

@@ -71,6 +71,26 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
     Ok(Arc::new(config))
 }
 
+/// The DER bytes of the first certificate in a PEM file: the server's own,
+/// whose fingerprint clients pin.
+pub fn leaf_certificate(cert: &Path) -> Result<Vec<u8>, TlsError> {
+    let first = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| TlsError::Certificate {
+            path: cert.display().to_string(),
+            reason: e.to_string(),
+        })?
+        .next()
+        .ok_or_else(|| TlsError::Certificate {
+            path: cert.display().to_string(),
+            reason: "no certificate in the file".into(),
+        })?
+        .map_err(|e| TlsError::Certificate {
+            path: cert.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    Ok(first.as_ref().to_vec())
+}
+
 /// A listener that yields connections whose TLS handshake has completed.
 pub struct TlsListener {
     rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,

@@ -18,9 +18,11 @@ use custos_store::Store;
 use crate::cameras::CameraRegistry;
 use crate::central_mirror::Shipper;
 use crate::central_report::{Reporter, ReporterSite};
-use crate::central_wire::Throttle;
+use crate::central_wire::{agent, stored_pin, Throttle};
 use crate::uplink::{enrolment, CENTRAL};
 
+/// How long connecting to the centre may take.
+const CONNECT: Duration = Duration::from_secs(10);
 /// How often the index is looked at for the enrolment.
 const ENROLMENT_POLL: Duration = Duration::from_secs(1);
 
@@ -40,14 +42,36 @@ pub struct CentralLink {
 
 /// Waits for the enrolment, then reports and ships the log until `stop`.
 pub fn run(link: CentralLink, stop: Arc<AtomicBool>) {
-    let Some(central_url) = wait_for_enrolment(&link.site.db_path, &stop) else {
+    let Some((central_url, tls_pin)) = wait_for_enrolment(&link.site.db_path, &stop) else {
         return;
+    };
+    let pin = match stored_pin(tls_pin.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("central office: {e}; nothing is sent to it");
+            return;
+        }
+    };
+    // A full batch at 16 kbit/s takes about two minutes.
+    let agents = agent(CONNECT, Duration::from_secs(60), pin)
+        .and_then(|r| Ok((r, agent(CONNECT, Duration::from_secs(300), pin)?)));
+    let (report_agent, mirror_agent) = match agents {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!("central office: {e}; nothing is sent to it");
+            return;
+        }
     };
     tracing::info!("central office: reporting to {central_url}");
     let mirror = {
         let db_path = link.site.db_path.clone();
         let log_dir = link.log_dir.clone();
-        let shipper = Shipper::new(&central_url, link.key.clone(), link.throttle.clone());
+        let shipper = Shipper::new(
+            &central_url,
+            link.key.clone(),
+            mirror_agent,
+            link.throttle.clone(),
+        );
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("central-mirror".into())
@@ -79,7 +103,7 @@ pub fn run(link: CentralLink, stop: Arc<AtomicBool>) {
     };
     crate::central_report::run(
         link.site,
-        Reporter::new(&central_url, link.key, link.throttle),
+        Reporter::new(&central_url, link.key, report_agent, link.throttle),
         link.cameras,
         stop,
     );
@@ -88,8 +112,12 @@ pub fn run(link: CentralLink, stop: Arc<AtomicBool>) {
     }
 }
 
-/// The centre's URL once the site is enrolled; `None` if stopped first.
-fn wait_for_enrolment(db_path: &std::path::Path, stop: &AtomicBool) -> Option<String> {
+/// The centre's URL and pinned TLS fingerprint once the site is enrolled;
+/// `None` if stopped first.
+fn wait_for_enrolment(
+    db_path: &std::path::Path,
+    stop: &AtomicBool,
+) -> Option<(String, Option<String>)> {
     let store = match Store::open(db_path) {
         Ok(s) => s,
         Err(e) => {
@@ -102,7 +130,7 @@ fn wait_for_enrolment(db_path: &std::path::Path, stop: &AtomicBool) -> Option<St
         match enrolment(&store) {
             Ok(Some(witness)) => {
                 if let Some((url, _site)) = witness.central {
-                    return Some(url);
+                    return Some((url, witness.tls_fingerprint));
                 }
             }
             Ok(None) => {}

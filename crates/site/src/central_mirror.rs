@@ -17,7 +17,7 @@ use custos_ledger::storage::LogStorage;
 use custos_report::entries::MAX_BATCH_BYTES;
 
 use crate::central_report::ReportFailure;
-use crate::central_wire::{agent, post_note, PostError, Throttle};
+use crate::central_wire::{post_note, PostError, Throttle};
 
 /// How often the log is looked at for entries to ship.
 const LOOK_EVERY: Duration = Duration::from_secs(5);
@@ -34,13 +34,17 @@ pub struct Shipper {
 
 impl Shipper {
     /// A shipper to the centre at `central_url`, signing with `key`,
-    /// sending within `throttle`.
-    pub fn new(central_url: &str, key: SigningKey, throttle: Arc<Throttle>) -> Shipper {
+    /// sending with `agent` within `throttle`.
+    pub fn new(
+        central_url: &str,
+        key: SigningKey,
+        agent: ureq::Agent,
+        throttle: Arc<Throttle>,
+    ) -> Shipper {
         Shipper {
             url: format!("{}/api/v1/entries", central_url.trim_end_matches('/')),
             key,
-            // A full batch at 16 kbit/s takes about two minutes.
-            agent: agent(Duration::from_secs(10), Duration::from_secs(300)),
+            agent,
             throttle,
             mirrored: None,
         }

@@ -18,7 +18,7 @@ use custos_report::{AlertAction, CameraHealth, Health, ReportAnswer};
 use custos_store::{AlertState, Store, StoreError};
 
 use crate::cameras::CameraRegistry;
-use crate::central_wire::{agent, post_note, PostError, Throttle};
+use crate::central_wire::{post_note, PostError, Throttle};
 use crate::clock::now_ms;
 use crate::storage::disk_usage;
 
@@ -124,13 +124,18 @@ pub struct Reporter {
 
 impl Reporter {
     /// A reporter to the centre at `central_url`, signing with `key`,
-    /// sending within `throttle`.
-    pub fn new(central_url: &str, key: SigningKey, throttle: Arc<Throttle>) -> Reporter {
+    /// sending with `agent` within `throttle`.
+    pub fn new(
+        central_url: &str,
+        key: SigningKey,
+        agent: ureq::Agent,
+        throttle: Arc<Throttle>,
+    ) -> Reporter {
         Reporter {
             url: format!("{}/api/v1/report", central_url.trim_end_matches('/')),
             key,
             seq: 0,
-            agent: agent(Duration::from_secs(10), Duration::from_secs(60)),
+            agent,
             throttle,
         }
     }

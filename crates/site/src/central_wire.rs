@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use custos_media::tls_pin::Fingerprint;
+
 /// At most this much is written between two looks at the pace, so the
 /// rate holds over a fraction of a second, not only over a whole batch.
 const CHUNK: usize = 4 * 1024;
@@ -118,16 +120,34 @@ pub fn post_note(
     }
 }
 
-/// An agent for the centre: connecting may take `connect`, a whole
-/// exchange `whole` (a paced batch on a slow link takes a while).
-pub fn agent(connect: Duration, whole: Duration) -> ureq::Agent {
-    ureq::AgentBuilder::new()
+/// An agent for the centre or a witness: connecting may take `connect`, a
+/// whole exchange `whole` (a paced batch on a slow link takes a while).
+/// With `tls_pin`, HTTPS trusts only the certificate of that fingerprint.
+pub fn agent(
+    connect: Duration,
+    whole: Duration,
+    tls_pin: Option<Fingerprint>,
+) -> Result<ureq::Agent, String> {
+    let mut builder = ureq::AgentBuilder::new()
         .timeout_connect(connect)
         .timeout(whole)
         // A redirect would send the site's notes somewhere not configured.
         .redirects(0)
-        .user_agent(concat!("custos/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .user_agent(concat!("custos/", env!("CARGO_PKG_VERSION")));
+    if let Some(pin) = tls_pin {
+        let config = custos_media::tls_pin::client_config(pin)
+            .map_err(|e| format!("pinning the TLS certificate {pin}: {e}"))?;
+        builder = builder.tls_config(config);
+    }
+    Ok(builder.build())
+}
+
+/// A pinned fingerprint as the index keeps it.
+pub fn stored_pin(text: Option<&str>) -> Result<Option<Fingerprint>, String> {
+    text.map(|t| {
+        Fingerprint::parse(t).map_err(|e| format!("the pinned TLS fingerprint {t:?}: {e}"))
+    })
+    .transpose()
 }
 
 #[cfg(test)]

@@ -22,12 +22,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::central_wire::{agent, stored_pin};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use custos_ledger::catalogue::{leaf, CentralEnrolled, LeafError, WitnessRefused};
 use custos_ledger::cosignature::CosignerKey;
 use custos_ledger::note::VerifierKey;
 use custos_ledger::storage::LogStorage;
+use custos_media::tls_pin::Fingerprint;
 use custos_store::{
     Cosignature, NewWitness, PinnedBy, Store, StoreError, StoredCheckpoint, Witness,
 };
@@ -61,6 +63,10 @@ pub struct CentralOffice {
     pub report_seconds: u32,
     /// The most reports and log batches may send, in kbit/s.
     pub max_kbps: Option<u32>,
+    /// The centre's TLS certificate, as its administrator gave it with the
+    /// code: enrolment over HTTPS trusts only it (else the usual
+    /// authorities, and the fingerprint the centre answers is pinned).
+    pub tls_fingerprint: Option<Fingerprint>,
 }
 
 /// How often a report goes when `[central]` does not say.
@@ -73,6 +79,7 @@ impl fmt::Debug for CentralOffice {
             .field("enrol_code", &self.enrol_code.as_ref().map(|_| "***"))
             .field("report_seconds", &self.report_seconds)
             .field("max_kbps", &self.max_kbps)
+            .field("tls_fingerprint", &self.tls_fingerprint)
             .finish()
     }
 }
@@ -97,6 +104,7 @@ impl ConfiguredWitness {
             url: self.url.clone(),
             pinned_by: PinnedBy::Config,
             central: None,
+            tls_fingerprint: None,
         }
     }
 }
@@ -192,20 +200,14 @@ struct EnrolAnswer {
     site: String,
     witness_key: String,
     witness_url: String,
+    /// The centre's own TLS certificate, when it serves HTTPS itself.
+    #[serde(default)]
+    tls_fingerprint: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct ErrorAnswer {
     error: String,
-}
-
-fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout(timeout)
-        // A redirect would send the site's checkpoint or code somewhere not configured.
-        .redirects(0)
-        .user_agent(concat!("custos/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 /// `base` and `path` joined with exactly one slash.
@@ -291,7 +293,15 @@ pub fn enrol(
         code,
         log_key: &log_key.to_string(),
     };
-    let answer = match agent(timeout)
+    // The configured pin holds for HTTPS; plain HTTP has no certificate.
+    let pin = central
+        .tls_fingerprint
+        .filter(|_| url.starts_with("https://"));
+    let enrol_agent = agent(timeout, timeout, pin).map_err(|cause| EnrolError::Unreachable {
+        url: url.clone(),
+        cause,
+    })?;
+    let answer = match enrol_agent
         .post(&join(&url, "api/v1/enrol"))
         .send_json(&request)
     {
@@ -333,6 +343,21 @@ pub fn enrol(
     };
     let answer: EnrolAnswer = serde_json::from_str(&answer)
         .map_err(|e| bad(format!("JSON that is not an enrolment: {e}")))?;
+    let answered_pin = answer
+        .tls_fingerprint
+        .as_deref()
+        .map(|t| {
+            Fingerprint::parse(t)
+                .map_err(|e| bad(format!("a TLS fingerprint that is not one: {e}")))
+        })
+        .transpose()?;
+    // What was checked in the handshake wins over what the centre says of
+    // itself (behind a proxy the two differ); over plain HTTP nothing is.
+    let tls_pin = if url.starts_with("https://") {
+        pin.or(answered_pin)
+    } else {
+        None
+    };
     let key = CosignerKey::parse(answer.witness_key.trim())
         .map_err(|e| bad(format!("a witness key that is not one: {e}")))?;
     let witness_url = url::Url::parse(&answer.witness_url)
@@ -366,6 +391,7 @@ pub fn enrol(
                 url: witness_url.clone(),
                 pinned_by: PinnedBy::Central,
                 central: Some((url.clone(), answer.site.clone())),
+                tls_fingerprint: tls_pin.map(|p| p.to_string()),
             },
             now_ms(),
         )?;
@@ -462,6 +488,8 @@ pub struct Uplink {
 struct Peer {
     row: Witness,
     key: CosignerKey,
+    /// Trusting only the pinned certificate, when one is.
+    agent: ureq::Agent,
     /// The size the witness holds as co-signed last, as far as the site
     /// knows (the `old` of the next request).
     known_size: u64,
@@ -587,11 +615,11 @@ impl Submitter {
                 .retain(|name, _| rows.iter().any(|r| &r.name == name))
         });
         for row in rows {
-            if self
-                .peers
-                .get(&row.name)
-                .is_some_and(|p| p.row.key == row.key && p.row.url == row.url)
-            {
+            if self.peers.get(&row.name).is_some_and(|p| {
+                p.row.key == row.key
+                    && p.row.url == row.url
+                    && p.row.tls_fingerprint == row.tls_fingerprint
+            }) {
                 if let Some(p) = self.peers.get_mut(&row.name) {
                     p.row.cosigned_size = row.cosigned_size;
                 }
@@ -601,6 +629,16 @@ impl Submitter {
                 Ok(k) => k,
                 Err(e) => {
                     tracing::error!(witness = %row.name, "the pinned witness key does not parse: {e}");
+                    continue;
+                }
+            };
+            let timeout = self.uplink.timeout;
+            let agent = match stored_pin(row.tls_fingerprint.as_deref())
+                .and_then(|pin| agent(timeout, timeout, pin))
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!(witness = %row.name, "{e}");
                     continue;
                 }
             };
@@ -624,6 +662,7 @@ impl Submitter {
                 Peer {
                     known_size: row.cosigned_size,
                     key,
+                    agent,
                     row,
                     next_at: Instant::now(),
                     backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(300), 0.25),
@@ -712,6 +751,7 @@ impl Submitter {
         };
         let old = peer.known_size;
         let (url, key) = (join(&peer.row.url, "add-checkpoint"), peer.key.clone());
+        let witness_agent = peer.agent.clone();
         let proof = if old == 0 || old == checkpoint.tree_size {
             Vec::new()
         } else {
@@ -736,7 +776,7 @@ impl Submitter {
         }
         body.push('\n');
         body.push_str(&checkpoint.note);
-        let result = agent(self.uplink.timeout)
+        let result = witness_agent
             .post(&url)
             .set("Content-Type", "text/plain; charset=utf-8")
             .send_string(&body);
@@ -959,6 +999,7 @@ mod tests {
             enrol_code: Some("s3cret-code".into()),
             report_seconds: DEFAULT_REPORT_SECONDS,
             max_kbps: None,
+            tls_fingerprint: None,
         };
         assert!(!format!("{central:?}").contains("s3cret"));
         assert_eq!(one_line(" a\nb\r\n"), "a b");

@@ -232,6 +232,7 @@ impl Site {
                 enrol_code: Some(CODE.to_owned()),
                 report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
                 max_kbps: None,
+                tls_fingerprint: None,
             }),
             timeout: Duration::from_secs(5),
             poll: Duration::from_millis(50),
@@ -394,6 +395,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
         enrol_code: Some("not-the-code".to_owned()),
         report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
         max_kbps: None,
+        tls_fingerprint: None,
     };
     let e = uplink::enrol(
         &site.store,
@@ -413,6 +415,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
         enrol_code: None,
         report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
         max_kbps: None,
+        tls_fingerprint: None,
     };
     let e = uplink::enrol(
         &site.store,
@@ -431,6 +434,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
         enrol_code: Some(CODE.to_owned()),
         report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
         max_kbps: None,
+        tls_fingerprint: None,
     };
     let e = uplink::enrol(
         &site.store,
@@ -447,6 +451,7 @@ fn a_refused_or_missing_enrolment_code_pins_nothing_and_says_why() {
         enrol_code: Some(CODE.to_owned()),
         report_seconds: custos_site::uplink::DEFAULT_REPORT_SECONDS,
         max_kbps: None,
+        tls_fingerprint: None,
     };
     let first = uplink::enrol(
         &site.store,

@@ -441,6 +441,11 @@ CREATE TABLE cosignatures (
     PRIMARY KEY (tree_size, witness_key)
 ) WITHOUT ROWID;
 "#,
+    // 10: the central office's TLS certificate, pinned at enrolment by its
+    // SHA-256 fingerprint (hex), so no other certificate is trusted for it.
+    r#"
+ALTER TABLE witnesses ADD COLUMN tls_fingerprint TEXT;
+"#,
 ];
 
 /// The schema version this build creates and expects.

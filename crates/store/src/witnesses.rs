@@ -46,6 +46,9 @@ pub struct NewWitness {
     pub pinned_by: PinnedBy,
     /// For the central office: its URL and the site's name there.
     pub central: Option<(String, String)>,
+    /// The SHA-256 fingerprint (hex) of the TLS certificate it is trusted
+    /// by, when pinned.
+    pub tls_fingerprint: Option<String>,
 }
 
 /// A pinned witness.
@@ -65,6 +68,9 @@ pub struct Witness {
     pub central: Option<(String, String)>,
     /// The largest checkpoint its key co-signed (0: none).
     pub cosigned_size: u64,
+    /// The SHA-256 fingerprint (hex) of the TLS certificate it is trusted
+    /// by, when pinned.
+    pub tls_fingerprint: Option<String>,
 }
 
 /// A witness's cosignature of one checkpoint.
@@ -83,7 +89,7 @@ pub struct Cosignature {
 }
 
 const WITNESS_COLUMNS: &str =
-    "name, key, url, pinned_by, pinned_ms, central_url, central_site, cosigned_size";
+    "name, key, url, pinned_by, pinned_ms, central_url, central_site, cosigned_size, tls_fingerprint";
 
 fn witness_from_row(r: &Row<'_>) -> rusqlite::Result<Witness> {
     let pinned_by: String = r.get(3)?;
@@ -98,6 +104,7 @@ fn witness_from_row(r: &Row<'_>) -> rusqlite::Result<Witness> {
         pinned_ms: r.get(4)?,
         central: central_url.zip(central_site),
         cosigned_size: r.get::<_, i64>(7)?.max(0) as u64,
+        tls_fingerprint: r.get(8)?,
     })
 }
 
@@ -113,14 +120,15 @@ impl WriteTx<'_> {
         let (central_url, central_site) = w.central.clone().unzip();
         self.write_in_tx(|c| {
             c.execute(
-                "INSERT INTO witnesses (name, key, url, pinned_by, pinned_ms, central_url, central_site) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                "INSERT INTO witnesses (name, key, url, pinned_by, pinned_ms, central_url, central_site, tls_fingerprint) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                  ON CONFLICT (name) DO UPDATE SET \
                    cosigned_size = CASE WHEN key = excluded.key THEN cosigned_size ELSE 0 END, \
                    pinned_ms = CASE WHEN key = excluded.key AND url = excluded.url \
                                THEN pinned_ms ELSE excluded.pinned_ms END, \
                    key = excluded.key, url = excluded.url, pinned_by = excluded.pinned_by, \
-                   central_url = excluded.central_url, central_site = excluded.central_site",
+                   central_url = excluded.central_url, central_site = excluded.central_site, \
+                   tls_fingerprint = excluded.tls_fingerprint",
                 params![
                     w.name,
                     w.key,
@@ -128,7 +136,8 @@ impl WriteTx<'_> {
                     w.pinned_by.as_str(),
                     now_ms,
                     central_url,
-                    central_site
+                    central_site,
+                    w.tls_fingerprint
                 ],
             )
         })
@@ -317,6 +326,7 @@ mod tests {
             url: format!("https://{name}.example/"),
             pinned_by: PinnedBy::Config,
             central: None,
+            tls_fingerprint: None,
         }
     }
 
@@ -342,6 +352,7 @@ mod tests {
                     url: "https://central.example/witness".into(),
                     pinned_by: PinnedBy::Central,
                     central: Some(("https://central.example".into(), "stacks".into())),
+                    tls_fingerprint: Some("ab".repeat(32)),
                 },
                 7,
             )
@@ -355,6 +366,7 @@ mod tests {
             Some(("https://central.example".into(), "stacks".into()))
         );
         assert_eq!((w.pinned_ms, w.cosigned_size), (7, 0));
+        assert_eq!(w.tls_fingerprint, Some("ab".repeat(32)));
 
         // The configuration neither replaces nor removes it.
         let e = s

@@ -11,7 +11,13 @@ use url::Url;
 
 use super::checker::{describe, quote, valid_name, Checker, Section};
 
-const CENTRAL_KEYS: &[&str] = &["url", "enrol_code", "report_seconds", "max_kbps"];
+const CENTRAL_KEYS: &[&str] = &[
+    "url",
+    "enrol_code",
+    "report_seconds",
+    "max_kbps",
+    "tls_fingerprint",
+];
 const WITNESS_KEYS: &[&str] = &["name", "url", "key"];
 
 const URL_EXPECTED: &str = "an http:// or https:// URL without a user name or password";
@@ -82,11 +88,32 @@ impl Checker<'_> {
             .unwrap_or(custos_site::uplink::DEFAULT_REPORT_SECONDS);
         // 8 kbit/s still carries a report a minute and a trickle of entries.
         let max_kbps = self.integer::<u32>(&section, "max_kbps", 8, 10_000_000);
+        let tls_fingerprint = section.get("tls_fingerprint").and_then(|(item, span)| {
+            match item.as_str().map(custos_media::tls_pin::Fingerprint::parse) {
+                Some(Ok(pin)) => Some(pin),
+                Some(Err(e)) => {
+                    self.report(span, format!("tls_fingerprint: {e}"));
+                    None
+                }
+                None => {
+                    self.report(
+                        span,
+                        format!(
+                            "tls_fingerprint: expected the centre's certificate fingerprint as \
+                             a string, found {}",
+                            kind_only(item)
+                        ),
+                    );
+                    None
+                }
+            }
+        });
         Some(CentralOffice {
             url: url?,
             enrol_code,
             report_seconds,
             max_kbps,
+            tls_fingerprint,
         })
     }
 
