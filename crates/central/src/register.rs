@@ -9,6 +9,7 @@
 
 use deadpool_postgres::Pool;
 use serde::Serialize;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::CentralError;
@@ -68,23 +69,36 @@ fn row(r: &Row) -> CustodyRow {
     }
 }
 
+/// The custody events of the history witnessed now, joined to their site.
+const FROM: &str =
+    "FROM site_custody c JOIN sites s ON s.id = c.site_id AND c.epoch = s.witness_epoch";
+
+async fn custody_rows(
+    pool: &Pool,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    what: &'static str,
+) -> Result<Vec<CustodyRow>, CentralError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(sql, params)
+        .await
+        .map_err(CentralError::db(what))?;
+    Ok(rows.iter().map(row).collect())
+}
+
 /// Where item `barcode` is: its latest custody event at every site that
 /// has one, newest first.
 pub async fn where_is(pool: &Pool, barcode: &str) -> Result<Vec<CustodyRow>, CentralError> {
-    let client = pool.get().await?;
     let sql = format!(
         "SELECT * FROM (
            SELECT DISTINCT ON (c.site_id) {COLUMNS}
-           FROM site_custody c JOIN sites s ON s.id = c.site_id AND c.epoch = s.witness_epoch
+           {FROM}
            WHERE c.barcode = $1
            ORDER BY c.site_id, c.at_ms DESC, c.log_index DESC) latest
          ORDER BY 6 DESC"
     );
-    let rows = client
-        .query(&sql, &[&barcode])
-        .await
-        .map_err(CentralError::db("finding an item"))?;
-    Ok(rows.iter().map(row).collect())
+    custody_rows(pool, &sql, &[&barcode], "finding an item").await
 }
 
 /// Every custody event of item `barcode` at every site, newest first, at
@@ -94,19 +108,14 @@ pub async fn item_history(
     barcode: &str,
     limit: i64,
 ) -> Result<Vec<CustodyRow>, CentralError> {
-    let client = pool.get().await?;
     let sql = format!(
         "SELECT {COLUMNS}
-         FROM site_custody c JOIN sites s ON s.id = c.site_id AND c.epoch = s.witness_epoch
+         {FROM}
          WHERE c.barcode = $1
          ORDER BY c.at_ms DESC, s.name, c.log_index DESC
          LIMIT $2"
     );
-    let rows = client
-        .query(&sql, &[&barcode, &limit])
-        .await
-        .map_err(CentralError::db("reading an item's history"))?;
-    Ok(rows.iter().map(row).collect())
+    custody_rows(pool, &sql, &[&barcode, &limit], "reading an item's history").await
 }
 
 /// What `person` handled at any site since `since_ms`: events where they
@@ -118,11 +127,10 @@ pub async fn handled_by(
     since_ms: i64,
     limit: i64,
 ) -> Result<Vec<CustodyRow>, CentralError> {
-    let client = pool.get().await?;
     // Three indexed lookups rather than one OR the planner cannot index.
     let sql = format!(
         "SELECT {COLUMNS}
-         FROM site_custody c JOIN sites s ON s.id = c.site_id AND c.epoch = s.witness_epoch
+         {FROM}
          WHERE (c.site_id, c.epoch, c.log_index) IN (
              SELECT site_id, epoch, log_index FROM site_custody WHERE person = $1 AND at_ms >= $2
              UNION SELECT site_id, epoch, log_index FROM site_custody WHERE holder = $1 AND at_ms >= $2
@@ -130,29 +138,32 @@ pub async fn handled_by(
          ORDER BY c.at_ms DESC, s.name, c.log_index DESC
          LIMIT $3"
     );
-    let rows = client
-        .query(&sql, &[&person, &since_ms, &limit])
-        .await
-        .map_err(CentralError::db("finding what a person handled"))?;
-    Ok(rows.iter().map(row).collect())
+    custody_rows(
+        pool,
+        &sql,
+        &[&person, &since_ms, &limit],
+        "finding what a person handled",
+    )
+    .await
 }
 
 /// Custody events since `since_ms` for which their site raised
 /// `custody.no_footage`, by site, newest first.
 pub async fn without_footage(pool: &Pool, since_ms: i64) -> Result<Vec<CustodyRow>, CentralError> {
-    let client = pool.get().await?;
     let sql = format!(
         "SELECT {COLUMNS}
-         FROM site_custody c JOIN sites s ON s.id = c.site_id AND c.epoch = s.witness_epoch
+         {FROM}
          WHERE c.at_ms >= $1 AND EXISTS (
              SELECT 1 FROM site_alerts a
              WHERE a.site_id = c.site_id AND a.epoch = c.epoch
                AND a.kind = 'custody.no_footage' AND a.subject = 'custody:' || c.event)
          ORDER BY s.name, c.at_ms DESC"
     );
-    let rows = client
-        .query(&sql, &[&since_ms])
-        .await
-        .map_err(CentralError::db("finding custody events without footage"))?;
-    Ok(rows.iter().map(row).collect())
+    custody_rows(
+        pool,
+        &sql,
+        &[&since_ms],
+        "finding custody events without footage",
+    )
+    .await
 }

@@ -3,13 +3,15 @@
 //! once, in order, signed, however many centre processes deliver; a
 //! destination that is down is retried and holds the messages behind it.
 
+mod hook;
 mod pg;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
+
+use hook::{receiver, Received};
 
 use custos_central::notify::{self, Outcome};
 use custos_central::{alerts, db, now_ms, reports, sites};
@@ -18,58 +20,6 @@ use custos_notify::{Destination, WebhookConfig};
 use deadpool_postgres::Pool;
 
 const SECRET: &str = "a webhook secret of the test";
-
-/// What the receiver got: the signature headers and the body.
-#[derive(Debug, Clone)]
-struct Received {
-    timestamp: u64,
-    signature: String,
-    body: Vec<u8>,
-}
-
-/// Answers 200 to every POST and keeps what came.
-fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let keep = got.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-            let mut line = String::new();
-            let (mut length, mut timestamp, mut signature) = (0usize, 0u64, String::new());
-            let _ = reader.read_line(&mut line);
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                let Some((k, v)) = line.trim_end().split_once(':') else {
-                    continue;
-                };
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "content-length" => length = v.trim().parse().unwrap_or(0),
-                    "x-custos-timestamp" => timestamp = v.trim().parse().unwrap_or(0),
-                    "x-custos-signature" => signature = v.trim().to_owned(),
-                    _ => {}
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            keep.lock().expect("lock").push(Received {
-                timestamp,
-                signature,
-                body,
-            });
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (url, got)
-}
 
 fn webhook(url: &str) -> Destination {
     Destination::Webhook(WebhookConfig {
@@ -100,7 +50,7 @@ fn bodies(got: &Mutex<Vec<Received>>) -> Vec<serde_json::Value> {
     got.lock()
         .expect("lock")
         .iter()
-        .map(|r| serde_json::from_slice(&r.body).expect("JSON"))
+        .map(Received::json)
         .collect()
 }
 
@@ -130,13 +80,7 @@ async fn alert_changes_reach_a_webhook_signed_once_each_in_order() {
     skewed_site(&pool, "village-3", 3).await;
     let outcomes = drain(&pool, "ops", &hook).await;
     assert!(matches!(outcomes[0], Outcome::Delivered(_)), "{outcomes:?}");
-    let first = got.lock().expect("lock")[0].clone();
-    assert!(custos_notify::verify_signature(
-        SECRET.as_bytes(),
-        first.timestamp,
-        &first.body,
-        &first.signature
-    ));
+    assert!(got.lock().expect("lock")[0].signed_with(SECRET));
     let sent = &bodies(&got)[0];
     assert_eq!(sent["site"], "village-3", "{sent}");
     assert_eq!(sent["kind"], "alert", "{sent}");

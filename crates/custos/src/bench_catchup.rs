@@ -28,6 +28,8 @@ use custos_ledger::storage::LogStorage;
 use custos_site::central_mirror::Shipper;
 use custos_site::central_wire::Throttle;
 
+use crate::bench_central::Child;
+
 /// What to simulate.
 pub struct CatchUpBench {
     pub config: PathBuf,
@@ -40,19 +42,6 @@ pub struct CatchUpBench {
     pub custody_per_day: u32,
     /// The cap; `None`: as fast as the link goes.
     pub max_kbps: Option<u32>,
-}
-
-/// Kills the centre when the benchmark ends, however it ends.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe {
-            libc::kill(self.0.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.0.wait();
-    }
 }
 
 /// A hex string that looks like a SHA-256 (and compresses like one).

@@ -237,7 +237,7 @@ async fn run_site(
 }
 
 /// Stops the child on every way out.
-struct Child(std::process::Child);
+pub(crate) struct Child(pub(crate) std::process::Child);
 
 impl Drop for Child {
     fn drop(&mut self) {

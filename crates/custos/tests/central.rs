@@ -13,75 +13,33 @@
 //! cosignature and verifies offline with the witness key alone.
 
 mod common;
+#[path = "../../central/tests/hook/mod.rs"]
+mod hook;
 #[path = "../../central/tests/pg/mod.rs"]
 mod pg;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::*;
 use custos_ledger::cosignature::CosigningKey;
 use custos_media::tls_pin::Fingerprint;
+use hook::Received;
 use serde_json::{json, Value};
 
 const WITNESS_NAME: &str = "central.custos.test/witness";
 const HOOK_SECRET: &str = "the duty officer's webhook secret";
 
-/// A webhook receiver: answers 200 to every POST and keeps the bodies
-/// whose signature checks.
-fn hook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/duty", listener.local_addr().expect("addr"));
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let keep = got.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let mut reader = BufReader::new(conn.try_clone().expect("clone"));
-            let mut line = String::new();
-            let (mut length, mut timestamp, mut signature) = (0usize, 0u64, String::new());
-            let _ = reader.read_line(&mut line);
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                let Some((k, v)) = line.trim_end().split_once(':') else {
-                    continue;
-                };
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "content-length" => length = v.trim().parse().unwrap_or(0),
-                    "x-custos-timestamp" => timestamp = v.trim().parse().unwrap_or(0),
-                    "x-custos-signature" => signature = v.trim().to_owned(),
-                    _ => {}
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            if custos_notify::verify_signature(HOOK_SECRET.as_bytes(), timestamp, &body, &signature)
-            {
-                if let Ok(v) = serde_json::from_slice(&body) {
-                    keep.lock().expect("lock").push(v);
-                }
-            }
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (url, got)
-}
-
 /// Whether the receiver got an alert of `kind` about `site`.
-fn hooked(got: &Mutex<Vec<Value>>, site: &str, kind: &str) -> bool {
+/// (Only what is signed with the secret counts.)
+fn hooked(got: &Mutex<Vec<Received>>, site: &str, kind: &str) -> bool {
     got.lock()
         .expect("lock")
         .iter()
+        .filter(|r| r.signed_with(HOOK_SECRET))
+        .map(Received::json)
         .any(|v| v["site"] == site && v["body"]["kind"] == kind)
 }
 
@@ -407,7 +365,7 @@ fn covered_clip(dir: &Path) -> PathBuf {
 #[test]
 fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_history() {
     let pg = pg::Postgres::start();
-    let (hook, hooked_alerts) = hook_receiver();
+    let (hook, hooked_alerts) = hook::receiver();
     let mut centre = Centre::start(&pg.create_db("central"), &hook);
     let witness_key = centre.witness_key();
     let clips = tempfile::tempdir().expect("tempdir");
