@@ -1,7 +1,8 @@
 //! What a site sends its central office, as the centre receives it from
-//! the network: reports and batches of log entries. Any text is refused or
-//! opened, never a panic; a report or batch signed with the site's key
-//! opens to what was signed, and a changed one does not.
+//! the network: reports and batches of log entries, plain or gzipped. Any
+//! body is refused or opened, never a panic (a gzip bomb is stopped at the
+//! limit); a report or batch signed with the site's key opens to what was
+//! signed, and a changed one does not.
 #![no_main]
 
 use custos_ledger::note::SigningKey;
@@ -9,9 +10,20 @@ use custos_report::{entries, Health};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // The body as the centre takes a gzipped one.
+    if let Ok(inflated) = custos_report::wire::decompress(data, 64 * 1024) {
+        assert!(inflated.len() <= 64 * 1024);
+        let _ = custos_report::peek(&inflated);
+        let _ = entries::peek(&inflated);
+    }
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    let packed = custos_report::wire::compress(text);
+    assert_eq!(
+        custos_report::wire::decompress(&packed, text.len()).as_deref(),
+        Ok(text)
+    );
     let Ok(key) = SigningKey::from_seed("fuzz.site/log", &[3; 32]) else {
         return;
     };
