@@ -152,11 +152,7 @@ async fn mirror_state(
     };
     let name: String = row.get(1);
     let key_text: String = row.get(2);
-    let key = VerifierKey::parse(&key_text).map_err(|e| {
-        CentralError::Invalid(format!(
-            "site {name:?}: the pinned log key does not parse: {e}"
-        ))
-    })?;
+    let key = crate::sites::pinned_key(&name, &key_text)?;
     let frontier = match row.get::<_, Option<Vec<u8>>>(5) {
         None => Frontier::new(),
         Some(bytes) => Frontier::from_bytes(&bytes).ok_or_else(|| {

@@ -3,7 +3,6 @@
 //! limit, `site.clock_skew` when its clock is more than [`MAX_SKEW_MS`] off.
 //! Both resolve themselves when the condition ends.
 
-use custos_ledger::note::VerifierKey;
 use custos_report::Health;
 use deadpool_postgres::Pool;
 use tokio_postgres::Transaction;
@@ -90,8 +89,7 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralErro
             format!("no site with the log origin {origin:?} is enrolled\n"),
         ));
     };
-    let key = VerifierKey::parse(&key_text)
-        .map_err(|e| CentralError::Invalid(format!("a pinned log key does not parse: {e}")))?;
+    let key = crate::sites::pinned_key(origin, &key_text)?;
     let (seq, health) = match custos_report::open(note, &key) {
         Ok(r) => r,
         Err(e) => return Ok(answer(403, format!("{e}\n"))),

@@ -25,6 +25,15 @@ pub struct NewSite {
     pub expires_ms: i64,
 }
 
+/// Site `name`'s pinned log key, as stored.
+pub(crate) fn pinned_key(name: &str, key_text: &str) -> Result<VerifierKey, CentralError> {
+    VerifierKey::parse(key_text).map_err(|e| {
+        CentralError::Invalid(format!(
+            "site {name:?}: the pinned log key does not parse: {e}"
+        ))
+    })
+}
+
 /// What the centre knows of a site.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SiteState {

@@ -35,6 +35,14 @@ pub struct Answer {
 }
 
 impl Answer {
+    fn cosigned(line: String) -> Answer {
+        Answer {
+            status: 200,
+            content_type: "text/plain; charset=utf-8",
+            body: line,
+        }
+    }
+
     fn refused(refusal: &Refusal) -> Answer {
         match refusal {
             Refusal::Conflict { latest, .. } => Answer {
@@ -92,15 +100,7 @@ pub async fn add(pool: &Pool, witness: &CosigningKey, body: &str) -> Result<Answ
         drop(client);
         return add_locked(pool, witness, body, &request).await;
     }
-    let now_s = u64::try_from(now_ms() / 1000).unwrap_or(1);
-    let judged = add_checkpoint(
-        &request,
-        |o| (o == origin).then(|| site.key.clone()),
-        site.latest.as_ref(),
-        witness,
-        now_s,
-    );
-    match judged {
+    match judge(&request, &site, witness) {
         Ok(cosigned) => {
             let size = to_i64(cosigned.checkpoint.size)?;
             let old = to_i64(request.old_size)?;
@@ -146,11 +146,7 @@ pub async fn add(pool: &Pool, witness: &CosigningKey, body: &str) -> Result<Answ
                 .await
                 .map_err(CentralError::db("advancing the witness state"))?;
             if advanced == 1 {
-                return Ok(Answer {
-                    status: 200,
-                    content_type: "text/plain; charset=utf-8",
-                    body: cosigned.line,
-                });
+                return Ok(Answer::cosigned(cosigned.line));
             }
             // Something moved meanwhile: judge again under the lock.
             drop(client);
@@ -166,6 +162,23 @@ pub async fn add(pool: &Pool, witness: &CosigningKey, body: &str) -> Result<Answ
             add_locked(pool, witness, body, &request).await
         }
     }
+}
+
+/// The judgement of `request` against what was co-signed for `site`.
+fn judge(
+    request: &custos_ledger::witness::AddCheckpoint<'_>,
+    site: &KnownSite,
+    witness: &CosigningKey,
+) -> Result<custos_ledger::witness::Cosigned, Refusal> {
+    let origin = request.note.split('\n').next().unwrap_or_default();
+    let now_s = u64::try_from(now_ms() / 1000).unwrap_or(1);
+    add_checkpoint(
+        request,
+        |o| (o == origin).then(|| site.key.clone()),
+        site.latest.as_ref(),
+        witness,
+        now_s,
+    )
 }
 
 /// [`add`] in one transaction under the site's row lock: what keeps the
@@ -197,15 +210,7 @@ async fn add_locked(
             ),
         });
     }
-    let now_s = u64::try_from(now_ms() / 1000).unwrap_or(1);
-    let judged = add_checkpoint(
-        request,
-        |o| (o == origin).then(|| site.key.clone()),
-        site.latest.as_ref(),
-        witness,
-        now_s,
-    );
-    match judged {
+    match judge(request, &site, witness) {
         Ok(cosigned) => {
             let size = to_i64(cosigned.checkpoint.size)?;
             let old = to_i64(request.old_size)?;
@@ -254,11 +259,7 @@ async fn add_locked(
             tx.commit()
                 .await
                 .map_err(CentralError::db("committing a cosignature"))?;
-            Ok(Answer {
-                status: 200,
-                content_type: "text/plain; charset=utf-8",
-                body: cosigned.line,
-            })
+            Ok(Answer::cosigned(cosigned.line))
         }
         Err(refusal @ Refusal::Inconsistent(_)) => {
             let reason = format!(
@@ -322,11 +323,7 @@ async fn known_site(tx: &Transaction<'_>, origin: &str) -> Result<Option<KnownSi
 fn site_from_row(row: &tokio_postgres::Row, origin: &str) -> Result<KnownSite, CentralError> {
     let name: String = row.get(1);
     let key_text: String = row.get(2);
-    let key = VerifierKey::parse(&key_text).map_err(|e| {
-        CentralError::Invalid(format!(
-            "site {name:?}: the pinned log key does not parse: {e}"
-        ))
-    })?;
+    let key = crate::sites::pinned_key(&name, &key_text)?;
     let latest = match (
         row.get::<_, Option<i64>>(4),
         row.get::<_, Option<Vec<u8>>>(5),

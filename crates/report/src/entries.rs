@@ -30,28 +30,12 @@ pub const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// The origin and first index of an entries note, before its signature is
 /// checked.
 pub fn peek(note: &str) -> Result<(&str, u64), ReportError> {
-    let mut lines = note.split('\n');
-    if lines.next() != Some(HEADER) {
-        return Err(ReportError::Malformed {
-            line: 1,
-            reason: "the first line is custos-entries/v1",
-        });
-    }
-    let origin = lines
-        .next()
-        .filter(|o| !o.is_empty())
-        .ok_or(ReportError::Malformed {
-            line: 2,
-            reason: "the second line is the log origin",
-        })?;
-    let first = lines
-        .next()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(ReportError::Malformed {
-            line: 3,
-            reason: "the third line is the index of the first entry",
-        })?;
-    Ok((origin, first))
+    crate::peek_head(
+        note,
+        HEADER,
+        "the first line is custos-entries/v1",
+        "the third line is the index of the first entry",
+    )
 }
 
 /// Signs the entries `leaves`, the first of which is at index `first`.

@@ -129,11 +129,27 @@ pub enum ReportError {
 /// The origin and sequence number of a report note, read before its
 /// signature is checked (the origin says which key to check it with).
 pub fn peek(note: &str) -> Result<(&str, u64), ReportError> {
+    peek_head(
+        note,
+        HEADER,
+        "the first line is custos-report/v1",
+        "the third line is the sequence number",
+    )
+}
+
+/// The origin and number of a note whose first three lines are `header`,
+/// the log origin and a number, as the centre's notes all begin.
+pub(crate) fn peek_head<'n>(
+    note: &'n str,
+    header: &str,
+    header_reason: &'static str,
+    number_reason: &'static str,
+) -> Result<(&'n str, u64), ReportError> {
     let mut lines = note.split('\n');
-    if lines.next() != Some(HEADER) {
+    if lines.next() != Some(header) {
         return Err(ReportError::Malformed {
             line: 1,
-            reason: "the first line is custos-report/v1",
+            reason: header_reason,
         });
     }
     let origin = lines
@@ -143,14 +159,15 @@ pub fn peek(note: &str) -> Result<(&str, u64), ReportError> {
             line: 2,
             reason: "the second line is the log origin",
         })?;
-    let seq = lines
-        .next()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(ReportError::Malformed {
-            line: 3,
-            reason: "the third line is the sequence number",
-        })?;
-    Ok((origin, seq))
+    let number =
+        lines
+            .next()
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or(ReportError::Malformed {
+                line: 3,
+                reason: number_reason,
+            })?;
+    Ok((origin, number))
 }
 
 /// Signs `health` as report number `seq` with the site's log key.

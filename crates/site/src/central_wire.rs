@@ -1,7 +1,7 @@
 //! How the site's notes reach the central office: gzipped, and paced so
 //! that everything the link sends stays under `[central] max_kbps` — a
 //! village uplink of 256 kbit/s that has been down for a week carries the
-//! backlog without leaving nothing for anything else.
+//! backlog without taking the whole link.
 
 use std::io::{Cursor, Read};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::central_wire::{agent, stored_pin};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use custos_ledger::catalogue::{leaf, CentralEnrolled, LeafError, WitnessRefused};
@@ -36,6 +35,7 @@ use custos_store::{
 use serde::{Deserialize, Serialize};
 
 use crate::backoff::Backoff;
+use crate::central_wire::{agent, stored_pin};
 use crate::clock::now_ms;
 
 /// The site's name for the central office's witness.
