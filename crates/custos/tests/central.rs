@@ -10,7 +10,8 @@
 //! The other site, restored from an older copy of its data (a rewritten
 //! history), is refused, suspended and alerted on, while the first goes on.
 //! An evidence bundle exported at the first site carries the centre's
-//! cosignature and verifies offline with the witness key alone.
+//! cosignature and verifies offline with the witness key alone. And a
+//! backlog shipped over a link that keeps breaking arrives whole, once.
 
 mod common;
 #[path = "../../central/tests/hook/mod.rs"]
@@ -18,14 +19,21 @@ mod hook;
 #[path = "../../central/tests/pg/mod.rs"]
 mod pg;
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
 use custos_ledger::cosignature::CosigningKey;
+use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
+use custos_ledger::storage::LogStorage;
 use custos_media::tls_pin::Fingerprint;
+use custos_site::central_mirror::Shipper;
+use custos_site::central_wire::Throttle;
 use hook::Received;
 use serde_json::{json, Value};
 
@@ -760,4 +768,150 @@ fn verify_with_witness(site: &Site, bundle: &Path, witness: &str) {
     let plain = verify(&[]);
     assert!(plain.status.success(), "{}", text(&plain));
     assert!(text(&plain).contains("The bundle carries no witness co-signature"));
+}
+
+/// A TCP proxy that cuts about a third of its connections after a random
+/// number of bytes from the client (a flaky uplink); returns its port and
+/// how many it cut.
+fn flaky_proxy(target: u16) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let cuts = Arc::new(AtomicUsize::new(0));
+    let counted = cuts.clone();
+    std::thread::spawn(move || {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // One connection in three is cut, somewhere in its first 200 KB.
+            let budget = if seed.is_multiple_of(3) {
+                Some(1024 + (seed >> 8) as usize % (200 << 10))
+            } else {
+                None
+            };
+            let (mut c_read, mut s_write) = (
+                client.try_clone().expect("clone"),
+                server.try_clone().expect("clone"),
+            );
+            let (mut s_read, mut c_write) = (server, client);
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut passed = 0usize;
+                loop {
+                    let n = match c_read.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if budget.is_some_and(|b| passed + n > b) {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    passed += n;
+                    if s_write.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = c_read.shutdown(Shutdown::Both);
+                let _ = s_write.shutdown(Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_read, &mut c_write);
+                let _ = c_write.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    (port, cuts)
+}
+
+#[test]
+fn a_backlog_shipped_over_a_link_that_keeps_breaking_arrives_whole_once() {
+    let pg = pg::Postgres::start();
+    let (hook, _) = hook::receiver();
+    let centre = Centre::start(&pg.create_db("flaky"), &hook);
+    let centre_port: u16 = centre
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+
+    // A site's log of 20,000 entries, enrolled and co-signed at its size.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = LogStorage::open(&dir.path().join("log")).expect("log");
+    let leaves: Vec<Vec<u8>> = (0..20_000u32)
+        .map(|i| {
+            format!(
+                "{{\"kind\":\"segment.sealed\",\"n\":{i},\"sha256\":\"{:064x}\"}}",
+                u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            )
+            .into_bytes()
+        })
+        .collect();
+    log.append_batch(&leaves).expect("append");
+    let size = log.size();
+    let key = SigningKey::generate("flaky.custos.test/log").expect("key");
+    let (code, _) = centre.add_site("flaky");
+    let direct = centre.agent();
+    direct
+        .post(&format!("{}/api/v1/enrol", centre.url))
+        .send_json(json!({"code": code, "log_key": key.verifier().to_string()}))
+        .expect("enrol");
+    let checkpoint = sign_checkpoint(
+        &Checkpoint {
+            origin: key.verifier().name().to_owned(),
+            size,
+            root: log.root(size).expect("root"),
+        },
+        &key,
+    );
+    direct
+        .post(&format!("{}/witness/add-checkpoint", centre.url))
+        .send_string(&format!("old 0\n\n{checkpoint}"))
+        .expect("co-signed");
+
+    // Shipped through the proxy, as the site's mirror thread does it.
+    let (proxy, cuts) = flaky_proxy(centre_port);
+    let agent = custos_site::central_wire::agent(
+        Duration::from_secs(5),
+        Duration::from_secs(30),
+        Some(centre.pin),
+    )
+    .expect("agent");
+    let mut shipper = Shipper::new(
+        &format!("https://127.0.0.1:{proxy}"),
+        key,
+        agent,
+        Arc::new(Throttle::new(None)),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut failures = 0;
+    loop {
+        match shipper.ship(&log, size) {
+            Ok(done) if done >= size => break,
+            Ok(_) => {}
+            Err(e) => {
+                failures += 1;
+                assert!(
+                    Instant::now() < deadline,
+                    "not caught up after {failures} failures; last: {e}"
+                );
+            }
+        }
+    }
+    assert!(
+        cuts.load(Ordering::Relaxed) > 0 && failures > 0,
+        "the link never broke: {} cuts, {failures} failures",
+        cuts.load(Ordering::Relaxed)
+    );
+    let list = centre.json(&["site", "list"]);
+    let row = find(&list, "sites", "flaky");
+    assert_eq!(row["mirrored"], size, "{list}");
+    assert_eq!(row["mirror_verified"], size, "{list}");
+    assert_eq!(row["refusals"], 0, "{list}");
 }
