@@ -42,6 +42,11 @@ pub struct TlsFiles {
     pub cert_file: PathBuf,
     /// Its private key.
     pub key_file: PathBuf,
+    /// The certificate the centre will change to: sites are told its
+    /// fingerprint in every report's answer and trust it too, so the
+    /// change breaks nothing once they have reported.
+    #[serde(default)]
+    pub next_cert_file: Option<PathBuf>,
 }
 
 /// Where the centre's PostgreSQL is.

@@ -28,6 +28,9 @@ pub struct Central {
     /// The fingerprint of the centre's own TLS certificate, when it serves
     /// HTTPS itself.
     pub tls_fingerprint: Option<String>,
+    /// That, and the next certificate's when one is announced: what sites
+    /// are told to pin in every report's answer.
+    pub tls_fingerprints: Vec<String>,
 }
 
 /// A request to enrol a site.
@@ -165,8 +168,11 @@ async fn report(State(central): State<Arc<Central>>, headers: HeaderMap, body: B
         Err((status, why)) => return error_json(status, why),
     };
     match reports::accept(&central.pool, &body).await {
-        Ok(answer) => {
+        Ok(mut answer) => {
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_REQUEST);
+            if status == StatusCode::OK && !central.tls_fingerprints.is_empty() {
+                answer.body = with_pins(&answer.body, &central.tls_fingerprints);
+            }
             let content_type = if status == StatusCode::OK {
                 "application/json"
             } else {
@@ -175,6 +181,17 @@ async fn report(State(central): State<Arc<Central>>, headers: HeaderMap, body: B
             (status, [(header::CONTENT_TYPE, content_type)], answer.body).into_response()
         }
         Err(e) => internal(&e),
+    }
+}
+
+/// A report's answer with the certificates to pin added.
+fn with_pins(body: &str, pins: &[String]) -> String {
+    match serde_json::from_str::<custos_report::ReportAnswer>(body) {
+        Ok(mut answer) => {
+            answer.tls_fingerprints = pins.to_vec();
+            serde_json::to_string(&answer).unwrap_or_else(|_| body.to_owned())
+        }
+        Err(_) => body.to_owned(),
     }
 }
 
@@ -207,11 +224,12 @@ async fn health(State(central): State<Arc<Central>>) -> Response {
     }
 }
 
-/// Opens the database and the witness key of `config`; `tls_fingerprint`
-/// is that of the certificate the centre serves HTTPS with, if it does.
+/// Opens the database and the witness key of `config`;
+/// `tls_fingerprints` are those of the certificate it serves HTTPS with
+/// and of the next one, if any.
 pub async fn open(
     config: &CentralConfig,
-    tls_fingerprint: Option<String>,
+    tls_fingerprints: Vec<String>,
 ) -> Result<Arc<Central>, String> {
     let (witness, created) =
         CosigningKey::load_or_create(&config.witness_key_file, &config.witness_name)
@@ -226,7 +244,8 @@ pub async fn open(
         pool,
         witness,
         witness_url: config.witness_url(),
-        tls_fingerprint,
+        tls_fingerprint: tls_fingerprints.first().cloned(),
+        tls_fingerprints,
     }))
 }
 

@@ -188,8 +188,11 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralErro
     tx.commit()
         .await
         .map_err(CentralError::db("committing a report"))?;
-    let body = serde_json::to_string(&custos_report::ReportAnswer { actions })
-        .map_err(|e| CentralError::Invalid(format!("encoding an answer: {e}")))?;
+    let body = serde_json::to_string(&custos_report::ReportAnswer {
+        actions,
+        tls_fingerprints: Vec::new(),
+    })
+    .map_err(|e| CentralError::Invalid(format!("encoding an answer: {e}")))?;
     Ok(answer(200, body))
 }
 

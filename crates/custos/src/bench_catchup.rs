@@ -228,10 +228,8 @@ pub fn catch_up(bench: CatchUpBench) -> anyhow::Result<()> {
         .context("having the backlog co-signed")?;
 
     let throttle = Arc::new(Throttle::new(bench.max_kbps));
-    let shipping =
-        custos_site::central_wire::agent(Duration::from_secs(10), Duration::from_secs(300), None)
-            .map_err(|e| anyhow!("{e}"))?;
-    let mut shipper = Shipper::new(&base, key, shipping, throttle.clone());
+    let mut shipper =
+        Shipper::new(&base, key, &[], throttle.clone()).map_err(|e| anyhow!("{e}"))?;
     let started = Instant::now();
     let mut last_report = Instant::now();
     loop {

@@ -195,20 +195,32 @@ fn when(ms: i64) -> String {
     )
 }
 
+/// The fingerprint of the first certificate in a PEM file.
+fn certificate_fingerprint(path: &Path) -> anyhow::Result<custos_media::tls_pin::Fingerprint> {
+    let leaf = custos_server::tls::leaf_certificate(path)?;
+    Ok(custos_media::tls_pin::Fingerprint::of(&leaf))
+}
+
 /// `custos central serve`: over HTTPS when `[tls]` says so.
 async fn serve(path: &Path) -> anyhow::Result<()> {
     let config = load(path)?;
     let destinations = central_destinations(path)?;
+    let mut pins = Vec::new();
     let tls = match &config.tls {
         Some(files) => {
             let server = custos_server::tls::server_config(&files.cert_file, &files.key_file)?;
-            let leaf = custos_server::tls::leaf_certificate(&files.cert_file)?;
-            let pin = custos_media::tls_pin::Fingerprint::of(&leaf);
+            let pin = certificate_fingerprint(&files.cert_file)?;
+            pins.push(pin.to_string());
+            if let Some(next) = &files.next_cert_file {
+                let next_pin = certificate_fingerprint(next)?;
+                println!("next TLS certificate, announced to sites: {next_pin}");
+                pins.push(next_pin.to_string());
+            }
             Some((server, pin))
         }
         None => None,
     };
-    let central = http::open(&config, tls.as_ref().map(|(_, pin)| pin.to_string()))
+    let central = http::open(&config, pins)
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -469,10 +481,9 @@ async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
                 config.public_url, site.code
             );
             if let Some(files) = &config.tls {
-                let leaf = custos_server::tls::leaf_certificate(&files.cert_file)?;
                 println!(
                     "tls_fingerprint = \"{}\"",
-                    custos_media::tls_pin::Fingerprint::of(&leaf)
+                    certificate_fingerprint(&files.cert_file)?
                 );
             }
         }

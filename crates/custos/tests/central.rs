@@ -61,6 +61,40 @@ struct Centre {
     pin: Fingerprint,
 }
 
+/// A self-signed certificate and its key, made by openssl in `dir`, and
+/// its fingerprint.
+fn certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf, Fingerprint) {
+    let (cert, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=central.custos.test",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{}", text(&made));
+    let pem = std::fs::read_to_string(&cert).expect("cert");
+    (cert, key, pem_fingerprint(&pem))
+}
+
 /// The SHA-256 fingerprint of the first certificate of a PEM file.
 fn pem_fingerprint(pem: &str) -> Fingerprint {
     let body: String = pem
@@ -82,30 +116,7 @@ impl Centre {
     fn start(database_url: &str, hook: &str) -> Centre {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        let (cert, key) = (dir.path().join("centre.crt"), dir.path().join("centre.key"));
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-            ])
-            .args([
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=central.custos.test",
-                "-keyout",
-            ])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("openssl");
-        assert!(made.status.success(), "{}", text(&made));
+        let (cert, key, pin) = certificate(dir.path(), "centre");
         let config = dir.path().join("central.toml");
         let toml = format!(
             "listen = \"127.0.0.1:{port}\"\npublic_url = \"https://127.0.0.1:{port}\"\n\
@@ -119,8 +130,6 @@ impl Centre {
             key.display()
         );
         std::fs::write(&config, toml).expect("central.toml");
-        let der = std::fs::read_to_string(&cert).expect("cert");
-        let pin = pem_fingerprint(&der);
         let mut centre = Centre {
             dir,
             config,
@@ -171,12 +180,31 @@ impl Centre {
         }
     }
 
+    /// Serves with another certificate from its next start (and announces
+    /// `next` to sites, if given).
+    fn set_tls(&mut self, cert: &Path, key: &Path, pin: Fingerprint, next: Option<&Path>) {
+        let config = std::fs::read_to_string(&self.config).expect("central.toml");
+        let start = config.find("[tls]").expect("[tls]");
+        let end = config.find("[database]").expect("[database]");
+        let next = next
+            .map(|n| format!("next_cert_file = \"{}\"\n", n.display()))
+            .unwrap_or_default();
+        let tls = format!(
+            "[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n{next}",
+            cert.display(),
+            key.display()
+        );
+        let config = format!("{}{tls}{}", &config[..start], &config[end..]);
+        std::fs::write(&self.config, config).expect("central.toml");
+        self.pin = pin;
+    }
+
     /// A client that trusts the centre's certificate by its fingerprint.
     fn agent(&self) -> ureq::Agent {
         custos_site::central_wire::agent(
             Duration::from_secs(5),
             Duration::from_secs(10),
-            Some(self.pin),
+            &[self.pin],
         )
         .expect("agent")
     }
@@ -877,18 +905,13 @@ fn a_backlog_shipped_over_a_link_that_keeps_breaking_arrives_whole_once() {
 
     // Shipped through the proxy, as the site's mirror thread does it.
     let (proxy, cuts) = flaky_proxy(centre_port);
-    let agent = custos_site::central_wire::agent(
-        Duration::from_secs(5),
-        Duration::from_secs(30),
-        Some(centre.pin),
-    )
-    .expect("agent");
     let mut shipper = Shipper::new(
         &format!("https://127.0.0.1:{proxy}"),
         key,
-        agent,
+        &[centre.pin],
         Arc::new(Throttle::new(None)),
-    );
+    )
+    .expect("shipper");
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut failures = 0;
     loop {
@@ -914,4 +937,82 @@ fn a_backlog_shipped_over_a_link_that_keeps_breaking_arrives_whole_once() {
     assert_eq!(row["mirrored"], size, "{list}");
     assert_eq!(row["mirror_verified"], size, "{list}");
     assert_eq!(row["refusals"], 0, "{list}");
+}
+
+/// What site `site` pins for the centre's certificate.
+fn pinned_by(site: &Site) -> String {
+    let conn = rusqlite::Connection::open(site.data_dir().join("custos.db")).expect("index");
+    conn.query_row(
+        "SELECT COALESCE(tls_fingerprint, '') FROM witnesses WHERE name = 'central'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap_or_default()
+}
+
+/// Waits until site `site` pins exactly `pins`.
+fn wait_pinned(site: &Site, pins: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pinned_by(site) != pins {
+        assert!(
+            Instant::now() < deadline,
+            "pinned: {:?}, not {pins:?}\n{}",
+            pinned_by(site),
+            site.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_site_follows_the_centre_to_its_next_certificate() {
+    let pg = pg::Postgres::start();
+    let (hook, _) = hook::receiver();
+    let mut centre = Centre::start(&pg.create_db("rollover"), &hook);
+    let first = centre.pin;
+    let enrolment = centre.add_site("delta");
+    let delta = site("delta", "", &centre, &enrolment);
+    let _serve = delta.serve();
+    centre.wait_sites(
+        "delta enrolled and co-signed",
+        Duration::from_secs(60),
+        |l| cosigned(find(l, "sites", "delta")) > 0 && find(l, "reports", "delta").is_object(),
+    );
+    assert_eq!(pinned_by(&delta), first.to_string());
+
+    // The centre announces its next certificate; the site pins both.
+    let (next_cert, next_key, next) = certificate(centre.dir.path(), "next");
+    let (cert, key) = (
+        centre.dir.path().join("centre.crt"),
+        centre.dir.path().join("centre.key"),
+    );
+    centre.stop();
+    centre.set_tls(&cert, &key, first, Some(&next_cert));
+    centre.serve();
+    wait_pinned(&delta, &format!("{first}, {next}"));
+
+    // It changes to it: the site goes on reporting and being co-signed,
+    // and trusts only the new one.
+    centre.stop();
+    let before = centre.json(&["site", "list"]);
+    let cosigned_before = cosigned(find(&before, "sites", "delta"));
+    let reported_before = find(&before, "reports", "delta")["received_ms"]
+        .as_i64()
+        .unwrap_or(0);
+    centre.set_tls(&next_cert, &next_key, next, None);
+    centre.serve();
+    // Something new in the site's log, for a checkpoint to co-sign.
+    delta.add_user("clerk", "admin", "a long test password");
+    centre.wait_sites(
+        "delta reporting and co-signed over the new certificate",
+        Duration::from_secs(60),
+        |l| {
+            cosigned(find(l, "sites", "delta")) > cosigned_before
+                && find(l, "reports", "delta")["received_ms"]
+                    .as_i64()
+                    .unwrap_or(0)
+                    > reported_before
+        },
+    );
+    wait_pinned(&delta, &next.to_string());
 }

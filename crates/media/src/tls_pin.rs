@@ -87,7 +87,9 @@ impl fmt::Debug for Fingerprint {
 /// signatures are still checked, so the camera must hold its private key.
 #[derive(Debug)]
 struct PinnedCertificate {
-    pin: Fingerprint,
+    /// Any of these (more than one while a server rolls its certificate
+    /// over).
+    pins: Vec<Fingerprint>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -101,12 +103,13 @@ impl ServerCertVerifier for PinnedCertificate {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let seen = Fingerprint::of(end_entity.as_ref());
-        if seen == self.pin {
+        if self.pins.contains(&seen) {
             Ok(ServerCertVerified::assertion())
         } else {
+            let pinned: Vec<String> = self.pins.iter().map(ToString::to_string).collect();
             Err(rustls::Error::General(format!(
                 "the certificate presented has fingerprint {seen}, not the pinned {}",
-                self.pin
+                pinned.join(" or ")
             )))
         }
     }
@@ -148,12 +151,20 @@ impl ServerCertVerifier for PinnedCertificate {
 
 /// A TLS client configuration that trusts only the pinned certificate.
 pub fn client_config(pin: Fingerprint) -> Result<Arc<ClientConfig>, SourceError> {
+    client_config_any(&[pin])
+}
+
+/// A TLS client configuration that trusts only the certificates pinned.
+pub fn client_config_any(pins: &[Fingerprint]) -> Result<Arc<ClientConfig>, SourceError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| SourceError::Stream(format!("setting up TLS: {e}")))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedCertificate { pin, provider }))
+        .with_custom_certificate_verifier(Arc::new(PinnedCertificate {
+            pins: pins.to_vec(),
+            provider,
+        }))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }

@@ -67,6 +67,11 @@ pub struct ReportAnswer {
     /// Alert changes made at the centre, to carry out on the site.
     #[serde(default)]
     pub actions: Vec<AlertAction>,
+    /// The fingerprints of the certificates the centre serves HTTPS with,
+    /// now and next (empty when it does not): what the site pins, so a
+    /// new certificate is trusted before the centre changes to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_fingerprints: Vec<String>,
 }
 
 /// An alert change a person made at the centre.

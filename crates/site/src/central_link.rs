@@ -16,13 +16,12 @@ use custos_ledger::note::SigningKey;
 use custos_store::Store;
 
 use crate::cameras::CameraRegistry;
+use crate::central_mirror::CentreNow;
 use crate::central_mirror::Shipper;
 use crate::central_report::{Reporter, ReporterSite};
-use crate::central_wire::{agent, stored_pin, Throttle};
+use crate::central_wire::{stored_pins, Throttle};
 use crate::uplink::{enrolment, CENTRAL};
 
-/// How long connecting to the centre may take.
-const CONNECT: Duration = Duration::from_secs(10);
 /// How often the index is looked at for the enrolment.
 const ENROLMENT_POLL: Duration = Duration::from_secs(1);
 
@@ -42,21 +41,23 @@ pub struct CentralLink {
 
 /// Waits for the enrolment, then reports and ships the log until `stop`.
 pub fn run(link: CentralLink, stop: Arc<AtomicBool>) {
-    let Some((central_url, tls_pin)) = wait_for_enrolment(&link.site.db_path, &stop) else {
+    let Some((central_url, tls_pins)) = wait_for_enrolment(&link.site.db_path, &stop) else {
         return;
     };
-    let pin = match stored_pin(tls_pin.as_deref()) {
+    let pins = match stored_pins(tls_pins.as_deref()) {
         Ok(p) => p,
         Err(e) => {
             tracing::error!("central office: {e}; nothing is sent to it");
             return;
         }
     };
-    // A full batch at 16 kbit/s takes about two minutes.
-    let agents = agent(CONNECT, Duration::from_secs(60), pin)
-        .and_then(|r| Ok((r, agent(CONNECT, Duration::from_secs(300), pin)?)));
-    let (report_agent, mirror_agent) = match agents {
-        Ok(a) => a,
+    let parts = Reporter::new(&central_url, link.key.clone(), &pins, link.throttle.clone())
+        .and_then(|r| {
+            let s = Shipper::new(&central_url, link.key.clone(), &pins, link.throttle.clone())?;
+            Ok((r, s))
+        });
+    let (reporter, shipper) = match parts {
+        Ok(p) => p,
         Err(e) => {
             tracing::error!("central office: {e}; nothing is sent to it");
             return;
@@ -66,12 +67,6 @@ pub fn run(link: CentralLink, stop: Arc<AtomicBool>) {
     let mirror = {
         let db_path = link.site.db_path.clone();
         let log_dir = link.log_dir.clone();
-        let shipper = Shipper::new(
-            &central_url,
-            link.key.clone(),
-            mirror_agent,
-            link.throttle.clone(),
-        );
         let stop = stop.clone();
         std::thread::Builder::new()
             .name("central-mirror".into())
@@ -83,15 +78,24 @@ pub fn run(link: CentralLink, stop: Arc<AtomicBool>) {
                         return;
                     }
                 };
-                // Only what the centre co-signed can be proven there.
-                let cosigned = move || match store.witness(CENTRAL) {
-                    Ok(w) => w.map(|w| w.cosigned_size).filter(|size| *size > 0),
+                // Only what the centre co-signed can be proven there; the
+                // reporter may have pinned the centre's next certificate.
+                let centre = move || match store.witness(CENTRAL) {
+                    Ok(w) => w.and_then(|w| {
+                        let pins = stored_pins(w.tls_fingerprint.as_deref())
+                            .map_err(|e| tracing::error!("central mirror: {e}"))
+                            .ok()?;
+                        Some(CentreNow {
+                            cosigned: w.cosigned_size,
+                            pins,
+                        })
+                    }),
                     Err(e) => {
                         tracing::error!("central mirror: reading the co-signed size: {e}");
                         None
                     }
                 };
-                crate::central_mirror::run(log_dir, shipper, cosigned, stop);
+                crate::central_mirror::run(log_dir, shipper, centre, stop);
             })
     };
     let mirror = match mirror {
@@ -101,12 +105,7 @@ pub fn run(link: CentralLink, stop: Arc<AtomicBool>) {
             None
         }
     };
-    crate::central_report::run(
-        link.site,
-        Reporter::new(&central_url, link.key, report_agent, link.throttle),
-        link.cameras,
-        stop,
-    );
+    crate::central_report::run(link.site, reporter, link.cameras, stop);
     if let Some(handle) = mirror {
         let _ = handle.join();
     }

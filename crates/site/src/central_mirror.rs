@@ -17,7 +17,8 @@ use custos_ledger::storage::LogStorage;
 use custos_report::entries::MAX_BATCH_BYTES;
 
 use crate::central_report::ReportFailure;
-use crate::central_wire::{post_note, PostError, Throttle};
+use crate::central_wire::{mirror_agent, post_note, PostError, Throttle};
+use custos_media::tls_pin::Fingerprint;
 
 /// How often the log is looked at for entries to ship.
 const LOOK_EVERY: Duration = Duration::from_secs(5);
@@ -27,6 +28,8 @@ pub struct Shipper {
     url: String,
     key: SigningKey,
     agent: ureq::Agent,
+    /// The centre's certificates trusted (none: not pinned).
+    pins: Vec<Fingerprint>,
     throttle: Arc<Throttle>,
     /// The centre's mirror size, once known.
     mirrored: Option<u64>,
@@ -34,20 +37,31 @@ pub struct Shipper {
 
 impl Shipper {
     /// A shipper to the centre at `central_url`, signing with `key`,
-    /// sending with `agent` within `throttle`.
+    /// trusting the certificates `pins` (none: not pinned), sending within
+    /// `throttle`.
     pub fn new(
         central_url: &str,
         key: SigningKey,
-        agent: ureq::Agent,
+        pins: &[Fingerprint],
         throttle: Arc<Throttle>,
-    ) -> Shipper {
-        Shipper {
+    ) -> Result<Shipper, String> {
+        Ok(Shipper {
             url: format!("{}/api/v1/entries", central_url.trim_end_matches('/')),
             key,
-            agent,
+            agent: mirror_agent(pins)?,
+            pins: pins.to_vec(),
             throttle,
             mirrored: None,
+        })
+    }
+
+    /// Trusts the certificates `pins` from now on, if they are others.
+    pub fn repin(&mut self, pins: &[Fingerprint]) -> Result<(), String> {
+        if pins != self.pins {
+            self.agent = mirror_agent(pins)?;
+            self.pins = pins.to_vec();
         }
+        Ok(())
     }
 
     /// How far the centre's mirror goes, as last heard.
@@ -125,12 +139,22 @@ impl Shipper {
     }
 }
 
-/// Ships the log in `log_dir` until `stop`, up to what `cosigned` says the
-/// centre co-signed. A failure is logged when it starts and ends.
+/// What the index says of the centre now: the size it co-signed, and
+/// the certificates pinned for it.
+pub struct CentreNow {
+    /// The largest size co-signed (0: none yet).
+    pub cosigned: u64,
+    /// The certificates trusted.
+    pub pins: Vec<Fingerprint>,
+}
+
+/// Ships the log in `log_dir` until `stop`, up to what `centre` says the
+/// centre co-signed, trusting the certificates it says are pinned. A
+/// failure is logged when it starts and ends.
 pub fn run(
     log_dir: PathBuf,
     mut shipper: Shipper,
-    cosigned: impl Fn() -> Option<u64>,
+    centre: impl Fn() -> Option<CentreNow>,
     stop: Arc<AtomicBool>,
 ) {
     let log = match LogStorage::open_read_only(&log_dir) {
@@ -144,8 +168,11 @@ pub fn run(
     while !stop.load(Ordering::Relaxed) {
         if let Err(e) = log.refresh_size() {
             tracing::error!("central mirror: reading the log's size: {e}");
-        } else if let Some(limit) = cosigned() {
-            match shipper.ship(&log, limit) {
+        } else if let Some(now) = centre().filter(|c| c.cosigned > 0) {
+            if let Err(e) = shipper.repin(&now.pins) {
+                tracing::error!("central mirror: {e}");
+            }
+            match shipper.ship(&log, now.cosigned) {
                 Ok(_) => {
                     if failing.take().is_some() {
                         tracing::info!("central mirror: the central office takes the log again");

@@ -18,9 +18,11 @@ use custos_report::{AlertAction, CameraHealth, Health, ReportAnswer};
 use custos_store::{AlertState, Store, StoreError};
 
 use crate::cameras::CameraRegistry;
-use crate::central_wire::{post_note, PostError, Throttle};
+use crate::central_wire::{pins_text, post_note, report_agent, stored_pins, PostError, Throttle};
 use crate::clock::now_ms;
 use crate::storage::disk_usage;
+use crate::uplink::CENTRAL;
+use custos_media::tls_pin::Fingerprint;
 
 /// How often the state is looked at for a change worth reporting at once.
 const LOOK_EVERY: Duration = Duration::from_secs(5);
@@ -119,25 +121,41 @@ pub struct Reporter {
     key: SigningKey,
     seq: u64,
     agent: ureq::Agent,
+    /// The centre's certificates trusted (none: not pinned).
+    pins: Vec<Fingerprint>,
     throttle: Arc<Throttle>,
 }
 
 impl Reporter {
     /// A reporter to the centre at `central_url`, signing with `key`,
-    /// sending with `agent` within `throttle`.
+    /// trusting the certificates `pins` (none: not pinned), sending within
+    /// `throttle`.
     pub fn new(
         central_url: &str,
         key: SigningKey,
-        agent: ureq::Agent,
+        pins: &[Fingerprint],
         throttle: Arc<Throttle>,
-    ) -> Reporter {
-        Reporter {
+    ) -> Result<Reporter, String> {
+        Ok(Reporter {
             url: format!("{}/api/v1/report", central_url.trim_end_matches('/')),
             key,
             seq: 0,
-            agent,
+            agent: report_agent(pins)?,
+            pins: pins.to_vec(),
             throttle,
-        }
+        })
+    }
+
+    /// The certificates trusted now.
+    pub fn pins(&self) -> &[Fingerprint] {
+        &self.pins
+    }
+
+    /// Trusts the certificates `pins` from now on.
+    pub fn repin(&mut self, pins: &[Fingerprint]) -> Result<(), String> {
+        self.agent = report_agent(pins)?;
+        self.pins = pins.to_vec();
+        Ok(())
     }
 
     /// Sends `health` and returns what the centre asks of the site; on a
@@ -241,6 +259,36 @@ pub fn carry_out(
     }
 }
 
+/// Pins the certificates the centre's answer names, when they differ from
+/// those pinned: the centre announces its next certificate this way, over
+/// a connection that trusted only the current one.
+fn follow_pins(store: &Store, reporter: &mut Reporter, answered: &[String]) {
+    if answered.is_empty() {
+        return;
+    }
+    let pins = match stored_pins(Some(&answered.join(","))) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!("central reports: the centre named certificates that are not: {e}");
+            return;
+        }
+    };
+    if pins == reporter.pins() {
+        return;
+    }
+    if let Err(e) = store.set_witness_tls(CENTRAL, pins_text(&pins).as_deref()) {
+        tracing::error!("central reports: pinning the centre's certificates: {e}");
+        return;
+    }
+    match reporter.repin(&pins) {
+        Ok(()) => tracing::info!(
+            "central office: its certificates pinned now: {}",
+            pins_text(&pins).unwrap_or_default()
+        ),
+        Err(e) => tracing::error!("central reports: {e}"),
+    }
+}
+
 /// Where the reporter runs and what it needs to carry out the centre's
 /// requests.
 pub struct ReporterSite {
@@ -296,6 +344,7 @@ pub fn run(
                             }
                             last_sent = Some((Instant::now(), d));
                             done.clear();
+                            follow_pins(&store, &mut reporter, &answer.tls_fingerprints);
                             for action in &answer.actions {
                                 match carry_out(&store, action, &site.site, &site.alert_destinations) {
                                     Ok(()) => done.push(action.id),

@@ -122,11 +122,12 @@ pub fn post_note(
 
 /// An agent for the centre or a witness: connecting may take `connect`, a
 /// whole exchange `whole` (a paced batch on a slow link takes a while).
-/// With `tls_pin`, HTTPS trusts only the certificate of that fingerprint.
+/// With `tls_pins`, HTTPS trusts only the certificates of those
+/// fingerprints.
 pub fn agent(
     connect: Duration,
     whole: Duration,
-    tls_pin: Option<Fingerprint>,
+    tls_pins: &[Fingerprint],
 ) -> Result<ureq::Agent, String> {
     let mut builder = ureq::AgentBuilder::new()
         .timeout_connect(connect)
@@ -134,20 +135,45 @@ pub fn agent(
         // A redirect would send the site's notes somewhere not configured.
         .redirects(0)
         .user_agent(concat!("custos/", env!("CARGO_PKG_VERSION")));
-    if let Some(pin) = tls_pin {
-        let config = custos_media::tls_pin::client_config(pin)
-            .map_err(|e| format!("pinning the TLS certificate {pin}: {e}"))?;
+    if !tls_pins.is_empty() {
+        let config = custos_media::tls_pin::client_config_any(tls_pins)
+            .map_err(|e| format!("pinning the TLS certificate: {e}"))?;
         builder = builder.tls_config(config);
     }
     Ok(builder.build())
 }
 
-/// A pinned fingerprint as the index keeps it.
-pub fn stored_pin(text: Option<&str>) -> Result<Option<Fingerprint>, String> {
-    text.map(|t| {
-        Fingerprint::parse(t).map_err(|e| format!("the pinned TLS fingerprint {t:?}: {e}"))
-    })
-    .transpose()
+/// How long connecting to the centre may take.
+const CONNECT: Duration = Duration::from_secs(10);
+
+/// The agent reports go with.
+pub fn report_agent(tls_pins: &[Fingerprint]) -> Result<ureq::Agent, String> {
+    agent(CONNECT, Duration::from_secs(60), tls_pins)
+}
+
+/// The agent log batches go with: a full batch at 16 kbit/s takes about
+/// two minutes.
+pub fn mirror_agent(tls_pins: &[Fingerprint]) -> Result<ureq::Agent, String> {
+    agent(CONNECT, Duration::from_secs(300), tls_pins)
+}
+
+/// The pinned fingerprints as the index keeps them: one, or more while the
+/// centre rolls its certificate over, separated by commas.
+pub fn stored_pins(text: Option<&str>) -> Result<Vec<Fingerprint>, String> {
+    text.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            Fingerprint::parse(t).map_err(|e| format!("the pinned TLS fingerprint {t:?}: {e}"))
+        })
+        .collect()
+}
+
+/// Fingerprints as the index keeps them.
+pub fn pins_text(pins: &[Fingerprint]) -> Option<String> {
+    let text: Vec<String> = pins.iter().map(ToString::to_string).collect();
+    (!text.is_empty()).then(|| text.join(", "))
 }
 
 #[cfg(test)]
@@ -167,6 +193,17 @@ mod tests {
         assert!(took >= Duration::from_millis(1_900), "{took:?}");
         assert!(took < Duration::from_secs(6), "{took:?}");
         assert_eq!(throttle.sent(), 25_000);
+    }
+
+    #[test]
+    fn pins_are_kept_as_text_and_read_back() {
+        let a = Fingerprint::of(b"a");
+        let b = Fingerprint::of(b"b");
+        let text = pins_text(&[a, b]).expect("text");
+        assert_eq!(stored_pins(Some(&text)), Ok(vec![a, b]));
+        assert_eq!(stored_pins(None), Ok(vec![]));
+        assert_eq!(pins_text(&[]), None);
+        assert!(stored_pins(Some("AB:CD")).is_err());
     }
 
     #[test]

@@ -35,7 +35,7 @@ use custos_store::{
 use serde::{Deserialize, Serialize};
 
 use crate::backoff::Backoff;
-use crate::central_wire::{agent, stored_pin};
+use crate::central_wire::{agent, stored_pins};
 use crate::clock::now_ms;
 
 /// The site's name for the central office's witness.
@@ -297,10 +297,11 @@ pub fn enrol(
     let pin = central
         .tls_fingerprint
         .filter(|_| url.starts_with("https://"));
-    let enrol_agent = agent(timeout, timeout, pin).map_err(|cause| EnrolError::Unreachable {
-        url: url.clone(),
-        cause,
-    })?;
+    let enrol_agent =
+        agent(timeout, timeout, pin.as_slice()).map_err(|cause| EnrolError::Unreachable {
+            url: url.clone(),
+            cause,
+        })?;
     let answer = match enrol_agent
         .post(&join(&url, "api/v1/enrol"))
         .send_json(&request)
@@ -633,8 +634,8 @@ impl Submitter {
                 }
             };
             let timeout = self.uplink.timeout;
-            let agent = match stored_pin(row.tls_fingerprint.as_deref())
-                .and_then(|pin| agent(timeout, timeout, pin))
+            let agent = match stored_pins(row.tls_fingerprint.as_deref())
+                .and_then(|pins| agent(timeout, timeout, &pins))
             {
                 Ok(a) => a,
                 Err(e) => {

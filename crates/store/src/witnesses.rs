@@ -147,6 +147,24 @@ impl WriteTx<'_> {
 }
 
 impl Store {
+    /// Replaces the TLS fingerprints witness `name` is trusted by (the
+    /// central office names its next certificate before it rolls over).
+    pub fn set_witness_tls(&self, name: &str, fingerprints: Option<&str>) -> Result<()> {
+        self.write("pinning the central office's certificates", |tx| {
+            let changed = tx
+                .conn()
+                .execute(
+                    "UPDATE witnesses SET tls_fingerprint = ?2 WHERE name = ?1",
+                    params![name, fingerprints],
+                )
+                .context(|| format!("pinning witness {name:?}'s certificates"))?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("witness {name:?}")));
+            }
+            Ok(())
+        })
+    }
+
     /// Every pinned witness, by name.
     pub fn witnesses(&self) -> Result<Vec<Witness>> {
         let mut stmt = self
