@@ -188,6 +188,15 @@ async fn pool(config: &CentralConfig) -> anyhow::Result<Pool> {
         .context("opening the central database")
 }
 
+/// A size in MB or GB, as a person reads it.
+fn bytes(n: u64) -> String {
+    if n >= 1_000_000_000 {
+        format!("{:.1} GB", n as f64 / 1e9)
+    } else {
+        format!("{:.1} MB", n as f64 / 1e6)
+    }
+}
+
 fn when(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map_or_else(
         || ms.to_string(),
@@ -534,6 +543,21 @@ async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
                             cameras.join(", ")
                         }
                     );
+                    let h = &r.health;
+                    let mut kept = Vec::new();
+                    if let (Some(oldest), Some(last)) = (h.oldest_segment_ms, h.last_segment_ms) {
+                        kept.push(format!("footage from {} to {}", when(oldest), when(last)));
+                    }
+                    if let Some((used, free)) = h.disk {
+                        kept.push(format!(
+                            "{} of recordings, {} free",
+                            bytes(used),
+                            bytes(free)
+                        ));
+                    }
+                    let open: i64 = h.open_alerts.iter().map(|(_, n)| n).sum();
+                    kept.push(format!("{open} unresolved alert(s)"));
+                    println!("  {}", kept.join("; "));
                 }
             }
         }
