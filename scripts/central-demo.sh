@@ -61,12 +61,13 @@ url = "host=127.0.0.1 port=$pg_port user=postgres dbname=custos_central"
 TOML
 "$custos" central serve --config "$central" >"$dir/central.log" 2>&1 &
 pids+=($!)
+# The centre listens once its database is ready.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
+    listening && break
     sleep 0.2
 done
-curl -fs "http://127.0.0.1:$port/healthz" >/dev/null ||
-    { echo "the central office did not start; see $dir/central.log" >&2; exit 1; }
+listening || { echo "the central office did not start; see $dir/central.log" >&2; exit 1; }
 
 # The sites share the demo's clips, encoded once.
 mkdir -p "$dir/clips"

@@ -37,6 +37,7 @@ TEST_PKGS=(
     python3-aiosmtpd
     sqlite3
     postgresql
+    openssl
     chromium
 )
 
