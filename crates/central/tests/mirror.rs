@@ -4,14 +4,13 @@
 
 mod pg;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use custos_central::alerts::{self, LOG_REWRITTEN};
 use custos_central::{db, mirror, register, reports, sites, witness};
 use custos_ledger::catalogue::{leaf, AlertChanged, AlertRaised, CustodyEvent};
 use custos_ledger::cosignature::CosigningKey;
 use custos_ledger::merkle::{consistency_proof, leaf_hash, MemoryTree};
 use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
+use custos_ledger::witness::add_checkpoint_body;
 use deadpool_postgres::Pool;
 
 fn site_key() -> SigningKey {
@@ -58,14 +57,13 @@ impl Log {
             },
             &self.key,
         );
-        let mut body = format!("old {}\n", self.cosigned);
-        if self.cosigned > 0 {
-            for h in consistency_proof(&self.tree, self.cosigned, self.tree.len()).expect("proof") {
-                body.push_str(&BASE64.encode(h));
-                body.push('\n');
-            }
-        }
-        let a = witness::add(pool, &witness_key(), &format!("{body}\n{note}"))
+        let proof = if self.cosigned > 0 {
+            consistency_proof(&self.tree, self.cosigned, self.tree.len()).expect("proof")
+        } else {
+            Vec::new()
+        };
+        let body = add_checkpoint_body(self.cosigned, &proof, &note);
+        let a = witness::add(pool, &witness_key(), &body)
             .await
             .expect("add");
         assert_eq!(a.status, 200, "{}", a.body);

@@ -4,14 +4,13 @@ mod pg;
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use custos_central::alerts::{self, LOG_REWRITTEN};
 use custos_central::http::{router, Central};
 use custos_central::{db, sites, witness, CentralError};
 use custos_ledger::cosignature::CosigningKey;
 use custos_ledger::merkle::{consistency_proof, leaf_hash, Hash, MemoryTree};
 use custos_ledger::note::{sign_checkpoint, Checkpoint, SigningKey};
+use custos_ledger::witness::add_checkpoint_body;
 use deadpool_postgres::Pool;
 
 const ORIGIN: &str = "archive-7.example/log";
@@ -49,12 +48,7 @@ fn body(old: u64, tree: &MemoryTree, note: &str) -> String {
     } else {
         consistency_proof(tree, old, tree.len()).expect("proof")
     };
-    let mut b = format!("old {old}\n");
-    for h in proof {
-        b.push_str(&BASE64.encode(h));
-        b.push('\n');
-    }
-    format!("{b}\n{note}")
+    add_checkpoint_body(old, &proof, note)
 }
 
 async fn enrolled_site(pg: &pg::Postgres, db_name: &str) -> Pool {

@@ -191,17 +191,8 @@ pub fn catch_up(bench: CatchUpBench) -> anyhow::Result<()> {
     }
     drop(entries);
 
-    let exe = std::env::current_exe().context("finding this program")?;
     let base = format!("http://{}", config.listen);
-    let _centre = Child(
-        std::process::Command::new(exe)
-            .args(["central", "serve", "--config"])
-            .arg(&bench.config)
-            .env("CUSTOS_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .context("starting custos central serve")?,
-    );
+    let _centre = Child::central_serve(&bench.config)?;
     let pool = runtime.block_on(db::connect(&config.database.url, 2))?;
     let code = runtime.block_on(sites::add(&pool, &name, "bench"))?.code;
     wait_until_up(&base)?;
@@ -224,7 +215,11 @@ pub fn catch_up(bench: CatchUpBench) -> anyhow::Result<()> {
     );
     agent
         .post(&format!("{base}/witness/add-checkpoint"))
-        .send_string(&format!("old 0\n\n{checkpoint}"))
+        .send_string(&custos_ledger::witness::add_checkpoint_body(
+            0,
+            &[],
+            &checkpoint,
+        ))
         .context("having the backlog co-signed")?;
 
     let throttle = Arc::new(Throttle::new(bench.max_kbps));

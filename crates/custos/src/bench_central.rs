@@ -16,8 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use bytes::Bytes;
 use custos_central::config::CentralConfig;
 use custos_central::{db, now_ms, sites};
@@ -128,20 +126,17 @@ impl SimSite {
             },
             &self.key,
         );
-        let mut body = format!("old {}\n", self.cosigned);
-        if self.cosigned > 0 {
-            let proof = custos_ledger::merkle::consistency_proof(
-                &self.tree,
-                self.cosigned,
-                self.tree.len(),
-            )
-            .map_err(|e| anyhow!("consistency proof: {e}"))?;
-            for h in proof {
-                body.push_str(&BASE64.encode(h));
-                body.push('\n');
-            }
-        }
-        Ok(format!("{body}\n{note}"))
+        let proof = if self.cosigned > 0 {
+            custos_ledger::merkle::consistency_proof(&self.tree, self.cosigned, self.tree.len())
+                .map_err(|e| anyhow!("consistency proof: {e}"))?
+        } else {
+            Vec::new()
+        };
+        Ok(custos_ledger::witness::add_checkpoint_body(
+            self.cosigned,
+            &proof,
+            &note,
+        ))
     }
 }
 
@@ -239,6 +234,22 @@ async fn run_site(
 /// Stops the child on every way out.
 pub(crate) struct Child(pub(crate) std::process::Child);
 
+impl Child {
+    /// `custos central serve --config config`, this very program.
+    pub(crate) fn central_serve(config: &std::path::Path) -> anyhow::Result<Child> {
+        let exe = std::env::current_exe().context("finding this program")?;
+        Ok(Child(
+            std::process::Command::new(exe)
+                .args(["central", "serve", "--config"])
+                .arg(config)
+                .env("CUSTOS_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .context("starting custos central serve")?,
+        ))
+    }
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         // SAFETY: kill has no memory-safety preconditions.
@@ -261,16 +272,7 @@ pub fn central(bench: CentralBench) -> anyhow::Result<()> {
 async fn run(bench: CentralBench, config: CentralConfig) -> anyhow::Result<()> {
     let pool = db::connect(&config.database.url, 4).await?;
     let base = format!("http://{}", config.listen);
-    let exe = std::env::current_exe().context("finding this program")?;
-    let child = Child(
-        std::process::Command::new(exe)
-            .args(["central", "serve", "--config"])
-            .arg(&bench.config)
-            .env("CUSTOS_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .context("starting custos central serve")?,
-    );
+    let child = Child::central_serve(&bench.config)?;
     let http = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(512)
         .build_http::<Full<Bytes>>();

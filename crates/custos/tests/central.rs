@@ -900,7 +900,11 @@ fn a_backlog_shipped_over_a_link_that_keeps_breaking_arrives_whole_once() {
     );
     direct
         .post(&format!("{}/witness/add-checkpoint", centre.url))
-        .send_string(&format!("old 0\n\n{checkpoint}"))
+        .send_string(&custos_ledger::witness::add_checkpoint_body(
+            0,
+            &[],
+            &checkpoint,
+        ))
         .expect("co-signed");
 
     // Shipped through the proxy, as the site's mirror thread does it.

@@ -89,6 +89,20 @@ impl Refusal {
     }
 }
 
+/// The body of an `add-checkpoint` request, as [`parse_add_checkpoint`]
+/// reads it: `old <size>`, the consistency proof from that size (base64,
+/// a hash a line), a blank line, the signed checkpoint `note`.
+pub fn add_checkpoint_body(old: u64, proof: &[Hash], note: &str) -> String {
+    let mut body = format!("old {old}\n");
+    for hash in proof {
+        body.push_str(&BASE64.encode(hash));
+        body.push('\n');
+    }
+    body.push('\n');
+    body.push_str(note);
+    body
+}
+
 /// Parses an `add-checkpoint` body: `old <size>`, up to
 /// [`MAX_PROOF_LINES`] base64 hashes, a blank line, the checkpoint note.
 pub fn parse_add_checkpoint(body: &str) -> Result<AddCheckpoint<'_>, Refusal> {
@@ -229,12 +243,7 @@ mod tests {
     }
 
     fn body(old: u64, proof: &[Hash], note: &str) -> String {
-        let mut b = format!("old {old}\n");
-        for h in proof {
-            b.push_str(&BASE64.encode(h));
-            b.push('\n');
-        }
-        format!("{b}\n{note}")
+        add_checkpoint_body(old, proof, note)
     }
 
     fn judge(body: &str, latest: Option<&Checkpoint>) -> Result<Cosigned, Refusal> {

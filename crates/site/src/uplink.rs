@@ -22,12 +22,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use custos_ledger::catalogue::{leaf, CentralEnrolled, LeafError, WitnessRefused};
 use custos_ledger::cosignature::CosignerKey;
 use custos_ledger::note::VerifierKey;
 use custos_ledger::storage::LogStorage;
+use custos_ledger::witness::add_checkpoint_body;
 use custos_media::tls_pin::Fingerprint;
 use custos_store::{
     Cosignature, NewWitness, PinnedBy, Store, StoreError, StoredCheckpoint, Witness,
@@ -770,13 +769,7 @@ impl Submitter {
                 }
             }
         };
-        let mut body = format!("old {old}\n");
-        for hash in &proof {
-            body.push_str(&BASE64.encode(hash));
-            body.push('\n');
-        }
-        body.push('\n');
-        body.push_str(&checkpoint.note);
+        let body = add_checkpoint_body(old, &proof, &checkpoint.note);
         let result = witness_agent
             .post(&url)
             .set("Content-Type", "text/plain; charset=utf-8")
