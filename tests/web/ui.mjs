@@ -432,7 +432,8 @@ try {
   await shot(page, "person");
 
   // Five wrong passwords lock an account: the refusal says until when, the
-  // users page shows the lock and an admin ends it (logged).
+  // users page shows the lock and an admin ends it (logged). A lock that ends
+  // after midnight names its day too ("Dec 7, 12:03 AM").
   const guesser = await newPage();
   await guesser.goto(`${base}/#/login`);
   const attempt = async (password) => {
@@ -448,14 +449,14 @@ try {
   check(await attempt(env("VIEWER_PASSWORD")) === 429, "after five wrong passwords the right one is refused too");
   await guesser.locator("#message.error", { hasText: "locked" }).waitFor();
   const refusal = await guesser.textContent("#message");
-  check(/locked until \d{1,2}:\d{2}/.test(refusal) && refusal.includes("15 min from now") && !refusal.includes("a while"),
+  check(/locked until (\w{3} \d{1,2}, )?\d{1,2}:\d{2}/.test(refusal) && refusal.includes("15 min from now") && !refusal.includes("a while"),
     `a locked account is told until when (${refusal})`);
   await shot(guesser, "sign-in-locked", false);
   await guesser.context().close();
   await page.goto(`${base}/#/admin`);
   const lockedRow = page.locator(`tr[data-user=${env("VIEWER_USER")}]`);
   await lockedRow.waitFor();
-  check(/locked until \d{1,2}:\d{2}/.test(await lockedRow.locator("[data-sign-in]").innerText()),
+  check(/locked until (\w{3} \d{1,2}, )?\d{1,2}:\d{2}/.test(await lockedRow.locator("[data-sign-in]").innerText()),
     "the users page shows the locked account and until when");
   await shot(page, "users-locked");
   await lockedRow.getByRole("button", { name: "Unlock" }).click();
