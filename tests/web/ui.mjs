@@ -480,7 +480,7 @@ try {
   // In plain words: times and durations, not milliseconds and entry types;
   // the raw entry one click away.
   const views = await page.locator("main table").innerText();
-  check(views.includes("watched Stacks room live") && /downloaded \d+ (s|min) of Stacks room from \d{1,2}:\d{2}/.test(views)
+  check(views.includes("watched Stacks room live") && /downloaded \d+ (s|min) of Stacks room from (\w{3} \d{1,2}, )?\d{1,2}:\d{2}/.test(views)
     && views.includes("admin"), `the audit page says in plain words who watched and downloaded footage (${views})`);
   check(!/footage\.viewed|start_ms|end_ms/.test(views), "the audit page shows no raw entry types or milliseconds");
   const firstEntry = page.locator("main table tbody tr").first();
