@@ -8,6 +8,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { unclear as unclearParts, unnamed } from "./checks.mjs";
 
 const env = (name) => {
   const v = process.env[name];
@@ -58,56 +59,9 @@ async function newPage(viewport = { width: 1280, height: 800 }) {
  */
 async function shot(page, name, fullPage = true) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage });
-  const found = await page.evaluate(() => {
-    const out = [];
-    for (const e of document.querySelectorAll("input, select, textarea")) {
-      if (e.type === "hidden") continue;
-      const named = (e.labels && e.labels.length) || e.getAttribute("aria-label") || e.getAttribute("aria-labelledby");
-      if (!named) out.push(`unlabelled ${e.tagName.toLowerCase()}#${e.id || e.name || "?"}`);
-    }
-    for (const b of document.querySelectorAll("button, a[href]")) {
-      if (!b.hidden && !(b.textContent.trim() || b.getAttribute("aria-label"))) out.push(`unnamed ${b.tagName.toLowerCase()}`);
-    }
-    for (const i of document.querySelectorAll("img")) if (!i.getAttribute("alt")) out.push(`img without alt ${i.src}`);
-    if (!document.querySelector("main h1")) out.push("no h1 in main");
-    for (const e of document.querySelectorAll("[onclick], div[tabindex], span[tabindex]")) out.push(`click-only ${e.tagName}`);
-    return out;
-  });
+  const found = await unnamed(page);
   check(found.length === 0, `${name}: every control, link and picture has a name (${found.join("; ")})`);
-  const unclear = await page.evaluate(() => {
-    const out = [];
-    // An empty list says what to do next, not bare column names.
-    for (const t of document.querySelectorAll("main table")) {
-      if (t.offsetParent && !t.querySelector("tbody tr")) out.push("a table with column names and no rows");
-    }
-    // A hint in a field is shown whole.
-    const ruler = document.createElement("canvas").getContext("2d");
-    for (const i of document.querySelectorAll("main input[placeholder]")) {
-      if (!i.offsetParent) continue;
-      const cs = getComputedStyle(i);
-      ruler.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
-      const needs = ruler.measureText(i.placeholder).width;
-      const room = i.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
-      if (needs > room + 0.5) {
-        out.push(`the hint “${i.placeholder}” of ${i.id || i.getAttribute("aria-label")} is cut off `
-          + `(${needs.toFixed(0)} px in ${room.toFixed(0)} px)`);
-      }
-    }
-    // Where the header row is not shown (a phone), each cell names its column.
-    for (const t of document.querySelectorAll("main table")) {
-      const head = t.querySelector("thead");
-      if (!head || !t.offsetParent || getComputedStyle(head).display !== "none") continue;
-      const names = [...head.querySelectorAll("th")].map((th) => th.textContent.trim());
-      for (const tr of t.querySelectorAll("tbody tr")) {
-        [...tr.children].forEach((td, i) => {
-          if (!names[i] || !td.textContent.trim()) return;
-          const label = getComputedStyle(td, "::before").content;
-          if (!label.includes(names[i])) out.push(`a cell of column “${names[i]}” does not say so (${label})`);
-        });
-      }
-    }
-    return [...new Set(out)];
-  });
+  const unclear = await unclearParts(page);
   check(unclear.length === 0, `${name}: no bare table, cut-off hint or unnamed cell (${unclear.join("; ")})`);
 }
 

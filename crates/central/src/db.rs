@@ -215,6 +215,40 @@ CREATE TABLE notify_failures (
     error        TEXT   NOT NULL
 );
 "#,
+    r#"
+-- Version 6: the people who use the centre's web app, their sessions, and
+-- where sites are (a region limits what an auditor or viewer sees; the
+-- coordinates place the site on the map).
+ALTER TABLE sites ADD COLUMN region TEXT;
+ALTER TABLE sites ADD COLUMN latitude DOUBLE PRECISION
+    CHECK (latitude BETWEEN -90 AND 90);
+ALTER TABLE sites ADD COLUMN longitude DOUBLE PRECISION
+    CHECK (longitude BETWEEN -180 AND 180);
+CREATE TABLE users (
+    id                BIGSERIAL PRIMARY KEY,
+    name              TEXT    NOT NULL UNIQUE,
+    password_hash     TEXT    NOT NULL,
+    role              TEXT    NOT NULL CHECK (role IN ('admin', 'auditor', 'viewer')),
+    -- Only the sites of this region, when set; an admin sees every site.
+    region            TEXT    CHECK (role <> 'admin' OR region IS NULL),
+    disabled          BOOLEAN NOT NULL DEFAULT false,
+    created_ms        BIGINT  NOT NULL,
+    -- Failed sign-ins since first_failure_ms; a lock ends at locked_until_ms.
+    failures          INTEGER NOT NULL DEFAULT 0,
+    first_failure_ms  BIGINT,
+    locked_until_ms   BIGINT
+);
+CREATE TABLE sessions (
+    id             TEXT    PRIMARY KEY,
+    user_id        BIGINT  NOT NULL REFERENCES users(id),
+    secret_digest  TEXT    NOT NULL UNIQUE,
+    source         TEXT    NOT NULL,
+    started_ms     BIGINT  NOT NULL,
+    expires_ms     BIGINT  NOT NULL,
+    last_seen_ms   BIGINT  NOT NULL,
+    ended_ms       BIGINT
+);
+"#,
 ];
 
 /// Any constant: the advisory lock that serialises migrations.

@@ -31,6 +31,9 @@ pub struct Central {
     /// That, and the next certificate's when one is announced: what sites
     /// are told to pin in every report's answer.
     pub tls_fingerprints: Vec<String>,
+    /// Whether people reach the centre over HTTPS (served here or by a
+    /// proxy, as `public_url` says): session cookies are then `Secure`.
+    pub secure_cookies: bool,
 }
 
 /// A request to enrol a site.
@@ -76,6 +79,7 @@ pub fn router(central: Arc<Central>) -> Router {
             "/api/v1/entries",
             post(entries).layer(DefaultBodyLimit::max(1024 * 1024)),
         )
+        .merge(crate::web::router())
         .with_state(central)
 }
 
@@ -245,6 +249,7 @@ pub async fn open(
         witness,
         witness_url: config.witness_url(),
         tls_fingerprint: tls_fingerprints.first().cloned(),
+        secure_cookies: !tls_fingerprints.is_empty() || config.public_url.starts_with("https://"),
         tls_fingerprints,
     }))
 }
@@ -258,13 +263,13 @@ pub async fn serve<L>(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String>
 where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
 {
     tracing::info!(witness_key = %central.witness.verifier(), "central office serving");
     let watcher = tokio::spawn(watch_silence(central.pool.clone()));
     let notifier = tokio::spawn(crate::notify::run(central.pool.clone(), destinations));
-    let served = axum::serve(listener, router(central))
+    let app = router(central).into_make_service_with_connect_info::<crate::web::ClientSocket>();
+    let served = axum::serve(crate::web::WithPeer(listener), app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| format!("serving: {e}"));

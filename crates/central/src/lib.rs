@@ -12,7 +12,9 @@
 //! ([`alerts`]) and suspends co-signing until an auditor acts; every act of
 //! an administrator or auditor goes into the centre's audit trail. Sites
 //! also report their state, signed with the same key ([`reports`]); a site
-//! that falls silent or whose clock is wrong raises an alert.
+//! that falls silent or whose clock is wrong raises an alert. People use
+//! the centre through its web app ([`web`]), signed in as central users
+//! ([`users`]) whose role and region bound what they see and change.
 
 pub mod alerts;
 pub mod config;
@@ -23,6 +25,8 @@ pub mod notify;
 pub mod register;
 pub mod reports;
 pub mod sites;
+pub mod users;
+pub mod web;
 pub mod witness;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,7 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 #[derive(Debug, thiserror::Error)]
 pub enum CentralError {
     /// The database refused or could not be reached.
-    #[error("database: {context}: {source}")]
+    #[error("database: {context}: {}", db_message(source))]
     Database {
         /// What was being done.
         context: &'static str,
@@ -65,6 +69,15 @@ impl CentralError {
     /// Wraps a driver error with what was being done.
     pub(crate) fn db(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> CentralError {
         move |source| CentralError::Database { context, source }
+    }
+}
+
+/// The driver's error with the server's own message, which its `Display`
+/// leaves out ("db error").
+fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{e}: {} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
     }
 }
 

@@ -363,6 +363,95 @@ pub async fn rotate_key(
     Ok(())
 }
 
+/// Where a site is: the region that limits which central users see it,
+/// and its coordinates on the map.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Place {
+    /// Its region, if it has one.
+    pub region: Option<String>,
+    /// Degrees north (negative south).
+    pub latitude: Option<f64>,
+    /// Degrees east (negative west).
+    pub longitude: Option<f64>,
+}
+
+/// Sets where site `name` is, as `actor` (audited). Coordinates come as a
+/// pair or not at all.
+pub async fn place(
+    pool: &Pool,
+    name: &str,
+    place: &Place,
+    actor: &str,
+) -> Result<(), CentralError> {
+    match (place.latitude, place.longitude) {
+        (Some(lat), Some(lon)) => {
+            if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                return Err(CentralError::Invalid(format!(
+                    "coordinates {lat}, {lon}: latitude is -90 to 90 and longitude -180 to 180 degrees"
+                )));
+            }
+        }
+        (None, None) => {}
+        _ => {
+            return Err(CentralError::Invalid(
+                "give both latitude and longitude, or neither".to_owned(),
+            ))
+        }
+    }
+    if place.region.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        return Err(CentralError::Invalid("the region is empty".to_owned()));
+    }
+    let mut client = pool.get().await?;
+    let tx = begin(&mut client).await?;
+    let id = site_id(&tx, name).await?;
+    tx.execute(
+        "UPDATE sites SET region = $2, latitude = $3, longitude = $4 WHERE id = $1",
+        &[&id, &place.region, &place.latitude, &place.longitude],
+    )
+    .await
+    .map_err(CentralError::db("placing a site"))?;
+    let coordinates = place
+        .latitude
+        .zip(place.longitude)
+        .map_or_else(|| "no coordinates".to_owned(), |(a, o)| format!("{a}, {o}"));
+    audit(
+        &tx,
+        actor,
+        "site.placed",
+        Some(id),
+        &format!(
+            "region {}; {coordinates}",
+            place.region.as_deref().unwrap_or("none")
+        ),
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(CentralError::db("committing a site's place"))
+}
+
+/// Where every site is, by name.
+pub async fn places(pool: &Pool) -> Result<std::collections::HashMap<String, Place>, CentralError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query("SELECT name, region, latitude, longitude FROM sites", &[])
+        .await
+        .map_err(CentralError::db("reading where sites are"))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                Place {
+                    region: r.get(1),
+                    latitude: r.get(2),
+                    longitude: r.get(3),
+                },
+            )
+        })
+        .collect())
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AuditLine {

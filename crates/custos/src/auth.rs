@@ -1,5 +1,5 @@
 //! Who acts at the command line, and passwords as it asks for them; how they are hashed and
-//! checked is [`custos_site::credentials`]'s.
+//! checked is [`custos_webapp::credentials`]'s.
 
 use anyhow::{bail, Context};
 use base64::Engine;

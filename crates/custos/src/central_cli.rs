@@ -93,10 +93,60 @@ pub enum CentralCommand {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// The people who use the centre's web app: add, list, disable,
+    /// enable, unlock.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// On a site: enrol it with the central office of its `[central]`
     /// table now (`custos serve` also enrols at start).
     Enrol {
         /// The site's configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input (at least 12
+    /// characters).
+    Add {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// admin, auditor or viewer.
+        #[arg(long)]
+        role: String,
+        /// Only the sites of this region (auditors and viewers).
+        #[arg(long)]
+        region: Option<String>,
+        /// Read the password from standard input (required: it never goes
+        /// on a command line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Every user, their role, region and state.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Stop a user signing in (their sessions end).
+    Disable {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Let a disabled user sign in again.
+    Enable {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// End the lock repeated failed sign-ins put on a user.
+    Unlock {
+        name: String,
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -164,6 +214,22 @@ pub enum SiteCommand {
         /// Minutes (at least one; the default is five).
         #[arg(long)]
         minutes: u32,
+    },
+    /// Where a site is: its region (which limits the central users who
+    /// see it) and its coordinates on the map. What is not given is
+    /// cleared.
+    Place {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        region: Option<String>,
+        /// Degrees north (negative south).
+        #[arg(long, allow_hyphen_values = true)]
+        latitude: Option<f64>,
+        /// Degrees east (negative west).
+        #[arg(long, allow_hyphen_values = true)]
+        longitude: Option<f64>,
     },
     /// Replace a site's pinned log key.
     RotateKey {
@@ -333,6 +399,7 @@ async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
         CentralCommand::Enrol { config } => crate::central_site::enrol_command(&config)?,
         CentralCommand::Serve { config: path } => serve(&path).await?,
         CentralCommand::Site { command } => site_command(command, &actor).await?,
+        CentralCommand::User { command } => user_command(command, &actor).await?,
         CentralCommand::Alerts { config, all, json } => {
             let pool = pool(&load(&config)?).await?;
             let list = alerts::list(&pool, !all).await?;
@@ -468,6 +535,65 @@ async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
                     line.detail
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+async fn user_command(command: UserCommand, actor: &str) -> anyhow::Result<()> {
+    use custos_central::users::{self, Role};
+    match command {
+        UserCommand::Add {
+            name,
+            config,
+            role,
+            region,
+            password_stdin,
+        } => {
+            let role = Role::parse(&role)?;
+            if !password_stdin {
+                bail!("--password-stdin is required: a password never goes on a command line");
+            }
+            let password = crate::auth::read_password_stdin()?;
+            let hash = custos_webapp::credentials::hash_password(&password)?;
+            let pool = pool(&load(&config)?).await?;
+            users::add(&pool, &name, role, region.as_deref(), &hash, actor).await?;
+            let scope = region.map_or_else(|| "every site".to_owned(), |r| format!("region {r}"));
+            println!("central user {name} added as {} ({scope})", role.as_str());
+        }
+        UserCommand::List { config } => {
+            let pool = pool(&load(&config)?).await?;
+            let now = now_ms();
+            for u in users::list(&pool).await? {
+                let state = if u.disabled {
+                    "disabled".to_owned()
+                } else if let Some(until) = u.locked_until_ms.filter(|&t| t > now) {
+                    format!("locked until {}", when(until))
+                } else {
+                    "may sign in".to_owned()
+                };
+                println!(
+                    "{} {} {} ({state})",
+                    u.name,
+                    u.role.as_str(),
+                    u.region.as_deref().unwrap_or("every site")
+                );
+            }
+        }
+        UserCommand::Disable { name, config } => {
+            let pool = pool(&load(&config)?).await?;
+            users::change(&pool, &name, Some(true), false, actor).await?;
+            println!("{name} is disabled; their sessions have ended");
+        }
+        UserCommand::Enable { name, config } => {
+            let pool = pool(&load(&config)?).await?;
+            users::change(&pool, &name, Some(false), false, actor).await?;
+            println!("{name} may sign in again");
+        }
+        UserCommand::Unlock { name, config } => {
+            let pool = pool(&load(&config)?).await?;
+            users::change(&pool, &name, None, true, actor).await?;
+            println!("{name} is unlocked");
         }
     }
     Ok(())
@@ -617,6 +743,22 @@ async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
             let pool = pool(&load(&config)?).await?;
             sites::resume(&pool, &name, actor, &reason, accept_new_history).await?;
             println!("co-signing of site {name} resumed");
+        }
+        SiteCommand::Place {
+            name,
+            config,
+            region,
+            latitude,
+            longitude,
+        } => {
+            let pool = pool(&load(&config)?).await?;
+            let place = sites::Place {
+                region,
+                latitude,
+                longitude,
+            };
+            sites::place(&pool, &name, &place, actor).await?;
+            println!("site {name} placed");
         }
         SiteCommand::RotateKey {
             name,

@@ -813,7 +813,7 @@ fn user_command(command: UserCommand) -> anyhow::Result<()> {
                 bail!("--password-stdin is required");
             }
             let password = auth::read_password_stdin()?;
-            let hash = custos_site::credentials::hash_password(&password)?;
+            let hash = custos_webapp::credentials::hash_password(&password)?;
             let store = site_store(&config.data_dir)?;
             let new = custos_site::users::NewUser {
                 name: &name,
@@ -857,7 +857,7 @@ fn token_command(command: TokenCommand) -> anyhow::Result<()> {
             let user = store
                 .user_by_name(&name)?
                 .with_context(|| format!("no user named {name:?}"))?;
-            let custos_site::credentials::NewToken { id, token, .. } =
+            let custos_webapp::credentials::NewToken { id, token, .. } =
                 custos_site::users::create_token(
                     &store,
                     &user,
@@ -924,7 +924,7 @@ fn run_demo(
     let mut login = None;
     if store.user_by_name(demo::DEMO_USER)?.is_none() {
         let password = auth::random_password();
-        let hash = custos_site::credentials::hash_password(&password)?;
+        let hash = custos_webapp::credentials::hash_password(&password)?;
         let new = custos_site::users::NewUser {
             name: demo::DEMO_USER,
             role: Role::Admin,

@@ -243,6 +243,40 @@ impl Centre {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Adds a central user with `custos central user add`, the password on
+    /// standard input.
+    fn add_user(&self, name: &str, role: &str, region: Option<&str>, password: &str) {
+        let mut args = vec![
+            "central",
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+        ];
+        if let Some(region) = region {
+            args.extend(["--region", region]);
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
+            .args(&args)
+            .arg("--config")
+            .arg(&self.config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("custos central user add");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("password");
+        let out = child.wait_with_output().expect("user add");
+        assert!(out.status.success(), "user add {name}: {}", text(&out));
+    }
+
     fn json(&self, args: &[&str]) -> Value {
         let mut args = args.to_vec();
         args.push("--json");
@@ -526,18 +560,68 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
     }
     assert_eq!(tamper["camera"], "hall", "{tamper}");
 
-    // Acknowledged at the centre: the site does it as the person there,
-    // and its log brings the change back.
+    // Acknowledged at the centre, in its web app, by an auditor of alpha's
+    // region: the site does it as that person, and its log brings the
+    // change back.
     centre.cli(&[
         "site",
-        "alert",
+        "place",
         "alpha",
-        &alert.to_string(),
-        "--to",
-        "acknowledged",
-        "--note",
-        "seen from the centre",
+        "--region",
+        "north",
+        "--latitude",
+        "59.33",
+        "--longitude",
+        "18.07",
     ]);
+    centre.cli(&[
+        "site",
+        "place",
+        "beta",
+        "--region",
+        "south",
+        "--latitude",
+        "55.6",
+        "--longitude",
+        "13.0",
+    ]);
+    centre.add_user("ines", "admin", None, "the centre's admin password");
+    centre.add_user("nora", "auditor", Some("north"), "nora's auditor password");
+    centre.add_user("vic", "viewer", None, "vic's viewer password");
+    let web = common::browser_tests();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
+    let out = Command::new("node")
+        .arg(web.join("central.mjs"))
+        .current_dir(&web)
+        .env("CENTRAL_URL", &centre.url)
+        .env("ADMIN_USER", "ines")
+        .env("ADMIN_PASSWORD", "the centre's admin password")
+        .env("AUDITOR_USER", "nora")
+        .env("AUDITOR_PASSWORD", "nora's auditor password")
+        .env("VIEWER_USER", "vic")
+        .env("VIEWER_PASSWORD", "vic's viewer password")
+        .env("ALERT", alert.to_string())
+        .env("SHOTS", &shots)
+        .output()
+        .expect("node must be installed");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{report}");
+    assert!(
+        out.status.success(),
+        "the centre's web app in chromium:\n{report}\ncentre:\n{}",
+        centre.log()
+    );
+    let trail = centre.cli(&["audit"]);
+    for line in ["nora sign_in", "ines sign_out", "nora site_alert.requested"] {
+        assert!(
+            trail.contains(line),
+            "{line:?} in the audit trail:\n{trail}"
+        );
+    }
     let detail = alpha.wait_json(
         &alpha_token,
         &format!("/api/v1/alerts/{alert}"),
@@ -550,9 +634,7 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
         .and_then(|c| c.iter().find(|c| c["state"] == "acknowledged"))
         .unwrap_or_else(|| panic!("no acknowledgement in {detail}"));
     assert!(
-        change["by"]
-            .as_str()
-            .is_some_and(|b| b.starts_with("central:cli:")),
+        change["by"].as_str().is_some_and(|b| b == "central:nora"),
         "{detail}"
     );
     assert_eq!(change["note"], "seen from the centre", "{detail}");

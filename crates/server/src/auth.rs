@@ -19,7 +19,6 @@ use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use custos_store::{Role, User};
-use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::roles;
@@ -40,16 +39,8 @@ pub const TOUCH_INTERVAL_MS: i64 = 60_000;
 /// hashing and looking up.
 const MAX_TOKEN_LEN: usize = 1024;
 
-pub use custos_site::credentials::token_digest;
-
-/// The CSRF token of the session whose cookie secret is `secret`: derived
-/// from it, so it needs no storage, and useless without the cookie.
-pub fn csrf_token(secret: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"custos csrf\n");
-    h.update(secret.as_bytes());
-    hex::encode(h.finalize())
-}
+use custos_webapp::credentials::{constant_time_eq, cookie_secret};
+pub use custos_webapp::credentials::{csrf_token, token_digest};
 
 /// The user a request authenticated as.
 ///
@@ -223,27 +214,15 @@ async fn authenticate_session(
     }
 }
 
-/// Compares two byte strings in time that depends only on their lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// The session cookie's value, if the request has a well-formed one.
 fn session_secret(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value)
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= MAX_TOKEN_LEN
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+    cookie_secret(
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        SESSION_COOKIE,
+    )
 }
 
 /// Checks the bearer token in `headers` against the index and records its

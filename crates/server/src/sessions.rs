@@ -22,11 +22,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use custos_site::credentials::{dummy_password_hash, password_matches};
+use custos_webapp::credentials::{dummy_password_hash, new_session_secret, password_matches};
 
 use crate::auth::{require_role, token_digest, AuthUser, Credential};
 use crate::error::{ApiError, ApiJson};
@@ -204,12 +202,7 @@ pub(crate) async fn login(
 
     // A new session every time: a session id planted before sign-in is
     // never promoted (session fixation).
-    let mut secret = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut secret);
-    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
-    let mut id = [0u8; 6];
-    rand::thread_rng().fill_bytes(&mut id);
-    let id = hex::encode(id);
+    let (id, secret) = new_session_secret();
     let expires = now + SESSION_LIFETIME_MS;
     let digest = token_digest(&secret);
     let what = "starting a session";
@@ -362,16 +355,4 @@ pub(crate) async fn current(auth: AuthUser) -> Result<Json<SessionInfo>, ApiErro
         csrf_token: csrf,
         operations: roles::operations_for(auth.user.role),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csrf_tokens_differ_per_session() {
-        assert_ne!(csrf_token("a"), csrf_token("b"));
-        assert_eq!(csrf_token("a"), csrf_token("a"));
-        assert_eq!(csrf_token("a").len(), 64);
-    }
 }

@@ -6,9 +6,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use custos_site::credentials::PasswordError;
 use custos_site::users::{self as site_users, change_user, create_user};
 use custos_store::{Role, StoreError};
+use custos_webapp::credentials::PasswordError;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -74,7 +74,7 @@ fn parse_role(text: &str) -> Result<Role, ApiError> {
 }
 
 fn hash(password: &str) -> Result<String, ApiError> {
-    custos_site::credentials::hash_password(password).map_err(|e| match e {
+    custos_webapp::credentials::hash_password(password).map_err(|e| match e {
         PasswordError::TooShort => ApiError::bad_request(e.to_string()),
         PasswordError::Hashing(_) => ApiError::internal("hashing a password", &e),
     })

@@ -19,7 +19,7 @@ pub mod central_wire;
 pub mod clock;
 pub mod commit;
 pub mod coverage;
-pub mod credentials;
+pub use custos_webapp::credentials;
 pub mod data_dir;
 pub mod disk;
 pub mod evidence;

@@ -12,12 +12,8 @@ use custos_store::{Store, User};
 
 use crate::NotLogged;
 
-/// Failed sign-ins to one account, within [`FAILURE_WINDOW_MS`], that lock it.
-pub const MAX_FAILURES: usize = 5;
-/// Window in which failures count towards a lock.
-pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
-/// How long a locked account refuses every sign-in, right password or not.
-pub const LOCK_MS: i64 = 15 * 60 * 1000;
+// The rules are the centre's too.
+pub use custos_webapp::credentials::{FAILURE_WINDOW_MS, LOCK_MS, MAX_FAILURES};
 /// Sign-in attempts one client address may make per minute.
 pub const MAX_ATTEMPTS_PER_SOURCE: usize = 30;
 

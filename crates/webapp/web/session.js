@@ -19,7 +19,8 @@ export function signedIn(info) {
   session.user = info.user;
   session.csrf = info.csrf_token || null;
   session.operations = new Set(info.operations || []);
-  document.getElementById("who").textContent = `${info.user} (${info.role})`;
+  const role = info.region ? `${info.role}, ${info.region}` : info.role;
+  document.getElementById("who").textContent = `${info.user} (${role})`;
   document.getElementById("logout").hidden = false;
   const nav = document.getElementById("nav");
   nav.hidden = false;

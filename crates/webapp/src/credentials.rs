@@ -19,6 +19,13 @@ use sha2::{Digest, Sha256};
 /// the space of guesses large.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
+/// Failed sign-ins to one account, within [`FAILURE_WINDOW_MS`], that lock it.
+pub const MAX_FAILURES: usize = 5;
+/// Window in which failures count towards a lock.
+pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// How long a locked account refuses every sign-in, right password or not.
+pub const LOCK_MS: i64 = 15 * 60 * 1000;
+
 /// Why a password could not be hashed.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -84,6 +91,57 @@ pub struct NewToken {
     pub digest: String,
 }
 
+/// The CSRF token of the session whose cookie secret is `secret`: derived
+/// from it, so it needs no storage, and useless without the cookie.
+pub fn csrf_token(secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"custos csrf\n");
+    h.update(secret.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// A new sign-in session: its public id (12 hex digits, for logs and
+/// lists) and its secret (32 random bytes, only ever in the cookie).
+pub fn new_session_secret() -> (String, String) {
+    let mut id = [0u8; 6];
+    OsRng.fill_bytes(&mut id);
+    let mut secret = [0u8; 32];
+    OsRng.fill_bytes(&mut secret);
+    (
+        hex::encode(id),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+    )
+}
+
+/// Whether two secrets are equal, in time that does not depend on where
+/// they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Longest cookie secret looked at; anything longer is malformed.
+const MAX_SECRET_LEN: usize = 1024;
+
+/// The value of cookie `name` among a request's `Cookie` header values,
+/// if it is a well-formed secret (URL-safe base64 characters only).
+pub fn cookie_secret<'a>(
+    cookie_headers: impl IntoIterator<Item = &'a str>,
+    name: &str,
+) -> Option<&'a str> {
+    cookie_headers
+        .into_iter()
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= MAX_SECRET_LEN
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// Makes a new random token.
 pub fn new_token() -> NewToken {
     let mut id = [0u8; 4];
@@ -111,6 +169,31 @@ mod tests {
         assert!(!password_matches("correct horse batterY", &h));
         assert!(!password_matches("x", "not a phc string"));
         assert!(!password_matches("", dummy_password_hash()));
+    }
+
+    #[test]
+    fn csrf_tokens_differ_per_session() {
+        assert_ne!(csrf_token("a"), csrf_token("b"));
+        assert_eq!(csrf_token("a"), csrf_token("a"));
+        assert_eq!(csrf_token("a").len(), 64);
+        let (id, secret) = new_session_secret();
+        assert_eq!(id.len(), 12);
+        assert_ne!(secret, new_session_secret().1);
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others_and_checked() {
+        let headers = ["a=1; custos_session=abc_-9", "b=2"];
+        assert_eq!(cookie_secret(headers, "custos_session"), Some("abc_-9"));
+        assert_eq!(
+            cookie_secret(["custos_session=a<b"], "custos_session"),
+            None
+        );
+        assert_eq!(cookie_secret(["custos_session="], "custos_session"), None);
+        assert_eq!(cookie_secret(["other=x"], "custos_session"), None);
     }
 
     #[test]

@@ -22,7 +22,7 @@ export function loginPage() {
         const until = err.data && err.data.locked_until_ms;
         say(until
           ? `Too many failed sign-ins: this account is locked until ${clock(until)} `
-            + `(${duration(until - Date.now())} from now). An admin can unlock it sooner on the Users page.`
+            + `(${duration(until - Date.now())} from now). An admin can unlock it sooner.`
           : err.message, true);
         pass.value = "";
         pass.focus();

@@ -1,0 +1,55 @@
+// One site: its health, cameras, alerts, and the witness's view of its log.
+
+import { ago, bytes, el, page, table, when } from "../ui.js";
+import { api } from "../api.js";
+import { centreAlertTable, siteAlertTable } from "./alerts.js";
+import { statusBadge } from "./sites.js";
+
+function facts(pairs) {
+  return el("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+export async function sitePage(name) {
+  const data = await api("GET", `/api/v1/sites/${encodeURIComponent(name)}`);
+  const s = data.site;
+  const r = s.report;
+  const w = s.witness;
+  const clockOff = r ? Math.round((r.sent_ms - r.received_ms) / 1000) : null;
+  const cameras = data.cameras.map((c) => el("tr", { "data-camera": c.id },
+    el("td", {}, c.name || c.id),
+    el("td", {}, c.state),
+    el("td", {}, c.since_ms ? ago(c.since_ms) : ""),
+    el("td", {}, c.tamper || "none"),
+    el("td", {}, String(c.pictures_dropped))));
+  const refusals = data.refusals.map((x) => el("tr", {},
+    el("td", {}, when(x.received_ms)), el("td", {}, String(x.status)), el("td", {}, x.reason)));
+  page(`Site ${s.name}`,
+    facts([
+      ["State", statusBadge(s.status)],
+      ["Needs attention", s.problems.length ? el("ul", { class: "problems" }, s.problems.map((p) => el("li", {}, p))) : "nothing"],
+      ["Region", s.region || "none"],
+      ["Coordinates", s.latitude !== null ? `${s.latitude}, ${s.longitude}` : "none"],
+      ["Enrolled", s.enrolled_ms ? when(s.enrolled_ms) : "not yet"],
+      ["Last report", r ? `${ago(r.received_ms)} (software ${r.version || "unknown"})` : "none yet"],
+      ["Clock", clockOff === null ? null : `${Math.abs(clockOff)} s ${clockOff >= 0 ? "ahead of" : "behind"} the centre's, as last reported`],
+      ["Footage kept", r && r.oldest_segment_ms ? `from ${when(r.oldest_segment_ms)} to ${when(r.last_segment_ms)}` : "none reported"],
+      ["Disk", r && r.disk_used !== null ? `${bytes(r.disk_used)} of footage, ${bytes(r.disk_free)} free` : null],
+    ]),
+    el("h2", {}, "Cameras"),
+    table(["Camera", "State", "Since", "Tampering", "Pictures dropped"], cameras,
+      r ? "The site reports no cameras." : "The site has not reported yet."),
+    el("h2", {}, "Alerts at the site"),
+    siteAlertTable(data.alerts.site, "The site has raised no alert the centre knows of.", true),
+    el("h2", {}, "The centre's alerts about it"),
+    centreAlertTable(data.alerts.centre, "None.", true),
+    el("h2", {}, "Witness"),
+    facts([
+      ["Co-signed", w.size === null ? "nothing yet" : `${w.size} entries, ${ago(w.cosigned_ms)}`],
+      ["Co-signing", w.suspended_ms ? `suspended since ${when(w.suspended_ms)}: ${w.suspended_reason}` : "going on"],
+      ["Mirrored", `${w.mirrored} entries, matched against a co-signed checkpoint up to ${w.mirror_verified}`],
+      ["Refused checkpoints", String(w.refusals)],
+    ]),
+    data.checkpoint ? el("details", {}, el("summary", {}, "Latest co-signed checkpoint"), el("pre", {}, data.checkpoint)) : null,
+    table(["Received", "Status", "Why refused"], refusals, "No checkpoint of this site was ever refused."));
+}

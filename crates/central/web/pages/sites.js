@@ -1,0 +1,95 @@
+// Every site the user may see, with its health: a map of the sites that
+// have coordinates, and a table of all of them.
+
+import { ago, badge, bytes, count, el, empty, page, svg, table } from "../ui.js";
+import { api } from "../api.js";
+import { refreshLater, renderingNow, route, stillCurrent } from "../router.js";
+
+const REFRESH_MS = 15000;
+
+/** The badge class of a site's status. */
+export function statusBadge(status) {
+  const kind = { ok: "recording", attention: "offline", "not enrolled": "connecting" }[status] || "connecting";
+  return badge(kind, status);
+}
+
+/** A map of the sites with coordinates, drawn from them alone (no tiles
+ * from elsewhere): longitude across, latitude up, with a degree grid. */
+function siteMap(sites) {
+  const placed = sites.filter((s) => s.latitude !== null && s.longitude !== null);
+  if (!placed.length) return null;
+  const lats = placed.map((s) => s.latitude);
+  const lons = placed.map((s) => s.longitude);
+  const pad = 0.5;
+  const [south, north] = [Math.min(...lats) - pad, Math.max(...lats) + pad];
+  const [west, east] = [Math.min(...lons) - pad, Math.max(...lons) + pad];
+  // A degree of longitude is shorter than one of latitude away from the
+  // equator: scale it so the map keeps its shape.
+  const squeeze = Math.cos(((north + south) / 2) * Math.PI / 180);
+  const width = (east - west) * squeeze;
+  const height = north - south;
+  const x = (lon) => (lon - west) * squeeze;
+  const y = (lat) => north - lat;
+  const map = svg("svg", {
+    class: "sitemap", viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": `Map of ${count(placed.length, "site")} with coordinates`,
+  });
+  for (let lon = Math.ceil(west); lon <= east; lon += 1) {
+    map.append(svg("line", { class: "grid", x1: x(lon), x2: x(lon), y1: 0, y2: height }));
+  }
+  for (let lat = Math.ceil(south); lat <= north; lat += 1) {
+    map.append(svg("line", { class: "grid", x1: 0, x2: width, y1: y(lat), y2: y(lat) }));
+  }
+  const r = Math.max(width, height) / 60;
+  for (const s of placed) {
+    const link = svg("a", { href: `#/sites/${encodeURIComponent(s.name)}`, "aria-label": `${s.name}: ${s.status}` });
+    link.dataset.site = s.name;
+    const dot = svg("circle", { class: `site ${s.status.replace(" ", "-")}`, cx: x(s.longitude), cy: y(s.latitude), r });
+    const title = svg("title");
+    title.textContent = `${s.name}: ${s.status}${s.problems.length ? ` (${s.problems.join("; ")})` : ""}`;
+    dot.append(title);
+    const label = svg("text", { x: x(s.longitude) + r * 1.4, y: y(s.latitude) + r / 2, "font-size": r * 2.2 });
+    label.textContent = s.name;
+    link.append(dot, label);
+    map.append(link);
+  }
+  return el("figure", { class: "sitemap" }, map,
+    el("figcaption", {}, "Sites by their coordinates; red needs attention. Choose one to open it."));
+}
+
+function witnessText(w) {
+  if (w.suspended_ms) return "suspended";
+  if (w.size === null) return "not yet";
+  return `${w.size} entries, ${ago(w.cosigned_ms)}`;
+}
+
+export async function sitesPage() {
+  const generation = renderingNow();
+  const data = await api("GET", "/api/v1/sites");
+  const sites = data.sites;
+  const attention = sites.filter((s) => s.status === "attention").length;
+  const rows = sites.map((s) => {
+    const r = s.report;
+    return el("tr", { "data-site": s.name },
+      el("td", {}, el("a", { href: `#/sites/${encodeURIComponent(s.name)}` }, s.name)),
+      el("td", {}, s.region || "—"),
+      el("td", {}, statusBadge(s.status)),
+      el("td", {}, r ? `${r.recording} of ${r.cameras} recording` : "no report yet"),
+      el("td", {}, r ? ago(r.received_ms) : "never"),
+      el("td", {}, r && r.last_segment_ms ? ago(r.last_segment_ms) : "none"),
+      el("td", {}, r && r.disk_free !== null ? `${bytes(r.disk_free)} free` : ""),
+      el("td", {}, String(s.open_alerts)),
+      el("td", {}, witnessText(s.witness)),
+      el("td", {}, s.problems.length ? el("ul", { class: "problems" }, s.problems.map((p) => el("li", {}, p))) : "none"));
+  });
+  page("Sites",
+    el("p", { id: "sites-summary" }, sites.length
+      ? `${count(sites.length, "site")}: ${sites.length - attention} without trouble, ${attention} needing attention.`
+      : ""),
+    siteMap(sites),
+    table(["Site", "Region", "State", "Cameras", "Last report", "Newest footage", "Disk", "Alerts", "Witnessed", "Needs attention"],
+      rows,
+      empty("No sites yet. An admin adds one with ", el("code", {}, "custos central site add NAME"),
+        "; it appears here once it enrols.")));
+  refreshLater(() => { if (stillCurrent(generation)) route(true); }, REFRESH_MS);
+}
