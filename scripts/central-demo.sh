@@ -69,6 +69,16 @@ for _ in $(seq 100); do
 done
 listening || { echo "the central office did not start; see $dir/central.log" >&2; exit 1; }
 
+# A central admin with a password made here and shown once (no default
+# passwords), on the first run only.
+admin_password=
+if [ ! -e "$dir/admin-created" ]; then
+    admin_password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+    printf '%s\n' "$admin_password" |
+        "$custos" central user add admin --role admin --password-stdin --config "$central" >/dev/null
+    touch "$dir/admin-created"
+fi
+
 # The sites share the demo's clips, encoded once.
 mkdir -p "$dir/clips"
 i=0
@@ -80,9 +90,14 @@ for site in "${sites[@]}"; do
     # ignores it).
     if [ ! -s "$dir/$site/enrol-code" ]; then
         "$custos" central site add "$site" --config "$central" |
-            sed -n '/^enrolment code/{n;p;q}' >"$dir/$site/enrol-code"
+            sed -n '/^enrolment code/{n;p;}' >"$dir/$site/enrol-code"
     fi
     code=$(cat "$dir/$site/enrol-code")
+    # Somewhere on the map, two sites in the north region.
+    region=north; [ "$i" = 2 ] && region=coast
+    "$custos" central site place "$site" --region "$region" \
+        --latitude "$((58 + i)).$((i * 17))" --longitude "$((14 + 2 * i)).$((i * 31))" \
+        --config "$central" >/dev/null
     "$custos" demo --dir "$dir/$site" --listen "127.0.0.1:$((port + i))" --site "$site" \
         --central "http://127.0.0.1:$port" --enrol-code "$code" >"$dir/$site.log" 2>&1 &
     pids+=($!)
@@ -90,7 +105,8 @@ done
 
 cat <<EOF
 A central office and ${#sites[@]} sites are running (logs in $dir/*.log).
-  the centre:  custos central site list --config $central
+  the centre:  http://127.0.0.1:$port/ (user admin, ${admin_password:+password $admin_password}${admin_password:-the password shown at the first run})
+               custos central site list --config $central
                custos central alerts --config $central
                custos central where ITEM --config $central
   the sites:   http://127.0.0.1:$((port + 1))/ http://127.0.0.1:$((port + 2))/ http://127.0.0.1:$((port + 3))/
