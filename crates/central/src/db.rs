@@ -224,6 +224,10 @@ ALTER TABLE sites ADD COLUMN latitude DOUBLE PRECISION
     CHECK (latitude BETWEEN -90 AND 90);
 ALTER TABLE sites ADD COLUMN longitude DOUBLE PRECISION
     CHECK (longitude BETWEEN -180 AND 180);
+-- A one-time code that lets an enrolled site enrol again with a new log
+-- key (a new box): who issued it and why.
+ALTER TABLE sites ADD COLUMN rekey_by TEXT;
+ALTER TABLE sites ADD COLUMN rekey_reason TEXT;
 CREATE TABLE users (
     id                BIGSERIAL PRIMARY KEY,
     name              TEXT    NOT NULL UNIQUE,

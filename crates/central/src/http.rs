@@ -58,6 +58,10 @@ pub struct EnrolAnswer {
     pub witness_key: String,
     /// The witness endpoint prefix (`…/add-checkpoint` is below it).
     pub witness_url: String,
+    /// When the centre knew the site by another key: that key, who allowed
+    /// the new one and why, for the site's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<sites::Rotation>,
 }
 
 /// The centre's routes.
@@ -116,10 +120,15 @@ async fn enrol(State(central): State<Arc<Central>>, Json(request): Json<EnrolReq
         Err(e) => return error_json(StatusCode::BAD_REQUEST, format!("log_key: {e}")),
     };
     match sites::enrol(&central.pool, &request.code, &log_key).await {
-        Ok(site) => {
-            tracing::info!(%site, key = %log_key.short(), "site enrolled");
+        Ok(sites::Enrolled { site, rotation }) => {
+            match &rotation {
+                Some(r) => tracing::warn!(%site, key = %log_key.short(), by = %r.rotated_by,
+                    "site enrolled with a new log key; its witnessed history starts afresh"),
+                None => tracing::info!(%site, key = %log_key.short(), "site enrolled"),
+            }
             Json(EnrolAnswer {
                 site,
+                rotation,
                 witness_key: central.witness.verifier().to_string(),
                 witness_url: central.witness_url.clone(),
                 tls_fingerprint: central.tls_fingerprint.clone(),
@@ -127,7 +136,7 @@ async fn enrol(State(central): State<Arc<Central>>, Json(request): Json<EnrolReq
             .into_response()
         }
         Err(e @ CentralError::BadEnrolCode) => error_json(StatusCode::FORBIDDEN, e.to_string()),
-        Err(e @ CentralError::OriginTaken { .. }) => {
+        Err(e @ (CentralError::OriginTaken { .. } | CentralError::Invalid(_))) => {
             error_json(StatusCode::CONFLICT, e.to_string())
         }
         Err(e) => internal(&e),

@@ -75,6 +75,19 @@ pub(crate) async fn audit(
     Ok(())
 }
 
+/// A one-time code: 16 random bytes as eight groups of four hex digits,
+/// for a person to copy.
+fn new_code() -> String {
+    let mut raw = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    hex::encode(raw)
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 fn code_hash(code: &str) -> Vec<u8> {
     // Codes are typed by people: dashes and case do not matter.
     let canonical: String = code
@@ -115,15 +128,7 @@ async fn begin(
 /// Creates site `name` with a fresh one-time enrolment code.
 pub async fn add(pool: &Pool, name: &str, actor: &str) -> Result<NewSite, CentralError> {
     check_site_name(name)?;
-    let mut raw = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    let hexed = hex::encode(raw);
-    let code = hexed
-        .as_bytes()
-        .chunks(4)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join("-");
+    let code = new_code();
     let now = now_ms();
     let expires_ms = now + ENROL_CODE_VALID_MS;
     let mut client = pool.get().await?;
@@ -155,28 +160,61 @@ pub async fn add(pool: &Pool, name: &str, actor: &str) -> Result<NewSite, Centra
     })
 }
 
-/// Enrols the site whose one-time code is `code` with its log key; returns
-/// the site's name. The code is spent whatever happens after.
-pub async fn enrol(pool: &Pool, code: &str, log_key: &VerifierKey) -> Result<String, CentralError> {
+/// A site enrolled: its name, and the rotation it made if the centre knew
+/// it by another key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolled {
+    /// The site's name at the centre.
+    pub site: String,
+    /// The key pinned before, the admin who allowed the new one, and why.
+    pub rotation: Option<Rotation>,
+}
+
+/// A site's log key replaced by enrolling with an admin's re-key code.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rotation {
+    /// The key the centre pinned before.
+    pub replaces_key: String,
+    /// Who issued the code.
+    pub rotated_by: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Enrols the site whose one-time code is `code` with its log key,
+/// spending the code. A code issued by [`rekey`] for a
+/// site enrolled already replaces its key: its witnessed history starts
+/// afresh from the new log (the old one and every refusal stay as
+/// evidence), and co-signing resumes.
+pub async fn enrol(
+    pool: &Pool,
+    code: &str,
+    log_key: &VerifierKey,
+) -> Result<Enrolled, CentralError> {
     let mut client = pool.get().await?;
     let tx = begin(&mut client).await?;
     let now = now_ms();
     let row = tx
         .query_opt(
-            "SELECT id, name, enrol_expires_ms FROM sites
-             WHERE enrol_code_sha256 = $1 AND log_key IS NULL FOR UPDATE",
+            "SELECT id, name, enrol_expires_ms, log_key, rekey_by, rekey_reason FROM sites
+             WHERE enrol_code_sha256 = $1 FOR UPDATE",
             &[&code_hash(code)],
         )
         .await
         .map_err(CentralError::db("looking up an enrolment code"))?
         .ok_or(CentralError::BadEnrolCode)?;
     let (id, name, expires): (i64, String, Option<i64>) = (row.get(0), row.get(1), row.get(2));
+    let old_key: Option<String> = row.get(3);
+    let (rekey_by, rekey_reason): (Option<String>, Option<String>) = (row.get(4), row.get(5));
     if expires.is_some_and(|e| e < now) {
         return Err(CentralError::BadEnrolCode);
     }
     let origin = log_key.name();
     if let Some(other) = tx
-        .query_opt("SELECT name FROM sites WHERE origin = $1", &[&origin])
+        .query_opt(
+            "SELECT name FROM sites WHERE origin = $1 AND id <> $2",
+            &[&origin, &id],
+        )
         .await
         .map_err(CentralError::db("checking a log origin"))?
     {
@@ -185,26 +223,137 @@ pub async fn enrol(pool: &Pool, code: &str, log_key: &VerifierKey) -> Result<Str
             other: other.get(0),
         });
     }
+    let new_key = log_key.to_string();
+    let rotation = match old_key {
+        None => None,
+        Some(old) if old == new_key => {
+            return Err(CentralError::Invalid(format!(
+                "site {name:?} already enrolled with this log key; a re-key code is for a new key"
+            )))
+        }
+        Some(old) => Some(Rotation {
+            replaces_key: old,
+            rotated_by: rekey_by.unwrap_or_default(),
+            reason: rekey_reason.unwrap_or_default(),
+        }),
+    };
     tx.execute(
         "UPDATE sites SET log_key = $2, origin = $3, enrolled_ms = $4,
-                          enrol_code_sha256 = NULL, enrol_expires_ms = NULL
+                          enrol_code_sha256 = NULL, enrol_expires_ms = NULL,
+                          rekey_by = NULL, rekey_reason = NULL
          WHERE id = $1",
-        &[&id, &log_key.to_string(), &origin, &now],
+        &[&id, &new_key, &origin, &now],
     )
     .await
     .map_err(CentralError::db("enrolling a site"))?;
+    match &rotation {
+        None => {
+            audit(
+                &tx,
+                &format!("site:{name}"),
+                "site.enrolled",
+                Some(id),
+                &format!("log key {log_key}"),
+            )
+            .await?
+        }
+        Some(r) => {
+            new_history(&tx, id).await?;
+            audit(
+                &tx,
+                &r.rotated_by,
+                "site.key_rotated",
+                Some(id),
+                &format!(
+                    "{} -> {log_key}, enrolled by the site with the re-key code: {}",
+                    r.replaces_key, r.reason
+                ),
+            )
+            .await?
+        }
+    }
+    tx.commit()
+        .await
+        .map_err(CentralError::db("committing an enrolment"))?;
+    Ok(Enrolled {
+        site: name,
+        rotation,
+    })
+}
+
+/// Forgets the latest checkpoint co-signed for site `id` and starts a new
+/// witnessed history (every checkpoint co-signed and every refusal stay),
+/// with co-signing resumed.
+async fn new_history(tx: &Transaction<'_>, id: i64) -> Result<(), CentralError> {
+    tx.execute("DELETE FROM witness_latest WHERE site_id = $1", &[&id])
+        .await
+        .map_err(CentralError::db(
+            "forgetting the latest co-signed checkpoint",
+        ))?;
+    tx.execute(
+        "UPDATE sites SET witness_epoch = witness_epoch + 1, mirror_frontier = NULL,
+                          mirror_verified = 0, suspended_ms = NULL, suspended_reason = NULL
+         WHERE id = $1",
+        &[&id],
+    )
+    .await
+    .map_err(CentralError::db("starting a new witnessed history"))?;
+    Ok(())
+}
+
+/// Issues a one-time code with which enrolled site `name` enrols again
+/// with a new log key (a new box, or its data lost): an admin's act,
+/// audited; the current key stays pinned until the code is used.
+pub async fn rekey(
+    pool: &Pool,
+    name: &str,
+    actor: &str,
+    reason: &str,
+) -> Result<NewSite, CentralError> {
+    if reason.trim().is_empty() {
+        return Err(CentralError::Invalid(
+            "say why the site's key changes (--reason)".to_owned(),
+        ));
+    }
+    let mut client = pool.get().await?;
+    let tx = begin(&mut client).await?;
+    let id = site_id(&tx, name).await?;
+    let enrolled: Option<String> = tx
+        .query_one("SELECT log_key FROM sites WHERE id = $1", &[&id])
+        .await
+        .map_err(CentralError::db("reading a site's key"))?
+        .get(0);
+    if enrolled.is_none() {
+        return Err(CentralError::Invalid(format!(
+            "site {name:?} has not enrolled yet: its first code is still the one to use"
+        )));
+    }
+    let code = new_code();
+    let expires_ms = now_ms() + ENROL_CODE_VALID_MS;
+    tx.execute(
+        "UPDATE sites SET enrol_code_sha256 = $2, enrol_expires_ms = $3,
+                          rekey_by = $4, rekey_reason = $5
+         WHERE id = $1",
+        &[&id, &code_hash(&code), &expires_ms, &actor, &reason],
+    )
+    .await
+    .map_err(CentralError::db("issuing a re-key code"))?;
     audit(
         &tx,
-        &format!("site:{name}"),
-        "site.enrolled",
+        actor,
+        "site.rekey_code_issued",
         Some(id),
-        &format!("log key {log_key}"),
+        &format!("valid until {expires_ms} ms: {reason}"),
     )
     .await?;
     tx.commit()
         .await
-        .map_err(CentralError::db("committing an enrolment"))?;
-    Ok(name)
+        .map_err(CentralError::db("committing a re-key code"))?;
+    Ok(NewSite {
+        name: name.to_owned(),
+        code,
+        expires_ms,
+    })
 }
 
 /// Every site with its witness state, by name.
@@ -277,19 +426,7 @@ pub async fn resume(
     .await
     .map_err(CentralError::db("resuming a site"))?;
     if accept_new_history {
-        tx.execute("DELETE FROM witness_latest WHERE site_id = $1", &[&id])
-            .await
-            .map_err(CentralError::db(
-                "forgetting the latest co-signed checkpoint",
-            ))?;
-        tx.execute(
-            "UPDATE sites SET witness_epoch = witness_epoch + 1, mirror_frontier = NULL,
-                              mirror_verified = 0
-             WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(CentralError::db("starting a new witnessed history"))?;
+        new_history(&tx, id).await?;
     }
     let detail = if accept_new_history {
         format!("co-signing resumed, new history accepted: {reason}")

@@ -57,7 +57,8 @@ async fn enrolled_site(pg: &pg::Postgres, db_name: &str) -> Pool {
     let name = sites::enrol(&pool, &new.code, &site_key().verifier())
         .await
         .expect("enrol");
-    assert_eq!(name, "archive-7");
+    assert_eq!(name.site, "archive-7");
+    assert_eq!(name.rotation, None);
     pool
 }
 
@@ -334,4 +335,76 @@ async fn enrolment_over_http_pins_the_key_once_and_the_code_is_spent() {
     let trail = sites::audit_trail(&pool).await.expect("audit");
     let actions: Vec<&str> = trail.iter().map(|l| l.action.as_str()).collect();
     assert_eq!(actions, ["site.added", "site.enrolled"]);
+}
+
+#[tokio::test]
+async fn a_new_box_enrols_again_with_an_admins_code_and_is_witnessed_afresh() {
+    let pg = pg::Postgres::start();
+    let pool = enrolled_site(&pg, "rekey").await;
+    let w = witness_key();
+    let old_log = tree("e", 6);
+    let a = witness::add(&pool, &w, &body(0, &old_log, &note(&old_log, &site_key())))
+        .await
+        .expect("add");
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    // Only an enrolled site gets a re-key code, and only with a reason.
+    assert!(sites::rekey(&pool, "archive-7", "ines", " ").await.is_err());
+    let code = sites::rekey(&pool, "archive-7", "ines", "the box's disk died")
+        .await
+        .expect("rekey");
+    // The old key is still pinned until the code is used.
+    let grown = tree("e", 8);
+    let a = witness::add(&pool, &w, &body(6, &grown, &note(&grown, &site_key())))
+        .await
+        .expect("add");
+    assert_eq!(a.status, 200, "{}", a.body);
+    // The same key again is not a rotation (and leaves the code unspent).
+    assert!(matches!(
+        sites::enrol(&pool, &code.code, &site_key().verifier()).await,
+        Err(CentralError::Invalid(_))
+    ));
+    let new_key = SigningKey::from_seed(ORIGIN, &[8; 32]).expect("new key");
+    let enrolled = sites::enrol(&pool, &code.code, &new_key.verifier())
+        .await
+        .expect("enrol again");
+    let rotation = enrolled.rotation.expect("a rotation");
+    assert_eq!(rotation.replaces_key, site_key().verifier().to_string());
+    assert_eq!(rotation.rotated_by, "ines");
+    assert_eq!(rotation.reason, "the box's disk died");
+    assert!(matches!(
+        sites::enrol(&pool, &code.code, &new_key.verifier()).await,
+        Err(CentralError::BadEnrolCode)
+    ));
+
+    // The new box's log is witnessed from size 0; the old key signs nothing.
+    let new_log = tree("n", 3);
+    let a = witness::add(&pool, &w, &body(0, &new_log, &note(&new_log, &new_key)))
+        .await
+        .expect("add");
+    assert_eq!(a.status, 200, "{}", a.body);
+    let old_again = tree("e", 9);
+    let a = witness::add(
+        &pool,
+        &w,
+        &body(8, &old_again, &note(&old_again, &site_key())),
+    )
+    .await
+    .expect("add");
+    assert_ne!(
+        a.status, 200,
+        "the old key is no longer the site's: {}",
+        a.body
+    );
+    let trail = sites::audit_trail(&pool).await.expect("audit");
+    let rotated = trail
+        .iter()
+        .find(|l| l.action == "site.key_rotated")
+        .expect("the rotation in the audit trail");
+    assert_eq!(rotated.actor, "ines");
+    assert!(
+        rotated.detail.contains("the box's disk died"),
+        "{rotated:?}"
+    );
+    assert!(trail.iter().any(|l| l.action == "site.rekey_code_issued"));
 }

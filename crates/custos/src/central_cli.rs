@@ -231,14 +231,17 @@ pub enum SiteCommand {
         #[arg(long, allow_hyphen_values = true)]
         longitude: Option<f64>,
     },
-    /// Replace a site's pinned log key.
+    /// Replace a site's pinned log key, or let a new box enrol again with
+    /// its own (a one-time code).
     RotateKey {
         name: String,
         #[arg(long, short)]
         config: PathBuf,
-        /// The new verifier key (`name+id+key`).
+        /// The new verifier key (`name+id+key`), pinned at once. Without
+        /// it, a one-time code is printed with which the site (a new box)
+        /// enrols again with its new key; its log then says so too.
         #[arg(long)]
-        key: String,
+        key: Option<String>,
         #[arg(long)]
         reason: String,
     },
@@ -766,11 +769,29 @@ async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
             key,
             reason,
         } => {
-            let key = custos_ledger::note::VerifierKey::parse(key.trim())
-                .map_err(|e| anyhow!("--key: {e}"))?;
-            let pool = pool(&load(&config)?).await?;
-            sites::rotate_key(&pool, &name, &key, actor, &reason).await?;
-            println!("site {name} now signs with {key}");
+            let config = load(&config)?;
+            let pool = pool(&config).await?;
+            match key {
+                Some(key) => {
+                    let key = custos_ledger::note::VerifierKey::parse(key.trim())
+                        .map_err(|e| anyhow!("--key: {e}"))?;
+                    sites::rotate_key(&pool, &name, &key, actor, &reason).await?;
+                    println!("site {name} now signs with {key}");
+                }
+                None => {
+                    let code = sites::rekey(&pool, &name, actor, &reason).await?;
+                    println!(
+                        "re-key code for site {name} (valid until {}, shown once):",
+                        when(code.expires_ms)
+                    );
+                    println!("{}", code.code);
+                    println!(
+                        "the site keeps its current key until it enrols with this code: put it in \
+                         [central] enrol_code of the new box's config and start it, or run \
+                         `custos central enrol --config SITE.toml` there"
+                    );
+                }
+            }
         }
     }
     Ok(())

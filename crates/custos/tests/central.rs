@@ -720,7 +720,7 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
         .is_some_and(|s| s.success()));
     std::fs::remove_dir_all(beta.data_dir()).expect("remove beta's data");
     copy_dir(&backup, &beta.data_dir());
-    let _beta_serve = beta.serve();
+    beta_serve = beta.serve();
     let deadline = Instant::now() + Duration::from_secs(90);
     let refused = loop {
         let list = centre.json(&["site", "list"]);
@@ -767,6 +767,65 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
     centre.wait_sites("alpha still co-signed", Duration::from_secs(30), |l| {
         cosigned(find(l, "sites", "alpha")) > alpha_before
     });
+
+    // Beta's box is replaced: its data is gone and the new box has its own
+    // key. Only an admin at the centre lets it in, with a one-time code;
+    // the rotation is in the centre's audit trail and in the new log.
+    assert!(beta_serve
+        .terminate(Duration::from_secs(15))
+        .is_some_and(|s| s.success()));
+    let old_key = find(&centre.json(&["site", "list"]), "sites", "beta")["log_key"].clone();
+    let issued = centre.cli(&[
+        "site",
+        "rotate-key",
+        "beta",
+        "--reason",
+        "a new box after the restore",
+    ]);
+    let code = issued
+        .lines()
+        .skip_while(|l| !l.starts_with("re-key code"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no code in {issued}"))
+        .trim()
+        .to_owned();
+    std::fs::remove_dir_all(beta.data_dir()).expect("remove beta's data");
+    let config = std::fs::read_to_string(&beta.config).expect("config");
+    let config: String = config
+        .lines()
+        .map(|l| {
+            if l.starts_with("enrol_code = ") {
+                format!("enrol_code = \"{code}\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&beta.config, config).expect("config");
+    let beta_token = beta.admin_token();
+    let _beta_serve = beta.serve();
+    centre.wait_sites(
+        "beta's new box enrolled and co-signed afresh",
+        Duration::from_secs(60),
+        |l| {
+            let s = find(l, "sites", "beta");
+            s["log_key"] != old_key && s["suspended"].is_null() && cosigned(s) > 0
+        },
+    );
+    let entries = beta
+        .get_json(&beta_token, "/api/v1/audit?limit=500")
+        .to_string();
+    assert!(
+        entries.contains("central.enrolled")
+            && entries.contains("replaces_key")
+            && entries.contains("a new box after the restore"),
+        "the new box's log says which key it replaces: {entries}"
+    );
+    let trail = centre.cli(&["audit"]);
+    assert!(
+        trail.contains("site.key_rotated") && trail.contains("a new box after the restore"),
+        "{trail}"
+    );
 
     // An evidence bundle of alpha's footage carries the centre's
     // cosignature; a third party proves it with the witness key alone.

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use custos_ledger::catalogue::{leaf, CentralEnrolled, LeafError, WitnessRefused};
+use custos_ledger::catalogue::{leaf, CentralEnrolled, KeyRotation, LeafError, WitnessRefused};
 use custos_ledger::cosignature::CosignerKey;
 use custos_ledger::note::VerifierKey;
 use custos_ledger::storage::LogStorage;
@@ -202,6 +202,17 @@ struct EnrolAnswer {
     /// The centre's own TLS certificate, when it serves HTTPS itself.
     #[serde(default)]
     tls_fingerprint: Option<String>,
+    /// When the centre knew this site by another log key.
+    #[serde(default)]
+    rotation: Option<Rotation>,
+}
+
+/// The key this log's replaces at the centre, who allowed it and why.
+#[derive(Deserialize)]
+struct Rotation {
+    replaces_key: String,
+    rotated_by: String,
+    reason: String,
 }
 
 #[derive(Deserialize)]
@@ -381,6 +392,11 @@ pub fn enrol(
             site: &answer.site,
             witness_key: &witness_key,
             witness_url: &witness_url,
+            rotation: answer.rotation.as_ref().map(|r| KeyRotation {
+                replaces_key: &r.replaces_key,
+                rotated_by: &r.rotated_by,
+                reason: &r.reason,
+            }),
         },
     )?;
     store.write("pinning the central witness", |tx| {
@@ -398,6 +414,11 @@ pub fn enrol(
         tx.log(entry);
         Ok::<_, EnrolError>(())
     })?;
+    if let Some(r) = &answer.rotation {
+        tracing::warn!(target: "custos::audit", site = %answer.site, replaces = %r.replaces_key,
+            by = %r.rotated_by, reason = %r.reason,
+            "enrolled again with a new log key, allowed at the central office");
+    }
     Ok(Enrolment {
         site: answer.site,
         witness_key,

@@ -769,13 +769,28 @@ impl Fact for AlertUpdated<'_> {
 
 /// `central.enrolled`: the site enrolled with the central office at `url`,
 /// which knows it as `site`, and pinned the witness key it answered with:
-/// from then on only cosignatures by `witness_key` are accepted.
+/// from then on only cosignatures by `witness_key` are accepted. When the
+/// centre already knew the site by another log key (a new box, its data
+/// lost), `rotation` says which key this log's replaces, which admin at the
+/// centre allowed it and why: the rotation is logged on both sides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CentralEnrolled<'a> {
     pub url: &'a str,
     pub site: &'a str,
     pub witness_key: &'a str,
     pub witness_url: &'a str,
+    pub rotation: Option<KeyRotation<'a>>,
+}
+
+/// A site's log key replaced at the centre, by an admin's one-time code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRotation<'a> {
+    /// The key the centre pinned before.
+    pub replaces_key: &'a str,
+    /// The admin who issued the code.
+    pub rotated_by: &'a str,
+    /// Why, in their words.
+    pub reason: &'a str,
 }
 
 impl Fact for CentralEnrolled<'_> {
@@ -787,6 +802,9 @@ impl Fact for CentralEnrolled<'_> {
         out.put("site", self.site);
         out.put("witness_key", self.witness_key);
         out.put("witness_url", self.witness_url);
+        out.put_some("replaces_key", self.rotation.map(|r| r.replaces_key));
+        out.put_some("rotated_by", self.rotation.map(|r| r.rotated_by));
+        out.put_some("reason", self.rotation.map(|r| r.reason));
     }
 }
 

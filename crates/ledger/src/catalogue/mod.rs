@@ -352,6 +352,9 @@ pub mod spec {
             req("site"),
             req("witness_key"),
             req("witness_url"),
+            opt("replaces_key"),
+            opt("rotated_by"),
+            opt("reason"),
         ],
     };
     pub const WITNESS_REFUSED: KindSpec = KindSpec {
