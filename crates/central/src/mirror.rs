@@ -115,10 +115,12 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<BatchAnswer, CentralError
             verified = Some(frontier.size());
         }
     }
+    let mut backlog = Backlog::default();
     for (i, leaf) in leaves.iter().enumerate() {
         let index = first + i as u64;
-        store_entry(&tx, &state, index, leaf).await?;
+        store_entry(&tx, &state, index, leaf, &mut backlog).await?;
     }
+    backlog.announce(&tx, &state).await?;
     let verified = verified.map_or(0, |v| i64::try_from(v).unwrap_or(i64::MAX));
     tx.execute(
         "UPDATE sites SET mirror_frontier = $2, mirror_verified = GREATEST(mirror_verified, $3)
@@ -229,11 +231,69 @@ async fn refuse(
 }
 
 /// Stores one entry and what the centre reads in it.
+/// An alert raised longer than this before it reaches the centre comes
+/// from a site's backlog (it could not reach the centre for a while).
+pub const FRESH_FOR_MS: i64 = 60 * 60 * 1000;
+/// How many of a backlog's alerts its one message lists.
+const BACKLOG_LISTED: usize = 20;
+
+/// A batch's alerts from the site's backlog: told in one message rather
+/// than one each, so a week's catch-up does not flood the people on duty
+/// (the alerts themselves are all at the centre, open until resolved).
+#[derive(Default)]
+struct Backlog {
+    count: usize,
+    alerts: Vec<serde_json::Value>,
+    oldest_ms: Option<i64>,
+    newest_ms: Option<i64>,
+}
+
+impl Backlog {
+    fn add(&mut self, alert: i64, kind: &str, summary: &str, raised_ms: i64) {
+        if self.alerts.len() < BACKLOG_LISTED {
+            self.alerts.push(serde_json::json!({
+                "alert": alert, "kind": kind, "summary": summary, "raised_ms": raised_ms,
+            }));
+        }
+        self.oldest_ms = Some(self.oldest_ms.map_or(raised_ms, |t| t.min(raised_ms)));
+        self.newest_ms = Some(self.newest_ms.map_or(raised_ms, |t| t.max(raised_ms)));
+        self.count += 1;
+    }
+
+    async fn announce(
+        &self,
+        tx: &Transaction<'_>,
+        state: &MirrorState,
+    ) -> Result<(), CentralError> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        crate::notify::enqueue(
+            tx,
+            state.site_id,
+            &format!(
+                "{} alert{} from the site's backlog, raised while it could not reach the centre",
+                self.count,
+                if self.count == 1 { "" } else { "s" }
+            ),
+            &serde_json::json!({
+                "from": "site",
+                "backlog": self.count,
+                "oldest_ms": self.oldest_ms,
+                "newest_ms": self.newest_ms,
+                "alerts": self.alerts,
+            }),
+        )
+        .await
+    }
+}
+
 async fn store_entry(
     tx: &Transaction<'_>,
     state: &MirrorState,
     index: u64,
     leaf: &[u8],
+    backlog: &mut Backlog,
 ) -> Result<(), CentralError> {
     let idx = i64::try_from(index).unwrap_or(i64::MAX);
     let entry = Entry::from_leaf_bytes(leaf).ok();
@@ -278,11 +338,13 @@ async fn store_entry(
                 )
                 .await
                 .map_err(CentralError::db("storing a site alert"))?;
-            if inserted == 1 {
-                let (kind, summary) = (
-                    text("kind").unwrap_or_default(),
-                    text("summary").unwrap_or_default(),
-                );
+            let (kind, summary) = (
+                text("kind").unwrap_or_default(),
+                text("summary").unwrap_or_default(),
+            );
+            if inserted == 1 && now_ms() - entry.time_ms > FRESH_FOR_MS {
+                backlog.add(alert, &kind, &summary, entry.time_ms);
+            } else if inserted == 1 {
                 crate::notify::enqueue(
                     tx,
                     state.site_id,

@@ -183,10 +183,44 @@ pub async fn deliver_next(
     Ok(outcome)
 }
 
+/// How long a message is kept after every destination is past it.
+pub const KEEP_MS: i64 = 7 * 24 * 3600 * 1000;
+/// How often delivered messages are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes the messages older than `before_ms` that every destination has
+/// (delivered or failed for good); with no destination yet, every message
+/// older than that (a destination added later starts after them anyway).
+/// A destination removed from the configuration keeps its cursor, and
+/// holds back pruning until that row is deleted. Returns how many went.
+pub async fn prune(pool: &Pool, before_ms: i64) -> Result<u64, CentralError> {
+    let client = pool.get().await?;
+    client
+        .execute(
+            "DELETE FROM notify_messages
+             WHERE created_ms < $1
+               AND id <= COALESCE((SELECT MIN(delivered_id) FROM notify_cursors),
+                                  (SELECT MAX(id) FROM notify_messages))",
+            &[&before_ms],
+        )
+        .await
+        .map_err(CentralError::db("pruning delivered notifications"))
+}
+
 /// Delivers to every destination until the process ends; each destination
-/// is drained before the loop sleeps.
+/// is drained before the loop sleeps. Now and then, prunes what every
+/// destination has.
 pub async fn run(pool: Pool, destinations: BTreeMap<String, Destination>) {
+    let mut pruned: Option<tokio::time::Instant> = None;
     loop {
+        if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned = Some(tokio::time::Instant::now());
+            match prune(&pool, now_ms() - KEEP_MS).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("pruned {n} delivered notification(s)"),
+                Err(e) => tracing::error!("pruning notifications: {e}"),
+            }
+        }
         for (name, destination) in &destinations {
             loop {
                 match deliver_next(&pool, name, destination).await {

@@ -76,8 +76,12 @@ impl Log {
 }
 
 fn raised(alert: i64, kind: &str) -> Vec<u8> {
+    raised_at(1_796_540_000_000 + alert, alert, kind)
+}
+
+fn raised_at(time_ms: i64, alert: i64, kind: &str) -> Vec<u8> {
     leaf(
-        1_796_540_000_000 + alert,
+        time_ms,
         &AlertRaised {
             alert,
             kind,
@@ -401,4 +405,48 @@ async fn the_register_across_sites_answers_where_an_item_is_who_handled_what_and
         .expect("later")
         .is_empty());
     assert!(!at[0].no_footage);
+}
+
+#[tokio::test]
+async fn a_backlog_of_old_alerts_is_told_in_one_message_and_a_fresh_one_alone() {
+    let pg = pg::Postgres::start();
+    let pool = enrolled(&pg, "backlog").await;
+    let mut log = Log::new();
+    let now = custos_central::now_ms();
+    for alert in 1..=5 {
+        let days_ago = 6 - alert;
+        log.append(raised_at(
+            now - days_ago * 86_400_000,
+            alert,
+            "camera.offline",
+        ));
+    }
+    log.append(raised_at(now - 5_000, 6, "tamper.covered"));
+    log.cosign(&pool).await;
+    let a = mirror::accept(&pool, &log.batch(0, 6))
+        .await
+        .expect("accept");
+    assert_eq!(a.status, 200, "{}", a.body);
+    let client = pool.get().await.expect("client");
+    let rows = client
+        .query("SELECT subject, body FROM notify_messages ORDER BY id", &[])
+        .await
+        .expect("messages");
+    let subjects: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(
+        subjects[0].starts_with("tamper.covered at the site (open)"),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects[1].starts_with("5 alerts from the site's backlog"),
+        "{subjects:?}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&rows[1].get::<_, String>(1)).expect("json");
+    assert_eq!(body["backlog"], 5, "{body}");
+    assert_eq!(body["alerts"].as_array().map(Vec::len), Some(5), "{body}");
+    assert_eq!(body["oldest_ms"], now - 5 * 86_400_000, "{body}");
+    // Every alert is at the centre all the same.
+    let listed = alerts::site_alerts(&pool, true).await.expect("alerts");
+    assert_eq!(listed.len(), 6);
 }

@@ -122,6 +122,23 @@ async fn alert_changes_reach_a_webhook_signed_once_each_in_order() {
     );
     let states = notify::state(&pool).await.expect("state");
     assert_eq!((states[0].waiting, states[0].failed), (0, 0), "{states:?}");
+
+    // Delivered messages are pruned once old enough; one a destination
+    // has not had yet stays, however old.
+    assert_eq!(
+        notify::prune(&pool, now_ms() - 60_000)
+            .await
+            .expect("prune"),
+        0
+    );
+    skewed_site(&pool, "late-site", 99).await;
+    let waiting = notify::state(&pool).await.expect("state")[0].waiting;
+    assert_eq!(waiting, 1);
+    assert_eq!(notify::prune(&pool, now_ms() + 1).await.expect("prune"), 12);
+    assert_eq!(notify::state(&pool).await.expect("state")[0].waiting, 1);
+    drain(&pool, "ops", &hook).await;
+    assert_eq!(bodies(&got).len(), 13);
+    assert_eq!(notify::prune(&pool, now_ms() + 1).await.expect("prune"), 1);
 }
 
 async fn skewed_site_report_again(pool: &Pool) {
