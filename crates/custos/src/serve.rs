@@ -230,8 +230,12 @@ pub async fn serve(
     };
 
     // Enrolment and witnessing: their own thread, so an unreachable centre
-    // never holds up recording.
+    // never holds up recording. Everything sent up (checkpoints, reports,
+    // the mirror) shares one cap.
     let witness_board = custos_site::uplink::WitnessBoard::default();
+    let uplink_throttle = Arc::new(custos_site::central_wire::Throttle::new(
+        config.central.as_ref().and_then(|c| c.max_kbps),
+    ));
     let uplink_thread = {
         let uplink = custos_site::uplink::Uplink {
             db_path: db_path.clone(),
@@ -241,6 +245,7 @@ pub async fn serve(
             timeout: custos_site::uplink::DEFAULT_TIMEOUT,
             poll: Duration::from_secs(1),
             board: witness_board.clone(),
+            throttle: uplink_throttle.clone(),
         };
         let stop = background_stop.clone();
         std::thread::Builder::new()
@@ -262,7 +267,7 @@ pub async fn serve(
                 log_dir: DataDir::new(&data_dir).log(),
                 key,
                 cameras: registry.clone(),
-                throttle: Arc::new(custos_site::central_wire::Throttle::new(central.max_kbps)),
+                throttle: uplink_throttle.clone(),
             };
             let stop = background_stop.clone();
             Some(

@@ -503,6 +503,9 @@ pub struct Uplink {
     pub poll: Duration,
     /// Shared state for readers.
     pub board: WitnessBoard,
+    /// The cap on what the site sends over its uplink, shared with the
+    /// reports and the mirror: checkpoints to witnesses count too.
+    pub throttle: std::sync::Arc<crate::central_wire::Throttle>,
 }
 
 /// One witness as the submitter keeps it between attempts.
@@ -791,6 +794,8 @@ impl Submitter {
             }
         };
         let body = add_checkpoint_body(old, &proof, &checkpoint.note);
+        // A few KiB at most: paced as one piece, before it goes.
+        self.uplink.throttle.take(body.len());
         let result = witness_agent
             .post(&url)
             .set("Content-Type", "text/plain; charset=utf-8")

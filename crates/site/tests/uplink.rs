@@ -221,6 +221,7 @@ impl Site {
         &self,
         centre: &Centre,
         board: &WitnessBoard,
+        throttle: &Arc<custos_site::central_wire::Throttle>,
     ) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
         let stop = Arc::new(AtomicBool::new(false));
         let up = Uplink {
@@ -237,6 +238,7 @@ impl Site {
             timeout: Duration::from_secs(5),
             poll: Duration::from_millis(50),
             board: board.clone(),
+            throttle: throttle.clone(),
         };
         let flag = stop.clone();
         let thread = std::thread::spawn(move || uplink::run(up, flag));
@@ -277,7 +279,8 @@ fn a_site_enrols_and_its_checkpoints_are_cosigned_until_its_history_is_rewritten
     }
     let size = site.grow(2);
     let board = WitnessBoard::default();
-    let (stop, thread) = site.start_uplink(&centre, &board);
+    let throttle = Arc::new(custos_site::central_wire::Throttle::new(None));
+    let (stop, thread) = site.start_uplink(&centre, &board, &throttle);
 
     wait_for("the checkpoint of size 5 co-signed", || {
         site.store
@@ -285,6 +288,8 @@ fn a_site_enrols_and_its_checkpoints_are_cosigned_until_its_history_is_rewritten
             .expect("witness")
             .is_some_and(|w| w.cosigned_size == size)
     });
+    // The checkpoints sent count on the uplink's shared cap.
+    assert!(throttle.sent() > 100, "{} bytes counted", throttle.sent());
     // Enrolled: the witness key pinned and logged.
     let pinned = uplink::enrolment(&site.store)
         .expect("read")
