@@ -207,29 +207,36 @@ pub async fn prune(pool: &Pool, before_ms: i64) -> Result<u64, CentralError> {
         .map_err(CentralError::db("pruning delivered notifications"))
 }
 
-/// Delivers to every destination until the process ends; each destination
-/// is drained before the loop sleeps. Now and then, prunes what every
-/// destination has.
+/// Delivers to every destination until the process ends, each on its own
+/// task so a slow or failing destination never holds up another; now and
+/// then, prunes what every destination has.
 pub async fn run(pool: Pool, destinations: BTreeMap<String, Destination>) {
-    let mut pruned: Option<tokio::time::Instant> = None;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, destination) in destinations {
+        tasks.spawn(serve_destination(pool.clone(), name, destination));
+    }
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
     loop {
-        if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
-            pruned = Some(tokio::time::Instant::now());
-            match prune(&pool, now_ms() - KEEP_MS).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!("pruned {n} delivered notification(s)"),
-                Err(e) => tracing::error!("pruning notifications: {e}"),
-            }
+        tick.tick().await;
+        match prune(&pool, now_ms() - KEEP_MS).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("pruned {n} delivered notification(s)"),
+            Err(e) => tracing::error!("pruning notifications: {e}"),
         }
-        for (name, destination) in &destinations {
-            loop {
-                match deliver_next(&pool, name, destination).await {
-                    Ok(Outcome::Delivered(_) | Outcome::Failed(_)) => continue,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::error!(destination = %name, "notifications: {e}");
-                        break;
-                    }
+    }
+}
+
+/// Drains destination `name` whenever it has messages, until the process
+/// ends (the task is dropped with `run`).
+async fn serve_destination(pool: Pool, name: String, destination: Destination) {
+    loop {
+        loop {
+            match deliver_next(&pool, &name, &destination).await {
+                Ok(Outcome::Delivered(_) | Outcome::Failed(_)) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(destination = %name, "notifications: {e}");
+                    break;
                 }
             }
         }
