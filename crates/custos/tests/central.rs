@@ -1160,4 +1160,15 @@ fn a_site_follows_the_centre_to_its_next_certificate() {
         },
     );
     wait_pinned(&delta, &next.to_string());
+    // Each pinning is in the site's log, with what it replaced.
+    let token = delta.token("clerk");
+    let entries = delta
+        .get_json(&token, "/api/v1/audit?limit=500")
+        .to_string();
+    for pinned in [format!("{first}, {next}"), next.to_string()] {
+        assert!(
+            entries.contains("central.tls_pinned") && entries.contains(&pinned),
+            "{pinned} pinned in the log: {entries}"
+        );
+    }
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use custos_ledger::catalogue::{leaf, CentralTlsPinned};
 use custos_ledger::note::SigningKey;
 use custos_report::{AlertAction, CameraHealth, Health, ReportAnswer};
 use custos_store::{AlertState, Store, StoreError};
@@ -146,6 +147,11 @@ impl Reporter {
         })
     }
 
+    /// The centre's address.
+    pub fn central_url(&self) -> &str {
+        self.url.trim_end_matches("/api/v1/report")
+    }
+
     /// The certificates trusted now.
     pub fn pins(&self) -> &[Fingerprint] {
         &self.pins
@@ -276,7 +282,25 @@ fn follow_pins(store: &Store, reporter: &mut Reporter, answered: &[String]) {
     if pins == reporter.pins() {
         return;
     }
-    if let Err(e) = store.set_witness_tls(CENTRAL, pins_text(&pins).as_deref()) {
+    let (now, before) = (
+        pins_text(&pins).unwrap_or_default(),
+        pins_text(reporter.pins()).unwrap_or_default(),
+    );
+    let entry = match leaf(
+        now_ms(),
+        &CentralTlsPinned {
+            url: reporter.central_url(),
+            fingerprints: &now,
+            previous: &before,
+        },
+    ) {
+        Ok(entry) => entry,
+        Err(e) => {
+            tracing::error!("central reports: the pinning's log entry: {e}");
+            return;
+        }
+    };
+    if let Err(e) = store.set_witness_tls(CENTRAL, Some(&now), entry) {
         tracing::error!("central reports: pinning the centre's certificates: {e}");
         return;
     }

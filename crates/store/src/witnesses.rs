@@ -148,8 +148,14 @@ impl WriteTx<'_> {
 
 impl Store {
     /// Replaces the TLS fingerprints witness `name` is trusted by (the
-    /// central office names its next certificate before it rolls over).
-    pub fn set_witness_tls(&self, name: &str, fingerprints: Option<&str>) -> Result<()> {
+    /// central office names its next certificate before it rolls over),
+    /// logging `entry` (the change's log entry) in the same transaction.
+    pub fn set_witness_tls(
+        &self,
+        name: &str,
+        fingerprints: Option<&str>,
+        entry: Vec<u8>,
+    ) -> Result<()> {
         self.write("pinning the central office's certificates", |tx| {
             let changed = tx
                 .conn()
@@ -161,6 +167,7 @@ impl Store {
             if changed == 0 {
                 return Err(StoreError::NotFound(format!("witness {name:?}")));
             }
+            tx.log(entry);
             Ok(())
         })
     }

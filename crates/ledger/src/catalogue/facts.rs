@@ -830,3 +830,26 @@ impl Fact for WitnessRefused<'_> {
         out.put("reason", self.reason);
     }
 }
+
+/// `central.tls_pinned`: the site now trusts only the central office's
+/// certificates of these SHA-256 `fingerprints` (comma-separated), which
+/// the centre named in a report's answer over a connection that trusted
+/// only the `previous` ones: how a site follows the centre to a new
+/// certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CentralTlsPinned<'a> {
+    pub url: &'a str,
+    pub fingerprints: &'a str,
+    pub previous: &'a str,
+}
+
+impl Fact for CentralTlsPinned<'_> {
+    fn spec(&self) -> &'static KindSpec {
+        &spec::CENTRAL_TLS_PINNED
+    }
+    fn write(&self, out: &mut Fields) {
+        out.put("url", self.url);
+        out.put("fingerprints", self.fingerprints);
+        out.put("previous", self.previous);
+    }
+}

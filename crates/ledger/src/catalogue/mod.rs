@@ -53,6 +53,7 @@ pub mod kind {
     pub const ALERT_UPDATED: &str = "alert.updated";
     pub const CENTRAL_ENROLLED: &str = "central.enrolled";
     pub const WITNESS_REFUSED: &str = "witness.refused";
+    pub const CENTRAL_TLS_PINNED: &str = "central.tls_pinned";
 }
 
 /// One field a kind may write.
@@ -366,6 +367,10 @@ pub mod spec {
             req("reason"),
         ],
     };
+    pub const CENTRAL_TLS_PINNED: KindSpec = KindSpec {
+        kind: kind::CENTRAL_TLS_PINNED,
+        fields: &[req("url"), req("fingerprints"), req("previous")],
+    };
 }
 
 /// Every kind of the catalogue.
@@ -404,6 +409,7 @@ pub const CATALOGUE: &[KindSpec] = &[
     spec::ALERT_UPDATED,
     spec::CENTRAL_ENROLLED,
     spec::WITNESS_REFUSED,
+    spec::CENTRAL_TLS_PINNED,
 ];
 
 /// Why a fact has no leaf bytes.

@@ -84,6 +84,11 @@ function describeEntry(e, camName) {
     }
     case "alert.raised": return `alert ${e.alert} raised: ${e.summary}`;
     case "alert.changed": return `${e.state} alert ${e.alert} (${e.kind})${quoted(e.note)}`;
+    case "central.enrolled":
+      return `enrolled with the central office ${e.url} as ${e.site}`
+        + `${e.replaces_key ? `, replacing key ${e.replaces_key} (allowed by ${e.rotated_by}${quoted(e.reason)})` : ""}`;
+    case "central.tls_pinned": return `trusts the central office's certificates ${e.fingerprints} (before: ${e.previous || "none"})`;
+    case "witness.refused": return `witness ${e.witness} refused to co-sign the log at size ${e.tree_size} (HTTP ${e.status}): ${e.reason}`;
     default: return e.type.replace(/[._]/g, " ");
   }
 }
