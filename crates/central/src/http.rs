@@ -34,6 +34,9 @@ pub struct Central {
     /// Whether people reach the centre over HTTPS (served here or by a
     /// proxy, as `public_url` says): session cookies are then `Secure`.
     pub secure_cookies: bool,
+    /// Sign-in attempts per client address in the last minute, this
+    /// process's share (accounts lock in the database, for every process).
+    pub sign_in_throttle: custos_webapp::throttle::LoginThrottle,
 }
 
 /// A request to enrol a site.
@@ -259,6 +262,7 @@ pub async fn open(
         witness_url: config.witness_url(),
         tls_fingerprint: tls_fingerprints.first().cloned(),
         secure_cookies: !tls_fingerprints.is_empty() || config.public_url.starts_with("https://"),
+        sign_in_throttle: Default::default(),
         tls_fingerprints,
     }))
 }

@@ -28,6 +28,7 @@ use custos_webapp::credentials::{
     constant_time_eq, cookie_secret, csrf_token, dummy_password_hash, password_matches,
 };
 use custos_webapp::files::{self, COMMON, COMMON_PAGES};
+use custos_webapp::throttle::account_key;
 use serde::{Deserialize, Serialize};
 
 use crate::http::Central;
@@ -369,6 +370,23 @@ async fn login(
         ));
     }
     let now = now_ms();
+    // Only the per-address limit: this throttle is never told of failures,
+    // so it locks no account (the database does, for every process).
+    if central
+        .sign_in_throttle
+        .check(&account_key(&name), &source, now)
+        .is_err()
+    {
+        let mut response = WebError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many sign-in attempts from this address; wait a minute",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(60));
+        return Ok(response);
+    }
     let found = users::for_sign_in(&central.pool, &name).await?;
     if let Some((user, _)) = &found {
         if let Some(until) = user.locked_until_ms.filter(|&u| u > now) {

@@ -27,6 +27,7 @@ async fn centre(pool: &Pool) -> String {
         tls_fingerprint: None,
         tls_fingerprints: Vec::new(),
         secure_cookies: false,
+        sign_in_throttle: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -320,10 +321,23 @@ async fn sign_in_roles_regions_and_csrf_hold_across_centre_processes() {
     users::change(&pool, "vic", Some(true), false, "test")
         .await
         .expect("disable");
+    let base = vic.base.clone();
     let status = tokio::task::spawn_blocking(move || vic.get("/api/v1/session").status)
         .await
         .expect("session");
     assert_eq!(status, 401);
+
+    // One address trying names fast is slowed down, whatever the names.
+    let refused_at = tokio::task::spawn_blocking(move || {
+        let mut client = Client::new(&base);
+        (1..=40).find(|i| client.sign_in(&format!("guess-{i}"), "a password").status == 429)
+    })
+    .await
+    .expect("burst");
+    assert!(
+        refused_at.is_some_and(|n| n <= 30),
+        "refused at attempt {refused_at:?}"
+    );
     let trail = sites::audit_trail(&pool).await.expect("audit");
     for (actor, action) in [
         ("nora", "sign_in"),

@@ -281,6 +281,7 @@ async fn enrolment_over_http_pins_the_key_once_and_the_code_is_spent() {
         witness_url: "http://central.example/witness".to_owned(),
         tls_fingerprint: None,
         secure_cookies: false,
+        sign_in_throttle: Default::default(),
         tls_fingerprints: Vec::new(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
