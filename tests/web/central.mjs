@@ -40,7 +40,7 @@ async function newPage() {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors: true });
   const page = await context.newPage();
   page.on("console", (m) => {
-    const expected = /status of (401|403|404|409|429) /.test(m.text());
+    const expected = /status of (400|401|403|404|409|429) /.test(m.text());
     if (m.type() === "error" && !expected) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(String(e)));
@@ -149,7 +149,46 @@ try {
   await admin.locator(`tr[data-user=${env("AUDITOR_USER")}]`).waitFor();
   check((await admin.locator(`tr[data-user=${env("AUDITOR_USER")}]`).innerText()).includes("north"),
     "the users page shows the auditor's region");
+  // An admin adds a viewer of the south, then disables them.
+  await admin.getByLabel("Name", { exact: true }).fill("olga");
+  await admin.getByLabel("Role").selectOption("viewer");
+  await admin.getByLabel("Region (auditors and viewers)").fill("south");
+  await admin.getByLabel("Password (12 characters or more)").fill("short");
+  await admin.getByRole("button", { name: "Add user" }).click();
+  await admin.locator("#message.error").waitFor();
+  check((await admin.textContent("#message")).includes("at least 12"), "a short password is refused, saying why");
+  await admin.getByLabel("Password (12 characters or more)").fill("olga's long password");
+  await admin.getByRole("button", { name: "Add user" }).click();
+  await admin.locator("tr[data-user=olga]").waitFor();
+  check((await admin.locator("tr[data-user=olga]").innerText()).includes("south"), "the new viewer sees the south");
   await shot(admin, "users");
+  await admin.getByRole("button", { name: "Disable olga" }).click();
+  await admin.locator("tr[data-user=olga]", { hasText: "disabled" }).waitFor();
+  check(await admin.getByRole("button", { name: `Disable ${env("ADMIN_USER")}` }).count() === 0,
+    "an admin is not offered to disable themself");
+
+  // A new site from the web: its code shown once, with the configuration.
+  await admin.goto(`${base}/#/`);
+  await admin.getByLabel("New site").fill("epsilon");
+  await admin.getByRole("button", { name: "Add site" }).click();
+  await admin.locator("#new-site-code pre").waitFor();
+  const config = await admin.textContent("#new-site-code pre");
+  check(/enrol_code = "[0-9a-f-]{39}"/.test(config) && config.includes("tls_fingerprint"),
+    `the new site's configuration is shown once (${config})`);
+  // Gamma placed from its page: on the map, in the south.
+  await admin.goto(`${base}/#/sites/gamma`);
+  await admin.getByLabel("Region").fill("south");
+  await admin.getByLabel("Latitude").fill("57.7");
+  await admin.getByLabel("Longitude").fill("11.97");
+  await admin.getByRole("button", { name: "Place" }).click();
+  await admin.getByText("57.7, 11.97").waitFor();
+  check(true, "an admin places a site from its page");
+  await admin.goto(`${base}/#/audit`);
+  await admin.getByRole("heading", { name: "Audit trail" }).waitFor();
+  const trail = await admin.locator("main table").innerText();
+  check(trail.includes("user added") && trail.includes("site placed") && trail.includes("site added"),
+    "the audit trail shows what the admin did");
+  await shot(admin, "audit");
   await admin.getByRole("button", { name: "Sign out" }).click();
   await admin.locator("#user").waitFor();
   check((await admin.evaluate(async () => (await fetch("/api/v1/sites")).status)) === 401, "after signing out the API answers 401");

@@ -25,6 +25,8 @@ pub struct Central {
     pub witness: CosigningKey,
     /// Where sites reach the witness.
     pub witness_url: String,
+    /// The address sites are told to reach the centre at.
+    pub public_url: String,
     /// The fingerprint of the centre's own TLS certificate, when it serves
     /// HTTPS itself.
     pub tls_fingerprint: Option<String>,
@@ -260,6 +262,7 @@ pub async fn open(
         pool,
         witness,
         witness_url: config.witness_url(),
+        public_url: config.public_url.clone(),
         tls_fingerprint: tls_fingerprints.first().cloned(),
         secure_cookies: !tls_fingerprints.is_empty() || config.public_url.starts_with("https://"),
         sign_in_throttle: Default::default(),

@@ -606,12 +606,27 @@ pub struct AuditLine {
 
 /// The audit trail, oldest first.
 pub async fn audit_trail(pool: &Pool) -> Result<Vec<AuditLine>, CentralError> {
+    audit_lines(pool, "ORDER BY a.id", &[]).await
+}
+
+/// The latest `limit` lines of the audit trail, newest first.
+pub async fn recent_audit(pool: &Pool, limit: i64) -> Result<Vec<AuditLine>, CentralError> {
+    audit_lines(pool, "ORDER BY a.id DESC LIMIT $1", &[&limit]).await
+}
+
+async fn audit_lines(
+    pool: &Pool,
+    order: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<AuditLine>, CentralError> {
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT a.at_ms, a.actor, a.action, s.name, a.detail
-             FROM audit a LEFT JOIN sites s ON s.id = a.site_id ORDER BY a.id",
-            &[],
+            &format!(
+                "SELECT a.at_ms, a.actor, a.action, s.name, a.detail
+                 FROM audit a LEFT JOIN sites s ON s.id = a.site_id {order}"
+            ),
+            params,
         )
         .await
         .map_err(CentralError::db("reading the audit trail"))?;

@@ -45,7 +45,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 const READERS: &[Role] = &Role::ALL;
 /// Who acknowledges and resolves alerts and searches the register.
 const AUDITORS: &[Role] = &[Role::Admin, Role::Auditor];
-/// Who lists users and reads the audit trail.
+/// Who lists users and reads the audit trail (every site's lines).
 const ADMINS: &[Role] = &[Role::Admin];
 
 /// Every operation of the app's API and who may call it; the session's
@@ -56,6 +56,9 @@ pub const OPERATIONS: &[(&str, &[Role])] = &[
     ("change_alerts", AUDITORS),
     ("search_register", AUDITORS),
     ("list_users", ADMINS),
+    ("change_users", ADMINS),
+    ("change_sites", ADMINS),
+    ("read_audit", ADMINS),
 ];
 
 fn operations_for(role: Role) -> Vec<&'static str> {
@@ -89,7 +92,7 @@ impl WebError {
 impl From<CentralError> for WebError {
     fn from(e: CentralError) -> WebError {
         match e {
-            CentralError::Invalid(message) => WebError::new(StatusCode::CONFLICT, message),
+            CentralError::Invalid(message) => WebError::new(StatusCode::BAD_REQUEST, message),
             CentralError::NoSuchSite(name) => WebError::no_site(&name),
             other => {
                 tracing::error!("{other}");
@@ -224,6 +227,7 @@ const PAGES: &[(&str, &str)] = &[
     ("site.js", include_str!("../web/pages/site.js")),
     ("sites.js", include_str!("../web/pages/sites.js")),
     ("users.js", include_str!("../web/pages/users.js")),
+    ("audit.js", include_str!("../web/pages/audit.js")),
 ];
 
 fn with_headers(body: &'static str, content_type: &'static str) -> Response {
@@ -271,7 +275,7 @@ pub fn router() -> Router<Arc<Central>> {
         .route("/api/v1/login", post(login))
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/session", get(current))
-        .route("/api/v1/sites", get(list_sites))
+        .route("/api/v1/sites", get(list_sites).post(add_site))
         .route("/api/v1/sites/{name}", get(site_page))
         .route("/api/v1/alerts", get(list_alerts))
         .route("/api/v1/alerts/{id}/{verb}", post(change_alert))
@@ -282,7 +286,10 @@ pub fn router() -> Router<Arc<Central>> {
         .route("/api/v1/register/where/{barcode}", get(where_is))
         .route("/api/v1/register/handled", get(handled))
         .route("/api/v1/register/no-footage", get(no_footage))
-        .route("/api/v1/users", get(list_users))
+        .route("/api/v1/users", get(list_users).post(add_user))
+        .route("/api/v1/users/{name}", axum::routing::patch(change_user))
+        .route("/api/v1/sites/{name}/place", post(place_site))
+        .route("/api/v1/audit", get(read_audit))
 }
 
 /// Longest user name and password looked at.
@@ -871,6 +878,162 @@ async fn list_users(
     signed.require("list_users")?;
     let users = users::list(&central.pool).await?;
     Ok(Json(serde_json::json!({ "users": users })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    name: String,
+    role: String,
+    #[serde(default)]
+    region: Option<String>,
+    password: String,
+}
+
+async fn add_user(
+    State(central): State<Arc<Central>>,
+    signed: SignedIn,
+    Json(new): Json<NewUser>,
+) -> Result<Response, WebError> {
+    signed.require("change_users")?;
+    let role = Role::parse(&new.role)?;
+    if new.password.len() > MAX_PASSWORD_LEN {
+        return Err(WebError::new(
+            StatusCode::BAD_REQUEST,
+            format!("a password is at most {MAX_PASSWORD_LEN} bytes"),
+        ));
+    }
+    let password = new.password;
+    let hash =
+        tokio::task::spawn_blocking(move || custos_webapp::credentials::hash_password(&password))
+            .await
+            .map_err(|_| WebError::new(StatusCode::INTERNAL_SERVER_ERROR, "hashing the password"))?
+            .map_err(|e| WebError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let region = new
+        .region
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    users::add(
+        &central.pool,
+        new.name.trim(),
+        role,
+        region,
+        &hash,
+        &signed.user().name,
+    )
+    .await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserChange {
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    unlock: bool,
+}
+
+async fn change_user(
+    State(central): State<Arc<Central>>,
+    signed: SignedIn,
+    Path(name): Path<String>,
+    Json(change): Json<UserChange>,
+) -> Result<Response, WebError> {
+    signed.require("change_users")?;
+    if change.disabled == Some(true) && name == signed.user().name {
+        return Err(WebError::new(
+            StatusCode::CONFLICT,
+            "you cannot disable yourself; another admin can",
+        ));
+    }
+    users::change(
+        &central.pool,
+        &name,
+        change.disabled,
+        change.unlock,
+        &signed.user().name,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSiteBody {
+    name: String,
+}
+
+/// `POST /api/v1/sites`: a new site and its one-time enrolment code,
+/// answered once (only its hash is kept).
+async fn add_site(
+    State(central): State<Arc<Central>>,
+    signed: SignedIn,
+    Json(new): Json<NewSiteBody>,
+) -> Result<Response, WebError> {
+    signed.require("change_sites")?;
+    let site = sites::add(&central.pool, new.name.trim(), &signed.user().name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "site": site.name,
+            "code": site.code,
+            "expires_ms": site.expires_ms,
+            "url": central.public_url,
+            "tls_fingerprint": central.tls_fingerprint,
+        })),
+    )
+        .into_response())
+}
+
+async fn place_site(
+    State(central): State<Arc<Central>>,
+    signed: SignedIn,
+    Path(name): Path<String>,
+    Json(place): Json<PlaceBody>,
+) -> Result<Response, WebError> {
+    signed.require("change_sites")?;
+    let place = Place {
+        region: place
+            .region
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty()),
+        latitude: place.latitude,
+        longitude: place.longitude,
+    };
+    sites::place(&central.pool, &name, &place, &signed.user().name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceBody {
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    latitude: Option<f64>,
+    #[serde(default)]
+    longitude: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    limit: Option<i64>,
+}
+
+async fn read_audit(
+    State(central): State<Arc<Central>>,
+    signed: SignedIn,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, WebError> {
+    signed.require("read_audit")?;
+    let limit = query.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(WebError::new(StatusCode::BAD_REQUEST, "limit: 1 to 1000"));
+    }
+    let lines = sites::recent_audit(&central.pool, limit).await?;
+    Ok(Json(serde_json::json!({ "lines": lines })).into_response())
 }
 
 #[cfg(test)]

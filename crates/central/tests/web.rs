@@ -24,6 +24,7 @@ async fn centre(pool: &Pool) -> String {
         pool: pool.clone(),
         witness: CosigningKey::from_seed("central.test/witness", &[9; 32]).expect("witness key"),
         witness_url: "http://central.test/witness".to_owned(),
+        public_url: "http://central.test".to_owned(),
         tls_fingerprint: None,
         tls_fingerprints: Vec::new(),
         secure_cookies: false,
@@ -290,6 +291,53 @@ async fn sign_in_roles_regions_and_csrf_hold_across_centre_processes() {
         assert_eq!(refused.status, 403, "{}", refused.body);
         assert_eq!(vic.get("/api/v1/register/where/B1").status, 403);
 
+        // Only an admin adds users and sites.
+        assert_eq!(
+            nora.post("/api/v1/users", json!({"name": "x", "role": "viewer", "password": "a long password"}))
+                .status,
+            403
+        );
+        assert_eq!(vic.post("/api/v1/sites", json!({"name": "west-1"})).status, 403);
+        let mut ines = Client::new(&two);
+        assert_eq!(ines.sign_in("ines", "ines's long password").status, 200);
+        let bad_role = ines.post(
+            "/api/v1/users",
+            json!({"name": "x", "role": "root", "password": "a long password"}),
+        );
+        assert_eq!(bad_role.status, 400, "{}", bad_role.body);
+        let short = ines.post(
+            "/api/v1/users",
+            json!({"name": "x", "role": "viewer", "password": "short"}),
+        );
+        assert_eq!(short.status, 400, "{}", short.body);
+        let added = ines.post(
+            "/api/v1/users",
+            json!({"name": "wes", "role": "viewer", "region": "west", "password": "wes's long password"}),
+        );
+        assert_eq!(added.status, 201, "{}", added.body);
+        let myself = ines.send(
+            "PATCH",
+            "/api/v1/users/ines",
+            Some(json!({"disabled": true})),
+            true,
+        );
+        assert_eq!(myself.status, 409, "{}", myself.body);
+        let site = ines.post("/api/v1/sites", json!({"name": "west-1"}));
+        assert_eq!(site.status, 201, "{}", site.body);
+        let code = site.body["code"].as_str().expect("a code").to_owned();
+        let placed = ines.post(
+            "/api/v1/sites/west-1/place",
+            json!({"region": "west", "latitude": 91.0, "longitude": 0.0}),
+        );
+        assert_eq!(placed.status, 400, "a latitude past the pole: {}", placed.body);
+        let placed = ines.post("/api/v1/sites/west-1/place", json!({"region": "west"}));
+        assert_eq!(placed.status, 204, "{}", placed.body);
+        let mut wes = Client::new(&one);
+        assert_eq!(wes.sign_in("wes", "wes's long password").status, 200);
+        let seen = wes.get("/api/v1/sites").body;
+        assert_eq!(seen["sites"][0]["name"], "west-1", "{seen}");
+        assert_eq!(seen["sites"].as_array().map(Vec::len), Some(1), "{seen}");
+
         // Signing out ends the session on every process.
         assert_eq!(nora.post("/api/v1/logout", json!({})).status, 204);
         assert_eq!(
@@ -301,11 +349,16 @@ async fn sign_in_roles_regions_and_csrf_hold_across_centre_processes() {
             .status,
             401
         );
-        (vic, pool2)
+        (vic, pool2, code)
     })
     .await
     .expect("checks");
-    let (vic, pool) = vic_client;
+    let (vic, pool, code) = vic_client;
+    let key = SigningKey::from_seed("west-1.example/log", &[3; 32]).expect("key");
+    let enrolled = sites::enrol(&pool, &code, &key.verifier())
+        .await
+        .expect("the code from the web enrols");
+    assert_eq!(enrolled.site, "west-1");
 
     let acknowledged = alerts::list(&pool, true).await.expect("alerts");
     let north = acknowledged

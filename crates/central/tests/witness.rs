@@ -279,6 +279,7 @@ async fn enrolment_over_http_pins_the_key_once_and_the_code_is_spent() {
         pool: pool.clone(),
         witness: witness_key(),
         witness_url: "http://central.example/witness".to_owned(),
+        public_url: "http://central.example".to_owned(),
         tls_fingerprint: None,
         secure_cookies: false,
         sign_in_throttle: Default::default(),

@@ -11,6 +11,7 @@ import { sitePage } from "./pages/site.js";
 import { alertsPage } from "./pages/alerts.js";
 import { registerPage } from "./pages/register.js";
 import { usersPage } from "./pages/users.js";
+import { auditPage } from "./pages/audit.js";
 
 // First match wins, in this order.
 setRoutes([
@@ -20,6 +21,7 @@ setRoutes([
   { path: "/alerts", page: (_, params) => alertsPage(params) },
   { path: "/register", page: (_, params) => registerPage(params) },
   { path: "/users", page: () => usersPage() },
+  { path: "/audit", page: () => auditPage() },
 ], {
   leave: () => {},
   resume: async () => signedIn(await api("GET", "/api/v1/session")),

@@ -1,13 +1,37 @@
 // One site: its health, cameras, alerts, and the witness's view of its log.
 
-import { ago, bytes, el, page, table, when } from "../ui.js";
-import { api } from "../api.js";
+import { ago, bytes, el, field, page, say, table, when } from "../ui.js";
+import { api, can } from "../api.js";
+import { route } from "../router.js";
 import { centreAlertTable, siteAlertTable } from "./alerts.js";
 import { statusBadge } from "./sites.js";
 
 function facts(pairs) {
   return el("dl", { class: "facts" }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "")
     .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+/** An admin places the site: its region (which limits who sees it) and
+ * its coordinates on the map. */
+function placeForm(s) {
+  const region = el("input", { value: s.region || "", autocomplete: "off", placeholder: "none" });
+  const lat = el("input", { value: s.latitude ?? "", inputmode: "decimal", size: 10, placeholder: "59.33" });
+  const lon = el("input", { value: s.longitude ?? "", inputmode: "decimal", size: 10, placeholder: "18.07" });
+  const number = (input) => (input.value.trim() === "" ? null : Number(input.value));
+  return el("form", { class: "inline", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      await api("POST", `/api/v1/sites/${encodeURIComponent(s.name)}/place`, {
+        region: region.value.trim() || null, latitude: number(lat), longitude: number(lon),
+      });
+      say(`Site ${s.name} placed.`);
+      route(true);
+    } catch (err) {
+      say(err.message, true);
+    }
+  } },
+  field("place-region", "Region", region), field("place-lat", "Latitude", lat), field("place-lon", "Longitude", lon),
+  el("button", { type: "submit", class: "secondary" }, "Place"));
 }
 
 export async function sitePage(name) {
@@ -36,6 +60,7 @@ export async function sitePage(name) {
       ["Footage kept", r && r.oldest_segment_ms ? `from ${when(r.oldest_segment_ms)} to ${when(r.last_segment_ms)}` : "none reported"],
       ["Disk", r && r.disk_used !== null ? `${bytes(r.disk_used)} of footage, ${bytes(r.disk_free)} free` : null],
     ]),
+    can("change_sites") ? placeForm(s) : null,
     el("h2", {}, "Cameras"),
     table(["Camera", "State", "Since", "Tampering", "Pictures dropped"], cameras,
       r ? "The site reports no cameras." : "The site has not reported yet."),

@@ -1,8 +1,8 @@
 // Every site the user may see, with its health: a map of the sites that
 // have coordinates, and a table of all of them.
 
-import { ago, badge, bytes, count, el, empty, page, svg, table } from "../ui.js";
-import { api } from "../api.js";
+import { ago, badge, bytes, count, el, empty, field, page, say, svg, table } from "../ui.js";
+import { api, can } from "../api.js";
 import { refreshLater, renderingNow, route, stillCurrent } from "../router.js";
 
 const REFRESH_MS = 15000;
@@ -58,9 +58,33 @@ function siteMap(sites) {
 }
 
 function witnessText(w) {
-  if (w.suspended_ms) return "suspended";
-  if (w.size === null) return "not yet";
-  return `${w.size} entries, ${ago(w.cosigned_ms)}`;
+  const refused = w.refusals ? `; ${count(w.refusals, "checkpoint")} refused` : "";
+  if (w.suspended_ms) return `suspended${refused}`;
+  if (w.size === null) return `not yet${refused}`;
+  return `${w.size} entries, ${ago(w.cosigned_ms)}${refused}`;
+}
+
+/** An admin adds a site: its one-time enrolment code is shown once, with
+ * what to put in the site's configuration. */
+function addSiteForm() {
+  const name = el("input", { autocomplete: "off", required: true, placeholder: "village-3" });
+  const shown = el("div", { id: "new-site-code" });
+  const form = el("form", { class: "inline", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const site = await api("POST", "/api/v1/sites", { name: name.value.trim() });
+      const config = `[central]\nurl = "${site.url}"\nenrol_code = "${site.code}"\n`
+        + (site.tls_fingerprint ? `tls_fingerprint = "${site.tls_fingerprint}"\n` : "");
+      shown.replaceChildren(
+        el("p", {}, `Site ${site.site} added. Its one-time enrolment code is shown only now; `
+          + "put this in the site's configuration:"),
+        el("pre", {}, config));
+      say(`Site ${site.site} added.`);
+    } catch (err) {
+      say(err.message, true);
+    }
+  } }, field("new-site", "New site", name), el("button", { type: "submit" }, "Add site"));
+  return el("section", {}, form, shown);
 }
 
 export async function sitesPage() {
@@ -89,7 +113,17 @@ export async function sitesPage() {
     siteMap(sites),
     table(["Site", "Region", "State", "Cameras", "Last report", "Newest footage", "Disk", "Alerts", "Witnessed", "Needs attention"],
       rows,
-      empty("No sites yet. An admin adds one with ", el("code", {}, "custos central site add NAME"),
-        "; it appears here once it enrols.")));
-  refreshLater(() => { if (stillCurrent(generation)) route(true); }, REFRESH_MS);
+      empty("No sites yet. An admin adds one here or with ", el("code", {}, "custos central site add NAME"),
+        "; it shows its state once it enrols.")),
+    can("change_sites") ? addSiteForm() : null);
+  // Refreshed while the page is shown, but not under someone typing, and
+  // not over a code just shown.
+  const tick = () => {
+    if (!stillCurrent(generation)) return;
+    const busy = (document.activeElement && document.activeElement.tagName === "INPUT")
+      || document.querySelector("#new-site-code pre");
+    if (busy) refreshLater(tick, REFRESH_MS);
+    else route(true);
+  };
+  refreshLater(tick, REFRESH_MS);
 }
