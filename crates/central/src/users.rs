@@ -240,6 +240,42 @@ pub async fn change(
         .map_err(CentralError::db("committing a user change"))
 }
 
+/// Gives user `name` a new argon2id `password_hash`, as `actor`: their
+/// sessions end and any lock with them.
+pub async fn set_password(
+    pool: &Pool,
+    name: &str,
+    password_hash: &str,
+    actor: &str,
+) -> Result<(), CentralError> {
+    let mut client = pool.get().await?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(CentralError::db("starting a transaction"))?;
+    let id: i64 = tx
+        .query_opt(
+            "UPDATE users SET password_hash = $2, failures = 0, first_failure_ms = NULL,
+                              locked_until_ms = NULL
+             WHERE name = $1 RETURNING id",
+            &[&name, &password_hash],
+        )
+        .await
+        .map_err(CentralError::db("changing a password"))?
+        .ok_or_else(|| CentralError::Invalid(format!("no user named {name:?}")))?
+        .get(0);
+    tx.execute(
+        "UPDATE sessions SET ended_ms = $2 WHERE user_id = $1 AND ended_ms IS NULL",
+        &[&id, &now_ms()],
+    )
+    .await
+    .map_err(CentralError::db("ending a user's sessions"))?;
+    audit(&tx, actor, "user.password_changed", None, name).await?;
+    tx.commit()
+        .await
+        .map_err(CentralError::db("committing a new password"))
+}
+
 /// The user named `name` with their password hash, for a sign-in.
 pub async fn for_sign_in(pool: &Pool, name: &str) -> Result<Option<(User, String)>, CentralError> {
     let client = pool.get().await?;

@@ -380,6 +380,23 @@ async fn sign_in_roles_regions_and_csrf_hold_across_centre_processes() {
         .expect("session");
     assert_eq!(status, 401);
 
+    // A new password: the old one no longer signs in.
+    let hash = hash_password("nora's new long password").expect("hash");
+    users::set_password(&pool, "nora", &hash, "test")
+        .await
+        .expect("new password");
+    let other = base.clone();
+    let (old, new) = tokio::task::spawn_blocking(move || {
+        let mut c = Client::new(&other);
+        (
+            c.sign_in("nora", "nora's long password").status,
+            c.sign_in("nora", "nora's new long password").status,
+        )
+    })
+    .await
+    .expect("sign-ins");
+    assert_eq!((old, new), (401, 200));
+
     // One address trying names fast is slowed down, whatever the names.
     let refused_at = tokio::task::spawn_blocking(move || {
         let mut client = Client::new(&base);

@@ -94,7 +94,7 @@ pub enum CentralCommand {
         config: PathBuf,
     },
     /// The people who use the centre's web app: add, list, disable,
-    /// enable, unlock.
+    /// enable, unlock, a new password.
     User {
         #[command(subcommand)]
         command: UserCommand,
@@ -143,6 +143,15 @@ pub enum UserCommand {
         name: String,
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Give a user a new password, read from standard input (their
+    /// sessions end).
+    Password {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        password_stdin: bool,
     },
     /// End the lock repeated failed sign-ins put on a user.
     Unlock {
@@ -592,6 +601,20 @@ async fn user_command(command: UserCommand, actor: &str) -> anyhow::Result<()> {
             let pool = pool(&load(&config)?).await?;
             users::change(&pool, &name, Some(false), false, actor).await?;
             println!("{name} may sign in again");
+        }
+        UserCommand::Password {
+            name,
+            config,
+            password_stdin,
+        } => {
+            if !password_stdin {
+                bail!("--password-stdin is required: a password never goes on a command line");
+            }
+            let password = crate::auth::read_password_stdin()?;
+            let hash = custos_webapp::credentials::hash_password(&password)?;
+            let pool = pool(&load(&config)?).await?;
+            users::set_password(&pool, &name, &hash, actor).await?;
+            println!("{name} has a new password; their sessions have ended");
         }
         UserCommand::Unlock { name, config } => {
             let pool = pool(&load(&config)?).await?;
