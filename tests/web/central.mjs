@@ -8,29 +8,15 @@
 // VIEWER_USER, VIEWER_PASSWORD, ALERT (alpha's tamper alert number), SHOTS,
 // CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { unclear, unnamed } from "./checks.mjs";
+import { check, env, launch, unclear, unnamed } from "./checks.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const base = env("CENTRAL_URL");
 const shots = env("SHOTS");
 mkdirSync(shots, { recursive: true });
 
-function check(ok, what) {
-  if (!ok) throw new Error(`check failed: ${what}`);
-  console.log(`ok - ${what}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox"],
-});
+const browser = await launch();
 const problems = [];
 const external = [];
 

@@ -1,5 +1,31 @@
-// What a keyboard or screen reader user needs of a page, and what makes a
-// page unclear: shared by the site's and the centre's browser checks.
+// What the site's and the centre's browser checks share: their settings,
+// the check that stops at the first failure, the browser, and what a
+// keyboard or screen reader user needs of a page and what makes a page
+// unclear.
+
+import { chromium } from "playwright-core";
+
+/** The environment variable `name`, which must be set. */
+export function env(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+}
+
+/** Stops the run at the first failed check, naming it. */
+export function check(ok, what) {
+  if (!ok) throw new Error(`check failed: ${what}`);
+  console.log(`ok - ${what}`);
+}
+
+/** Debian's chromium (or $CHROMIUM). */
+export function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    // The sandbox needs user namespaces, which CI containers often lack.
+    args: ["--no-sandbox"],
+  });
+}
 
 /** Form controls and buttons without a name, pictures without a text, no
  * heading, click-only traps (interactive elements must be links, buttons

@@ -5,30 +5,15 @@
 // Environment: CUSTOS_URL, ADMIN_USER, ADMIN_PASSWORD, VIEWER_USER,
 // VIEWER_PASSWORD, SHOTS (a directory), CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { unclear as unclearParts, unnamed } from "./checks.mjs";
+import { check, env, launch, unclear as unclearParts, unnamed } from "./checks.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const base = env("CUSTOS_URL");
 const shots = env("SHOTS");
 mkdirSync(shots, { recursive: true });
 
-function check(ok, what) {
-  if (!ok) throw new Error(`check failed: ${what}`);
-  console.log(`ok - ${what}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  // The sandbox needs user namespaces, which CI containers often lack.
-  args: ["--no-sandbox"],
-});
+const browser = await launch();
 const problems = [];
 const external = [];
 

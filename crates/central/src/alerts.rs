@@ -4,6 +4,7 @@
 use deadpool_postgres::Pool;
 use tokio_postgres::Transaction;
 
+use crate::db::begin;
 use crate::sites::audit;
 use crate::{now_ms, CentralError};
 
@@ -128,10 +129,7 @@ pub async fn settle(
     note: &str,
 ) -> Result<(), CentralError> {
     let mut client = pool.get().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))?;
+    let tx = begin(&mut client).await?;
     let now = now_ms();
     let sql = if resolve {
         "UPDATE alerts SET resolved_ms = $2, resolved_by = $3,
@@ -252,10 +250,7 @@ pub async fn request_site_alert_change(
         )));
     }
     let mut client = pool.get().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))?;
+    let tx = begin(&mut client).await?;
     let row = tx
         .query_opt(
             "SELECT s.id, a.state FROM sites s

@@ -255,6 +255,16 @@ CREATE TABLE sessions (
 "#,
 ];
 
+/// Starts a transaction on `client`.
+pub(crate) async fn begin(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, CentralError> {
+    client
+        .transaction()
+        .await
+        .map_err(CentralError::db("starting a transaction"))
+}
+
 /// Any constant: the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x6375_7374_6f73; // "custos"
 

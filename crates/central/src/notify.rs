@@ -19,6 +19,7 @@ use custos_notify::{Destination, Message, MessageKind};
 use deadpool_postgres::Pool;
 use tokio_postgres::{GenericClient, Transaction};
 
+use crate::db::begin;
 use crate::{now_ms, CentralError};
 
 /// How often the outbox is looked at.
@@ -74,10 +75,7 @@ pub async fn deliver_next(
         )
         .await
         .map_err(CentralError::db("adding a notification destination"))?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))?;
+    let tx = begin(&mut client).await?;
     let now = now_ms();
     let Some(cursor) = tx
         .query_opt(

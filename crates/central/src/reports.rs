@@ -7,6 +7,7 @@ use custos_report::Health;
 use deadpool_postgres::Pool;
 use tokio_postgres::Transaction;
 
+use crate::db::begin;
 use crate::{now_ms, CentralError};
 
 /// A site has not reported for longer than its limit.
@@ -312,10 +313,7 @@ pub async fn set_silent_limit(
         ));
     }
     let mut client = pool.get().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))?;
+    let tx = begin(&mut client).await?;
     let id: i64 = tx
         .query_opt(
             "UPDATE sites SET silent_after_ms = $2 WHERE name = $1 RETURNING id",

@@ -8,6 +8,7 @@ use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 use tokio_postgres::Transaction;
 
+use crate::db::begin;
 use crate::{now_ms, CentralError};
 
 /// How long an enrolment code stays valid.
@@ -114,15 +115,6 @@ pub fn check_site_name(name: &str) -> Result<(), CentralError> {
             "site name {name:?}: use 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
         )))
     }
-}
-
-async fn begin(
-    client: &mut deadpool_postgres::Object,
-) -> Result<deadpool_postgres::Transaction<'_>, CentralError> {
-    client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))
 }
 
 /// Creates site `name` with a fresh one-time enrolment code.

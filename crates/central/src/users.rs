@@ -14,6 +14,7 @@ use custos_webapp::credentials::{
 };
 use deadpool_postgres::Pool;
 
+use crate::db::begin;
 use crate::sites::audit;
 use crate::{now_ms, CentralError};
 
@@ -139,10 +140,7 @@ pub async fn add(
         return Err(CentralError::Invalid("the region is empty".to_owned()));
     }
     let mut client = pool.get().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))?;
+    let tx = begin(&mut client).await?;
     let added = tx
         .execute(
             "INSERT INTO users (name, password_hash, role, region, created_ms)
@@ -193,10 +191,7 @@ pub async fn change(
     actor: &str,
 ) -> Result<(), CentralError> {
     let mut client = pool.get().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))?;
+    let tx = begin(&mut client).await?;
     let id: i64 = tx
         .query_opt("SELECT id FROM users WHERE name = $1 FOR UPDATE", &[&name])
         .await
@@ -249,10 +244,7 @@ pub async fn set_password(
     actor: &str,
 ) -> Result<(), CentralError> {
     let mut client = pool.get().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))?;
+    let tx = begin(&mut client).await?;
     let id: i64 = tx
         .query_opt(
             "UPDATE users SET password_hash = $2, failures = 0, first_failure_ms = NULL,
@@ -302,10 +294,7 @@ pub async fn failed(
 ) -> Result<Option<i64>, CentralError> {
     let now = now_ms();
     let mut client = pool.get().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))?;
+    let tx = begin(&mut client).await?;
     let mut locked = None;
     if let Some(user) = user {
         let max = i32::try_from(MAX_FAILURES).unwrap_or(i32::MAX);
@@ -382,10 +371,7 @@ pub async fn start_session(
     let now = now_ms();
     let expires_ms = now + SESSION_LIFETIME_MS;
     let mut client = pool.get().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))?;
+    let tx = begin(&mut client).await?;
     tx.execute(
         "INSERT INTO sessions (id, user_id, secret_digest, source, started_ms, expires_ms, last_seen_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $5)",
@@ -465,10 +451,7 @@ pub async fn session(pool: &Pool, secret: &str) -> Result<Option<Session>, Centr
 /// Ends session `id` of `user`, logged.
 pub async fn end_session(pool: &Pool, user: &User, id: &str) -> Result<(), CentralError> {
     let mut client = pool.get().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(CentralError::db("starting a transaction"))?;
+    let tx = begin(&mut client).await?;
     tx.execute(
         "UPDATE sessions SET ended_ms = $2 WHERE id = $1 AND ended_ms IS NULL",
         &[&id, &now_ms()],

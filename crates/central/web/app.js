@@ -1,10 +1,9 @@
 // The central office's web app: the site app's modules (api, router,
 // session, ui, the sign-in page) with the centre's own pages.
 
-import { main } from "./ui.js";
 import { api, onUnauthorized } from "./api.js";
 import { route, setRoutes } from "./router.js";
-import { signedIn, signedOut } from "./session.js";
+import { signedIn, signedOut, wireHeader } from "./session.js";
 import { loginPage } from "./pages/login.js";
 import { sitesPage } from "./pages/sites.js";
 import { sitePage } from "./pages/site.js";
@@ -28,17 +27,6 @@ setRoutes([
 });
 onUnauthorized(signedOut);
 
-document.getElementById("logout").addEventListener("click", async () => {
-  try {
-    await api("POST", "/api/v1/logout");
-  } catch {
-    // Signed out either way.
-  }
-  signedOut();
-});
-document.querySelector("a.skip").addEventListener("click", (e) => {
-  e.preventDefault();
-  main.focus();
-});
+wireHeader();
 window.addEventListener("hashchange", () => route());
 route();

@@ -588,30 +588,22 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
     centre.add_user("ines", "admin", None, "the centre's admin password");
     centre.add_user("nora", "auditor", Some("north"), "nora's auditor password");
     centre.add_user("vic", "viewer", None, "vic's viewer password");
-    let web = common::browser_tests();
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
-    let out = Command::new("node")
-        .arg(web.join("central.mjs"))
-        .current_dir(&web)
-        .env("CENTRAL_URL", &centre.url)
-        .env("ADMIN_USER", "ines")
-        .env("ADMIN_PASSWORD", "the centre's admin password")
-        .env("AUDITOR_USER", "nora")
-        .env("AUDITOR_PASSWORD", "nora's auditor password")
-        .env("VIEWER_USER", "vic")
-        .env("VIEWER_PASSWORD", "vic's viewer password")
-        .env("ALERT", alert.to_string())
-        .env("SHOTS", &shots)
-        .output()
-        .expect("node must be installed");
-    let report = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let alert_text = alert.to_string();
+    let (passed, report) = common::browser_checks(
+        "central.mjs",
+        &[
+            ("CENTRAL_URL", centre.url.as_str()),
+            ("ADMIN_USER", "ines"),
+            ("ADMIN_PASSWORD", "the centre's admin password"),
+            ("AUDITOR_USER", "nora"),
+            ("AUDITOR_PASSWORD", "nora's auditor password"),
+            ("VIEWER_USER", "vic"),
+            ("VIEWER_PASSWORD", "vic's viewer password"),
+            ("ALERT", alert_text.as_str()),
+        ],
     );
-    println!("{report}");
     assert!(
-        out.status.success(),
+        passed,
         "the centre's web app in chromium:\n{report}\ncentre:\n{}",
         centre.log()
     );

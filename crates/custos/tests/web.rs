@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -14,7 +13,8 @@ use serde_json::json;
 
 #[test]
 fn the_web_app_in_chromium() {
-    let web = common::browser_tests();
+    // Missing browser tools fail here, before the site is set up.
+    common::browser_tests();
     let cam = Camera::start(&[("/cam", "live-h264:320x240@10:10:300")], None);
     let site = Site::new(&format!(
         "[[camera]]\nid = \"stacks\"\nname = \"Stacks room\"\nurl = \"{}\"\nanalysis = false\nsegment_seconds = 4\n",
@@ -53,29 +53,23 @@ fn the_web_app_in_chromium() {
         |v| v["cameras"][0]["state"] == "recording",
     );
 
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
-    let out = Command::new("node")
-        .arg(web.join("ui.mjs"))
-        .current_dir(&web)
-        .env("CUSTOS_URL", site.base_url())
-        .env("ADMIN_USER", "admin")
-        .env("ADMIN_PASSWORD", "a long test password")
-        .env("VIEWER_USER", "vera")
-        .env("VIEWER_PASSWORD", "viewer test password")
-        .env("SHOTS", &shots)
-        .output()
-        .expect("node must be installed");
-    let report = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let base = site.base_url();
+    let (passed, report) = common::browser_checks(
+        "ui.mjs",
+        &[
+            ("CUSTOS_URL", base.as_str()),
+            ("ADMIN_USER", "admin"),
+            ("ADMIN_PASSWORD", "a long test password"),
+            ("VIEWER_USER", "vera"),
+            ("VIEWER_PASSWORD", "viewer test password"),
+        ],
     );
-    println!("{report}");
     assert!(
-        out.status.success(),
+        passed,
         "browser checks failed:\n{report}\nlog:\n{}",
         site.log()
     );
+    let shots = common::screenshots_dir();
     for shot in [
         "dashboard",
         "register",

@@ -4,10 +4,9 @@
 // clients (api.js); router.js renders one page at a time; each page is a
 // module under pages/.
 
-import { main } from "./ui.js";
 import { api, onUnauthorized } from "./api.js";
 import { route, setRoutes } from "./router.js";
-import { signedIn, signedOut } from "./session.js";
+import { signedIn, signedOut, wireHeader } from "./session.js";
 import { loginPage } from "./pages/login.js";
 import { dashboard } from "./pages/dashboard.js";
 import { alertsPage } from "./pages/alerts.js";
@@ -51,19 +50,6 @@ setRoutes([
 });
 onUnauthorized(signedOut);
 
-document.getElementById("logout").addEventListener("click", async () => {
-  try {
-    await api("POST", "/api/v1/logout");
-  } catch {
-    // Signed out either way.
-  }
-  signedOut();
-});
-// The skip link's #main would be taken for a page address by the router:
-// it moves the focus itself.
-document.querySelector("a.skip").addEventListener("click", (e) => {
-  e.preventDefault();
-  main.focus();
-});
+wireHeader();
 window.addEventListener("hashchange", () => route());
 route();

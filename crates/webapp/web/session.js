@@ -1,7 +1,8 @@
 // Signing in and out: what the page shows of the session.
 
-import { can, session } from "./api.js";
+import { api, can, session } from "./api.js";
 import { route } from "./router.js";
+import { main } from "./ui.js";
 
 export function signedOut() {
   session.user = session.csrf = null;
@@ -27,4 +28,21 @@ export function signedIn(info) {
   for (const a of nav.querySelectorAll("a[data-operation]")) {
     a.hidden = !can(a.dataset.operation);
   }
+}
+
+/** Wires the header every app has: the sign-out button and the skip link
+ * (whose "#main" the router would take for a page address). */
+export function wireHeader() {
+  document.getElementById("logout").addEventListener("click", async () => {
+    try {
+      await api("POST", "/api/v1/logout");
+    } catch {
+      // Signed out either way.
+    }
+    signedOut();
+  });
+  document.querySelector("a.skip").addEventListener("click", (e) => {
+    e.preventDefault();
+    main.focus();
+  });
 }

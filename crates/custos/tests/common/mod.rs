@@ -46,6 +46,32 @@ pub fn browser_tests() -> PathBuf {
     web
 }
 
+/// Where the browser checks keep their screenshots.
+pub fn screenshots_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots")
+}
+
+/// Runs the browser checks of `script` (under tests/web) with `env` and
+/// [`screenshots_dir`] as `SHOTS`; prints what they said, and returns
+/// whether all passed with that report.
+pub fn browser_checks(script: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let web = browser_tests();
+    let out = Command::new("node")
+        .arg(web.join(script))
+        .current_dir(&web)
+        .envs(env.iter().copied())
+        .env("SHOTS", screenshots_dir())
+        .output()
+        .expect("node must be installed");
+    let report = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{report}");
+    (out.status.success(), report)
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
