@@ -126,7 +126,14 @@ try {
     "the register finds box B2 at alpha");
   const found = await admin.locator("tr[data-event]").first().innerText();
   check(found.includes("alpha") && found.includes("S1"), `box B2 is out with S1 at alpha (${found})`);
+  const entry = await admin.locator("tr[data-item='alpha/B2']").innerText();
+  check(entry.includes("Box B2"), `alpha's register names the box (${entry})`);
   await shot(admin, "register-item");
+  // By a person's name: who they are at each site, and what they handled.
+  await admin.goto(`${base}/#/register?person=${encodeURIComponent("Ada Reader")}&days=30`);
+  await admin.locator("#who-is").waitFor();
+  check((await admin.textContent("#who-is")).includes("Ada Reader (S1) at alpha"), "a name is found in the registers");
+  check((await admin.locator("tr[data-event]").first().innerText()).includes("B2"), "and what they handled, by their id");
   await admin.goto(`${base}/#/register?person=NOBODY&days=30`);
   await admin.getByText("NOBODY handled nothing").waitFor();
   check(true, "a search that finds nothing says so");

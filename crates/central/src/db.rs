@@ -253,6 +253,46 @@ CREATE TABLE sessions (
     ended_ms       BIGINT
 );
 "#,
+    r#"
+-- Version 7: the sites' registers as their logs tell them: each item,
+-- person and location as its latest register entry left it, with the log
+-- index of that entry.
+CREATE TABLE site_items (
+    site_id        BIGINT  NOT NULL REFERENCES sites(id),
+    epoch          INTEGER NOT NULL,
+    barcode        TEXT    NOT NULL,
+    title          TEXT    NOT NULL,
+    reference      TEXT,
+    home_location  TEXT,
+    location       TEXT,
+    status         TEXT,
+    holder         TEXT,
+    log_index      BIGINT  NOT NULL,
+    PRIMARY KEY (site_id, epoch, barcode)
+);
+CREATE INDEX site_items_barcode ON site_items (barcode);
+CREATE TABLE site_people (
+    site_id    BIGINT  NOT NULL REFERENCES sites(id),
+    epoch      INTEGER NOT NULL,
+    staff_id   TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    role       TEXT,
+    retired    BOOLEAN NOT NULL,
+    log_index  BIGINT  NOT NULL,
+    PRIMARY KEY (site_id, epoch, staff_id)
+);
+CREATE TABLE site_locations (
+    site_id    BIGINT  NOT NULL REFERENCES sites(id),
+    epoch      INTEGER NOT NULL,
+    code       TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    kind       TEXT,
+    room       TEXT,
+    retired    BOOLEAN NOT NULL,
+    log_index  BIGINT  NOT NULL,
+    PRIMARY KEY (site_id, epoch, code)
+);
+"#,
 ];
 
 /// Starts a transaction on `client`.

@@ -312,6 +312,13 @@ async fn store_entry(
     };
     let text = |k: &str| entry.str_field(k).map(str::to_owned);
     let int = |k: &str| entry.int_field(k);
+    let flag = |k: &str| {
+        entry
+            .fields
+            .get(k)
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    };
     match entry.kind.as_str() {
         "alert.raised" => {
             let Some(alert) = int("alert") else {
@@ -439,6 +446,78 @@ async fn store_entry(
             )
             .await
             .map_err(CentralError::db("storing a custody event"))?;
+        }
+        "register.item" => {
+            let Some(barcode) = text("barcode") else {
+                return Ok(());
+            };
+            tx.execute(
+                "INSERT INTO site_items (site_id, epoch, barcode, title, reference, home_location,
+                                         location, status, holder, log_index)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (site_id, epoch, barcode) DO UPDATE SET
+                     title = $4, reference = $5, home_location = $6, location = $7,
+                     status = $8, holder = $9, log_index = $10",
+                &[
+                    &state.site_id,
+                    &state.epoch,
+                    &barcode,
+                    &text("title").unwrap_or_default(),
+                    &text("reference"),
+                    &text("home_location"),
+                    &text("location"),
+                    &text("status"),
+                    &text("holder"),
+                    &idx,
+                ],
+            )
+            .await
+            .map_err(CentralError::db("storing a register item"))?;
+        }
+        "register.person" => {
+            let Some(staff_id) = text("staff_id") else {
+                return Ok(());
+            };
+            tx.execute(
+                "INSERT INTO site_people (site_id, epoch, staff_id, name, role, retired, log_index)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (site_id, epoch, staff_id) DO UPDATE SET
+                     name = $4, role = $5, retired = $6, log_index = $7",
+                &[
+                    &state.site_id,
+                    &state.epoch,
+                    &staff_id,
+                    &text("name").unwrap_or_default(),
+                    &text("role"),
+                    &flag("retired"),
+                    &idx,
+                ],
+            )
+            .await
+            .map_err(CentralError::db("storing a register person"))?;
+        }
+        "register.location" => {
+            let Some(code) = text("code") else {
+                return Ok(());
+            };
+            tx.execute(
+                "INSERT INTO site_locations (site_id, epoch, code, name, kind, room, retired, log_index)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (site_id, epoch, code) DO UPDATE SET
+                     name = $4, kind = $5, room = $6, retired = $7, log_index = $8",
+                &[
+                    &state.site_id,
+                    &state.epoch,
+                    &code,
+                    &text("name").unwrap_or_default(),
+                    &text("kind"),
+                    &text("room"),
+                    &flag("retired"),
+                    &idx,
+                ],
+            )
+            .await
+            .map_err(CentralError::db("storing a register location"))?;
         }
         _ => {}
     }

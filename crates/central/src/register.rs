@@ -167,3 +167,113 @@ pub async fn without_footage(pool: &Pool, since_ms: i64) -> Result<Vec<CustodyRo
     )
     .await
 }
+
+/// An item as its site's register last described it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ItemRow {
+    /// The site.
+    pub site: String,
+    /// The item.
+    pub barcode: String,
+    /// Its title.
+    pub title: String,
+    /// The archive's reference, if any.
+    pub reference: Option<String>,
+    /// Where it belongs.
+    pub home_location: Option<String>,
+    /// Where the register last put it.
+    pub location: Option<String>,
+    /// The location's name, when the site's register names it.
+    pub location_name: Option<String>,
+    /// `in_place`, `out` or `disposed`, as of that entry.
+    pub status: Option<String>,
+    /// Who held it, as of that entry.
+    pub holder: Option<String>,
+    /// The holder's name, when the site's register names them.
+    pub holder_name: Option<String>,
+    /// The index of the site's log entry it comes from.
+    pub log_index: i64,
+}
+
+/// Item `barcode` in every site's register (the history witnessed now).
+/// Its custody events since are in [`where_is`]; the later log index is
+/// the later word.
+pub async fn register_items(pool: &Pool, barcode: &str) -> Result<Vec<ItemRow>, CentralError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT s.name, i.barcode, i.title, i.reference, i.home_location, i.location,
+                    l.name, i.status, i.holder, p.name, i.log_index
+             FROM site_items i
+             JOIN sites s ON s.id = i.site_id AND i.epoch = s.witness_epoch
+             LEFT JOIN site_locations l
+                    ON l.site_id = i.site_id AND l.epoch = i.epoch AND l.code = i.location
+             LEFT JOIN site_people p
+                    ON p.site_id = i.site_id AND p.epoch = i.epoch AND p.staff_id = i.holder
+             WHERE i.barcode = $1
+             ORDER BY s.name",
+            &[&barcode],
+        )
+        .await
+        .map_err(CentralError::db("reading the sites' registers"))?;
+    Ok(rows
+        .iter()
+        .map(|r| ItemRow {
+            site: r.get(0),
+            barcode: r.get(1),
+            title: r.get(2),
+            reference: r.get(3),
+            home_location: r.get(4),
+            location: r.get(5),
+            location_name: r.get(6),
+            status: r.get(7),
+            holder: r.get(8),
+            holder_name: r.get(9),
+            log_index: r.get(10),
+        })
+        .collect())
+}
+
+/// A person as a site's register names them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PersonRow {
+    /// The site.
+    pub site: String,
+    /// Their staff or reader id there.
+    pub staff_id: String,
+    /// Their name.
+    pub name: String,
+    /// `staff`, `researcher`, …
+    pub role: Option<String>,
+    /// Whether they left.
+    pub retired: bool,
+    /// The index of the site's log entry it comes from.
+    pub log_index: i64,
+}
+
+/// Who `person` is at every site whose register has them, by their id or
+/// by their name (case aside).
+pub async fn people(pool: &Pool, person: &str) -> Result<Vec<PersonRow>, CentralError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT s.name, p.staff_id, p.name, p.role, p.retired, p.log_index
+             FROM site_people p JOIN sites s ON s.id = p.site_id AND p.epoch = s.witness_epoch
+             WHERE p.staff_id = $1 OR lower(p.name) = lower($1)
+             ORDER BY s.name, p.staff_id",
+            &[&person],
+        )
+        .await
+        .map_err(CentralError::db("reading the sites' people"))?;
+    Ok(rows
+        .iter()
+        .map(|r| PersonRow {
+            site: r.get(0),
+            staff_id: r.get(1),
+            name: r.get(2),
+            role: r.get(3),
+            retired: r.get(4),
+            log_index: r.get(5),
+        })
+        .collect())
+}

@@ -826,7 +826,17 @@ async fn where_is(
         register::where_is(&central.pool, &barcode).await?
     };
     let rows = visible_rows(&central, signed.user(), rows).await?;
-    Ok(Json(serde_json::json!({ "events": rows })).into_response())
+    let places = sites::places(&central.pool).await?;
+    let items: Vec<_> = register::register_items(&central.pool, &barcode)
+        .await?
+        .into_iter()
+        .filter(|i| {
+            signed
+                .user()
+                .sees(places.get(&i.site).and_then(|p| p.region.as_deref()))
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items, "events": rows })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -855,9 +865,35 @@ async fn handled(
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .ok_or_else(|| WebError::new(StatusCode::BAD_REQUEST, "person: whose custody events"))?;
-    let rows = register::handled_by(&central.pool, person, since(query.days)?, 1000).await?;
+    let since_ms = since(query.days)?;
+    // A name stands for the ids the sites' registers give it.
+    let places = sites::places(&central.pool).await?;
+    let people: Vec<_> = register::people(&central.pool, person)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            signed
+                .user()
+                .sees(places.get(&p.site).and_then(|p| p.region.as_deref()))
+        })
+        .collect();
+    let mut ids: Vec<&str> = vec![person];
+    ids.extend(people.iter().map(|p| p.staff_id.as_str()));
+    ids.sort_unstable();
+    ids.dedup();
+    let mut rows = Vec::new();
+    for id in ids {
+        rows.extend(register::handled_by(&central.pool, id, since_ms, 1000).await?);
+    }
+    rows.sort_by(|a, b| {
+        b.at_ms
+            .cmp(&a.at_ms)
+            .then(a.site.cmp(&b.site))
+            .then(b.log_index.cmp(&a.log_index))
+    });
+    rows.dedup_by(|a, b| a.site == b.site && a.log_index == b.log_index);
     let rows = visible_rows(&central, signed.user(), rows).await?;
-    Ok(Json(serde_json::json!({ "events": rows })).into_response())
+    Ok(Json(serde_json::json!({ "people": people, "events": rows })).into_response())
 }
 
 async fn no_footage(

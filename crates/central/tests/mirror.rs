@@ -450,3 +450,83 @@ async fn a_backlog_of_old_alerts_is_told_in_one_message_and_a_fresh_one_alone() 
     let listed = alerts::site_alerts(&pool, true).await.expect("alerts");
     assert_eq!(listed.len(), 6);
 }
+
+#[tokio::test]
+async fn the_sites_registers_are_read_from_their_logs() {
+    use custos_ledger::catalogue::{RegisterItem, RegisterLocation, RegisterPerson};
+    let pg = pg::Postgres::start();
+    let pool = enrolled(&pg, "registers").await;
+    let mut log = Log::new();
+    let at = 1_796_540_000_000;
+    let coverage = serde_json::json!([]);
+    log.append(
+        leaf(
+            at,
+            &RegisterLocation {
+                change: "created",
+                by: "ana",
+                code: "S9",
+                name: "Store room",
+                kind: "room",
+                room: None,
+                coverage: &coverage,
+                retired: false,
+            },
+        )
+        .expect("leaf"),
+    );
+    log.append(
+        leaf(
+            at + 1,
+            &RegisterPerson {
+                change: "created",
+                by: "ana",
+                staff_id: "S1",
+                name: "Ada Reader",
+                role: "researcher",
+                badge: None,
+                retired: false,
+            },
+        )
+        .expect("leaf"),
+    );
+    let item = |holder: Option<&'static str>, status: &'static str| RegisterItem {
+        change: "updated",
+        by: "ana",
+        barcode: "B2",
+        title: "Box B2",
+        reference: "F-12/3",
+        classification: "",
+        home_location: "S9",
+        location: "S9",
+        status,
+        holder,
+        due_ms: None,
+        disposed_reason: None,
+    };
+    log.append(leaf(at + 2, &item(None, "in_place")).expect("leaf"));
+    log.append(leaf(at + 3, &item(Some("S1"), "out")).expect("leaf"));
+    log.cosign(&pool).await;
+    let a = mirror::accept(&pool, &log.batch(0, 4))
+        .await
+        .expect("accept");
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    let items = register::register_items(&pool, "B2").await.expect("items");
+    assert_eq!(items.len(), 1, "{items:?}");
+    let b2 = &items[0];
+    assert_eq!(
+        (b2.site.as_str(), b2.title.as_str(), b2.status.as_deref()),
+        ("stacks", "Box B2", Some("out"))
+    );
+    assert_eq!(b2.holder_name.as_deref(), Some("Ada Reader"));
+    assert_eq!(b2.location_name.as_deref(), Some("Store room"));
+    assert_eq!(b2.log_index, 3, "the latest entry's");
+    let ada = register::people(&pool, "ada reader").await.expect("people");
+    assert_eq!(ada.len(), 1);
+    assert_eq!((ada[0].staff_id.as_str(), ada[0].log_index), ("S1", 1));
+    assert!(register::register_items(&pool, "B3")
+        .await
+        .expect("items")
+        .is_empty());
+}

@@ -488,9 +488,33 @@ async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
             } else {
                 register::where_is(&pool, &barcode).await?
             };
+            let items = register::register_items(&pool, &barcode).await?;
+            if json {
+                let doc = serde_json::json!({ "items": items, "events": rows });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+                return Ok(());
+            }
+            if items.is_empty() {
+                println!("no site's register has {barcode}");
+            }
+            for i in &items {
+                let whereabouts = match (&i.holder, &i.location) {
+                    (Some(h), _) => format!("held by {}", i.holder_name.as_deref().unwrap_or(h)),
+                    (None, Some(l)) => format!("at {}", i.location_name.as_deref().unwrap_or(l)),
+                    (None, None) => "nowhere recorded".to_owned(),
+                };
+                println!(
+                    "{} register: {} \"{}\", {}, {whereabouts} [log entry {}]",
+                    i.site,
+                    i.barcode,
+                    i.title,
+                    i.status.as_deref().unwrap_or("?"),
+                    i.log_index
+                );
+            }
             print_custody(
                 &rows,
-                json,
+                false,
                 &format!("no site has a custody event of {barcode}"),
             )?;
         }

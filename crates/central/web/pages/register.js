@@ -23,6 +23,18 @@ function eventTable(events, whenEmpty) {
   return table(["Site", "When", "Item", "What", "Person", "Now with / at", "Footage", "Log entry"], rows, whenEmpty);
 }
 
+function itemTable(items, barcode) {
+  const rows = items.map((i) => el("tr", { "data-item": `${i.site}/${i.barcode}` },
+    el("td", {}, el("a", { href: `#/sites/${encodeURIComponent(i.site)}` }, i.site)),
+    el("td", {}, i.title),
+    el("td", {}, i.reference || ""),
+    el("td", {}, (i.status || "").replace("_", " ")),
+    el("td", {}, i.holder ? `${i.holder_name || i.holder}` : (i.location_name || i.location || "")),
+    el("td", {}, String(i.log_index))));
+  return table(["Site", "Title", "Reference", "Status", "With / at", "Log entry"], rows,
+    `No site's register has ${barcode}.`);
+}
+
 export async function registerPage(params) {
   const barcode = params.get("barcode") || "";
   const person = params.get("person") || "";
@@ -44,11 +56,14 @@ export async function registerPage(params) {
   try {
     if (barcode) {
       const data = await api("GET", `/api/v1/register/where/${encodeURIComponent(barcode)}?history=true`);
-      result = [el("h2", {}, `Item ${barcode}, newest first`),
+      result = [el("h2", {}, `Item ${barcode} in the registers`), itemTable(data.items, barcode),
+        el("h2", {}, "Its custody events, newest first"),
         eventTable(data.events, `No site has recorded custody of ${barcode}.`)];
     } else if (person) {
       const data = await api("GET", `/api/v1/register/handled?person=${encodeURIComponent(person)}&days=${encodeURIComponent(days)}`);
+      const who = data.people.map((p) => `${p.name} (${p.staff_id}) at ${p.site}`).join("; ");
       result = [el("h2", {}, `What ${person} handled in the last ${days} days`),
+        who ? el("p", { id: "who-is" }, `In the registers: ${who}.`) : null,
         eventTable(data.events, `${person} handled nothing at any site in the last ${days} days.`)];
     } else if (show === "no-footage") {
       const data = await api("GET", `/api/v1/register/no-footage?days=${encodeURIComponent(days)}`);
