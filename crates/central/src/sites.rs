@@ -174,10 +174,12 @@ pub struct Rotation {
 }
 
 /// Enrols the site whose one-time code is `code` with its log key,
-/// spending the code. A code issued by [`rekey`] for a
-/// site enrolled already replaces its key: its witnessed history starts
-/// afresh from the new log (the old one and every refusal stay as
-/// evidence), and co-signing resumes.
+/// spending the code. A code issued by [`rekey`] lets a site enrolled
+/// already enrol again: with a new key (a new box) the key is replaced and
+/// its witnessed history starts afresh from the new log (the old one and
+/// every refusal stay as evidence) with co-signing resumed; with the same
+/// key (it missed a change of the centre's certificate) nothing changes
+/// here but the audit trail, and the site pins the centre afresh.
 pub async fn enrol(
     pool: &Pool,
     code: &str,
@@ -216,18 +218,14 @@ pub async fn enrol(
         });
     }
     let new_key = log_key.to_string();
+    let again = old_key.as_deref() == Some(new_key.as_str());
     let rotation = match old_key {
-        None => None,
-        Some(old) if old == new_key => {
-            return Err(CentralError::Invalid(format!(
-                "site {name:?} already enrolled with this log key; a re-key code is for a new key"
-            )))
-        }
-        Some(old) => Some(Rotation {
+        Some(old) if !again => Some(Rotation {
             replaces_key: old,
-            rotated_by: rekey_by.unwrap_or_default(),
-            reason: rekey_reason.unwrap_or_default(),
+            rotated_by: rekey_by.clone().unwrap_or_default(),
+            reason: rekey_reason.clone().unwrap_or_default(),
         }),
+        _ => None,
     };
     tx.execute(
         "UPDATE sites SET log_key = $2, origin = $3, enrolled_ms = $4,
@@ -239,6 +237,21 @@ pub async fn enrol(
     .await
     .map_err(CentralError::db("enrolling a site"))?;
     match &rotation {
+        // The same key with a re-enrolment code: the site pins the centre
+        // afresh (it missed a certificate change); its history goes on.
+        None if again => {
+            audit(
+                &tx,
+                rekey_by.as_deref().unwrap_or_default(),
+                "site.reenrolled",
+                Some(id),
+                &format!(
+                    "log key {log_key} kept, enrolled again by the site with the code: {}",
+                    rekey_reason.as_deref().unwrap_or_default()
+                ),
+            )
+            .await?
+        }
         None => {
             audit(
                 &tx,
@@ -293,9 +306,10 @@ async fn new_history(tx: &Transaction<'_>, id: i64) -> Result<(), CentralError> 
     Ok(())
 }
 
-/// Issues a one-time code with which enrolled site `name` enrols again
-/// with a new log key (a new box, or its data lost): an admin's act,
-/// audited; the current key stays pinned until the code is used.
+/// Issues a one-time code with which enrolled site `name` enrols again,
+/// with a new log key (a new box, or its data lost) or its own (to pin the
+/// centre afresh): an admin's act, audited; the current key stays pinned
+/// until the code is used.
 pub async fn rekey(
     pool: &Pool,
     name: &str,

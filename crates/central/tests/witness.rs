@@ -340,7 +340,7 @@ async fn enrolment_over_http_pins_the_key_once_and_the_code_is_spent() {
 }
 
 #[tokio::test]
-async fn a_new_box_enrols_again_with_an_admins_code_and_is_witnessed_afresh() {
+async fn a_site_enrols_again_with_an_admins_code_a_new_box_witnessed_afresh() {
     let pg = pg::Postgres::start();
     let pool = enrolled_site(&pg, "rekey").await;
     let w = witness_key();
@@ -361,11 +361,20 @@ async fn a_new_box_enrols_again_with_an_admins_code_and_is_witnessed_afresh() {
         .await
         .expect("add");
     assert_eq!(a.status, 200, "{}", a.body);
-    // The same key again is not a rotation (and leaves the code unspent).
-    assert!(matches!(
-        sites::enrol(&pool, &code.code, &site_key().verifier()).await,
-        Err(CentralError::Invalid(_))
-    ));
+    // The same key again is no rotation: the site pins the centre afresh
+    // and its history goes on.
+    let again = sites::enrol(&pool, &code.code, &site_key().verifier())
+        .await
+        .expect("enrol again");
+    assert_eq!(again.rotation, None);
+    let grown = tree("e", 9);
+    let a = witness::add(&pool, &w, &body(8, &grown, &note(&grown, &site_key())))
+        .await
+        .expect("add");
+    assert_eq!(a.status, 200, "{}", a.body);
+    let code = sites::rekey(&pool, "archive-7", "ines", "the box's disk died")
+        .await
+        .expect("rekey");
     let new_key = SigningKey::from_seed(ORIGIN, &[8; 32]).expect("new key");
     let enrolled = sites::enrol(&pool, &code.code, &new_key.verifier())
         .await
@@ -385,11 +394,11 @@ async fn a_new_box_enrols_again_with_an_admins_code_and_is_witnessed_afresh() {
         .await
         .expect("add");
     assert_eq!(a.status, 200, "{}", a.body);
-    let old_again = tree("e", 9);
+    let old_again = tree("e", 10);
     let a = witness::add(
         &pool,
         &w,
-        &body(8, &old_again, &note(&old_again, &site_key())),
+        &body(9, &old_again, &note(&old_again, &site_key())),
     )
     .await
     .expect("add");
@@ -409,4 +418,7 @@ async fn a_new_box_enrols_again_with_an_admins_code_and_is_witnessed_afresh() {
         "{rotated:?}"
     );
     assert!(trail.iter().any(|l| l.action == "site.rekey_code_issued"));
+    assert!(trail
+        .iter()
+        .any(|l| l.action == "site.reenrolled" && l.actor == "ines"));
 }

@@ -105,6 +105,11 @@ pub enum CentralCommand {
         /// The site's configuration file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Enrol again although enrolled, with a re-enrolment code the
+        /// centre gave (`site reenrol`), pinning its certificate and
+        /// witness key afresh. Run it with `custos serve` stopped.
+        #[arg(long)]
+        again: bool,
     },
 }
 
@@ -240,17 +245,26 @@ pub enum SiteCommand {
         #[arg(long, allow_hyphen_values = true)]
         longitude: Option<f64>,
     },
-    /// Replace a site's pinned log key, or let a new box enrol again with
-    /// its own (a one-time code).
+    /// Let an enrolled site enrol again, with a one-time code: a new box
+    /// with its new log key (the rotation is logged here and in the new
+    /// log, and the site is witnessed afresh), or the same site to pin the
+    /// centre afresh after missing a change of its certificate.
+    Reenrol {
+        name: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Replace a site's pinned log key at once (logged here only; `reenrol`
+    /// has the site log it too).
     RotateKey {
         name: String,
         #[arg(long, short)]
         config: PathBuf,
-        /// The new verifier key (`name+id+key`), pinned at once. Without
-        /// it, a one-time code is printed with which the site (a new box)
-        /// enrols again with its new key; its log then says so too.
+        /// The new verifier key (`name+id+key`).
         #[arg(long)]
-        key: Option<String>,
+        key: String,
         #[arg(long)]
         reason: String,
     },
@@ -398,8 +412,8 @@ fn print_custody(rows: &[register::CustodyRow], json: bool, none: &str) -> anyho
 /// Runs a `custos central` command.
 pub fn run(command: CentralCommand) -> anyhow::Result<()> {
     // A site's command: blocking HTTP and the site's index, no PostgreSQL.
-    if let CentralCommand::Enrol { config } = &command {
-        return crate::central_site::enrol_command(config);
+    if let CentralCommand::Enrol { config, again } = &command {
+        return crate::central_site::enrol_command(config, *again);
     }
     let runtime = crate::runtime()?;
     runtime.block_on(run_async(command))
@@ -408,7 +422,9 @@ pub fn run(command: CentralCommand) -> anyhow::Result<()> {
 async fn run_async(command: CentralCommand) -> anyhow::Result<()> {
     let actor = cli_actor();
     match command {
-        CentralCommand::Enrol { config } => crate::central_site::enrol_command(&config)?,
+        CentralCommand::Enrol { config, again } => {
+            crate::central_site::enrol_command(&config, again)?
+        }
         CentralCommand::Serve { config: path } => serve(&path).await?,
         CentralCommand::Site { command } => site_command(command, &actor).await?,
         CentralCommand::User { command } => user_command(command, &actor).await?,
@@ -810,35 +826,42 @@ async fn site_command(command: SiteCommand, actor: &str) -> anyhow::Result<()> {
             sites::place(&pool, &name, &place, actor).await?;
             println!("site {name} placed");
         }
+        SiteCommand::Reenrol {
+            name,
+            config,
+            reason,
+        } => {
+            let config = load(&config)?;
+            let pool = pool(&config).await?;
+            let code = sites::rekey(&pool, &name, actor, &reason).await?;
+            println!(
+                "re-enrolment code for site {name} (valid until {}, shown once):",
+                when(code.expires_ms)
+            );
+            println!("{}", code.code);
+            if let Some(files) = &config.tls {
+                println!(
+                    "tls_fingerprint = \"{}\"",
+                    certificate_fingerprint(&files.cert_file)?
+                );
+            }
+            println!(
+                "the site keeps its pinned key until it enrols with this code: a new box, put it \
+                 in [central] enrol_code and start it; the same site, put it there and run \
+                 `custos central enrol --again --config SITE.toml`"
+            );
+        }
         SiteCommand::RotateKey {
             name,
             config,
             key,
             reason,
         } => {
-            let config = load(&config)?;
-            let pool = pool(&config).await?;
-            match key {
-                Some(key) => {
-                    let key = custos_ledger::note::VerifierKey::parse(key.trim())
-                        .map_err(|e| anyhow!("--key: {e}"))?;
-                    sites::rotate_key(&pool, &name, &key, actor, &reason).await?;
-                    println!("site {name} now signs with {key}");
-                }
-                None => {
-                    let code = sites::rekey(&pool, &name, actor, &reason).await?;
-                    println!(
-                        "re-key code for site {name} (valid until {}, shown once):",
-                        when(code.expires_ms)
-                    );
-                    println!("{}", code.code);
-                    println!(
-                        "the site keeps its current key until it enrols with this code: put it in \
-                         [central] enrol_code of the new box's config and start it, or run \
-                         `custos central enrol --config SITE.toml` there"
-                    );
-                }
-            }
+            let key = custos_ledger::note::VerifierKey::parse(key.trim())
+                .map_err(|e| anyhow!("--key: {e}"))?;
+            let pool = pool(&load(&config)?).await?;
+            sites::rotate_key(&pool, &name, &key, actor, &reason).await?;
+            println!("site {name} now signs with {key}");
         }
     }
     Ok(())

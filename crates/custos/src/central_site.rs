@@ -8,7 +8,7 @@ use anyhow::Context;
 /// Enrols the site of the configuration at `config_path` with its
 /// `[central]` office and prints what was pinned. Enrolling a site that is
 /// enrolled already only shows the enrolment.
-pub fn enrol_command(config_path: &Path) -> anyhow::Result<()> {
+pub fn enrol_command(config_path: &Path, again: bool) -> anyhow::Result<()> {
     let config = crate::load_config(config_path)?;
     let Some(central) = &config.central else {
         anyhow::bail!(
@@ -19,7 +19,12 @@ pub fn enrol_command(config_path: &Path) -> anyhow::Result<()> {
     };
     let store = crate::site_store(&config.data_dir)?;
     let key = custos_site::sitelog::signing_key(&config.data_dir, &config.site)?;
-    let enrolment = custos_site::uplink::enrol(
+    let enrol = if again {
+        custos_site::uplink::enrol_again
+    } else {
+        custos_site::uplink::enrol
+    };
+    let enrolment = enrol(
         &store,
         central,
         &key.verifier(),

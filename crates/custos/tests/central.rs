@@ -769,14 +769,14 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
     let old_key = find(&centre.json(&["site", "list"]), "sites", "beta")["log_key"].clone();
     let issued = centre.cli(&[
         "site",
-        "rotate-key",
+        "reenrol",
         "beta",
         "--reason",
         "a new box after the restore",
     ]);
     let code = issued
         .lines()
-        .skip_while(|l| !l.starts_with("re-key code"))
+        .skip_while(|l| !l.starts_with("re-enrolment code"))
         .nth(1)
         .unwrap_or_else(|| panic!("no code in {issued}"))
         .trim()
@@ -1110,12 +1110,22 @@ fn a_site_follows_the_centre_to_its_next_certificate() {
     let enrolment = centre.add_site("delta");
     let delta = site("delta", "", &centre, &enrolment);
     let _serve = delta.serve();
+    // Zeta will be away for the whole announcement.
+    let zeta = site("zeta", "", &centre, &centre.add_site("zeta"));
+    let mut zeta_serve = zeta.serve();
     centre.wait_sites(
-        "delta enrolled and co-signed",
+        "delta and zeta enrolled and co-signed",
         Duration::from_secs(60),
-        |l| cosigned(find(l, "sites", "delta")) > 0 && find(l, "reports", "delta").is_object(),
+        |l| {
+            ["delta", "zeta"]
+                .iter()
+                .all(|n| cosigned(find(l, "sites", n)) > 0 && find(l, "reports", n).is_object())
+        },
     );
     assert_eq!(pinned_by(&delta), first.to_string());
+    assert!(zeta_serve
+        .terminate(Duration::from_secs(15))
+        .is_some_and(|s| s.success()));
 
     // The centre announces its next certificate; the site pins both.
     let (next_cert, next_key, next) = certificate(centre.dir.path(), "next");
@@ -1152,6 +1162,57 @@ fn a_site_follows_the_centre_to_its_next_certificate() {
         },
     );
     wait_pinned(&delta, &next.to_string());
+
+    // Zeta missed it: it trusts only the old certificate. An admin gives it
+    // a re-enrolment code with the new fingerprint; it enrols again with
+    // its own key and goes on, its history unbroken.
+    let zeta_before = cosigned(find(&centre.json(&["site", "list"]), "sites", "zeta"));
+    let issued = centre.cli(&[
+        "site",
+        "reenrol",
+        "zeta",
+        "--reason",
+        "away during the certificate change",
+    ]);
+    let code = issued
+        .lines()
+        .skip_while(|l| !l.starts_with("re-enrolment code"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no code in {issued}"))
+        .trim()
+        .to_owned();
+    assert!(issued.contains(&next.to_string()), "{issued}");
+    let config = std::fs::read_to_string(&zeta.config).expect("config");
+    let config: String = config
+        .lines()
+        .map(|l| {
+            if l.starts_with("enrol_code = ") {
+                format!("enrol_code = \"{code}\"\n")
+            } else if l.starts_with("tls_fingerprint = ") {
+                format!("tls_fingerprint = \"{next}\"\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&zeta.config, config).expect("config");
+    let cfg = zeta.config.to_string_lossy().into_owned();
+    let out = zeta
+        .custos(&["central", "enrol", "--again", "--config", &cfg])
+        .output()
+        .expect("enrol again");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(pinned_by(&zeta), next.to_string());
+    let _zeta_serve = zeta.serve();
+    zeta.add_user("clerk", "admin", "a long test password");
+    centre.wait_sites(
+        "zeta co-signed again, its history going on",
+        Duration::from_secs(60),
+        |l| cosigned(find(l, "sites", "zeta")) > zeta_before,
+    );
+    let trail = centre.cli(&["audit"]);
+    assert!(trail.contains("site.reenrolled"), "{trail}");
+
     // Each pinning is in the site's log, with what it replaced.
     let token = delta.token("clerk");
     let entries = delta

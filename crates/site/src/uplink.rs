@@ -279,8 +279,31 @@ pub fn enrol(
     log_key: &VerifierKey,
     timeout: Duration,
 ) -> Result<Enrolment, EnrolError> {
+    enrol_with(store, central, log_key, timeout, false)
+}
+
+/// Enrols again although enrolled, with the re-enrolment code in
+/// `central` (the centre's `site reenrol`): the witness key and the
+/// certificate are pinned afresh and `central.enrolled` logged again. For a
+/// site that missed a change of the centre's certificate.
+pub fn enrol_again(
+    store: &Store,
+    central: &CentralOffice,
+    log_key: &VerifierKey,
+    timeout: Duration,
+) -> Result<Enrolment, EnrolError> {
+    enrol_with(store, central, log_key, timeout, true)
+}
+
+fn enrol_with(
+    store: &Store,
+    central: &CentralOffice,
+    log_key: &VerifierKey,
+    timeout: Duration,
+    again: bool,
+) -> Result<Enrolment, EnrolError> {
     let url = central.url.trim_end_matches('/').to_owned();
-    if let Some(w) = enrolment(store)? {
+    if let Some(w) = enrolment(store)?.filter(|_| !again) {
         let (enrolled, site) = w.central.clone().unwrap_or_default();
         if enrolled.trim_end_matches('/') != url {
             return Err(EnrolError::OtherCentre {
