@@ -113,7 +113,20 @@ try {
   check(JSON.stringify(dots) === JSON.stringify(["alpha", "beta"]), `the map places the sites with coordinates (${dots})`);
   check(await admin.locator("svg.sitemap circle.attention").count() === 1, "the map shows alpha in trouble");
   await shot(admin, "sites");
+  // What needs attention, first and alone; a search by region.
+  check((await admin.locator("tr[data-site]").first().getAttribute("data-site")) === "alpha",
+    "the site needing attention is listed first");
+  await admin.getByLabel("Show").selectOption("attention");
+  await admin.waitForFunction(() => document.querySelectorAll("tr[data-site]").length === 1);
+  check(await admin.locator("tr[data-site=alpha]").count() === 1, "only the sites needing attention are shown");
+  await admin.goto(`${base}/#/?show=all&find=south`);
+  await admin.waitForFunction(() => document.querySelectorAll("tr[data-site]").length === 1);
+  check(await admin.locator("tr[data-site=beta]").count() === 1, "a search by region finds the region's sites");
+  await admin.goto(`${base}/#/?show=all&find=nowhere`);
+  await admin.getByText("No site matches.").waitFor();
+  check(true, "a search that finds no site says so");
 
+  await admin.goto(`${base}/#/`);
   await admin.locator("svg.sitemap a[data-site=alpha]").click();
   await admin.getByRole("heading", { name: "Site alpha" }).waitFor();
   const sitePage = await admin.locator("main").innerText();

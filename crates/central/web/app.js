@@ -15,7 +15,7 @@ import { auditPage } from "./pages/audit.js";
 // First match wins, in this order.
 setRoutes([
   { path: "/login", open: true, page: () => loginPage() },
-  { path: "/", page: () => sitesPage() },
+  { path: "/", page: (_, params) => sitesPage(params) },
   { prefix: "/sites/", page: (rest) => sitePage(decodeURIComponent(rest)) },
   { path: "/alerts", page: (_, params) => alertsPage(params) },
   { path: "/register", page: (_, params) => registerPage(params) },

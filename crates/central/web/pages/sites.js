@@ -87,11 +87,37 @@ function addSiteForm() {
   return el("section", {}, form, shown);
 }
 
-export async function sitesPage() {
+/** The order of the list: what needs attention first. */
+const STATUS_ORDER = { attention: 0, "not enrolled": 1, ok: 2 };
+
+/** Which sites to show, and the controls that choose them (kept in the
+ * address, so a view can be bookmarked). */
+function filterControls(show, find) {
+  const go = (next) => {
+    const query = new URLSearchParams({ show: next.show ?? show, find: next.find ?? find });
+    location.hash = `#/?${query}`;
+  };
+  const select = el("select", { id: "sites-show", onchange: (e) => go({ show: e.target.value }) },
+    [["all", "every site"], ["attention", "needing attention"], ["not-enrolled", "not enrolled"]]
+      .map(([v, t]) => el("option", { value: v, selected: v === show }, t)));
+  const input = el("input", { value: find, autocomplete: "off", placeholder: "name or region" });
+  return el("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); go({ find: input.value.trim() }); } },
+    field("sites-show", "Show", select), field("sites-find", "Find", input),
+    el("button", { type: "submit", class: "secondary" }, "Find"));
+}
+
+export async function sitesPage(params = new URLSearchParams()) {
   const generation = renderingNow();
+  const show = params.get("show") || "all";
+  const find = (params.get("find") || "").trim();
   const data = await api("GET", "/api/v1/sites");
-  const sites = data.sites;
-  const attention = sites.filter((s) => s.status === "attention").length;
+  const all = data.sites;
+  const attention = all.filter((s) => s.status === "attention").length;
+  const needle = find.toLowerCase();
+  const sites = all
+    .filter((s) => show === "all" || s.status === show.replace("-", " "))
+    .filter((s) => !needle || s.name.toLowerCase().includes(needle) || (s.region || "").toLowerCase().includes(needle))
+    .sort((a, b) => (STATUS_ORDER[a.status] ?? 3) - (STATUS_ORDER[b.status] ?? 3) || a.name.localeCompare(b.name));
   const rows = sites.map((s) => {
     const r = s.report;
     return el("tr", { "data-site": s.name },
@@ -106,15 +132,18 @@ export async function sitesPage() {
       el("td", {}, witnessText(s.witness)),
       el("td", {}, s.problems.length ? el("ul", { class: "problems" }, s.problems.map((p) => el("li", {}, p))) : "none"));
   });
+  const none = all.length
+    ? empty("No site matches. ", el("a", { href: "#/" }, "Show every site"), ".")
+    : empty("No sites yet. An admin adds one here or with ", el("code", {}, "custos central site add NAME"),
+      "; it shows its state once it enrols.");
   page("Sites",
-    el("p", { id: "sites-summary" }, sites.length
-      ? `${count(sites.length, "site")}: ${sites.length - attention} without trouble, ${attention} needing attention.`
+    el("p", { id: "sites-summary" }, all.length
+      ? `${count(all.length, "site")}: ${all.length - attention} without trouble, ${attention} needing attention.`
       : ""),
+    all.length ? filterControls(show, find) : null,
     siteMap(sites),
     table(["Site", "Region", "State", "Cameras", "Last report", "Newest footage", "Disk", "Alerts", "Witnessed", "Needs attention"],
-      rows,
-      empty("No sites yet. An admin adds one here or with ", el("code", {}, "custos central site add NAME"),
-        "; it shows its state once it enrols.")),
+      rows, none),
     can("change_sites") ? addSiteForm() : null);
   // Refreshed while the page is shown, but not under someone typing, and
   // not over a code just shown.
