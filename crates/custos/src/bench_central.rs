@@ -406,11 +406,72 @@ async fn run(bench: CentralBench, config: CentralConfig) -> anyhow::Result<()> {
         lost,
         told.len()
     );
+    let (listed, page_ms) = sites_page(&http, &shared.1, &pool, run_tag).await?;
+    println!(
+        "sites page (GET /api/v1/sites as an admin, after the load): {listed} sites, p50 {:.0} ms, max {:.0} ms of {} reads",
+        page_ms[page_ms.len() / 2],
+        page_ms[page_ms.len() - 1],
+        page_ms.len()
+    );
     drop(child);
     if lost > 0 || rows != cosigned {
         bail!("the centre lost or duplicated updates");
     }
     Ok(())
+}
+
+/// Reads of the web app's sites page over every site: signs in as a new
+/// admin of this run and times five reads; the sites listed and the times
+/// in ms, sorted.
+async fn sites_page(
+    http: &HttpClient,
+    base: &str,
+    pool: &deadpool_postgres::Pool,
+    run_tag: i64,
+) -> anyhow::Result<(usize, Vec<f64>)> {
+    let name = format!("bench-admin-{run_tag}");
+    let password = format!("bench password {run_tag}");
+    let hash = custos_webapp::credentials::hash_password(&password)?;
+    custos_central::users::add(
+        pool,
+        &name,
+        custos_central::users::Role::Admin,
+        None,
+        &hash,
+        "bench",
+    )
+    .await?;
+    let body = serde_json::json!({ "user": name, "password": password });
+    let request = hyper::Request::post(format!("{base}/api/v1/login"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))?;
+    let answer = http.request(request).await.context("signing in")?;
+    let cookie = answer
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("signing in: {} and no session cookie", answer.status()))?;
+    let mut times = Vec::new();
+    let mut listed = 0;
+    for _ in 0..5 {
+        let request = hyper::Request::get(format!("{base}/api/v1/sites"))
+            .header("cookie", &cookie)
+            .body(Full::new(Bytes::new()))?;
+        let started = Instant::now();
+        let answer = http.request(request).await.context("reading the sites")?;
+        let status = answer.status();
+        let bytes = answer.into_body().collect().await?.to_bytes();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        if !status.is_success() {
+            bail!("reading the sites: {status}");
+        }
+        let page: serde_json::Value = serde_json::from_slice(&bytes)?;
+        listed = page["sites"].as_array().map_or(0, Vec::len);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((listed, times))
 }
 
 async fn witness_rows(pool: &deadpool_postgres::Pool) -> anyhow::Result<u64> {
