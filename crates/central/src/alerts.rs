@@ -87,15 +87,54 @@ pub(crate) async fn announce(
 
 /// The alerts, newest first; only open ones with `open_only`.
 pub async fn list(pool: &Pool, open_only: bool) -> Result<Vec<CentralAlert>, CentralError> {
+    centre_alerts(
+        pool,
+        "WHERE NOT $1 OR a.resolved_ms IS NULL",
+        "",
+        &[&open_only],
+    )
+    .await
+}
+
+/// The site alert `id` is about, if there is such an alert.
+pub async fn site_of(pool: &Pool, id: i64) -> Result<Option<String>, CentralError> {
+    let client = pool.get().await?;
+    Ok(client
+        .query_opt(
+            "SELECT s.name FROM alerts a JOIN sites s ON s.id = a.site_id WHERE a.id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(CentralError::db("looking up an alert"))?
+        .map(|r| r.get(0)))
+}
+
+/// The latest `limit` alerts about site `site`, newest first.
+pub async fn list_of_site(
+    pool: &Pool,
+    site: &str,
+    limit: i64,
+) -> Result<Vec<CentralAlert>, CentralError> {
+    centre_alerts(pool, "WHERE s.name = $1", "LIMIT $2", &[&site, &limit]).await
+}
+
+async fn centre_alerts(
+    pool: &Pool,
+    filter: &str,
+    limit: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<CentralAlert>, CentralError> {
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT a.id, s.name, a.kind, a.detail, a.raised_ms, a.last_ms, a.occurrences,
-                    a.acknowledged_ms, a.acknowledged_by, a.resolved_ms, a.resolved_by
-             FROM alerts a JOIN sites s ON s.id = a.site_id
-             WHERE NOT $1 OR a.resolved_ms IS NULL
-             ORDER BY a.last_ms DESC, a.id DESC",
-            &[&open_only],
+            &format!(
+                "SELECT a.id, s.name, a.kind, a.detail, a.raised_ms, a.last_ms, a.occurrences,
+                        a.acknowledged_ms, a.acknowledged_by, a.resolved_ms, a.resolved_by
+                 FROM alerts a JOIN sites s ON s.id = a.site_id
+                 {filter}
+                 ORDER BY a.last_ms DESC, a.id DESC {limit}"
+            ),
+            params,
         )
         .await
         .map_err(CentralError::db("listing alerts"))?;
@@ -201,18 +240,44 @@ pub struct SiteAlert {
 /// The sites' alerts (only unresolved ones with `open_only`), newest
 /// first.
 pub async fn site_alerts(pool: &Pool, open_only: bool) -> Result<Vec<SiteAlert>, CentralError> {
+    own_alerts(
+        pool,
+        "WHERE NOT $1 OR a.state <> 'resolved'",
+        "",
+        &[&open_only],
+    )
+    .await
+}
+
+/// The latest `limit` of site `site`'s own alerts, newest first.
+pub async fn site_alerts_of(
+    pool: &Pool,
+    site: &str,
+    limit: i64,
+) -> Result<Vec<SiteAlert>, CentralError> {
+    own_alerts(pool, "WHERE s.name = $1", "LIMIT $2", &[&site, &limit]).await
+}
+
+async fn own_alerts(
+    pool: &Pool,
+    filter: &str,
+    limit: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<SiteAlert>, CentralError> {
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT s.name, a.alert, a.kind, a.summary, a.camera, a.state, a.raised_ms,
-                    a.updated_ms, a.log_index,
-                    (SELECT p.state || ' by ' || p.by_whom FROM site_alert_actions p
-                     WHERE p.site_id = a.site_id AND p.alert = a.alert AND p.done_ms IS NULL
-                     ORDER BY p.id DESC LIMIT 1)
-             FROM site_alerts a JOIN sites s ON s.id = a.site_id AND a.epoch = s.witness_epoch
-             WHERE NOT $1 OR a.state <> 'resolved'
-             ORDER BY a.raised_ms DESC, s.name, a.alert DESC",
-            &[&open_only],
+            &format!(
+                "SELECT s.name, a.alert, a.kind, a.summary, a.camera, a.state, a.raised_ms,
+                        a.updated_ms, a.log_index,
+                        (SELECT p.state || ' by ' || p.by_whom FROM site_alert_actions p
+                         WHERE p.site_id = a.site_id AND p.alert = a.alert AND p.done_ms IS NULL
+                         ORDER BY p.id DESC LIMIT 1)
+                 FROM site_alerts a JOIN sites s ON s.id = a.site_id AND a.epoch = s.witness_epoch
+                 {filter}
+                 ORDER BY a.raised_ms DESC, s.name, a.alert DESC {limit}"
+            ),
+            params,
         )
         .await
         .map_err(CentralError::db("listing the sites' alerts"))?;

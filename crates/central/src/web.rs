@@ -1,7 +1,7 @@
 //! The centre's web app and the JSON API it reads: every site's health
 //! on one page (and on a map, for sites with coordinates), alerts across
 //! sites, a site's page with its witness state, the register across sites,
-//! and the users list.
+//! and for admins sites, users and the audit trail.
 //!
 //! The same security as the site's app: a sign-in sets an `HttpOnly`,
 //! `SameSite=Strict` session cookie (`Secure` behind HTTPS), a request
@@ -513,8 +513,16 @@ async fn overview(central: &Central, user: &User) -> Result<Overview, CentralErr
         .filter(|r| sees(&r.site))
         .map(|r| (r.site.clone(), r))
         .collect();
-    let centre_alerts = alerts::list(&central.pool, true).await?;
-    let site_alerts = alerts::site_alerts(&central.pool, true).await?;
+    // By site, so each site finds its own at once (thousands of sites,
+    // each with a few open alerts).
+    let mut centre_alerts: HashMap<String, Vec<alerts::CentralAlert>> = HashMap::new();
+    for a in alerts::list(&central.pool, true).await? {
+        centre_alerts.entry(a.site.clone()).or_default().push(a);
+    }
+    let mut site_alerts: HashMap<String, usize> = HashMap::new();
+    for a in alerts::site_alerts(&central.pool, true).await? {
+        *site_alerts.entry(a.site).or_default() += 1;
+    }
     let mut summaries = Vec::new();
     let mut health = HashMap::new();
     for site in sites::list(&central.pool).await? {
@@ -525,7 +533,8 @@ async fn overview(central: &Central, user: &User) -> Result<Overview, CentralErr
         if let Some((_, reason)) = &site.suspended {
             problems.push(format!("co-signing suspended: {reason}"));
         }
-        for a in centre_alerts.iter().filter(|a| a.site == site.name) {
+        let centre_open = centre_alerts.get(&site.name).map_or(&[][..], Vec::as_slice);
+        for a in centre_open {
             problems.push(format!("{}: {}", a.kind, a.detail));
         }
         let report = reports.remove(&site.name);
@@ -540,14 +549,14 @@ async fn overview(central: &Central, user: &User) -> Result<Overview, CentralErr
                 }
             }
         }
-        let own_alerts = site_alerts.iter().filter(|a| a.site == site.name).count();
+        let own_alerts = site_alerts.get(&site.name).copied().unwrap_or(0);
         if own_alerts > 0 {
             problems.push(format!(
                 "{own_alerts} unresolved alert{} at the site",
                 if own_alerts == 1 { "" } else { "s" }
             ));
         }
-        let open = own_alerts + centre_alerts.iter().filter(|a| a.site == site.name).count();
+        let open = own_alerts + centre_open.len();
         let status = if site.enrolled_ms.is_none() {
             "not enrolled"
         } else if problems.is_empty() {
@@ -632,18 +641,8 @@ async fn site_page(
         .remove(&name)
         .map(|h| h.cameras)
         .unwrap_or_default();
-    let centre_alerts: Vec<_> = alerts::list(&central.pool, false)
-        .await?
-        .into_iter()
-        .filter(|a| a.site == name)
-        .take(100)
-        .collect();
-    let site_alerts: Vec<_> = alerts::site_alerts(&central.pool, false)
-        .await?
-        .into_iter()
-        .filter(|a| a.site == name)
-        .take(100)
-        .collect();
+    let centre_alerts = alerts::list_of_site(&central.pool, &name, 100).await?;
+    let site_alerts = alerts::site_alerts_of(&central.pool, &name, 100).await?;
     let refusals: Vec<_> = witness::refusals(&central.pool, &name)
         .await?
         .into_iter()
@@ -736,12 +735,10 @@ async fn change_alert(
 ) -> Result<Response, WebError> {
     signed.require("change_alerts")?;
     let resolve = verb_resolves(&verb)?;
-    let alert = alerts::list(&central.pool, false)
+    let site = alerts::site_of(&central.pool, id)
         .await?
-        .into_iter()
-        .find(|a| a.id == id)
         .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, format!("no alert {id}")))?;
-    visible_site(&central, signed.user(), &alert.site)
+    visible_site(&central, signed.user(), &site)
         .await
         .map_err(|_| WebError::new(StatusCode::NOT_FOUND, format!("no alert {id}")))?;
     if resolve && change.note.trim().is_empty() {
