@@ -1085,6 +1085,22 @@ mod tests {
         Ok(())
     }
 
+    /// Every operation a handler requires is in the table (a name that is
+    /// not would refuse every role), and every one in the table is
+    /// required somewhere.
+    #[test]
+    fn handlers_require_the_operations_of_the_table() {
+        let source = include_str!("web.rs");
+        let required: std::collections::BTreeSet<&str> = source
+            .split("signed.require(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        let listed: std::collections::BTreeSet<&str> =
+            OPERATIONS.iter().map(|(id, _)| *id).collect();
+        assert_eq!(required, listed);
+    }
+
     #[test]
     fn roles_get_their_operations() {
         assert_eq!(operations_for(Role::Admin).len(), OPERATIONS.len());
