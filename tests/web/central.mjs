@@ -221,6 +221,11 @@ try {
   check((await alertRow.innerText()).includes(`acknowledged by ${env("AUDITOR_USER")}`),
     "the acknowledgement waits for the site, by the auditor's name");
   await shot(auditor, "alerts");
+  // The page refreshes by itself: the site carries the change out and its
+  // log brings it back.
+  await auditor.locator(`tr[data-site-alert="alpha/${alert}"] .badge.acknowledged`).waitFor({ timeout: 90000 });
+  check(await auditor.locator(`tr[data-site-alert="alpha/${alert}"] .hint`).count() === 0,
+    "the site's acknowledgement comes back to the alerts page by itself");
   await auditor.context().close();
 
   // --- a viewer: reads, changes nothing

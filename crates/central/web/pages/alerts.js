@@ -5,7 +5,9 @@
 
 import { badge, el, page, say, table, when } from "../ui.js";
 import { api, can } from "../api.js";
-import { route } from "../router.js";
+import { refreshLater, renderingNow, route, stillCurrent } from "../router.js";
+
+const REFRESH_MS = 15000;
 
 /** The note field and buttons of one alert, calling `path` + verb. */
 function actions(label, state, path, pending) {
@@ -66,6 +68,7 @@ export function centreAlertTable(alerts, whenEmpty, oneSite = false) {
 }
 
 export async function alertsPage(params) {
+  const generation = renderingNow();
   const state = params.get("state") === "all" ? "all" : "unresolved";
   const data = await api("GET", `/api/v1/alerts?state=${state}`);
   const select = el("select", { id: "alert-state", onchange: (e) => { location.hash = `#/alerts?state=${e.target.value}`; } },
@@ -80,4 +83,12 @@ export async function alertsPage(params) {
     centreAlertTable(data.centre, state === "all"
       ? "The centre has raised no alert about a site yet."
       : "Every site reports on time, with a right clock and a log the witness could co-sign."));
+  // New alerts, and the sites carrying out what was asked, show as they
+  // come; not under someone typing a note.
+  const tick = () => {
+    if (!stillCurrent(generation)) return;
+    if (document.activeElement && document.activeElement.tagName === "INPUT") refreshLater(tick, REFRESH_MS);
+    else route(true);
+  };
+  refreshLater(tick, REFRESH_MS);
 }
