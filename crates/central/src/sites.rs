@@ -316,19 +316,9 @@ pub async fn rekey(
     actor: &str,
     reason: &str,
 ) -> Result<NewSite, CentralError> {
-    if reason.trim().is_empty() {
-        return Err(CentralError::Invalid(
-            "say why the site's key changes (--reason)".to_owned(),
-        ));
-    }
     let mut client = pool.get().await?;
     let tx = begin(&mut client).await?;
-    let id = site_id(&tx, name).await?;
-    let enrolled: Option<String> = tx
-        .query_one("SELECT log_key FROM sites WHERE id = $1", &[&id])
-        .await
-        .map_err(CentralError::db("reading a site's key"))?
-        .get(0);
+    let (id, enrolled) = pinned_key_for_change(&tx, name, reason).await?;
     if enrolled.is_none() {
         return Err(CentralError::Invalid(format!(
             "site {name:?} has not enrolled yet: its first code is still the one to use"
@@ -397,6 +387,27 @@ pub async fn list(pool: &Pool) -> Result<Vec<SiteState>, CentralError> {
         .collect())
 }
 
+/// Site `name`'s id (its row locked) and the log key pinned for it, for a
+/// change of that key, which must say why.
+async fn pinned_key_for_change(
+    tx: &Transaction<'_>,
+    name: &str,
+    reason: &str,
+) -> Result<(i64, Option<String>), CentralError> {
+    if reason.trim().is_empty() {
+        return Err(CentralError::Invalid(
+            "say why the site's key changes (--reason)".to_owned(),
+        ));
+    }
+    let id = site_id(tx, name).await?;
+    let key = tx
+        .query_one("SELECT log_key FROM sites WHERE id = $1", &[&id])
+        .await
+        .map_err(CentralError::db("reading a site's key"))?
+        .get(0);
+    Ok((id, key))
+}
+
 async fn site_id(tx: &Transaction<'_>, name: &str) -> Result<i64, CentralError> {
     Ok(tx
         .query_opt("SELECT id FROM sites WHERE name = $1 FOR UPDATE", &[&name])
@@ -455,19 +466,9 @@ pub async fn rotate_key(
     actor: &str,
     reason: &str,
 ) -> Result<(), CentralError> {
-    if reason.trim().is_empty() {
-        return Err(CentralError::Invalid(
-            "say why the site's key changes (--reason)".to_owned(),
-        ));
-    }
     let mut client = pool.get().await?;
     let tx = begin(&mut client).await?;
-    let id = site_id(&tx, name).await?;
-    let old: Option<String> = tx
-        .query_one("SELECT log_key FROM sites WHERE id = $1", &[&id])
-        .await
-        .map_err(CentralError::db("reading a site's key"))?
-        .get(0);
+    let (id, old) = pinned_key_for_change(&tx, name, reason).await?;
     let Some(old) = old else {
         return Err(CentralError::Invalid(format!(
             "site {name:?} has not enrolled; it pins its first key by enrolling"

@@ -258,23 +258,23 @@ impl Centre {
         if let Some(region) = region {
             args.extend(["--region", region]);
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_custos"))
-            .args(&args)
-            .arg("--config")
-            .arg(&self.config)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("custos central user add");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{password}\n").as_bytes())
-            .expect("password");
-        let out = child.wait_with_output().expect("user add");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_custos"));
+        command.args(&args).arg("--config").arg(&self.config);
+        let out = with_password(command, password);
         assert!(out.status.success(), "user add {name}: {}", text(&out));
+    }
+
+    /// `site reenrol NAME`: the one-time code, and all it printed.
+    fn reenrol(&self, name: &str, reason: &str) -> (String, String) {
+        let issued = self.cli(&["site", "reenrol", name, "--reason", reason]);
+        let code = issued
+            .lines()
+            .skip_while(|l| !l.starts_with("re-enrolment code"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no code in {issued}"))
+            .trim()
+            .to_owned();
+        (code, issued)
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -346,6 +346,23 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// Puts `code` in `site`'s `[central] enrol_code` (and `pin` in its
+/// `tls_fingerprint`, if given).
+fn set_enrolment(site: &Site, code: &str, pin: Option<&str>) {
+    let config = std::fs::read_to_string(&site.config).expect("config");
+    let config: String = config
+        .lines()
+        .map(|l| match pin {
+            _ if l.starts_with("enrol_code = ") => format!("enrol_code = \"{code}\"\n"),
+            Some(pin) if l.starts_with("tls_fingerprint = ") => {
+                format!("tls_fingerprint = \"{pin}\"\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&site.config, config).expect("config");
 }
 
 /// A site named `name` with one camera, enrolled with `centre` by the
@@ -767,33 +784,9 @@ fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_histo
         .terminate(Duration::from_secs(15))
         .is_some_and(|s| s.success()));
     let old_key = find(&centre.json(&["site", "list"]), "sites", "beta")["log_key"].clone();
-    let issued = centre.cli(&[
-        "site",
-        "reenrol",
-        "beta",
-        "--reason",
-        "a new box after the restore",
-    ]);
-    let code = issued
-        .lines()
-        .skip_while(|l| !l.starts_with("re-enrolment code"))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no code in {issued}"))
-        .trim()
-        .to_owned();
+    let (code, _) = centre.reenrol("beta", "a new box after the restore");
     std::fs::remove_dir_all(beta.data_dir()).expect("remove beta's data");
-    let config = std::fs::read_to_string(&beta.config).expect("config");
-    let config: String = config
-        .lines()
-        .map(|l| {
-            if l.starts_with("enrol_code = ") {
-                format!("enrol_code = \"{code}\"\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    std::fs::write(&beta.config, config).expect("config");
+    set_enrolment(&beta, &code, None);
     let beta_token = beta.admin_token();
     let _beta_serve = beta.serve();
     centre.wait_sites(
@@ -1167,35 +1160,9 @@ fn a_site_follows_the_centre_to_its_next_certificate() {
     // a re-enrolment code with the new fingerprint; it enrols again with
     // its own key and goes on, its history unbroken.
     let zeta_before = cosigned(find(&centre.json(&["site", "list"]), "sites", "zeta"));
-    let issued = centre.cli(&[
-        "site",
-        "reenrol",
-        "zeta",
-        "--reason",
-        "away during the certificate change",
-    ]);
-    let code = issued
-        .lines()
-        .skip_while(|l| !l.starts_with("re-enrolment code"))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no code in {issued}"))
-        .trim()
-        .to_owned();
+    let (code, issued) = centre.reenrol("zeta", "away during the certificate change");
     assert!(issued.contains(&next.to_string()), "{issued}");
-    let config = std::fs::read_to_string(&zeta.config).expect("config");
-    let config: String = config
-        .lines()
-        .map(|l| {
-            if l.starts_with("enrol_code = ") {
-                format!("enrol_code = \"{code}\"\n")
-            } else if l.starts_with("tls_fingerprint = ") {
-                format!("tls_fingerprint = \"{next}\"\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    std::fs::write(&zeta.config, config).expect("config");
+    set_enrolment(&zeta, &code, Some(&next.to_string()));
     let cfg = zeta.config.to_string_lossy().into_owned();
     let out = zeta
         .custos(&["central", "enrol", "--again", "--config", &cfg])

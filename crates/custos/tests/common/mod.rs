@@ -72,6 +72,24 @@ pub fn browser_checks(script: &str, env: &[(&str, &str)]) -> (bool, String) {
     (out.status.success(), report)
 }
 
+/// Runs `command` with `password` and a newline on its standard input (a
+/// password never goes on a command line); its output.
+pub fn with_password(mut command: Command, password: &str) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning a command that reads a password");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("writing the password");
+    child.wait_with_output().expect("the command's output")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -227,8 +245,8 @@ impl Site {
     /// add`, as an operator would).
     pub fn add_user(&self, name: &str, role: &str, password: &str) {
         let cfg = self.config.to_string_lossy().into_owned();
-        let mut add = self
-            .custos(&[
+        let out = with_password(
+            self.custos(&[
                 "user",
                 "add",
                 name,
@@ -237,18 +255,9 @@ impl Site {
                 "--password-stdin",
                 "--config",
                 &cfg,
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("user add");
-        add.stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{password}\n").as_bytes())
-            .expect("write");
-        let out = add.wait_with_output().expect("user add output");
+            ]),
+            password,
+        );
         assert!(
             out.status.success(),
             "user add {name} failed: {}",
