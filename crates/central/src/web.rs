@@ -27,7 +27,7 @@ use axum::{Json, Router};
 use custos_webapp::credentials::{
     constant_time_eq, cookie_secret, csrf_token, dummy_password_hash, password_matches,
 };
-use custos_webapp::files::{self, COMMON, COMMON_PAGES};
+use custos_webapp::files::{self, App};
 use custos_webapp::throttle::account_key;
 use serde::{Deserialize, Serialize};
 
@@ -247,8 +247,15 @@ async fn index() -> Response {
     with_headers(INDEX, "text/html; charset=utf-8")
 }
 
-fn serve_file(sets: &[&[(&str, &'static str)]], name: &str) -> Response {
-    match files::find(sets, name) {
+/// The centre's app.
+const APP: App = App {
+    files: FILES,
+    pages: PAGES,
+};
+
+/// File `name`, as `found`, or 404.
+fn serve_file(found: Option<(&'static str, &'static str)>, name: &str) -> Response {
+    match found {
         Some((body, content_type)) => with_headers(body, content_type),
         None => WebError::new(
             StatusCode::NOT_FOUND,
@@ -259,11 +266,11 @@ fn serve_file(sets: &[&[(&str, &'static str)]], name: &str) -> Response {
 }
 
 async fn app_file(Path(name): Path<String>) -> Response {
-    serve_file(&[COMMON, FILES], &name)
+    serve_file(APP.file(&name), &name)
 }
 
 async fn page_file(Path(name): Path<String>) -> Response {
-    serve_file(&[COMMON_PAGES, PAGES], &name)
+    serve_file(APP.page(&name), &name)
 }
 
 /// The app's routes, merged into the centre's.
@@ -1076,12 +1083,7 @@ mod tests {
     #[test]
     fn every_file_of_the_app_is_served_and_every_import_found() -> std::io::Result<()> {
         let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
-        let (sets, pages) = (&[COMMON, FILES][..], &[COMMON_PAGES, PAGES][..]);
-        assert_eq!(
-            files::unserved_files(&web, sets, pages)?,
-            Vec::<String>::new()
-        );
-        assert_eq!(files::unserved_imports(sets, pages), Vec::<String>::new());
+        assert_eq!(APP.problems(&web)?, Vec::<String>::new());
         Ok(())
     }
 

@@ -6,16 +6,16 @@
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use custos_webapp::files::{self, COMMON, COMMON_PAGES};
+use custos_webapp::files::{self, App};
 
 use crate::error::{ApiError, ApiPath};
 
-/// The site's own files served under `/app/` (beside [`COMMON`]): (name,
-/// text). The content type follows from the name.
+/// The site's own files served under `/app/` (beside the common ones):
+/// (name, text). The content type follows from the name.
 const FILES: &[(&str, &str)] = &[("app.js", include_str!("../web/app.js"))];
 
 /// The site's pages, one module each, served under `/app/pages/` (beside
-/// [`COMMON_PAGES`]).
+/// the common ones).
 const PAGES: &[(&str, &str)] = &[
     ("alerts.js", include_str!("../web/pages/alerts.js")),
     ("audit.js", include_str!("../web/pages/audit.js")),
@@ -37,6 +37,12 @@ const PAGES: &[(&str, &str)] = &[
 
 const INDEX: &str = include_str!("../web/index.html");
 
+/// The site's app.
+const APP: App = App {
+    files: FILES,
+    pages: PAGES,
+};
+
 fn with_headers(body: &'static str, content_type: &'static str) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
@@ -57,17 +63,21 @@ pub(crate) async fn index() -> Response {
 
 /// `GET /app/{file}`: one of the app's files; nothing else (no paths).
 pub(crate) async fn file(ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {
-    serve(&[COMMON, FILES], &name, "")
+    serve(APP.file(&name), &name, "")
 }
 
 /// `GET /app/pages/{file}`: one of the app's pages (a module).
 pub(crate) async fn page(ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {
-    serve(&[COMMON_PAGES, PAGES], &name, "pages/")
+    serve(APP.page(&name), &name, "pages/")
 }
 
-/// The file `name` of `sets`, found by its exact name.
-fn serve(sets: &[&[(&str, &'static str)]], name: &str, dir: &str) -> Result<Response, ApiError> {
-    files::find(sets, name)
+/// File `name`, as `found`, or 404.
+fn serve(
+    found: Option<(&'static str, &'static str)>,
+    name: &str,
+    dir: &str,
+) -> Result<Response, ApiError> {
+    found
         .map(|(body, content_type)| with_headers(body, content_type))
         .ok_or_else(|| ApiError::not_found(format!("no file {dir}{name:?} in the web app")))
 }
@@ -81,12 +91,7 @@ mod tests {
     #[test]
     fn every_file_of_the_app_is_served_and_every_import_found() -> std::io::Result<()> {
         let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
-        let (sets, pages) = (&[COMMON, FILES][..], &[COMMON_PAGES, PAGES][..]);
-        assert_eq!(
-            files::unserved_files(&web, sets, pages)?,
-            Vec::<String>::new()
-        );
-        assert_eq!(files::unserved_imports(sets, pages), Vec::<String>::new());
+        assert_eq!(APP.problems(&web)?, Vec::<String>::new());
         Ok(())
     }
 }

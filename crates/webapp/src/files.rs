@@ -48,6 +48,37 @@ pub fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// One app: its own files (under `/app/`) and pages (under `/app/pages/`),
+/// served beside the common ones.
+pub struct App {
+    /// Its own files: `index.html` is served apart, at `/`.
+    pub files: &'static [(&'static str, &'static str)],
+    /// Its own pages.
+    pub pages: &'static [(&'static str, &'static str)],
+}
+
+impl App {
+    /// File `name` of `/app/`, common or its own, with its content type.
+    pub fn file(&self, name: &str) -> Option<(&'static str, &'static str)> {
+        find(&[COMMON, self.files], name)
+    }
+
+    /// Page `name` of `/app/pages/`, common or its own.
+    pub fn page(&self, name: &str) -> Option<(&'static str, &'static str)> {
+        find(&[COMMON_PAGES, self.pages], name)
+    }
+
+    /// What is wrong with the app whose sources are in `dir`: a file there
+    /// that is not served, an import that is not (see [`unserved_files`]
+    /// and [`unserved_imports`]). Empty when all is well.
+    pub fn problems(&self, dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+        let (files, pages) = (&[COMMON, self.files][..], &[COMMON_PAGES, self.pages][..]);
+        let mut problems = unserved_files(dir, files, pages)?;
+        problems.extend(unserved_imports(files, pages));
+        Ok(problems)
+    }
+}
+
 /// The text of file `name` among `sets`, found by its exact name (never a
 /// path), with its content type.
 pub fn find(sets: &[&[(&str, &'static str)]], name: &str) -> Option<(&'static str, &'static str)> {
