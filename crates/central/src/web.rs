@@ -511,7 +511,12 @@ struct Overview {
     health: HashMap<String, custos_report::Health>,
 }
 
-async fn overview(central: &Central, user: &User) -> Result<Overview, CentralError> {
+/// The overview of the sites `user` sees, or of site `only` alone.
+async fn overview(
+    central: &Central,
+    user: &User,
+    only: Option<&str>,
+) -> Result<Overview, CentralError> {
     let places = sites::places(&central.pool).await?;
     let sees = |site: &str| user.sees(places.get(site).and_then(|p| p.region.as_deref()));
     let mut reports: HashMap<String, reports::LastReport> = reports::last_reports(&central.pool)
@@ -533,7 +538,7 @@ async fn overview(central: &Central, user: &User) -> Result<Overview, CentralErr
     let mut summaries = Vec::new();
     let mut health = HashMap::new();
     for site in sites::list(&central.pool).await? {
-        if !sees(&site.name) {
+        if !sees(&site.name) || only.is_some_and(|o| o != site.name) {
             continue;
         }
         let mut problems = Vec::new();
@@ -617,7 +622,7 @@ async fn list_sites(
     signed: SignedIn,
 ) -> Result<Response, WebError> {
     signed.require("list_sites")?;
-    let overview = overview(&central, signed.user()).await?;
+    let overview = overview(&central, signed.user(), None).await?;
     Ok(Json(serde_json::json!({ "sites": overview.summaries })).into_response())
 }
 
@@ -638,7 +643,7 @@ async fn site_page(
 ) -> Result<Response, WebError> {
     signed.require("list_sites")?;
     visible_site(&central, signed.user(), &name).await?;
-    let mut overview = overview(&central, signed.user()).await?;
+    let mut overview = overview(&central, signed.user(), Some(&name)).await?;
     let Some(at) = overview.summaries.iter().position(|s| s.name == name) else {
         return Err(WebError::no_site(&name));
     };
