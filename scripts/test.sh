@@ -70,6 +70,11 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "the independent tlog-tiles client's own tests"
+# crates/escrow's tests check the published log with this client, written
+# from the C2SP specifications; its tests make sure it rejects what it must.
+/usr/bin/python3 tests/support/test_tlog_tiles_check.py
+
 step "cargo test"
 cargo test --workspace "$@"
 

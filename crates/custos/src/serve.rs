@@ -280,6 +280,35 @@ pub async fn serve(
         _ => None,
     };
 
+    // The log published to the escrow bucket: its own thread, under the
+    // same cap as everything else sent off site.
+    let escrow_thread = match &config.escrow {
+        Some(bucket) => {
+            // Missing credentials or a malformed endpoint stop the start
+            // here rather than in a retry loop nobody reads.
+            custos_escrow::bucket::Bucket::open(bucket).context("[escrow]")?;
+            let escrow = custos_escrow::run::Escrow {
+                bucket: bucket.clone(),
+                db_path: db_path.clone(),
+                log_dir: DataDir::new(&data_dir).log(),
+                log_key: log_verifier.clone(),
+                site: config.site.clone(),
+                alert_destinations: alert_destinations.clone(),
+                throttle: uplink_throttle.clone(),
+                poll: Duration::from_secs(5),
+                board: Default::default(),
+            };
+            let stop = background_stop.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("escrow".into())
+                    .spawn(move || custos_escrow::run::run(escrow, stop))
+                    .context("starting the escrow thread")?,
+            )
+        }
+        None => None,
+    };
+
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {}", config.server.listen))?;
@@ -370,7 +399,7 @@ pub async fn serve(
         let _ = rules_thread.join();
         let _ = notifier_thread.join();
         let _ = uplink_thread.join();
-        if let Some(t) = central_thread {
+        for t in [central_thread, escrow_thread].into_iter().flatten() {
             let _ = t.join();
         }
     })

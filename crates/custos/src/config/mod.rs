@@ -20,6 +20,7 @@ mod alerts;
 mod camera;
 mod checker;
 mod errors;
+mod escrow;
 mod hours;
 mod notify;
 mod server;
@@ -69,6 +70,8 @@ pub struct Config {
     pub central: Option<CentralOffice>,
     /// `[[witness]]`: independent witnesses, each key pinned here.
     pub witnesses: Vec<ConfiguredWitness>,
+    /// `[escrow]`: the bucket the log is published to.
+    pub escrow: Option<custos_escrow::bucket::BucketConfig>,
     /// Lower-case hex SHA-256 of the file's bytes, to log which file ran.
     pub source_hash: String,
 }
@@ -88,6 +91,7 @@ impl fmt::Debug for Config {
             .field("notify", &self.notify)
             .field("central", &self.central)
             .field("witnesses", &self.witnesses)
+            .field("escrow", &self.escrow)
             .field("source_hash", &self.source_hash)
             .finish()
     }
@@ -210,6 +214,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
             notify: rules.notify,
             central: rules.central,
             witnesses: rules.witnesses,
+            escrow: rules.escrow,
             source_hash: hex::encode(Sha256::digest(text.as_bytes())),
         }),
         _ => {
@@ -240,6 +245,7 @@ const TOP_KEYS: &[&str] = &[
     "notify",
     "central",
     "witness",
+    "escrow",
 ];
 const RETENTION_KEYS: &[&str] = &["check_seconds", "disk_reserve", "delete_oldest_when_full"];
 
@@ -264,6 +270,7 @@ struct SiteRules {
     notify: Vec<NotifyConfig>,
     central: Option<CentralOffice>,
     witnesses: Vec<ConfiguredWitness>,
+    escrow: Option<custos_escrow::bucket::BucketConfig>,
 }
 
 impl Checker<'_> {
@@ -334,6 +341,7 @@ impl Checker<'_> {
             notify: self.notify(&root),
             central: self.central(&root),
             witnesses: self.witnesses(&root),
+            escrow: self.escrow(&root, &site),
         };
         Some((
             data_dir?,
@@ -607,7 +615,7 @@ name = \"no id, no url\"
         assert_eq!(
             p[0].2,
             "unknown key \"colour\" at the top level; expected one of: \
-             data_dir, site, server, retention, camera, hours, alerts, notify, central, witness"
+             data_dir, site, server, retention, camera, hours, alerts, notify, central, witness, escrow"
         );
         assert_eq!(
             p[1].2,

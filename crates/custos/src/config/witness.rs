@@ -24,7 +24,7 @@ const URL_EXPECTED: &str = "an http:// or https:// URL without a user name or pa
 
 impl Checker<'_> {
     /// An http(s) URL with a host and no credentials, under `key`.
-    fn http_url(&mut self, section: &Section<'_>, key: &str) -> Option<String> {
+    pub(super) fn http_url(&mut self, section: &Section<'_>, key: &str) -> Option<String> {
         let text = self.required_string(section, key, URL_EXPECTED)?;
         match Url::parse(text.trim()) {
             Ok(url)

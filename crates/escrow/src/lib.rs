@@ -1,0 +1,13 @@
+//! Evidence escrow: what a site copies off the box to S3-compatible object
+//! storage the central office runs, so that its evidence outlives the box.
+//!
+//! - [`bucket`]: the bucket, where every evidence object is written once
+//!   (create-only, checked where the store does not honour it) and never
+//!   replaced.
+//! - [`publish`]: the site's log published there as C2SP `tlog-tiles`,
+//!   with the checkpoint and the cosignatures the site holds for it.
+//! - [`run`]: the site's escrow thread.
+
+pub mod bucket;
+pub mod publish;
+pub mod run;
