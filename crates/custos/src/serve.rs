@@ -283,13 +283,16 @@ pub async fn serve(
     // The log published to the escrow bucket: its own thread, under the
     // same cap as everything else sent off site.
     let escrow_thread = match &config.escrow {
-        Some(bucket) => {
+        Some(escrow) => {
+            let bucket = &escrow.bucket;
             // Missing credentials or a malformed endpoint stop the start
             // here rather than in a retry loop nobody reads.
             custos_escrow::bucket::Bucket::open(bucket).context("[escrow]")?;
             let escrow = custos_escrow::run::Escrow {
                 bucket: bucket.clone(),
                 db_path: db_path.clone(),
+                data_dir: data_dir.clone(),
+                all_footage_of: escrow.all_footage_of.clone(),
                 log_dir: DataDir::new(&data_dir).log(),
                 log_key: log_verifier.clone(),
                 site: config.site.clone(),

@@ -421,34 +421,6 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(ok.success(), "cp -a {} {}", from.display(), to.display());
 }
 
-/// 100 s of the hall (the sample footage played twice over), the lens
-/// covered by a black card from 8 s on.
-fn covered_clip(dir: &Path) -> PathBuf {
-    let out = dir.join("covered.mp4");
-    let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-stream_loop", "1", "-i"])
-        .arg(test_data("vtest.avi"))
-        .args([
-            "-t",
-            "100",
-            "-vf",
-            "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='gte(t,8)'",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "10",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg");
-    assert!(status.success(), "ffmpeg");
-    out
-}
-
 #[test]
 fn sites_report_to_the_centre_which_witnesses_them_and_refuses_a_rewritten_history() {
     let pg = pg::Postgres::start();

@@ -107,3 +107,143 @@ fn the_site_publishes_its_log_to_the_bucket_and_anyone_can_verify_it() {
         "{stdout}"
     );
 }
+
+/// Rows of the site's index, read directly.
+fn query_i64(site: &Site, sql: &str) -> Vec<Vec<i64>> {
+    let conn = rusqlite::Connection::open(site.data_dir().join("custos.db")).expect("index");
+    let mut stmt = conn.prepare(sql).expect("prepare");
+    let columns = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| (0..columns).map(|i| r.get::<_, i64>(i)).collect())
+        .expect("query");
+    rows.collect::<Result<_, _>>().expect("rows")
+}
+
+#[test]
+fn the_footage_of_a_tamper_alert_is_escrowed_first_and_outlives_the_box() {
+    let store = s3::S3Store::start();
+    let clips = tempfile::tempdir().expect("tempdir");
+    let clip = common::covered_clip(clips.path());
+    let camera = common::Camera::start(&[("/hall", &format!("file:{}", clip.display()))], None);
+    let site = Site::new(&format!(
+        "[[camera]]\nid = \"hall\"\nurl = \"{}\"\nsegment_seconds = 2\n\
+         [alerts]\ncheck_seconds = 1\n{}",
+        camera.url("/hall"),
+        escrow_table(&store)
+    ));
+    let mut serve = site.serve_with_env(&[
+        ("AWS_ACCESS_KEY_ID", &store.access_key),
+        ("AWS_SECRET_ACCESS_KEY", &store.secret_key),
+    ]);
+
+    // The lens is covered from 8 s on: the alert is raised, and the
+    // footage around it goes to the bucket; nothing else does (no custody
+    // event, no camera escrowed whole).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let raised_ms = loop {
+        let raised = query_i64(
+            &site,
+            "SELECT raised_ms FROM alerts WHERE kind = 'tamper.covered' AND camera = 'hall'",
+        );
+        if let Some(row) = raised.first() {
+            break row[0];
+        }
+        assert!(Instant::now() < deadline, "no tamper alert: {}", site.log());
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // Recording goes on until well past the window (30 s after the alert).
+    let past_window = raised_ms + 40_000;
+    loop {
+        let later = query_i64(
+            &site,
+            &format!(
+                "SELECT COUNT(*) FROM segments WHERE state = 'sealed' AND start_ms > {past_window}"
+            ),
+        );
+        let window = query_i64(
+            &site,
+            &format!(
+                "SELECT COUNT(*) FROM segments s WHERE s.end_ms >= {} AND s.start_ms <= {} \
+                 AND NOT EXISTS (SELECT 1 FROM segment_escrow e WHERE e.segment_id = s.id)",
+                raised_ms - 30_000,
+                raised_ms + 30_000
+            ),
+        );
+        if later[0][0] > 2 && window[0][0] == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the alert's window was not escrowed within 120 s: {}",
+            site.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let escrowed = query_i64(
+        &site,
+        "SELECT s.id, s.start_ms, s.end_ms FROM segment_escrow e JOIN segments s ON s.id = e.segment_id",
+    );
+    assert!(escrowed.len() >= 10, "{escrowed:?}");
+    for row in &escrowed {
+        assert!(
+            row[2] >= raised_ms - 30_000 && row[1] <= raised_ms + 30_000,
+            "segment {row:?} is outside the alert's window around {raised_ms}"
+        );
+    }
+
+    // Each copy has the bytes the log sealed, and the log says so, as
+    // the bucket shows it to anyone.
+    let segments = site.segments();
+    let key = site
+        .custos(&["key", "show", "--config", &site.config.to_string_lossy()])
+        .output()
+        .expect("key show");
+    let key = String::from_utf8(key.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let mut entries_seen = false;
+    while !entries_seen {
+        let out = Command::new("/usr/bin/python3")
+            .arg(repo_root().join("tests/support/tlog_tiles_check.py"))
+            .args(["--log", &format!("{}/sites/test/log", store.filer_url)])
+            .args(["--log-key", &key, "--all"])
+            .output()
+            .expect("tlog_tiles_check.py");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        entries_seen = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("segment.escrowed") && l.contains("alert"))
+            .count()
+            >= escrowed.len();
+        assert!(
+            Instant::now() < deadline,
+            "segment.escrowed entries not published"
+        );
+        if !entries_seen {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    serve.terminate(Duration::from_secs(30));
+    let copies = tempfile::tempdir().expect("tempdir");
+    let kept: Vec<_> = segments
+        .iter()
+        .filter(|s| escrowed.iter().any(|r| r[0] == s.id))
+        .map(|s| (s.path.clone(), s.sha256.clone().expect("sealed")))
+        .collect();
+    // The box is gone.
+    std::fs::remove_dir_all(site.data_dir()).expect("wipe the site");
+    for (path, sha256) in &kept {
+        let object = s3::http_get_url(&format!("{}/sites/test/{path}", store.filer_url))
+            .expect("get the copy");
+        assert_eq!(object.status, 200, "{path}");
+        let file = copies.path().join(path.replace('/', "_"));
+        std::fs::write(&file, &object.body).expect("write");
+        assert_eq!(&common::sha256_file(&file), sha256, "{path}");
+        assert_eq!(common::ffmpeg_decode_errors(&file), "", "{path} decodes");
+    }
+}

@@ -80,10 +80,10 @@ pub enum EscrowError {
 }
 
 /// What a create-only put did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Put {
-    /// The object was written.
-    Written,
+    /// The object was written; the store's ETag for it, if it gave one.
+    Written(Option<String>),
     /// The same bytes were already there.
     AlreadyThere,
 }
@@ -270,7 +270,7 @@ impl Bucket {
                 .put_opts(&self.path(rel), bytes.clone().into(), create)
                 .await
             {
-                Ok(_) => Ok(Put::Written),
+                Ok(result) => Ok(Put::Written(result.e_tag)),
                 Err(object_store::Error::AlreadyExists { .. }) => self
                     .same_as_there(rel, &bytes)
                     .await
@@ -285,12 +285,13 @@ impl Bucket {
                 .await
                 .map(|()| Put::AlreadyThere);
         }
-        self.store
+        let result = self
+            .store
             .put(&self.path(rel), bytes.clone().into())
             .await
             .map_err(|source| self.store_error("writing", rel, source))?;
         self.same_as_there(rel, &bytes).await?;
-        Ok(Put::Written)
+        Ok(Put::Written(result.e_tag))
     }
 
     async fn same_as_there(&self, rel: &str, ours: &[u8]) -> Result<(), EscrowError> {
@@ -350,7 +351,7 @@ mod tests {
         let put = bucket
             .put_once("log/tile/0/000", Bytes::from_static(b"one"))
             .await;
-        assert_eq!(put.expect("put"), Put::Written);
+        assert!(matches!(put.expect("put"), Put::Written(_)));
         let again = bucket
             .put_once("log/tile/0/000", Bytes::from_static(b"one"))
             .await;
@@ -374,7 +375,7 @@ mod tests {
         let bucket = Bucket::from_store(Arc::new(InMemory::new()), "p");
         assert!(!bucket.create_only_honoured());
         let put = bucket.put_once("x", Bytes::from_static(b"one")).await;
-        assert_eq!(put.expect("put"), Put::Written);
+        assert!(matches!(put.expect("put"), Put::Written(_)));
         let other = bucket.put_once("x", Bytes::from_static(b"two")).await;
         assert!(matches!(other, Err(EscrowError::Conflict { .. })));
         let kept = bucket.get("x").await.expect("get");

@@ -6,8 +6,11 @@
 //!   replaced.
 //! - [`publish`]: the site's log published there as C2SP `tlog-tiles`,
 //!   with the checkpoint and the cosignatures the site holds for it.
+//! - [`footage`]: sealed segments copied there, checked against the
+//!   fingerprint the log sealed them with.
 //! - [`run`]: the site's escrow thread.
 
 pub mod bucket;
+pub mod footage;
 pub mod publish;
 pub mod run;

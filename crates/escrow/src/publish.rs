@@ -100,6 +100,11 @@ impl LogPublisher {
         Ok(publisher)
     }
 
+    /// The bucket it publishes to.
+    pub fn bucket(&self) -> &Bucket {
+        &self.bucket
+    }
+
     /// The size of the log the bucket's checkpoint commits to.
     pub fn published_size(&self) -> u64 {
         self.published
@@ -155,7 +160,7 @@ impl LogPublisher {
                 .bucket
                 .put_once(&log_object(&tile.path()), bytes)
                 .await?;
-            if put == crate::bucket::Put::Written {
+            if matches!(put, crate::bucket::Put::Written(_)) {
                 done.objects_written += 1;
                 done.bytes_written += len;
             }

@@ -1,5 +1,12 @@
 //! The site's escrow thread: publishes the log to the escrow bucket as it
-//! grows, within the uplink's bandwidth cap, and says how far it got.
+//! grows, copies the footage that matters there, within the uplink's
+//! bandwidth cap, and says how far it got.
+//!
+//! Footage goes in the order `Store::escrow_next` chooses: the windows of
+//! custody events and of alerts about a camera first, then the cameras
+//! whose footage is escrowed whole; each segment copied and verified is
+//! recorded in the index and logged as `segment.escrowed`, so the order
+//! survives restarts and outages and nothing is sent twice.
 //!
 //! It publishes the largest checkpoint that a witness co-signed, with the
 //! cosignatures, so that what lands in the bucket is what the central
@@ -9,6 +16,7 @@
 //! stops publishing until the next start, since carrying on would build
 //! on a tile nobody can trust.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,6 +29,7 @@ use custos_site::central_wire::Throttle;
 use custos_store::Store;
 
 use crate::bucket::{Bucket, BucketConfig, EscrowError};
+use crate::footage::{escrow_segment, FootageError, SegmentToEscrow};
 use crate::publish::LogPublisher;
 
 /// The alert raised when an object of the site's escrow holds other bytes.
@@ -42,6 +51,8 @@ pub struct EscrowStatus {
     pub last_error: Option<String>,
     /// Bytes sent to the bucket since start.
     pub bytes_sent: u64,
+    /// Segments copied and verified since start.
+    pub segments_escrowed: u64,
 }
 
 /// Shared view of [`EscrowStatus`].
@@ -67,6 +78,10 @@ pub struct Escrow {
     pub bucket: BucketConfig,
     /// The site's index.
     pub db_path: PathBuf,
+    /// The site's data directory (segments are read from it).
+    pub data_dir: PathBuf,
+    /// Cameras whose footage is escrowed whole, after the windows.
+    pub all_footage_of: Vec<String>,
     /// The log's directory.
     pub log_dir: PathBuf,
     /// The site's log key.
@@ -114,13 +129,15 @@ async fn publish_until_stopped(escrow: Escrow, stop: Arc<AtomicBool>) {
     escrow.board.update(|s| s.destination = destination.clone());
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300), 0.25);
     let mut publisher: Option<LogPublisher> = None;
+    let mut skipped = HashSet::new();
     let mut next_at = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= next_at {
-            match step(&escrow, &mut publisher).await {
-                Ok(()) => {
+            match step(&escrow, &mut publisher, &mut skipped, &stop).await {
+                Ok(more) => {
                     backoff.reset();
-                    next_at = Instant::now() + escrow.poll;
+                    // A backlog is worked off without pausing.
+                    next_at = Instant::now() + if more { Duration::ZERO } else { escrow.poll };
                 }
                 Err(EscrowError::Conflict { path, found, ours }) => {
                     conflict(&escrow, &path, &found, &ours);
@@ -141,8 +158,17 @@ async fn publish_until_stopped(escrow: Escrow, stop: Arc<AtomicBool>) {
     }
 }
 
-/// One round: open the bucket if needed, then publish what is new.
-async fn step(escrow: &Escrow, publisher: &mut Option<LogPublisher>) -> Result<(), EscrowError> {
+/// How long one round copies footage before it looks at the log again.
+const FOOTAGE_ROUND: Duration = Duration::from_secs(10);
+
+/// One round: open the bucket if needed, publish what is new of the log,
+/// then copy footage for a while. Says whether footage is left to copy.
+async fn step(
+    escrow: &Escrow,
+    publisher: &mut Option<LogPublisher>,
+    skipped: &mut HashSet<i64>,
+    stop: &AtomicBool,
+) -> Result<bool, EscrowError> {
     let local = |what: &str, e: &dyn std::fmt::Display| EscrowError::Local(format!("{what}: {e}"));
     if publisher.is_none() {
         let mut bucket = Bucket::open(&escrow.bucket)?;
@@ -166,8 +192,14 @@ async fn step(escrow: &Escrow, publisher: &mut Option<LogPublisher>) -> Result<(
         *publisher = Some(p);
     }
     let Some(p) = publisher.as_mut() else {
-        return Ok(());
+        return Ok(false);
     };
+    publish_log(escrow, p).await?;
+    copy_footage(escrow, p.bucket(), skipped, stop).await
+}
+
+async fn publish_log(escrow: &Escrow, p: &mut LogPublisher) -> Result<(), EscrowError> {
+    let local = |what: &str, e: &dyn std::fmt::Display| EscrowError::Local(format!("{what}: {e}"));
     let store =
         Store::open_read_only(&escrow.db_path).map_err(|e| local("opening the index", &e))?;
     let witnessed = !store
@@ -205,6 +237,97 @@ async fn step(escrow: &Escrow, publisher: &mut Option<LogPublisher>) -> Result<(
         s.bytes_sent += done.bytes_written;
     });
     Ok(())
+}
+
+/// Copies segments in escrow order for up to [`FOOTAGE_ROUND`]; says
+/// whether more are waiting.
+async fn copy_footage(
+    escrow: &Escrow,
+    bucket: &Bucket,
+    skipped: &mut HashSet<i64>,
+    stop: &AtomicBool,
+) -> Result<bool, EscrowError> {
+    use custos_custody::footage::{WINDOW_AFTER_MS, WINDOW_BEFORE_MS};
+    let local = |what: &str, e: &dyn std::fmt::Display| EscrowError::Local(format!("{what}: {e}"));
+    let store = Store::open(&escrow.db_path).map_err(|e| local("opening the index", &e))?;
+    let until = Instant::now() + FOOTAGE_ROUND;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        // A few more than the skipped ones, so a skipped segment never
+        // hides the rest.
+        let next = store
+            .escrow_next(
+                WINDOW_BEFORE_MS,
+                WINDOW_AFTER_MS,
+                &escrow.all_footage_of,
+                skipped.len() + 1,
+            )
+            .map_err(|e| local("choosing footage to escrow", &e))?;
+        let Some((segment, reason)) = next.into_iter().find(|(s, _)| !skipped.contains(&s.id))
+        else {
+            return Ok(false);
+        };
+        if Instant::now() >= until {
+            return Ok(true);
+        }
+        let Some(sha256) = segment.sha256.clone() else {
+            skipped.insert(segment.id);
+            continue;
+        };
+        let to_escrow = SegmentToEscrow {
+            camera: segment.camera.clone(),
+            path: segment.path.clone(),
+            sha256,
+        };
+        let throttle = escrow.throttle.clone();
+        let done = match escrow_segment(bucket, &escrow.data_dir, &to_escrow, &move |n| {
+            throttle.take(n)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(FootageError::Local { path, reason }) => {
+                tracing::warn!("escrow: segment {path} not escrowed: {reason}");
+                skipped.insert(segment.id);
+                continue;
+            }
+            Err(FootageError::Escrow(e)) => return Err(e),
+        };
+        let now = now_ms();
+        let leaf = custos_ledger::catalogue::leaf(
+            now,
+            &custos_ledger::catalogue::SegmentEscrowed {
+                camera: &segment.camera,
+                path: &segment.path,
+                sha256: &to_escrow.sha256,
+                object: &done.object,
+                etag: done.etag.as_deref(),
+                reason: reason.as_str(),
+            },
+        )
+        .map_err(|e| local("logging the escrow", &e))?;
+        store
+            .write("recording a segment's escrow", |tx| {
+                tx.record_segment_escrowed(segment.id, &done.object, done.etag.as_deref(), now)?;
+                tx.log(leaf);
+                Ok::<_, custos_store::StoreError>(())
+            })
+            .map_err(|e| local("recording the escrow", &e))?;
+        tracing::info!(
+            camera = %segment.camera,
+            path = %segment.path,
+            reason = reason.as_str(),
+            bytes = done.bytes_sent,
+            "escrow: segment copied and verified"
+        );
+        escrow.board.update(|s| {
+            s.bytes_sent += done.bytes_sent;
+            s.segments_escrowed += 1;
+            s.last_error = None;
+        });
+    }
 }
 
 fn conflict(escrow: &Escrow, path: &str, found: &str, ours: &str) {

@@ -22,6 +22,7 @@ pub mod clock;
 mod cursors;
 mod custody;
 mod error;
+mod escrow;
 mod events;
 mod gauges;
 mod inventories;
@@ -47,6 +48,7 @@ pub use cameras::{CameraState, CameraStateChange, RecordingLossRow};
 pub use cursors::CameraStateRow;
 pub use custody::{CustodyEvent, CustodyQuery, NewCustodyEvent};
 pub use error::{ErrorKind, Result, StoreError};
+pub use escrow::{EscrowBacklog, EscrowReason, SegmentEscrow, ESCROWED_ALERT_KINDS};
 pub use events::{Event, EventQuery};
 pub use gauges::SiteGauges;
 pub use inventories::Inventory;
@@ -290,6 +292,7 @@ mod tests {
                 "people",
                 "recording_losses",
                 "rule_cursors",
+                "segment_escrow",
                 "segments",
                 "sessions",
                 "tokens",

@@ -446,6 +446,19 @@ CREATE TABLE cosignatures (
     r#"
 ALTER TABLE witnesses ADD COLUMN tls_fingerprint TEXT;
 "#,
+    // 11: footage escrow: the sealed segments copied to the escrow bucket.
+    r#"
+CREATE TABLE segment_escrow (
+    segment_id    INTEGER PRIMARY KEY REFERENCES segments (id),
+    -- The object's full name in the bucket.
+    object        TEXT    NOT NULL,
+    -- What the store answered for it, when it did.
+    etag          TEXT,
+    -- 'verified': read back from the bucket, and its SHA-256 matched.
+    state         TEXT    NOT NULL CHECK (state IN ('verified')),
+    at_ms         INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build creates and expects.

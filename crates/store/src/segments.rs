@@ -226,11 +226,24 @@ pub struct CameraSummary {
 }
 
 /// Columns in the order [`segment_from_row`] reads them.
-const COLUMNS: &str = "id, camera, path, start_ms, end_ms, bytes, frames, sha256, state, hold, \
+pub(crate) const COLUMNS: &str =
+    "id, camera, path, start_ms, end_ms, bytes, frames, sha256, state, hold, \
                        codec, width, height, recovered, sealed_ms, deleted_ms, delete_reason";
 
+/// How many columns [`COLUMNS`] selects.
+pub(crate) const COLUMN_COUNT: usize = 17;
+
+/// [`COLUMNS`] with each column qualified by `alias`, for joins.
+pub(crate) fn prefixed_columns(alias: &str) -> String {
+    COLUMNS
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Builds a [`Segment`] from a row selected with [`COLUMNS`].
-fn segment_from_row(row: &Row<'_>) -> rusqlite::Result<Segment> {
+pub(crate) fn segment_from_row(row: &Row<'_>) -> rusqlite::Result<Segment> {
     Ok(Segment {
         id: row.get(0)?,
         camera: row.get(1)?,

@@ -1,12 +1,23 @@
 //! `[escrow]`: the S3-compatible bucket where the site's log is published
-//! as tlog-tiles. The credentials come from the environment
-//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`), never from this file.
+//! as tlog-tiles and its footage that matters is copied. The credentials
+//! come from the environment (`AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`), never from this file.
 
 use custos_escrow::bucket::BucketConfig;
 
 use super::checker::{quote, Checker, Section};
 
-const ESCROW_KEYS: &[&str] = &["endpoint", "bucket", "region", "prefix"];
+const ESCROW_KEYS: &[&str] = &["endpoint", "bucket", "region", "prefix", "all_footage_of"];
+
+/// `[escrow]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscrowConfig {
+    /// The bucket and the site's prefix in it.
+    pub bucket: BucketConfig,
+    /// Cameras whose footage is escrowed whole (after the windows of
+    /// custody events and alerts, which are escrowed for every camera).
+    pub all_footage_of: Vec<String>,
+}
 
 /// The region signed into requests when none is given; stores that have
 /// no regions (SeaweedFS, Garage's default) accept any.
@@ -39,8 +50,14 @@ fn valid_prefix(prefix: &str) -> bool {
 }
 
 impl Checker<'_> {
-    /// `[escrow]`; the prefix defaults to `sites/<site>`.
-    pub(super) fn escrow(&mut self, root: &Section<'_>, site: &str) -> Option<BucketConfig> {
+    /// `[escrow]`; the prefix defaults to `sites/<site>`; `cameras` are the
+    /// ids `all_footage_of` may name.
+    pub(super) fn escrow(
+        &mut self,
+        root: &Section<'_>,
+        site: &str,
+        cameras: &[&str],
+    ) -> Option<EscrowConfig> {
         let section = self.sub_table(root, "escrow", "[escrow]", ESCROW_KEYS)?;
         let endpoint = self.http_url(&section, "endpoint");
         let bucket = match self.required_string(&section, "bucket", BUCKET_EXPECTED) {
@@ -78,11 +95,39 @@ impl Checker<'_> {
             }
             None => format!("sites/{site}"),
         };
-        Some(BucketConfig {
-            endpoint: endpoint?,
-            bucket: bucket?,
-            region,
-            prefix,
+        let mut all_footage_of = Vec::new();
+        if let Some((item, span)) = section.get("all_footage_of") {
+            let expected = "an array of camera ids, e.g. [\"door\", \"stacks\"]";
+            match item.as_array() {
+                Some(array) => {
+                    for value in array.iter() {
+                        match value.as_str() {
+                            Some(id) if cameras.contains(&id) => all_footage_of.push(id.to_owned()),
+                            Some(id) => self.report(
+                                span.clone(),
+                                format!(
+                                    "all_footage_of: {} is not the id of a [[camera]] of this file",
+                                    quote(id)
+                                ),
+                            ),
+                            None => self.report(
+                                span.clone(),
+                                format!("all_footage_of: expected {expected}"),
+                            ),
+                        }
+                    }
+                }
+                None => self.report(span, format!("all_footage_of: expected {expected}")),
+            }
+        }
+        Some(EscrowConfig {
+            bucket: BucketConfig {
+                endpoint: endpoint?,
+                bucket: bucket?,
+                region,
+                prefix,
+            },
+            all_footage_of,
         })
     }
 }
@@ -97,6 +142,8 @@ mod tests {
             "data_dir = \"d\"\nsite = \"alpha\"\n[escrow]\nendpoint = \"http://127.0.0.1:8333/\"\nbucket = \"custos-evidence\"\n",
         );
         let e = c.escrow.expect("escrow");
+        assert!(e.all_footage_of.is_empty());
+        let e = e.bucket;
         assert_eq!(e.endpoint, "http://127.0.0.1:8333");
         assert_eq!(e.bucket, "custos-evidence");
         assert_eq!(e.region, "us-east-1");
@@ -106,7 +153,7 @@ mod tests {
         );
         let e = c.escrow.expect("escrow");
         assert_eq!(
-            (e.region.as_str(), e.prefix.as_str()),
+            (e.bucket.region.as_str(), e.bucket.prefix.as_str()),
             ("garage", "ministry/north/x")
         );
         assert!(valid("data_dir = \"d\"\n").escrow.is_none());
@@ -137,6 +184,23 @@ mod tests {
             text.iter()
                 .any(|t| t.starts_with("6:") && t.contains("secret")),
             "{text:?}"
+        );
+        let c = valid(
+            "data_dir = \"d\"\n[[camera]]\nid = \"door\"\nname = \"Door\"\nurl = \"rtsp://c/x\"\n\
+             [escrow]\nendpoint = \"http://s\"\nbucket = \"bkt\"\nall_footage_of = [\"door\"]\n",
+        );
+        assert_eq!(
+            c.escrow.expect("escrow").all_footage_of,
+            vec!["door".to_owned()]
+        );
+        let unknown = problems(
+            "data_dir = \"d\"\n[escrow]\nendpoint = \"http://s\"\nbucket = \"bkt\"\nall_footage_of = [\"hall\"]\n",
+        );
+        assert!(
+            unknown
+                .iter()
+                .any(|(l, _, m)| *l == 5 && m.contains("\"hall\" is not the id of a [[camera]]")),
+            "{unknown:?}"
         );
         let missing = problems("data_dir = \"d\"\n[escrow]\nendpoint = \"http://x\"\n");
         assert!(

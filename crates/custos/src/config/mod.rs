@@ -71,7 +71,7 @@ pub struct Config {
     /// `[[witness]]`: independent witnesses, each key pinned here.
     pub witnesses: Vec<ConfiguredWitness>,
     /// `[escrow]`: the bucket the log is published to.
-    pub escrow: Option<custos_escrow::bucket::BucketConfig>,
+    pub escrow: Option<escrow::EscrowConfig>,
     /// Lower-case hex SHA-256 of the file's bytes, to log which file ran.
     pub source_hash: String,
 }
@@ -270,7 +270,7 @@ struct SiteRules {
     notify: Vec<NotifyConfig>,
     central: Option<CentralOffice>,
     witnesses: Vec<ConfiguredWitness>,
-    escrow: Option<custos_escrow::bucket::BucketConfig>,
+    escrow: Option<escrow::EscrowConfig>,
 }
 
 impl Checker<'_> {
@@ -341,7 +341,10 @@ impl Checker<'_> {
             notify: self.notify(&root),
             central: self.central(&root),
             witnesses: self.witnesses(&root),
-            escrow: self.escrow(&root, &site),
+            escrow: {
+                let ids: Vec<&str> = cameras.iter().map(|c| c.settings.id.as_str()).collect();
+                self.escrow(&root, &site, &ids)
+            },
         };
         Some((
             data_dir?,

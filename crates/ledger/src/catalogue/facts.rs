@@ -121,6 +121,34 @@ impl Fact for SegmentMissing<'_> {
     }
 }
 
+/// `segment.escrowed`: a sealed segment's bytes were copied to the escrow
+/// bucket and read back whole: `object` is its name there, `etag` what the
+/// store answered, `reason` why it went when it did (`custody`, `alert`
+/// or `all`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentEscrowed<'a> {
+    pub camera: &'a str,
+    pub path: &'a str,
+    pub sha256: &'a str,
+    pub object: &'a str,
+    pub etag: Option<&'a str>,
+    pub reason: &'a str,
+}
+
+impl Fact for SegmentEscrowed<'_> {
+    fn spec(&self) -> &'static KindSpec {
+        &spec::SEGMENT_ESCROWED
+    }
+    fn write(&self, out: &mut Fields) {
+        out.put("camera", self.camera);
+        out.put("path", self.path);
+        out.put("sha256", self.sha256);
+        out.put("object", self.object);
+        out.put("etag", self.etag);
+        out.put("reason", self.reason);
+    }
+}
+
 /// `camera.state`: the camera's recorder changed state (`connecting`,
 /// `recording`, `offline`) at `at_ms`; `detail` says why, when known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

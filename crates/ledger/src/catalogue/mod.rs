@@ -24,6 +24,7 @@ pub mod kind {
     pub const SEGMENT_HELD: &str = "segment.held";
     pub const SEGMENT_RELEASED: &str = "segment.released";
     pub const SEGMENT_MISSING: &str = "segment.missing";
+    pub const SEGMENT_ESCROWED: &str = "segment.escrowed";
     pub const CAMERA_STATE: &str = "camera.state";
     pub const RECORDING_LOSS: &str = "recording.loss";
     pub const RECORDING_CLOCK_RESET: &str = "recording.clock_reset";
@@ -126,6 +127,17 @@ pub mod spec {
     pub const SEGMENT_MISSING: KindSpec = KindSpec {
         kind: kind::SEGMENT_MISSING,
         fields: &[req("camera"), req("path"), req("sha256")],
+    };
+    pub const SEGMENT_ESCROWED: KindSpec = KindSpec {
+        kind: kind::SEGMENT_ESCROWED,
+        fields: &[
+            req("camera"),
+            req("path"),
+            req("sha256"),
+            req("object"),
+            req("etag"),
+            req("reason"),
+        ],
     };
     pub const CAMERA_STATE: KindSpec = KindSpec {
         kind: kind::CAMERA_STATE,
@@ -380,6 +392,7 @@ pub const CATALOGUE: &[KindSpec] = &[
     spec::SEGMENT_HELD,
     spec::SEGMENT_RELEASED,
     spec::SEGMENT_MISSING,
+    spec::SEGMENT_ESCROWED,
     spec::CAMERA_STATE,
     spec::RECORDING_LOSS,
     spec::RECORDING_CLOCK_RESET,
