@@ -55,11 +55,18 @@ pub async fn serve(
     .await?;
     let report = report.context("crash recovery")?;
     // A full disk is made room on before any camera writes.
-    let disk = custos_site::disk::policy(
+    let mut disk = custos_site::disk::policy(
         &data_dir,
         config.disk_reserve,
         config.delete_oldest_when_full,
     );
+    disk.escrow = config
+        .escrow
+        .as_ref()
+        .map(|e| custos_site::segments::EscrowRetention {
+            required: e.required,
+            all_footage_of: e.all_footage_of.clone(),
+        });
     custos_site::disk::make_room(&store, &data_dir, &disk, now_ms())
         .context("making room on a full disk")?;
     if let Err(e) = custos_site::disk::restore_ballast(&data_dir, &disk) {
@@ -163,6 +170,7 @@ pub async fn serve(
         camera_tasks.push(tokio::spawn(task.run()));
     }
 
+    let escrow_retention = disk.escrow.clone();
     let rules: Vec<RetentionRule> = config
         .cameras
         .iter()
@@ -172,6 +180,7 @@ pub async fn serve(
             camera: c.id.clone(),
             retain_days: c.retain_days,
             retain_bytes: c.retain_bytes,
+            escrow: escrow_retention.clone(),
         })
         .collect();
     let retention = tokio::spawn(custos_site::disk::run_retention(

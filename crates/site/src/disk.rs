@@ -33,6 +33,8 @@ pub struct DiskPolicy {
     pub reserve: u64,
     /// Delete the oldest unheld footage when the disk is full.
     pub delete_oldest_when_full: bool,
+    /// What footage escrow asks of deletions, when the site escrows.
+    pub escrow: Option<crate::segments::EscrowRetention>,
 }
 
 /// The reserve for a file system of `total` bytes when none is configured:
@@ -55,6 +57,7 @@ pub fn policy(
     DiskPolicy {
         reserve,
         delete_oldest_when_full,
+        escrow: None,
     }
 }
 
@@ -148,7 +151,14 @@ pub fn make_room(
             freed += s.bytes;
             ids.push(s.id);
         }
-        let done = crate::segments::delete_segments(store, data_dir, &ids, &reason, now_ms)?;
+        let done = crate::segments::delete_for_retention(
+            store,
+            data_dir,
+            &ids,
+            &reason,
+            policy.escrow.as_ref(),
+            now_ms,
+        )?;
         if done.is_empty() {
             break;
         }
@@ -251,6 +261,7 @@ mod tests {
         let policy = DiskPolicy {
             reserve: 2 << 20,
             delete_oldest_when_full: true,
+            escrow: None,
         };
         assert!(restore_ballast(dir.path(), &policy).expect("restore"));
         let meta = std::fs::metadata(ballast_path(dir.path())).expect("ballast");

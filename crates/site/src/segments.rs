@@ -323,6 +323,65 @@ pub struct RetentionRule {
     pub camera: String,
     pub retain_days: Option<u32>,
     pub retain_bytes: Option<u64>,
+    /// What footage escrow asks of retention, when the site escrows.
+    pub escrow: Option<EscrowRetention>,
+}
+
+/// What footage escrow asks of retention: with `required`, a segment
+/// escrow still wants is never deleted; without, its tombstone says it went
+/// unescrowed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EscrowRetention {
+    /// `[escrow] required`.
+    pub required: bool,
+    /// `[escrow] all_footage_of`: cameras whose every segment escrow wants.
+    pub all_footage_of: Vec<String>,
+}
+
+/// What the tombstone of a segment escrow wanted but never copied adds to
+/// the reason it was deleted.
+pub const NOT_ESCROWED: &str = " (deleted before it was escrowed)";
+
+/// Deletes `ids` for retention (`reason`), as escrow allows: with escrow
+/// required, those it still wants stay; otherwise they go with
+/// [`NOT_ESCROWED`] in their reason.
+pub(crate) fn delete_for_retention(
+    store: &Store,
+    data_dir: &Path,
+    ids: &[i64],
+    reason: &str,
+    escrow: Option<&EscrowRetention>,
+    now_ms: i64,
+) -> anyhow::Result<Vec<i64>> {
+    let Some(escrow) = escrow else {
+        return delete_segments(store, data_dir, ids, reason, now_ms);
+    };
+    let pending = store.escrow_pending_among(
+        ids,
+        custos_custody::footage::WINDOW_BEFORE_MS,
+        custos_custody::footage::WINDOW_AFTER_MS,
+        &escrow.all_footage_of,
+    )?;
+    let (wanted, free): (Vec<i64>, Vec<i64>) = ids.iter().partition(|id| pending.contains(id));
+    let mut deleted = delete_segments(store, data_dir, &free, reason, now_ms)?;
+    if wanted.is_empty() {
+        return Ok(deleted);
+    }
+    if escrow.required {
+        tracing::warn!(
+            segments = wanted.len(),
+            "retention: kept footage that is not escrowed yet ([escrow] required = true)"
+        );
+    } else {
+        deleted.extend(delete_segments(
+            store,
+            data_dir,
+            &wanted,
+            &format!("{reason}{NOT_ESCROWED}"),
+            now_ms,
+        )?);
+    }
+    Ok(deleted)
 }
 
 /// Deletes what retention says must go, oldest first, never a held segment.
@@ -339,11 +398,12 @@ pub fn enforce_retention(
         let cutoff = now_ms - i64::from(days) * 86_400_000;
         let old = store.retention_candidates_by_age(&rule.camera, cutoff)?;
         let ids: Vec<i64> = old.iter().map(|s| s.id).collect();
-        deleted.extend(delete_segments(
+        deleted.extend(delete_for_retention(
             store,
             data_dir,
             &ids,
             &format!("retention: older than {days} days"),
+            rule.escrow.as_ref(),
             now_ms,
         )?);
     }
@@ -364,11 +424,12 @@ pub fn enforce_retention(
                 freed += s.bytes;
                 ids.push(s.id);
             }
-            let done = delete_segments(
+            let done = delete_for_retention(
                 store,
                 data_dir,
                 &ids,
                 &format!("retention: over quota of {quota} bytes"),
+                rule.escrow.as_ref(),
                 now_ms,
             )?;
             if done.is_empty() {
@@ -639,6 +700,7 @@ mod tests {
             camera: "cam".into(),
             retain_days: Some(3),
             retain_bytes: None,
+            escrow: None,
         };
         // Now = day 6: segments of days 0..2 are older than 3 days; day 0 is held.
         let deleted = enforce_retention(&store, dir.path(), &rule, T0 + 6 * day).expect("age");
@@ -658,6 +720,7 @@ mod tests {
             camera: "cam".into(),
             retain_days: None,
             retain_bytes: Some(held + 2 * one),
+            escrow: None,
         };
         let deleted = enforce_retention(&store, dir.path(), &rule, T0 + 6 * day).expect("bytes");
         assert_eq!(
@@ -674,5 +737,51 @@ mod tests {
             .unwrap_or("")
             .contains("quota"));
         assert_eq!(video_files(dir.path()).len(), 3);
+    }
+
+    #[test]
+    fn retention_keeps_what_escrow_requires_or_says_it_went_unescrowed() {
+        let (dir, store) = setup();
+        let day = 86_400_000;
+        let ids: Vec<i64> = (0..4)
+            .map(|i| sealed_segment(&store, dir.path(), T0 + i * day, 10))
+            .collect();
+        let escrow = EscrowRetention {
+            required: true,
+            all_footage_of: vec!["cam".into()],
+        };
+        store
+            .write("escrowed", |tx| {
+                tx.record_segment_escrowed(ids[1], "sites/s/video/cam/1.mp4", None, T0)
+            })
+            .expect("escrowed");
+        let mut rule = RetentionRule {
+            camera: "cam".into(),
+            retain_days: Some(1),
+            retain_bytes: None,
+            escrow: Some(escrow),
+        };
+        // Days 0..2 are old; only day 1 is escrowed: it alone goes.
+        let now = T0 + 4 * day;
+        let deleted = enforce_retention(&store, dir.path(), &rule, now).expect("required");
+        assert_eq!(deleted, vec![ids[1]]);
+        let gone = store.segment(ids[1]).expect("q").expect("row");
+        assert!(!gone
+            .delete_reason
+            .unwrap_or_default()
+            .contains(NOT_ESCROWED));
+        // Not required: the others go too, and their tombstones say so.
+        if let Some(e) = rule.escrow.as_mut() {
+            e.required = false;
+        }
+        let deleted = enforce_retention(&store, dir.path(), &rule, now).expect("not required");
+        assert_eq!(deleted, vec![ids[0], ids[2]]);
+        let gone = store.segment(ids[0]).expect("q").expect("row");
+        assert!(
+            gone.delete_reason
+                .unwrap_or_default()
+                .ends_with(NOT_ESCROWED),
+            "the tombstone says it went unescrowed"
+        );
     }
 }

@@ -202,6 +202,32 @@ impl Store {
         })
     }
 
+    /// Those of `ids` that escrow still wants (as [`Store::escrow_next`]
+    /// would choose them) and has not copied: retention keeps them when
+    /// escrow is required, and says they went unescrowed otherwise.
+    pub fn escrow_pending_among(
+        &self,
+        ids: &[i64],
+        before_ms: i64,
+        after_ms: i64,
+        all_cameras: &[String],
+    ) -> Result<Vec<i64>> {
+        let what = || "finding segments escrow still wants".to_owned();
+        let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        let cameras = serde_json::to_string(all_cameras).unwrap_or_else(|_| "[]".into());
+        let sql = format!(
+            "SELECT s.id FROM segments s WHERE s.id IN (SELECT value FROM json_each(?4)) \
+             AND {NOT_ESCROWED} AND ({} OR s.camera IN (SELECT value FROM json_each(?3))) \
+             ORDER BY s.id",
+            priority_clause()
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).context(what)?;
+        let rows = stmt
+            .query_map(params![before_ms, after_ms, cameras, ids], |r| r.get(0))
+            .context(what)?;
+        rows.collect::<rusqlite::Result<Vec<i64>>>().context(what)
+    }
+
     /// The escrowed copy of segment `id`, if there is one.
     pub fn segment_escrow(&self, id: i64) -> Result<Option<SegmentEscrow>> {
         self.conn
@@ -392,6 +418,17 @@ mod tests {
         assert_eq!(next[5], (id("hall", 1), EscrowReason::All));
         let backlog = s.escrow_backlog(30_000, 30_000, &all).expect("backlog");
         assert_eq!(backlog.pending_segments, 7);
+        let among = [id("door", 3), id("door", 4), id("hall", 2), id("stacks", 9)];
+        assert_eq!(
+            s.escrow_pending_among(&among, 30_000, 30_000, &all)
+                .expect("pending"),
+            vec![id("door", 4), id("hall", 2)]
+        );
+        assert_eq!(
+            s.escrow_pending_among(&among, 30_000, 30_000, &[])
+                .expect("pending"),
+            vec![id("door", 4)]
+        );
         assert_eq!(backlog.oldest_pending_ms, Some(0));
         assert_eq!(backlog.verified_segments, 0);
 

@@ -7,7 +7,14 @@ use custos_escrow::bucket::BucketConfig;
 
 use super::checker::{quote, Checker, Section};
 
-const ESCROW_KEYS: &[&str] = &["endpoint", "bucket", "region", "prefix", "all_footage_of"];
+const ESCROW_KEYS: &[&str] = &[
+    "endpoint",
+    "bucket",
+    "region",
+    "prefix",
+    "all_footage_of",
+    "required",
+];
 
 /// `[escrow]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +24,9 @@ pub struct EscrowConfig {
     /// Cameras whose footage is escrowed whole (after the windows of
     /// custody events and alerts, which are escrowed for every camera).
     pub all_footage_of: Vec<String>,
+    /// Retention never deletes footage escrow still wants (default false:
+    /// it does, and the tombstone says so).
+    pub required: bool,
 }
 
 /// The region signed into requests when none is given; stores that have
@@ -120,6 +130,7 @@ impl Checker<'_> {
                 None => self.report(span, format!("all_footage_of: expected {expected}")),
             }
         }
+        let required = self.boolean(&section, "required").unwrap_or(false);
         Some(EscrowConfig {
             bucket: BucketConfig {
                 endpoint: endpoint?,
@@ -128,6 +139,7 @@ impl Checker<'_> {
                 prefix,
             },
             all_footage_of,
+            required,
         })
     }
 }
@@ -189,10 +201,13 @@ mod tests {
             "data_dir = \"d\"\n[[camera]]\nid = \"door\"\nname = \"Door\"\nurl = \"rtsp://c/x\"\n\
              [escrow]\nendpoint = \"http://s\"\nbucket = \"bkt\"\nall_footage_of = [\"door\"]\n",
         );
-        assert_eq!(
-            c.escrow.expect("escrow").all_footage_of,
-            vec!["door".to_owned()]
+        let e = c.escrow.expect("escrow");
+        assert_eq!(e.all_footage_of, vec!["door".to_owned()]);
+        assert!(!e.required, "retention is not held up unless asked");
+        let c = valid(
+            "data_dir = \"d\"\n[escrow]\nendpoint = \"http://s\"\nbucket = \"bkt\"\nrequired = true\n",
         );
+        assert!(c.escrow.expect("escrow").required);
         let unknown = problems(
             "data_dir = \"d\"\n[escrow]\nendpoint = \"http://s\"\nbucket = \"bkt\"\nall_footage_of = [\"hall\"]\n",
         );
