@@ -98,8 +98,24 @@ enum Command {
     /// Write an evidence bundle: the original segments of a span, their log
     /// entries, inclusion proofs and a signed checkpoint.
     Export {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[arg(long, short, required_unless_present = "from_escrow")]
+        config: Option<PathBuf>,
+        /// Build the bundle from the escrow bucket alone
+        /// (`s3://BUCKET/PREFIX`, e.g. `s3://custos-evidence/sites/alpha`),
+        /// with the credentials of the environment, as after the site's box
+        /// is gone.
+        #[arg(long, value_name = "S3_URL", conflicts_with = "config", requires_all = ["endpoint", "key"])]
+        from_escrow: Option<String>,
+        /// The bucket's S3 endpoint (with --from-escrow).
+        #[arg(long, requires = "from_escrow")]
+        endpoint: Option<String>,
+        /// The region signed into requests (with --from-escrow).
+        #[arg(long, default_value = "us-east-1", requires = "from_escrow")]
+        region: String,
+        /// The site's verifier key, obtained independently of the bucket
+        /// (with --from-escrow).
+        #[arg(long, requires = "from_escrow")]
+        key: Option<String>,
         #[arg(long)]
         camera: String,
         #[arg(long)]
@@ -417,6 +433,63 @@ fn colour_on_stderr() -> bool {
     std::io::stderr().is_terminal() && !set("NO_COLOR") && !dumb
 }
 
+/// `custos export --from-escrow`: the bundle of a span built from the
+/// escrow bucket alone, trusting only the site's key given here.
+#[allow(clippy::too_many_arguments)]
+fn escrow_export(
+    url: &str,
+    endpoint: &str,
+    region: &str,
+    key: &str,
+    camera: &str,
+    start_ms: i64,
+    end_ms: i64,
+    reason: &str,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(url).with_context(|| format!("--from-escrow {url}"))?;
+    let bucket_name = match (parsed.scheme(), parsed.host_str()) {
+        ("s3", Some(b)) if !b.is_empty() => b.to_owned(),
+        _ => anyhow::bail!("--from-escrow: expected s3://BUCKET/PREFIX, found {url}"),
+    };
+    let prefix = parsed.path().trim_matches('/').to_owned();
+    let key = custos_ledger::note::VerifierKey::parse(key.trim())
+        .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
+    let bucket = custos_escrow::bucket::Bucket::open(&custos_escrow::bucket::BucketConfig {
+        endpoint: endpoint.trim_end_matches('/').to_owned(),
+        bucket: bucket_name,
+        region: region.to_owned(),
+        prefix,
+    })?;
+    let by = auth::cli_actor();
+    let request = custos_escrow::export::EscrowExport {
+        camera,
+        start_ms,
+        end_ms,
+        reason,
+        by: &by,
+        now_ms: custos_site::clock::now_ms(),
+    };
+    let summary = runtime()?
+        .block_on(custos_escrow::export::export_from_escrow(
+            &bucket, &key, &request, out,
+        ))
+        .with_context(|| {
+            format!(
+                "exporting camera {camera:?} from {url} into {}",
+                out.display()
+            )
+        })?;
+    println!(
+        "wrote {}: {} segments, {} log entries, proven against the signed log of {} entries (from the escrow bucket)",
+        out.display(),
+        summary.segments,
+        summary.entries,
+        summary.tree_size
+    );
+    Ok(())
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -492,12 +565,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token { command } => token_command(command)?,
         Command::Export {
             config,
+            from_escrow: Some(url),
+            endpoint,
+            region,
+            key,
             camera,
             start_ms,
             end_ms,
             out,
             reason,
         } => {
+            let (Some(endpoint), Some(key)) = (endpoint, key) else {
+                anyhow::bail!("--from-escrow needs --endpoint and --key");
+            };
+            let _ = config;
+            escrow_export(
+                &url, &endpoint, &region, &key, &camera, start_ms, end_ms, &reason, &out,
+            )?;
+        }
+        Command::Export {
+            config,
+            camera,
+            start_ms,
+            end_ms,
+            out,
+            reason,
+            ..
+        } => {
+            let Some(config) = config else {
+                anyhow::bail!("export needs --config (or --from-escrow)");
+            };
             let config = load_config(&config)?;
             let store = site_store(&config.data_dir)?;
             let key = custos_site::sitelog::signing_key(&config.data_dir, &config.site)?;

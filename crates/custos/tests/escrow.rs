@@ -246,4 +246,105 @@ fn the_footage_of_a_tamper_alert_is_escrowed_first_and_outlives_the_box() {
         assert_eq!(&common::sha256_file(&file), sha256, "{path}");
         assert_eq!(common::ffmpeg_decode_errors(&file), "", "{path} decodes");
     }
+
+    // The evidence of the alert's moment, from the bucket alone, verifies
+    // offline with the site's key.
+    let bundle = copies.path().join("bundle");
+    let from = (raised_ms - 3_000).to_string();
+    let to = (raised_ms + 20_000).to_string();
+    let out = site
+        .custos(&[
+            "export",
+            "--from-escrow",
+            &format!("s3://{}/sites/test", store.bucket),
+            "--endpoint",
+            &store.endpoint,
+            "--key",
+            &key,
+            "--camera",
+            "hall",
+            "--start-ms",
+            &from,
+            "--end-ms",
+            &to,
+            "--reason",
+            "the lens was covered",
+            "--out",
+            &bundle.to_string_lossy(),
+        ])
+        .env("AWS_ACCESS_KEY_ID", &store.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &store.secret_key)
+        .output()
+        .expect("export --from-escrow");
+    assert!(
+        out.status.success(),
+        "export --from-escrow failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("from the escrow bucket"));
+    let verified = site
+        .custos(&["verify", &bundle.to_string_lossy(), "--key", &key])
+        .output()
+        .expect("verify");
+    assert!(
+        verified.status.success(),
+        "the bundle from the bucket does not verify: {}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(bundle.join("manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert!(
+        manifest["segments"]
+            .as_array()
+            .is_some_and(|s| s.len() >= 10),
+        "{manifest}"
+    );
+
+    // Someone else's key: refused, nothing trusted from the bucket.
+    let other = tempfile::tempdir().expect("tempdir");
+    let stranger = Site::new("");
+    let stranger_key = stranger
+        .custos(&[
+            "key",
+            "show",
+            "--config",
+            &stranger.config.to_string_lossy(),
+        ])
+        .output()
+        .expect("key show");
+    let stranger_key = String::from_utf8(stranger_key.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let refused = site
+        .custos(&[
+            "export",
+            "--from-escrow",
+            &format!("s3://{}/sites/test", store.bucket),
+            "--endpoint",
+            &store.endpoint,
+            "--key",
+            &stranger_key,
+            "--camera",
+            "hall",
+            "--start-ms",
+            &from,
+            "--end-ms",
+            &to,
+            "--out",
+            &other.path().join("b").to_string_lossy(),
+        ])
+        .env("AWS_ACCESS_KEY_ID", &store.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &store.secret_key)
+        .output()
+        .expect("export --from-escrow");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("does not open with the key"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

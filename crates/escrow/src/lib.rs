@@ -8,9 +8,11 @@
 //!   with the checkpoint and the cosignatures the site holds for it.
 //! - [`footage`]: sealed segments copied there, checked against the
 //!   fingerprint the log sealed them with.
+//! - [`export`]: an evidence bundle built from the bucket alone.
 //! - [`run`]: the site's escrow thread.
 
 pub mod bucket;
+pub mod export;
 pub mod footage;
 pub mod publish;
 pub mod run;
