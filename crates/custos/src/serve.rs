@@ -291,6 +291,7 @@ pub async fn serve(
 
     // The log published to the escrow bucket: its own thread, under the
     // same cap as everything else sent off site.
+    let escrow_board = custos_escrow::run::EscrowBoard::default();
     let escrow_thread = match &config.escrow {
         Some(escrow) => {
             let bucket = &escrow.bucket;
@@ -308,7 +309,7 @@ pub async fn serve(
                 alert_destinations: alert_destinations.clone(),
                 throttle: uplink_throttle.clone(),
                 poll: Duration::from_secs(5),
-                board: Default::default(),
+                board: escrow_board.clone(),
             };
             let stop = background_stop.clone();
             Some(
@@ -366,6 +367,13 @@ pub async fn serve(
         metrics,
         settings: settings.map(|s| s as Arc<dyn custos_site::settings::SiteSettings>),
         jobs: Default::default(),
+        escrow: config
+            .escrow
+            .as_ref()
+            .map(|e| custos_server::escrow::EscrowAccess {
+                board: escrow_board.clone(),
+                all_footage_of: e.all_footage_of.clone(),
+            }),
     };
     let mut http_shutdown = shutdown_rx.clone();
     let stopped = async move {

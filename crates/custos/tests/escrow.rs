@@ -131,6 +131,7 @@ fn the_footage_of_a_tamper_alert_is_escrowed_first_and_outlives_the_box() {
         camera.url("/hall"),
         escrow_table(&store)
     ));
+    let token = site.admin_token();
     let mut serve = site.serve_with_env(&[
         ("AWS_ACCESS_KEY_ID", &store.access_key),
         ("AWS_SECRET_ACCESS_KEY", &store.secret_key),
@@ -228,6 +229,54 @@ fn the_footage_of_a_tamper_alert_is_escrowed_first_and_outlives_the_box() {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
+    // The API shows the escrow's progress, and each segment's copy.
+    let overview = site.get_json(&token, "/api/v1/escrow");
+    assert_eq!(overview["configured"], true, "{overview}");
+    assert!(
+        overview["status"]["segments_escrowed"].as_u64() >= Some(escrowed.len() as u64),
+        "{overview}"
+    );
+    assert_eq!(
+        overview["status"]["create_only_honoured"], true,
+        "{overview}"
+    );
+    assert_eq!(overview["backlog"]["pending_segments"], 0, "{overview}");
+    let recordings = site.get_json(
+        &token,
+        &format!(
+            "/api/v1/cameras/hall/recordings?start_ms={}&end_ms={}",
+            raised_ms - 120_000,
+            raised_ms + 120_000
+        ),
+    );
+    let listed = recordings["segments"].as_array().expect("segments");
+    for segment in listed {
+        let id = segment["id"].as_i64().expect("id");
+        if escrowed.iter().any(|r| r[0] == id) {
+            assert_eq!(segment["escrow"]["state"], "verified", "{segment}");
+        } else {
+            assert!(segment["escrow"].is_null(), "not wanted: {segment}");
+        }
+    }
+    // The playback timeline shows the same, in chromium.
+    let (start, end) = (
+        (raised_ms - 120_000).to_string(),
+        (raised_ms + 120_000).to_string(),
+    );
+    let count = escrowed.len().to_string();
+    let (passed, report) = common::browser_checks(
+        "escrow.mjs",
+        &[
+            ("CUSTOS_URL", &site.base_url()),
+            ("ADMIN_USER", "admin"),
+            ("ADMIN_PASSWORD", "a long test password"),
+            ("CAMERA", "hall"),
+            ("START_MS", &start),
+            ("END_MS", &end),
+            ("ESCROWED", &count),
+        ],
+    );
+    assert!(passed, "{report}");
     serve.terminate(Duration::from_secs(30));
     let copies = tempfile::tempdir().expect("tempdir");
     let kept: Vec<_> = segments

@@ -36,7 +36,7 @@ use crate::publish::LogPublisher;
 pub const CONFLICT_ALERT: &str = "escrow.conflict";
 
 /// How far the escrow got, for the API and the dashboard.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct EscrowStatus {
     /// The bucket and prefix, e.g. `s3://custos/sites/alpha`.
     pub destination: String,

@@ -12,6 +12,7 @@ pub mod alerts;
 mod audit;
 pub mod auth;
 pub mod error;
+pub mod escrow;
 pub mod events;
 mod exports;
 pub mod jobs;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub settings: Option<Arc<dyn custos_site::settings::SiteSettings>>,
     /// Long requests started with `Prefer: respond-async` (see [`jobs`]).
     pub jobs: Arc<jobs::Jobs>,
+    /// The site's escrow, when it has one (`[escrow]`).
+    pub escrow: Option<escrow::EscrowAccess>,
 }
 
 /// Read access to the site's Merkle log.
@@ -199,6 +202,7 @@ pub(crate) fn authenticated_routes() -> OpenApiRouter<SharedState> {
         .routes(routes!(video::video))
         .routes(routes!(thumbnails::snapshot))
         .routes(routes!(storage::storage))
+        .routes(routes!(escrow::escrow))
         .routes(routes!(live::live))
         .routes(routes!(exports::create))
         .routes(routes!(exports::download))

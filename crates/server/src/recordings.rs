@@ -111,6 +111,9 @@ pub(crate) struct SegmentJson {
     height: Option<u32>,
     recovered: bool,
     hold: bool,
+    /// Its copy in the escrow bucket: `null` when escrow does not want it
+    /// (or the site does not escrow).
+    escrow: Option<crate::escrow::SegmentEscrowJson>,
 }
 
 impl From<Segment> for SegmentJson {
@@ -128,6 +131,7 @@ impl From<Segment> for SegmentJson {
             height: s.height,
             recovered: s.recovered,
             hold: s.hold,
+            escrow: None,
         }
     }
 }
@@ -169,9 +173,13 @@ pub(crate) async fn recordings(
         .unwrap_or_else(|| end_ms.saturating_sub(DEFAULT_WINDOW_MS));
     check_window(start_ms, end_ms, MAX_RECORDINGS_WINDOW_MS, "31 days")?;
     let camera = id.clone();
-    let segments = state
+    let escrow = state.escrow.clone();
+    let (segments, mut escrowed) = state
         .read("listing recorded segments", move |store| {
-            store.segments_overlapping(&camera, start_ms, end_ms)
+            let segments = store.segments_overlapping(&camera, start_ms, end_ms)?;
+            let ids: Vec<i64> = segments.iter().map(|s| s.id).collect();
+            let escrowed = crate::escrow::segment_states(store, escrow.as_ref(), &ids)?;
+            Ok::<_, custos_store::StoreError>((segments, escrowed))
         })
         .await?;
     let gaps = gaps(&segments, start_ms, end_ms);
@@ -179,7 +187,16 @@ pub(crate) async fn recordings(
         camera: id,
         start_ms,
         end_ms,
-        segments: segments.into_iter().map(SegmentJson::from).collect(),
+        segments: segments
+            .into_iter()
+            .map(|s| {
+                let escrow = escrowed.remove(&s.id);
+                SegmentJson {
+                    escrow,
+                    ..SegmentJson::from(s)
+                }
+            })
+            .collect(),
         gaps,
     }))
 }

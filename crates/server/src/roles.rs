@@ -107,6 +107,7 @@ pub const OPERATIONS: &[Operation] = &[
         THUMBNAIL_VIEWERS,
     ),
     op("get_storage", "get", "/api/v1/storage", STORAGE_READERS),
+    op("get_escrow", "get", "/api/v1/escrow", AUDITORS),
     op(
         "watch_live",
         "get",

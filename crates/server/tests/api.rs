@@ -106,6 +106,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         metrics: None,
         settings: None,
         jobs: Default::default(),
+        escrow: None,
     });
     Ok(Site {
         key,

@@ -194,6 +194,7 @@ async fn serve() -> Result<
         metrics: None,
         settings: None,
         jobs: Default::default(),
+        escrow: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -95,6 +95,7 @@ fn site() -> Result<Site, Box<dyn std::error::Error>> {
         metrics: None,
         settings: None,
         jobs: Default::default(),
+        escrow: None,
     });
     Ok(Site { _dir: dir, app })
 }

@@ -94,6 +94,7 @@ pub fn get_requests(ids: &Ids) -> Vec<(&'static str, String, StatusCode)> {
             StatusCode::BAD_REQUEST,
         ),
         ("/api/v1/storage", "/api/v1/storage".to_owned(), ok),
+        ("/api/v1/escrow", "/api/v1/escrow".to_owned(), ok),
         ("/api/v1/events", "/api/v1/events".to_owned(), ok),
         (
             "/api/v1/events/{id}/snapshot.jpg",

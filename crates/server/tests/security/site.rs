@@ -437,6 +437,7 @@ pub async fn site_with(secure_cookies: bool) -> Result<Site, Error> {
         )))),
         settings: Some(Arc::clone(&settings) as Arc<dyn SiteSettings>),
         jobs: Default::default(),
+        escrow: None,
     });
 
     // The register, through the API as an admin would fill it.

@@ -56,7 +56,14 @@ export async function playbackPage(id, params) {
     const a = Math.max(seg.start_ms, start);
     const b = Math.min(seg.end_ms, end);
     if (b > a) line.append(svg("rect", { x: x(a), y: 10, width: Math.max(1, x(b) - x(a)), height: 24, class: "recorded" }));
+    // Above it, whether the segment is copied off site yet.
+    if (b > a && seg.escrow) {
+      const cls = seg.escrow.state === "verified" ? "escrowed" : "escrow-pending";
+      line.append(svg("rect", { x: x(a), y: 4, width: Math.max(1, x(b) - x(a)), height: 4, class: cls, "data-segment": seg.id }));
+    }
   }
+  const escrowed = rec.segments.filter((g) => g.escrow && g.escrow.state === "verified").length;
+  const pending = rec.segments.filter((g) => g.escrow && g.escrow.state === "pending").length;
   const marks = [];
   for (const e of events.events) {
     const cls = e.kind === "motion" ? "motion" : "tamper";
@@ -139,12 +146,16 @@ export async function playbackPage(id, params) {
       el("button", { type: "button", onclick: () => step(1) }, "Next event")),
     el("p", { class: "muted", "data-window": "" }, `${when(start)} – ${when(end)} (${duration(span)}) · `
       + `${count(rec.segments.length, "segment")}, ${count(rec.gaps.length, "gap")}, `
-      + `${count(events.events.length, "event")}, ${count(ours.length, "custody event")}`),
+      + `${count(events.events.length, "event")}, ${count(ours.length, "custody event")}`
+      + (escrowed || pending ? `; off site: ${count(escrowed, "segment")} copied, ${pending} waiting` : "")),
     line,
     el("ul", { class: "legend muted" },
       el("li", { class: "recorded" }, "recorded"), el("li", { class: "gap" }, "not recorded"),
       el("li", { class: "motion" }, "motion"), el("li", { class: "tamper" }, "tampering"),
-      el("li", { class: "custody" }, "custody event")),
+      el("li", { class: "custody" }, "custody event"),
+      ...(escrowed || pending
+        ? [el("li", { class: "escrowed" }, "copied off site"), el("li", { class: "escrow-pending" }, "waiting to be copied off site")]
+        : [])),
     video,
     status,
     downloads,
