@@ -1,7 +1,9 @@
 //! Sites' reports of their state, and the alerts the centre draws from
 //! them: `site.silent` when a site has not reported for longer than its
-//! limit, `site.clock_skew` when its clock is more than [`MAX_SKEW_MS`] off.
-//! Both resolve themselves when the condition ends.
+//! limit, `site.clock_skew` when its clock is more than [`MAX_SKEW_MS`] off,
+//! `site.escrow_lagging` when footage that matters has waited longer than
+//! [`MAX_ESCROW_LAG_MS`] to be copied off site. Each resolves itself when
+//! the condition ends.
 
 use custos_report::Health;
 use deadpool_postgres::Pool;
@@ -16,6 +18,12 @@ pub const SITE_SILENT: &str = "site.silent";
 pub const SITE_CLOCK_SKEW: &str = "site.clock_skew";
 /// How far a site's clock may be from the centre's.
 pub const MAX_SKEW_MS: i64 = 30_000;
+/// Footage escrow wants has not reached the bucket for longer than
+/// [`MAX_ESCROW_LAG_MS`].
+pub const SITE_ESCROW_LAGGING: &str = "site.escrow_lagging";
+/// How long footage escrow wants may wait to be copied off site: a day
+/// covers a night without a link, not a box quietly keeping its evidence.
+pub const MAX_ESCROW_LAG_MS: i64 = 24 * 3_600_000;
 
 /// Who resolves the alerts the centre resolves itself.
 const CENTRE: &str = "centre";
@@ -42,7 +50,7 @@ fn answer(status: u16, body: impl Into<String>) -> ReportAnswer {
 /// may resolve, or alert changes waiting for the site.
 const REPORT_SITE: &str = "SELECT s.id, s.log_key, r.seq,
         EXISTS (SELECT 1 FROM alerts a WHERE a.site_id = s.id AND a.resolved_ms IS NULL
-                AND a.kind IN ('site.silent', 'site.clock_skew')),
+                AND a.kind IN ('site.silent', 'site.clock_skew', 'site.escrow_lagging')),
         EXISTS (SELECT 1 FROM site_alert_actions p WHERE p.site_id = s.id AND p.done_ms IS NULL)
     FROM sites s LEFT JOIN site_reports r ON r.site_id = s.id
     WHERE s.origin = $1";
@@ -183,6 +191,39 @@ pub async fn accept(pool: &Pool, note: &str) -> Result<ReportAnswer, CentralErro
             site_id,
             SITE_CLOCK_SKEW,
             "the site's clock is right again",
+        )
+        .await?;
+    }
+    let lag = health
+        .escrow
+        .as_ref()
+        .and_then(|e| e.oldest_pending_ms.map(|t| (e, received - t)))
+        .filter(|(_, lag)| *lag > MAX_ESCROW_LAG_MS);
+    if let Some((escrow, lag)) = lag {
+        crate::alerts::raise(
+            &tx,
+            site_id,
+            SITE_ESCROW_LAGGING,
+            &format!(
+                "{} segment{} ({:.1} MB) of footage that matters not copied off site; the oldest \
+                 has waited {} h",
+                escrow.pending_segments,
+                if escrow.pending_segments == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                escrow.pending_bytes as f64 / 1e6,
+                lag / 3_600_000
+            ),
+        )
+        .await?;
+    } else if auto_alerts {
+        settle_automatic(
+            &tx,
+            site_id,
+            SITE_ESCROW_LAGGING,
+            "the site's footage escrow caught up",
         )
         .await?;
     }

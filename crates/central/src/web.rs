@@ -491,6 +491,9 @@ struct ReportSummary {
     oldest_segment_ms: Option<i64>,
     disk_used: Option<u64>,
     disk_free: Option<u64>,
+    /// Footage the site's escrow has still to copy off site, when it
+    /// escrows.
+    escrow: Option<custos_report::EscrowHealth>,
 }
 
 #[derive(Serialize)]
@@ -591,6 +594,7 @@ async fn overview(
             oldest_segment_ms: r.health.oldest_segment_ms,
             disk_used: r.health.disk.map(|d| d.0),
             disk_free: r.health.disk.map(|d| d.1),
+            escrow: r.health.escrow.clone(),
         });
         if let Some(r) = report {
             health.insert(site.name.clone(), r.health);

@@ -4,10 +4,10 @@
 mod pg;
 
 use custos_central::alerts;
-use custos_central::reports::{self, SITE_CLOCK_SKEW, SITE_SILENT};
+use custos_central::reports::{self, SITE_CLOCK_SKEW, SITE_ESCROW_LAGGING, SITE_SILENT};
 use custos_central::{db, now_ms, sites};
 use custos_ledger::note::SigningKey;
-use custos_report::{CameraHealth, Health};
+use custos_report::{CameraHealth, EscrowHealth, Health};
 use deadpool_postgres::Pool;
 
 fn site_key() -> SigningKey {
@@ -150,4 +150,55 @@ async fn a_wrong_clock_and_a_silent_site_raise_alerts_that_clear_themselves() {
     reports::set_silent_limit(&pool, "village-3", 3_600_000, "admin")
         .await
         .expect("limit");
+}
+
+#[tokio::test]
+async fn footage_waiting_a_day_to_go_off_site_raises_an_alert_until_it_has_gone() {
+    let pg = pg::Postgres::start();
+    let pool = enrolled(&pg, "escrow").await;
+    let now = now_ms();
+    let waiting = |hours: i64| Health {
+        escrow: Some(EscrowHealth {
+            pending_segments: 42,
+            pending_bytes: 1_260_000_000,
+            oldest_pending_ms: Some(now - hours * 3_600_000),
+        }),
+        ..health(now_ms())
+    };
+    // Half a day behind: a night without a link, not yet an alarm.
+    let report = custos_report::sign(&waiting(12), 1, &site_key()).expect("sign");
+    assert_eq!(
+        reports::accept(&pool, &report)
+            .await
+            .expect("accept")
+            .status,
+        200
+    );
+    assert!(open_kinds(&pool).await.is_empty());
+    let report = custos_report::sign(&waiting(30), 2, &site_key()).expect("sign");
+    assert_eq!(
+        reports::accept(&pool, &report)
+            .await
+            .expect("accept")
+            .status,
+        200
+    );
+    assert_eq!(open_kinds(&pool).await, [SITE_ESCROW_LAGGING]);
+    let detail = &alerts::list(&pool, true).await.expect("alerts")[0].detail;
+    assert!(detail.contains("42 segments (1260.0 MB)"), "{detail}");
+    assert!(detail.contains("waited 30 h"), "{detail}");
+    // Caught up: nothing pending any more.
+    let caught_up = Health {
+        escrow: Some(EscrowHealth::default()),
+        ..health(now_ms())
+    };
+    let report = custos_report::sign(&caught_up, 3, &site_key()).expect("sign");
+    assert_eq!(
+        reports::accept(&pool, &report)
+            .await
+            .expect("accept")
+            .status,
+        200
+    );
+    assert!(open_kinds(&pool).await.is_empty());
 }

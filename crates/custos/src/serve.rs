@@ -272,6 +272,7 @@ pub async fn serve(
                     site: config.site.clone(),
                     alert_destinations: alert_destinations.clone(),
                     report_every: Duration::from_secs(u64::from(central.report_seconds)),
+                    escrow_all_footage_of: config.escrow.as_ref().map(|e| e.all_footage_of.clone()),
                 },
                 log_dir: DataDir::new(&data_dir).log(),
                 key,

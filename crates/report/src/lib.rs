@@ -59,6 +59,21 @@ pub struct Health {
     /// carried out, by the centre's number, since its previous report.
     #[serde(default)]
     pub actions_done: Vec<i64>,
+    /// Footage the site's escrow has still to copy off site, when it
+    /// escrows.
+    #[serde(default)]
+    pub escrow: Option<EscrowHealth>,
+}
+
+/// The backlog of a site's footage escrow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscrowHealth {
+    /// Segments escrow wants and has not copied.
+    pub pending_segments: u64,
+    /// Their bytes.
+    pub pending_bytes: u64,
+    /// When the oldest of them starts (ms).
+    pub oldest_pending_ms: Option<i64>,
 }
 
 /// What the centre asks of a site in its answer to a report.
@@ -232,6 +247,11 @@ mod tests {
             oldest_segment_ms: None,
             disk: Some((1 << 30, 5 << 30)),
             actions_done: vec![4],
+            escrow: Some(EscrowHealth {
+                pending_segments: 3,
+                pending_bytes: 9_000_000,
+                oldest_pending_ms: Some(1_796_539_000_000),
+            }),
         }
     }
 

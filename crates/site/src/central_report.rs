@@ -53,11 +53,13 @@ pub enum ReportFailure {
     Making(String),
 }
 
-/// The site's state as a report.
+/// The site's state as a report; `escrow_all_footage_of` is `[escrow]
+/// all_footage_of` when the site escrows its footage.
 pub fn health(
     store: &Store,
     cameras: &CameraRegistry,
     data_dir: &Path,
+    escrow_all_footage_of: Option<&[String]>,
 ) -> Result<Health, ReportFailure> {
     let making = |e: &dyn std::fmt::Display| ReportFailure::Making(e.to_string());
     let gauges = store.site_gauges().map_err(|e| making(&e))?;
@@ -100,6 +102,23 @@ pub fn health(
         oldest_segment_ms,
         disk: disk_usage(data_dir).map(|d| (recorded_bytes, d.available_bytes)),
         actions_done: Vec::new(),
+        escrow: match escrow_all_footage_of {
+            None => None,
+            Some(all) => {
+                let b = store
+                    .escrow_backlog(
+                        custos_custody::footage::WINDOW_BEFORE_MS,
+                        custos_custody::footage::WINDOW_AFTER_MS,
+                        all,
+                    )
+                    .map_err(|e| making(&e))?;
+                Some(custos_report::EscrowHealth {
+                    pending_segments: b.pending_segments,
+                    pending_bytes: b.pending_bytes,
+                    oldest_pending_ms: b.oldest_pending_ms,
+                })
+            }
+        },
     })
 }
 
@@ -327,6 +346,9 @@ pub struct ReporterSite {
     /// A report goes at least this often, whether anything changed or not;
     /// it is also how soon a change asked for at the centre arrives.
     pub report_every: Duration,
+    /// `[escrow] all_footage_of`, when the site escrows its footage: the
+    /// report then says how much is left to copy.
+    pub escrow_all_footage_of: Option<Vec<String>>,
 }
 
 /// Reports the site's state until `stop`: at once on a change of the
@@ -350,7 +372,12 @@ pub fn run(
     let mut failing: Option<String> = None;
     let mut done: Vec<i64> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        match health(&store, &cameras, &site.data_dir) {
+        match health(
+            &store,
+            &cameras,
+            &site.data_dir,
+            site.escrow_all_footage_of.as_deref(),
+        ) {
             Ok(mut h) => {
                 let d = digest(&h);
                 let due = !done.is_empty()

@@ -59,6 +59,11 @@ export async function sitePage(name) {
       ["Clock", clockOff === null ? null : `${Math.abs(clockOff)} s ${clockOff >= 0 ? "ahead of" : "behind"} the centre's, as last reported`],
       ["Footage kept", r && r.oldest_segment_ms ? `from ${when(r.oldest_segment_ms)} to ${when(r.last_segment_ms)}` : "none reported"],
       ["Disk", r && r.disk_used !== null ? `${bytes(r.disk_used)} of footage, ${bytes(r.disk_free)} free` : null],
+      ["Footage off site", r && r.escrow
+        ? (r.escrow.pending_segments
+          ? `${r.escrow.pending_segments} segments (${bytes(r.escrow.pending_bytes)}) waiting to be copied, the oldest from ${when(r.escrow.oldest_pending_ms)}`
+          : "all that matters is copied")
+        : null],
     ]),
     can("change_sites") ? placeForm(s) : null,
     el("h2", {}, "Cameras"),
