@@ -5,6 +5,7 @@ mod auth;
 mod bench;
 mod bench_catchup;
 mod bench_central;
+mod bench_escrow;
 mod central_cli;
 mod central_site;
 mod config;
@@ -146,6 +147,18 @@ enum Command {
         /// How many of the --witness keys must have co-signed (default: all).
         #[arg(long, value_name = "K", requires = "witnesses")]
         witness_quorum: Option<usize>,
+        /// Verify the log a site published to its escrow bucket
+        /// (`s3://BUCKET/PREFIX`) instead: signature, every entry and every
+        /// hash tile, with the credentials of the environment. Needs --key
+        /// and --endpoint.
+        #[arg(long, value_name = "S3_URL", conflicts_with_all = ["bundle", "config"], requires_all = ["key", "endpoint"])]
+        escrow: Option<String>,
+        /// The bucket's S3 endpoint (with --escrow).
+        #[arg(long, requires = "escrow")]
+        endpoint: Option<String>,
+        /// The region signed into requests (with --escrow).
+        #[arg(long, default_value = "us-east-1", requires = "escrow")]
+        region: String,
     },
     /// The site's log signing key.
     Key {
@@ -247,6 +260,30 @@ enum BenchCommand {
         report_every_s: u64,
         #[arg(long, default_value_t = 5)]
         entries_per_checkpoint: usize,
+    },
+    /// Footage escrow's upload path (create-only put; and SHA-256, put,
+    /// read back) beside `s3cmd put` of the same files to the same
+    /// S3-compatible store; optionally how closely a cap holds. The store's
+    /// credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    Escrow {
+        /// The store's S3 endpoint, e.g. http://127.0.0.1:8333.
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// The recording each file is a copy of.
+        #[arg(long, default_value = "tests-data/bench-1080p15.mp4")]
+        clip: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        files: usize,
+        /// Also send `--capped-bytes` under this cap (kbit/s) and report
+        /// the rate reached.
+        #[arg(long)]
+        max_kbps: Option<u32>,
+        #[arg(long, default_value_t = 1 << 20)]
+        capped_bytes: usize,
     },
     /// A site cut off for days sends its backlog of log entries to a
     /// `custos central serve` started here, gzipped and under a cap:
@@ -433,6 +470,90 @@ fn colour_on_stderr() -> bool {
     std::io::stderr().is_terminal() && !set("NO_COLOR") && !dumb
 }
 
+/// The escrow bucket at `url` (`s3://BUCKET/PREFIX`, given with `flag`),
+/// with the credentials of the environment.
+fn escrow_bucket(
+    flag: &str,
+    url: &str,
+    endpoint: &str,
+    region: &str,
+) -> anyhow::Result<custos_escrow::bucket::Bucket> {
+    let parsed = url::Url::parse(url).with_context(|| format!("{flag} {url}"))?;
+    let bucket = match (parsed.scheme(), parsed.host_str()) {
+        ("s3", Some(b)) if !b.is_empty() => b.to_owned(),
+        _ => anyhow::bail!("{flag}: expected s3://BUCKET/PREFIX, found {url}"),
+    };
+    Ok(custos_escrow::bucket::Bucket::open(
+        &custos_escrow::bucket::BucketConfig {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            bucket,
+            region: region.to_owned(),
+            prefix: parsed.path().trim_matches('/').to_owned(),
+        },
+    )?)
+}
+
+/// `custos verify --escrow`: the log a site published, checked whole from
+/// the bucket, trusting only the keys given.
+fn verify_escrow_command(
+    url: &str,
+    endpoint: &str,
+    region: &str,
+    key: &str,
+    witnesses: &[String],
+    witness_quorum: Option<usize>,
+) -> anyhow::Result<ExitCode> {
+    let bucket = escrow_bucket("--escrow", url, endpoint, region)?;
+    let key = custos_ledger::note::VerifierKey::parse(key.trim())
+        .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
+    let witnesses = witnesses
+        .iter()
+        .map(|w| {
+            custos_ledger::cosignature::CosignerKey::parse(w.trim())
+                .map_err(|e| anyhow::anyhow!("--witness {:?}: {e}", w.trim()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let quorum = witness_quorum.unwrap_or(witnesses.len());
+    if quorum > witnesses.len() {
+        bail!(
+            "--witness-quorum {quorum}: expected from 1 to the {} witness key(s) given",
+            witnesses.len()
+        );
+    }
+    let report = match runtime()?.block_on(custos_escrow::read::verify_published_log(
+        &bucket, &key, &witnesses,
+    )) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("NOT VERIFIED: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for (w, time) in &report.cosigned_by {
+        println!("co-signed by {w} at {time} (Unix seconds)");
+    }
+    for (w, why) in &report.not_cosigned_by {
+        println!("not co-signed by {w}: {why}");
+    }
+    if report.cosigned_by.len() < quorum {
+        println!(
+            "NOT VERIFIED: {} of the {} witnesses required co-signed the checkpoint",
+            report.cosigned_by.len(),
+            quorum
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    println!(
+        "VERIFIED: the log of {} in {url} has {} entries, every one read and hashed, and {} hash \
+         tiles, all matching its checkpoint signed by {}",
+        report.origin,
+        report.size,
+        report.tiles_checked,
+        key.short()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `custos export --from-escrow`: the bundle of a span built from the
 /// escrow bucket alone, trusting only the site's key given here.
 #[allow(clippy::too_many_arguments)]
@@ -447,20 +568,9 @@ fn escrow_export(
     reason: &str,
     out: &Path,
 ) -> anyhow::Result<()> {
-    let parsed = url::Url::parse(url).with_context(|| format!("--from-escrow {url}"))?;
-    let bucket_name = match (parsed.scheme(), parsed.host_str()) {
-        ("s3", Some(b)) if !b.is_empty() => b.to_owned(),
-        _ => anyhow::bail!("--from-escrow: expected s3://BUCKET/PREFIX, found {url}"),
-    };
-    let prefix = parsed.path().trim_matches('/').to_owned();
+    let bucket = escrow_bucket("--from-escrow", url, endpoint, region)?;
     let key = custos_ledger::note::VerifierKey::parse(key.trim())
         .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
-    let bucket = custos_escrow::bucket::Bucket::open(&custos_escrow::bucket::BucketConfig {
-        endpoint: endpoint.trim_end_matches('/').to_owned(),
-        bucket: bucket_name,
-        region: region.to_owned(),
-        prefix,
-    })?;
     let by = auth::cli_actor();
     let request = custos_escrow::export::EscrowExport {
         camera,
@@ -674,6 +784,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         })?,
         Command::Bench {
             command:
+                BenchCommand::Escrow {
+                    endpoint,
+                    bucket,
+                    region,
+                    clip,
+                    files,
+                    max_kbps,
+                    capped_bytes,
+                },
+        } => bench_escrow::escrow(bench_escrow::EscrowBench {
+            endpoint,
+            bucket,
+            region,
+            clip,
+            files,
+            max_kbps,
+            capped_bytes,
+        })?,
+        Command::Bench {
+            command:
                 BenchCommand::CatchUp {
                     config,
                     days,
@@ -725,6 +855,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             key,
             witnesses,
             witness_quorum,
+            escrow: Some(url),
+            endpoint,
+            region,
+        } => {
+            let _ = (bundle, config);
+            return verify_escrow_command(
+                &url,
+                endpoint.as_deref().unwrap_or_default(),
+                &region,
+                key.as_deref().unwrap_or_default(),
+                &witnesses,
+                witness_quorum,
+            );
+        }
+        Command::Verify {
+            bundle,
+            config,
+            key,
+            witnesses,
+            witness_quorum,
+            ..
         } => return verify_command(bundle, config, key, &witnesses, witness_quorum),
         Command::Key {
             command: KeyCommand::Show { config },

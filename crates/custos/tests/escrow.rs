@@ -106,6 +106,42 @@ fn the_site_publishes_its_log_to_the_bucket_and_anyone_can_verify_it() {
             .is_some_and(|e| e.contains("config.loaded"))),
         "{stdout}"
     );
+
+    // custos verify reads the same log from the bucket, whole.
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--escrow",
+            "s3://escrow/sites/test",
+            "--endpoint",
+            &store.endpoint,
+            "--key",
+            &key,
+        ];
+        args.extend_from_slice(extra);
+        site.custos(&args)
+            .env("AWS_ACCESS_KEY_ID", &store.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &store.secret_key)
+            .output()
+            .expect("verify --escrow")
+    };
+    let out = verify(&[]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("VERIFIED: the log of test"), "{said}");
+    // A witness that never co-signed it: not verified, and said so.
+    let stranger = custos_ledger::cosignature::CosigningKey::from_seed("w.example/w", &[5; 32])
+        .expect("key")
+        .verifier()
+        .to_string();
+    let out = verify(&["--witness", &stranger]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("not co-signed by w.example/w"), "{said}");
 }
 
 /// Rows of the site's index, read directly.

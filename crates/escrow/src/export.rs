@@ -14,12 +14,11 @@ use std::path::Path;
 use custos_ledger::bundle::{BundleWriter, Manifest};
 use custos_ledger::catalogue::kind;
 use custos_ledger::entry::Entry;
-use custos_ledger::merkle::{self, leaf_hash, MemoryTree};
-use custos_ledger::note::{open_checkpoint, VerifierKey};
-use custos_ledger::tiles::{self, Tile, TILE_WIDTH};
+use custos_ledger::merkle;
+use custos_ledger::note::VerifierKey;
 
 use crate::bucket::{Bucket, EscrowError};
-use crate::publish::{CHECKPOINT, LOG_PREFIX};
+use crate::read::{read_published_log, PublishedLog};
 
 /// What to export.
 #[derive(Debug, Clone)]
@@ -49,9 +48,7 @@ pub struct EscrowExportSummary {
     pub tree_size: u64,
 }
 
-fn fail(what: impl std::fmt::Display) -> EscrowError {
-    EscrowError::Local(what.to_string())
-}
+use crate::read::fail;
 
 /// Writes into `out` (a directory that must not exist yet) the bundle of
 /// `request` from the site's prefix in `bucket`, trusting only `key`.
@@ -64,57 +61,12 @@ pub async fn export_from_escrow(
     if request.start_ms >= request.end_ms {
         return Err(fail("the span's start must be before its end"));
     }
-    let checkpoint_name = format!("{LOG_PREFIX}/{CHECKPOINT}");
-    let note = bucket.get(&checkpoint_name).await?.ok_or_else(|| {
-        fail(format!(
-            "{} is not there: nothing of this site's log was published",
-            bucket.full_name(&checkpoint_name)
-        ))
-    })?;
-    let note = String::from_utf8(note.to_vec()).map_err(|_| {
-        fail(format!(
-            "{} is not text",
-            bucket.full_name(&checkpoint_name)
-        ))
-    })?;
-    let checkpoint = open_checkpoint(&note, key).map_err(|e| {
-        fail(format!(
-            "{} does not open with the key {}: {e}",
-            bucket.full_name(&checkpoint_name),
-            key.short()
-        ))
-    })?;
-
-    // Every entry, from the bundles, and the tree rebuilt from them.
-    let mut leaves: Vec<Vec<u8>> = Vec::with_capacity(checkpoint.size as usize);
-    for tile in tiles::tiles_to_publish(0, checkpoint.size) {
-        let Tile::Entries { index, width } = tile else {
-            continue;
-        };
-        let name = format!("{LOG_PREFIX}/{}", tile.path());
-        let bytes = bucket
-            .get(&name)
-            .await?
-            .ok_or_else(|| fail(format!("{} is missing", bucket.full_name(&name))))?;
-        let entries = tiles::split_entry_bundle(&bytes)
-            .map_err(|e| fail(format!("{}: {e}", bucket.full_name(&name))))?;
-        if entries.len() as u64 != width || leaves.len() as u64 != index * TILE_WIDTH {
-            return Err(fail(format!(
-                "{} holds {} entries where {width} belong",
-                bucket.full_name(&name),
-                entries.len()
-            )));
-        }
-        leaves.extend(entries.into_iter().map(<[u8]>::to_vec));
-    }
-    let hashes: Vec<_> = leaves.iter().map(|l| leaf_hash(l)).collect();
-    let tree = MemoryTree::from_leaf_hashes(&hashes);
-    if tree.root() != checkpoint.root {
-        return Err(fail(format!(
-            "the entries in the bucket do not have the root of its checkpoint of {} entries",
-            checkpoint.size
-        )));
-    }
+    let PublishedLog {
+        note,
+        checkpoint,
+        leaves,
+        tree,
+    } = read_published_log(bucket, key).await?;
 
     // The span's segments and what explains its gaps, as the site's own
     // export chooses them.
@@ -253,6 +205,7 @@ mod tests {
 
     use super::*;
     use crate::publish::LogPublisher;
+    use custos_ledger::tiles;
 
     #[tokio::test]
     async fn entries_that_do_not_make_the_checkpoint_s_root_are_refused() {

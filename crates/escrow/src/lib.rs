@@ -8,6 +8,8 @@
 //!   with the checkpoint and the cosignatures the site holds for it.
 //! - [`footage`]: sealed segments copied there, checked against the
 //!   fingerprint the log sealed them with.
+//! - [`read`]: a published log read back and checked, trusting only the
+//!   site's key (`custos verify --escrow`).
 //! - [`export`]: an evidence bundle built from the bucket alone.
 //! - [`run`]: the site's escrow thread.
 
@@ -15,4 +17,5 @@ pub mod bucket;
 pub mod export;
 pub mod footage;
 pub mod publish;
+pub mod read;
 pub mod run;
