@@ -6,9 +6,9 @@
 //! number appended, so no two are alike. Three passes, each to its own
 //! prefix of the bucket:
 //! - custos put: `Bucket::put_once` (create-only) of each file;
-//! - custos escrow: `escrow_segment` (SHA-256 of the file, create-only
-//!   put, read back whole and SHA-256 again), the whole path a segment
-//!   takes;
+//! - custos escrow: `escrow_segment` (SHA-256 of the file, a put in
+//!   8 MiB parts above 16 MiB, read back whole and SHA-256 again), the
+//!   whole path a segment takes;
 //! - `s3cmd put` of the same files in one process (MD5 checked against the
 //!   ETag, multipart above 15 MB, its defaults).
 //!
@@ -167,11 +167,11 @@ pub fn escrow(bench: EscrowBench) -> anyhow::Result<()> {
             sha256: sha.clone(),
         };
         runtime
-            .block_on(escrow_segment(&bucket, work.path(), &segment, &none))
+            .block_on(escrow_segment(&bucket, work.path(), &segment, None, &none))
             .with_context(|| format!("escrowing {rel}"))?;
     }
     passes.push(Pass {
-        name: "custos escrow (SHA-256, put, read back, SHA-256)",
+        name: "custos escrow (SHA-256, put in parts, read back, SHA-256)",
         bytes: total,
         wall_s: t.elapsed().as_secs_f64(),
         cpu_s: process_cpu_seconds() - c,

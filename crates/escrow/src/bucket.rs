@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
+use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 use sha2::{Digest, Sha256};
@@ -92,6 +93,8 @@ pub enum Put {
 #[derive(Clone)]
 pub struct Bucket {
     store: Arc<dyn ObjectStore>,
+    /// The same store, for uploads in parts.
+    multipart: Arc<dyn MultipartStore>,
     prefix: String,
     /// Whether the store refuses a create-only put over an existing object.
     create_only_honoured: bool,
@@ -170,9 +173,10 @@ impl Bucket {
     }
 
     /// A bucket over any store (tests use an in-memory one).
-    pub fn from_store(store: Arc<dyn ObjectStore>, prefix: &str) -> Bucket {
+    pub fn from_store<S: ObjectStore + MultipartStore>(store: Arc<S>, prefix: &str) -> Bucket {
         Bucket {
-            store,
+            store: store.clone(),
+            multipart: store,
             prefix: prefix.trim_matches('/').to_owned(),
             create_only_honoured: false,
         }
@@ -304,6 +308,72 @@ impl Bucket {
                 found: sha256_hex(&found),
                 ours: sha256_hex(ours),
             })
+        }
+    }
+
+    /// Starts an upload in parts of `rel`; its id.
+    pub async fn create_multipart(&self, rel: &str) -> Result<String, EscrowError> {
+        self.multipart
+            .create_multipart(&self.path(rel))
+            .await
+            .map_err(|source| self.store_error("starting an upload in parts of", rel, source))
+    }
+
+    /// Stores part `index` (from 0) of upload `id` of `rel`; its ETag.
+    pub async fn put_part(
+        &self,
+        rel: &str,
+        id: &str,
+        index: usize,
+        bytes: Bytes,
+    ) -> Result<String, EscrowError> {
+        self.multipart
+            .put_part(&self.path(rel), &id.to_owned(), index, bytes.into())
+            .await
+            .map(|p| p.content_id)
+            .map_err(|source| self.store_error("storing a part of", rel, source))
+    }
+
+    /// Makes the object `rel` of the parts of upload `id` (by their ETags,
+    /// in order); the object's ETag, if the store gives one.
+    pub async fn complete_multipart(
+        &self,
+        rel: &str,
+        id: &str,
+        parts: &[String],
+    ) -> Result<Option<String>, EscrowError> {
+        let parts = parts
+            .iter()
+            .map(|p| PartId {
+                content_id: p.clone(),
+            })
+            .collect();
+        self.multipart
+            .complete_multipart(&self.path(rel), &id.to_owned(), parts)
+            .await
+            .map(|r| r.e_tag)
+            .map_err(|source| self.store_error("completing the upload in parts of", rel, source))
+    }
+
+    /// Gives up upload `id` of `rel` (the store frees its parts).
+    pub async fn abort_multipart(&self, rel: &str, id: &str) -> Result<(), EscrowError> {
+        self.multipart
+            .abort_multipart(&self.path(rel), &id.to_owned())
+            .await
+            .map_err(|source| self.store_error("abandoning the upload in parts of", rel, source))
+    }
+
+    /// Whether the object's bytes are `ours`: `Ok(true)` when they are,
+    /// `Ok(false)` when there is no such object, a conflict otherwise.
+    pub async fn holds(&self, rel: &str, ours: &[u8]) -> Result<bool, EscrowError> {
+        match self.get(rel).await? {
+            None => Ok(false),
+            Some(found) if found.as_ref() == ours => Ok(true),
+            Some(found) => Err(EscrowError::Conflict {
+                path: self.full_name(rel),
+                found: sha256_hex(&found),
+                ours: sha256_hex(ours),
+            }),
         }
     }
 

@@ -282,9 +282,17 @@ async fn copy_footage(
             sha256,
         };
         let throttle = escrow.throttle.clone();
-        let done = match escrow_segment(bucket, &escrow.data_dir, &to_escrow, &move |n| {
-            throttle.take(n)
-        })
+        let progress = crate::footage::Progress {
+            store: &store,
+            segment_id: segment.id,
+        };
+        let done = match escrow_segment(
+            bucket,
+            &escrow.data_dir,
+            &to_escrow,
+            Some(progress),
+            &move |n| throttle.take(n),
+        )
         .await
         {
             Ok(done) => done,

@@ -153,3 +153,103 @@ async fn a_published_log_verifies_with_an_independent_client_and_is_never_overwr
     let lines = check(&store, &site, &centre, &["--index", "699"]);
     assert!(lines[0].contains("\"tree_size\": 700"), "{}", lines[0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_in_parts_cut_by_the_store_goes_on_from_the_next_part() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use custos_escrow::footage::{escrow_segment, Progress, SegmentToEscrow, PART_SIZE};
+    use custos_store::{RecoveredSegment, Store};
+    use sha2::{Digest, Sha256};
+
+    let store = Mutex::new(S3Store::start());
+    let mut b = bucket(&store.lock().expect("store"));
+    b.probe().await.expect("probe");
+    // 2.5 parts of bytes that do not repeat.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let bytes: Vec<u8> = (0..PART_SIZE * 5 / 2)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let rel = "video/door/1796000000000.mp4";
+    std::fs::create_dir_all(dir.path().join("video/door")).expect("mkdir");
+    std::fs::write(dir.path().join(rel), &bytes).expect("write");
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let index = Store::open_in_memory().expect("index");
+    let ids = index
+        .insert_sealed_segments(&[RecoveredSegment {
+            camera: "door".into(),
+            path: rel.into(),
+            start_ms: 1_796_000_000_000,
+            end_ms: 1_796_000_060_000,
+            bytes: bytes.len() as u64,
+            frames: 900,
+            sha256: sha256.clone(),
+            codec: "avc1.640028".into(),
+            width: None,
+            height: None,
+            sealed_ms: 1_796_000_060_000,
+        }])
+        .expect("segment");
+    let progress = Progress {
+        store: &index,
+        segment_id: ids[0],
+    };
+    let segment = SegmentToEscrow {
+        camera: "door".into(),
+        path: rel.into(),
+        sha256,
+    };
+
+    // The store goes down as the third part is about to go.
+    let parts_sent = AtomicUsize::new(0);
+    let cut = |_: usize| {
+        if parts_sent.fetch_add(1, Ordering::SeqCst) == 2 {
+            store.lock().expect("store").stop();
+        }
+    };
+    let first = escrow_segment(&b, dir.path(), &segment, Some(progress), &cut).await;
+    assert!(first.is_err(), "a store that went down is an error");
+    let remembered = index
+        .escrow_upload(ids[0])
+        .expect("read")
+        .expect("remembered");
+    assert_eq!(
+        remembered.parts.len(),
+        2,
+        "two parts were stored before the cut"
+    );
+    store.lock().expect("store").restart();
+    assert_eq!(
+        b.get(rel).await.expect("get"),
+        None,
+        "nothing stands under the segment's name until the upload completes"
+    );
+
+    // Again, as after a restart of the site: only the last part goes.
+    let parts_sent = AtomicUsize::new(0);
+    let count = |_: usize| {
+        parts_sent.fetch_add(1, Ordering::SeqCst);
+    };
+    let done = escrow_segment(&b, dir.path(), &segment, Some(progress), &count)
+        .await
+        .expect("escrow after the restart");
+    assert_eq!(
+        parts_sent.load(Ordering::SeqCst),
+        1,
+        "the stored parts were not sent again"
+    );
+    assert_eq!(done.object, "sites/alpha/video/door/1796000000000.mp4");
+    assert_eq!(b.get(rel).await.expect("get").as_deref(), Some(&bytes[..]));
+    assert_eq!(
+        index.escrow_upload(ids[0]).expect("read"),
+        None,
+        "forgotten once done"
+    );
+}

@@ -250,7 +250,93 @@ impl Store {
     }
 }
 
+/// A segment's upload in parts, under way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscrowUpload {
+    /// The object's name under the site's prefix.
+    pub object: String,
+    /// The store's id of the upload.
+    pub upload_id: String,
+    /// Bytes per part.
+    pub part_size: u64,
+    /// The stored parts' ETags, in order.
+    pub parts: Vec<String>,
+}
+
+impl Store {
+    /// The upload in parts of segment `segment_id` under way, if any.
+    pub fn escrow_upload(&self, segment_id: i64) -> Result<Option<EscrowUpload>> {
+        let what = || format!("reading the upload of segment {segment_id}");
+        let row: Option<(String, String, i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT object, upload_id, part_size, parts FROM escrow_uploads \
+                 WHERE segment_id = ?1",
+                [segment_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .context(what)?;
+        Ok(
+            row.map(|(object, upload_id, part_size, parts)| EscrowUpload {
+                object,
+                upload_id,
+                part_size: part_size.max(0) as u64,
+                // A row this code wrote; unreadable, the upload starts over.
+                parts: serde_json::from_str(&parts).unwrap_or_default(),
+            }),
+        )
+    }
+}
+
 impl WriteTx<'_> {
+    /// Remembers that segment `segment_id` is being uploaded in parts as
+    /// `upload_id`, with no part stored yet.
+    pub fn begin_escrow_upload(
+        &mut self,
+        segment_id: i64,
+        object: &str,
+        upload_id: &str,
+        part_size: u64,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.write_in_tx(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO escrow_uploads \
+                 (segment_id, object, upload_id, part_size, parts, started_ms) \
+                 VALUES (?1, ?2, ?3, ?4, '[]', ?5)",
+                params![segment_id, object, upload_id, part_size as i64, now_ms],
+            )
+        })
+        .context(|| format!("recording the upload of segment {segment_id}"))?;
+        Ok(())
+    }
+
+    /// Records the next part of segment `segment_id`'s upload as stored.
+    pub fn escrow_part_stored(&mut self, segment_id: i64, etag: &str) -> Result<()> {
+        self.write_in_tx(|c| {
+            c.execute(
+                "UPDATE escrow_uploads SET parts = json_insert(parts, '$[#]', ?2) \
+                 WHERE segment_id = ?1",
+                params![segment_id, etag],
+            )
+        })
+        .context(|| format!("recording a part of segment {segment_id}"))?;
+        Ok(())
+    }
+
+    /// Forgets segment `segment_id`'s upload in parts (finished or given up).
+    pub fn end_escrow_upload(&mut self, segment_id: i64) -> Result<()> {
+        self.write_in_tx(|c| {
+            c.execute(
+                "DELETE FROM escrow_uploads WHERE segment_id = ?1",
+                [segment_id],
+            )
+        })
+        .context(|| format!("forgetting the upload of segment {segment_id}"))?;
+        Ok(())
+    }
+
     /// Records that segment `segment_id` is in the bucket as `object`,
     /// read back and verified.
     pub fn record_segment_escrowed(
@@ -439,6 +525,20 @@ mod tests {
         .expect("record");
         let next = chosen(&s, &[], 10);
         assert_eq!(next[0], (id("door", 5), EscrowReason::Alert));
+        // An upload in parts is remembered part by part, and forgotten.
+        s.write("upload", |tx| {
+            tx.begin_escrow_upload(id("door", 5), "video/door/5.mp4", "u-1", 8 << 20, 2)?;
+            tx.escrow_part_stored(id("door", 5), "\"p1\"")?;
+            tx.escrow_part_stored(id("door", 5), "\"p2\"")
+        })
+        .expect("parts");
+        let upload = s.escrow_upload(id("door", 5)).expect("read").expect("row");
+        assert_eq!(upload.upload_id, "u-1");
+        assert_eq!(upload.part_size, 8 << 20);
+        assert_eq!(upload.parts, vec!["\"p1\"".to_owned(), "\"p2\"".to_owned()]);
+        s.write("done", |tx| tx.end_escrow_upload(id("door", 5)))
+            .expect("end");
+        assert_eq!(s.escrow_upload(id("door", 5)).expect("read"), None);
         let copy = s.segment_escrow(id("door", 4)).expect("read").expect("row");
         assert_eq!(copy.state, "verified");
         assert_eq!(copy.etag.as_deref(), Some("\"e\""));

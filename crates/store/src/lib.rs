@@ -48,7 +48,7 @@ pub use cameras::{CameraState, CameraStateChange, RecordingLossRow};
 pub use cursors::CameraStateRow;
 pub use custody::{CustodyEvent, CustodyQuery, NewCustodyEvent};
 pub use error::{ErrorKind, Result, StoreError};
-pub use escrow::{EscrowBacklog, EscrowReason, SegmentEscrow, ESCROWED_ALERT_KINDS};
+pub use escrow::{EscrowBacklog, EscrowReason, EscrowUpload, SegmentEscrow, ESCROWED_ALERT_KINDS};
 pub use events::{Event, EventQuery};
 pub use gauges::SiteGauges;
 pub use inventories::Inventory;
@@ -279,6 +279,7 @@ mod tests {
                 "checkpoints",
                 "cosignatures",
                 "custody_events",
+                "escrow_uploads",
                 "events",
                 "inventories",
                 "inventory_scans",

@@ -458,6 +458,20 @@ CREATE TABLE segment_escrow (
     state         TEXT    NOT NULL CHECK (state IN ('verified')),
     at_ms         INTEGER NOT NULL
 );
+-- A segment's upload in parts, while it is under way: what a restart
+-- needs to carry on without sending the parts already stored again.
+CREATE TABLE escrow_uploads (
+    segment_id    INTEGER PRIMARY KEY REFERENCES segments (id),
+    -- The object's name under the site's prefix.
+    object        TEXT    NOT NULL,
+    -- The store's id of the upload.
+    upload_id     TEXT    NOT NULL,
+    -- Bytes per part (the last may be shorter).
+    part_size     INTEGER NOT NULL,
+    -- JSON array of the stored parts' ETags, in order.
+    parts         TEXT    NOT NULL DEFAULT '[]',
+    started_ms    INTEGER NOT NULL
+);
 "#,
 ];
 
