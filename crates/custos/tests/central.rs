@@ -12,12 +12,16 @@
 //! An evidence bundle exported at the first site carries the centre's
 //! cosignature and verifies offline with the witness key alone. And a
 //! backlog shipped over a link that keeps breaking arrives whole, once.
+//! A site that escrows its evidence leaves, once its box is gone, a bundle
+//! in the bucket that verifies with the centre's cosignature.
 
 mod common;
 #[path = "../../central/tests/hook/mod.rs"]
 mod hook;
 #[path = "../../central/tests/pg/mod.rs"]
 mod pg;
+#[path = "../../escrow/tests/common/mod.rs"]
+mod s3;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -1163,4 +1167,156 @@ fn a_site_follows_the_centre_to_its_next_certificate() {
             "{pinned} pinned in the log: {entries}"
         );
     }
+}
+
+#[test]
+fn evidence_escrowed_off_a_lost_box_verifies_with_the_centre_s_cosignature() {
+    let pg = pg::Postgres::start();
+    let (hook, _) = hook::receiver();
+    let centre = Centre::start(&pg.create_db("escrow"), &hook);
+    let witness = centre.witness_key();
+    let store = s3::S3Store::start();
+    let clips = tempfile::tempdir().expect("tempdir");
+    let clip = covered_clip(clips.path());
+    let camera = Camera::start(&[("/delta", &format!("file:{}", clip.display()))], None);
+    let delta = site(
+        "delta",
+        &camera.url("/delta"),
+        &centre,
+        &centre.add_site("delta"),
+    );
+    let config = std::fs::read_to_string(&delta.config).expect("config");
+    std::fs::write(
+        &delta.config,
+        format!(
+            "{config}[escrow]\nendpoint = \"{}\"\nbucket = \"{}\"\n",
+            store.endpoint, store.bucket
+        ),
+    )
+    .expect("config");
+    let key = delta
+        .custos(&["key", "show", "--config", &delta.config.to_string_lossy()])
+        .output()
+        .expect("key show");
+    let key = String::from_utf8(key.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", store.access_key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", store.secret_key.as_str()),
+    ];
+    let mut serve = delta.serve_with_env(&credentials);
+
+    // The lens is covered; the alert's window goes to the bucket, and the
+    // log that seals it is published with the centre's cosignature.
+    let index = delta.data_dir().join("custos.db");
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let raised_ms: i64 = loop {
+        let conn = rusqlite::Connection::open(&index).expect("index");
+        let raised = conn
+            .query_row(
+                "SELECT raised_ms FROM alerts WHERE kind = 'tamper.covered'",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        if let Some(t) = raised {
+            break t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no tamper alert: {}",
+            delta.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let bucket_url = format!("s3://{}/sites/delta", store.bucket);
+    let (from, to) = (
+        (raised_ms - 3_000).to_string(),
+        (raised_ms + 10_000).to_string(),
+    );
+    let export = |out: &Path| {
+        delta
+            .custos(&[
+                "export",
+                "--from-escrow",
+                &bucket_url,
+                "--endpoint",
+                &store.endpoint,
+                "--key",
+                &key,
+                "--camera",
+                "hall",
+                "--start-ms",
+                &from,
+                "--end-ms",
+                &to,
+                "--reason",
+                "covered lens",
+                "--out",
+                &out.to_string_lossy(),
+            ])
+            .envs(credentials)
+            .output()
+            .expect("export --from-escrow")
+    };
+    let verify_bundle = |out: &Path| {
+        delta
+            .custos(&[
+                "verify",
+                &out.to_string_lossy(),
+                "--key",
+                &key,
+                "--witness",
+                &witness,
+            ])
+            .output()
+            .expect("verify")
+    };
+    // Until the window is escrowed and a co-signed checkpoint covers it.
+    let tries = tempfile::tempdir().expect("tempdir");
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let out = tries.path().join(attempt.to_string());
+        if export(&out).status.success() && verify_bundle(&out).status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no co-signed evidence of the window in the bucket: {}",
+            delta.log()
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    serve.terminate(Duration::from_secs(30));
+
+    // The box is gone: the bucket alone, the site's key and the centre's.
+    std::fs::remove_dir_all(delta.data_dir()).expect("wipe the site");
+    let bundle = tries.path().join("after");
+    let made = export(&bundle);
+    assert!(made.status.success(), "{}", text(&made));
+    verify_with_witness(&delta, &bundle, &witness);
+    let whole = delta
+        .custos(&[
+            "verify",
+            "--escrow",
+            &bucket_url,
+            "--endpoint",
+            &store.endpoint,
+            "--key",
+            &key,
+            "--witness",
+            &witness,
+        ])
+        .envs(credentials)
+        .output()
+        .expect("verify --escrow");
+    assert!(whole.status.success(), "{}", text(&whole));
+    assert!(
+        text(&whole).contains(&format!("co-signed by {WITNESS_NAME}+")),
+        "{}",
+        text(&whole)
+    );
 }
