@@ -12,9 +12,10 @@
 //! cosignatures, so that what lands in the bucket is what the central
 //! office vouches for; a site with no witness publishes its own latest
 //! checkpoint. A failure is retried with backoff; a conflict (an object of
-//! the log holding other bytes) raises the alert `escrow.conflict` and
-//! stops publishing until the next start, since carrying on would build
-//! on a tile nobody can trust.
+//! the log or a segment's name holding other bytes) raises the alert
+//! `escrow.conflict` and stops the escrow until the next start: someone
+//! else writes under this site's prefix, and carrying on would build on
+//! objects nobody can trust.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
