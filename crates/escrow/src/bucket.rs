@@ -166,6 +166,9 @@ impl Bucket {
             .with_bucket_name(&config.bucket)
             .with_region(&config.region)
             .with_allow_http(url.scheme() == "http")
+            // Each put and part carries its SHA-256, which a store that
+            // supports it checks on receipt (the read-back checks anyway).
+            .with_checksum_algorithm(object_store::aws::Checksum::SHA256)
             .with_virtual_hosted_style_request(false)
             .build()
             .map_err(|e| config_error(config, e.to_string()))?;
