@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that read what comes from outside (register CSV
 # imports, signed checkpoints and verifier keys, log entries, segment
-# files), each for SECONDS (default 30), with libFuzzer through cargo-fuzz.
+# files, site reports, a published log's entry bundles read from a bucket),
+# each for SECONDS (default 30), with libFuzzer through cargo-fuzz.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]
 #
@@ -17,7 +18,7 @@ SECONDS_EACH="${1:-30}"
 shift || true
 TARGETS=("$@")
 if [ "${#TARGETS[@]}" -eq 0 ]; then
-    TARGETS=(register_csv checkpoint_note log_entry segment_file site_report)
+    TARGETS=(register_csv checkpoint_note log_entry segment_file site_report log_tiles)
 fi
 
 CARGO_FUZZ_VERSION=0.13.2
