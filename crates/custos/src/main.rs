@@ -493,6 +493,17 @@ fn escrow_bucket(
     )?)
 }
 
+/// The `--witness` keys given.
+fn witness_keys(given: &[String]) -> anyhow::Result<Vec<custos_ledger::cosignature::CosignerKey>> {
+    given
+        .iter()
+        .map(|w| {
+            custos_ledger::cosignature::CosignerKey::parse(w.trim())
+                .map_err(|e| anyhow::anyhow!("--witness {:?}: {e}", w.trim()))
+        })
+        .collect()
+}
+
 /// `custos verify --escrow`: the log a site published, checked whole from
 /// the bucket, trusting only the keys given.
 fn verify_escrow_command(
@@ -506,13 +517,7 @@ fn verify_escrow_command(
     let bucket = escrow_bucket("--escrow", url, endpoint, region)?;
     let key = custos_ledger::note::VerifierKey::parse(key.trim())
         .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
-    let witnesses = witnesses
-        .iter()
-        .map(|w| {
-            custos_ledger::cosignature::CosignerKey::parse(w.trim())
-                .map_err(|e| anyhow::anyhow!("--witness {:?}: {e}", w.trim()))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let witnesses = witness_keys(witnesses)?;
     let quorum = witness_quorum.unwrap_or(witnesses.len());
     if quorum > witnesses.len() {
         bail!(
@@ -960,13 +965,7 @@ fn verify_command(
                 .map_err(|e| anyhow::anyhow!("--key: {e}"))
         })
         .transpose()?;
-    let witnesses = witnesses
-        .iter()
-        .map(|w| {
-            custos_ledger::cosignature::CosignerKey::parse(w.trim())
-                .map_err(|e| anyhow::anyhow!("--witness {:?}: {e}", w.trim()))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let witnesses = witness_keys(witnesses)?;
     if let Some(k) = witness_quorum {
         if k == 0 || k > witnesses.len() {
             bail!(

@@ -1194,14 +1194,7 @@ fn evidence_escrowed_off_a_lost_box_verifies_with_the_centre_s_cosignature() {
         ),
     )
     .expect("config");
-    let key = delta
-        .custos(&["key", "show", "--config", &delta.config.to_string_lossy()])
-        .output()
-        .expect("key show");
-    let key = String::from_utf8(key.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned();
+    let key = delta.log_key();
     let credentials = [
         ("AWS_ACCESS_KEY_ID", store.access_key.as_str()),
         ("AWS_SECRET_ACCESS_KEY", store.secret_key.as_str()),
@@ -1232,35 +1225,14 @@ fn evidence_escrowed_off_a_lost_box_verifies_with_the_centre_s_cosignature() {
         std::thread::sleep(Duration::from_millis(500));
     };
     let bucket_url = format!("s3://{}/sites/delta", store.bucket);
-    let (from, to) = (
-        (raised_ms - 3_000).to_string(),
-        (raised_ms + 10_000).to_string(),
-    );
-    let export = |out: &Path| {
-        delta
-            .custos(&[
-                "export",
-                "--from-escrow",
-                &bucket_url,
-                "--endpoint",
-                &store.endpoint,
-                "--key",
-                &key,
-                "--camera",
-                "hall",
-                "--start-ms",
-                &from,
-                "--end-ms",
-                &to,
-                "--reason",
-                "covered lens",
-                "--out",
-                &out.to_string_lossy(),
-            ])
-            .envs(credentials)
-            .output()
-            .expect("export --from-escrow")
+    let source = EscrowSource {
+        bucket_url: &bucket_url,
+        endpoint: &store.endpoint,
+        key: &key,
+        credentials,
     };
+    let (from, to) = (raised_ms - 3_000, raised_ms + 10_000);
+    let export = |out: &Path| delta.export_from_escrow(&source, from, to, out);
     let verify_bundle = |out: &Path| {
         delta
             .custos(&[

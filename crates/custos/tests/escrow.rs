@@ -36,19 +36,7 @@ fn the_site_publishes_its_log_to_the_bucket_and_anyone_can_verify_it() {
     assert!(!refused.status.success(), "started without credentials");
     assert!(stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
 
-    let key = site
-        .custos(&["key", "show", "--config", &cfg])
-        .output()
-        .expect("key show");
-    assert!(
-        key.status.success(),
-        "{}",
-        String::from_utf8_lossy(&key.stderr)
-    );
-    let key = String::from_utf8(key.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned();
+    let key = site.log_key();
 
     let mut serve = site.serve_with_env(&[
         ("AWS_ACCESS_KEY_ID", &store.access_key),
@@ -231,14 +219,7 @@ fn the_footage_of_a_tamper_alert_is_escrowed_first_and_outlives_the_box() {
     // Each copy has the bytes the log sealed, and the log says so, as
     // the bucket shows it to anyone.
     let segments = site.segments();
-    let key = site
-        .custos(&["key", "show", "--config", &site.config.to_string_lossy()])
-        .output()
-        .expect("key show");
-    let key = String::from_utf8(key.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned();
+    let key = site.log_key();
     let mut entries_seen = false;
     while !entries_seen {
         let out = Command::new("/usr/bin/python3")
@@ -335,32 +316,19 @@ fn the_footage_of_a_tamper_alert_is_escrowed_first_and_outlives_the_box() {
     // The evidence of the alert's moment, from the bucket alone, verifies
     // offline with the site's key.
     let bundle = copies.path().join("bundle");
-    let from = (raised_ms - 3_000).to_string();
-    let to = (raised_ms + 20_000).to_string();
-    let out = site
-        .custos(&[
-            "export",
-            "--from-escrow",
-            &format!("s3://{}/sites/test", store.bucket),
-            "--endpoint",
-            &store.endpoint,
-            "--key",
-            &key,
-            "--camera",
-            "hall",
-            "--start-ms",
-            &from,
-            "--end-ms",
-            &to,
-            "--reason",
-            "the lens was covered",
-            "--out",
-            &bundle.to_string_lossy(),
-        ])
-        .env("AWS_ACCESS_KEY_ID", &store.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", &store.secret_key)
-        .output()
-        .expect("export --from-escrow");
+    let bucket_url = format!("s3://{}/sites/test", store.bucket);
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", store.access_key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", store.secret_key.as_str()),
+    ];
+    let source = |key| common::EscrowSource {
+        bucket_url: &bucket_url,
+        endpoint: &store.endpoint,
+        key,
+        credentials,
+    };
+    let (from, to) = (raised_ms - 3_000, raised_ms + 20_000);
+    let out = site.export_from_escrow(&source(&key), from, to, &bundle);
     assert!(
         out.status.success(),
         "export --from-escrow failed: {}",
@@ -391,41 +359,9 @@ fn the_footage_of_a_tamper_alert_is_escrowed_first_and_outlives_the_box() {
     // Someone else's key: refused, nothing trusted from the bucket.
     let other = tempfile::tempdir().expect("tempdir");
     let stranger = Site::new("");
-    let stranger_key = stranger
-        .custos(&[
-            "key",
-            "show",
-            "--config",
-            &stranger.config.to_string_lossy(),
-        ])
-        .output()
-        .expect("key show");
-    let stranger_key = String::from_utf8(stranger_key.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned();
-    let refused = site
-        .custos(&[
-            "export",
-            "--from-escrow",
-            &format!("s3://{}/sites/test", store.bucket),
-            "--endpoint",
-            &store.endpoint,
-            "--key",
-            &stranger_key,
-            "--camera",
-            "hall",
-            "--start-ms",
-            &from,
-            "--end-ms",
-            &to,
-            "--out",
-            &other.path().join("b").to_string_lossy(),
-        ])
-        .env("AWS_ACCESS_KEY_ID", &store.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", &store.secret_key)
-        .output()
-        .expect("export --from-escrow");
+    let stranger_key = stranger.log_key();
+    let refused =
+        site.export_from_escrow(&source(&stranger_key), from, to, &other.path().join("b"));
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("does not open with the key"),

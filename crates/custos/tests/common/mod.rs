@@ -207,6 +207,15 @@ fn spawn_camera(args: &[String]) -> Proc {
     }
 }
 
+/// Where `custos export --from-escrow` reads: the site's prefix in the
+/// bucket (`s3://…`), the store, the site's key and the store's credentials.
+pub struct EscrowSource<'a> {
+    pub bucket_url: &'a str,
+    pub endpoint: &'a str,
+    pub key: &'a str,
+    pub credentials: [(&'a str, &'a str); 2],
+}
+
 /// A site directory with a config file.
 pub struct Site {
     pub dir: tempfile::TempDir,
@@ -328,6 +337,56 @@ impl Site {
             std::thread::sleep(Duration::from_millis(100));
         }
         proc
+    }
+
+    /// The site's log verifier key (`custos key show`).
+    pub fn log_key(&self) -> String {
+        let out = self
+            .custos(&["key", "show", "--config", &self.config.to_string_lossy()])
+            .output()
+            .expect("key show");
+        assert!(
+            out.status.success(),
+            "key show: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    }
+
+    /// `custos export --from-escrow` of camera `hall`, `from_ms` to
+    /// `to_ms`, into `out`, as `escrow` says.
+    pub fn export_from_escrow(
+        &self,
+        escrow: &EscrowSource<'_>,
+        from_ms: i64,
+        to_ms: i64,
+        out: &Path,
+    ) -> std::process::Output {
+        self.custos(&[
+            "export",
+            "--from-escrow",
+            escrow.bucket_url,
+            "--endpoint",
+            escrow.endpoint,
+            "--key",
+            escrow.key,
+            "--camera",
+            "hall",
+            "--start-ms",
+            &from_ms.to_string(),
+            "--end-ms",
+            &to_ms.to_string(),
+            "--reason",
+            "the lens was covered",
+            "--out",
+            &out.to_string_lossy(),
+        ])
+        .envs(escrow.credentials)
+        .output()
+        .expect("export --from-escrow")
     }
 
     pub fn log(&self) -> String {
