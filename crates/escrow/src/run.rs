@@ -252,22 +252,29 @@ async fn copy_footage(
     let local = |what: &str, e: &dyn std::fmt::Display| EscrowError::Local(format!("{what}: {e}"));
     let store = Store::open(&escrow.db_path).map_err(|e| local("opening the index", &e))?;
     let until = Instant::now() + FOOTAGE_ROUND;
+    // The next few segments in escrow order, chosen again when they are
+    // gone (a choice reads every window of the site's events).
+    let mut batch: std::collections::VecDeque<_> = Default::default();
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(false);
         }
-        // A few more than the skipped ones, so a skipped segment never
-        // hides the rest.
-        let next = store
-            .escrow_next(
-                WINDOW_BEFORE_MS,
-                WINDOW_AFTER_MS,
-                &escrow.all_footage_of,
-                skipped.len() + 1,
-            )
-            .map_err(|e| local("choosing footage to escrow", &e))?;
-        let Some((segment, reason)) = next.into_iter().find(|(s, _)| !skipped.contains(&s.id))
-        else {
+        if batch.is_empty() {
+            // More than the skipped ones, so a skipped segment never hides
+            // the rest.
+            batch = store
+                .escrow_next(
+                    WINDOW_BEFORE_MS,
+                    WINDOW_AFTER_MS,
+                    &escrow.all_footage_of,
+                    skipped.len() + 8,
+                )
+                .map_err(|e| local("choosing footage to escrow", &e))?
+                .into_iter()
+                .filter(|(s, _)| !skipped.contains(&s.id))
+                .collect();
+        }
+        let Some((segment, reason)) = batch.pop_front() else {
             return Ok(false);
         };
         if Instant::now() >= until {

@@ -78,22 +78,38 @@ pub struct EscrowBacklog {
     pub verified_segments: u64,
 }
 
-/// The part of a query that says a segment `s` is wanted first: custody
-/// windows (`?1` before, `?2` after) on its camera, and escrowed alerts
-/// about it within the same margins.
-fn priority_clause() -> String {
-    let kinds = ESCROWED_ALERT_KINDS
+/// The alert kinds of [`ESCROWED_ALERT_KINDS`] as an SQL list.
+fn alert_kinds() -> String {
+    ESCROWED_ALERT_KINDS
         .iter()
         .map(|k| format!("'{k}'"))
         .collect::<Vec<_>>()
-        .join(",");
+        .join(",")
+}
+
+/// `wanted(id, custody)`: every segment holding a window — of a custody
+/// event on a camera covering its location, or of an escrowed alert about
+/// its camera — `?1` before the moment to `?2` after it; `custody` is 1
+/// when a custody event wants it. Driven by the events, each looking up
+/// its camera's segments by time (`segments_camera_start`) no further back
+/// than the longest segment spans (`?4`), so its cost follows the number
+/// of events, not of segments. `CROSS JOIN` keeps SQLite to that order: on
+/// its own it scanned every segment against the windows, 40 s a call for a
+/// month of 16 cameras.
+fn wanted_cte() -> String {
     format!(
-        "(EXISTS (SELECT 1 FROM custody_events c, json_each(c.cameras) j \
-           WHERE json_extract(j.value, '$.camera') = s.camera \
-             AND c.at_ms + ?2 >= s.start_ms AND c.at_ms - ?1 <= s.end_ms) \
-          OR EXISTS (SELECT 1 FROM alerts a \
-           WHERE a.camera = s.camera AND a.kind IN ({kinds}) \
-             AND a.raised_ms + ?2 >= s.start_ms AND a.raised_ms - ?1 <= s.end_ms))"
+        "windows(camera, from_ms, to_ms, custody) AS ( \
+           SELECT json_extract(j.value, '$.camera'), c.at_ms - ?1, c.at_ms + ?2, 1 \
+             FROM custody_events c, json_each(c.cameras) j \
+           UNION ALL \
+           SELECT a.camera, a.raised_ms - ?1, a.raised_ms + ?2, 0 FROM alerts a \
+             WHERE a.camera IS NOT NULL AND a.kind IN ({kinds})), \
+         wanted(id, custody) AS ( \
+           SELECT s.id, MAX(w.custody) FROM windows w CROSS JOIN segments s \
+             ON s.camera = w.camera AND s.start_ms >= w.from_ms - ?4 \
+             AND s.start_ms <= w.to_ms AND s.end_ms >= w.from_ms \
+           GROUP BY s.id)",
+        kinds = alert_kinds()
     )
 }
 
@@ -101,6 +117,18 @@ const NOT_ESCROWED: &str = "s.state = 'sealed' AND s.sha256 IS NOT NULL \
      AND NOT EXISTS (SELECT 1 FROM segment_escrow e WHERE e.segment_id = s.id)";
 
 impl Store {
+    /// How long the longest segment is (ms), which bounds how far back a
+    /// window's segments can start.
+    fn longest_segment_ms(&self) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(MAX(end_ms - start_ms), 0) FROM segments",
+                [],
+                |r| r.get(0),
+            )
+            .context(|| "measuring the longest segment".to_owned())
+    }
+
     /// Up to `limit` segments to escrow next, each with why: those holding
     /// custody or alert windows (`before_ms` before the moment to
     /// `after_ms` after it), oldest first, then those of `all_cameras`,
@@ -116,26 +144,25 @@ impl Store {
         let columns = crate::segments::prefixed_columns("s");
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let sql = format!(
-            "SELECT {columns}, \
-               EXISTS (SELECT 1 FROM custody_events c, json_each(c.cameras) j \
-                 WHERE json_extract(j.value, '$.camera') = s.camera \
-                   AND c.at_ms + ?2 >= s.start_ms AND c.at_ms - ?1 <= s.end_ms) \
-             FROM segments s WHERE {NOT_ESCROWED} AND {} \
-             ORDER BY s.start_ms, s.id LIMIT ?3",
-            priority_clause()
+            "WITH {} SELECT {columns}, w.custody FROM wanted w JOIN segments s ON s.id = w.id \
+             WHERE {NOT_ESCROWED} ORDER BY s.start_ms, s.id LIMIT ?3",
+            wanted_cte()
         );
         let mut stmt = self.conn.prepare_cached(&sql).context(what)?;
         let mut out = stmt
-            .query_map(params![before_ms, after_ms, limit], |row| {
-                let segment = crate::segments::segment_from_row(row)?;
-                let custody: bool = row.get(crate::segments::COLUMN_COUNT)?;
-                let reason = if custody {
-                    EscrowReason::Custody
-                } else {
-                    EscrowReason::Alert
-                };
-                Ok((segment, reason))
-            })
+            .query_map(
+                params![before_ms, after_ms, limit, self.longest_segment_ms()?],
+                |row| {
+                    let segment = crate::segments::segment_from_row(row)?;
+                    let custody: bool = row.get(crate::segments::COLUMN_COUNT)?;
+                    let reason = if custody {
+                        EscrowReason::Custody
+                    } else {
+                        EscrowReason::Alert
+                    };
+                    Ok((segment, reason))
+                },
+            )
             .context(what)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .context(what)?;
@@ -176,15 +203,20 @@ impl Store {
         let what = || "measuring the escrow backlog".to_owned();
         let cameras = serde_json::to_string(all_cameras).unwrap_or_else(|_| "[]".into());
         let sql = format!(
-            "SELECT COUNT(*), COALESCE(SUM(s.bytes), 0), MIN(s.start_ms) FROM segments s \
-             WHERE {NOT_ESCROWED} AND ({} OR s.camera IN (SELECT value FROM json_each(?3)))",
-            priority_clause()
+            "WITH {}, pending(id) AS ( \
+               SELECT id FROM wanted \
+               UNION SELECT s.id FROM segments s WHERE s.camera IN (SELECT value FROM json_each(?3))) \
+             SELECT COUNT(*), COALESCE(SUM(s.bytes), 0), MIN(s.start_ms) \
+             FROM pending p JOIN segments s ON s.id = p.id WHERE {NOT_ESCROWED}",
+            wanted_cte()
         );
         let (pending, bytes, oldest): (i64, i64, Option<i64>) = self
             .conn
-            .query_row(&sql, params![before_ms, after_ms, cameras], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                &sql,
+                params![before_ms, after_ms, cameras, self.longest_segment_ms()?],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .context(what)?;
         let verified: i64 = self
             .conn
@@ -215,11 +247,20 @@ impl Store {
         let what = || "finding segments escrow still wants".to_owned();
         let ids = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
         let cameras = serde_json::to_string(all_cameras).unwrap_or_else(|_| "[]".into());
+        // A few given segments: each looks up the events near it by time
+        // (`custody_events_time`, `alerts_camera_raised`).
         let sql = format!(
             "SELECT s.id FROM segments s WHERE s.id IN (SELECT value FROM json_each(?4)) \
-             AND {NOT_ESCROWED} AND ({} OR s.camera IN (SELECT value FROM json_each(?3))) \
+             AND {NOT_ESCROWED} AND ( \
+               s.camera IN (SELECT value FROM json_each(?3)) \
+               OR EXISTS (SELECT 1 FROM custody_events c, json_each(c.cameras) j \
+                 WHERE c.at_ms BETWEEN s.start_ms - ?2 AND s.end_ms + ?1 \
+                 AND json_extract(j.value, '$.camera') = s.camera) \
+               OR EXISTS (SELECT 1 FROM alerts a WHERE a.camera = s.camera \
+                 AND a.raised_ms BETWEEN s.start_ms - ?2 AND s.end_ms + ?1 \
+                 AND a.kind IN ({})) ) \
              ORDER BY s.id",
-            priority_clause()
+            alert_kinds()
         );
         let mut stmt = self.conn.prepare_cached(&sql).context(what)?;
         let rows = stmt
@@ -547,6 +588,96 @@ mod tests {
                 .expect("b")
                 .verified_segments,
             1
+        );
+    }
+}
+
+#[cfg(test)]
+mod scale {
+    use super::*;
+    use crate::segments::RecoveredSegment;
+
+    /// Not a benchmark: shows by hand how the choice scales
+    /// (`cargo test -p custos-store --release scale -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn a_month_of_sixteen_cameras() {
+        let s = Store::open_in_memory().expect("store");
+        let mut segs = Vec::new();
+        for cam in 0..16 {
+            for m in 0..(30 * 1440 / 4) {
+                segs.push(RecoveredSegment {
+                    camera: format!("c{cam}"),
+                    path: format!("video/c{cam}/{m}.mp4"),
+                    start_ms: m * 60_000,
+                    end_ms: (m + 1) * 60_000,
+                    bytes: 1,
+                    frames: 1,
+                    sha256: format!("{m:064x}"),
+                    codec: "avc1".into(),
+                    width: None,
+                    height: None,
+                    sealed_ms: 0,
+                });
+            }
+        }
+        s.insert_sealed_segments(&segs).expect("segments");
+        let details = serde_json::json!({});
+        s.write(
+            "alerts",
+            |tx| -> std::result::Result<(), crate::StoreError> {
+                for i in 0..2000i64 {
+                    tx.raise_alert(
+                        &crate::NewAlert {
+                            kind: "tamper.covered",
+                            subject_key: &format!("event:{i}"),
+                            summary: "s",
+                            camera: Some(&format!("c{}", i % 16)),
+                            barcode: None,
+                            details: &details,
+                        },
+                        i * 300_000,
+                    )?;
+                }
+                Ok(())
+            },
+        )
+        .expect("alerts");
+        let plan_sql = format!(
+            "EXPLAIN QUERY PLAN WITH {} SELECT w.id FROM wanted w",
+            wanted_cte()
+        );
+        let mut stmt = s.conn.prepare(&plan_sql).expect("plan");
+        let rows = stmt
+            .query_map(params![30_000, 30_000, 8, 60_000], |r| {
+                r.get::<_, String>(3)
+            })
+            .expect("plan");
+        for r in rows {
+            println!("plan: {}", r.expect("row"));
+        }
+        let t = std::time::Instant::now();
+        let next = s.escrow_next(30_000, 30_000, &[], 8).expect("next");
+        println!(
+            "{} segments: escrow_next {:?} ({} chosen)",
+            segs.len(),
+            t.elapsed(),
+            next.len()
+        );
+        let t = std::time::Instant::now();
+        let backlog = s
+            .escrow_backlog(30_000, 30_000, &["c1".into()])
+            .expect("backlog");
+        println!("escrow_backlog {:?} ({backlog:?})", t.elapsed());
+        let ids: Vec<i64> = (1..=64).collect();
+        let t = std::time::Instant::now();
+        let pending = s
+            .escrow_pending_among(&ids, 30_000, 30_000, &[])
+            .expect("pending");
+        println!(
+            "escrow_pending_among(64) {:?} ({} pending)",
+            t.elapsed(),
+            pending.len()
         );
     }
 }

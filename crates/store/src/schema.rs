@@ -458,6 +458,8 @@ CREATE TABLE segment_escrow (
     state         TEXT    NOT NULL CHECK (state IN ('verified')),
     at_ms         INTEGER NOT NULL
 );
+-- The alerts about a camera by time: the footage windows escrow wants.
+CREATE INDEX alerts_camera_raised ON alerts (camera, raised_ms);
 -- A segment's upload in parts, while it is under way: what a restart
 -- needs to carry on without sending the parts already stored again.
 CREATE TABLE escrow_uploads (
