@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use custos_store::clock::now_ms;
 use custos_store::Store;
 
 use crate::bucket::{Bucket, EscrowError, Put};
@@ -240,13 +241,6 @@ fn forget(progress: Option<Progress<'_>>) -> Result<(), FootageError> {
             .map_err(index_error)?;
     }
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

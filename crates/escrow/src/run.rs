@@ -27,6 +27,7 @@ use custos_ledger::note::VerifierKey;
 use custos_ledger::storage::LogStorage;
 use custos_site::backoff::Backoff;
 use custos_site::central_wire::Throttle;
+use custos_store::clock::now_ms;
 use custos_store::Store;
 
 use crate::bucket::{Bucket, BucketConfig, EscrowError};
@@ -97,13 +98,6 @@ pub struct Escrow {
     pub poll: Duration,
     /// Where the thread says how far it got.
     pub board: EscrowBoard,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 /// Publishes until `stop` is set.
