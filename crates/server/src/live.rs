@@ -1,15 +1,15 @@
 //! Live view: each camera's frames as fragmented MP4 over a WebSocket, for
 //! Media Source Extensions in the browser.
 //!
-//! The recorder publishes every frame to a [`LiveHub`] (a broadcast
-//! channel per camera; publishing never waits). A viewer gets one text
+//! The recorder publishes every frame to a [`LiveHub`] (a short queue per
+//! viewer; publishing never waits). A viewer gets one text
 //! message `{"codec","width","height"}`, then the init segment, then one
 //! fragment per frame starting at a key frame (an MJPEG camera's viewer
 //! gets each picture as a JPEG instead, which browsers show natively). A frame is sent when the
 //! next one arrives (its duration is known then), so the added delay is
 //! one frame interval. Frames arrive in decode order with decode times
 //! (B-frames included); each fragment carries the frame's composition
-//! offset, so the browser presents pictures in the camera's order. A viewer too slow for the channel loses frames and
+//! offset, so the browser presents pictures in the camera's order. A viewer too slow for its queue loses frames and
 //! skips ahead to the next key frame instead of falling further behind.
 
 use std::sync::Arc;
@@ -20,8 +20,7 @@ use axum::extract::State;
 use axum::response::Response;
 use custos_media::fmp4::{fragment_header, init_segment, SampleInfo};
 use custos_media::segment::{composition_offset, Frame};
-pub use custos_site::live::{KeyFrame, LiveHub, LiveItem, CHANNEL_FRAMES};
-use tokio::sync::broadcast;
+pub use custos_site::live::{KeyFrame, LiveHub, LiveItem, LiveReceiver, VIEWER_QUEUE_FRAMES};
 
 use crate::auth::{require_role, AuthUser};
 use crate::error::{ApiError, ApiPath};
@@ -88,9 +87,9 @@ async fn stream(mut socket: WebSocket, hub: Arc<LiveHub>, camera: String) {
     // Waiting for parameters: the camera may not be connected yet.
     while params.is_none() {
         match rx.recv().await {
-            Ok(LiveItem::Params(p)) => params = Some(p),
-            Ok(LiveItem::Frame(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-            Err(broadcast::error::RecvError::Closed) => return,
+            Some(LiveItem::Params(p)) => params = Some(p),
+            Some(LiveItem::Frame(_) | LiveItem::Skipped) => {}
+            None => return,
         }
     }
     let Some(p) = params else { return };
@@ -133,19 +132,19 @@ async fn stream(mut socket: WebSocket, hub: Arc<LiveHub>, camera: String) {
             },
         };
         let frame = match item {
-            Ok(LiveItem::Frame(f)) => f,
-            Ok(LiveItem::Params(_)) => {
+            Some(LiveItem::Frame(f)) => f,
+            Some(LiveItem::Params(_)) => {
                 // A new stream needs a new decoder configuration: the
                 // client reconnects and gets the new init segment.
                 let _ = socket.send(Message::Close(None)).await;
                 return;
             }
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::debug!(camera = %camera, frames = n, "live viewer fell behind; skipping to the next key frame");
+            Some(LiveItem::Skipped) => {
+                tracing::debug!(camera = %camera, "live viewer fell behind; skipping to the next key frame");
                 held = None;
                 continue;
             }
-            Err(broadcast::error::RecvError::Closed) => return,
+            None => return,
         };
         if held.is_none() && !frame.is_key {
             continue;
@@ -168,7 +167,7 @@ async fn stream(mut socket: WebSocket, hub: Arc<LiveHub>, camera: String) {
 
 /// An MJPEG camera's pictures, each a JPEG as the camera sent it; a viewer
 /// too slow for the channel simply gets a later picture.
-async fn stream_jpeg(mut socket: WebSocket, mut rx: broadcast::Receiver<LiveItem>, camera: String) {
+async fn stream_jpeg(mut socket: WebSocket, mut rx: LiveReceiver, camera: String) {
     loop {
         let item = tokio::select! {
             r = rx.recv() => r,
@@ -178,19 +177,19 @@ async fn stream_jpeg(mut socket: WebSocket, mut rx: broadcast::Receiver<LiveItem
             },
         };
         match item {
-            Ok(LiveItem::Frame(f)) => {
+            Some(LiveItem::Frame(f)) => {
                 if socket.send(Message::Binary(f.data.clone())).await.is_err() {
                     return;
                 }
             }
-            Ok(LiveItem::Params(_)) => {
+            Some(LiveItem::Params(_)) => {
                 let _ = socket.send(Message::Close(None)).await;
                 return;
             }
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::debug!(camera = %camera, frames = n, "live viewer fell behind");
+            Some(LiveItem::Skipped) => {
+                tracing::debug!(camera = %camera, "live viewer fell behind");
             }
-            Err(broadcast::error::RecvError::Closed) => return,
+            None => return,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Live view with a slow viewer, over a real connection: the router served
 //! on a loopback socket, a real WebSocket client that first reads nothing
 //! while the camera's frames keep coming (so the server's socket fills and
-//! the viewer falls more than the broadcast channel behind), then reads
+//! the viewer falls more than its queue behind), then reads
 //! slowly while frames keep coming, then catches up.
 //!
 //! The viewer must skip ahead to the next key frame instead of buffering
@@ -36,9 +36,9 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const T0: i64 = 1_764_340_000_000;
 const TOKEN: &str = "cst_live0001_viewer-secret";
 
-/// What `live.rs` keeps per camera for viewers that fall behind: a viewer
-/// further behind than this loses frames.
-const CHANNEL_FRAMES: i64 = custos_site::live::CHANNEL_FRAMES as i64;
+/// What `live.rs` queues for a viewer that falls behind: a viewer further
+/// behind than this loses frames.
+const CHANNEL_FRAMES: i64 = custos_site::live::VIEWER_QUEUE_FRAMES as i64;
 /// 25 fps in 90 kHz units.
 const FRAME_TICKS: i64 = 3600;
 /// A key frame every second.
