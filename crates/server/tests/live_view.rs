@@ -38,7 +38,7 @@ const TOKEN: &str = "cst_live0001_viewer-secret";
 
 /// What `live.rs` queues for a viewer that falls behind: a viewer further
 /// behind than this loses frames.
-const CHANNEL_FRAMES: i64 = custos_site::live::VIEWER_QUEUE_FRAMES as i64;
+const QUEUE_FRAMES: i64 = custos_site::live::VIEWER_QUEUE_FRAMES as i64;
 /// 25 fps in 90 kHz units.
 const FRAME_TICKS: i64 = 3600;
 /// A key frame every second.
@@ -50,7 +50,7 @@ const FRAME_BYTES: usize = 32 * 1024;
 /// the sockets hold, so the server ends up waiting in a send.
 const PACED: i64 = 1200;
 /// Frames published in one burst while the server still waits: more than
-/// the channel holds, so the viewer must lose frames.
+/// the viewer's queue holds, so the viewer must lose frames.
 const BURST: i64 = 600;
 /// Frames published while the viewer reads slowly.
 const SLOW: i64 = 600;
@@ -264,7 +264,7 @@ async fn a_slow_viewer_skips_to_the_next_key_frame_and_its_stream_stays_valid() 
         }
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    // More than the channel holds, while the server still waits.
+    // More than the viewer's queue holds, while the server still waits.
     for n in PACED..PACED + BURST {
         hub.frame("cam", &frame(n));
     }
@@ -328,14 +328,14 @@ async fn a_slow_viewer_skips_to_the_next_key_frame_and_its_stream_stays_valid() 
     }
     assert!(gaps >= 1, "the viewer never fell behind");
     // Once the server could send again, the viewer went on from within the
-    // channel's last frames (a key frame), not from where it had stopped:
-    // nothing older than the channel was kept for it.
+    // queue's last frames (a key frame), not from where it had stopped:
+    // nothing older than the queue was kept for it.
     let resumed = fragments
         .iter()
         .find(|f| f.frame >= PACED)
         .ok_or("nothing after the stall")?;
     assert!(
-        resumed.frame >= PACED + BURST - CHANNEL_FRAMES,
+        resumed.frame >= PACED + BURST - QUEUE_FRAMES,
         "resumed at frame {} although {} had been published",
         resumed.frame,
         PACED + BURST
@@ -343,11 +343,11 @@ async fn a_slow_viewer_skips_to_the_next_key_frame_and_its_stream_stays_valid() 
     assert!(
         fragments
             .iter()
-            .all(|f| !(PACED..PACED + BURST - CHANNEL_FRAMES).contains(&f.frame)),
-        "frames older than the channel were sent"
+            .all(|f| !(PACED..PACED + BURST - QUEUE_FRAMES).contains(&f.frame)),
+        "frames older than the queue were sent"
     );
     // And it ended at the live edge.
     assert_eq!(fragments.last().map(|f| f.frame), Some(TOTAL - 2));
-    assert!((fragments.len() as i64) < TOTAL - CHANNEL_FRAMES);
+    assert!((fragments.len() as i64) < TOTAL - QUEUE_FRAMES);
     Ok(())
 }
