@@ -166,7 +166,7 @@ async fn stream(mut socket: WebSocket, hub: Arc<LiveHub>, camera: String) {
 }
 
 /// An MJPEG camera's pictures, each a JPEG as the camera sent it; a viewer
-/// too slow for the channel simply gets a later picture.
+/// too slow for its queue simply gets a later picture.
 async fn stream_jpeg(mut socket: WebSocket, mut rx: LiveReceiver, camera: String) {
     loop {
         let item = tokio::select! {

@@ -118,7 +118,8 @@ impl LiveReceiver {
     }
 
     /// The next item if one is queued.
-    pub fn try_recv(&mut self) -> Option<LiveItem> {
+    #[cfg(test)]
+    fn try_recv(&mut self) -> Option<LiveItem> {
         self.queue.lock().items.pop_front()
     }
 }
