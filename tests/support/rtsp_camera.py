@@ -72,7 +72,9 @@ as cameras with a self-signed certificate do; the READY line then says rtsps.
 
 Once listening it prints exactly one line `READY rtsp://127.0.0.1:PORT` on
 stdout (flushed); a test waits for that line. SIGTERM or SIGINT stop it at once
-(exit 0). --exit-with-parent makes it also stop when the process that started
+(exit 0); with --stats the cameras first stop making pictures and the server
+waits a second for those already encoded to leave, so that every picture the
+stats call sent went out on the network (a second signal stops it at once). --exit-with-parent makes it also stop when the process that started
 it dies (so a killed test run leaves no camera behind). Bad arguments: a
 message on stderr and exit status 2. A port that can't be bound: exit 1.
 
@@ -558,6 +560,11 @@ class Stamper:
 # must not look for them. Each count picture carries its number in a
 # reference timestamp meta, which encoders copy from picture to frame.
 SENT = {}
+# Every stamper started, so that a stop can end them all first.
+STAMPERS = []
+# How long a stop with --stats lets encoded pictures leave (the network's
+# delays are at most 40 ms; a loaded machine is slower).
+DRAIN_SECONDS = 1.0
 NUMBER_CAPS = "timestamp/x-custos-picture-number"
 
 
@@ -789,6 +796,7 @@ def main(argv):
                     watch_encoder_output(media.get_element(), path, Gst)
                 appsrc = media.get_element().get_by_name(STAMP_SRC)
                 stamper = Stamper(Gst, appsrc, spec, log)
+                STAMPERS.append(stamper)
                 media.connect("unprepared", lambda _m: stamper.stop())
                 stamper.start()
                 log(f"mount {path}: stamper started")
@@ -809,9 +817,21 @@ def main(argv):
 
     loop = GLib.MainLoop()
 
+    draining = []
+
     def stop(signum=None):
         if signum is not None:
             log(f"signal {signum}, stopping")
+        if args.stats and STAMPERS and not draining:
+            # Pictures already encoded are still between the encoder and the
+            # network: let them out before the clients go, or the stats
+            # would count as sent pictures that never left.
+            draining.append(True)
+            for stamper in STAMPERS:
+                stamper.stop()
+            log(f"no more pictures; {DRAIN_SECONDS} s for those encoded to leave")
+            GLib.timeout_add(int(DRAIN_SECONDS * 1000), lambda: loop.quit() or GLib.SOURCE_REMOVE)
+            return GLib.SOURCE_CONTINUE
         loop.quit()
         return GLib.SOURCE_REMOVE
 

@@ -2,13 +2,13 @@
 //! that cameras send — B-frames at reorder depth 1 and 2 (H.264 and H.265),
 //! an open GOP, parameter sets only in band, a picture size changed
 //! mid-stream, MJPEG over RTSP and over HTTP, RTSP over TLS with a pinned
-//! self-signed certificate, 10 % packet loss over UDP, and a file with
-//! B-frames and an audio track. Every camera but the file and HTTP ones
-//! paints each picture's number into it (tests/support/rtsp_camera.py
-//! `count-*` mounts), so decoding the recording tells exactly which pictures
-//! it holds: each must hold every picture the camera sent, in order, at the
-//! camera's presentation times — or count the missing ones as dropped, with
-//! the reason.
+//! self-signed certificate, B-frames over UDP with 10 % of the packets lost
+//! and 5 % reordered, and a file with B-frames and an audio track. Every
+//! camera but the file and HTTP ones paints each picture's number into it
+//! (tests/support/rtsp_camera.py `count-*` mounts), so decoding the
+//! recording tells exactly which pictures it holds: each must hold every
+//! picture the camera sent, in order, at the camera's presentation times —
+//! or count the missing ones as dropped, with the reason.
 
 mod common;
 
@@ -71,7 +71,7 @@ const COUNTED: &[(&str, &str, &str, &str, i64)] = &[
     (
         "lossy",
         "/lossy",
-        "count-h264:416x240@15:15,loss=10",
+        "count-h264:416x240@15:15,bframes=2,loss=10,reorder=5",
         "udp",
         15,
     ),
@@ -484,8 +484,12 @@ fn every_picture_of_every_kind_of_camera_is_recorded_or_counted() {
         let (first, last) = (readable[0].0, readable[readable.len() - 1].0);
         if lossy {
             // Over the whole session: what the camera sent either reached
-            // the recorder or is counted as lost on the way (give or take
-            // the pictures still on the wire when the camera stopped).
+            // the recorder or is counted as lost on the way. The camera
+            // lets what it encoded leave before it stops (--stats), so the
+            // only pictures that may be neither are those lost in a row at
+            // the very end, which no later picture reveals (more than three
+            // at 10 % packet loss: well under once in a thousand runs). A
+            // count of lost pictures too high fails too.
             let runs = sent_by_camera(&encoded, "/lossy");
             let sent_total: u64 = runs.iter().map(|&(a, b)| b - a + 1).sum();
             let received = stats["pictures_received"].as_u64().unwrap_or(0);
@@ -501,7 +505,7 @@ fn every_picture_of_every_kind_of_camera_is_recorded_or_counted() {
             let unaccounted = sent_total as i64 - (received + lost) as i64;
             assert!(lost > 0, "{id}: loss counted");
             assert!(
-                unaccounted.abs() <= 3,
+                (0..=3).contains(&unaccounted),
                 "{id}: camera sent {sent_total}, {received} received + {lost} counted lost"
             );
             continue;

@@ -6,6 +6,7 @@
 //! Both yield the same items: the stream's parameters, then frames in the MP4
 //! form (4-byte length-prefixed NAL units), never re-encoded.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -150,10 +151,8 @@ pub struct RtspSource {
     video_stream: usize,
     params: Option<VideoParams>,
     /// Items ready to hand out, in order.
-    ready: std::collections::VecDeque<SourceItem>,
-    /// RTP gives presentation times only: decode times come from here.
-    timer: DecodeTimer,
-    loss: LossCounter,
+    ready: VecDeque<SourceItem>,
+    sequencer: Sequencer,
     /// The error that ended the session, handed out once the frames held
     /// back for their decode time are out.
     ended: Option<SourceError>,
@@ -161,25 +160,104 @@ pub struct RtspSource {
     _relay: Option<crate::tls_pin::Relay>,
 }
 
+/// Puts one RTSP session's frames in decode order with their decode times
+/// (RTP gives presentation times only) and counts the pictures lost on the
+/// way, as items ready to hand out.
+#[derive(Debug)]
+struct Sequencer {
+    timer: DecodeTimer,
+    loss: LossCounter,
+}
+
+impl Sequencer {
+    fn new(depth: u32) -> Self {
+        Sequencer {
+            timer: DecodeTimer::new(depth),
+            loss: LossCounter::default(),
+        }
+    }
+
+    /// New stream parameters: call [`release_all`](Self::release_all) first.
+    fn set_depth(&mut self, depth: u32) {
+        self.timer.set_depth(depth);
+    }
+
+    /// Takes the next frame as received (`dts` ignored); `packets_lost` when
+    /// RTP packets were lost before it.
+    fn push(&mut self, frame: Frame, packets_lost: bool, ready: &mut VecDeque<SourceItem>) {
+        if packets_lost {
+            // Look at the current window: a stream that reorders deeper than
+            // it declared has deepened it by now.
+            self.loss.packets_lost(self.timer.depth() as usize);
+        }
+        let mut out = Vec::new();
+        if let Some(jump) = self.timer.push(frame, &mut out) {
+            tracing::warn!(
+                from = jump.from,
+                to = jump.to,
+                "the camera's time stamps jumped"
+            );
+            // A gap across a jump is no loss.
+            let after = out.split_off(jump.released_before.min(out.len()));
+            self.enqueue(out, ready);
+            self.loss.reset();
+            self.enqueue(after, ready);
+        } else {
+            self.enqueue(out, ready);
+        }
+    }
+
+    /// Hands out every frame held for its decode time (new parameters, or
+    /// the end of the session).
+    fn release_all(&mut self, ready: &mut VecDeque<SourceItem>) {
+        let mut out = Vec::new();
+        self.timer.drain(&mut out);
+        self.enqueue(out, ready);
+    }
+
+    fn enqueue(&mut self, frames: Vec<Frame>, ready: &mut VecDeque<SourceItem>) {
+        for f in frames {
+            let missing = self.loss.missing_before(f.dts);
+            if missing > 0 {
+                ready.push_back(SourceItem::Lost(missing));
+            }
+            ready.push_back(SourceItem::Frame(f));
+        }
+    }
+}
+
 /// Counts pictures lost in transit from the gaps they leave in the
 /// presentation times, while retina reports lost packets. A gap of `n`
-/// frame intervals where the interval is the smallest gap seen lately is
-/// `n - 1` lost pictures. Without reported loss a long gap is the camera's
+/// frame intervals where the interval is the usual gap seen lately is
+/// `n - 1` lost pictures (so loss before the session has shown its frame
+/// interval goes uncounted). Without reported loss a long gap is the camera's
 /// own doing (a lower frame rate at night) and counts nothing.
 #[derive(Debug, Default)]
 struct LossCounter {
     last_dts: Option<i64>,
     /// The last gaps between decode times, for the frame interval.
-    gaps: std::collections::VecDeque<i64>,
+    gaps: VecDeque<i64>,
     /// Frames still to examine since the last reported loss.
-    watch: u32,
+    watch: usize,
 }
 
 impl LossCounter {
     const HISTORY: usize = 32;
 
-    fn packets_lost(&mut self, window: u32) {
-        self.watch = window;
+    /// Retina reported lost packets before the frame about to be pushed,
+    /// with the stream reordering `depth` pictures. The gap a lost picture
+    /// leaves shows once every picture presented before it has its decode
+    /// time. Without reordering that is the very next frame. With it, the
+    /// pictures presented before a lost reference picture may arrive up to
+    /// a whole run of B-frames after it (x264 allows 16; a pyramid of 8
+    /// sends 7 after its P-frame), and each is handed out `depth` frames
+    /// after it arrives.
+    fn packets_lost(&mut self, depth: usize) {
+        self.watch = if depth == 0 {
+            2
+        } else {
+            crate::sps::MAX_REORDER_DEPTH as usize + depth + 2
+        };
     }
 
     fn reset(&mut self) {
@@ -195,11 +273,10 @@ impl LossCounter {
         if gap <= 0 {
             return 0;
         }
-        let interval = self.gaps.iter().copied().min();
         let mut missing = 0;
         if self.watch > 0 {
             self.watch -= 1;
-            if let Some(interval) = interval.filter(|&i| i > 0) {
+            if let Some(interval) = self.interval() {
                 if gap * 2 > interval * 3 {
                     missing = ((gap + interval / 2) / interval - 1).max(0) as u64;
                 }
@@ -212,6 +289,17 @@ impl LossCounter {
             self.gaps.push_back(gap);
         }
         missing
+    }
+
+    /// The frame interval: the median of the recent gaps. Not their
+    /// smallest: where the stream reorders deeper than its SPS says, the
+    /// decode-time window deepens and hands out a decode time one tick
+    /// after the last, a gap that would make every later gap look like
+    /// thousands of lost pictures.
+    fn interval(&self) -> Option<i64> {
+        let mut gaps: Vec<i64> = self.gaps.iter().copied().collect();
+        gaps.sort_unstable();
+        gaps.get(gaps.len() / 2).copied().filter(|&i| i > 0)
     }
 }
 
@@ -398,8 +486,7 @@ impl RtspSource {
             video_stream,
             params: None,
             ready: Default::default(),
-            timer: DecodeTimer::new(0),
-            loss: LossCounter::default(),
+            sequencer: Sequencer::new(0),
             ended: None,
             _relay: relay,
         };
@@ -415,25 +502,13 @@ impl RtspSource {
         self.release_all();
         let depth = reorder_depth(&params);
         tracing::debug!(codec = %params.rfc6381, reorder = depth.pictures, source = ?depth.source, "stream parameters");
-        self.timer.set_depth(depth.pictures);
+        self.sequencer.set_depth(depth.pictures);
         self.params = Some(params.clone());
         self.ready.push_back(SourceItem::Params(params));
     }
 
     fn release_all(&mut self) {
-        let mut out = Vec::new();
-        self.timer.drain(&mut out);
-        self.enqueue(out);
-    }
-
-    fn enqueue(&mut self, frames: Vec<Frame>) {
-        for f in frames {
-            let missing = self.loss.missing_before(f.dts);
-            if missing > 0 {
-                self.ready.push_back(SourceItem::Lost(missing));
-            }
-            self.ready.push_back(SourceItem::Frame(f));
-        }
+        self.sequencer.release_all(&mut self.ready);
     }
 
     async fn next(&mut self) -> Result<SourceItem, SourceError> {
@@ -472,11 +547,7 @@ impl RtspSource {
             if vf.stream_id() != self.video_stream {
                 continue;
             }
-            if vf.loss() > 0 {
-                // Look for the gaps the lost pictures left among the next
-                // few presentation times (they may be reordered).
-                self.loss.packets_lost(self.timer.depth() + 2);
-            }
+            let packets_lost = vf.loss() > 0;
             if vf.has_new_parameters() || self.params.is_none() {
                 if let Some(ParametersRef::Video(v)) =
                     self.demuxed.streams()[self.video_stream].parameters()
@@ -509,21 +580,7 @@ impl RtspSource {
                 is_key,
                 data: Bytes::from(data),
             };
-            let mut out = Vec::new();
-            if let Some(jump) = self.timer.push(frame, &mut out) {
-                tracing::warn!(
-                    from = jump.from,
-                    to = jump.to,
-                    "the camera's time stamps jumped"
-                );
-                // A gap across a jump is no loss.
-                let after = out.split_off(jump.released_before.min(out.len()));
-                self.enqueue(out);
-                self.loss.reset();
-                self.enqueue(after);
-            } else {
-                self.enqueue(out);
-            }
+            self.sequencer.push(frame, packets_lost, &mut self.ready);
         }
         Ok(())
     }
@@ -726,5 +783,137 @@ mod tests {
         assert_eq!(redact_url(&url), "rtsp://admin:***@10.0.0.5:554/s?x=1");
         let plain = Url::parse("rtsp://admin@h/s").expect("a URL");
         assert_eq!(redact_url(&plain), "rtsp://admin@h/s");
+    }
+
+    /// 15 fps at 90 kHz.
+    const INTERVAL: i64 = 6000;
+
+    /// Presentation times (in frame intervals) of `gops` hierarchical GOPs
+    /// of eight, in decode order: I0 P8 B4 B2 b1 b3 B6 b5 b7 P16 B12 …
+    /// (reorder depth 3, as x264 writes with 7 B-frames and a pyramid).
+    fn pyramid_of_eight(gops: i64) -> Vec<i64> {
+        let mut order = vec![0];
+        for g in 0..gops {
+            let b = 8 * g;
+            order.extend([8, 4, 2, 1, 3, 6, 5, 7].map(|n| b + n));
+        }
+        order
+    }
+
+    /// Two plain B-frames between references: I0 P3 B1 B2 P6 B4 B5 …
+    /// (reorder depth 1).
+    fn two_b_frames(minis: i64) -> Vec<i64> {
+        let mut order = vec![0];
+        for m in 0..minis {
+            let b = 3 * m;
+            order.extend([3, 1, 2].map(|n| b + n));
+        }
+        order
+    }
+
+    /// Runs a session through a sequencer with the frames at `lost`
+    /// (positions in decode order) missing and the loss reported on the
+    /// next frame received, as retina does. Returns (frames handed out,
+    /// pictures counted as lost).
+    fn run(depth: u32, order: &[i64], lost: &[usize]) -> (usize, u64) {
+        let mut seq = Sequencer::new(depth);
+        let mut ready = VecDeque::new();
+        let mut loss_pending = false;
+        for (i, &n) in order.iter().enumerate() {
+            if lost.contains(&i) {
+                loss_pending = true;
+                continue;
+            }
+            let frame = Frame {
+                pts: 1_000_000 + n * INTERVAL,
+                dts: 0,
+                is_key: i == 0,
+                data: Bytes::new(),
+            };
+            seq.push(frame, std::mem::take(&mut loss_pending), &mut ready);
+        }
+        seq.release_all(&mut ready);
+        let mut frames = 0;
+        let mut counted = 0;
+        let mut last_dts = None;
+        for item in ready {
+            match item {
+                SourceItem::Frame(f) => {
+                    assert!(last_dts < Some(f.dts), "decode times increase");
+                    last_dts = Some(f.dts);
+                    frames += 1;
+                }
+                SourceItem::Lost(n) => counted += n,
+                SourceItem::Params(_) => {}
+            }
+        }
+        (frames, counted)
+    }
+
+    #[test]
+    fn every_lost_picture_is_counted_whatever_its_place_in_a_pyramid() {
+        let order = pyramid_of_eight(6);
+        // Not the first GOP (the frame interval is not known yet) nor the
+        // last (what is lost at the very end leaves no gap before a later
+        // picture).
+        for burst in 1..=4 {
+            for at in 9..order.len() - 8 - burst {
+                let lost: Vec<usize> = (at..at + burst).collect();
+                let (frames, counted) = run(3, &order, &lost);
+                assert_eq!(frames, order.len() - burst, "lost {lost:?}");
+                assert_eq!(counted, burst as u64, "lost {lost:?} of {order:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn loss_is_counted_when_the_stream_reorders_deeper_than_it_declared() {
+        // The SPS says no reordering; the decode-time window deepens at the
+        // first B-frame.
+        let order = two_b_frames(20);
+        for at in 8..order.len() - 4 {
+            let (frames, counted) = run(0, &order, &[at]);
+            assert_eq!((frames, counted), (order.len() - 1, 1), "lost #{at}");
+        }
+    }
+
+    #[test]
+    fn two_losses_close_together_are_both_counted() {
+        let order = pyramid_of_eight(4);
+        for first in 9..order.len() - 14 {
+            let lost = [first, first + 3];
+            assert_eq!(run(3, &order, &lost).1, 2, "lost {lost:?}");
+        }
+    }
+
+    #[test]
+    fn a_slower_frame_rate_without_reported_loss_is_no_loss() {
+        // A camera going from 15 to 5 fps at night: gaps of three intervals
+        // with nothing lost on the network.
+        let mut order: Vec<i64> = (0..30).collect();
+        order.extend((10..30).map(|n| n * 3));
+        let (frames, counted) = run(0, &order, &[]);
+        assert_eq!((frames, counted), (order.len(), 0));
+    }
+
+    #[test]
+    fn a_gap_far_from_reported_loss_is_not_counted() {
+        // Loss reported (a lost packet of a picture the camera then sent
+        // again whole would look like this), and the frame rate drops long
+        // after.
+        let mut seq = Sequencer::new(0);
+        let mut ready = VecDeque::new();
+        let pts = (0..20).chain((7..20).map(|n| n * 3));
+        for (i, n) in pts.enumerate() {
+            let frame = Frame {
+                pts: n * INTERVAL,
+                dts: 0,
+                is_key: i == 0,
+                data: Bytes::new(),
+            };
+            seq.push(frame, i == 5, &mut ready);
+        }
+        seq.release_all(&mut ready);
+        assert!(!ready.iter().any(|i| matches!(i, SourceItem::Lost(_))));
     }
 }
