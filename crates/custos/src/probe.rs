@@ -33,7 +33,7 @@ pub async fn probe(spec: &SourceSpec) -> Result<ProbeReport, SourceError> {
         };
         match item {
             SourceItem::Params(p) => params = Some(p),
-            SourceItem::Lost(_) => {}
+            SourceItem::Lost(_) | SourceItem::BeforeParameters => {}
             SourceItem::Frame(f) => {
                 // Decode times: they increase even with B-frames.
                 first_pts.get_or_insert(f.dts);

@@ -283,6 +283,13 @@ impl CameraRecorder {
         }
     }
 
+    /// A picture arrived before the stream's parameters: received, and
+    /// dropped as waiting for a key frame (the one that brings them).
+    pub fn before_parameters(&mut self) {
+        self.counts.received += 1;
+        self.counts.dropped[DropReason::AwaitingKeyFrame.index()] += 1;
+    }
+
     /// Records one frame that arrived at wall-clock `now_ms`.
     pub fn push(&mut self, frame: Frame, now_ms: i64, events: &mut Vec<SegmentEvent>) {
         self.counts.received += 1;

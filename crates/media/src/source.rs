@@ -109,6 +109,10 @@ pub enum SourceItem {
     /// This many pictures were lost on their way from the camera (RTP
     /// packets lost or out of order), before the next frame.
     Lost(u64),
+    /// A picture arrived before the stream's parameters (a camera that
+    /// sends them only in band, joined between two key frames): it cannot
+    /// be recorded, and is counted as waiting for a key frame.
+    BeforeParameters,
 }
 
 /// A connected source.
@@ -559,7 +563,9 @@ impl RtspSource {
                 }
             }
             if self.params.is_none() {
-                continue; // frames before parameters cannot be recorded
+                // Nothing is held for its decode time yet: in order.
+                self.ready.push_back(SourceItem::BeforeParameters);
+                continue;
             }
             let pts = vf.timestamp().elapsed();
             let retina_key = vf.is_random_access_point();
@@ -844,7 +850,7 @@ mod tests {
                     frames += 1;
                 }
                 SourceItem::Lost(n) => counted += n,
-                SourceItem::Params(_) => {}
+                SourceItem::Params(_) | SourceItem::BeforeParameters => {}
             }
         }
         (frames, counted)

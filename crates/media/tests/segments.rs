@@ -125,6 +125,26 @@ fn recovery_rejects_a_file_that_is_not_a_segment() {
 }
 
 #[test]
+fn pictures_before_the_stream_parameters_are_counted_as_waiting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rec = CameraRecorder::new(RecorderConfig::new("cam", dir.path().join("video/cam"), 2));
+    let mut events = Vec::new();
+    // A camera that sends its parameter sets in band only, joined between
+    // two key frames: two pictures come before them.
+    rec.before_parameters();
+    rec.before_parameters();
+    rec.set_params(params(), T0, &mut events);
+    rec.push(frame(9, 10), T0 + 900, &mut events);
+    rec.push(frame(10, 10), T0 + 1000, &mut events);
+    rec.seal(None, T0 + 1100, &mut events);
+    assert!(events.iter().all(|e| !matches!(e, SegmentEvent::Loss(_))));
+    let counts = rec.counts();
+    assert_eq!((counts.received, counts.stored), (4, 1));
+    assert_eq!(counts.dropped(DropReason::AwaitingKeyFrame), 3);
+    assert_eq!(counts.dropped_total(), 3);
+}
+
+#[test]
 fn recorder_cuts_on_key_frame_after_segment_duration_and_on_parameter_change() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut rec = CameraRecorder::new(RecorderConfig::new("cam", dir.path().join("video/cam"), 2));

@@ -288,7 +288,7 @@ pub async fn read_analysis_stream(
             loop {
                 match source.next().await? {
                     SourceItem::Params(p) => tap.params(&p),
-                    SourceItem::Lost(_) => {}
+                    SourceItem::Lost(_) | SourceItem::BeforeParameters => {}
                     SourceItem::Frame(f) => {
                         backoff.reset();
                         tap.frame(&f, now_ms());
