@@ -74,7 +74,8 @@ Once listening it prints exactly one line `READY rtsp://127.0.0.1:PORT` on
 stdout (flushed); a test waits for that line. SIGTERM or SIGINT stop it at once
 (exit 0); with --stats the cameras first stop making pictures and the server
 waits a second for those already encoded to leave, so that every picture the
-stats call sent went out on the network (a second signal stops it at once). --exit-with-parent makes it also stop when the process that started
+stats count as sent went out on the network (a second signal stops it at
+once). --exit-with-parent makes it also stop when the process that started
 it dies (so a killed test run leaves no camera behind). Bad arguments: a
 message on stderr and exit status 2. A port that can't be bound: exit 1.
 
