@@ -54,7 +54,15 @@ const PACED: i64 = 1200;
 const BURST: i64 = 600;
 /// Frames published while the viewer reads slowly.
 const SLOW: i64 = 600;
-const TOTAL: i64 = PACED + BURST + SLOW;
+/// Frames published at the end, slower than the viewer reads: a whole GOP
+/// and then some, so that a viewer that skipped near the end of the slow
+/// part (and waits for a key frame) gets one and reaches the end.
+const TAIL: i64 = GOP + 2;
+const TOTAL: i64 = PACED + BURST + SLOW + TAIL;
+const _: () = assert!(
+    (TOTAL - TAIL) % GOP == 0,
+    "the tail starts with a key frame"
+);
 
 /// Frame `n`: one NAL unit (IDR for key frames) that carries `n`.
 fn frame(n: i64) -> Frame {
@@ -269,18 +277,19 @@ async fn a_slow_viewer_skips_to_the_next_key_frame_and_its_stream_stays_valid() 
         hub.frame("cam", &frame(n));
     }
 
-    // Then frames keep coming, faster than the viewer reads.
+    // Then frames keep coming, faster than the viewer reads; at the end
+    // slower than it reads (the tail), starting with a key frame.
     let publisher = {
         let hub = Arc::clone(&hub);
         tokio::spawn(async move {
             for n in PACED + BURST..TOTAL {
                 hub.frame("cam", &frame(n));
-                tokio::time::sleep(Duration::from_millis(1)).await;
+                let pause = if n < TOTAL - TAIL { 1 } else { 5 };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
             }
         })
     };
     let mut fragments = Vec::new();
-    let mut slow = true;
     loop {
         let f = parse_fragment(&next_binary(&mut ws).await?)?;
         let last = f.frame;
@@ -289,12 +298,7 @@ async fn a_slow_viewer_skips_to_the_next_key_frame_and_its_stream_stays_valid() 
         if last == TOTAL - 2 {
             break;
         }
-        if slow && publisher.is_finished() {
-            slow = false;
-        }
-        if slow {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     publisher.await?;
     let _ = ws.close(None).await;
