@@ -904,9 +904,9 @@ mod tests {
 
     #[test]
     fn a_gap_far_from_reported_loss_is_not_counted() {
-        // Loss reported (a lost packet of a picture the camera then sent
-        // again whole would look like this), and the frame rate drops long
-        // after.
+        // Loss reported with no picture missing (the lost packet held only
+        // a parameter set before a picture that arrived whole), and the
+        // frame rate drops long after.
         let mut seq = Sequencer::new(0);
         let mut ready = VecDeque::new();
         let pts = (0..20).chain((7..20).map(|n| n * 3));
