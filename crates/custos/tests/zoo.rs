@@ -489,24 +489,31 @@ fn every_picture_of_every_kind_of_camera_is_recorded_or_counted() {
             // only pictures that may be neither are those lost in a row at
             // the very end, which no later picture reveals (more than three
             // at 10 % packet loss: well under once in a thousand runs). A
-            // count of lost pictures too high fails too.
+            // count of lost pictures too high fails too, but for one thing:
+            // a picture the camera drew and dropped before its encoder (a
+            // busy machine) leaves the same gap in the time stamps as one
+            // lost on the network, and while packets are being lost the
+            // recorder cannot tell the two apart.
             let runs = sent_by_camera(&encoded, "/lossy");
             let sent_total: u64 = runs.iter().map(|&(a, b)| b - a + 1).sum();
+            let never_encoded: u64 = runs.windows(2).map(|w| w[1].0 - w[0].1 - 1).sum();
             let received = stats["pictures_received"].as_u64().unwrap_or(0);
             let lost = dropped["lost_in_transit"].as_u64().unwrap_or(0);
             let waiting = dropped["awaiting_key_frame"].as_u64().unwrap_or(0);
             assert_eq!(received, stored as u64 + waiting, "{id}: {stats}");
             report.push(format!(
-                "{id}: camera sent {sent_total} pictures; {received} received ({stored} stored, \
-                 {waiting} before the first key frame), {lost} counted as lost in transit; \
-                 {} stored pictures unreadable after damage",
+                "{id}: camera sent {sent_total} pictures ({never_encoded} more drawn but dropped \
+                 before its encoder); {received} received ({stored} stored, {waiting} before the \
+                 first key frame), {lost} counted as lost in transit; {} stored pictures \
+                 unreadable after damage",
                 numbers.len() - readable.len()
             ));
             let unaccounted = sent_total as i64 - (received + lost) as i64;
             assert!(lost > 0, "{id}: loss counted");
             assert!(
-                (0..=3).contains(&unaccounted),
-                "{id}: camera sent {sent_total}, {received} received + {lost} counted lost"
+                (-(never_encoded as i64)..=3).contains(&unaccounted),
+                "{id}: camera sent {sent_total} ({never_encoded} dropped before its encoder), \
+                 {received} received + {lost} counted lost"
             );
             continue;
         }
