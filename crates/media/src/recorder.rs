@@ -285,9 +285,15 @@ impl CameraRecorder {
 
     /// A picture arrived before the stream's parameters: received, and
     /// dropped as waiting for a key frame (the one that brings them).
-    pub fn before_parameters(&mut self) {
+    pub fn before_parameters(&mut self, now_ms: i64, events: &mut Vec<SegmentEvent>) {
         self.counts.received += 1;
-        self.counts.dropped[DropReason::AwaitingKeyFrame.index()] += 1;
+        self.dropped(
+            DropReason::AwaitingKeyFrame,
+            1,
+            now_ms,
+            "waiting for the stream's parameters",
+            events,
+        );
     }
 
     /// Records one frame that arrived at wall-clock `now_ms`.

@@ -794,6 +794,16 @@ mod tests {
     /// 15 fps at 90 kHz.
     const INTERVAL: i64 = 6000;
 
+    /// Picture `n` (in frame intervals) as received: no decode time yet.
+    fn picture(n: i64, is_key: bool) -> Frame {
+        Frame {
+            pts: n * INTERVAL,
+            dts: 0,
+            is_key,
+            data: Bytes::new(),
+        }
+    }
+
     /// Presentation times (in frame intervals) of `gops` hierarchical GOPs
     /// of eight, in decode order: I0 P8 B4 B2 b1 b3 B6 b5 b7 P16 B12 …
     /// (reorder depth 3, as x264 writes with 7 B-frames and a pyramid).
@@ -830,12 +840,7 @@ mod tests {
                 loss_pending = true;
                 continue;
             }
-            let frame = Frame {
-                pts: 1_000_000 + n * INTERVAL,
-                dts: 0,
-                is_key: i == 0,
-                data: Bytes::new(),
-            };
+            let frame = picture(n, i == 0);
             seq.push(frame, std::mem::take(&mut loss_pending), &mut ready);
         }
         seq.release_all(&mut ready);
@@ -911,13 +916,7 @@ mod tests {
         let mut ready = VecDeque::new();
         let pts = (0..20).chain((7..20).map(|n| n * 3));
         for (i, n) in pts.enumerate() {
-            let frame = Frame {
-                pts: n * INTERVAL,
-                dts: 0,
-                is_key: i == 0,
-                data: Bytes::new(),
-            };
-            seq.push(frame, i == 5, &mut ready);
+            seq.push(picture(n, i == 0), i == 5, &mut ready);
         }
         seq.release_all(&mut ready);
         assert!(!ready.iter().any(|i| matches!(i, SourceItem::Lost(_))));

@@ -131,8 +131,8 @@ fn pictures_before_the_stream_parameters_are_counted_as_waiting() {
     let mut events = Vec::new();
     // A camera that sends its parameter sets in band only, joined between
     // two key frames: two pictures come before them.
-    rec.before_parameters();
-    rec.before_parameters();
+    rec.before_parameters(T0 - 200, &mut events);
+    rec.before_parameters(T0 - 100, &mut events);
     rec.set_params(params(), T0, &mut events);
     rec.push(frame(9, 10), T0 + 900, &mut events);
     rec.push(frame(10, 10), T0 + 1000, &mut events);

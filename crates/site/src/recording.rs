@@ -176,7 +176,7 @@ impl CameraTask {
                 SourceItem::Lost(pictures) => {
                     recorder.lost_in_transit(pictures, now_ms(), events);
                 }
-                SourceItem::BeforeParameters => recorder.before_parameters(),
+                SourceItem::BeforeParameters => recorder.before_parameters(now_ms(), events),
                 SourceItem::Frame(frame) => {
                     let now = now_ms();
                     if let Some(tap) = &self.analysis {
