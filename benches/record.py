@@ -77,6 +77,47 @@ def vm_rss_kb(pid):
     return 0
 
 
+def rss_breakdown_kb(pid):
+    """Resident memory by kind of mapping, from /proc/PID/smaps: the
+    binary itself, shared libraries, anonymous memory (heap, stacks,
+    malloc arenas) and other files."""
+    parts = {"binary": 0, "libraries": 0, "anonymous": 0, "other": 0}
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+        kind = "other"
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                fields = line.split()
+                if not fields:
+                    continue
+                if "-" in fields[0] and not fields[0].endswith(":"):
+                    path = fields[5] if len(fields) > 5 else ""
+                    if path == exe:
+                        kind = "binary"
+                    elif ".so" in path:
+                        kind = "libraries"
+                    elif path == "" or path.startswith("["):
+                        kind = "anonymous"
+                    else:
+                        kind = "other"
+                elif fields[0] == "Rss:":
+                    parts[kind] += int(fields[1])
+    except OSError:
+        pass
+    return parts
+
+
+def children_rss_kb(pid):
+    """VmRSS of each child process (the decoding helper, if any)."""
+    out = {}
+    try:
+        for child in open(f"/proc/{pid}/task/{pid}/children").read().split():
+            out[os.path.basename(os.readlink(f"/proc/{child}/exe"))] = vm_rss_kb(int(child))
+    except OSError:
+        pass
+    return out
+
+
 class LiveViewer(threading.Thread):
     """A live viewer: the WebSocket of GET /api/v1/cameras/{id}/live, read
     as fast as it comes (what a browser's live view receives)."""
@@ -148,11 +189,14 @@ def run_custos(binary, url, streams, seconds, workdir, viewers):
         v.start()
     rss = []
     pss = 0
+    breakdown, children = {}, {}
     while time.monotonic() - started < seconds:
         time.sleep(1.0)
         rss.append(vm_rss_kb(proc.pid))
         if not pss and time.monotonic() - started >= seconds * 0.8:
             pss = pss_kb(proc.pid)
+            breakdown = rss_breakdown_kb(proc.pid)
+            children = children_rss_kb(proc.pid)
     for v in watching:
         v.stop.set()
     proc.send_signal(signal.SIGTERM)
@@ -181,6 +225,8 @@ def run_custos(binary, url, streams, seconds, workdir, viewers):
         "rss_peak_kb": max(rss or [0]),
         "rss_mean_kb": sum(steady) / len(steady),
         "pss_kb": pss,
+        "rss_breakdown_kb": breakdown,
+        "children_rss_kb": children,
         "viewers": viewers,
         "viewer_mbytes": sum(v.bytes for v in watching) / 1e6,
         "viewer_errors": [v.error for v in watching if v.error],
@@ -265,6 +311,9 @@ def main():
     print(f"| custos | {c['cpu_s'] / stream_minutes:.3f} | {c['rss_peak_kb'] / n / 1024:.2f} MB / {c['rss_mean_kb'] / n / 1024:.2f} MB;"
           f" {c['pss_kb'] / n / 1024:.2f} MB (whole process peak {c['rss_peak_kb'] / 1024:.1f} MB) |"
           f" {c['frames']} / {c['expected']}, {c['gaps']} gaps |")
+    parts = ", ".join(f"{k} {v / 1024:.1f} MB" for k, v in c["rss_breakdown_kb"].items())
+    kids = ", ".join(f"{k} {v / 1024:.1f} MB" for k, v in c["children_rss_kb"].items()) or "none"
+    print(f"\ncustos resident at 80 % of the run: {parts}; child processes: {kids}\n")
     if "ffmpeg" in results:
         f = results["ffmpeg"]
         print(f"| ffmpeg ×{n} | {f['cpu_s'] / stream_minutes:.3f} | {f['maxrss_kb'] / n / 1024:.2f} MB / "

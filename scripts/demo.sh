@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --build-only
-exec cargo run --release --bin custos -- demo "$@"
+# Both binaries: custos, and the custos-av helper it decodes video with.
+cargo build --release -p custos
+exec "${CARGO_TARGET_DIR:-target}/release/custos" demo "$@"

@@ -18,7 +18,7 @@ SECONDS_EACH="${1:-30}"
 shift || true
 TARGETS=("$@")
 if [ "${#TARGETS[@]}" -eq 0 ]; then
-    TARGETS=(register_csv checkpoint_note log_entry segment_file site_report log_tiles)
+    TARGETS=(register_csv checkpoint_note log_entry segment_file site_report log_tiles av_wire)
 fi
 
 CARGO_FUZZ_VERSION=0.13.2

@@ -190,3 +190,69 @@ fn live_analysis_records_a_covered_camera_with_snapshot_and_log_entries() {
         site.log()
     );
 }
+
+/// The process id of `parent`'s `custos-av` child, if it has one.
+fn helper_of(parent: u32) -> Option<u32> {
+    let out = Command::new("pgrep")
+        .args(["-P", &parent.to_string(), "-x", "custos-av"])
+        .output()
+        .expect("run pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+}
+
+#[test]
+fn live_analysis_carries_on_when_the_decoding_helper_dies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = clip(dir.path(), "hall.mp4", 30, "null");
+    let cam = Camera::start(&[("/cam", &format!("file:{}", clip.display()))], None);
+    let site = Site::new(&format!(
+        "[[camera]]\nid = \"hall\"\nurl = \"{}\"\nsegment_seconds = 5\n",
+        cam.url("/cam")
+    ));
+    let token = site.admin_token();
+    let mut serve = site.serve();
+    let analysed = |v: &serde_json::Value| v["cameras"][0]["analysis"]["frames_analysed"].as_u64();
+    let before = site.wait_json(
+        &token,
+        "/api/v1/cameras",
+        Duration::from_secs(30),
+        "pictures analysed",
+        |v| analysed(v).unwrap_or(0) >= 10,
+    );
+    let first = helper_of(serve.child.id()).expect("custos serve runs a custos-av helper");
+    let status = Command::new("kill")
+        .args(["-KILL", &first.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let at_kill = analysed(&before).unwrap_or(0);
+    // Analysis goes on, in a new helper, from the camera's next key frame.
+    let after = site.wait_json(
+        &token,
+        "/api/v1/cameras",
+        Duration::from_secs(30),
+        "pictures analysed after the helper died",
+        |v| analysed(v).unwrap_or(0) >= at_kill + 40,
+    );
+    assert!(
+        after["cameras"][0]["analysis"]["error"].is_null(),
+        "{after}"
+    );
+    let second = helper_of(serve.child.id()).expect("a new helper");
+    assert_ne!(first, second);
+    // Recording did not notice.
+    assert_eq!(after["cameras"][0]["state"], "recording", "{after}");
+    assert!(
+        serve
+            .terminate(Duration::from_secs(10))
+            .is_some_and(|s| s.success()),
+        "{}",
+        site.log()
+    );
+    let log = site.log();
+    assert!(log.contains("the decoding helper stopped"), "{log}");
+    assert!(log.contains("analysis lost its decoder"), "{log}");
+}

@@ -1,19 +1,33 @@
-//! Decoding pictures with libavcodec, for analysis: the luma plane of each
-//! decoded frame, and a JPEG of the frame when asked.
+//! Decoding pictures (for analysis and thumbnails) and demuxing files,
+//! done by libavcodec and libavformat in the `custos-av` helper process.
 //!
-//! Two ways in: [`Decoder::for_params`] decodes a camera's frames as the
-//! sources deliver them (H.264/H.265 in MP4 form, with the stream's
-//! decoder configuration record as extradata), and [`FileDecoder`] reads any
-//! file libavformat can open (MP4, MKV, AVI, …) with whatever codec the file
-//! uses.
+//! One helper serves the whole process: it is started on first use, holds
+//! every decoder and demuxer by id on a thread of its own, and is started
+//! again by the next request after it dies (the requests in flight then
+//! fail with [`DecodeError::Helper`]). Keeping libav out of this process
+//! saves the recorder the ~25 MB that libav's libraries map, and keeps
+//! libavcodec's parsing of camera data away from the signing key. The
+//! messages are in [`crate::av_wire`].
+//!
+//! Two ways to decode: [`Decoder::for_params`] decodes a camera's frames as
+//! the sources deliver them (H.264/H.265 in MP4 form, with the stream's
+//! decoder configuration record), and [`FileDecoder`] reads any file
+//! libavformat can open (MP4, MKV, AVI, …) with whatever codec it uses.
 
+use std::collections::{HashMap, VecDeque};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 
-use ffmpeg_next as ffmpeg;
-use ffmpeg_next::format::Pixel;
-use ffmpeg_next::software::scaling;
-
+use crate::av_wire::{self, DemoScene, ErrorKind, Packet, Reply, Request};
 use crate::params::{VideoCodec, VideoParams};
+
+/// The helper's file name, looked for beside the running executable.
+pub const HELPER_NAME: &str = "custos-av";
+/// Names the helper to use instead (tests, unusual installs).
+pub const HELPER_ENV: &str = "CUSTOS_AV";
 
 /// Why decoding failed.
 #[derive(Debug, thiserror::Error)]
@@ -33,18 +47,18 @@ pub enum DecodeError {
     #[error("{0}: no video stream")]
     NoVideo(PathBuf),
     /// libavcodec refused the stream or a frame.
-    #[error("{what}: {source}")]
-    Codec {
-        /// What was being done.
-        what: &'static str,
-        /// libavcodec's error.
-        #[source]
-        source: ffmpeg::Error,
-    },
+    #[error("{0}")]
+    Codec(String),
+    /// The helper could not be started, stopped, or answered nonsense.
+    #[error("decoding helper: {0}")]
+    Helper(String),
 }
 
-fn codec_err(what: &'static str) -> impl FnOnce(ffmpeg::Error) -> DecodeError {
-    move |source| DecodeError::Codec { what, source }
+impl DecodeError {
+    /// Whether the helper process went away (a new decoder starts another).
+    pub fn is_helper_gone(&self) -> bool {
+        matches!(self, DecodeError::Helper(_))
+    }
 }
 
 /// The luma plane of a decoded picture, borrowed from its decoder.
@@ -60,33 +74,224 @@ pub struct Luma<'a> {
     pub data: &'a [u8],
 }
 
-/// A libavcodec video decoder that keeps its last decoded picture.
-pub struct Decoder {
-    decoder: ffmpeg::decoder::Video,
-    frame: ffmpeg::frame::Video,
-    /// Converts pictures whose first plane is not 8-bit luma.
-    gray: Option<(scaling::Context, ffmpeg::frame::Video)>,
-    codec: String,
+/// The running helper.
+struct Helper {
+    stdin: Mutex<ChildStdin>,
+    /// Where each id's replies go.
+    waiting: Mutex<HashMap<u32, mpsc::Sender<Reply>>>,
+    alive: AtomicBool,
+    pid: u32,
 }
 
-/// Pixel formats whose plane 0 is 8-bit luma, usable as it is.
-fn luma_first(format: Pixel) -> bool {
-    matches!(
-        format,
-        Pixel::YUV420P
-            | Pixel::YUVJ420P
-            | Pixel::YUV422P
-            | Pixel::YUVJ422P
-            | Pixel::YUV444P
-            | Pixel::YUVJ444P
-            | Pixel::YUV440P
-            | Pixel::YUVJ440P
-            | Pixel::YUV411P
-            | Pixel::YUV410P
-            | Pixel::NV12
-            | Pixel::NV21
-            | Pixel::GRAY8
-    )
+static HELPER: Mutex<Option<Arc<Helper>>> = Mutex::new(None);
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Where the helper is: `$CUSTOS_AV`, else beside this executable (or one
+/// directory up, where cargo puts binaries for the test executables in
+/// `deps/`).
+pub fn helper_path() -> Result<PathBuf, DecodeError> {
+    if let Some(path) = std::env::var_os(HELPER_ENV) {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| DecodeError::Helper(format!("finding this executable: {e}")))?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    let candidates = [
+        dir.join(HELPER_NAME),
+        dir.parent().unwrap_or(dir).join(HELPER_NAME),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            DecodeError::Helper(format!(
+                "{HELPER_NAME} (which decodes video) is not at {}; install it beside {} \
+                 (`cargo build -p custos` builds both) or name it in ${HELPER_ENV}",
+                candidates[0].display(),
+                exe.display()
+            ))
+        })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The running helper, started if there is none or the last one died.
+fn helper() -> Result<Arc<Helper>, DecodeError> {
+    let mut slot = lock(&HELPER);
+    if let Some(h) = slot.as_ref().filter(|h| h.alive.load(Ordering::Acquire)) {
+        return Ok(Arc::clone(h));
+    }
+    let path = helper_path()?;
+    let mut child = Command::new(&path)
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| DecodeError::Helper(format!("starting {}: {e}", path.display())))?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(DecodeError::Helper("the helper's pipes are missing".into()));
+    };
+    let helper = Arc::new(Helper {
+        stdin: Mutex::new(stdin),
+        waiting: Mutex::new(HashMap::new()),
+        alive: AtomicBool::new(true),
+        pid: child.id(),
+    });
+    tracing::debug!(pid = helper.pid, "started {}", path.display());
+    let reader = Arc::clone(&helper);
+    std::thread::Builder::new()
+        .name("custos-av-replies".into())
+        .spawn(move || {
+            let mut from = BufReader::new(stdout);
+            let why = loop {
+                match av_wire::read_message(&mut from) {
+                    Ok(Some(body)) => match Reply::decode(&body) {
+                        Ok(reply) => {
+                            let to = lock(&reader.waiting).get(&reply.id()).cloned();
+                            if let Some(to) = to {
+                                // The requester may have gone; nothing to do then.
+                                let _ = to.send(reply);
+                            }
+                        }
+                        Err(e) => break format!("a reply could not be read: {e}"),
+                    },
+                    Ok(None) => break "it closed its output".to_owned(),
+                    Err(e) => break e.to_string(),
+                }
+            };
+            // Marked dead before the waiting are dropped, so that a channel
+            // opened in between sees it (see `Channel::open`).
+            reader.alive.store(false, Ordering::Release);
+            lock(&reader.waiting).clear();
+            let _ = child.kill();
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            tracing::warn!(pid = reader.pid, %status, "the decoding helper stopped: {why}");
+        })
+        .map_err(|e| DecodeError::Helper(format!("starting the reply reader: {e}")))?;
+    *slot = Some(Arc::clone(&helper));
+    Ok(helper)
+}
+
+/// The running helper's process id, if one is running.
+pub fn helper_pid() -> Option<u32> {
+    lock(&HELPER)
+        .as_ref()
+        .filter(|h| h.alive.load(Ordering::Acquire))
+        .map(|h| h.pid)
+}
+
+/// CPU time (user + system) the running helper has used, in seconds; for
+/// benchmarks that measure the whole decoding path.
+pub fn helper_cpu_seconds() -> Option<f64> {
+    let pid = helper_pid()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| ticks / hz as f64)
+}
+
+/// One id's conversation with the helper.
+struct Channel {
+    helper: Arc<Helper>,
+    id: u32,
+    replies: mpsc::Receiver<Reply>,
+}
+
+impl Channel {
+    fn open() -> Result<Channel, DecodeError> {
+        let helper = helper()?;
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let (tx, replies) = mpsc::channel();
+        lock(&helper.waiting).insert(id, tx);
+        if !helper.alive.load(Ordering::Acquire) {
+            return Err(gone(&helper));
+        }
+        Ok(Channel {
+            helper,
+            id,
+            replies,
+        })
+    }
+
+    fn write(&self, request: &Request) -> Result<(), DecodeError> {
+        let framed = request.encode();
+        av_wire::write_message(&mut *lock(&self.helper.stdin), &framed).map_err(|e| {
+            DecodeError::Helper(format!(
+                "the decoding helper (pid {}) stopped: writing to it: {e}",
+                self.helper.pid
+            ))
+        })
+    }
+
+    /// Sends `request` and waits for its reply; an error reply is an `Err`.
+    fn call(&self, request: Request) -> Result<Reply, DecodeError> {
+        self.write(&request)?;
+        match self.replies.recv() {
+            Ok(Reply::Error { kind, message, .. }) => Err(match kind {
+                ErrorKind::Codec => DecodeError::Codec(message),
+                ErrorKind::NoDecoder => DecodeError::NoDecoder(message),
+                // The file is named by the caller (`file_error`).
+                ErrorKind::File => DecodeError::File {
+                    path: PathBuf::new(),
+                    reason: message,
+                },
+                ErrorKind::NoVideo => DecodeError::NoVideo(PathBuf::new()),
+                ErrorKind::Request => DecodeError::Helper(message),
+            }),
+            Ok(reply) => Ok(reply),
+            Err(_) => Err(gone(&self.helper)),
+        }
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        lock(&self.helper.waiting).remove(&self.id);
+        if self.helper.alive.load(Ordering::Acquire) {
+            let _ = self.write(&Request::Close { id: self.id });
+        }
+    }
+}
+
+fn gone(helper: &Helper) -> DecodeError {
+    DecodeError::Helper(format!("the decoding helper (pid {}) stopped", helper.pid))
+}
+
+fn unexpected(reply: &Reply) -> DecodeError {
+    DecodeError::Helper(format!("unexpected reply {reply:?}"))
+}
+
+/// Names the file in an error reply about it.
+fn file_error(path: &Path, e: DecodeError) -> DecodeError {
+    match e {
+        DecodeError::File { reason, .. } => DecodeError::File {
+            path: path.to_owned(),
+            reason,
+        },
+        DecodeError::NoVideo(_) => DecodeError::NoVideo(path.to_owned()),
+        other => other,
+    }
+}
+
+/// A video decoder in the helper, and the pictures it has decoded.
+pub struct Decoder {
+    channel: Channel,
+    codec: String,
+    /// Pictures decoded but not yet received: (number, pts).
+    ready: VecDeque<(u64, Option<i64>)>,
+    /// An error that stopped decoding after the pictures in `ready`.
+    error_after: Option<String>,
+    /// The picture last received, whose pixels `luma` and `jpeg` give.
+    current: Option<u64>,
+    luma: Vec<u8>,
 }
 
 impl Decoder {
@@ -94,66 +299,41 @@ impl Decoder {
     /// fed in MP4 form (length-prefixed NAL units), as the sources give them.
     /// `threads` bounds libavcodec's threads (1 for a live camera among many).
     pub fn for_params(params: &VideoParams, threads: usize) -> Result<Decoder, DecodeError> {
-        ffmpeg::init().map_err(codec_err("initialising libavcodec"))?;
-        let id = match params.codec {
-            VideoCodec::H264 => ffmpeg::codec::Id::H264,
-            VideoCodec::H265 => ffmpeg::codec::Id::HEVC,
-            VideoCodec::Mjpeg => ffmpeg::codec::Id::MJPEG,
+        let channel = Channel::open()?;
+        let codec = match params.codec {
+            VideoCodec::H264 => 0,
+            VideoCodec::H265 => 1,
+            VideoCodec::Mjpeg => 2,
         };
-        let codec = ffmpeg::decoder::find(id)
-            .ok_or_else(|| DecodeError::NoDecoder(params.codec.to_string()))?;
-        let mut ctx = ffmpeg::codec::context::Context::new_with_codec(codec);
-        // SAFETY: the context is freshly allocated and not yet opened; its
-        // extradata is set to a buffer from av_mallocz (with the padding
-        // libavcodec requires), which the context then owns and frees.
-        unsafe {
-            let raw = ctx.as_mut_ptr();
-            let len = params.config_record.len();
-            let buf =
-                ffmpeg::ffi::av_mallocz(len + ffmpeg::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize)
-                    as *mut u8;
-            if buf.is_null() {
-                return Err(DecodeError::Codec {
-                    what: "allocating the decoder's extradata",
-                    source: ffmpeg::Error::Other {
-                        errno: ffmpeg::util::error::ENOMEM,
-                    },
-                });
-            }
-            std::ptr::copy_nonoverlapping(params.config_record.as_ptr(), buf, len);
-            (*raw).extradata = buf;
+        let reply = channel.call(Request::OpenDecoder {
+            id: channel.id,
+            codec,
+            width: params.width,
+            height: params.height,
+            threads: threads as u32,
             // A JPEG picture carries its own tables; the `esds` is no
             // extradata for libavcodec.
-            (*raw).extradata_size = if params.codec == VideoCodec::Mjpeg {
-                0
+            extradata: if params.codec == VideoCodec::Mjpeg {
+                Vec::new()
             } else {
-                len as i32
-            };
-            (*raw).width = i32::from(params.width);
-            (*raw).height = i32::from(params.height);
+                params.config_record.clone()
+            },
+        })?;
+        match reply {
+            Reply::Opened { codec, .. } => Ok(Decoder::new(channel, codec)),
+            other => Err(unexpected(&other)),
         }
-        Self::open(ctx, threads, params.codec.to_string())
     }
 
-    fn open(
-        mut ctx: ffmpeg::codec::context::Context,
-        threads: usize,
-        codec: String,
-    ) -> Result<Decoder, DecodeError> {
-        let mut threading =
-            ffmpeg::codec::threading::Config::kind(ffmpeg::codec::threading::Type::Frame);
-        threading.count = threads;
-        ctx.set_threading(threading);
-        let decoder = ctx
-            .decoder()
-            .video()
-            .map_err(codec_err("opening the video decoder"))?;
-        Ok(Decoder {
-            decoder,
-            frame: ffmpeg::frame::Video::empty(),
-            gray: None,
+    fn new(channel: Channel, codec: String) -> Decoder {
+        Decoder {
+            channel,
             codec,
-        })
+            ready: VecDeque::new(),
+            error_after: None,
+            current: None,
+            luma: Vec::new(),
+        }
     }
 
     /// The codec's name.
@@ -161,205 +341,135 @@ impl Decoder {
         &self.codec
     }
 
+    fn take_pictures(&mut self, reply: Reply) -> Result<(), DecodeError> {
+        match reply {
+            Reply::Pictures {
+                first_seq,
+                pts,
+                error,
+                ..
+            } => {
+                self.ready
+                    .extend((first_seq..).zip(pts.iter().copied()).take(pts.len()));
+                self.error_after = error;
+                Ok(())
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Feeds one coded frame in decode order (`pts` and `dts` in any one
     /// unit; the pts comes back with the picture, in presentation order).
     pub fn send(&mut self, data: &[u8], pts: i64, dts: i64) -> Result<(), DecodeError> {
-        let mut packet = ffmpeg::Packet::copy(data);
-        packet.set_pts(Some(pts));
-        packet.set_dts(Some(dts));
-        self.decoder
-            .send_packet(&packet)
-            .map_err(codec_err("decoding a frame"))
+        let reply = self.channel.call(Request::Send {
+            id: self.channel.id,
+            pts,
+            dts,
+            data: data.to_vec(),
+        })?;
+        self.take_pictures(reply)
     }
 
     /// Signals the end of the stream: the remaining pictures can then be
     /// received.
     pub fn send_eof(&mut self) -> Result<(), DecodeError> {
-        self.decoder
-            .send_eof()
-            .map_err(codec_err("flushing the decoder"))
+        let reply = self.channel.call(Request::Eof {
+            id: self.channel.id,
+        })?;
+        self.take_pictures(reply)
     }
 
     /// Takes the next decoded picture, if one is ready; its pts is returned
     /// and its pixels are then available from [`Decoder::luma`] and
     /// [`Decoder::jpeg`] until the next call.
     pub fn receive(&mut self) -> Result<Option<Option<i64>>, DecodeError> {
-        match self.decoder.receive_frame(&mut self.frame) {
-            Ok(()) => Ok(Some(self.frame.pts().or(self.frame.timestamp()))),
-            Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => Ok(None),
-            Err(ffmpeg::Error::Eof) => Ok(None),
-            Err(e) => Err(DecodeError::Codec {
-                what: "decoding a frame",
-                source: e,
-            }),
+        if let Some((seq, pts)) = self.ready.pop_front() {
+            self.current = Some(seq);
+            return Ok(Some(pts));
         }
+        match self.error_after.take() {
+            Some(e) => Err(DecodeError::Codec(e)),
+            None => Ok(None),
+        }
+    }
+
+    fn current(&self) -> Result<u64, DecodeError> {
+        self.current
+            .ok_or_else(|| DecodeError::Codec("no picture has been received yet".into()))
     }
 
     /// The luma plane of the last received picture.
     pub fn luma(&mut self) -> Result<Luma<'_>, DecodeError> {
-        let (w, h) = (self.frame.width(), self.frame.height());
-        if luma_first(self.frame.format()) {
-            return Ok(Luma {
-                width: w as usize,
-                height: h as usize,
-                stride: self.frame.stride(0),
-                data: self.frame.data(0),
-            });
-        }
-        // Other formats (10-bit, RGB, …) are converted to 8-bit gray.
-        let rebuild = match &self.gray {
-            Some((sws, _)) => {
-                sws.input().format != self.frame.format()
-                    || sws.input().width != w
-                    || sws.input().height != h
-            }
-            None => true,
+        let seq = self.current()?;
+        let reply = self.channel.call(Request::Luma {
+            id: self.channel.id,
+            seq,
+        })?;
+        let Reply::Luma {
+            width,
+            height,
+            data,
+            ..
+        } = reply
+        else {
+            return Err(unexpected(&reply));
         };
-        if rebuild {
-            let sws = scaling::Context::get(
-                self.frame.format(),
-                w,
-                h,
-                Pixel::GRAY8,
-                w,
-                h,
-                scaling::Flags::POINT,
-            )
-            .map_err(codec_err("converting the picture to gray"))?;
-            self.gray = Some((sws, ffmpeg::frame::Video::empty()));
+        let (width, height) = (width as usize, height as usize);
+        if data.len() != width * height {
+            return Err(DecodeError::Helper(format!(
+                "a {width}x{height} luma plane of {} bytes",
+                data.len()
+            )));
         }
-        let Some((sws, out)) = self.gray.as_mut() else {
-            unreachable!("set just above");
-        };
-        sws.run(&self.frame, out)
-            .map_err(codec_err("converting the picture to gray"))?;
+        self.luma = data;
         Ok(Luma {
-            width: w as usize,
-            height: h as usize,
-            stride: out.stride(0),
-            data: out.data(0),
+            width,
+            height,
+            stride: width,
+            data: &self.luma,
         })
     }
 
     /// The last received picture as a JPEG, at most `max_width` wide.
     pub fn jpeg(&self, max_width: u32) -> Result<Vec<u8>, DecodeError> {
-        encode_jpeg(&self.frame, max_width)
-    }
-}
-
-/// Encodes `frame` as a JPEG with libavcodec's MJPEG encoder.
-fn encode_jpeg(frame: &ffmpeg::frame::Video, max_width: u32) -> Result<Vec<u8>, DecodeError> {
-    let (w, h) = (frame.width().max(1), frame.height().max(1));
-    let (ow, oh) = if w > max_width {
-        // Even sizes: 4:2:0 chroma needs them.
-        let oh = (u64::from(h) * u64::from(max_width) / u64::from(w)) as u32;
-        (max_width & !1, (oh & !1).max(2))
-    } else {
-        (w & !1, h & !1)
-    };
-    let (ow, oh) = (ow.max(2), oh.max(2));
-    let mut sws = scaling::Context::get(
-        frame.format(),
-        w,
-        h,
-        Pixel::YUVJ420P,
-        ow,
-        oh,
-        scaling::Flags::BILINEAR,
-    )
-    .map_err(codec_err("scaling the snapshot"))?;
-    let mut scaled = ffmpeg::frame::Video::empty();
-    sws.run(frame, &mut scaled)
-        .map_err(codec_err("scaling the snapshot"))?;
-    scaled.set_pts(Some(0));
-    let codec = ffmpeg::encoder::find(ffmpeg::codec::Id::MJPEG)
-        .ok_or_else(|| DecodeError::NoDecoder("MJPEG encoder".into()))?;
-    let mut enc = ffmpeg::codec::context::Context::new_with_codec(codec)
-        .encoder()
-        .video()
-        .map_err(codec_err("creating the JPEG encoder"))?;
-    enc.set_width(ow);
-    enc.set_height(oh);
-    enc.set_format(Pixel::YUVJ420P);
-    enc.set_time_base((1, 25));
-    let mut opts = ffmpeg::Dictionary::new();
-    // A fixed, good quality (2 is near the top of MJPEG's 2..31 scale).
-    opts.set("qmin", "2");
-    opts.set("qmax", "4");
-    let mut encoder = enc
-        .open_with(opts)
-        .map_err(codec_err("opening the JPEG encoder"))?;
-    encoder
-        .send_frame(&scaled)
-        .map_err(codec_err("encoding the snapshot"))?;
-    encoder
-        .send_eof()
-        .map_err(codec_err("encoding the snapshot"))?;
-    let mut packet = ffmpeg::Packet::empty();
-    let mut jpeg = Vec::new();
-    while encoder.receive_packet(&mut packet).is_ok() {
-        if let Some(data) = packet.data() {
-            jpeg.extend_from_slice(data);
+        let seq = self.current()?;
+        match self.channel.call(Request::Jpeg {
+            id: self.channel.id,
+            seq,
+            max_width,
+        })? {
+            Reply::Jpeg { data, .. } => Ok(data),
+            other => Err(unexpected(&other)),
         }
     }
-    if jpeg.is_empty() {
-        return Err(DecodeError::Codec {
-            what: "encoding the snapshot",
-            source: ffmpeg::Error::Eof,
-        });
-    }
-    Ok(jpeg)
 }
 
 /// Decodes a video file's best video stream, picture by picture, as fast
 /// as it can.
 pub struct FileDecoder {
-    input: ffmpeg::format::context::Input,
-    stream_index: usize,
     decoder: Decoder,
-    /// Stream time base (num, den).
-    time_base: (i64, i64),
     path: PathBuf,
-    eof_sent: bool,
 }
 
 impl FileDecoder {
     /// Opens `path` with libavformat and a decoder for its video stream.
     /// `threads` is libavcodec's thread count (0: as many as it likes).
     pub fn open(path: &Path, threads: usize) -> Result<FileDecoder, DecodeError> {
-        let file_err = |reason: String| DecodeError::File {
-            path: path.to_owned(),
-            reason,
-        };
-        ffmpeg::init().map_err(|e| file_err(format!("initialising libavformat: {e}")))?;
-        let input = ffmpeg::format::input(path).map_err(|e| file_err(e.to_string()))?;
-        let stream = input
-            .streams()
-            .best(ffmpeg::media::Type::Video)
-            .ok_or_else(|| DecodeError::NoVideo(path.to_owned()))?;
-        let id = stream.parameters().id();
-        let codec_name = format!("{id:?}").to_lowercase();
-        if ffmpeg::decoder::find(id).is_none() {
-            return Err(DecodeError::NoDecoder(codec_name));
+        let channel = Channel::open()?;
+        let reply = channel
+            .call(Request::OpenFile {
+                id: channel.id,
+                threads: threads as u32,
+                path: path_string(path)?,
+            })
+            .map_err(|e| file_error(path, e))?;
+        match reply {
+            Reply::Opened { codec, .. } => Ok(FileDecoder {
+                decoder: Decoder::new(channel, codec),
+                path: path.to_owned(),
+            }),
+            other => Err(unexpected(&other)),
         }
-        let ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-            .map_err(|e| file_err(format!("reading the {codec_name} stream's parameters: {e}")))?;
-        let tb = stream.time_base();
-        let time_base = if tb.numerator() > 0 && tb.denominator() > 0 {
-            (i64::from(tb.numerator()), i64::from(tb.denominator()))
-        } else {
-            (1, 90_000)
-        };
-        let stream_index = stream.index();
-        let decoder = Decoder::open(ctx, threads, codec_name)?;
-        Ok(FileDecoder {
-            input,
-            stream_index,
-            decoder,
-            time_base,
-            path: path.to_owned(),
-            eof_sent: false,
-        })
     }
 
     /// The video codec's name.
@@ -371,48 +481,114 @@ impl FileDecoder {
     /// stream's time base), or `None` at the end of the file. The picture
     /// is then in [`FileDecoder::decoder`].
     pub fn next_picture(&mut self) -> Result<Option<i64>, DecodeError> {
-        loop {
-            if let Some(pts) = self.decoder.receive()? {
-                let (num, den) = self.time_base;
-                return Ok(Some(pts.map_or(0, |t| t * num * 1000 / den)));
-            }
-            if self.eof_sent {
-                return Ok(None);
-            }
-            let mut packet = ffmpeg::Packet::empty();
-            match packet.read(&mut self.input) {
-                Ok(()) => {
-                    if packet.stream() != self.stream_index {
-                        continue;
-                    }
-                    match self.decoder.decoder.send_packet(&packet) {
-                        Ok(()) => {}
-                        // A damaged packet: skip it, as players do.
-                        Err(ffmpeg::Error::InvalidData) => continue,
-                        Err(e) => {
-                            return Err(DecodeError::Codec {
-                                what: "decoding a frame",
-                                source: e,
-                            })
-                        }
-                    }
-                }
-                Err(ffmpeg::Error::Eof) => {
-                    self.decoder.send_eof()?;
-                    self.eof_sent = true;
-                }
-                Err(e) => {
-                    return Err(DecodeError::File {
-                        path: self.path.clone(),
-                        reason: format!("reading: {e}"),
-                    })
-                }
-            }
+        let reply = self
+            .decoder
+            .channel
+            .call(Request::NextPicture {
+                id: self.decoder.channel.id,
+            })
+            .map_err(|e| file_error(&self.path, e))?;
+        match reply {
+            Reply::Picture { picture, .. } => Ok(picture.map(|(seq, ms)| {
+                self.decoder.current = Some(seq);
+                ms.unwrap_or(0)
+            })),
+            other => Err(unexpected(&other)),
         }
     }
 
     /// The decoder holding the last picture.
     pub fn decoder(&mut self) -> &mut Decoder {
         &mut self.decoder
+    }
+}
+
+fn path_string(path: &Path) -> Result<String, DecodeError> {
+    path.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| DecodeError::File {
+            path: path.to_owned(),
+            reason: "the path is not UTF-8".into(),
+        })
+}
+
+/// A file's video stream, packet by packet as stored (no decoding).
+pub struct Demuxer {
+    channel: Channel,
+    path: PathBuf,
+    /// libavcodec's name of the codec ("h264", "hevc", "mjpeg", …).
+    pub codec: String,
+    pub width: i32,
+    pub height: i32,
+    /// The stream's time base (num, den), both positive.
+    pub time_base: (i64, i64),
+    /// The codec's extradata (avcC/hvcC for H.264/H.265 in MP4 or MKV).
+    pub extradata: Vec<u8>,
+}
+
+impl Demuxer {
+    /// Opens `path`'s best video stream.
+    pub fn open(path: &Path) -> Result<Demuxer, DecodeError> {
+        let channel = Channel::open()?;
+        let reply = channel
+            .call(Request::OpenDemux {
+                id: channel.id,
+                path: path_string(path)?,
+            })
+            .map_err(|e| file_error(path, e))?;
+        match reply {
+            Reply::DemuxOpened {
+                codec,
+                width,
+                height,
+                time_base,
+                extradata,
+                ..
+            } => {
+                if time_base.0 <= 0 || time_base.1 <= 0 {
+                    return Err(DecodeError::File {
+                        path: path.to_owned(),
+                        reason: "video stream has no time base".into(),
+                    });
+                }
+                Ok(Demuxer {
+                    channel,
+                    path: path.to_owned(),
+                    codec,
+                    width,
+                    height,
+                    time_base,
+                    extradata,
+                })
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The next video packet, in decode order; `None` at the end.
+    pub fn next_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
+        let reply = self
+            .channel
+            .call(Request::NextPacket {
+                id: self.channel.id,
+            })
+            .map_err(|e| file_error(&self.path, e))?;
+        match reply {
+            Reply::Packet { packet, .. } => Ok(packet),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+/// Encodes a synthetic demo scene to an H.264 MP4 at `path` (libx264).
+pub fn write_demo_clip(scene: &DemoScene, path: &Path) -> Result<(), DecodeError> {
+    let channel = Channel::open()?;
+    match channel.call(Request::DemoClip {
+        id: channel.id,
+        scene: scene.clone(),
+        path: path_string(path)?,
+    })? {
+        Reply::Done { .. } => Ok(()),
+        other => Err(unexpected(&other)),
     }
 }

@@ -3,6 +3,7 @@
 //! This crate knows nothing of HTTP or of the database: it turns a camera's
 //! frames into files and tells its caller what the index must record.
 
+pub mod av_wire;
 pub mod decode;
 pub mod decode_time;
 pub mod fmp4;

@@ -20,6 +20,7 @@ use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoParametersCodec}
 use tokio::sync::mpsc;
 use url::Url;
 
+use crate::decode::{DecodeError, Demuxer};
 use crate::decode_time::DecodeTimer;
 use crate::fmp4::TIMESCALE;
 use crate::params::{VideoCodec, VideoParams};
@@ -620,11 +621,8 @@ impl FileSource {
 }
 
 struct OpenedFile {
-    input: ffmpeg_next::format::context::Input,
-    stream_index: usize,
+    demuxer: Demuxer,
     params: VideoParams,
-    /// Stream time base as (num, den).
-    time_base: (i64, i64),
 }
 
 fn file_err(path: &std::path::Path, reason: impl Into<String>) -> SourceError {
@@ -634,56 +632,39 @@ fn file_err(path: &std::path::Path, reason: impl Into<String>) -> SourceError {
     }
 }
 
+fn demux_err(path: &std::path::Path, e: DecodeError) -> SourceError {
+    match e {
+        DecodeError::NoVideo(_) => SourceError::NoVideoTrack,
+        DecodeError::File { reason, .. } => file_err(path, reason),
+        other => file_err(path, other.to_string()),
+    }
+}
+
+/// Opens the file's video stream (demuxed by the libav helper).
 fn open_file(path: &std::path::Path) -> Result<OpenedFile, SourceError> {
-    ffmpeg_next::init().map_err(|e| file_err(path, format!("initialising libavformat: {e}")))?;
-    let input = ffmpeg_next::format::input(path).map_err(|e| file_err(path, e.to_string()))?;
-    let stream = input
-        .streams()
-        .best(ffmpeg_next::media::Type::Video)
-        .ok_or(SourceError::NoVideoTrack)?;
-    let codec = match stream.parameters().id() {
-        ffmpeg_next::codec::Id::H264 => VideoCodec::H264,
-        ffmpeg_next::codec::Id::HEVC => VideoCodec::H265,
-        ffmpeg_next::codec::Id::MJPEG => VideoCodec::Mjpeg,
-        other => {
-            return Err(SourceError::UnsupportedCodec(
-                format!("{other:?}").to_lowercase(),
-            ))
-        }
+    let demuxer = Demuxer::open(path).map_err(|e| demux_err(path, e))?;
+    let codec = match demuxer.codec.as_str() {
+        "h264" => VideoCodec::H264,
+        "hevc" => VideoCodec::H265,
+        "mjpeg" => VideoCodec::Mjpeg,
+        other => return Err(SourceError::UnsupportedCodec(other.to_owned())),
     };
-    let params = stream.parameters();
-    // SAFETY: `params` wraps a valid AVCodecParameters owned by the open input;
-    // ffmpeg-next exposes no accessor for these fields, so they are read directly
-    // and copied out before the input can be dropped.
-    let (width, height, extradata) = unsafe {
-        let p = &*params.as_ptr();
-        let extradata = if p.extradata.is_null() || p.extradata_size <= 0 {
-            Vec::new()
-        } else {
-            std::slice::from_raw_parts(p.extradata, p.extradata_size as usize).to_vec()
-        };
-        (p.width, p.height, extradata)
-    };
+    let (width, height) = (demuxer.width, demuxer.height);
     let dim = |x: i32| {
         u16::try_from(x)
             .map_err(|_| file_err(path, format!("frame size {width}x{height} out of range")))
     };
     let params = match codec {
         VideoCodec::Mjpeg => VideoParams::mjpeg(dim(width)?, dim(height)?),
-        _ => VideoParams::from_config_record(codec, dim(width)?, dim(height)?, extradata),
+        _ => VideoParams::from_config_record(
+            codec,
+            dim(width)?,
+            dim(height)?,
+            demuxer.extradata.clone(),
+        ),
     }
     .map_err(|e| file_err(path, format!("{e}; use an MP4 or MKV file")))?;
-    let tb = stream.time_base();
-    if tb.numerator() <= 0 || tb.denominator() <= 0 {
-        return Err(file_err(path, "video stream has no time base"));
-    }
-    let stream_index = stream.index();
-    Ok(OpenedFile {
-        input,
-        stream_index,
-        params,
-        time_base: (i64::from(tb.numerator()), i64::from(tb.denominator())),
-    })
+    Ok(OpenedFile { demuxer, params })
 }
 
 /// Reads the file in real time, forever, shifting timestamps on each loop so
@@ -717,7 +698,7 @@ fn play_file_loop(
                 return;
             }
         }
-        let (num, den) = opened.time_base;
+        let (num, den) = opened.demuxer.time_base;
         let to_ticks = |t: i64| t * num * i64::from(TIMESCALE) / den;
         // Time 0 of this pass is the first packet's decode time; a file
         // with B-frames has presentation times ahead of it.
@@ -726,21 +707,24 @@ fn play_file_loop(
         let mut max_pts = 0i64;
         let mut last_duration = i64::from(TIMESCALE) / 10;
         let mut frames = 0u64;
-        for (stream, packet) in opened.input.packets() {
-            if stream.index() != opened.stream_index {
-                continue;
-            }
-            let Some(data) = packet.data() else { continue };
+        loop {
+            let packet = match opened.demuxer.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(demux_err(&path, e)));
+                    return;
+                }
+            };
             // Packets come in decode order with the container's decode and
             // presentation times, B-frames' composition offsets included.
-            let (Some(dts), Some(pts)) =
-                (packet.dts().or(packet.pts()), packet.pts().or(packet.dts()))
+            let (Some(dts), Some(pts)) = (packet.dts.or(packet.pts), packet.pts.or(packet.dts))
             else {
                 continue;
             };
             let base = *first_ticks.get_or_insert(to_ticks(dts));
-            if packet.duration() > 0 {
-                last_duration = to_ticks(packet.duration());
+            if packet.duration > 0 {
+                last_duration = to_ticks(packet.duration);
             }
             let dts_rel = to_ticks(dts) - base;
             let pts_rel = to_ticks(pts) - base;
@@ -761,8 +745,8 @@ fn play_file_loop(
             let frame = Frame {
                 pts: offset_ticks + pts_rel,
                 dts: offset_ticks + dts_rel,
-                data: Bytes::copy_from_slice(data),
-                is_key: packet.is_key(),
+                data: Bytes::from(packet.data),
+                is_key: packet.key,
             };
             if tx.blocking_send(Ok(SourceItem::Frame(frame))).is_err() {
                 return;

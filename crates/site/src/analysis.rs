@@ -347,6 +347,8 @@ fn run(a: CameraAnalysis, mut rx: mpsc::Receiver<AnalysisInput>) {
     };
     let mut sampler = Sampler::new(a.config.fps);
     let mut decoder: Option<Decoder> = None;
+    // Kept to open a new decoder if the decoding helper dies.
+    let mut params: Option<VideoParams> = None;
     let mut need_key = true;
     // Decode order to wall clock: pictures come out of the decoder by pts.
     let mut arrivals: VecDeque<(i64, i64)> = VecDeque::new();
@@ -365,6 +367,7 @@ fn run(a: CameraAnalysis, mut rx: mpsc::Receiver<AnalysisInput>) {
             AnalysisInput::Params(p) => match Decoder::for_params(&p, 1) {
                 Ok(d) => {
                     decoder = Some(d);
+                    params = Some(p);
                     need_key = true;
                     arrivals.clear();
                     stream_error = None;
@@ -400,8 +403,27 @@ fn run(a: CameraAnalysis, mut rx: mpsc::Receiver<AnalysisInput>) {
                     arrivals.pop_front();
                 }
                 if let Err(e) = dec.send(&frame.data, frame.pts, frame.dts) {
-                    tracing::debug!(camera = %a.camera, "undecodable frame: {e}");
                     need_key = true;
+                    if !e.is_helper_gone() {
+                        tracing::debug!(camera = %a.camera, "undecodable frame: {e}");
+                        continue;
+                    }
+                    // The helper died (and took this decoder with it): a
+                    // new decoder starts a new helper, from the next key frame.
+                    tracing::warn!(camera = %a.camera, "analysis lost its decoder: {e}");
+                    arrivals.clear();
+                    match params.as_ref().map(|p| Decoder::for_params(p, 1)) {
+                        Some(Ok(d)) => decoder = Some(d),
+                        Some(Err(e)) => {
+                            tracing::error!(camera = %a.camera, "cannot analyse this stream: {e}");
+                            let message = format!("cannot analyse the video: {e}");
+                            a.stats
+                                .publish(&a.registry, &a.camera, Some(message.clone()));
+                            stream_error = Some(message);
+                            decoder = None;
+                        }
+                        None => decoder = None,
+                    }
                     continue;
                 }
                 loop {

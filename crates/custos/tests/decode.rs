@@ -3,9 +3,8 @@
 
 use std::path::PathBuf;
 
-use custos_media::decode::{DecodeError, Decoder, FileDecoder};
+use custos_media::decode::{DecodeError, Decoder, Demuxer, FileDecoder};
 use custos_media::params::{VideoCodec, VideoParams};
-use ffmpeg_next as ffmpeg;
 
 fn fixture(name: &str) -> PathBuf {
     let dir = std::env::var_os("CUSTOS_TEST_DATA")
@@ -71,30 +70,18 @@ fn a_file_that_is_not_video_is_a_clear_error() {
 fn frames_in_mp4_form_decode_with_the_configuration_record() {
     // Demux the H.264 fixture as the file source does: packets in MP4 form,
     // the avcC record as the stream's parameters.
-    ffmpeg::init().expect("init");
-    let mut input = ffmpeg::format::input(&fixture("vtest-h264.mp4")).expect("open");
-    let stream = input
-        .streams()
-        .best(ffmpeg::media::Type::Video)
-        .expect("video");
-    let index = stream.index();
-    // SAFETY: reading extradata of the open input's stream parameters.
-    let record = unsafe {
-        let p = &*stream.parameters().as_ptr();
-        std::slice::from_raw_parts(p.extradata, p.extradata_size as usize).to_vec()
-    };
-    let params = VideoParams::from_config_record(VideoCodec::H264, 768, 576, record).expect("avcC");
+    let mut input = Demuxer::open(&fixture("vtest-h264.mp4")).expect("open");
+    assert_eq!(input.codec, "h264");
+    let params =
+        VideoParams::from_config_record(VideoCodec::H264, 768, 576, input.extradata.clone())
+            .expect("avcC");
     let mut decoder = Decoder::for_params(&params, 1).expect("decoder");
     let mut pictures = 0;
     let mut jpeg = Vec::new();
-    for (s, packet) in input.packets() {
-        if s.index() != index {
-            continue;
-        }
-        let data = packet.data().expect("data");
-        let pts = packet.pts().unwrap_or(0);
+    while let Some(packet) = input.next_packet().expect("packet") {
+        let pts = packet.pts.unwrap_or(0);
         decoder
-            .send(data, pts, packet.dts().unwrap_or(pts))
+            .send(&packet.data, pts, packet.dts.unwrap_or(pts))
             .expect("send");
         while decoder.receive().expect("receive").is_some() {
             pictures += 1;
