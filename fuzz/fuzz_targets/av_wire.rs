@@ -9,6 +9,12 @@ use custos_media::av_wire::{read_message, Reply, Request};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // The recorder's reader takes the body by value.
+    match (Reply::decode(data), Reply::decode_owned(data.to_vec())) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("decode and decode_owned disagree: {a:?} / {b:?}"),
+    }
     if let Ok(reply) = Reply::decode(data) {
         let framed = reply.encode();
         let body = read_message(&mut &framed[..])

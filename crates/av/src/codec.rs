@@ -413,3 +413,32 @@ impl FileDecoder {
         }
     }
 }
+
+/// Decodes all of `path` on this thread as the helper does for a file
+/// decoder, taking every picture's luma; returns (pictures, CPU seconds of
+/// this thread). The peer `custos bench analysis` measures the path
+/// through the helper against.
+pub fn decode_cpu(path: &Path) -> Result<(u64, f64), AvError> {
+    let cpu = || {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage fills the struct we pass; RUSAGE_THREAD is Linux's.
+        if unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) } != 0 {
+            return 0.0;
+        }
+        // SAFETY: initialised by the successful call above.
+        let u = unsafe { usage.assume_init() };
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(u.ru_utime) + tv(u.ru_stime)
+    };
+    let start = cpu();
+    let mut file = FileDecoder::open(path, 1)?;
+    let mut pictures = 0u64;
+    let mut checksum = 0u64;
+    while let Some((picture, _)) = file.next_picture()? {
+        let (_, _, luma) = file.decoder.luma(&picture)?;
+        checksum = checksum.wrapping_add(u64::from(luma[luma.len() / 2]));
+        pictures += 1;
+    }
+    std::hint::black_box(checksum);
+    Ok((pictures, cpu() - start))
+}

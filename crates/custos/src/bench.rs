@@ -275,6 +275,30 @@ fn analyser_push(
     std::hint::black_box(updates);
 }
 
+/// CPU seconds `custos-av decode-cpu` takes to decode `file` and take
+/// every picture's luma on one thread, in its own process.
+fn libav_alone(file: &Path) -> anyhow::Result<f64> {
+    let helper = custos_media::decode::helper_path()?;
+    let out = std::process::Command::new(&helper)
+        .arg("decode-cpu")
+        .arg(file)
+        .output()
+        .with_context(|| format!("running {}", helper.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cpu = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<f64>().ok());
+    match cpu {
+        Some(cpu) if out.status.success() => Ok(cpu),
+        _ => bail!(
+            "{} decode-cpu failed: {}",
+            helper.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    }
+}
+
 /// `custos bench analysis`: decode alone, decode + analysis of every
 /// picture, and decode + analysis at 5 fps, each on one thread, beside
 /// `ffmpeg -threads 1` decoding the same file.
@@ -305,11 +329,14 @@ pub fn analysis(file: &Path) -> anyhow::Result<()> {
     let ffmpeg_s = t.elapsed().as_secs_f64();
 
     // The passes alternate and each keeps its fastest round: the least
-    // disturbed by whatever else the machine does.
+    // disturbed by whatever else the machine does. The first measures
+    // libav alone in the helper's binary, without the pipe.
     const ROUNDS: usize = 5;
     let (mut decode_s, mut every_s, mut five_s) = (f64::MAX, f64::MAX, f64::MAX);
     let (mut pictures, mut all, mut five, mut video_s) = (0, 0, 0, 0.0);
+    let mut libav_s = f64::MAX;
     for _ in 0..ROUNDS {
+        libav_s = libav_s.min(libav_alone(file)?);
         let (p, _, s, v) = analysis_pass(file, None)?;
         (pictures, video_s, decode_s) = (p, v, decode_s.min(s));
         let (_, a, s, _) = analysis_pass(file, Some(1000))?;
@@ -327,6 +354,10 @@ pub fn analysis(file: &Path) -> anyhow::Result<()> {
         "custos decode only:                {pictures} pictures in {decode_s:.2} CPU-s = {:.0} pictures/s ({:.2}x ffmpeg's time)",
         fps(decode_s),
         decode_s / ffmpeg_s
+    );
+    println!(
+        "libav alone, in custos-av:         {pictures} pictures in {libav_s:.2} CPU-s; the pipe to the helper adds {:.1} %",
+        (decode_s / libav_s - 1.0) * 100.0
     );
     println!(
         "custos decode + analyse all:       {all} analysed in {every_s:.2} CPU-s = {:.0} pictures/s; analysis adds {:.1} % to decoding, {:.3} ms per picture",

@@ -194,7 +194,12 @@ struct Writer(Vec<u8>);
 
 impl Writer {
     fn new(tag: u8, id: u32) -> Writer {
-        let mut w = Writer(Vec::with_capacity(64));
+        Writer::sized(tag, id, 0)
+    }
+    /// A writer with room for `payload` bytes of data besides the fields,
+    /// so that a picture is copied once, not through a growing buffer.
+    fn sized(tag: u8, id: u32, payload: usize) -> Writer {
+        let mut w = Writer(Vec::with_capacity(64 + payload));
         w.0.extend_from_slice(&[0; 4]);
         w.0.push(tag);
         w.u32(id);
@@ -332,7 +337,7 @@ impl Request {
                 w.finish()
             }
             Request::Send { id, pts, dts, data } => {
-                let mut w = Writer::new(4, *id);
+                let mut w = Writer::sized(4, *id, data.len());
                 w.i64(*pts);
                 w.i64(*dts);
                 w.bytes(data);
@@ -497,14 +502,14 @@ impl Reply {
                 height,
                 data,
             } => {
-                let mut w = Writer::new(132, *id);
+                let mut w = Writer::sized(132, *id, data.len());
                 w.u32(*width);
                 w.u32(*height);
                 w.bytes(data);
                 w.finish()
             }
             Reply::Jpeg { id, data } => {
-                let mut w = Writer::new(133, *id);
+                let mut w = Writer::sized(133, *id, data.len());
                 w.bytes(data);
                 w.finish()
             }
@@ -513,6 +518,7 @@ impl Reply {
                 match packet {
                     None => w.u8(0),
                     Some(p) => {
+                        w.0.reserve(p.data.len());
                         w.u8(1);
                         w.opt_i64(p.dts);
                         w.opt_i64(p.pts);
@@ -531,6 +537,34 @@ impl Reply {
                 w.finish()
             }
         }
+    }
+
+    /// Parses a message body it may keep: a picture's luma or a JPEG is
+    /// then moved out of it rather than copied.
+    pub fn decode_owned(mut body: Vec<u8>) -> Result<Reply, WireError> {
+        // Luma: tag, id, width, height, then the length and the bytes.
+        const LUMA_DATA: usize = 1 + 4 + 4 + 4 + 4;
+        if body.first() == Some(&132) && body.len() >= LUMA_DATA {
+            let mut r = Reader(&body);
+            let (_, id, width, height, len) = (
+                r.u8("tag")?,
+                r.u32("id")?,
+                r.u32("width")?,
+                r.u32("height")?,
+                r.u32("luma")? as usize,
+            );
+            if len != body.len() - LUMA_DATA {
+                return Reply::decode(&body);
+            }
+            body.drain(..LUMA_DATA);
+            return Ok(Reply::Luma {
+                id,
+                width,
+                height,
+                data: body,
+            });
+        }
+        Reply::decode(&body)
     }
 
     /// Parses a message body (without its length).
@@ -790,6 +824,7 @@ mod tests {
             let framed = reply.encode();
             let body = read_message(&mut &framed[..]).unwrap().unwrap();
             assert_eq!(Reply::decode(&body).unwrap(), reply);
+            assert_eq!(Reply::decode_owned(body).unwrap(), reply);
         }
     }
 
@@ -806,6 +841,7 @@ mod tests {
             for cut in 0..body.len() {
                 assert!(Request::decode(&body[..cut]).is_err());
                 assert!(Reply::decode(&body[..cut]).is_err());
+                assert!(Reply::decode_owned(body[..cut].to_vec()).is_err());
             }
             // Trailing bytes are refused.
             let mut long = body.to_vec();
