@@ -5,7 +5,7 @@
 //! every decoder and demuxer by id on a thread of its own, and is started
 //! again by the next request after it dies (the requests in flight then
 //! fail with [`DecodeError::Helper`]). Keeping libav out of this process
-//! saves the recorder the ~25 MB that libav's libraries map, and keeps
+//! saves the recorder the ~23 MB that libav's libraries map, and keeps
 //! libavcodec's parsing of camera data away from the signing key. The
 //! messages are in [`crate::av_wire`].
 //!
