@@ -31,22 +31,6 @@ fn error(id: u32, e: AvError) -> Reply {
     }
 }
 
-fn request_id(request: &Request) -> u32 {
-    match request {
-        Request::OpenDecoder { id, .. }
-        | Request::OpenFile { id, .. }
-        | Request::OpenDemux { id, .. }
-        | Request::Send { id, .. }
-        | Request::Eof { id }
-        | Request::Luma { id, .. }
-        | Request::Jpeg { id, .. }
-        | Request::NextPicture { id }
-        | Request::NextPacket { id }
-        | Request::Close { id }
-        | Request::DemoClip { id, .. } => *id,
-    }
-}
-
 /// Serves requests from stdin until it closes; the process's exit code.
 pub fn run() -> i32 {
     let out: Out = Arc::new(Mutex::new(std::io::stdout()));
@@ -70,7 +54,7 @@ pub fn run() -> i32 {
                 return 2;
             }
         };
-        let id = request_id(&request);
+        let id = request.id();
         match request {
             Request::Close { .. } => {
                 // Dropping the sender ends the worker.
@@ -218,7 +202,7 @@ fn open(request: Request) -> Result<(u32, Work, Reply), (u32, AvError)> {
             Ok((id, Work::Demux(input), reply))
         }
         other => {
-            let id = request_id(&other);
+            let id = other.id();
             Err((
                 id,
                 AvError {

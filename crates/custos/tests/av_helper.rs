@@ -3,9 +3,11 @@
 //! (A test file of its own: killing the helper would break other tests
 //! sharing it.)
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
+use common::test_data;
 use custos_media::decode::{helper_pid, Decoder, Demuxer};
 use custos_media::params::{VideoCodec, VideoParams};
 
@@ -40,22 +42,9 @@ fn only_the_helper_loads_libav() {
     assert!(libav(&helper) >= 2, "custos-av needs {helper:?}");
 }
 
-fn fixture(name: &str) -> PathBuf {
-    let dir = std::env::var_os("CUSTOS_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests-data"));
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/fixtures.sh",
-        path.display()
-    );
-    path
-}
-
 #[test]
 fn a_dead_helper_fails_its_decoders_and_the_next_decoder_starts_another() {
-    let mut input = Demuxer::open(&fixture("vtest-h264.mp4")).expect("open");
+    let mut input = Demuxer::open(&test_data("vtest-h264.mp4")).expect("open");
     let params =
         VideoParams::from_config_record(VideoCodec::H264, 768, 576, input.extradata.clone())
             .expect("avcC");

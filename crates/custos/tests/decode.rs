@@ -1,27 +1,15 @@
 //! Decoding real footage: every picture of the fixtures, in files of three
 //! codecs and from frames in the MP4 form the camera sources deliver.
 
-use std::path::PathBuf;
+mod common;
 
+use common::test_data;
 use custos_media::decode::{DecodeError, Decoder, Demuxer, FileDecoder};
 use custos_media::params::{VideoCodec, VideoParams};
 
-fn fixture(name: &str) -> PathBuf {
-    let dir = std::env::var_os("CUSTOS_TEST_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests-data"));
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/fixtures.sh",
-        path.display()
-    );
-    path
-}
-
 /// Decodes a whole file; returns (pictures, first and last time in ms).
 fn decode_all(name: &str) -> (u64, i64, i64, usize, usize) {
-    let mut d = FileDecoder::open(&fixture(name), 1).expect("open");
+    let mut d = FileDecoder::open(&test_data(name), 1).expect("open");
     let (mut n, mut first, mut last) = (0u64, None, 0);
     let (mut w, mut h) = (0, 0);
     while let Some(ms) = d.next_picture().expect("decode") {
@@ -43,7 +31,7 @@ fn files_of_every_fixture_codec_decode_completely() {
         ("vtest-h264.mp4", 795, "h264"),
         ("vtest-h265.mp4", 300, "hevc"),
     ] {
-        let d = FileDecoder::open(&fixture(name), 1).expect("open");
+        let d = FileDecoder::open(&test_data(name), 1).expect("open");
         assert_eq!(d.codec(), codec, "{name}");
         let (n, first, last, w, h) = decode_all(name);
         assert_eq!(n, frames, "{name}");
@@ -70,7 +58,7 @@ fn a_file_that_is_not_video_is_a_clear_error() {
 fn frames_in_mp4_form_decode_with_the_configuration_record() {
     // Demux the H.264 fixture as the file source does: packets in MP4 form,
     // the avcC record as the stream's parameters.
-    let mut input = Demuxer::open(&fixture("vtest-h264.mp4")).expect("open");
+    let mut input = Demuxer::open(&test_data("vtest-h264.mp4")).expect("open");
     assert_eq!(input.codec, "h264");
     let params =
         VideoParams::from_config_record(VideoCodec::H264, 768, 576, input.extradata.clone())

@@ -154,6 +154,25 @@ pub enum ErrorKind {
     Request = 4,
 }
 
+impl Request {
+    /// The id of the decoder or demuxer the request concerns.
+    pub fn id(&self) -> u32 {
+        match self {
+            Request::OpenDecoder { id, .. }
+            | Request::OpenFile { id, .. }
+            | Request::OpenDemux { id, .. }
+            | Request::Send { id, .. }
+            | Request::Eof { id }
+            | Request::Luma { id, .. }
+            | Request::Jpeg { id, .. }
+            | Request::NextPicture { id }
+            | Request::NextPacket { id }
+            | Request::Close { id }
+            | Request::DemoClip { id, .. } => *id,
+        }
+    }
+}
+
 impl Reply {
     /// The id the reply answers.
     pub fn id(&self) -> u32 {
