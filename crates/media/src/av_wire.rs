@@ -324,6 +324,17 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The framed `Request::Send` of a frame the caller holds: what the
+/// recorder sends for every frame it analyses, written without first
+/// copying the frame into a `Request`.
+pub fn encode_send(id: u32, pts: i64, dts: i64, data: &[u8]) -> Vec<u8> {
+    let mut w = Writer::sized(4, id, data.len());
+    w.i64(pts);
+    w.i64(dts);
+    w.bytes(data);
+    w.finish()
+}
+
 impl Request {
     /// The framed message.
     pub fn encode(&self) -> Vec<u8> {
@@ -355,13 +366,7 @@ impl Request {
                 w.bytes(path.as_bytes());
                 w.finish()
             }
-            Request::Send { id, pts, dts, data } => {
-                let mut w = Writer::sized(4, *id, data.len());
-                w.i64(*pts);
-                w.i64(*dts);
-                w.bytes(data);
-                w.finish()
-            }
+            Request::Send { id, pts, dts, data } => encode_send(*id, *pts, *dts, data),
             Request::Eof { id } => Writer::new(5, *id).finish(),
             Request::Luma { id, seq } => {
                 let mut w = Writer::new(6, *id);

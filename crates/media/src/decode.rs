@@ -230,8 +230,11 @@ impl Channel {
     }
 
     fn write(&self, request: &Request) -> Result<(), DecodeError> {
-        let framed = request.encode();
-        av_wire::write_message(&mut *lock(&self.helper.stdin), &framed).map_err(|e| {
+        self.write_framed(&request.encode())
+    }
+
+    fn write_framed(&self, framed: &[u8]) -> Result<(), DecodeError> {
+        av_wire::write_message(&mut *lock(&self.helper.stdin), framed).map_err(|e| {
             DecodeError::Helper(format!(
                 "the decoding helper (pid {}) stopped: writing to it: {e}",
                 self.helper.pid
@@ -241,7 +244,12 @@ impl Channel {
 
     /// Sends `request` and waits for its reply; an error reply is an `Err`.
     fn call(&self, request: Request) -> Result<Reply, DecodeError> {
-        self.write(&request)?;
+        self.call_framed(&request.encode())
+    }
+
+    /// Sends an encoded request and waits for its reply.
+    fn call_framed(&self, framed: &[u8]) -> Result<Reply, DecodeError> {
+        self.write_framed(framed)?;
         match self.replies.recv() {
             Ok(Reply::Error { kind, message, .. }) => Err(match kind {
                 ErrorKind::Codec => DecodeError::Codec(message),
@@ -369,12 +377,9 @@ impl Decoder {
     /// Feeds one coded frame in decode order (`pts` and `dts` in any one
     /// unit; the pts comes back with the picture, in presentation order).
     pub fn send(&mut self, data: &[u8], pts: i64, dts: i64) -> Result<(), DecodeError> {
-        let reply = self.channel.call(Request::Send {
-            id: self.channel.id,
-            pts,
-            dts,
-            data: data.to_vec(),
-        })?;
+        let reply =
+            self.channel
+                .call_framed(&av_wire::encode_send(self.channel.id, pts, dts, data))?;
         self.take_pictures(reply)
     }
 
