@@ -20,7 +20,9 @@ pub struct RecorderConfig {
     pub segment_ticks: i64,
     /// A fragment is written at each key frame or after this much media time
     /// (half a second), which bounds what a crash can lose when the camera's
-    /// GOP is long, and what each camera holds in memory until it is written.
+    /// GOP is long; and, whatever the time, once it holds
+    /// [`MAX_FRAGMENT_BYTES`](crate::segment::MAX_FRAGMENT_BYTES), which
+    /// bounds what each camera holds in memory until it is written.
     pub max_fragment_ticks: i64,
     /// When media time and the wall clock disagree by more than this at a
     /// segment start, the wall clock wins (camera clocks drift).

@@ -38,6 +38,15 @@ pub fn ticks_to_ms(ticks: i64) -> i64 {
 /// reset.
 pub const MAX_FRAME_GAP_TICKS: i64 = 10 * TIMESCALE as i64;
 
+/// A fragment is also written once the frames waiting for it hold this many
+/// bytes, so what a camera keeps in memory stays about this much (or one
+/// frame larger than it) whatever its bitrate. At 4 Mbit/s only a fragment
+/// that starts with a key frame (~400 KB at 1080p) reaches it at once, and
+/// the others after about 6 frames at 15 fps: the key frame is written as
+/// soon as the next frame gives it its duration, instead of staying in
+/// memory for the fragment's half second.
+pub const MAX_FRAGMENT_BYTES: usize = 128 * 1024;
+
 /// What a frame that cannot be appended to the current segment did wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -270,7 +279,11 @@ impl SegmentWriter {
             });
         }
         let mut flushed = false;
-        if frame.is_key || frame.dts - self.pending[0].dts >= self.max_fragment_ticks {
+        let buffered: usize = self.pending.iter().map(|f| f.data.len()).sum();
+        if frame.is_key
+            || frame.dts - self.pending[0].dts >= self.max_fragment_ticks
+            || buffered >= MAX_FRAGMENT_BYTES
+        {
             self.flush(Some(frame.dts))?;
             flushed = true;
         }

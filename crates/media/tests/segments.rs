@@ -4,7 +4,7 @@ use custos_media::layout::parse_segment;
 use custos_media::params::VideoParams;
 use custos_media::recorder::{CameraRecorder, DropReason, RecorderConfig, SegmentEvent};
 use custos_media::recovery::recover_file;
-use custos_media::segment::{Frame, SegmentWriter};
+use custos_media::segment::{Frame, SegmentWriter, MAX_FRAGMENT_BYTES};
 use custos_media::span::{read_span_to_vec, SpanSource};
 use custos_media::synthetic;
 use sha2::{Digest, Sha256};
@@ -83,6 +83,48 @@ fn long_gops_are_split_into_fragments_of_at_most_max_fragment() {
     assert_eq!(counts, vec![10, 10, 10, 10]);
     let keys: Vec<bool> = layout.fragments.iter().map(|f| f.starts_with_key).collect();
     assert_eq!(keys, vec![true, false, false, false]);
+}
+
+#[test]
+fn a_fragment_is_written_once_its_frames_reach_max_fragment_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("large.mp4");
+    // A key frame as large as a 1080p camera's, then frames of a third of
+    // the byte bound, all well within the 1 s time bound.
+    let sized = |n: i64, len: usize| {
+        let mut f = frame(n, 100);
+        let mut data = f.data.to_vec();
+        data.resize(len, 0x5A);
+        f.data = data.into();
+        f
+    };
+    let third = MAX_FRAGMENT_BYTES / 3 + 1;
+    let mut w = SegmentWriter::create(
+        &path,
+        &params(),
+        sized(0, 3 * MAX_FRAGMENT_BYTES),
+        T0,
+        90_000,
+        9000,
+    )
+    .expect("create");
+    let mut written_at = Vec::new();
+    for n in 1..8 {
+        if w.push(sized(n, third)).expect("push") {
+            written_at.push(n);
+        }
+    }
+    w.finish(Some(8 * FRAME)).expect("finish");
+    // The key frame went out as soon as the next frame came; then every
+    // third frame, when the waiting ones reached the bound.
+    assert_eq!(written_at, vec![1, 4, 7]);
+    let layout = parse_segment(std::fs::read(&path).expect("read").as_slice()).expect("layout");
+    let counts: Vec<u32> = layout.fragments.iter().map(|f| f.samples).collect();
+    assert_eq!(counts, vec![1, 3, 3, 1]);
+    assert_eq!(
+        layout.valid_len,
+        std::fs::metadata(&path).expect("stat").len()
+    );
 }
 
 #[test]
