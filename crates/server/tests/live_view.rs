@@ -355,3 +355,77 @@ async fn a_slow_viewer_skips_to_the_next_key_frame_and_its_stream_stays_valid() 
     assert!((fragments.len() as i64) < TOTAL - QUEUE_FRAMES);
     Ok(())
 }
+
+/// A frame of `len` bytes whose content depends on `n` and on each byte's
+/// place, so a piece out of place or missing shows.
+fn large_frame(n: i64, len: usize) -> Frame {
+    let mut data = Vec::with_capacity(len);
+    data.extend_from_slice(&((len - 4) as u32).to_be_bytes());
+    data.push(if n == 0 { 0x65 } else { 0x41 });
+    data.extend((5..len).map(|i| (i as i64 * 31 + n) as u8));
+    Frame {
+        pts: n * FRAME_TICKS,
+        dts: n * FRAME_TICKS,
+        data: Bytes::from(data),
+        is_key: n == 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_larger_than_a_wire_frame_arrives_whole_in_frames_of_at_most_64_kib() -> TestResult
+{
+    let (_dir, hub, addr, stop) = serve().await?;
+    hub.params("cam", &synthetic::params(1920, 1080));
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let mut request = format!("ws://{addr}/api/v1/cameras/cam/live").into_client_request()?;
+    request.headers_mut().insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {TOKEN}"))?,
+    );
+    // The client refuses any WebSocket frame over 64 KiB: a message sent as
+    // one frame (a key frame of a 1080p camera is ~400 KB) fails the test.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_frame_size(Some(custos_server::live::WIRE_FRAME_BYTES));
+    let (mut ws, _) =
+        tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
+    match ws.next().await.ok_or("closed")?? {
+        Message::Text(_) => {}
+        other => return Err(format!("expected the JSON header, got {other:?}").into()),
+    }
+    let init = next_binary(&mut ws).await?;
+    assert_eq!(&init[4..8], b"ftyp");
+    // A key frame of several wire frames and not a multiple of their size,
+    // a frame of exactly one, and one that closes (its successor gives
+    // its duration).
+    let sizes = [
+        6 * custos_server::live::WIRE_FRAME_BYTES + 1234,
+        custos_server::live::WIRE_FRAME_BYTES,
+        900,
+        100,
+    ];
+    let frames: Vec<Frame> = sizes
+        .iter()
+        .enumerate()
+        .map(|(n, &len)| large_frame(n as i64, len))
+        .collect();
+    for f in &frames {
+        hub.frame("cam", f);
+    }
+    for f in &frames[..frames.len() - 1] {
+        let msg = next_binary(&mut ws).await?;
+        let tops: Vec<BoxHeader> = children(&msg, 0..msg.len()).collect::<Result<_, _>>()?;
+        let mdat = tops
+            .iter()
+            .find(|b| &b.fourcc == b"mdat")
+            .ok_or("no mdat")?;
+        assert_eq!(mdat.body_range().end, msg.len(), "bytes after the mdat");
+        assert!(
+            msg[mdat.body_range()] == f.data[..],
+            "the frame of {} bytes arrived changed",
+            f.data.len()
+        );
+    }
+    let _ = ws.close(None).await;
+    let _ = stop.send(());
+    Ok(())
+}
