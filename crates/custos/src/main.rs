@@ -417,13 +417,15 @@ fn main() -> ExitCode {
     // Memory: allocations of 64 KiB and more (key frames, fragments) are
     // mapped on their own and handed back when freed, instead of leaving
     // holes in the heap that glibc keeps (its default raises this threshold
-    // as large blocks are freed); two malloc arenas are enough for custos'
-    // few threads. Together 3.5 MB less resident at 16 cameras
-    // (docs/benchmarks.md, "Where the memory goes").
+    // as large blocks are freed); and one malloc arena for custos' few
+    // threads, so the free space in the heap serves them all instead of
+    // being kept per arena. Together 3.5 MB less resident at 16 cameras
+    // with two arenas, about 1.5 MB more with one (docs/benchmarks.md,
+    // "Where the memory goes").
     // SAFETY: mallopt only sets allocator parameters; no thread runs yet.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
     // A command whose output goes into `head` or a closed pipe ends
     // quietly, as other command-line tools do, instead of panicking in
