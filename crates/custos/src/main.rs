@@ -419,9 +419,9 @@ fn main() -> ExitCode {
     // holes in the heap that glibc keeps (its default raises this threshold
     // as large blocks are freed); and one malloc arena for custos' few
     // threads, so the free space in the heap serves them all instead of
-    // being kept per arena. Together 3.5 MB less resident at 16 cameras
-    // with two arenas, about 1.5 MB more with one (docs/benchmarks.md,
-    // "Where the memory goes").
+    // being kept per arena. With two arenas 3.5 MB less resident at 16
+    // cameras than glibc's defaults; one saved about 1.5 MB more in single
+    // runs (docs/benchmarks.md, "Where the memory goes").
     // SAFETY: mallopt only sets allocator parameters; no thread runs yet.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
