@@ -420,8 +420,8 @@ fn main() -> ExitCode {
     // as large blocks are freed); and one malloc arena for custos' few
     // threads, so the free space in the heap serves them all instead of
     // being kept per arena. With two arenas 3.5 MB less resident at 16
-    // cameras than glibc's defaults; one saved about 1.5 MB more in single
-    // runs (docs/benchmarks.md, "Where the memory goes").
+    // cameras than glibc's defaults; what one more saves is within the
+    // spread between runs (docs/benchmarks.md, "Results of 2026-12-08").
     // SAFETY: mallopt only sets allocator parameters; no thread runs yet.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
