@@ -11,7 +11,10 @@ index-commit rates. While custos records, --viewers of the cameras (a
 quarter by default) are watched live over the WebSocket, as a guard would.
 
     /usr/bin/python3 benches/record.py --streams 16 --seconds 60 [--skip-ffmpeg]
-        [--clip tests-data/bench-1080p15-nob.mp4] [--viewers K]
+        [--clip tests-data/bench-1080p15-nob.mp4] [--viewers K] [--analysis]
+
+It also says how many of the functions crates/custos/link-order.txt lists
+the binary still has (scripts/link-order.sh makes the list again).
 
 Needs: a release build (cargo build --release -p custos), tests-data/ from
 scripts/fixtures.sh (bench-1080p15.mp4: 1080p, 15 fps, ~4 Mbit/s H.264 with
@@ -111,8 +114,10 @@ def children_rss_kb(pid):
     """VmRSS of each child process (the decoding helper, if any)."""
     out = {}
     try:
-        for child in open(f"/proc/{pid}/task/{pid}/children").read().split():
-            out[os.path.basename(os.readlink(f"/proc/{child}/exe"))] = vm_rss_kb(int(child))
+        # Each thread has its own list: the helper is started from a worker.
+        for task in os.listdir(f"/proc/{pid}/task"):
+            for child in open(f"/proc/{pid}/task/{task}/children").read().split():
+                out[os.path.basename(os.readlink(f"/proc/{child}/exe"))] = vm_rss_kb(int(child))
     except OSError:
         pass
     return out
@@ -169,10 +174,12 @@ def custos_token(binary, config):
     return tok.stdout.strip()
 
 
-def run_custos(binary, url, streams, seconds, workdir, viewers):
+def run_custos(binary, url, streams, seconds, workdir, viewers, analysis):
     port = free_port()
-    # Recording alone: the analysis of pictures has its own benchmark.
-    cams = "".join(f'[[camera]]\nid = "cam{i:02d}"\nurl = "{url}"\nsegment_seconds = 60\nanalysis = false\n'
+    # Recording alone by default: the analysis of pictures has its own
+    # benchmark (`custos bench analysis`).
+    cams = "".join(f'[[camera]]\nid = "cam{i:02d}"\nurl = "{url}"\nsegment_seconds = 60\n'
+                   f'analysis = {"true" if analysis else "false"}\n'
                    for i in range(streams))
     config = os.path.join(workdir, "custos.toml")
     with open(config, "w") as f:
@@ -271,6 +278,26 @@ def run_ffmpeg(url, streams, seconds, workdir):
     return {"cpu_s": cpu, "maxrss_kb": maxrss, "pss_kb": pss, "frames": frames}
 
 
+def link_order_report(binary):
+    """How many of the functions listed in crates/custos/link-order.txt the
+    binary still has (the rest were renamed or removed since the list was
+    made: scripts/link-order.sh makes it again). None when not an ELF file."""
+    listed = []
+    path = os.path.join(ROOT, "crates/custos/link-order.txt")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        for line in f:
+            name = line.split("#", 1)[0].strip()
+            if name:
+                listed.append(name)
+    r = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    present = {line.split()[-1] for line in r.stdout.splitlines() if line.strip()}
+    return sum(1 for name in listed if name in present), len(listed)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--streams", type=int, default=16)
@@ -280,6 +307,8 @@ def main():
     ap.add_argument("--skip-ffmpeg", action="store_true")
     ap.add_argument("--viewers", type=int, default=None,
                     help="cameras watched live while custos records (default: a quarter)")
+    ap.add_argument("--analysis", action="store_true",
+                    help="analyse every camera's pictures too (off: recording alone)")
     args = ap.parse_args()
     viewers = args.streams // 4 if args.viewers is None else args.viewers
     for path in (args.binary, args.clip):
@@ -294,7 +323,7 @@ def main():
         cam, url = start_camera(args.clip)
         try:
             os.makedirs(os.path.join(work, "custos"))
-            c = run_custos(args.binary, url, n, secs, os.path.join(work, "custos"), viewers)
+            c = run_custos(args.binary, url, n, secs, os.path.join(work, "custos"), viewers, args.analysis)
             results["custos"] = c
             if not args.skip_ffmpeg:
                 os.makedirs(os.path.join(work, "ffmpeg"))
@@ -320,6 +349,9 @@ def main():
               f"{f['pss_kb'] / n / 1024:.2f} MB | {f['frames']} |")
         print(f"\ncustos / ffmpeg CPU: {c['cpu_s'] / max(f['cpu_s'], 1e-9):.2f}×; "
               f"memory (PSS): {c['pss_kb'] / max(f['pss_kb'], 1):.2f}×")
+    order = link_order_report(args.binary)
+    if order:
+        print(f"functions of crates/custos/link-order.txt in the binary: {order[0]} of {order[1]}")
     print(f"custos group commit: {c['fsyncs_per_s']:.1f} fsyncs/s, {c['commit_ticks_per_s']:.2f} ticks/s, "
           f"{c['transactions_per_s']:.1f} index transactions/s; camera offline events: {c['offline_events']}")
 
