@@ -1,15 +1,64 @@
 //! The libav helper: the recorder binary does not load libav, and a
-//! decoder whose helper dies fails cleanly while the next one works.
-//! (A test file of its own: killing the helper would break other tests
-//! sharing it.)
+//! decoder whose helper dies or hangs fails cleanly while the next one
+//! works. (A test file of its own: killing the helper would break other
+//! tests sharing it; the tests here that do take turns.)
 
 mod common;
 
 use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use common::test_data;
-use custos_media::decode::{helper_pid, Decoder, Demuxer};
+use custos_media::av_wire::Packet;
+use custos_media::decode::{helper_pid, set_reply_timeout, Decoder, Demuxer};
 use custos_media::params::{VideoCodec, VideoParams};
+
+/// The process has one helper: one test at a time kills or stops it.
+static HELPER_TURN: Mutex<()> = Mutex::new(());
+
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// The test clip's parameters and packets.
+fn clip() -> (VideoParams, Vec<Packet>) {
+    let mut input = Demuxer::open(&test_data("vtest-h264.mp4")).expect("open");
+    let params =
+        VideoParams::from_config_record(VideoCodec::H264, 768, 576, input.extradata.clone())
+            .expect("avcC");
+    let mut packets = Vec::new();
+    while let Some(p) = input.next_packet().expect("packet") {
+        packets.push(p);
+    }
+    (params, packets)
+}
+
+fn send(d: &mut Decoder, p: &Packet) -> Result<(), custos_media::decode::DecodeError> {
+    let pts = p.pts.unwrap_or(0);
+    d.send(&p.data, pts, p.dts.unwrap_or(pts))
+}
+
+/// Decodes every packet with a new decoder; the number of pictures.
+fn decode_all(params: &VideoParams, packets: &[Packet]) -> usize {
+    let mut decoder = Decoder::for_params(params, 1).expect("decoder");
+    let mut pictures = 0;
+    for p in packets {
+        send(&mut decoder, p).expect("send");
+        while decoder.receive().expect("receive").is_some() {
+            pictures += 1;
+        }
+    }
+    decoder.send_eof().expect("eof");
+    while decoder.receive().expect("receive").is_some() {
+        pictures += 1;
+    }
+    pictures
+}
 
 fn needed_libraries(binary: &str) -> Vec<String> {
     let out = Command::new("readelf")
@@ -44,30 +93,15 @@ fn only_the_helper_loads_libav() {
 
 #[test]
 fn a_dead_helper_fails_its_decoders_and_the_next_decoder_starts_another() {
-    let mut input = Demuxer::open(&test_data("vtest-h264.mp4")).expect("open");
-    let params =
-        VideoParams::from_config_record(VideoCodec::H264, 768, 576, input.extradata.clone())
-            .expect("avcC");
+    let _turn = HELPER_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let (params, packets) = clip();
     let mut decoder = Decoder::for_params(&params, 1).expect("decoder");
-    let mut packets = Vec::new();
-    while let Some(p) = input.next_packet().expect("packet") {
-        packets.push(p);
-    }
-    drop(input);
-    let send = |d: &mut Decoder, p: &custos_media::av_wire::Packet| {
-        let pts = p.pts.unwrap_or(0);
-        d.send(&p.data, pts, p.dts.unwrap_or(pts))
-    };
     for p in &packets[..50] {
         send(&mut decoder, p).expect("send");
         while decoder.receive().expect("receive").is_some() {}
     }
     let first = helper_pid().expect("a helper runs");
-    let status = Command::new("kill")
-        .args(["-KILL", &first.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    signal(first, "-KILL");
     // The helper's end is seen when its pipe closes.
     let err = (50..packets.len())
         .find_map(|i| send(&mut decoder, &packets[i]).err())
@@ -93,4 +127,51 @@ fn a_dead_helper_fails_its_decoders_and_the_next_decoder_starts_another() {
     assert_eq!(pictures, 795);
     let luma = decoder.luma().expect("luma of the last picture");
     assert_eq!((luma.width, luma.height, luma.stride), (768, 576, 768));
+}
+
+#[test]
+fn a_helper_that_stops_answering_is_killed_and_the_next_decoder_starts_another() {
+    let _turn = HELPER_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let (params, packets) = clip();
+    let mut decoder = Decoder::for_params(&params, 1).expect("decoder");
+    for p in &packets[..50] {
+        send(&mut decoder, p).expect("send");
+        while decoder.receive().expect("receive").is_some() {}
+    }
+    let first = helper_pid().expect("a helper runs");
+    // Stopped, the helper lives on and answers nothing, as when libav is
+    // stuck on some input.
+    set_reply_timeout(Duration::from_secs(2));
+    signal(first, "-STOP");
+    let asked = Instant::now();
+    let err = (50..packets.len())
+        .find_map(|i| send(&mut decoder, &packets[i]).err())
+        .expect("a request to a stopped helper fails");
+    let waited = asked.elapsed();
+    set_reply_timeout(Duration::from_secs(60));
+    assert!(err.is_helper_gone(), "{err}");
+    assert!(
+        err.to_string().contains("did not answer within 2 s"),
+        "{err}"
+    );
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(20),
+        "failed after {waited:?}"
+    );
+    assert_eq!(helper_pid(), None, "the hung helper is no longer used");
+    // Killed, not left stopped: the reply reader reaps it.
+    let proc_dir = format!("/proc/{first}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&proc_dir).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the hung helper {first} is still there"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The next decoder starts a new helper and decodes the whole stream.
+    assert_eq!(decode_all(&params, &packets), 795);
+    let second = helper_pid().expect("a new helper runs");
+    assert_ne!(first, second);
 }

@@ -4,7 +4,10 @@
 //! One helper serves the whole process: it is started on first use, holds
 //! every decoder and demuxer by id on a thread of its own, and is started
 //! again by the next request after it dies (the requests in flight then
-//! fail with [`DecodeError::Helper`]). Keeping libav out of this process
+//! fail with [`DecodeError::Helper`]). A helper that leaves a request
+//! unanswered for [`reply_timeout`] (libav stuck on some input, the process
+//! stopped) is taken for hung and killed, which fails every request in
+//! flight the same way. Keeping libav out of this process
 //! saves the recorder the ~23 MB that libav's libraries map, and keeps
 //! libavcodec's parsing of camera data away from the signing key. The
 //! messages are in [`crate::av_wire`].
@@ -18,9 +21,10 @@ use std::collections::{HashMap, VecDeque};
 use std::io::BufReader;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 use crate::av_wire::{self, DemoScene, ErrorKind, Packet, Reply, Request};
 use crate::params::{VideoCodec, VideoParams};
@@ -82,10 +86,31 @@ struct Helper {
     waiting: Mutex<HashMap<u32, mpsc::Sender<Reply>>>,
     alive: AtomicBool,
     pid: u32,
+    /// Reaped by the reply reader only, once its output ends; killing
+    /// through the handle can therefore never reach a recycled pid.
+    process: Mutex<Child>,
 }
 
 static HELPER: Mutex<Option<Arc<Helper>>> = Mutex::new(None);
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Milliseconds a request may wait for its reply; see [`reply_timeout`].
+static REPLY_TIMEOUT_MS: AtomicU64 = AtomicU64::new(60_000);
+
+/// How long a request waits for the helper's reply before the helper is
+/// taken for hung and killed (default 60 s: a picture takes milliseconds,
+/// opening a file well under a second; encoding a demo clip has no limit).
+pub fn reply_timeout() -> Duration {
+    Duration::from_millis(REPLY_TIMEOUT_MS.load(Ordering::Relaxed))
+}
+
+/// Sets [`reply_timeout`] for the whole process (at least 1 ms).
+pub fn set_reply_timeout(timeout: Duration) {
+    let ms = u64::try_from(timeout.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    REPLY_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+}
 
 /// Where the helper is: `$CUSTOS_AV`, else beside this executable (or one
 /// directory up, where cargo puts binaries for the test executables in
@@ -148,6 +173,7 @@ fn helper() -> Result<Arc<Helper>, DecodeError> {
         waiting: Mutex::new(HashMap::new()),
         alive: AtomicBool::new(true),
         pid: child.id(),
+        process: Mutex::new(child),
     });
     tracing::debug!(pid = helper.pid, "started {}", path.display());
     let reader = Arc::clone(&helper);
@@ -175,8 +201,11 @@ fn helper() -> Result<Arc<Helper>, DecodeError> {
             // opened in between sees it (see `Channel::open`).
             reader.alive.store(false, Ordering::Release);
             lock(&reader.waiting).clear();
-            let _ = child.kill();
-            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            let status = {
+                let mut process = lock(&reader.process);
+                let _ = process.kill();
+                process.wait().map(|s| s.to_string()).unwrap_or_default()
+            };
             tracing::warn!(pid = reader.pid, %status, "the decoding helper stopped: {why}");
         })
         .map_err(|e| DecodeError::Helper(format!("starting the reply reader: {e}")))?;
@@ -247,11 +276,29 @@ impl Channel {
         self.call_framed(&request.encode())
     }
 
-    /// Sends an encoded request and waits for its reply.
+    /// Sends an encoded request and waits for its reply, at most
+    /// [`reply_timeout`].
     fn call_framed(&self, framed: &[u8]) -> Result<Reply, DecodeError> {
+        self.call_framed_within(framed, Some(reply_timeout()))
+    }
+
+    /// Sends an encoded request and waits for its reply; `None` waits as
+    /// long as the helper lives.
+    fn call_framed_within(
+        &self,
+        framed: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<Reply, DecodeError> {
         self.write_framed(framed)?;
-        match self.replies.recv() {
-            Ok(Reply::Error { kind, message, .. }) => Err(match kind {
+        let reply = match timeout {
+            None => self.replies.recv().map_err(|_| gone(&self.helper)),
+            Some(timeout) => self.replies.recv_timeout(timeout).map_err(|e| match e {
+                mpsc::RecvTimeoutError::Timeout => self.helper.hung(timeout),
+                mpsc::RecvTimeoutError::Disconnected => gone(&self.helper),
+            }),
+        }?;
+        match reply {
+            Reply::Error { kind, message, .. } => Err(match kind {
                 ErrorKind::Codec => DecodeError::Codec(message),
                 ErrorKind::NoDecoder => DecodeError::NoDecoder(message),
                 // The file is named by the caller (`file_error`).
@@ -262,9 +309,29 @@ impl Channel {
                 ErrorKind::NoVideo => DecodeError::NoVideo(PathBuf::new()),
                 ErrorKind::Request => DecodeError::Helper(message),
             }),
-            Ok(reply) => Ok(reply),
-            Err(_) => Err(gone(&self.helper)),
+            reply => Ok(reply),
         }
+    }
+}
+
+impl Helper {
+    /// A request went unanswered for `waited`: kills the helper (its reply
+    /// reader then fails whatever else was waiting, and the next request
+    /// starts another) and says so.
+    fn hung(&self, waited: Duration) -> DecodeError {
+        tracing::warn!(
+            pid = self.pid,
+            "the decoding helper did not answer within {} s; stopping it",
+            waited.as_secs_f64()
+        );
+        // Marked dead at once, so no new request goes to it meanwhile.
+        self.alive.store(false, Ordering::Release);
+        let _ = lock(&self.process).kill();
+        DecodeError::Helper(format!(
+            "the decoding helper (pid {}) did not answer within {} s and was stopped",
+            self.pid,
+            waited.as_secs_f64()
+        ))
     }
 }
 
@@ -596,11 +663,13 @@ impl Demuxer {
 /// Encodes a synthetic demo scene to an H.264 MP4 at `path` (libx264).
 pub fn write_demo_clip(scene: &DemoScene, path: &Path) -> Result<(), DecodeError> {
     let channel = Channel::open()?;
-    match channel.call(Request::DemoClip {
+    let request = Request::DemoClip {
         id: channel.id,
         scene: scene.clone(),
         path: path_string(path)?,
-    })? {
+    };
+    // Encoding a clip takes as long as the clip needs.
+    match channel.call_framed_within(&request.encode(), None)? {
         Reply::Done { .. } => Ok(()),
         other => Err(unexpected(&other)),
     }
