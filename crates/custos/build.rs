@@ -64,10 +64,9 @@ fn order_functions() {
     if let Some(dir) = rust_lld_dir() {
         flags.push(format!("-B{}", dir.display()));
     }
-    flags.push(format!(
-        "-Wl,--symbol-ordering-file={}",
-        order_file.display()
-    ));
+    // -Xlinker, not -Wl: a comma in the path would split it.
+    flags.push("-Xlinker".to_owned());
+    flags.push(format!("--symbol-ordering-file={}", order_file.display()));
     flags.push("-Wl,--no-warn-symbol-ordering".to_owned());
     let mut probe = flags.clone();
     probe.push(PACK_RELOCATIONS.to_owned());
