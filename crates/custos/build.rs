@@ -34,7 +34,8 @@ fn main() {
     if !target.contains("linux-gnu") {
         return;
     }
-    if links_and_runs(&[PACK_RELOCATIONS.to_owned()]) {
+    let packs_relocations = links_and_runs(&[PACK_RELOCATIONS.to_owned()]);
+    if packs_relocations {
         println!("cargo:rustc-link-arg-bins={PACK_RELOCATIONS}");
     } else {
         println!(
@@ -43,12 +44,13 @@ fn main() {
         );
     }
     if std::env::var("PROFILE").as_deref() == Ok("release") {
-        order_functions();
+        order_functions(packs_relocations);
     }
 }
 
-/// Links `custos` with lld and its function order, when lld is at hand.
-fn order_functions() {
+/// Links `custos` with lld and its function order, when lld is at hand;
+/// the probe links the way `custos` will be, packed relocations or not.
+fn order_functions(packs_relocations: bool) {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
     let order_file = Path::new(&manifest_dir).join(ORDER_FILE);
     if !order_file.is_file() {
@@ -69,7 +71,9 @@ fn order_functions() {
     flags.push(format!("--symbol-ordering-file={}", order_file.display()));
     flags.push("-Wl,--no-warn-symbol-ordering".to_owned());
     let mut probe = flags.clone();
-    probe.push(PACK_RELOCATIONS.to_owned());
+    if packs_relocations {
+        probe.push(PACK_RELOCATIONS.to_owned());
+    }
     if !links_and_runs(&probe) {
         println!(
             "cargo:warning=no lld to link custos with its function order ({ORDER_FILE}); \
