@@ -43,8 +43,19 @@ fn send(d: &mut Decoder, p: &Packet) -> Result<(), custos_media::decode::DecodeE
     d.send(&p.data, pts, p.dts.unwrap_or(pts))
 }
 
-/// Decodes every packet with a new decoder; the number of pictures.
-fn decode_all(params: &VideoParams, packets: &[Packet]) -> usize {
+/// A decoder fed the first 50 packets, and the pid of the helper it uses.
+fn decoder_under_way(params: &VideoParams, packets: &[Packet]) -> (Decoder, u32) {
+    let mut decoder = Decoder::for_params(params, 1).expect("decoder");
+    for p in &packets[..50] {
+        send(&mut decoder, p).expect("send");
+        while decoder.receive().expect("receive").is_some() {}
+    }
+    (decoder, helper_pid().expect("a helper runs"))
+}
+
+/// Decodes every packet with a new decoder: the number of pictures, and
+/// the decoder (holding the last picture).
+fn decode_all(params: &VideoParams, packets: &[Packet]) -> (usize, Decoder) {
     let mut decoder = Decoder::for_params(params, 1).expect("decoder");
     let mut pictures = 0;
     for p in packets {
@@ -57,7 +68,7 @@ fn decode_all(params: &VideoParams, packets: &[Packet]) -> usize {
     while decoder.receive().expect("receive").is_some() {
         pictures += 1;
     }
-    pictures
+    (pictures, decoder)
 }
 
 fn needed_libraries(binary: &str) -> Vec<String> {
@@ -95,12 +106,7 @@ fn only_the_helper_loads_libav() {
 fn a_dead_helper_fails_its_decoders_and_the_next_decoder_starts_another() {
     let _turn = HELPER_TURN.lock().unwrap_or_else(|e| e.into_inner());
     let (params, packets) = clip();
-    let mut decoder = Decoder::for_params(&params, 1).expect("decoder");
-    for p in &packets[..50] {
-        send(&mut decoder, p).expect("send");
-        while decoder.receive().expect("receive").is_some() {}
-    }
-    let first = helper_pid().expect("a helper runs");
+    let (mut decoder, first) = decoder_under_way(&params, &packets);
     signal(first, "-KILL");
     // The helper's end is seen when its pipe closes.
     let err = (50..packets.len())
@@ -110,20 +116,9 @@ fn a_dead_helper_fails_its_decoders_and_the_next_decoder_starts_another() {
     assert!(err.to_string().contains("stopped"), "{err}");
 
     // A new decoder gets a new helper and decodes the whole stream.
-    let mut decoder = Decoder::for_params(&params, 1).expect("decoder after the helper died");
+    let (pictures, mut decoder) = decode_all(&params, &packets);
     let second = helper_pid().expect("a new helper runs");
     assert_ne!(first, second);
-    let mut pictures = 0;
-    for p in &packets {
-        send(&mut decoder, p).expect("send");
-        while decoder.receive().expect("receive").is_some() {
-            pictures += 1;
-        }
-    }
-    decoder.send_eof().expect("eof");
-    while decoder.receive().expect("receive").is_some() {
-        pictures += 1;
-    }
     assert_eq!(pictures, 795);
     let luma = decoder.luma().expect("luma of the last picture");
     assert_eq!((luma.width, luma.height, luma.stride), (768, 576, 768));
@@ -133,12 +128,7 @@ fn a_dead_helper_fails_its_decoders_and_the_next_decoder_starts_another() {
 fn a_helper_that_stops_answering_is_killed_and_the_next_decoder_starts_another() {
     let _turn = HELPER_TURN.lock().unwrap_or_else(|e| e.into_inner());
     let (params, packets) = clip();
-    let mut decoder = Decoder::for_params(&params, 1).expect("decoder");
-    for p in &packets[..50] {
-        send(&mut decoder, p).expect("send");
-        while decoder.receive().expect("receive").is_some() {}
-    }
-    let first = helper_pid().expect("a helper runs");
+    let (mut decoder, first) = decoder_under_way(&params, &packets);
     // Stopped, the helper lives on and answers nothing, as when libav is
     // stuck on some input.
     set_reply_timeout(Duration::from_secs(2));
@@ -171,7 +161,7 @@ fn a_helper_that_stops_answering_is_killed_and_the_next_decoder_starts_another()
     }
 
     // The next decoder starts a new helper and decodes the whole stream.
-    assert_eq!(decode_all(&params, &packets), 795);
+    assert_eq!(decode_all(&params, &packets).0, 795);
     let second = helper_pid().expect("a new helper runs");
     assert_ne!(first, second);
 }
